@@ -1,0 +1,252 @@
+"""Documents: one file of a known kind, classified by its content and loaded once.
+
+Classification is cheap on purpose: the file name's ending picks the format, a substring sniff
+of the text rejects files that cannot be ours without parsing them, and only then is the file
+parsed and its top-level shape checked. Unknown files are skipped silently.
+"""
+from __future__ import annotations
+
+import ast
+import enum
+import os
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from .loaders import LoadError, decode, json_positions, load_json, load_yaml, split_pointer, yaml_positions
+
+
+class Kind(str, enum.Enum):
+    ARM_TEMPLATE = "arm-template"
+    ARM_PARAMETERS = "arm-parameters"
+    CONDA = "conda-environment"
+    DEPLOY_V1 = "deploy-config-v1"
+    INFERENCE_V1 = "inference-config-v1"
+    ONLINE_DEPLOYMENT_V2 = "online-deployment-v2"
+    BATCH_DEPLOYMENT_V2 = "batch-deployment-v2"
+    ENDPOINT_V2 = "endpoint-v2"
+    SCORING_SCRIPT = "scoring-script"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+JSON_SUFFIXES = (".json", ".jsonc")
+YAML_SUFFIXES = (".yml", ".yaml")
+PY_SUFFIXES = (".py",)
+SUFFIXES = JSON_SUFFIXES + YAML_SUFFIXES + PY_SUFFIXES
+
+_ARM_TEMPLATE_SCHEMA = re.compile(r"deploymentTemplate\.json#?", re.I)
+_ARM_PARAMS_SCHEMA = re.compile(r"deploymentParameters\.json#?", re.I)
+# Keys only a v1 deploy configuration has (the SDK's file parser reads these, SPEC 3.1).
+_V1_DEPLOY_KEYS = {"computeType", "autoScaler", "containerResourceRequirements", "numReplicas",
+                   "scoringTimeoutMs", "maxConcurrentRequestsPerContainer", "dnsNameLabel"}
+_V2_BATCH_MARKERS = ("batchdeployment", "mini_batch_size", "output_action", "compute:")
+
+
+@dataclass
+class Document:
+    """A classified, loaded file. `path` is as the user gave it (relative stays relative)."""
+
+    path: str
+    kind: Kind | None
+    format: str  # "json" | "yaml" | "python"
+    text: str = ""
+    data: Any = None
+    error: LoadError | None = None
+    cache: dict[str, Any] = field(default_factory=dict)  # models built once per document
+
+    @cached_property
+    def abspath(self) -> str:
+        return os.path.abspath(self.path)
+
+    @cached_property
+    def directory(self) -> str:
+        return os.path.dirname(self.abspath)
+
+    @cached_property
+    def positions(self) -> dict[str, tuple[int, int]]:
+        """Pointer -> (line, column); computed on first use, i.e. only for files with findings."""
+        if self.format == "json":
+            try:
+                return json_positions(self.text)
+            except LoadError:
+                return {"": (1, 1)}
+        if self.format == "yaml":
+            return yaml_positions(self.text)
+        return {"": (1, 1)}
+
+    def locate(self, pointer: str) -> tuple[int, int]:
+        """Line and column for a pointer; the nearest existing ancestor when it has none."""
+        positions = self.positions
+        parts = split_pointer(pointer)
+        while True:
+            key = "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+            if key in positions:
+                return positions[key]
+            if not parts:
+                return 1, 1
+            parts.pop()
+
+    def get(self, pointer: str, default: Any = None) -> Any:
+        """The value at a JSON pointer in the loaded data, or `default`."""
+        node = self.data
+        for part in split_pointer(pointer):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                return default
+        return node
+
+
+def format_of(path: str) -> str | None:
+    lower = path.lower()
+    if lower.endswith(JSON_SUFFIXES):
+        return "json"
+    if lower.endswith(YAML_SUFFIXES):
+        return "yaml"
+    if lower.endswith(PY_SUFFIXES):
+        return "python"
+    return None
+
+
+def load_document(path: str, raw: bytes, explicit: bool = False) -> Document | None:
+    """Classify and load one file's bytes. None when the file is not of a kind preflight reads."""
+    fmt = format_of(path)
+    if fmt is None:
+        return None
+    try:
+        text = decode(raw)
+    except LoadError as exc:
+        # A file with our ending that is not text is broken, whatever it was meant to be.
+        return Document(path, None, fmt, error=exc)
+    if fmt == "python":
+        return _python_document(path, text, explicit)
+    kind = _sniff(fmt, text)
+    if kind is None:
+        return None
+    try:
+        data = load_json(text) if fmt == "json" else load_yaml(text)
+    except LoadError as exc:
+        # The sniff found a marker of a known kind; for JSON templates that is strong enough to
+        # report the broken file. A YAML file that merely mentions `dependencies` is not.
+        if kind in (Kind.ARM_TEMPLATE, Kind.ARM_PARAMETERS) or explicit or _strong_yaml_marker(text):
+            return Document(path, kind, fmt, text=text, error=exc)
+        return None
+    kind = _confirm(kind, data, text)
+    if kind is None:
+        return None
+    return Document(path, kind, fmt, text=text, data=data)
+
+
+def _sniff(fmt: str, text: str) -> Kind | None:
+    """A guess from substrings alone; `_confirm` checks it against the parsed structure."""
+    head = text[:4096]
+    if fmt == "json":
+        if _ARM_TEMPLATE_SCHEMA.search(head):
+            return Kind.ARM_TEMPLATE
+        if _ARM_PARAMS_SCHEMA.search(head):
+            return Kind.ARM_PARAMETERS
+        if '"resources"' in text:
+            return Kind.ARM_TEMPLATE
+        if '"entryScript"' in text:
+            return Kind.INFERENCE_V1
+        if any(f'"{k}"' in text for k in _V1_DEPLOY_KEYS):
+            return Kind.DEPLOY_V1
+        if '"dependencies"' in text:
+            return Kind.CONDA
+        return None
+    # YAML
+    if "entryScript" in text:
+        return Kind.INFERENCE_V1
+    if "endpoint_name" in text or "Deployment.schema" in head:
+        return Kind.ONLINE_DEPLOYMENT_V2
+    if "Endpoint.schema" in head or "auth_mode" in text:
+        return Kind.ENDPOINT_V2
+    if any(k in text for k in _V1_DEPLOY_KEYS):
+        return Kind.DEPLOY_V1
+    if "dependencies" in text:
+        return Kind.CONDA
+    return None
+
+
+def _strong_yaml_marker(text: str) -> bool:
+    head = text[:4096]
+    return bool(re.search(r"^(computeType|entryScript|endpoint_name)\s*:", text, re.M)) or (
+        "azuremlschemas" in head or "azureml/schemas" in head)
+
+
+def _confirm(guess: Kind, data: Any, text: str) -> Kind | None:
+    if not isinstance(data, dict):
+        if guess in (Kind.ARM_TEMPLATE, Kind.ARM_PARAMETERS) and _ARM_TEMPLATE_SCHEMA.search(text[:4096]):
+            return guess  # a template whose top level is not an object: report it, don't skip it
+        return None
+    schema = str(data.get("$schema", ""))
+    lower_schema = schema.lower()
+    if _ARM_TEMPLATE_SCHEMA.search(schema):
+        return Kind.ARM_TEMPLATE
+    if _ARM_PARAMS_SCHEMA.search(schema):
+        return Kind.ARM_PARAMETERS
+    if "resources" in data and ("contentVersion" in data or "parameters" in data or "$schema" in data):
+        if not schema or "deploymenttemplate" in lower_schema:
+            return Kind.ARM_TEMPLATE
+    if "entryScript" in data:
+        return Kind.INFERENCE_V1
+    if "batchdeployment" in lower_schema:
+        return Kind.BATCH_DEPLOYMENT_V2
+    if "onlinedeployment" in lower_schema:
+        return Kind.ONLINE_DEPLOYMENT_V2
+    if "endpoint.schema" in lower_schema:
+        return Kind.ENDPOINT_V2
+    if "endpoint_name" in data and "name" in data:
+        if any(k in data for k in ("mini_batch_size", "output_action", "output_file_name",
+                                   "max_concurrency_per_instance", "retry_settings")) or data.get("type") == "model" and "compute" in data:
+            return Kind.BATCH_DEPLOYMENT_V2
+        return Kind.ONLINE_DEPLOYMENT_V2
+    if "auth_mode" in data and "name" in data and "dependencies" not in data:
+        return Kind.ENDPOINT_V2
+    if "computeType" in data or sum(k in data for k in _V1_DEPLOY_KEYS) >= 1 and "dependencies" not in data:
+        return Kind.DEPLOY_V1
+    if _is_conda(data):
+        return Kind.CONDA
+    return None
+
+
+def _is_conda(data: dict) -> bool:
+    deps = data.get("dependencies")
+    if not isinstance(deps, list) or schema_like(data):
+        return False
+    # A conda environment's keys are few; a run configuration or a pipeline also says
+    # `dependencies` but has other top-level keys.
+    allowed = {"name", "channels", "dependencies", "variables", "prefix", "channel_priority"}
+    return set(data) <= allowed
+
+
+def schema_like(data: dict) -> bool:
+    return "$schema" in data
+
+
+_SCORE_NAME = re.compile(r"(^|[\\/])(score|scoring)[^\\/]*\.py$", re.I)
+
+
+def _python_document(path: str, text: str, explicit: bool) -> Document | None:
+    """A scoring script: named score*.py, or defining both init() and run() at top level."""
+    named = bool(_SCORE_NAME.search(path))
+    if not named and not ("def init" in text and "def run" in text):
+        return None
+    try:
+        tree = ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        return Document(path, Kind.SCORING_SCRIPT, "python", text=text,
+                        error=LoadError(f"invalid Python: {exc.msg}", exc.lineno or 1, (exc.offset or 1)))
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return Document(path, Kind.SCORING_SCRIPT, "python", text=text,
+                        error=LoadError(f"invalid Python: {exc}"))
+    if not named:
+        top = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        if not {"init", "run"} <= top:
+            return None
+    return Document(path, Kind.SCORING_SCRIPT, "python", text=text, data=tree)

@@ -1,0 +1,331 @@
+"""Loaders: text -> data, and data paths -> source positions.
+
+JSON is read the way Azure Resource Manager reads it: the C `json` parser first (fast path),
+then, only when that fails, a lenient parser that accepts what ARM and the Azure CLI accept
+(a UTF-8 BOM, `//` and `/* */` comments, trailing commas, raw newlines inside strings,
+duplicate keys with the last one winning). The lenient parser is iterative, so no input can
+exhaust the Python stack, and it also records where every value starts; positions are only
+computed for files that have findings.
+
+YAML goes through PyYAML's safe loader (the C one when available): tags never build objects.
+"""
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from typing import Any
+
+import yaml
+
+try:  # the C loader is ~10x faster; fall back to pure Python where libyaml is missing
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+MAX_DEPTH = 512  # deeper nesting is refused: no real template comes close, and rules recurse
+MAX_YAML_ALIASES = 1000  # alias bombs ("billion laughs") expand exponentially when walked
+
+
+class LoadError(Exception):
+    """A file could not be read as its format; carries the parser's 1-based position."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+class TextLines:
+    """Offset -> (line, column) for one text, both 1-based."""
+
+    def __init__(self, text: str):
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def position(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.starts, offset) - 1
+        return line + 1, offset - self.starts[line] + 1
+
+
+def decode(raw: bytes) -> str:
+    """Bytes -> text. UTF-8 (a BOM is dropped); anything else is a LoadError at the bad byte."""
+    if b"\x00" in raw[:8192]:
+        raise LoadError("binary content (NUL bytes): not a text file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, col = TextLines(raw[: exc.start].decode("utf-8", "replace")).position(exc.start)
+        raise LoadError(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", line, col) from None
+
+
+def pointer_escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def join_pointer(parent: str, key: Any) -> str:
+    return f"{parent}/{pointer_escape(str(key))}"
+
+
+def split_pointer(pointer: str) -> list[str]:
+    if not pointer:
+        return []
+    return [p.replace("~1", "/").replace("~0", "~") for p in pointer.lstrip("/").split("/")]
+
+
+# ---------------------------------------------------------------------------------------- JSON
+
+def load_json(text: str) -> Any:
+    """Parse JSON as ARM does. Strict C parser first; the lenient one only when it fails."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        pass
+    value, _ = _parse_lenient(text, positions=False)
+    return value
+
+
+def json_positions(text: str) -> dict[str, tuple[int, int]]:
+    """JSON pointer -> (line, column) of the member's key (or of the array item)."""
+    _, positions = _parse_lenient(text, positions=True)
+    return positions
+
+
+_TOKEN = re.compile(
+    r"""(?P<ws>[ \t\r\n\ufeff]+)
+      | (?P<comment>//[^\n]*|/\*.*?\*/)
+      | (?P<str>"(?:[^"\\]|\\.)*")
+      | (?P<num>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
+      | (?P<lit>true|false|null)
+      | (?P<punct>[{}\[\]:,])""",
+    re.VERBOSE | re.DOTALL,
+)
+_LITERALS = {"true": True, "false": False, "null": None}
+
+
+def _tokens(text: str):
+    """Yield (kind, value, offset) with whitespace and comments dropped."""
+    pos, end = 0, len(text)
+    match = _TOKEN.match
+    while pos < end:
+        m = match(text, pos)
+        if m is None:
+            yield "bad", text[pos], pos
+            return
+        kind = m.lastgroup
+        if kind == "str":
+            try:
+                value: Any = json.loads(m.group(), strict=False)
+            except ValueError:
+                yield "badstr", m.group(), pos
+                return
+            yield "str", value, pos
+        elif kind == "num":
+            tok = m.group()
+            yield "value", (float(tok) if any(c in tok for c in ".eE") else int(tok)), pos
+        elif kind == "lit":
+            yield "value", _LITERALS[m.group()], pos
+        elif kind == "punct":
+            yield m.group(), None, pos
+        pos = m.end()
+    yield "eof", None, end
+
+
+def _describe(kind: str, value: Any) -> str:
+    if kind == "eof":
+        return "unexpected end of file"
+    if kind == "bad":
+        if value == '"':
+            return "unterminated string"
+        if value == "/":
+            return "unterminated comment"
+        return f"unexpected character {value!r}"
+    if kind == "badstr":
+        return "invalid escape sequence in string"
+    if kind in ("str", "value"):
+        return "unexpected value (missing comma?)"
+    return f"unexpected {kind!r}"
+
+
+def _parse_lenient(text: str, positions: bool) -> tuple[Any, dict[str, tuple[int, int]]]:
+    lines: TextLines | None = None
+    found: dict[str, tuple[int, int]] = {}
+
+    def where(offset: int) -> tuple[int, int]:
+        nonlocal lines
+        if lines is None:
+            lines = TextLines(text)
+        return lines.position(offset)
+
+    def fail(kind: str, value: Any, offset: int) -> LoadError:
+        return LoadError(_describe(kind, value), *where(offset))
+
+    # Each frame: [container, pointer, pending_key]; state says what the next token may be.
+    stack: list[list[Any]] = []
+    root: Any = None
+    have_root = False
+    state = "value"  # value | key | colon | after (a value just ended: ',' or close)
+    tokens = _tokens(text)
+    for kind, value, offset in tokens:
+        if state in ("value", "key") and kind == "eof":
+            raise fail(kind, value, offset)
+        if state == "key":
+            if kind == "str":
+                stack[-1][2] = value
+                if positions:
+                    found[join_pointer(stack[-1][1], value)] = where(offset)
+                state = "colon"
+                continue
+            if kind == "}":  # empty object or trailing comma
+                kind_closed = stack.pop()
+                value = kind_closed[0]
+                state = "after"
+                if not stack:
+                    root, have_root = value, True
+                else:
+                    _attach(stack[-1], value)
+                continue
+            raise LoadError("expected a property name in double quotes", *where(offset))
+        if state == "colon":
+            if kind != ":":
+                raise LoadError("expected ':' after property name", *where(offset))
+            state = "value"
+            continue
+        if state == "after":
+            if kind == "eof" and not stack:
+                break
+            if not stack:
+                raise LoadError("extra data after the top-level value", *where(offset))
+            container = stack[-1][0]
+            if kind == ",":
+                state = "key" if isinstance(container, dict) else "value"
+                continue
+            if (kind == "}" and isinstance(container, dict)) or (kind == "]" and isinstance(container, list)):
+                frame = stack.pop()
+                if not stack:
+                    root, have_root = frame[0], True
+                else:
+                    _attach(stack[-1], frame[0])
+                continue
+            raise fail(kind, value, offset)
+        # state == "value"
+        if kind == "]" and stack and isinstance(stack[-1][0], list):  # empty array / trailing comma
+            frame = stack.pop()
+            state = "after"
+            if not stack:
+                root, have_root = frame[0], True
+            else:
+                _attach(stack[-1], frame[0])
+            continue
+        if kind in ("{", "["):
+            if len(stack) >= MAX_DEPTH:
+                raise LoadError(f"nesting deeper than {MAX_DEPTH} levels", *where(offset))
+            pointer = _child_pointer(stack)
+            if positions and not stack:
+                found[""] = where(offset)
+            elif positions and isinstance(stack[-1][0], list):
+                found[pointer] = where(offset)
+            stack.append([{} if kind == "{" else [], pointer, None])
+            state = "key" if kind == "{" else "value"
+            continue
+        if kind in ("str", "value"):
+            if positions and stack and isinstance(stack[-1][0], list):
+                found[_child_pointer(stack)] = where(offset)
+            if not stack:
+                root, have_root = value, True
+            else:
+                _attach(stack[-1], value)
+            state = "after"
+            continue
+        raise fail(kind, value, offset)
+    if not have_root:  # pragma: no cover - the loop raises first
+        raise LoadError("empty document")
+    if positions and "" not in found:
+        found[""] = (1, 1)
+    return root, found
+
+
+def _child_pointer(stack: list[list[Any]]) -> str:
+    if not stack:
+        return ""
+    container, pointer, key = stack[-1]
+    if isinstance(container, list):
+        return join_pointer(pointer, len(container))
+    return join_pointer(pointer, key)
+
+
+def _attach(frame: list[Any], value: Any) -> None:
+    container = frame[0]
+    if isinstance(container, list):
+        container.append(value)
+    else:
+        container[frame[2]] = value  # duplicate keys: the last one wins, as in ARM
+
+
+# ---------------------------------------------------------------------------------------- YAML
+
+def load_yaml(text: str) -> Any:
+    """Safe-load one YAML document. Alias bombs and tags are refused as LoadErrors."""
+    if "*" in text and text.count("*") > MAX_YAML_ALIASES:
+        _check_aliases(text)
+    try:
+        return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or str(exc)
+        if exc.context and "constructor" in type(exc).__name__.lower():
+            problem = f"{exc.context}: {problem}" if exc.context else problem
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise LoadError(f"invalid YAML: {problem}", line, col) from None
+    except yaml.YAMLError as exc:
+        raise LoadError(f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise LoadError("invalid YAML: nesting too deep") from None
+
+
+def _check_aliases(text: str) -> None:
+    """Count alias tokens (not just '*' characters) and refuse excessive expansion."""
+    count = 0
+    try:
+        for token in yaml.scan(text, Loader=_SafeLoader):
+            if isinstance(token, yaml.AliasToken):
+                count += 1
+                if count > MAX_YAML_ALIASES:
+                    mark = token.start_mark
+                    raise LoadError(
+                        f"more than {MAX_YAML_ALIASES} YAML aliases: refusing a possible alias bomb",
+                        mark.line + 1,
+                        mark.column + 1,
+                    )
+    except yaml.MarkedYAMLError:
+        return  # the real load reports the syntax error with its position
+
+
+def yaml_positions(text: str) -> dict[str, tuple[int, int]]:
+    """YAML path (as a JSON pointer) -> (line, column) of the key, or of the sequence item."""
+    try:
+        root = yaml.compose(text, Loader=_SafeLoader)
+    except yaml.YAMLError:
+        return {"": (1, 1)}
+    found: dict[str, tuple[int, int]] = {"": (1, 1)}
+    if root is None:
+        return found
+    seen: set[int] = set()
+    work = [(root, "")]
+    while work:
+        node, pointer = work.pop()
+        if id(node) in seen:  # aliases share nodes; visit each once
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+                child = join_pointer(pointer, key)
+                found.setdefault(child, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+                work.append((value_node, child))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                child = join_pointer(pointer, index)
+                found[child] = (item.start_mark.line + 1, item.start_mark.column + 1)
+                work.append((item, child))
+    return found

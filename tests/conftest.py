@@ -1,0 +1,38 @@
+"""Shared test helpers: the CLI through a real subprocess, and the corpus beside the repo."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+SHARED = Path(os.environ.get("PREFLIGHT_SHARED", REPO.parent / "shared"))
+CORPUS = SHARED / "corpus"
+
+
+def run_cli(*args: str, cwd: str | os.PathLike | None = None, env: dict | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `python -m preflight ARGS` the way a user would, and return the finished process."""
+    full_env = dict(os.environ, NO_COLOR="1")
+    if env:
+        full_env.update(env)
+    return subprocess.run([sys.executable, "-m", "preflight", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def scan_json(*args: str, cwd=None, env=None) -> tuple[dict, subprocess.CompletedProcess]:
+    proc = run_cli("scan", "--format", "json", *args, cwd=cwd, env=env)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return json.loads(proc.stdout), proc
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not (CORPUS / "MANIFEST.tsv").is_file():
+        pytest.skip("../shared/corpus is not present")
+    return CORPUS

@@ -1,0 +1,121 @@
+"""The CLI end to end, through a real subprocess, as users and CI call it."""
+import json
+
+from conftest import FIXTURES, REPO, run_cli, scan_json
+
+UNPINNED = "name: e\ndependencies:\n  - python=3.10.12\n  - pip\n  - pip:\n      - numpy==1.26.4\n      - requests>=2\n"
+
+
+def test_version():
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("preflight ")
+
+
+def test_rules_lists_pf001_and_env005():
+    proc = run_cli("rules")
+    assert proc.returncode == 0
+    ids = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert "PF001" in ids and "ENV005" in ids
+
+
+def test_rule_shows_docs_and_unknown_rule_exits_2():
+    proc = run_cli("rule", "env005")
+    assert proc.returncode == 0
+    for heading in ("What it does", "Why it matters", "Example", "How to fix"):
+        assert heading in proc.stdout
+    assert run_cli("rule", "NOPE999").returncode == 2
+
+
+def test_unknown_flag_exits_2():
+    proc = run_cli("scan", "--no-such-flag")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_clean_folder_exits_0(tmp_path):
+    (tmp_path / "env.yml").write_text("name: e\ndependencies:\n  - python=3.10.12\n  - pip:\n      - numpy==1.26.4\n")
+    proc = run_cli("scan", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout
+    assert "No findings in 1 file" in proc.stdout
+
+
+def test_json_report_for_unpinned_pip_package(tmp_path):
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "conda.yml").write_text(UNPINNED)
+    report, proc = scan_json("envs/conda.yml", cwd=tmp_path)
+    assert proc.returncode == 1
+    [finding] = report["findings"]
+    assert finding["rule"] == "ENV005" and finding["name"] == "pip-package-unpinned"
+    assert finding["severity"] == "warning"
+    assert finding["path"] == "envs/conda.yml"  # exactly as given: relative stays relative
+    assert (finding["line"], finding["column"]) == (7, 9)
+    assert "requests" in finding["message"]
+    assert finding["pointer"] == "/dependencies/2/pip/1"
+    assert report["summary"]["files"] == 1 and report["summary"]["findings"] == 1
+    assert report["version"]
+
+
+def test_text_report_format(tmp_path):
+    (tmp_path / "conda.yml").write_text(UNPINNED)
+    proc = run_cli("scan", "conda.yml", cwd=tmp_path)
+    assert proc.stdout.splitlines()[0].startswith("conda.yml:7:9: ENV005 ")
+    assert "\033[" not in proc.stdout  # no colour when not a TTY
+    assert proc.stdout.rstrip().splitlines()[-1].startswith("Found 1 finding")
+
+
+def test_fail_on_controls_the_exit_code(tmp_path):
+    (tmp_path / "conda.yml").write_text(UNPINNED)
+    assert run_cli("scan", str(tmp_path), "--fail-on", "error").returncode == 0
+    assert run_cli("scan", str(tmp_path), "--fail-on", "warning").returncode == 1
+    assert run_cli("scan", str(tmp_path), "--fail-on", "never").returncode == 0
+
+
+def test_select_and_ignore(tmp_path):
+    (tmp_path / "conda.yml").write_text(UNPINNED)
+    assert run_cli("scan", str(tmp_path), "--ignore", "ENV005").returncode == 0
+    assert run_cli("scan", str(tmp_path), "--select", "ENV").returncode == 1
+    assert run_cli("scan", str(tmp_path), "--select", "KV").returncode == 0
+
+
+def test_output_file(tmp_path):
+    (tmp_path / "conda.yml").write_text(UNPINNED)
+    out = tmp_path / "report.json"
+    proc = run_cli("scan", str(tmp_path), "--format", "json", "--output", str(out))
+    assert proc.stdout == "" and json.loads(out.read_text())["summary"]["findings"] == 1
+
+
+def test_malformed_file_is_pf001_and_the_scan_goes_on(tmp_path):
+    (tmp_path / "a-broken.json").write_text(
+        '{\n  "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",\n'
+        '  "resources": [\n    {"type": "x" "name": "y"}\n  ]\n}\n')
+    (tmp_path / "b-conda.yml").write_text(UNPINNED)
+    report, proc = scan_json(str(tmp_path))
+    rules = [(f["rule"], f["path"].rsplit("/", 1)[-1], f["line"]) for f in report["findings"]]
+    assert ("PF001", "a-broken.json", 4) in rules
+    assert ("ENV005", "b-conda.yml", 7) in rules
+    assert proc.returncode == 1
+
+
+def test_config_file_ignore_and_unknown_key(tmp_path):
+    (tmp_path / "conda.yml").write_text(UNPINNED)
+    (tmp_path / ".preflight.toml").write_text('ignore = ["ENV005"]\n')
+    assert run_cli("scan", ".", cwd=tmp_path).returncode == 0
+    (tmp_path / ".preflight.toml").write_text('ignroe = ["ENV005"]\n')
+    proc = run_cli("scan", ".", cwd=tmp_path)
+    assert proc.returncode == 2 and "ignroe" in proc.stderr
+
+
+def test_demo_fixture_has_findings_and_exits_1():
+    proc = run_cli("scan", "fixtures/demo", cwd=REPO)
+    assert proc.returncode == 1
+    assert "ENV005" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_python_dash_m_and_console_script_agree(tmp_path):
+    import shutil
+    import subprocess
+    exe = shutil.which("preflight")
+    if exe is None:
+        import pytest
+        pytest.skip("console script not on PATH")
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    assert out.stdout == run_cli("--version").stdout

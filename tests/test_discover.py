@@ -1,0 +1,69 @@
+import os
+
+import pytest
+
+from preflight.discover import Candidate, Skipped, discover
+
+
+def paths(items):
+    return [i.path for i in items if isinstance(i, Candidate)]
+
+
+def make(root, rel, text="{}"):
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text)
+    return p
+
+
+def test_skips_vcs_dependencies_and_virtualenvs(tmp_path):
+    make(tmp_path, "infra/main.json")
+    make(tmp_path, ".git/config.json")
+    make(tmp_path, "node_modules/pkg/package.json")
+    make(tmp_path, "__pycache__/x.py")
+    make(tmp_path, "env/pyvenv.cfg")
+    make(tmp_path, "env/lib/conda.yml")
+    make(tmp_path, "notes.txt")
+    assert paths(discover([str(tmp_path)])) == [str(tmp_path / "infra/main.json")]
+
+
+def test_relative_paths_stay_relative(tmp_path, monkeypatch):
+    make(tmp_path, "a/b.yml")
+    monkeypatch.chdir(tmp_path)
+    assert paths(discover(["."])) == ["a/b.yml"]
+    assert paths(discover(["a"])) == ["a/b.yml"]
+
+
+def test_configured_excludes(tmp_path, monkeypatch):
+    make(tmp_path, "keep/t.json")
+    make(tmp_path, "generated/t.json")
+    make(tmp_path, "keep/skip.test.json")
+    monkeypatch.chdir(tmp_path)
+    assert paths(discover(["."], exclude=["generated", "*.test.json"])) == ["keep/t.json"]
+
+
+def test_symlink_loop_is_not_followed(tmp_path):
+    make(tmp_path, "a/t.json")
+    os.symlink(tmp_path, tmp_path / "a" / "loop")
+    assert paths(discover([str(tmp_path)])) == [str(tmp_path / "a/t.json")]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_in_tree_is_never_opened(tmp_path):
+    make(tmp_path, "t.json")
+    os.mkfifo(tmp_path / "pipe.json")
+    assert paths(discover([str(tmp_path)])) == [str(tmp_path / "t.json")]
+    # named explicitly, it is reported rather than opened (opening would block forever)
+    items = list(discover([str(tmp_path / "pipe.json")]))
+    assert isinstance(items[0], Skipped) and "not a regular file" in items[0].reason
+
+
+def test_explicit_file_is_always_considered(tmp_path):
+    p = make(tmp_path, "node_modules/inside.json")
+    other = make(tmp_path, "README")  # no suffix we read, but named: still a candidate
+    assert paths(discover([str(p), str(other)])) == [str(p), str(other)]
+
+
+def test_missing_path_is_reported(tmp_path):
+    items = list(discover([str(tmp_path / "nope")]))
+    assert isinstance(items[0], Skipped)

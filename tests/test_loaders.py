@@ -1,0 +1,93 @@
+import json
+
+import pytest
+
+from preflight.loaders import LoadError, decode, json_positions, load_json, load_yaml, yaml_positions
+
+
+def test_strict_json_takes_the_fast_path_and_matches_json():
+    text = '{"a": [1, 2.5, "x", true, null], "b": {"c": "d"}}'
+    assert load_json(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('\ufeff{"a": 1}', {"a": 1}),                                   # BOM left in the text
+    ('{\n  // a comment\n  "a": 1 /* inline */\n}', {"a": 1}),      # both comment styles
+    ('{"a": [1, 2,], "b": 3,}', {"a": [1, 2], "b": 3}),              # trailing commas
+    ('{"a": "line one\nline two"}', {"a": "line one\nline two"}),   # raw newline in a string
+    ('{"a": 1, "a": 2}', {"a": 2}),                                  # duplicate keys: last wins
+    ('{"url": "http://x//y", "c": "/* not a comment */"}', {"url": "http://x//y", "c": "/* not a comment */"}),
+])
+def test_lenient_json_accepts_what_arm_accepts(text, expected):
+    assert load_json(text) == expected
+
+
+@pytest.mark.parametrize("text, line, column, words", [
+    ('{\n  "a": 1\n  "b": 2\n}', 3, 3, "missing comma"),
+    ('{\n  "a": [1, 2\n', 3, 1, "end of file"),
+    ('{"a": tru}', 1, 7, "unexpected"),
+    ('{\n  "a": "unterminated\n}', 2, 8, "unterminated string"),
+    ('{"a": 1} x', 1, 10, "extra data"),
+    ('/* never closed', 1, 1, "unterminated comment"),
+])
+def test_json_errors_carry_the_parsers_line_and_column(text, line, column, words):
+    with pytest.raises(LoadError) as info:
+        load_json(text)
+    assert (info.value.line, info.value.column) == (line, column)
+    assert words in info.value.message
+
+
+def test_json_nested_far_too_deep_is_a_load_error_not_a_crash():
+    with pytest.raises(LoadError) as info:
+        load_json("[" * 200_000 + "]" * 200_000)
+    assert "nesting deeper" in info.value.message
+
+
+def test_json_positions_point_at_keys_and_array_items():
+    text = '{\n  "resources": [\n    {\n      "name": "kv",\n      "properties": {"accessPolicies": []}\n    }\n  ]\n}'
+    pos = json_positions(text)
+    assert pos["/resources"] == (2, 3)
+    assert pos["/resources/0"] == (3, 5)
+    assert pos["/resources/0/name"] == (4, 7)
+    assert pos["/resources/0/properties/accessPolicies"] == (5, 22)
+
+
+def test_json_positions_escape_pointer_characters():
+    pos = json_positions('{"a/b": {"c~d": 1}}')
+    assert pos["/a~1b/c~0d"] == (1, 10)
+
+
+def test_yaml_positions_and_safe_loading():
+    text = "name: env\ndependencies:\n  - python=3.10\n  - pip:\n      - numpy\n"
+    assert load_yaml(text)["dependencies"][1] == {"pip": ["numpy"]}
+    pos = yaml_positions(text)
+    assert pos["/dependencies"] == (2, 1)
+    assert pos["/dependencies/1/pip/0"] == (5, 9)
+
+
+def test_yaml_tags_never_build_objects():
+    with pytest.raises(LoadError) as info:
+        load_yaml("a: !!python/object/apply:os.system ['echo pwned']\n")
+    assert info.value.line == 1
+
+
+def test_yaml_syntax_error_position():
+    with pytest.raises(LoadError) as info:
+        load_yaml("a: 1\nb: [1, 2\nc: 3\n")
+    assert info.value.line >= 2
+
+
+def test_yaml_alias_bomb_is_refused():
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 200):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i-1}"] * 10) + "]")
+    with pytest.raises(LoadError) as info:
+        load_yaml("\n".join(lines) + "\n")
+    assert "alias" in info.value.message
+
+
+def test_decode_rejects_invalid_utf8_with_its_position():
+    with pytest.raises(LoadError) as info:
+        decode(b'{\n  "a": "\xff"\n}')
+    assert info.value.line == 2 and "UTF-8" in info.value.message
+    assert decode(b"\xef\xbb\xbf{}") == "{}"
