@@ -1,0 +1,1 @@
+"""The ARM template engine: expression parser and evaluator, template model, parameters."""

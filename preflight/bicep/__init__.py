@@ -1,0 +1,1 @@
+"""The Bicep front end: .bicep files mapped onto the ARM template model."""
