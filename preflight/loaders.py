@@ -281,6 +281,8 @@ def load_yaml(text: str) -> Any:
         raise LoadError(f"invalid YAML: {exc}") from None
     except RecursionError:
         raise LoadError("invalid YAML: nesting too deep") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. `date: 2020-13-45`, `!!int x`
+        raise LoadError(f"invalid YAML value: {exc}") from None
 
 
 def _check_aliases(text: str) -> None:

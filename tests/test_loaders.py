@@ -91,3 +91,9 @@ def test_decode_rejects_invalid_utf8_with_its_position():
         decode(b'{\n  "a": "\xff"\n}')
     assert info.value.line == 2 and "UTF-8" in info.value.message
     assert decode(b"\xef\xbb\xbf{}") == "{}"
+
+
+@pytest.mark.parametrize("text", ["a: 2020-13-45\n", "a: !!int x\n", "a: !!float abc\n"])
+def test_yaml_values_that_fail_to_construct_are_load_errors(text):
+    with pytest.raises(LoadError):
+        load_yaml(text)

@@ -1,0 +1,54 @@
+"""Property-based tests: the loaders agree with `json` where it applies and never raise
+anything but their own LoadError, whatever the bytes."""
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from preflight.documents import load_document
+from preflight.loaders import LoadError, _parse_lenient, decode, load_json, load_yaml
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(), children, max_size=5),
+    max_leaves=30,
+)
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(json_values, st.sampled_from([None, 2, 0]))
+def test_lenient_parser_agrees_with_json_on_valid_json(value, indent):
+    text = json.dumps(value, indent=indent)
+    lenient, positions = _parse_lenient(text, positions=True)
+    assert lenient == json.loads(text)
+    assert positions[""] == (1, 1)
+
+
+@SETTINGS
+@given(st.binary(max_size=400))
+def test_loaders_never_raise_anything_but_load_error_on_bytes(raw):
+    for loader in (load_json, load_yaml):
+        try:
+            loader(decode(raw))
+        except LoadError:
+            pass
+
+
+@SETTINGS
+@given(st.text(alphabet='{}[]:,"/*\\ \n\tabtrue0123456789-.eE\'', max_size=200))
+def test_lenient_json_never_raises_anything_but_load_error(text):
+    try:
+        load_json(text)
+    except LoadError as exc:
+        assert exc.line >= 1 and exc.column >= 1
+
+
+@SETTINGS
+@given(st.binary(max_size=300), st.sampled_from(["t.json", "c.yml", "score.py", "d.yaml"]))
+def test_classification_never_raises(raw, name):
+    head = b'{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",'
+    for content in (raw, head + raw):
+        doc = load_document(name, content, explicit=True)
+        assert doc is None or doc.error is not None or doc.kind is not None
