@@ -10,7 +10,7 @@ import atheris
 
 with atheris.instrument_imports():
     from preflight.documents import load_document
-    from preflight.engine import REGISTRY, Context, Options, check_document, load_rule_packs
+    from preflight.engine import REGISTRY, Context, DocumentStore, Options, check_document, load_rule_packs
 
 load_rule_packs()
 OPTIONS = Options()
@@ -25,7 +25,9 @@ def test_one_input(data: bytes) -> None:
     doc = load_document(name, data[1:], explicit=True)
     if doc is None:
         return
-    ctx = Context(OPTIONS, {doc.abspath: doc})
+    store = DocumentStore(OPTIONS)
+    store.current = doc
+    ctx = Context(OPTIONS, store)
     for finding in check_document(doc, ctx, [r for r in RULES if doc.kind in r.kinds]):
         if finding.rule == "PF003":  # an exception inside a rule: make the fuzzer stop here
             raise RuntimeError(finding.message)

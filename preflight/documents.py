@@ -142,6 +142,18 @@ def load_document(path: str, raw: bytes, explicit: bool = False) -> Document | N
     return Document(path, kind, fmt, text=text, data=data)
 
 
+def sniff(path: str, raw: bytes) -> Kind | None:
+    """The likely kind of a file from its name and a substring look at its text, without
+    parsing it; `load_document` confirms it. None for files that cannot be ours (or not text)."""
+    fmt = format_of(path)
+    if fmt is None or fmt == "python":
+        return Kind.SCORING_SCRIPT if fmt else None
+    try:
+        return _sniff(fmt, decode(raw))
+    except LoadError:
+        return None
+
+
 def _sniff(fmt: str, text: str) -> Kind | None:
     """A guess from substrings alone; `_confirm` checks it against the parsed structure."""
     head = text[:4096]

@@ -14,11 +14,12 @@ import inspect
 import os
 import stat
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from .discover import Candidate, Skipped, discover
-from .documents import Document, Kind, load_document
+from .documents import Document, Kind, load_document, sniff
 from .findings import ERROR, INFO, WARNING, Finding, Issue, Severity
 
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -140,16 +141,67 @@ class Options:
     extra: dict[str, Any] = field(default_factory=dict)  # options owned by rule families
 
 
+# Kinds that other documents point at or are pointed from (an inference config names its conda
+# file, a parameter file belongs to a template). They are few and small, so they are loaded first
+# and kept for the whole scan; everything else is loaded, checked and released one file at a
+# time, which keeps memory flat in the number of files.
+LINKING_KINDS = frozenset({
+    Kind.INFERENCE_V1, Kind.DEPLOY_V1, Kind.ONLINE_DEPLOYMENT_V2, Kind.BATCH_DEPLOYMENT_V2,
+    Kind.ENDPOINT_V2, Kind.ARM_PARAMETERS,
+})
+_ON_DEMAND_CACHE = 64
+
+
+class DocumentStore:
+    """Documents by absolute path: the linking kinds kept for the scan, any other file loaded on
+    demand (a template's linked template, a config's conda file) and kept in a small LRU."""
+
+    def __init__(self, options: "Options"):
+        self.options = options
+        self.retained: dict[str, Document] = {}
+        self._recent: "OrderedDict[str, Document | None]" = OrderedDict()
+        self.current: Document | None = None  # the document whose rules are running
+
+    def retain(self, doc: Document) -> None:
+        self.retained[os.path.normpath(doc.abspath)] = doc
+
+    def get(self, abspath: str) -> Document | None:
+        key = os.path.normpath(os.path.abspath(abspath))
+        if key in self.retained:
+            return self.retained[key]
+        if self.current is not None and os.path.normpath(self.current.abspath) == key:
+            return self.current
+        if key in self._recent:
+            self._recent.move_to_end(key)
+            return self._recent[key]
+        try:
+            doc = load_document(key, read_file(key, self.options.max_file_bytes), explicit=True)
+        except (OSError, _TooLarge):
+            doc = None
+        self._recent[key] = doc
+        if len(self._recent) > _ON_DEMAND_CACHE:
+            self._recent.popitem(last=False)
+        return doc
+
+    def of_kind(self, *kinds: Kind) -> list[Document]:
+        return [d for d in self.retained.values() if d.kind in kinds]
+
+
 @dataclass
 class Context:
-    """What a rule may look at besides its document: the whole scan's documents and options."""
+    """What a rule may look at besides its document: other documents and the scan's options."""
 
     options: Options
-    documents: dict[str, Document]  # by absolute path
+    store: DocumentStore
     cache: dict[str, Any] = field(default_factory=dict)  # project-wide models built once
 
     def document_at(self, abspath: str) -> Document | None:
-        return self.documents.get(os.path.normpath(abspath))
+        """The document at a path (loaded on demand if the scan has not kept it)."""
+        return self.store.get(abspath)
+
+    def documents_of(self, *kinds: Kind) -> list[Document]:
+        """Every scanned document of the linking kinds asked for (see LINKING_KINDS)."""
+        return self.store.of_kind(*kinds)
 
     def model(self, key: str, build: Callable[[], Any]) -> Any:
         """Build a project-wide model once (e.g. the links between documents)."""
@@ -162,7 +214,6 @@ class Context:
 class ScanResult:
     findings: list[Finding]
     files: int  # files of a known kind that were read
-    documents: list[Document]
 
 
 def rule_enabled(rule_id: str, options: Options) -> bool:
@@ -198,49 +249,76 @@ class _TooLarge(Exception):
         self.size = size
 
 
-def load_documents(paths: Iterable[str], options: Options) -> tuple[list[Document], list[Finding]]:
-    documents: list[Document] = []
+def _read_candidate(item: Candidate, options: Options, findings: list[Finding]) -> bytes | None:
+    try:
+        return read_file(item.path, options.max_file_bytes)
+    except _TooLarge as exc:
+        findings.append(_finding(PF002, item.path, "",
+                                 f"skipped: {exc.size:,} bytes is over the {options.max_file_bytes:,}-byte limit", 1, 1))
+    except OSError as exc:
+        if item.explicit:
+            findings.append(_finding(PF001, item.path, "", f"cannot read: {exc.strerror or exc}", 1, 1))
+    return None
+
+
+def _load(item: Candidate, raw: bytes, findings: list[Finding]) -> Document | None:
+    try:
+        return load_document(item.path, raw, explicit=item.explicit)
+    except Exception as exc:  # noqa: BLE001 - one bad file must never stop the scan
+        findings.append(_internal_error(item.path, exc))
+        return None
+
+
+def scan(paths: Iterable[str], options: Options) -> ScanResult:
+    """Pass 1 reads every candidate once, loads and keeps the linking kinds, and defers the rest;
+    pass 2 checks the kept documents, then loads, checks and releases each deferred one."""
+    load_rule_packs()
     findings: list[Finding] = []
+    store = DocumentStore(options)
+    deferred: list[Candidate] = []
     for item in discover(paths, options.exclude):
         if isinstance(item, Skipped):
             findings.append(_finding(PF001, item.path, "", f"{item.path}: {item.reason}", 1, 1))
             continue
-        try:
-            raw = read_file(item.path, options.max_file_bytes)
-        except _TooLarge as exc:
-            findings.append(_finding(PF002, item.path, "",
-                                     f"skipped: {exc.size:,} bytes is over the {options.max_file_bytes:,}-byte limit", 1, 1))
+        raw = _read_candidate(item, options, findings)
+        if raw is None:
             continue
-        except OSError as exc:
-            if item.explicit:
-                findings.append(_finding(PF001, item.path, "", f"cannot read: {exc.strerror or exc}", 1, 1))
+        if sniff(item.path, raw) in LINKING_KINDS:
+            doc = _load(item, raw, findings)
+            if doc is not None:
+                store.retain(doc)
+        else:
+            deferred.append(item)
+    ctx = Context(options, store)
+    rules_by_kind = _rules_by_kind(options)
+    files = 0
+    for doc in list(store.retained.values()):
+        files += 1
+        findings.extend(check_document(doc, ctx, rules_by_kind.get(doc.kind, []) if doc.kind else []))
+    for item in deferred:
+        raw = _read_candidate(item, options, findings)
+        doc = _load(item, raw, findings) if raw is not None else None
+        if doc is None:
             continue
-        try:
-            doc = load_document(item.path, raw, explicit=item.explicit)
-        except Exception as exc:  # noqa: BLE001 - one bad file must never stop the scan
-            findings.append(_internal_error(item.path, exc))
-            continue
-        if doc is not None:
-            documents.append(doc)
-    return documents, findings
+        files += 1
+        store.current = doc
+        findings.extend(check_document(doc, ctx, rules_by_kind.get(doc.kind, []) if doc.kind else []))
+        store.current = None
+    # Internal errors always show: hiding them would hide that a file went unchecked.
+    findings = [f for f in findings if f.rule == PF003.id or rule_enabled(f.rule, options)]
+    findings.sort(key=Finding.sort_key)
+    return ScanResult(findings, files)
 
 
-def scan(paths: Iterable[str], options: Options) -> ScanResult:
-    load_rule_packs()
-    documents, findings = load_documents(paths, options)
-    ctx = Context(options, {os.path.normpath(d.abspath): d for d in documents})
-    rules_by_kind: dict[Kind, list[Rule]] = {}
+def _rules_by_kind(options: Options) -> dict[Kind, list[Rule]]:
+    """Only the selected rules are ever called: rule families not selected cost nothing."""
+    by_kind: dict[Kind, list[Rule]] = {}
     for r in REGISTRY.values():
         if r.check is None or not rule_enabled(r.id, options):
             continue
         for kind in r.kinds:
-            rules_by_kind.setdefault(kind, []).append(r)
-    for doc in documents:
-        findings.extend(check_document(doc, ctx, rules_by_kind.get(doc.kind, []) if doc.kind else []))
-    # Internal errors always show: hiding them would hide that a file went unchecked.
-    findings = [f for f in findings if f.rule == PF003.id or rule_enabled(f.rule, options)]
-    findings.sort(key=Finding.sort_key)
-    return ScanResult(findings, len(documents), documents)
+            by_kind.setdefault(kind, []).append(r)
+    return by_kind
 
 
 def check_document(doc: Document, ctx: Context, rules: list[Rule]) -> list[Finding]:

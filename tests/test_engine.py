@@ -50,9 +50,40 @@ def test_issue_with_explicit_position_keeps_it():
     assert (f.line, f.column) == (2, 5)
 
 
-def test_positions_are_computed_only_for_files_with_findings(tmp_path):
-    (tmp_path / "clean.yml").write_text("dependencies:\n  - pip:\n      - numpy==1.0.0\n")
-    (tmp_path / "dirty.yml").write_text("dependencies:\n  - pip:\n      - numpy\n")
-    result = scan([str(tmp_path)], Options())
-    computed = {d.path.rsplit("/", 1)[-1]: "positions" in d.__dict__ for d in result.documents}
-    assert computed == {"clean.yml": False, "dirty.yml": True}
+def test_positions_are_computed_only_for_files_with_findings():
+    from preflight.documents import load_document
+    from preflight.engine import DocumentStore, check_document
+
+    load_rule_packs()
+    options = Options()
+    ctx = Context(options, DocumentStore(options))
+    rules = [REGISTRY["ENV005"]]
+    clean = load_document("clean.yml", b"dependencies:\n  - pip:\n      - numpy==1.0.0\n")
+    dirty = load_document("dirty.yml", b"dependencies:\n  - pip:\n      - numpy\n")
+    assert check_document(clean, ctx, rules) == []
+    assert [f.line for f in check_document(dirty, ctx, rules)] == [3]
+    assert "positions" not in clean.__dict__ and "positions" in dirty.__dict__
+
+
+def test_linked_documents_are_kept_and_others_loaded_on_demand(tmp_path):
+    from preflight.documents import Kind
+    from preflight.engine import DocumentStore
+
+    (tmp_path / "ic.json").write_text('{"entryScript": "score.py", "condaFile": "env.yml"}')
+    (tmp_path / "env.yml").write_text("dependencies:\n  - pip:\n      - numpy==1.0.0\n")
+    seen = {}
+
+    def look(doc, ctx):
+        seen["configs"] = [d.path for d in ctx.documents_of(Kind.INFERENCE_V1)]
+        linked = ctx.document_at(str(tmp_path / "env.yml"))
+        seen["linked_kind"] = linked.kind if linked else None
+        return iter(())
+
+    import preflight.engine as engine
+    load_rule_packs()
+    engine.REGISTRY["ZZ998"] = engine.Rule("ZZ998", "look", engine.INFO, frozenset([Kind.CONDA]), "t", look)
+    try:
+        scan([str(tmp_path)], Options())
+    finally:
+        del engine.REGISTRY["ZZ998"]
+    assert seen == {"configs": [str(tmp_path / "ic.json")], "linked_kind": Kind.CONDA}
