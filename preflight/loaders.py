@@ -76,13 +76,32 @@ def split_pointer(pointer: str) -> list[str]:
 # ---------------------------------------------------------------------------------------- JSON
 
 def load_json(text: str) -> Any:
-    """Parse JSON as ARM does. Strict C parser first; the lenient one only when it fails."""
+    """Parse JSON as ARM does. Strict C parser first; then, as the Azure CLI does, the C parser
+    again on the text without comments and trailing commas and with raw control characters
+    allowed; the iterative lenient parser only when that fails too (it gives the error position)."""
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
         pass
+    try:
+        return json.loads(_strip_comments_and_trailing_commas(text), strict=False)
+    except (ValueError, RecursionError):
+        pass
     value, _ = _parse_lenient(text, positions=False)
     return value
+
+
+_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"|//[^\n]*|/\*.*?\*/', re.DOTALL)
+_STRING_OR_TRAILING_COMMA = re.compile(r'"(?:[^"\\]|\\.)*"|,(?=\s*[}\]])', re.DOTALL)
+
+
+def _strip_comments_and_trailing_commas(text: str) -> str:
+    def keep_strings(m: re.Match) -> str:
+        token = m.group()
+        return token if token.startswith('"') else (" " if token.startswith("/*") else "")
+
+    text = _STRING_OR_COMMENT.sub(keep_strings, text.lstrip("\ufeff"))
+    return _STRING_OR_TRAILING_COMMA.sub(keep_strings, text)
 
 
 def json_positions(text: str) -> dict[str, tuple[int, int]]:

@@ -52,3 +52,15 @@ def test_classification_never_raises(raw, name):
     for content in (raw, head + raw):
         doc = load_document(name, content, explicit=True)
         assert doc is None or doc.error is not None or doc.kind is not None
+
+
+@SETTINGS
+@given(st.text(alphabet='{}[]:,"/*\\ \n\tab01-', max_size=120))
+def test_the_fast_lenient_path_agrees_with_the_full_lenient_parser(text):
+    """load_json's second path (comments and trailing commas stripped, then the C parser) must
+    accept nothing the position-tracking parser rejects, and read it the same way."""
+    try:
+        fast = load_json(text)
+    except LoadError:
+        return
+    assert _parse_lenient(text, positions=False)[0] == fast

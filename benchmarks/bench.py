@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""preflight's speed, measured side by side (standard library and the project only).
+
+    python benchmarks/bench.py [--corpus ../shared/corpus] [--checkov PATH] [--runs 3]
+
+In one run, alternating A/B, `--runs` times each, medians and ratios:
+  (a) one ARM template: preflight vs checkov (`--framework arm --skip-download`);
+  (b) 400 ARM templates from the corpus: preflight vs checkov;
+  (c) the whole corpus: preflight vs a parse-only floor (one Python process that reads and
+      json/yaml-parses the same files);
+and preflight's peak memory on 400 vs all files. checkov runs from its own virtualenv: pass its
+`checkov` executable with --checkov, or let the script create one (`pip install checkov==3.3.30`)
+in ~/.cache/preflight-bench. Each timing is a whole process, interpreter start-up included, as a
+user or CI would see it.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+CHECKOV_VERSION = "3.3.30"
+SINGLE = "azure-quickstart-templates/quickstarts/microsoft.machinelearningservices/machine-learning-workspace/azuredeploy.json"
+
+FLOOR = r"""
+import json, os, sys
+try:
+    from yaml import CSafeLoader as Loader
+except ImportError:
+    from yaml import SafeLoader as Loader
+import yaml
+n = 0
+for dirpath, dirnames, filenames in os.walk(sys.argv[1]):
+    dirnames.sort()
+    for name in sorted(filenames):
+        low = name.lower()
+        if not low.endswith((".json", ".jsonc", ".yml", ".yaml")):
+            continue
+        with open(os.path.join(dirpath, name), "rb") as f:
+            text = f.read().decode("utf-8-sig", "replace")
+        try:
+            json.loads(text) if low.endswith((".json", ".jsonc")) else yaml.load(text, Loader=Loader)
+            n += 1
+        except Exception:
+            pass
+print(n)
+"""
+
+
+def run(argv: list[str]) -> tuple[float, int, int]:
+    """Wall time (s), peak RSS (MiB) and exit status of one whole process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, usage.ru_maxrss // 1024, proc.returncode
+
+
+def alternate(label_a: str, argv_a: list[str], label_b: str, argv_b: list[str], runs: int) -> dict:
+    """Median wall times, A and B taking turns so that drift on the machine hits both alike.
+    preflight must exit 0 or 1; the other tool's exit status is recorded (checkov crashes on
+    some corpus templates: its time is then a lower bound of what a full run would cost)."""
+    times: dict[str, list[float]] = {label_a: [], label_b: []}
+    codes: dict[str, set[int]] = {label_a: set(), label_b: set()}
+    for _ in range(runs):
+        for label, argv in ((label_a, argv_a), (label_b, argv_b)):
+            elapsed, _, code = run(argv)
+            if label == "preflight" and code not in (0, 1):
+                raise SystemExit(f"{label} exited {code}: {' '.join(argv)}")
+            times[label].append(elapsed)
+            codes[label].add(code)
+    medians = {label: statistics.median(values) for label, values in times.items()}
+    return medians | {"runs": times, "codes": codes}
+
+
+def crashed(result: dict, label: str) -> str:
+    bad = sorted(c for c in result["codes"][label] if c not in (0, 1))
+    return f" (exit {bad[0]}: crashed before finishing)" if bad else ""
+
+
+def ensure_checkov(path: str | None) -> str:
+    if path:
+        return path
+    venv = os.path.join(os.path.expanduser("~"), ".cache", "preflight-bench", "checkov-venv")
+    exe = os.path.join(venv, "bin", "checkov")
+    if not os.path.exists(exe):
+        print(f"installing checkov {CHECKOV_VERSION} into {venv} ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", f"checkov=={CHECKOV_VERSION}"], check=True)
+    return exe
+
+
+def arm_templates(corpus: str) -> list[str]:
+    with open(os.path.join(corpus, "MANIFEST.tsv"), newline="") as f:
+        rows = [r["corpus_path"] for r in csv.DictReader(f, delimiter="\t") if r["kind"] == "arm"]
+    return sorted(rows)
+
+
+def stage(corpus: str, paths: list[str], into: str) -> str:
+    """Copy a sample of corpus files to a scratch folder (outside the project) for both tools."""
+    for rel in paths:
+        dest = os.path.join(into, rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copyfile(os.path.join(corpus, rel), dest)
+    return into
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", default=os.path.join(os.path.dirname(REPO), "shared", "corpus"))
+    ap.add_argument("--checkov", help="path of a checkov executable (default: a venv of its own)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--sample", type=int, default=400)
+    args = ap.parse_args()
+    if not os.path.isfile(os.path.join(args.corpus, "MANIFEST.tsv")):
+        raise SystemExit(f"no corpus at {args.corpus}")
+    checkov = ensure_checkov(args.checkov)
+    preflight = [sys.executable, "-m", "preflight", "scan", "--format", "json", "--fail-on", "never", "--quiet"]
+    templates = arm_templates(args.corpus)
+    step = max(1, len(templates) // args.sample)
+    sample = templates[::step][: args.sample]
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="preflight-bench-") as scratch:
+        single = stage(args.corpus, [SINGLE], os.path.join(scratch, "one"))
+        single_file = os.path.join(single, SINGLE)
+        many = stage(args.corpus, sample, os.path.join(scratch, "many"))
+        checkov_args = ["--framework", "arm", "--skip-download", "--quiet", "--compact"]
+        results["one"] = alternate("preflight", preflight + [single_file], "checkov",
+                                   [checkov, "-f", single_file, *checkov_args], args.runs)
+        results["many"] = alternate("preflight", preflight + [many], "checkov",
+                                    [checkov, "-d", many, *checkov_args], args.runs)
+        results["corpus"] = alternate("preflight", preflight + [args.corpus], "floor",
+                                      [sys.executable, "-c", FLOOR, args.corpus], args.runs)
+        mem_many = max(run(preflight + [many])[1] for _ in range(2))
+        mem_all = max(run(preflight + [args.corpus])[1] for _ in range(2))
+
+    ratio_one = results["one"]["checkov"] / results["one"]["preflight"]
+    ratio_many = results["many"]["checkov"] / results["many"]["preflight"]
+    ratio_floor = results["corpus"]["preflight"] / results["corpus"]["floor"]
+    n_all = sum(1 for _ in _corpus_files(args.corpus))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.system()} {platform.release()}; checkov {CHECKOV_VERSION}; {args.runs} runs each, medians")
+    print(f"| case | preflight | other | ratio | target |")
+    print(f"|---|---|---|---|---|")
+    print(f"| one template | {results['one']['preflight']:.2f} s | checkov {results['one']['checkov']:.2f} s{crashed(results['one'], 'checkov')} | "
+          f"{ratio_one:.1f}x faster | >= 10x: {'met' if ratio_one >= 10 else 'MISSED'} |")
+    print(f"| {len(sample)} templates | {results['many']['preflight']:.2f} s | checkov {results['many']['checkov']:.2f} s{crashed(results['many'], 'checkov')} | "
+          f"{ratio_many:.1f}x faster | >= 30x: {'met' if ratio_many >= 30 else 'MISSED'} |")
+    print(f"| whole corpus ({n_all} files) | {results['corpus']['preflight']:.2f} s | parse floor "
+          f"{results['corpus']['floor']:.2f} s | {ratio_floor:.2f}x the floor | <= 3x: {'met' if ratio_floor <= 3 else 'MISSED'} |")
+    print(f"| peak memory | {len(sample)} files: {mem_many} MiB | {n_all} files: {mem_all} MiB | "
+          f"{mem_all / mem_many:.2f}x | flat |")
+    return 0
+
+
+def _corpus_files(corpus: str):
+    for dirpath, _, filenames in os.walk(corpus):
+        for name in filenames:
+            if name.lower().endswith((".json", ".jsonc", ".yml", ".yaml", ".bicep", ".bicepparam")):
+                yield os.path.join(dirpath, name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
