@@ -24,13 +24,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .report import FORMATS
+
     parser = _Parser(prog="preflight", description="Lint Azure ML infrastructure-as-code before deploying.")
     parser.add_argument("--version", action="version", version=f"preflight {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     scan = sub.add_parser("scan", help="scan files and folders (default: .)")
     scan.add_argument("paths", nargs="*", default=["."], metavar="PATH")
-    scan.add_argument("--format", default="text", choices=("text", "json"), help="report format")
+    scan.add_argument("--format", default="text", choices=FORMATS,
+                      help="report format: text, json, sarif (code scanning), junit (CI test reports), "
+                           "github (workflow annotations)")
     scan.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     scan.add_argument("--select", metavar="IDS", help="only these rules (comma-separated ids or prefixes)")
     scan.add_argument("--ignore", metavar="IDS", help="skip these rules (comma-separated ids or prefixes)")
@@ -38,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="lowest severity that makes the exit code 1 (default: warning)")
     scan.add_argument("--config", metavar="FILE", help="configuration file (default: nearest "
                       ".preflight.toml or pyproject.toml with [tool.preflight])")
+    scan.add_argument("--baseline", metavar="FILE", help="hide the findings recorded in FILE; report only new ones")
+    scan.add_argument("--write-baseline", metavar="FILE",
+                      help="record every current finding in FILE (then use --baseline FILE) and exit 0")
     scan.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                       help="ARM template parameter value (JSON or plain string); repeatable")
     scan.add_argument("--parameters", action="append", default=[], metavar="FILE",
@@ -46,11 +53,30 @@ def build_parser() -> argparse.ArgumentParser:
                       help="skip paths matching GLOB; repeatable")
     scan.add_argument("--no-color", action="store_true", help="never colour the text report")
     scan.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    load = scan.add_argument_group("declared load (DEP003, DEP016, DEP017; or [[load]] in the config)")
+    load.add_argument("--expected-rps", type=float, metavar="RPS", help="requests per second the deployment serves")
+    load.add_argument("--latency-ms", type=float, metavar="MS", help="time to score one request, in milliseconds")
+    load.add_argument("--spike-pct", type=float, metavar="PCT", help="sudden rise of traffic to absorb, in percent")
+    from .live.options import add_arguments as add_live_arguments
+
+    add_live_arguments(scan)
+    scan.add_argument("--fix", action="store_true",
+                      help="first fix what can be fixed safely in environment files (see `preflight fix`)")
+    _add_fix_arguments(scan)
 
     rules = sub.add_parser("rules", help="list every rule")
     rules.add_argument("--format", default="text", choices=("text", "json", "markdown"))
     one = sub.add_parser("rule", help="show one rule's documentation")
     one.add_argument("id", metavar="ID")
+
+    fix = sub.add_parser("fix", help="pin unpinned packages from a lock and add missing serving packages")
+    fix.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    fix.add_argument("--select", metavar="IDS", help="only fix these rules' findings (ENV001,ENV003,ENV004,ENV005)")
+    fix.add_argument("--ignore", metavar="IDS", help="do not fix these rules' findings")
+    fix.add_argument("--config", metavar="FILE", help="configuration file (default: nearest one)")
+    fix.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip paths matching GLOB")
+    _add_fix_arguments(fix)
+    fix.set_defaults(fix=True)
     return parser
 
 
@@ -64,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_rules(args)
         if args.command == "rule":
             return cmd_rule(args)
+        if args.command == "fix":
+            return cmd_fix(args)
         parser.print_help()
         return EXIT_USAGE
     except UsageError as exc:
@@ -96,35 +124,51 @@ def split_ids(text: str | None) -> list[str]:
 
 
 def build_options(args: argparse.Namespace):
-    from .config import ConfigError, find_config, load_config
+    from .baseline import Baseline, BaselineError
+    from .config import ConfigError, Configs
     from .engine import Options
 
+    # Each file follows its nearest configuration (select, ignore, per-file-ignores, severity,
+    # exclude: applied in the filter stage); settings of the whole run (fail-on, max-file-size)
+    # come from --config or the configuration of the first path.
     try:
-        config_path = args.config or find_config(args.paths[0] if args.paths else ".")
-        config = load_config(config_path)
-    except ConfigError as exc:
+        configs = Configs(args.config)
+        config = configs.for_path(args.paths[0] if args.paths else ".")
+        baseline = Baseline.load(args.baseline) if args.baseline and not args.write_baseline else None
+    except (ConfigError, BaselineError) as exc:
         raise UsageError(str(exc)) from None
-    select = split_ids(args.select) or [s.upper() for s in config.get("select", [])] or None
-    if select is not None:
-        select += [s.upper() for s in config.get("extend-select", [])]
-    ignore = set(split_ids(args.ignore)) | {s.upper() for s in config.get("ignore", [])}
+    select = split_ids(args.select) or None
     params = dict(parse_param(p) for p in args.param)
     for f in args.parameters:
         if not os.path.isfile(f):
             raise UsageError(f"--parameters {f}: no such file")
     fail_on = args.fail_on or config.get("fail-on", "warning")
-    if fail_on not in FAIL_ON:
-        raise UsageError(f"{config.path}: 'fail-on' must be one of {', '.join(FAIL_ON)}")
     options = Options(
         select=set(select) if select is not None else None,
-        ignore=ignore,
-        exclude=tuple(args.exclude) + tuple(config.get("exclude", [])),
+        ignore=set(split_ids(args.ignore)),
+        exclude=tuple(args.exclude),
         params=params,
         parameter_files=tuple(args.parameters),
         max_file_bytes=config.get("max-file-size", 20 * 1024 * 1024),
-        extra={"config": config, "pin_exempt_pip": set(config.get("pin-exempt", {}).get("pip", [])),
-               "pin_exempt_conda": set(config.get("pin-exempt", {}).get("conda", []))},
+        # Rule families read a file's own configuration through extra["configs"].for_file(path).
+        extra={"config": config, "configs": configs},
+        configs=configs,
+        baseline=baseline,
     )
+    from .live.options import LiveOptionError, deployment_context, provider_from_args, wants_live
+
+    options.extra.update(deployment_context(args))
+    from .deploy import DeployOptionsError, deploy_options
+
+    try:
+        options.extra.update(deploy_options(args.expected_rps, args.latency_ms, args.spike_pct))
+    except DeployOptionsError as exc:
+        raise UsageError(str(exc)) from None
+    if wants_live(args):
+        try:
+            options.providers += (provider_from_args(args),)
+        except LiveOptionError as exc:
+            raise UsageError(str(exc)) from None
     return options, fail_on
 
 
@@ -133,8 +177,36 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from .findings import Severity
     from .report import reporter
 
+    from .baseline import BaselineError, write as write_baseline
+    from .config import ConfigError
+    from .progress import Progress
+
     options, fail_on = build_options(args)
-    result = scan(args.paths, options)
+    if args.fix or args.diff:
+        code = run_fixes(args, options, out=sys.stderr)
+        if args.diff:  # as `ruff check --diff`: show the fixes, write nothing, report nothing else
+            return code
+    elif args.pins:
+        raise UsageError("--pins is used by --fix or --diff")
+    options.progress = None if args.quiet else Progress.on(sys.stderr)
+    try:
+        result = scan(args.paths, options)
+    except ConfigError as exc:  # a configuration found on the way, in a folder below the first
+        raise UsageError(str(exc)) from None
+    finally:
+        if options.progress is not None:
+            options.progress.close()
+    if args.write_baseline:
+        try:
+            count = write_baseline(args.write_baseline, result.findings)
+        except BaselineError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"preflight: recorded {count} finding{'s' if count != 1 else ''} in {args.write_baseline}; "
+              f"scan with --baseline {args.write_baseline} to report only new ones", file=sys.stderr)
+        for f in result.findings:
+            if f.rule == "PF003":  # never recorded: a file that was not fully checked must show
+                print(f"preflight: not recorded: {f.path}: {f.message}", file=sys.stderr)
+        return EXIT_CLEAN
     to_tty = args.output is None and sys.stdout.isatty()
     text = reporter(args.format)(result, color=to_tty and not args.no_color and not os.environ.get("NO_COLOR"))
     if args.output:
@@ -163,9 +235,12 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def rules_markdown(rules) -> str:
-    out = ["# preflight rules", "", "Generated by `preflight rules --format markdown`; do not edit by hand.", "",
+    out = ["# preflight rules", "",
+           "Generated from the rules' metadata by `preflight rules --format markdown > docs/rules.md`;",
+           "do not edit by hand.", "",
            "| id | name | severity | summary |", "|---|---|---|---|"]
-    out += [f"| [{r.id}](#{r.id.lower()}) | {r.name} | {r.severity} | {r.summary} |" for r in rules]
+    out += [f"| [{r.id}](#{r.id.lower()}) | {r.name} | {r.severity} | {r.summary.replace('|', '&#124;')} |"
+            for r in rules]
     for r in rules:
         out += ["", f"## {r.id}", "", f"**{r.name}** ({r.severity}): {r.summary}", ""]
         out += [line.replace("## ", "### ", 1) if line.startswith("## ") else line for line in r.docs.splitlines()]
@@ -183,6 +258,41 @@ def cmd_rule(args: argparse.Namespace) -> int:
     if r.docs:
         print(r.docs)
     return EXIT_CLEAN
+
+
+def _add_fix_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pins", metavar="FILE",
+                        help="lock to pin from: `pip freeze`, `conda list --export` or `conda env export` output")
+    parser.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
+
+
+def run_fixes(args: argparse.Namespace, options, out) -> int:
+    """Apply (or with --diff, show) the environment fixes. 0: nothing left undone (with --diff:
+    nothing to change); 1: some fix could not be applied (with --diff: there are changes)."""
+    from .fix import PinsError, diff, load_pins, run, summary
+
+    try:
+        pins = load_pins(args.pins) if args.pins else None
+    except PinsError as exc:
+        raise UsageError(str(exc)) from None
+    result = run(args.paths, options, pins, write=not args.diff)
+    if args.diff:
+        sys.stdout.write("".join(diff(plan) for plan in result.changed))
+    out.write(summary(result, wrote=not args.diff))
+    if args.diff:
+        return EXIT_FINDINGS if result.changed or result.notes else EXIT_CLEAN
+    return EXIT_FINDINGS if result.notes else EXIT_CLEAN
+
+
+def cmd_fix(args: argparse.Namespace) -> int:
+    # Options are built as for a scan of the same paths: every scan option at its default.
+    missing = [p for p in args.paths if not os.path.exists(p)]
+    if missing:
+        raise UsageError(f"{missing[0]}: no such file or folder")
+    scan_defaults = build_parser().parse_args(["scan"])
+    args = argparse.Namespace(**{**vars(scan_defaults), **vars(args)})
+    options, _ = build_options(args)
+    return run_fixes(args, options, out=sys.stderr if args.diff else sys.stdout)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,6 +27,8 @@ class Kind(str, enum.Enum):
     BATCH_DEPLOYMENT_V2 = "batch-deployment-v2"
     ENDPOINT_V2 = "endpoint-v2"
     SCORING_SCRIPT = "scoring-script"
+    ENVIRONMENT_V1 = "environment-v1"  # azureml_environment.json: `python.condaDependencies`
+    ENVIRONMENT_V2 = "environment-v2"  # v2 environment YAML: `image`/`build` and `conda_file`
 
     def __str__(self) -> str:
         return self.value
@@ -35,7 +37,8 @@ class Kind(str, enum.Enum):
 JSON_SUFFIXES = (".json", ".jsonc")
 YAML_SUFFIXES = (".yml", ".yaml")
 PY_SUFFIXES = (".py",)
-SUFFIXES = JSON_SUFFIXES + YAML_SUFFIXES + PY_SUFFIXES
+BICEP_SUFFIXES = (".bicep", ".bicepparam")  # read by preflight.bicep
+SUFFIXES = JSON_SUFFIXES + YAML_SUFFIXES + PY_SUFFIXES + BICEP_SUFFIXES
 
 _ARM_TEMPLATE_SCHEMA = re.compile(r"deploymentTemplate\.json#?", re.I)
 _ARM_PARAMS_SCHEMA = re.compile(r"deploymentParameters\.json#?", re.I)
@@ -110,6 +113,8 @@ def format_of(path: str) -> str | None:
         return "yaml"
     if lower.endswith(PY_SUFFIXES):
         return "python"
+    if lower.endswith(BICEP_SUFFIXES):
+        return "bicepparam" if lower.endswith(".bicepparam") else "bicep"
     return None
 
 
@@ -125,6 +130,9 @@ def load_document(path: str, raw: bytes, explicit: bool = False) -> Document | N
         return Document(path, None, fmt, error=exc)
     if fmt == "python":
         return _python_document(path, text, explicit)
+    if fmt in ("bicep", "bicepparam"):
+        from . import bicep  # imports the parser only now
+        return bicep.load_bicep(path, text) if fmt == "bicep" else bicep.load_bicepparam(path, text)
     kind = _sniff(fmt, text)
     if kind is None:
         return None
@@ -148,6 +156,8 @@ def sniff(path: str, raw: bytes) -> Kind | None:
     fmt = format_of(path)
     if fmt is None or fmt == "python":
         return Kind.SCORING_SCRIPT if fmt else None
+    if fmt in ("bicep", "bicepparam"):
+        return Kind.ARM_TEMPLATE if fmt == "bicep" else Kind.ARM_PARAMETERS
     try:
         return _sniff(fmt, decode(raw))
     except LoadError:
@@ -168,6 +178,8 @@ def _sniff(fmt: str, text: str) -> Kind | None:
             return Kind.INFERENCE_V1
         if any(f'"{k}"' in text for k in _V1_DEPLOY_KEYS):
             return Kind.DEPLOY_V1
+        if '"condaDependencies"' in text or '"userManagedDependencies"' in text:
+            return Kind.ENVIRONMENT_V1
         if '"dependencies"' in text:
             return Kind.CONDA
         return None
@@ -180,6 +192,8 @@ def _sniff(fmt: str, text: str) -> Kind | None:
         return Kind.ENDPOINT_V2
     if any(k in text for k in _V1_DEPLOY_KEYS):
         return Kind.DEPLOY_V1
+    if "conda_file" in text or "environment.schema" in head.lower():
+        return Kind.ENVIRONMENT_V2
     if "dependencies" in text:
         return Kind.CONDA
     return None
@@ -222,6 +236,10 @@ def _confirm(guess: Kind, data: Any, text: str) -> Kind | None:
         return Kind.ENDPOINT_V2
     if "computeType" in data or sum(k in data for k in _V1_DEPLOY_KEYS) >= 1 and "dependencies" not in data:
         return Kind.DEPLOY_V1
+    if "environment.schema" in lower_schema or _is_environment_v2(data):
+        return Kind.ENVIRONMENT_V2
+    if _is_environment_v1(data):
+        return Kind.ENVIRONMENT_V1
     if _is_conda(data):
         return Kind.CONDA
     return None
@@ -235,6 +253,18 @@ def _is_conda(data: dict) -> bool:
     # `dependencies` but has other top-level keys.
     allowed = {"name", "channels", "dependencies", "variables", "prefix", "channel_priority"}
     return set(data) <= allowed
+
+
+def _is_environment_v2(data: dict) -> bool:
+    # A v2 environment asset: a base image or Docker build, plus a conda file (path or mapping).
+    return "conda_file" in data and ("image" in data or "build" in data) and "endpoint_name" not in data
+
+
+def _is_environment_v1(data: dict) -> bool:
+    # An Azure ML v1 Environment definition (Environment.save_to_directory's JSON).
+    python = data.get("python")
+    return isinstance(python, dict) and any(
+        k in python for k in ("condaDependencies", "userManagedDependencies", "condaDependenciesFile"))
 
 
 def schema_like(data: dict) -> bool:

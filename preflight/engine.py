@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
+from .config import rule_filter
 from .discover import Candidate, Skipped, discover
 from .documents import Document, Kind, load_document, sniff
 from .findings import ERROR, INFO, WARNING, Finding, Issue, Severity
@@ -118,11 +119,36 @@ PF003 = declare(
     Report the message and, if possible, the file to preflight's maintainers.
     """,
 )
+PF004 = declare(
+    "PF004", "unused-suppression", INFO,
+    "An inline suppression that hides nothing",
+    """
+    ## What it does
+    Reports a suppression (`# preflight: ignore[ID]`, `ignore-file[ID]`, or an ARM
+    `"metadata": {"preflight": {"ignore": [...]}}`) that hid no finding of a rule that checked
+    the file, or that names a rule that does not exist.
+
+    ## Why it matters
+    A suppression outlives the problem it hid: once the file is fixed it stays, and it would
+    silently hide the next, unrelated finding of that rule in the same place.
+
+    ## Example
+    ```yaml
+    dependencies:
+      - pip:
+          - numpy==1.26.4  # preflight: ignore[ENV005]   <- numpy is pinned: nothing to hide
+    ```
+
+    ## How to fix
+    Remove the rule id (or the whole suppression). `--ignore PF004` turns this report off.
+    """,
+)
 
 
 def load_rule_packs() -> None:
     """Import the built-in rule pack (and, later, third-party packs) once."""
     importlib.import_module("preflight.rules")
+    importlib.import_module("preflight.bicep.rules")  # PF010; the parser itself loads lazily
 
 
 # --------------------------------------------------------------------------------- the scan
@@ -139,6 +165,15 @@ class Options:
     parameter_files: tuple[str, ...] = ()  # --parameters FILE
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     extra: dict[str, Any] = field(default_factory=dict)  # options owned by rule families
+    # The filter stage (preflight.filters): each file's configuration (preflight.config.Configs;
+    # None: only select/ignore above), a baseline to hide known findings (preflight.baseline).
+    configs: Any = None
+    baseline: Any = None
+    # Progress display (preflight.progress.Progress): `start(label, total)` returns a tick.
+    progress: Any = None
+    # Providers (e.g. `--live`): `collect(doc, ctx)` sees each checked document, `finish(ctx)`
+    # runs after every offline rule and returns findings; its failure never hides the others.
+    providers: tuple[Any, ...] = ()
 
 
 # Kinds that other documents point at or are pointed from (an inference config names its conda
@@ -214,14 +249,14 @@ class Context:
 class ScanResult:
     findings: list[Finding]
     files: int  # files of a known kind that were read
+    checked: list[str] = field(default_factory=list)  # their paths, in the order they were checked
+    baselined: int = 0  # findings hidden by the baseline
 
 
 def rule_enabled(rule_id: str, options: Options) -> bool:
-    if any(rule_id.startswith(i) for i in options.ignore):
-        return False
-    if options.select is None:
-        return True
-    return any(rule_id.startswith(s) for s in options.select)
+    """Enabled by select/ignore (the more specific selector wins); each file's configuration
+    narrows this further in the filter stage."""
+    return rule_filter(options.select, options.ignore)(rule_id)
 
 
 def read_file(path: str, limit: int) -> bytes:
@@ -276,7 +311,15 @@ def scan(paths: Iterable[str], options: Options) -> ScanResult:
     findings: list[Finding] = []
     store = DocumentStore(options)
     deferred: list[Candidate] = []
-    for item in discover(paths, options.exclude):
+    from .filters import FindingFilter
+
+    filt = FindingFilter(options, store.get)
+    candidates = list(discover(paths, options.exclude))
+    tick = _ticker(options, "reading", len(candidates))
+    for item in candidates:
+        tick()
+        if filt.excluded(item.path):
+            continue
         if isinstance(item, Skipped):
             findings.append(_finding(PF001, item.path, "", f"{item.path}: {item.reason}", 1, 1))
             continue
@@ -292,22 +335,55 @@ def scan(paths: Iterable[str], options: Options) -> ScanResult:
     ctx = Context(options, store)
     rules_by_kind = _rules_by_kind(options)
     files = 0
+    tick = _ticker(options, "checking", len(store.retained) + len(deferred))
     for doc in list(store.retained.values()):
+        tick()
         files += 1
-        findings.extend(check_document(doc, ctx, rules_by_kind.get(doc.kind, []) if doc.kind else []))
+        findings.extend(_check(doc, ctx, rules_by_kind, filt))
+        _collect(doc, ctx, findings)
     for item in deferred:
+        tick()
         raw = _read_candidate(item, options, findings)
         doc = _load(item, raw, findings) if raw is not None else None
         if doc is None:
             continue
         files += 1
         store.current = doc
-        findings.extend(check_document(doc, ctx, rules_by_kind.get(doc.kind, []) if doc.kind else []))
+        findings.extend(_check(doc, ctx, rules_by_kind, filt))
+        _collect(doc, ctx, findings)
         store.current = None
-    # Internal errors always show: hiding them would hide that a file went unchecked.
-    findings = [f for f in findings if f.rule == PF003.id or rule_enabled(f.rule, options)]
+    for provider in options.providers:
+        try:
+            findings.extend(provider.finish(ctx))
+        except Exception as exc:  # noqa: BLE001 - a provider's failure never hides offline findings
+            findings.append(_internal_error(getattr(provider, "name", "provider"), exc))
+    findings = filt.finish(findings)
     findings.sort(key=Finding.sort_key)
-    return ScanResult(findings, files)
+    return ScanResult(findings, files, filt.checked, filt.baselined)
+
+
+def _check(doc: Document, ctx: Context, rules_by_kind: dict[Kind, list[Rule]], filt: Any) -> list[Finding]:
+    """Run the rules the document's configuration enables, then its inline suppressions."""
+    rules = filt.rules_for(doc, rules_by_kind.get(doc.kind, []) if doc.kind else [])
+    return filt.document(doc, check_document(doc, ctx, rules), rules)
+
+
+def _ticker(options: Options, label: str, total: int) -> Callable[[], None]:
+    return options.progress.start(label, total) if options.progress is not None else _no_tick
+
+
+def _no_tick() -> None:
+    pass
+
+
+def _collect(doc: Document, ctx: Context, findings: list[Finding]) -> None:
+    if doc.error is not None:
+        return
+    for provider in ctx.options.providers:
+        try:
+            provider.collect(doc, ctx)
+        except Exception as exc:  # noqa: BLE001 - reported for this file, the scan goes on
+            findings.append(_internal_error(doc.path, exc, getattr(provider, "name", None)))
 
 
 def _rules_by_kind(options: Options) -> dict[Kind, list[Rule]]:

@@ -50,6 +50,7 @@ class Finding:
     line: int = 1
     column: int = 1
     data: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""  # content identity, not position (preflight.baseline); set by the filter stage
 
     def sort_key(self) -> tuple:
         return (self.path, self.line, self.column, self.rule, self.pointer, self.message)

@@ -3,7 +3,7 @@ import json
 
 from conftest import FIXTURES, REPO, run_cli, scan_json
 
-UNPINNED = "name: e\ndependencies:\n  - python=3.10.12\n  - pip\n  - pip:\n      - numpy==1.26.4\n      - requests>=2\n"
+UNPINNED = "name: e\ndependencies:\n  - python=3.10.12\n  - pip=23.3.1\n  - pip:\n      - numpy==1.26.4\n      - requests>=2\n"
 
 
 def test_version():
@@ -32,7 +32,8 @@ def test_unknown_flag_exits_2():
 
 
 def test_clean_folder_exits_0(tmp_path):
-    (tmp_path / "env.yml").write_text("name: e\ndependencies:\n  - python=3.10.12\n  - pip:\n      - numpy==1.26.4\n")
+    (tmp_path / "env.yml").write_text("name: e\ndependencies:\n  - python=3.10.12\n  - pip=23.3.1\n  - pip:\n"
+                                      "      - numpy==1.26.4\n")
     proc = run_cli("scan", str(tmp_path))
     assert proc.returncode == 0, proc.stdout
     assert "No findings in 1 file" in proc.stdout

@@ -34,7 +34,7 @@ def test_exception_in_a_rule_becomes_a_finding_and_the_scan_continues(tmp_path, 
     load_rule_packs()
     monkeypatch.setitem(REGISTRY, "ZZ999", engine.Rule("ZZ999", "explodes", ERROR, frozenset([Kind.CONDA]),
                                                        "test", explode, docs=""))
-    (tmp_path / "a.yml").write_text("dependencies:\n  - pip:\n      - numpy\n")
+    (tmp_path / "a.yml").write_text("dependencies:\n  - pip=23.3.1\n  - pip:\n      - numpy\n")
     result = scan([str(tmp_path)], Options())
     rules = sorted(f.rule for f in result.findings)
     assert rules == ["ENV005", "PF003"]

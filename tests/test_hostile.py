@@ -10,7 +10,7 @@ from conftest import FIXTURES, scan_json
 from preflight.engine import Options, scan
 
 TEMPLATE_HEAD = '{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", '
-GOOD_CONDA = "dependencies:\n  - pip:\n      - numpy\n"  # one known ENV005, proves the scan went on
+GOOD_CONDA = "dependencies:\n  - python=3.10.12\n  - pip=23.3.1\n  - pip:\n      - numpy\n"  # one known ENV005, proves the scan went on
 
 
 def write(root, name, content):

@@ -1,0 +1,209 @@
+"""Parameter values and parameter files (SPEC §2.3).
+
+Precedence when a template reads `parameters('x')`, highest first:
+  1. `--param x=VALUE` (Options.params);
+  2. the parameter file being evaluated (`parameters.x.value`; `parameters.x.reference`, a Key
+     Vault secret reference, is Unknown(secret));
+  3. the template's `defaultValue` (itself an expression, evaluated in the template);
+  4. otherwise Unknown ("no value"), or null for a `nullable` parameter.
+
+Which parameter files a template is evaluated with:
+  - `--parameters FILE` (Options.parameter_files): applied to every scanned template that
+    declares at least one of the file's parameters (a file for another template shares none);
+  - otherwise the template's own defaults, and each file paired with it in its folder:
+    `X.json` with `X.parameters.json` and `X.parameters.<anything>.json` (so `azuredeploy.json`
+    with `azuredeploy.parameters.json`), and a portal export's `template.json` with
+    `parameters.json`. The defaults are kept beside paired files because a default is what any
+    run that omits the parameter gets: a default `[]` for access policies is no mitigation.
+Each is one `ParameterSet`; the template is evaluated once per set and a finding that holds
+under several sets is reported once, naming them.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..loaders import LoadError, decode, join_pointer, load_json
+from .evaluator import Input
+from .template import kitem
+
+MAX_PARAMETER_FILE_BYTES = 4 * 1024 * 1024
+# The Azure quickstart templates' test harness replaces these values before deploying
+# (GEN-UNIQUE, GEN-UNIQUE-8, GEN-PASSWORD, GET-PREREQ-<output>): they are not the values deployed.
+_PLACEHOLDER = re.compile(r"^(?:GEN|GET-PREREQ)-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*$")
+
+
+@dataclass
+class ParameterFile:
+    """A parsed parameter file: each parameter's value (or secret reference) and pointer."""
+
+    path: str  # as it should appear in messages (relative stays relative)
+    abspath: str
+    values: dict[str, Input] = field(default_factory=dict)  # by lower-cased name
+    names: dict[str, str] = field(default_factory=dict)  # lower -> as written
+    pointers: dict[str, str] = field(default_factory=dict)  # lower -> pointer of the value
+
+
+@dataclass
+class ParameterSet:
+    """The inputs of one evaluation of a template."""
+
+    file: ParameterFile | None  # None: the template's defaults (plus --param)
+    cli: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str | None:
+        return self.file.path if self.file else None
+
+    def inputs(self) -> dict[str, Input]:
+        out = dict(self.file.values) if self.file else {}
+        for name, value in self.cli.items():
+            out[name.lower()] = Input("cli", value)
+        return out
+
+
+def read_parameter_file(data: Any, path: str, abspath: str, bare_ok: bool = False) -> ParameterFile | None:
+    """A ParameterFile from loaded JSON; None when it is not a parameter file."""
+    if not isinstance(data, dict):
+        return None
+    found = kitem(data, "parameters")
+    base = ""
+    if found is not None and isinstance(found[1], dict):
+        params, base = found[1], join_pointer("", found[0])
+    elif bare_ok and data and all(isinstance(v, dict) and (kitem(v, "value") or kitem(v, "reference"))
+                                 for v in data.values()):
+        params = data  # `az --parameters` also accepts a bare {"name": {"value": ...}} object
+    else:
+        return None
+    pf = ParameterFile(path, abspath)
+    for name, spec in params.items():
+        if not isinstance(name, str) or not isinstance(spec, dict):
+            continue
+        lower = name.lower()
+        pointer = join_pointer(base, name)
+        value = kitem(spec, "value")
+        if value is not None and isinstance(value[1], str) and _PLACEHOLDER.match(value[1]):
+            pf.values[lower] = Input("placeholder", value[1], origin=path)
+            pf.pointers[lower] = join_pointer(pointer, value[0])
+        elif value is not None:
+            pf.values[lower] = Input("file", value[1], origin=path)
+            pf.pointers[lower] = join_pointer(pointer, value[0])
+        elif kitem(spec, "reference") is not None:
+            pf.values[lower] = Input("secret", None, origin=path)
+            pf.pointers[lower] = pointer
+        else:
+            continue
+        pf.names[lower] = name
+    return pf
+
+
+def load_parameter_file(abspath: str, shown: str, ctx: Any, bare_ok: bool = False) -> ParameterFile | None:
+    """A parameter file from the scan's documents, or read from disk; None if unusable."""
+    def build() -> ParameterFile | None:
+        doc = ctx.document_at(abspath) if ctx is not None else None
+        if doc is None and abspath.lower().endswith(".bicepparam"):
+            from ..bicep.params import load_file
+            doc = load_file(abspath)
+        if doc is not None:
+            if doc.error is not None or doc.data is None:
+                return None
+            if "parameter-file" in doc.cache:  # a front end's own reading (.bicepparam)
+                return doc.cache["parameter-file"](shown)
+            return read_parameter_file(doc.data, shown, abspath, bare_ok)
+        try:
+            if os.path.getsize(abspath) > MAX_PARAMETER_FILE_BYTES:
+                return None
+            with open(abspath, "rb") as f:
+                data = load_json(decode(f.read()))
+        except (OSError, LoadError, RecursionError, ValueError):
+            return None
+        return read_parameter_file(data, shown, abspath, bare_ok)
+
+    if ctx is None:
+        return build()
+    return ctx.model(f"arm.parameter-file:{abspath}:{bare_ok}", build)
+
+
+_PAIRED = re.compile(r"^(?P<stem>.+?)\.parameters(?:\.[^/\\]+)?\.jsonc?$", re.I)
+
+
+def paired_files(template_abspath: str, ctx: Any = None) -> list[str]:
+    """Parameter files beside a template, by naming convention, sorted."""
+    folder, base = os.path.split(template_abspath)
+    stem = re.sub(r"\.(jsonc?|bicep)$", "", base, flags=re.I)
+    if ".parameters" in stem.lower():
+        return []
+    try:
+        listing = ctx.model(f"arm.listdir:{folder}", lambda: sorted(os.listdir(folder))) if ctx is not None \
+            else sorted(os.listdir(folder))
+    except OSError:
+        return []
+    out = []
+    for name in listing:
+        m = _PAIRED.match(name)
+        if m and m.group("stem").lower() == stem.lower():
+            out.append(os.path.join(folder, name))
+        elif stem.lower() == "template" and name.lower() == "parameters.json":
+            out.append(os.path.join(folder, name))
+    if ctx is not None or any(n.lower().endswith(".bicepparam") for n in listing):
+        from ..bicep.links import bicepparam_for  # `using './main.bicep'` links
+        out += [p for p in bicepparam_for(template_abspath, folder, listing, ctx) if p not in out]
+    return [p for p in out if os.path.isfile(p)]
+
+
+def templates_for(parameter_abspath: str) -> list[str]:
+    """The template(s) a parameter file pairs with by naming convention (the reverse of
+    `paired_files`)."""
+    folder, base = os.path.split(parameter_abspath)
+    out = []
+    m = _PAIRED.match(base)
+    if m:
+        for ext in (".json", ".jsonc", ".bicep"):
+            out.append(os.path.join(folder, m.group("stem") + ext))
+    if base.lower() == "parameters.json":
+        out.append(os.path.join(folder, "template.json"))
+    if base.lower().endswith(".bicepparam"):
+        from ..bicep.links import using_target
+        target = using_target(parameter_abspath)
+        if target:
+            out.append(target)
+    return [p for p in out if os.path.isfile(p)]
+
+
+def _shown(template_path: str, abspath: str) -> str:
+    """A path for messages, relative like the template's path when the template's was."""
+    if os.path.isabs(template_path):
+        return abspath
+    folder = os.path.dirname(template_path)
+    return os.path.join(folder, os.path.basename(abspath)) if folder else os.path.basename(abspath)
+
+
+def parameter_sets(doc: Any, ctx: Any, declared: set[str]) -> list[ParameterSet]:
+    """The parameter sets a template document is evaluated with (see the module docstring).
+    `declared` is the template's lower-cased parameter names."""
+    options = getattr(ctx, "options", None)
+    cli = {k: v for k, v in (getattr(options, "params", None) or {}).items() if k.lower() in declared}
+    explicit = list(getattr(options, "parameter_files", ()) or ())
+    files: list[ParameterFile] = []
+    for path in explicit:
+        pf = load_parameter_file(os.path.abspath(path), path, ctx, bare_ok=True)
+        # A file meant for another template shares none of this one's parameter names; one that
+        # shares some is applied (and any name it sets that the template lacks is reported).
+        if pf is not None and set(pf.names) & declared:
+            files.append(pf)
+    if files:
+        return [ParameterSet(pf, cli) for pf in files]
+    sets = [ParameterSet(None, cli)]
+    for abspath in paired_files(doc.abspath, ctx):
+        pf = load_parameter_file(abspath, _shown(doc.path, abspath), ctx)
+        if pf is not None:
+            sets.append(ParameterSet(pf, cli))
+    return sets
+
+
+def undeclared_in_file(pf: ParameterFile, declared: set[str]) -> list[str]:
+    """Names a parameter file sets that the template does not declare (ARM rejects them)."""
+    return [pf.names[n] for n in pf.names if n not in declared]
+

@@ -1,0 +1,361 @@
+"""The template model: what a template declares, independent of JSON text and of any values.
+
+    Template            parameters, variables, functions, resources (+ where it came from)
+      ParameterDecl     type, defaultValue, allowedValues, min/max, nullable
+      VariableDecl      a value, or a variable `copy` loop
+      ResourceDecl      type, name, apiVersion, condition, copy, properties, existing,
+                        nested children, and for Microsoft.Resources/deployments a DeploymentSpec
+      DeploymentSpec    inner/outer scope, inline Template or relativePath link, parameters,
+                        subscriptionId/resourceGroup overrides
+
+Fields hold *raw template values*: JSON values whose strings may be `[...]` expressions, or
+expression trees (`preflight.arm.expressions.Node`) supplied by another front end. Nothing here
+evaluates. `pointer` fields are JSON pointers into the source document; positions are looked up
+through the document (`Document.locate`), never stored here.
+
+`Template.from_json(data, document, pointer)` reads an ARM JSON template. Keywords are matched
+exact-first, then case-insensitively, as ARM does. A Bicep front end builds the same objects
+with the dataclass constructors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..loaders import join_pointer
+
+
+class _Absent:
+    """Marks a property that is not in the template (distinct from JSON null)."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+ABSENT: Any = _Absent()
+
+DEPLOYMENTS = "microsoft.resources/deployments"
+
+
+def kitem(obj: Any, key: str) -> tuple[str, Any] | None:
+    """(actual key, value) for `key` in a dict: exact match first, then case-insensitive."""
+    if not isinstance(obj, dict):
+        return None
+    if key in obj:
+        return key, obj[key]
+    lower, size = key.lower(), len(key)
+    for k, v in obj.items():
+        if isinstance(k, str) and len(k) == size and k.lower() == lower:
+            return k, v
+    return None
+
+
+def kget(obj: Any, key: str, default: Any = ABSENT) -> Any:
+    """The value under `key` (exact, then case-insensitive), or `default`."""
+    found = kitem(obj, key)
+    return default if found is None else found[1]
+
+
+@dataclass
+class ParameterDecl:
+    name: str
+    type: str | None  # lower-cased: string, securestring, int, bool, object, secureobject, array
+    default: Any = ABSENT
+    allowed: Any = ABSENT
+    min_value: Any = ABSENT
+    max_value: Any = ABSENT
+    min_length: Any = ABSENT
+    max_length: Any = ABSENT
+    nullable: bool = False
+    pointer: str = ""
+
+
+@dataclass
+class CopySpec:
+    """A copy loop: resource-level (`count` instances), property- or variable-level (`input`)."""
+
+    name: str | None
+    count: Any
+    input: Any = ABSENT
+    mode: Any = ABSENT
+    pointer: str = ""
+
+
+@dataclass
+class VariableDecl:
+    name: str
+    value: Any = ABSENT  # raw value; ABSENT for a copy-generated variable
+    copy: CopySpec | None = None
+    pointer: str = ""
+
+
+@dataclass
+class FunctionDecl:
+    """A user-defined function (`functions` section): parameters and an output expression."""
+
+    name: str  # namespace.member, as declared
+    parameters: list[str]
+    output: Any
+    pointer: str = ""
+
+
+@dataclass
+class DeploymentSpec:
+    """What a `Microsoft.Resources/deployments` resource deploys."""
+
+    scope: str  # "inner" | "outer" (the raw value when it is neither: treated as outer)
+    template: "Template | None" = None  # inline template
+    relative_path: Any = ABSENT  # templateLink.relativePath (raw)
+    link: Any = ABSENT  # templateLink uri / id (raw), for messages
+    parameters: Any = ABSENT  # properties.parameters (raw: {name: {value|reference}})
+    parameters_link: Any = ABSENT
+    subscription_id: Any = ABSENT
+    resource_group: Any = ABSENT
+    pointer: str = ""  # of properties.template (or of templateLink)
+
+
+@dataclass(eq=False)
+class ResourceDecl:
+    type: Any  # as written: full type at top level, the short type for nested children
+    name: Any
+    api_version: Any = ABSENT
+    condition: Any = ABSENT
+    copy: CopySpec | None = None
+    properties: Any = ABSENT
+    existing: bool = False
+    pointer: str = ""
+    symbolic_name: str | None = None
+    parent: "ResourceDecl | None" = None
+    children: list["ResourceDecl"] = field(default_factory=list)
+    body: dict = field(default_factory=dict)  # the whole resource, raw (sku, identity, metadata, ...)
+    deployment: DeploymentSpec | None = None
+    template: "Template | None" = None  # the template that declares it
+
+    def __post_init__(self) -> None:
+        if not self.body:  # built by another front end from the fields: the body follows them
+            fields = (("type", self.type), ("name", self.name), ("apiVersion", self.api_version),
+                      ("condition", self.condition), ("properties", self.properties))
+            self.body = {k: v for k, v in fields if v is not ABSENT and v is not None}
+            if self.existing:
+                self.body["existing"] = True
+
+    @property
+    def static_type(self) -> str | None:
+        """The full resource type when it is literal text (it nearly always is)."""
+        own = self.type if isinstance(self.type, str) and not self.type.startswith("[") else None
+        if own is None:
+            return None
+        if self.parent is None:
+            return own
+        parent = self.parent.static_type
+        return f"{parent}/{own}" if parent else None
+
+
+@dataclass(eq=False)
+class Template:
+    parameters: dict[str, ParameterDecl] = field(default_factory=dict)  # by lower-cased name
+    variables: dict[str, VariableDecl] = field(default_factory=dict)  # by lower-cased name
+    functions: dict[str, FunctionDecl] = field(default_factory=dict)  # by lower-cased ns.name
+    resources: list[ResourceDecl] = field(default_factory=list)  # top level, document order
+    language_version: str | None = None
+    document: Any = None  # the source Document (or any object with .path/.abspath), if any
+    pointer: str = ""  # where this template sits in its document ("" for the root)
+    raw: Any = None
+
+    @property
+    def symbolic(self) -> bool:
+        """languageVersion 2.0+: resources keyed by symbolic name; `reference()` in variables allowed."""
+        return self.language_version is not None
+
+    def all_resources(self) -> list[ResourceDecl]:
+        """Every resource declared in this template, nested children included (not those of
+        nested deployments' templates)."""
+        out: list[ResourceDecl] = []
+        stack = list(reversed(self.resources))
+        while stack:
+            r = stack.pop()
+            out.append(r)
+            stack.extend(reversed(r.children))
+        return out
+
+    def by_symbolic_name(self, name: str) -> ResourceDecl | None:
+        for r in self.all_resources():
+            if r.symbolic_name is not None and r.symbolic_name.lower() == name.lower():
+                return r
+        return None
+
+    # ---------------------------------------------------------------------------- reading JSON
+
+    @classmethod
+    def from_json(cls, data: Any, document: Any = None, pointer: str = "", _depth: int = 0) -> "Template":
+        t = cls(document=document, pointer=pointer, raw=data)
+        if not isinstance(data, dict):
+            return t
+        lv = kget(data, "languageVersion", None)
+        t.language_version = str(lv) if lv not in (None, ABSENT) else None
+        found = kitem(data, "parameters")
+        if found and isinstance(found[1], dict):
+            base = join_pointer(pointer, found[0])
+            for name, spec in found[1].items():
+                if isinstance(name, str):
+                    t.parameters[name.lower()] = _parameter(name, spec, join_pointer(base, name))
+        found = kitem(data, "variables")
+        if found and isinstance(found[1], dict):
+            base = join_pointer(pointer, found[0])
+            for name, value in found[1].items():
+                if not isinstance(name, str):
+                    continue
+                if name.lower() == "copy" and isinstance(value, list):
+                    for i, spec in enumerate(value):
+                        copy = _copy_spec(spec, join_pointer(join_pointer(base, name), i))
+                        if copy is not None and copy.name:
+                            t.variables[copy.name.lower()] = VariableDecl(copy.name, ABSENT, copy, copy.pointer)
+                    continue
+                t.variables[name.lower()] = VariableDecl(name, value, None, join_pointer(base, name))
+        found = kitem(data, "functions")
+        if found and isinstance(found[1], list):
+            _functions(t, found[1], join_pointer(pointer, found[0]))
+        found = kitem(data, "resources")
+        if found:
+            base = join_pointer(pointer, found[0])
+            if isinstance(found[1], list):
+                for i, spec in enumerate(found[1]):
+                    r = _resource(spec, join_pointer(base, i), None, None, t, _depth)
+                    if r is not None:
+                        t.resources.append(r)
+            elif isinstance(found[1], dict):
+                for name, spec in found[1].items():
+                    r = _resource(spec, join_pointer(base, name), str(name), None, t, _depth)
+                    if r is not None:
+                        t.resources.append(r)
+        return t
+
+
+MAX_NESTING = 16  # inline nested templates within one document
+
+
+def _lowered(obj: dict) -> dict[str, tuple[str, Any]]:
+    """lower-cased key -> (key, value); an exact-case key wins over other casings."""
+    out: dict[str, tuple[str, Any]] = {}
+    for k, v in obj.items():
+        if isinstance(k, str):
+            lower = k.lower()
+            if lower not in out or k == _CANONICAL.get(lower):
+                out[lower] = (k, v)
+    return out
+
+
+_CANONICAL = {k.lower(): k for k in (
+    "type", "defaultValue", "allowedValues", "minValue", "maxValue", "minLength", "maxLength", "nullable",
+    "name", "apiVersion", "condition", "copy", "properties", "existing", "resources", "count", "input", "mode")}
+
+
+def _parameter(name: str, spec: Any, pointer: str) -> ParameterDecl:
+    if not isinstance(spec, dict):
+        return ParameterDecl(name, None, pointer=pointer)
+    low = _lowered(spec)
+
+    def get(key: str, default: Any = ABSENT) -> Any:
+        hit = low.get(key.lower())
+        return default if hit is None else hit[1]
+
+    ptype = get("type", None)
+    return ParameterDecl(
+        name, ptype.lower() if isinstance(ptype, str) else None,
+        default=get("defaultValue"), allowed=get("allowedValues"),
+        min_value=get("minValue"), max_value=get("maxValue"),
+        min_length=get("minLength"), max_length=get("maxLength"),
+        nullable=get("nullable", False) is True, pointer=pointer)
+
+
+def _copy_spec(spec: Any, pointer: str) -> CopySpec | None:
+    if not isinstance(spec, dict):
+        return None
+    name = kget(spec, "name", None)
+    return CopySpec(name if isinstance(name, str) else None, kget(spec, "count"), kget(spec, "input"),
+                    kget(spec, "mode"), pointer)
+
+
+def _functions(t: Template, namespaces: list, pointer: str) -> None:
+    for i, ns in enumerate(namespaces):
+        if not isinstance(ns, dict):
+            continue
+        prefix = kget(ns, "namespace", None)
+        members = kitem(ns, "members")
+        if not isinstance(prefix, str) or not members or not isinstance(members[1], dict):
+            continue
+        for name, spec in members[1].items():
+            if not isinstance(spec, dict):
+                continue
+            params = [kget(p, "name", None) for p in kget(spec, "parameters", []) or []
+                      if isinstance(p, dict)] if isinstance(kget(spec, "parameters", []), list) else []
+            output = kget(kget(spec, "output", {}), "value")
+            full = f"{prefix}.{name}"
+            t.functions[full.lower()] = FunctionDecl(
+                full, [p for p in params if isinstance(p, str)], output,
+                join_pointer(join_pointer(join_pointer(pointer, i), members[0]), name))
+
+
+def _resource(spec: Any, pointer: str, symbolic: str | None, parent: ResourceDecl | None,
+              template: Template, depth: int) -> ResourceDecl | None:
+    if not isinstance(spec, dict):
+        return None
+    low = _lowered(spec)
+
+    def get(key: str, default: Any = ABSENT) -> Any:
+        hit = low.get(key)
+        return default if hit is None else hit[1]
+
+    rtype = get("type", None)
+    if rtype is None:  # e.g. languageVersion 2.0 `import` entries
+        return None
+    copy_item = low.get("copy")
+    copy = _copy_spec(copy_item[1], join_pointer(pointer, copy_item[0])) if copy_item else None
+    props_item = low.get("properties")
+    r = ResourceDecl(
+        type=rtype, name=get("name", None), api_version=get("apiversion"),
+        condition=get("condition"), copy=copy,
+        properties=props_item[1] if props_item else ABSENT,
+        existing=get("existing", False) is True, pointer=pointer, symbolic_name=symbolic, parent=parent,
+        body=spec, template=template)
+    if isinstance(rtype, str) and rtype.lower() == DEPLOYMENTS and props_item and isinstance(props_item[1], dict):
+        r.deployment = _deployment(props_item[1], join_pointer(pointer, props_item[0]), template, depth)
+        r.deployment.subscription_id = get("subscriptionid")
+        r.deployment.resource_group = get("resourcegroup")
+    children = low.get("resources")
+    if children and isinstance(children[1], list):
+        base = join_pointer(pointer, children[0])
+        for i, child in enumerate(children[1]):
+            c = _resource(child, join_pointer(base, i), None, r, template, depth)
+            if c is not None:
+                r.children.append(c)
+    return r
+
+
+def _deployment(props: dict, pointer: str, parent: Template, depth: int) -> DeploymentSpec:
+    options = kget(props, "expressionEvaluationOptions", {})
+    scope = kget(options, "scope", "outer")
+    spec = DeploymentSpec(scope=scope.lower() if isinstance(scope, str) else "outer")
+    found = kitem(props, "template")
+    if found and isinstance(found[1], dict) and depth < MAX_NESTING:
+        spec.pointer = join_pointer(pointer, found[0])
+        spec.template = Template.from_json(found[1], parent.document, spec.pointer, depth + 1)
+    link = kitem(props, "templateLink")
+    if link and isinstance(link[1], dict):
+        spec.relative_path = kget(link[1], "relativePath")
+        spec.link = kget(link[1], "uri", kget(link[1], "id"))
+        if not spec.pointer:
+            spec.pointer = join_pointer(pointer, link[0])
+    spec.parameters = kget(props, "parameters")
+    spec.parameters_link = kget(props, "parametersLink")
+    return spec

@@ -1,0 +1,413 @@
+"""Values of the three-valued template evaluation.
+
+A *known* value is a plain JSON-like Python value (str, int, bool, None, list, dict). Containers
+may hold Unknowns inside: `[{"objectId": <Unknown>}]` is a list of known length 1 whose entry's
+objectId is not known, which is exactly what a Key Vault rule needs to say "non-empty".
+
+`Unknown` is everything the evaluator cannot know offline. It says why (`needs`: which inputs
+would resolve it), and keeps enough structure for rules to still reason:
+
+- `key`: a symbolic identity. Two Unknowns with the same key are the same value in one
+  deployment (`uniqueString(resourceGroup().id)` twice, the same parameter without a value).
+- `parts`: for strings built by `concat`/`format` around unknown pieces, the known text and the
+  unknown atoms in order, so `format('{0}/add', parameters('kv'))` can still be split at `/`.
+- `nonempty`: True when an unknown array is known to have at least one element.
+
+Two subclasses keep the structure SPEC §2.4 asks for:
+- `ResourceRef`: `resourceId(...)` whose subscription or resource group is not known: the type
+  and the name segments stay comparable.
+- `RuntimeValue`: `reference(...)`, `list*(...)` and friends: the target, the API version and
+  the property path read from it (`reference(kv).accessPolicies` -> path ('accessPolicies',)).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+# Kinds of missing input, most actionable first (used to order explanations).
+PARAMETER = "parameter"  # a parameter without a value: --param / parameter file
+SECRET = "secret"  # a Key Vault reference in a parameter file
+PLACEHOLDER = "placeholder"  # a parameter file value that is a test placeholder (GEN-UNIQUE)
+CONTEXT = "context"  # subscription(), resourceGroup(), tenant(), deployment(), environment()
+RUNTIME = "runtime"  # reference(), list*(): only known while deploying
+OPAQUE = "opaque"  # uniqueString(), guid(), utcNow(), newGuid()
+LIMIT = "limit"  # a bound of the evaluator (copy count, depth, work)
+UNSUPPORTED = "unsupported"  # a function preflight does not evaluate
+INVALID = "invalid"  # an expression that does not parse or fails at deployment
+LINK = "link"  # a linked template or parameter file that is not available locally
+
+_ORDER = {k: i for i, k in enumerate((PARAMETER, SECRET, PLACEHOLDER, CONTEXT, RUNTIME, LINK, OPAQUE, UNSUPPORTED, LIMIT, INVALID))}
+
+
+class Unknown:
+    """A value that cannot be known offline, with the reason and what would resolve it."""
+
+    __slots__ = ("needs", "key", "parts", "nonempty")
+
+    def __init__(self, needs: frozenset[tuple[str, str]], key: str | None = None,
+                 parts: tuple | None = None, nonempty: bool | None = None):
+        self.needs = needs
+        self.key = key if key is None or len(key) <= 400 else None
+        self.parts = parts
+        self.nonempty = nonempty
+
+    @classmethod
+    def because(cls, kind: str, what: str, key: str | None = None, **kw: Any) -> "Unknown":
+        return cls(frozenset([(kind, what)]), key, **kw)
+
+    @property
+    def reason(self) -> str:
+        """One sentence: what is unknown and how to supply it."""
+        return explain(self.needs)
+
+    @property
+    def missing_parameters(self) -> list[str]:
+        return sorted(what for kind, what in self.needs if kind == PARAMETER)
+
+    def __repr__(self) -> str:
+        return f"Unknown({self.key or self.reason!r})"
+
+    def __bool__(self) -> bool:  # an Unknown is never silently true or false
+        raise TypeError("an Unknown has no truth value; test it with is_unknown()")
+
+
+class ResourceRef(Unknown):
+    """`resourceId()` (and its variants) with a part that is not known offline."""
+
+    __slots__ = ("type", "names", "subscription", "resource_group", "function")
+
+    def __init__(self, type: Any, names: tuple, subscription: Any = None, resource_group: Any = None,
+                 function: str = "resourceId", needs: frozenset | None = None):
+        self.type = type
+        self.names = names
+        self.subscription = subscription
+        self.resource_group = resource_group
+        self.function = function
+        parts: list[Any] = []
+        if function in ("resourceId", "subscriptionResourceId"):
+            parts += ["/subscriptions/", subscription if subscription is not None else _CURRENT_SUB]
+        if function == "resourceId":
+            parts += ["/resourceGroups/", resource_group if resource_group is not None else _CURRENT_RG]
+        parts += ["/providers/"]
+        segments = type.split("/") if isinstance(type, str) else [type]
+        parts.append(segments[0])
+        for i, seg in enumerate(segments[1:]):
+            parts += ["/", seg, "/", names[i] if i < len(names) else ""]
+        key = "id:" + "|".join(key_of(p) or "?" for p in parts)
+        super().__init__(needs if needs is not None else merge_needs(parts) or
+                         frozenset([(CONTEXT, "the subscription and resource group")]),
+                         key, normalise_parts(parts))
+
+    @property
+    def name(self) -> Any:
+        """The last name segment (the resource's own name)."""
+        return self.names[-1] if self.names else None
+
+    def __repr__(self) -> str:
+        return f"ResourceRef({self.type!r}, {self.names!r})"
+
+
+class RuntimeValue(Unknown):
+    """The result of a function only the deployment knows (`reference`, `listKeys`, ...)."""
+
+    __slots__ = ("function", "target", "api_version", "full", "path")
+
+    def __init__(self, function: str, target: Any, api_version: Any = None, full: bool = False,
+                 path: tuple = ()):
+        self.function = function
+        self.target = target
+        self.api_version = api_version
+        self.full = full
+        self.path = path
+        shown = f"{function}({describe(target)})" + "".join(f".{p}" for p in path)
+        target_key = key_of(target)
+        super().__init__(frozenset([(RUNTIME, shown)]),
+                         f"rt:{function}:{target_key}:{'.'.join(str(p).lower() for p in path)}" if target_key else None)
+
+    def member(self, name: Any) -> "RuntimeValue":
+        return RuntimeValue(self.function, self.target, self.api_version, self.full, self.path + (name,))
+
+    def __repr__(self) -> str:
+        return f"RuntimeValue({self.function}, {self.target!r}, {self.path!r})"
+
+
+_CURRENT_SUB = Unknown.because(CONTEXT, "the subscription id", key="subscription().subscriptionId")
+_CURRENT_RG = Unknown.because(CONTEXT, "the resource group", key="resourceGroup().name")
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+def is_unknown(value: Any) -> bool:
+    return isinstance(value, Unknown)
+
+
+def is_known(value: Any) -> bool:
+    """Known at the top level (containers may still hold Unknowns; see `find_unknown`)."""
+    return not isinstance(value, Unknown)
+
+
+def find_unknown(value: Any) -> Unknown | None:
+    """The first Unknown inside a value, or None when it is fully known."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, Unknown):
+            return v
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return None
+
+
+def merge_needs(values: Iterable[Any]) -> frozenset[tuple[str, str]]:
+    out: frozenset[tuple[str, str]] = frozenset()
+    for v in values:
+        if isinstance(v, Unknown):
+            out = out | v.needs
+    return out
+
+
+def unknown_from(inputs: Iterable[Any], key: str | None = None, **kw: Any) -> Unknown:
+    """An Unknown caused by the Unknowns among `inputs` (deeply)."""
+    needs: frozenset[tuple[str, str]] = frozenset()
+    for v in inputs:
+        if isinstance(v, Unknown):
+            needs = needs | v.needs
+        elif isinstance(v, (dict, list)):
+            needs = needs | merge_needs(_all_unknowns(v))
+    return Unknown(needs or frozenset([(INVALID, "an invalid value")]), key, **kw)
+
+
+def _all_unknowns(value: Any) -> list[Unknown]:
+    out, stack = [], [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, Unknown):
+            out.append(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return out
+
+
+def key_of(value: Any) -> str | None:
+    """A symbolic identity for a (possibly unknown) value; None when it has none."""
+    if isinstance(value, Unknown):
+        return value.key
+    if isinstance(value, str):
+        return "s:" + value
+    if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
+        return "v:" + repr(value)
+    u = find_unknown(value)
+    if u is None:
+        import json
+        try:
+            return "j:" + json.dumps(value, sort_keys=True)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def normalise_parts(parts: Iterable[Any]) -> tuple:
+    """Join adjacent known strings; flatten nested part lists; drop empty strings."""
+    out: list[Any] = []
+    for p in parts:
+        if isinstance(p, Unknown) and p.parts is not None and not (len(p.parts) == 1 and p.parts[0] is p):
+            sub = p.parts
+        else:
+            sub = (p,)
+        for q in sub:
+            if isinstance(q, str):
+                if not q:
+                    continue
+                if out and isinstance(out[-1], str):
+                    out[-1] += q
+                    continue
+            out.append(q)
+    return tuple(out)
+
+
+def string_parts(value: Any) -> tuple | None:
+    """A (possibly unknown) string as parts; None when it is not string-like."""
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, Unknown):
+        return value.parts if value.parts is not None else (value,)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (str(value),)
+    return None
+
+
+def same_text(a: Any, b: Any, ignore_case: bool = True) -> bool | None:
+    """Whether two (possibly unknown) strings are equal: True, False, or None (cannot tell)."""
+    pa, pb = string_parts(a), string_parts(b)
+    if pa is None or pb is None:
+        return None
+    norm = (lambda s: s.lower()) if ignore_case else (lambda s: s)
+    pa = tuple(norm(p) if isinstance(p, str) else p for p in pa)
+    pb = tuple(norm(p) if isinstance(p, str) else p for p in pb)
+    if all(isinstance(p, str) for p in pa) and all(isinstance(p, str) for p in pb):
+        return "".join(pa) == "".join(pb)
+    if len(pa) == len(pb) and all(
+            (isinstance(x, str) and isinstance(y, str) and x == y)
+            or (isinstance(x, Unknown) and isinstance(y, Unknown) and x.key is not None and x.key == y.key)
+            for x, y in zip(pa, pb)):
+        return True
+    # Different known prefixes or suffixes decide it; anything else is open.
+    head_a = pa[0] if pa and isinstance(pa[0], str) else ""
+    head_b = pb[0] if pb and isinstance(pb[0], str) else ""
+    if not (head_a.startswith(head_b) or head_b.startswith(head_a)):
+        return False
+    tail_a = pa[-1] if pa and isinstance(pa[-1], str) else ""
+    tail_b = pb[-1] if pb and isinstance(pb[-1], str) else ""
+    if not (tail_a.endswith(tail_b) or tail_b.endswith(tail_a)):
+        return False
+    return None
+
+
+def split_last(value: Any, sep: str = "/") -> tuple[Any, Any] | None:
+    """Split a (possibly unknown) string at its last `sep` when that separator is in known text:
+    `format('{0}/add', parameters('kv'))` -> (parameters('kv'), 'add')."""
+    parts = string_parts(value)
+    if parts is None:
+        return None
+    for i in range(len(parts) - 1, -1, -1):
+        p = parts[i]
+        if isinstance(p, str) and sep in p:
+            cut = p.rindex(sep)
+            head = normalise_parts(parts[:i] + (p[:cut],))
+            tail = normalise_parts((p[cut + 1:],) + parts[i + 1:])
+            return _from_parts(head, value), _from_parts(tail, value)
+    return None
+
+
+def _from_parts(parts: tuple, origin: Any) -> Any:
+    if all(isinstance(p, str) for p in parts):
+        return "".join(parts)
+    if len(parts) == 1:
+        return parts[0]
+    return Unknown(merge_needs(parts), "p:" + "|".join(key_of(p) or "?" for p in parts)
+                   if all(key_of(p) for p in parts) else None, parts)
+
+
+def describe(value: Any, limit: int = 120) -> str:
+    """Short human rendering of a (possibly unknown) value for messages."""
+    if isinstance(value, ResourceRef):
+        names = "/".join(describe(n, 60) for n in value.names)
+        return f"resourceId('{value.type}', {names})" if isinstance(value.type, str) else "resourceId(…)"
+    if isinstance(value, RuntimeValue):
+        text = f"{value.function}({describe(value.target, 80)})" + "".join(f".{p}" for p in value.path)
+    elif isinstance(value, Unknown):
+        if value.parts is not None and not (len(value.parts) == 1 and value.parts[0] is value):
+            text = "".join(p if isinstance(p, str) else "{" + _atom_text(p) + "}" for p in value.parts)
+        else:
+            text = _atom_text(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        import json
+        try:
+            text = json.dumps(value, default=lambda v: "<unknown>")
+        except (TypeError, ValueError):
+            text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _atom_text(u: Unknown) -> str:
+    if u.key and not u.key.startswith(("rt:", "id:", "p:", "s:", "v:", "j:", "sym:")) and ":" not in u.key[:40]:
+        return u.key
+    kinds = sorted(u.needs, key=lambda n: _ORDER.get(n[0], 99))
+    return kinds[0][1] if kinds else "unknown"
+
+
+def explain(needs: Iterable[tuple[str, str]], limit: int = 4) -> str:
+    """What is unknown and how to supply it, most actionable first."""
+    items = sorted(set(needs), key=lambda n: (_ORDER.get(n[0], 99), n[1]))
+    if not items:
+        return "the value cannot be determined offline"
+    texts = []
+    for kind, what in items[:limit]:
+        if kind == PARAMETER:
+            texts.append(f"parameter '{what}' has no value (supply it with `--param {what}=VALUE` or a parameter file)")
+        elif kind == SECRET:
+            texts.append(f"parameter '{what}' is a Key Vault secret reference")
+        elif kind == PLACEHOLDER:
+            texts.append(f"parameter {what} is a placeholder that the test harness replaces")
+        elif kind == CONTEXT:
+            texts.append(f"{what} is known only at deployment")
+        elif kind == RUNTIME:
+            texts.append(f"`{what}` is read from Azure at deployment (`--live` can read it)")
+        elif kind == OPAQUE:
+            texts.append(f"`{what}` is computed by Azure at deployment")
+        elif kind == LINK:
+            texts.append(f"{what} is not available locally")
+        elif kind == UNSUPPORTED:
+            texts.append(f"`{what}` is not evaluated offline")
+        elif kind == LIMIT:
+            texts.append(what)
+        else:
+            texts.append(what)
+    more = len(items) - limit
+    return "; ".join(texts) + (f"; and {more} more" if more > 0 else "")
+
+
+def type_name(value: Any) -> str:
+    if isinstance(value, Unknown):
+        return "unknown"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def equal3(a: Any, b: Any) -> bool | None:
+    """ARM `equals` semantics with unknowns: True, False, or None (cannot tell)."""
+    if isinstance(a, Unknown) or isinstance(b, Unknown):
+        if isinstance(a, Unknown) and isinstance(b, Unknown) and a.key is not None and a.key == b.key:
+            return True
+        if isinstance(a, (str, Unknown)) and isinstance(b, (str, Unknown)):
+            same = same_text(a, b, ignore_case=False)
+            return False if same is False else (True if same else None)
+        return None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return False
+        result: bool | None = True
+        for x, y in zip(a, b):
+            r = equal3(x, y)
+            if r is False:
+                return False
+            if r is None:
+                result = None
+        return result
+    if isinstance(a, dict):
+        if {k.lower() for k in a} != {k.lower() for k in b}:
+            return False
+        lb = {k.lower(): v for k, v in b.items()}
+        result = True
+        for k, v in a.items():
+            r = equal3(v, lb[k.lower()])
+            if r is False:
+                return False
+            if r is None:
+                result = None
+        return result
+    return a == b

@@ -1,0 +1,406 @@
+"""Key Vaults a template deploys, and what a redeploy does to their access policies (SPEC §1.5).
+
+    vault_deployments(doc, ctx) -> [VaultDeployment]     cached per document
+
+One `VaultDeployment` per `Microsoft.KeyVault/vaults` instance per parameter set, with the
+decision branch of SPEC §1.5:
+
+  not-deployed  condition false, copy count 0, or `existing: true`
+  rbac          `enableRbacAuthorization` is true: access policies are ignored
+  preserving    `accessPolicies` comes from `reference(<this vault>).accessPolicies` (directly,
+                through variables, or through an inner nested deployment's parameter), or the
+                `createMode: recover` + null trick
+  declared      the declared list is known (`policies`, possibly empty)
+  missing       no `accessPolicies` (nor a property copy of it), or null, without recover
+  unknown       the list cannot be evaluated offline (`policies_value` is the Unknown)
+
+plus everything the live check needs (resolved name, target overrides, tenant, apiVersion,
+RBAC flag, createMode, the `vaults/accessPolicies` add/replace/remove operations on the same
+vault in document order, the parameter file) and what the rules need to word a finding
+(deployment status with guards, Azure ML workspaces in the same template that use the vault).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .deployments import DeployedResource, Evaluation, Status, evaluations
+from .evaluator import Scope, SymbolicTarget, evaluate
+from .expressions import Call, Literal, Member, Node, template_strings, walk
+from .template import ABSENT, kget
+from .values import ResourceRef, RuntimeValue, Unknown, same_text, split_last
+
+VAULTS = "Microsoft.KeyVault/vaults"
+POLICY_CHILD = "Microsoft.KeyVault/vaults/accessPolicies"
+WORKSPACES = "Microsoft.MachineLearningServices/workspaces"
+RBAC_DEFAULT_API = "2026-02-01"  # new vaults default to RBAC from this API version on (SPEC §1.3)
+
+
+@dataclass
+class PolicyOperation:
+    """A `Microsoft.KeyVault/vaults/accessPolicies` resource targeting a vault."""
+
+    kind: Any  # "add" | "replace" | "remove" (lower-cased), or Unknown
+    policies: Any  # list of policy dicts, Unknown, or ABSENT
+    resource: DeployedResource
+
+    @property
+    def normalized_policies(self) -> list[dict[str, Any]] | None:
+        if not isinstance(self.policies, list):
+            return None
+        return [p for p in (normalize_policy(e) for e in self.policies) if p is not None]
+
+    @property
+    def pointer(self) -> str:
+        return self.resource.pointer
+
+    @property
+    def status(self) -> Status:
+        return self.resource.status
+
+
+@dataclass
+class VaultDeployment:
+    resource: DeployedResource
+    branch: str  # not-deployed | rbac | preserving | declared | missing | unknown
+    policies_value: Any  # evaluated accessPolicies: list, None, Unknown, or ABSENT
+    enable_rbac_authorization: Any  # True | False | None (absent) | Unknown
+    create_mode: Any  # str | None (absent) | Unknown
+    tenant_id: Any  # str | Unknown | None (absent)
+    preserving_how: str | None = None  # "reference" | "recover" (branch preserving)
+    operations: list[PolicyOperation] = field(default_factory=list)
+    workspaces: list[DeployedResource] = field(default_factory=list)
+
+    # ---------------------------------------------------------------- identity and context
+
+    @property
+    def document(self) -> Any:
+        """The scanned template document."""
+        return self.resource.evaluation.document
+
+    @property
+    def pointer(self) -> str:
+        """Pointer in the scanned document (the vault, or the deployment linking to its file)."""
+        return self.resource.anchor
+
+    @property
+    def source_document(self) -> Any:
+        return self.resource.document
+
+    @property
+    def source_pointer(self) -> str:
+        return self.resource.pointer
+
+    @property
+    def name(self) -> str | None:
+        value = self.resource.name
+        return value if isinstance(value, str) else None
+
+    @property
+    def name_value(self) -> Any:
+        return self.resource.name
+
+    @property
+    def name_expression(self) -> str:
+        return self.resource.name_text
+
+    @property
+    def display_name(self) -> str:
+        """The resolved name, or the name expression as written."""
+        name = self.name
+        return f"'{name}'" if name is not None else f"`{self.name_expression}`"
+
+    @property
+    def subscription_id(self) -> Any:
+        return self.resource.target[0]
+
+    @property
+    def resource_group(self) -> Any:
+        return self.resource.target[1]
+
+    @property
+    def api_version(self) -> Any:
+        return self.resource.api_version
+
+    @property
+    def parameter_file(self) -> str | None:
+        return self.resource.parameter_file
+
+    @property
+    def status(self) -> Status:
+        return self.resource.status
+
+    # ------------------------------------------------------------------- derived facts
+
+    @property
+    def policies(self) -> list[dict] | None:
+        """The declared policy list when known (branch `declared`), else None."""
+        return self.policies_value if self.branch == "declared" and isinstance(self.policies_value, list) else None
+
+    @property
+    def normalized_policies(self) -> list[dict[str, Any]] | None:
+        """`policies` with each entry normalised by `normalize_policy`."""
+        policies = self.policies
+        if policies is None:
+            return None
+        return [p for p in (normalize_policy(e) for e in policies) if p is not None]
+
+    @property
+    def policies_nonempty(self) -> bool | None:
+        v = self.policies_value
+        if isinstance(v, list):
+            return bool(v)
+        if isinstance(v, Unknown) and v.nonempty:
+            return True
+        return None
+
+    @property
+    def rbac_implicit(self) -> bool:
+        """`enableRbacAuthorization` is absent and the apiVersion makes new vaults RBAC."""
+        api = self.api_version
+        return self.enable_rbac_authorization is None and isinstance(api, str) and api[:10] >= RBAC_DEFAULT_API
+
+    def get(self, path: str) -> Any:
+        return self.resource.get(path)
+
+    def pointer_of(self, path: str) -> str:
+        """Pointer in the scanned document for a property path of the vault."""
+        return self.resource.pointer_of(path) if self.resource.local else self.resource.anchor
+
+
+def vault_deployments(doc: Any, ctx: Any) -> list[VaultDeployment]:
+    """Every Key Vault instance the template declares, under every parameter set (cached)."""
+    if "arm.vaults" not in doc.cache:
+        out: list[VaultDeployment] = []
+        for ev in evaluations(doc, ctx):
+            for resource in ev.of_type(VAULTS):
+                out.append(_decide(resource, ev))
+        doc.cache["arm.vaults"] = out
+    return doc.cache["arm.vaults"]
+
+
+def _as_bool(value: Any) -> Any:
+    """A boolean property as the resource provider reads it ("true" is true)."""
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return value
+
+
+def normalize_policy(entry: Any) -> dict[str, Any] | None:
+    """An access-policy entry as {tenantId, objectId, applicationId, permissions} (keys matched
+    case-insensitively; applicationId None when absent; permission categories lower-cased).
+    Values stay as evaluated: strings, or Unknowns. None when the entry is not an object."""
+    if not isinstance(entry, dict):
+        return None
+    out: dict[str, Any] = {"tenantId": None, "objectId": None, "applicationId": None, "permissions": {}}
+    for key, value in entry.items():
+        lower = key.lower() if isinstance(key, str) else ""
+        if lower == "tenantid":
+            out["tenantId"] = value
+        elif lower == "objectid":
+            out["objectId"] = value
+        elif lower == "applicationid":
+            out["applicationId"] = value if value != "" else None
+        elif lower == "permissions":
+            out["permissions"] = {k.lower(): v for k, v in value.items() if isinstance(k, str)} \
+                if isinstance(value, dict) else value
+    return out
+
+
+def _value_or_none(resource: DeployedResource, path: str) -> Any:
+    value = resource.get(path)
+    return None if value is ABSENT else value
+
+
+def _decide(resource: DeployedResource, ev: Evaluation) -> VaultDeployment:
+    rbac = _as_bool(_value_or_none(resource, "properties/enableRbacAuthorization"))
+    create_mode = _value_or_none(resource, "properties/createMode")
+    tenant = _value_or_none(resource, "properties/tenantId")
+    policies = resource.get("properties/accessPolicies")
+    vault = VaultDeployment(resource, "unknown", policies, rbac, create_mode, tenant)
+    if resource.status.state != "not-deployed":
+        vault.operations = _operations(resource, ev)
+        vault.workspaces = _workspaces(resource, ev)
+    if resource.status.state == "not-deployed":
+        vault.branch = "not-deployed"
+    elif rbac is True:
+        vault.branch = "rbac"
+    elif _reads_own_policies(resource):
+        vault.branch, vault.preserving_how = "preserving", "reference"
+    elif _recover_trick(resource, policies, create_mode):
+        vault.branch, vault.preserving_how = "preserving", "recover"
+    elif policies is ABSENT or policies is None:
+        vault.branch = "missing"
+    elif isinstance(policies, list):
+        vault.branch = "declared"
+    else:
+        vault.branch = "unknown"
+    return vault
+
+
+# ------------------------------------------------------------------ preserving patterns
+
+def _recover_trick(resource: DeployedResource, policies: Any, create_mode: Any) -> bool:
+    """`createMode: recover` with null policies, or a switch that selects exactly that
+    (`if(parameters('exists'), 'recover', 'default')` with `if(..., json('null'), ...)`)."""
+    if isinstance(create_mode, str) and create_mode.lower() == "recover":
+        return policies is ABSENT or policies is None
+    raw_mode = resource.raw("properties/createMode")
+    raw_policies = resource.raw("properties/accessPolicies")
+    can_recover = any(isinstance(n, Literal) and isinstance(n.value, str) and n.value.lower() == "recover"
+                      for _, c in template_strings(raw_mode) if isinstance(c, Node) for n in walk(c))
+    if not can_recover:
+        return False
+    for _, c in template_strings(raw_policies):
+        if isinstance(c, Node):
+            for n in walk(c):
+                if isinstance(n, Literal) and n.value is None:
+                    return True
+                if isinstance(n, Call) and n.name == "null":
+                    return True
+                if isinstance(n, Call) and n.name == "json" and n.args and isinstance(n.args[0], Literal) \
+                        and isinstance(n.args[0].value, str) and n.args[0].value.strip() == "null":
+                    return True
+    return False
+
+
+def _reads_own_policies(resource: DeployedResource) -> bool:
+    """Whether `accessPolicies` is derived from `reference(<this vault>).accessPolicies`,
+    following variables and parameters (including values an enclosing deployment passes in),
+    and looking into every branch of `if()`: the pattern is a read-merge of the live list."""
+    raw = resource.raw("properties/accessPolicies")
+    if raw is ABSENT:
+        props = resource.raw("properties")
+        copy = kget(props, "copy") if isinstance(props, dict) else ABSENT
+        if not isinstance(copy, list):
+            return False
+        raw = [spec for spec in copy if isinstance(spec, dict)
+               and str(kget(spec, "name", "")).lower() == "accesspolicies"]
+        if not raw:
+            return False
+    seen: set[tuple[int, str, str]] = set()
+    work: list[tuple[Any, Scope]] = [(raw, resource.scope)]
+    steps = 0
+    while work and steps < 2000:
+        value, scope = work.pop()
+        for _, compiled in template_strings(value):
+            if not isinstance(compiled, Node):
+                continue
+            for node in walk(compiled):
+                steps += 1
+                if isinstance(node, Member) and node.name.lower() == "accesspolicies":
+                    call = _reference_call(node.target)
+                    if call is not None and _targets_vault(call, scope, resource):
+                        return True
+                elif isinstance(node, Call) and node.name in ("parameters", "variables") and node.args \
+                        and isinstance(node.args[0], Literal) and isinstance(node.args[0].value, str):
+                    name = node.args[0].value.lower()
+                    key = (id(scope.frame), node.name, name)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    work.extend(_definition(node.name, name, scope))
+    return False
+
+
+def _reference_call(node: Node) -> Call | None:
+    """`reference(...)` or `reference(..., 'Full').properties` under an `.accessPolicies`."""
+    if isinstance(node, Member) and node.name.lower() == "properties":
+        node = node.target
+    if isinstance(node, Call) and node.name == "reference" and node.args:
+        return node
+    return None
+
+
+def _definition(kind: str, name: str, scope: Scope) -> list[tuple[Any, Scope]]:
+    frame = scope.frame
+    if kind == "variables":
+        decl = frame.template.variables.get(name)
+        if decl is None:
+            return []
+        if decl.copy is not None:
+            return [(decl.copy.input, Scope(frame)), (decl.copy.count, Scope(frame))]
+        return [(decl.value, Scope(frame))]
+    inp = frame.inputs.get(name)
+    if inp is not None:
+        if inp.source == "parent" and inp.scope is not None:
+            return [(inp.value, inp.scope)]
+        return []
+    decl = frame.template.parameters.get(name)
+    if decl is not None and decl.default is not ABSENT:
+        return [(decl.default, Scope(frame))]
+    return []
+
+
+def _targets_vault(call: Call, scope: Scope, vault: DeployedResource) -> bool:
+    """Whether `reference(target, ...)` can be this vault (True unless it is surely another)."""
+    target = evaluate(call.args[0], scope)
+    if isinstance(target, SymbolicTarget):
+        if target.decl is vault.decl:
+            return True
+        decl_type = target.decl.static_type
+        if decl_type is None or decl_type.lower() != VAULTS.lower():
+            return False
+        other = evaluate(target.decl.name, target.scope)
+        return same_text(other, vault.name) is not False
+    if isinstance(target, ResourceRef):
+        if isinstance(target.type, str) and target.type.lower() != VAULTS.lower():
+            return False
+        return same_text(target.name, vault.name) is not False
+    if isinstance(target, str):
+        lower = target.lower()
+        if "/providers/" in lower:
+            if "/microsoft.keyvault/vaults/" not in lower:
+                return False
+            return same_text(target.rsplit("/", 1)[-1], vault.name) is not False
+        return same_text(target, vault.name) is not False
+    if isinstance(target, RuntimeValue) or isinstance(target, Unknown):
+        return True
+    return False
+
+
+# ------------------------------------------------------------------ related resources
+
+def refers_to_vault(value: Any, vault: DeployedResource) -> bool:
+    """Whether a resource id value (e.g. a workspace's `properties.keyVault`) is this vault."""
+    if isinstance(value, ResourceRef):
+        return isinstance(value.type, str) and value.type.lower() == VAULTS.lower() and \
+            same_text(value.name, vault.name) is True
+    if isinstance(value, str) and "/microsoft.keyvault/vaults/" in value.lower():
+        return same_text(value.rsplit("/", 1)[-1], vault.name) is True
+    if isinstance(value, Unknown) and value.parts:
+        split = split_last(value)
+        if split is not None and isinstance(split[0], (str, Unknown)):
+            head = split[0]
+            head_text = head if isinstance(head, str) else "".join(p for p in (head.parts or ()) if isinstance(p, str))
+            if head_text.lower().endswith("/microsoft.keyvault/vaults"):
+                return same_text(split[1], vault.name) is True
+    return False
+
+
+def _workspaces(vault: DeployedResource, ev: Evaluation) -> list[DeployedResource]:
+    out = []
+    for ws in ev.of_type(WORKSPACES):
+        if ws.status.state == "not-deployed":
+            continue
+        if refers_to_vault(ws.get("properties/keyVault"), vault):
+            out.append(ws)
+    return out
+
+
+def _operations(vault: DeployedResource, ev: Evaluation) -> list[PolicyOperation]:
+    out = []
+    for child in ev.of_type(POLICY_CHILD):
+        if child.status.state == "not-deployed":
+            continue
+        split = split_last(child.name)
+        if split is None:
+            continue
+        target, kind = split
+        if same_text(target, vault.name) is not True:
+            continue
+        if isinstance(kind, str):
+            kind = kind.lower()
+        out.append(PolicyOperation(kind, child.get("properties/accessPolicies"), child))
+    return out
+

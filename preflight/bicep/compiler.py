@@ -1,0 +1,1236 @@
+"""Bicep syntax tree -> the ARM template that `bicep build` would produce (non-symbolic form).
+
+The output is the JSON shape the ARM engine reads (`preflight.arm.template.Template.from_json`)
+with expression trees (`preflight.arm.expressions.Node`) where Bicep has expressions, so the
+evaluator runs unchanged:
+
+  param       -> parameters (type, defaultValue; @allowed, @minValue, @maxValue, @minLength,
+                 @maxLength, @secure; `T?` -> nullable)
+  var         -> variables (`[for ...]` -> a variable copy loop); a variable that reads a
+                 runtime value (`reference()`, `list*()`) is inlined where it is used, as Bicep does
+  func        -> functions (namespace `__bicep`)
+  resource    -> resources: 'type@version' split; `if (...)` -> condition; `[for ...]` -> copy;
+                 `existing` -> not emitted (a reference, not a deployment); `parent:` and nested
+                 child resources -> one resource with the composed type and name (a child keeps
+                 its parent's condition)
+  module      -> Microsoft.Resources/deployments, expressionEvaluationOptions.scope = inner, the
+                 module's compiled template inline and `params` as parameters (recursively, with
+                 a cycle and depth guard); registry and template-spec modules stay unresolved
+  expressions -> '${x}' format(), ?: if(), ! not(), && and(), || or(), == equals(), != ,
+                 =~ (case-insensitive), < <= > >=, + - * / %, ?? coalesce(), .? and [?] tryGet(),
+                 lambdas lambda()/lambdaVariables(), `[for ...]` in properties -> property copy;
+                 symbolic references: `r.id` -> resourceId(...), `r.name` -> the name expression,
+                 `r.properties.x` -> reference(resourceId(...), apiVersion).x, other members of a
+                 resource -> reference(..., 'full').member, `m.outputs.x` -> the deployment's
+                 reference(...).outputs.x.value
+
+Anything the mapping does not know becomes an Unknown value (never a guessed literal) and a
+note (`notes`) that the PF010 rule reports. `positions` maps every JSON pointer of the generated
+template to the Bicep (line, column) it came from; inside a module it is the module call's.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable
+
+from ..arm.expressions import Call, Index, Literal, Member, Node, walk
+from ..arm.values import SECRET, UNSUPPORTED, Unknown
+from ..loaders import join_pointer
+from .files import read_regular
+from .syntax import Decl, Parsed, Prop, X, parse
+
+SCHEMAS = {
+    "resourcegroup": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+    "subscription": "https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#",
+    "managementgroup": "https://schema.management.azure.com/schemas/2019-08-01/managementGroupDeploymentTemplate.json#",
+    "tenant": "https://schema.management.azure.com/schemas/2019-08-01/tenantDeploymentTemplate.json#",
+}
+DEPLOYMENTS_API = "2022-09-01"
+MAX_MODULE_DEPTH = 8
+MAX_MODULE_BYTES = 4 * 1024 * 1024
+MAX_LOAD_BYTES = 1024 * 1024  # loadTextContent() and friends
+FUNCTION_NAMESPACE = "__bicep"
+
+_BINARY = {"&&": "and", "||": "or", "==": "equals", "<": "less", "<=": "lessOrEquals", ">": "greater",
+           ">=": "greaterOrEquals", "+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod",
+           "??": "coalesce"}
+_RESOURCE_FIELDS = {"id", "name", "type", "apiversion"}
+_BODY_SKIP = {"parent", "scope", "dependson"}
+_TYPES = {"string": "string", "int": "int", "bool": "bool", "object": "object", "array": "array"}
+
+
+class _Loops(list):
+    """The `copy` array of property loops the compiler generated in an object."""
+
+
+class Unmapped(Unknown):
+    """A Bicep construct preflight does not evaluate: an Unknown whose text is the source."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, what: str, kind: str = UNSUPPORTED):
+        what = " ".join(what.split())
+        if len(what) > 80:
+            what = what[:79] + "…"
+        self.text = what
+        super().__init__(frozenset([(kind, what)]))
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def unknown_node(what: str, kind: str = UNSUPPORTED) -> Node:
+    return Literal(Unmapped(what, kind))
+
+
+def lit(value: Any) -> Literal:
+    return Literal(value)
+
+
+def call(name: str, *args: Node) -> Call:
+    return Call(name, tuple(args), name)
+
+
+# ------------------------------------------------------------------------------ symbols
+
+
+class ResourceInfo:
+    """A `resource` declaration (top-level or nested) and how to refer to it."""
+
+    def __init__(self, decl: Decl, unit: "Unit", parent: "ResourceInfo | None"):
+        self.decl = decl
+        self.unit = unit
+        self.symbol = decl.name or "?"
+        self.nested_parent = parent  # the resource it is declared in
+        self.children: dict[str, ResourceInfo] = {}
+        rtype, _, api = (decl.type or "").rpartition("@")
+        if not rtype:
+            rtype, api = decl.type or "", ""
+        self.own_type = rtype
+        self.api = api or (parent.api if parent is not None else "")
+        self.existing = decl.existing
+        body = decl.value
+        self.loop: X | None = None
+        self.condition: X | None = None
+        if body is not None and body.kind == "for":
+            self.loop = body
+            body = body.d
+        if body is not None and body.kind == "if":
+            self.condition = body.a
+            body = body.b
+        self.body: X | None = body if body is not None and body.kind == "obj" else None
+        self.props: dict[str, Prop] = {}
+        if self.body is not None:
+            for p in self.body.a:
+                if p.key is not None:
+                    self.props.setdefault(p.key.lower(), p)
+        self.index = -1  # position in the emitted resources list
+
+    @property
+    def full_type(self) -> str:
+        if self.nested_parent is not None:
+            return f"{self.nested_parent.full_type}/{self.own_type}"
+        return self.own_type
+
+    @property
+    def parent_prop(self) -> X | None:
+        p = self.props.get("parent")
+        return p.value if p is not None else None
+
+    @property
+    def looped(self) -> bool:
+        return self.loop is not None
+
+
+class ModuleInfo:
+    def __init__(self, decl: Decl):
+        self.decl = decl
+        self.symbol = decl.name or "?"
+        body = decl.value
+        self.loop: X | None = None
+        self.condition: X | None = None
+        if body is not None and body.kind == "for":
+            self.loop = body
+            body = body.d
+        if body is not None and body.kind == "if":
+            self.condition = body.a
+            body = body.b
+        self.body = body if body is not None and body.kind == "obj" else None
+        self.props: dict[str, Prop] = {}
+        if self.body is not None:
+            for p in self.body.a:
+                if p.key is not None:
+                    self.props.setdefault(p.key.lower(), p)
+
+
+class Env:
+    """Names in scope while converting an expression."""
+
+    __slots__ = ("unit", "locals", "function", "scoped")
+
+    def __init__(self, unit: "Unit", locals: dict[str, Node] | None = None, function: bool = False,
+                 scoped: dict[str, "ResourceInfo"] | None = None):
+        self.unit = unit
+        self.locals = locals or {}
+        self.function = function
+        self.scoped = scoped or {}  # nested resources visible by their bare name
+
+    def bind(self, names: dict[str, Node]) -> "Env":
+        merged = dict(self.locals)
+        merged.update(names)
+        return Env(self.unit, merged, self.function, self.scoped)
+
+    def with_scoped(self, resources: dict[str, "ResourceInfo"]) -> "Env":
+        merged = dict(self.scoped)
+        merged.update(resources)
+        return Env(self.unit, self.locals, self.function, merged)
+
+
+# --------------------------------------------------------------------------------- units
+
+
+class Module:
+    """Where a nested deployment in the generated template came from (for messages)."""
+
+    def __init__(self, symbol: str, path: str, line: int, column: int):
+        self.symbol = symbol
+        self.path = path  # as written in the module declaration
+        self.line = line
+        self.column = column
+
+    def describe(self) -> str:
+        return f"module '{self.symbol}' (line {self.line}, '{self.path}')"
+
+
+class Compiler:
+    """Shared by the units of one compilation (a file and the modules it reaches)."""
+
+    def __init__(self, read: Callable[[str], str | None] | None = None):
+        self.read = read or _read_text
+        self.cache: dict[str, tuple[Any, dict, str | None, list]] = {}
+
+
+class Unit:
+    """One Bicep file being compiled."""
+
+    def __init__(self, parsed: Parsed, abspath: str | None, compiler: Compiler, record: bool,
+                 stack: tuple[str, ...] = ()):
+        self.parsed = parsed
+        self.abspath = abspath
+        self.compiler = compiler
+        self.record = record  # keep positions (the scanned file itself)
+        self.stack = stack
+        self.positions: dict[str, tuple[int, int]] = {}
+        self.notes: list[tuple[int, int, str]] = []
+        self.modules: dict[str, Module] = {}  # pointer of a generated deployment -> its module call
+        self.target_scope = "resourcegroup"
+        self.params: dict[str, Decl] = {}
+        self.vars: dict[str, Decl] = {}
+        self.funcs: dict[str, Decl] = {}
+        self.types: dict[str, Decl] = {}
+        self.imports: dict[str, Decl] = {}
+        self.resources: dict[str, ResourceInfo] = {}
+        self.all_resources: list[ResourceInfo] = []
+        self.module_infos: dict[str, ModuleInfo] = {}
+        self._var_nodes: dict[str, Node] = {}
+        self._var_busy: set[str] = set()
+        self._noted: set[tuple[int, int, str]] = set()
+        for d in parsed.decls:
+            self._declare(d)
+
+    # ---------------------------------------------------------------------- bookkeeping
+
+    def note(self, pos: tuple[int, int], message: str) -> None:
+        key = (pos[0], pos[1], message)
+        if key not in self._noted:
+            self._noted.add(key)
+            self.notes.append(key)
+
+    def at(self, pointer: str, pos: tuple[int, int]) -> None:
+        if self.record:
+            self.positions[pointer] = pos
+
+    def _declare(self, d: Decl) -> None:
+        name = d.name
+        if d.kind == "param" and name:
+            self.params[name] = d
+        elif d.kind == "var" and name:
+            self.vars[name] = d
+        elif d.kind == "func" and name:
+            self.funcs[name] = d
+        elif d.kind == "type" and name:
+            self.types[name] = d
+        elif d.kind == "import":
+            for ident in d.extra or []:
+                self.imports[ident] = d
+        elif d.kind == "targetScope" and isinstance(d.value, str):
+            self.target_scope = d.value.lower().replace("_", "")
+        elif d.kind == "resource" and name:
+            self._declare_resource(d, None)
+        elif d.kind == "module" and name:
+            self.module_infos[name] = ModuleInfo(d)
+
+    def _declare_resource(self, d: Decl, parent: ResourceInfo | None) -> ResourceInfo:
+        info = ResourceInfo(d, self, parent)
+        if parent is None:
+            self.resources.setdefault(info.symbol, info)
+        else:
+            parent.children.setdefault(info.symbol, info)
+        self.all_resources.append(info)
+        if info.body is not None:
+            for p in info.body.a:
+                if p.key is None and isinstance(p.value, Decl) and p.value.kind == "resource":
+                    p.value.decorators = p.decorators + p.value.decorators
+                    self._declare_resource(p.value, info)
+        return info
+
+    # -------------------------------------------------------------------------- compile
+
+    def compile(self) -> dict:
+        out: dict[str, Any] = {"$schema": SCHEMAS.get(self.target_scope, SCHEMAS["resourcegroup"]),
+                               "contentVersion": "1.0.0.0",
+                               "metadata": {"_generator": {"name": "preflight-bicep"}}}
+        env = Env(self)
+        self.at("", (1, 1))
+        params: dict[str, Any] = {}
+        for name, d in self.params.items():
+            params[name] = self._parameter(d, env, join_pointer("/parameters", name))
+        out["parameters"] = params
+        self.at("/parameters", (1, 1))
+        variables: dict[str, Any] = {}
+        var_copies: list[dict] = []
+        for name, d in self.vars.items():
+            node = self.var_node(name)
+            if not (isinstance(node, Call) and node.name == "variables"):
+                continue  # inlined where it is used
+            pointer = join_pointer("/variables", name)
+            if d.value is not None and d.value.kind == "for":
+                index = len(var_copies)
+                cp = join_pointer("/variables/copy", index)
+                var_copies.append(self._copy_block(name, d.value, env, cp, d.pos))
+                self.at(cp, d.name_pos)
+                self.at(pointer, d.name_pos)
+                continue
+            self.at(pointer, d.name_pos)
+            variables[name] = self.raw(d.value, env, pointer)
+        if var_copies:
+            variables["copy"] = var_copies
+        out["variables"] = variables
+        if self.funcs:
+            members = {}
+            for name, d in self.funcs.items():
+                fenv = Env(self, {p: call("parameters", lit(p)) for p in (d.extra or [])}, function=True)
+                members[name] = {"parameters": [{"name": p, "type": "any"} for p in (d.extra or [])],
+                                 "output": {"type": "any", "value": self.node(d.value, fenv)}}
+            out["functions"] = [{"namespace": FUNCTION_NAMESPACE, "members": members}]
+        resources: list[Any] = []
+        for info in self.all_resources:
+            if info.existing:
+                continue
+            info.index = len(resources)
+            resources.append(self._resource(info, join_pointer("/resources", info.index)))
+        for d in self.parsed.decls:
+            if d.kind == "module" and d.name in self.module_infos:
+                pointer = join_pointer("/resources", len(resources))
+                resources.append(self._module(self.module_infos[d.name], pointer))
+            elif d.kind == "unknown":
+                self.note(d.pos, f"`{d.type}` is not evaluated by preflight; skipped")
+        out["resources"] = resources
+        self.at("/resources", (1, 1))
+        return out
+
+    # ------------------------------------------------------------------------ parameters
+
+    def _parameter(self, d: Decl, env: Env, pointer: str) -> dict:
+        self.at(pointer, d.name_pos)
+        spec: dict[str, Any] = {}
+        ptype, allowed, nullable = self._type_of(d.type or "")
+        decorators = {_decorator_name(x): x for x in d.decorators}
+        secure = "secure" in decorators
+        if ptype:
+            if secure and ptype == "string":
+                ptype = "securestring"
+            elif secure and ptype == "object":
+                ptype = "secureObject"
+            spec["type"] = ptype
+        if d.value is not None:
+            spec["defaultValue"] = self.raw(d.value, env, join_pointer(pointer, "defaultValue"))
+            self.at(join_pointer(pointer, "defaultValue"), d.value.pos)
+        if nullable:
+            spec["nullable"] = True
+        for key, target in (("allowed", "allowedValues"), ("minvalue", "minValue"), ("maxvalue", "maxValue"),
+                            ("minlength", "minLength"), ("maxlength", "maxLength")):
+            x = decorators.get(key)
+            if x is not None and x.b:
+                spec[target] = self.raw(x.b[0], env, join_pointer(pointer, target))
+                self.at(join_pointer(pointer, target), x.pos)
+        if "allowedValues" not in spec and allowed is not None:
+            spec["allowedValues"] = allowed
+        x = decorators.get("description")
+        if x is not None and x.b and x.b[0].kind == "lit":
+            spec["metadata"] = {"description": x.b[0].a}
+        return spec
+
+    def _type_of(self, text: str, depth: int = 0) -> tuple[str | None, list | None, bool]:
+        """(ARM type, allowed values of a literal union, nullable) for a Bicep type text."""
+        text = text.strip()
+        nullable = text.endswith("?")
+        if nullable:
+            text = text[:-1].strip()
+        if text.startswith("(") and text.endswith(")"):
+            text = text[1:-1].strip()
+        lower = text.lower()
+        if lower.startswith("sys."):
+            lower = lower[4:]
+        if lower in _TYPES:
+            return _TYPES[lower], None, nullable
+        if text.endswith("[]"):
+            return "array", None, nullable
+        if text.startswith("{"):
+            return "object", None, nullable
+        if text.startswith("resource"):
+            return "string", None, nullable
+        if "|" in text:
+            items = [t.strip() for t in _split_union(text)]
+            if items and all(len(t) >= 2 and t[0] == t[-1] == "'" for t in items):
+                return "string", [t[1:-1] for t in items], nullable
+            if items and all(t.lstrip("-").isdigit() for t in items):
+                return "int", [int(t) for t in items], nullable
+            if items and all(t in ("true", "false") for t in items):
+                return "bool", [t == "true" for t in items], nullable
+            return None, None, nullable
+        if len(text) >= 2 and text[0] == text[-1] == "'":
+            return "string", [text[1:-1]], nullable
+        alias = self.types.get(text)
+        if alias is not None and depth < 8:
+            t, allowed, inner_nullable = self._type_of(alias.type or "", depth + 1)
+            return t, allowed, nullable or inner_nullable
+        return None, None, nullable
+
+    # ------------------------------------------------------------------------- variables
+
+    def var_node(self, name: str) -> Node:
+        """How a variable is referred to: variables('x'), or its inlined expression when it
+        reads runtime values (Bicep inlines those; ARM forbids reference() in variables)."""
+        hit = self._var_nodes.get(name)
+        if hit is not None:
+            return hit
+        d = self.vars[name]
+        if name in self._var_busy:
+            return unknown_node(f"variable '{name}' (it refers to itself)")
+        self._var_busy.add(name)
+        try:
+            node = self.node(d.value, Env(self)) if d.value is not None else unknown_node(name)
+        finally:
+            self._var_busy.discard(name)
+        result = node if _runtime(node) else call("variables", lit(name))
+        self._var_nodes[name] = result
+        return result
+
+    # ------------------------------------------------------------------------- resources
+
+    def loop_env(self, info: ResourceInfo | ModuleInfo, index: Node, env: Env) -> Env:
+        """The names a looped resource's body sees, for one index expression."""
+        loop = info.loop
+        if loop is None:
+            return env
+        iterable = self.node(loop.c, env)
+        names: dict[str, Node] = {}
+        if loop.a:
+            names[loop.a] = Index(iterable, index)
+        if loop.b:
+            names[loop.b] = index
+        return env.bind(names)
+
+    def resource_env(self, info: ResourceInfo, index: Node | None, env: Env | None = None) -> Env:
+        env = env or Env(self)
+        if info.nested_parent is not None:
+            env = self.resource_env(info.nested_parent, index, env)
+        if info.children:
+            env = env.with_scoped(info.children)
+        if info.loop is not None:
+            return self.loop_env(info, index if index is not None else call("copyIndex"), env)
+        return env
+
+    def name_parts(self, info: ResourceInfo, index: Node | None) -> list[Node] | None:
+        """The name segments of a resource, for resourceId(); None when not known."""
+        env = self.resource_env(info, index)
+        prop = info.props.get("name")
+        if prop is None or not isinstance(prop.value, X):
+            return None
+        parent, parent_index = self.parent_of(info, env)
+        own = prop.value
+        if parent is not None:
+            pp = self.name_parts(parent, parent_index)
+            if pp is None:
+                return None
+            return pp + [self.node(own, env)]
+        segments = len(info.own_type.split("/")) - 1
+        if segments <= 1:
+            return [self.node(own, env)]
+        split = _split_name(own, segments)
+        if split is not None:
+            return [self.node(s, env) if isinstance(s, X) else lit(s) for s in split]
+        whole = self.node(own, env)
+        return [Index(call("split", whole, lit("/")), lit(i)) for i in range(segments)]
+
+    def name_node(self, info: ResourceInfo, index: Node | None) -> Node:
+        parts = self.name_parts(info, index)
+        if parts is None:
+            return unknown_node(f"the name of resource '{info.symbol}'")
+        return _join_name(parts)
+
+    def parent_of(self, info: ResourceInfo, env: Env) -> tuple[ResourceInfo | None, Node | None]:
+        """The parent resource (nested or `parent:`) and the index to refer to it with."""
+        if info.nested_parent is not None:
+            return info.nested_parent, None
+        px = info.parent_prop
+        if px is None:
+            return None, None
+        target, index = self.symbol_ref(px, env)
+        if isinstance(target, ResourceInfo):
+            return target, index
+        return None, None
+
+    def type_of(self, info: ResourceInfo) -> str:
+        if info.nested_parent is not None:
+            return info.full_type
+        px = info.parent_prop
+        if px is not None and "/" not in info.own_type.split("/", 1)[-1] and info.own_type.count("/") == 0:
+            target, _ = self.symbol_ref(px, Env(self))
+            if isinstance(target, ResourceInfo):
+                return f"{self.type_of(target)}/{info.own_type}"
+        return info.own_type
+
+    def scope_of(self, info: ResourceInfo, env: Env) -> tuple[str, list[Node]] | None:
+        """(function, leading arguments) for this resource's id, or None when unknown."""
+        parent, parent_index = self.parent_of(info, env)
+        if parent is not None:
+            return self.scope_of(parent, self.resource_env(parent, parent_index))
+        scope = info.props.get("scope")
+        default = {"resourcegroup": ("resourceId", []), "subscription": ("subscriptionResourceId", []),
+                   "tenant": ("tenantResourceId", []), "managementgroup": ("tenantResourceId", [])}.get(
+            self.target_scope, ("resourceId", []))
+        if scope is None or not isinstance(scope.value, X):
+            return default
+        x = scope.value
+        if x.kind == "call" and x.d is None or (x.kind == "call" and _is_namespace(x.d)):
+            fname = x.a.lower()
+            args = [self.node(a, env) for a in x.b]
+            if fname == "resourcegroup":
+                if len(args) == 1:
+                    return "resourceId", args
+                if len(args) == 2:
+                    return "resourceId", args
+                return "resourceId", []
+            if fname == "subscription":
+                return "subscriptionResourceId", args[:1]
+            if fname == "tenant":
+                return "tenantResourceId", []
+            return None
+        target, index = self.symbol_ref(x, env)
+        if isinstance(target, ResourceInfo):
+            return "extensionResourceId", [self.id_node(target, index)]
+        return None
+
+    def id_node(self, info: ResourceInfo, index: Node | None) -> Node:
+        env = self.resource_env(info, index)
+        scope = self.scope_of(info, env)
+        parts = self.name_parts(info, index)
+        if scope is None or parts is None:
+            return unknown_node(f"the id of resource '{info.symbol}'")
+        function, lead = scope
+        rtype = self.type_of(info)
+        if len(rtype.split("/")) - 1 != len(parts):
+            return unknown_node(f"the id of resource '{info.symbol}'")
+        return call(function, *lead, lit(rtype), *parts)
+
+    def reference_node(self, info: ResourceInfo, index: Node | None, full: bool) -> Node:
+        args = [self.id_node(info, index), lit(info.api)]
+        if full:
+            args.append(lit("full"))
+        return call("reference", *args)
+
+    def _resource(self, info: ResourceInfo, pointer: str) -> dict:
+        d = info.decl
+        self.at(pointer, d.pos)
+        env = self.resource_env(info, None)
+        out: dict[str, Any] = {"type": self.type_of(info), "apiVersion": info.api}
+        self.at(join_pointer(pointer, "type"), d.extra or d.pos)
+        self.at(join_pointer(pointer, "apiVersion"), d.extra or d.pos)
+        out["name"] = self._raw_or_node(self.name_node(info, None))
+        name_prop = info.props.get("name")
+        self.at(join_pointer(pointer, "name"), name_prop.pos if name_prop is not None else d.pos)
+        condition = self._condition(info, env)
+        if condition is not None:
+            out["condition"] = condition
+            self.at(join_pointer(pointer, "condition"), self._condition_pos(info))
+        copy = self._resource_copy(info, env, join_pointer(pointer, "copy"))
+        if copy is not None:
+            out["copy"] = copy
+        if info.body is None:
+            self.note(d.pos, f"the body of resource '{info.symbol}' is not read by preflight")
+            out["properties"] = unknown_node(f"the body of resource '{info.symbol}'")
+            return out
+        for p in info.body.a:
+            if p.key is None:
+                continue
+            key = p.key
+            lower = key.lower()
+            if lower == "name" or lower in _BODY_SKIP:
+                if lower == "dependson":
+                    deps = self._depends_on(p, env)
+                    if deps:
+                        out["dependsOn"] = deps
+                continue
+            self.at(join_pointer(pointer, key), p.pos)
+            self._set(out, key, p.value, env, pointer, p.pos)
+        return out
+
+    def _condition_pos(self, info: ResourceInfo) -> tuple[int, int]:
+        if info.condition is not None:
+            return info.condition.pos
+        if info.nested_parent is not None:
+            return self._condition_pos(info.nested_parent)
+        return info.decl.pos
+
+    def _condition(self, info: ResourceInfo, env: Env) -> Node | None:
+        conditions: list[Node] = []
+        node: ResourceInfo | None = info
+        while node is not None:
+            if node.condition is not None:
+                conditions.append(self.node(node.condition, self.resource_env(node, None)))
+            node = node.nested_parent
+        if not conditions:
+            return None
+        if len(conditions) == 1:
+            return conditions[0]
+        return call("and", *reversed(conditions))
+
+    def _resource_copy(self, info: ResourceInfo, env: Env, pointer: str) -> dict | None:
+        looped = info
+        while looped is not None and looped.loop is None:
+            looped = looped.nested_parent
+        if looped is None:
+            return None
+        loop = looped.loop
+        self.at(pointer, loop.pos)
+        outer_env = self.resource_env(looped.nested_parent, None) if looped.nested_parent else Env(self)
+        copy: dict[str, Any] = {"name": info.symbol, "count": call("length", self.node(loop.c, outer_env))}
+        batch = next((x for x in info.decl.decorators if _decorator_name(x) == "batchsize"), None)
+        if batch is not None and batch.b:
+            copy["mode"] = "serial"
+            copy["batchSize"] = self._raw_or_node(self.node(batch.b[0], Env(self)))
+        return copy
+
+    def _depends_on(self, prop: Prop, env: Env) -> list:
+        out = []
+        value = prop.value
+        if not isinstance(value, X) or value.kind != "arr":
+            return out
+        for item in value.a:
+            target, index = self.symbol_ref(item, env)
+            if isinstance(target, ResourceInfo) and not target.existing and (index is not None or not target.looped):
+                node = self.id_node(target, index)
+                out.append(node)
+            elif isinstance(target, ModuleInfo) and (index is not None or target.loop is None):
+                out.append(call("resourceId", lit("Microsoft.Resources/deployments"),
+                                self.module_name(target, index)))
+        return out
+
+    # --------------------------------------------------------------------------- modules
+
+    def module_name(self, info: ModuleInfo, index: Node | None) -> Node:
+        prop = info.props.get("name")
+        if prop is None or not isinstance(prop.value, X):
+            return unknown_node(f"the deployment name of module '{info.symbol}'")
+        env = self.loop_env(info, index if index is not None else call("copyIndex"), Env(self))
+        return self.node(prop.value, env)
+
+    def _module(self, info: ModuleInfo, pointer: str) -> dict:
+        d = info.decl
+        self.at(pointer, d.pos)
+        env = self.loop_env(info, call("copyIndex"), Env(self)) if info.loop is not None else Env(self)
+        out: dict[str, Any] = {"type": "Microsoft.Resources/deployments", "apiVersion": DEPLOYMENTS_API,
+                               "name": self._raw_or_node(self.module_name(info, None))}
+        self.at(join_pointer(pointer, "name"), info.props["name"].pos if "name" in info.props else d.pos)
+        if info.condition is not None:
+            out["condition"] = self.node(info.condition, env)
+            self.at(join_pointer(pointer, "condition"), info.condition.pos)
+        if info.loop is not None:
+            self.at(join_pointer(pointer, "copy"), info.loop.pos)
+            out["copy"] = {"name": info.symbol, "count": call("length", self.node(info.loop.c, Env(self)))}
+        scope = info.props.get("scope")
+        if scope is not None and isinstance(scope.value, X):
+            self._module_scope(out, scope.value, env, pointer, scope.pos)
+        props_pointer = join_pointer(pointer, "properties")
+        self.at(props_pointer, d.pos)
+        properties: dict[str, Any] = {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental"}
+        out["properties"] = properties
+        params_prop = info.props.get("params")
+        parameters: dict[str, Any] = {}
+        ppointer = join_pointer(props_pointer, "parameters")
+        if params_prop is not None:
+            self.at(ppointer, params_prop.pos)
+            value = params_prop.value
+            if isinstance(value, X) and value.kind == "obj":
+                for p in value.a:
+                    if p.key is None:
+                        continue
+                    item_pointer = join_pointer(ppointer, p.key)
+                    self.at(item_pointer, p.pos)
+                    self.at(join_pointer(item_pointer, "value"), p.pos)
+                    if isinstance(p.value, X) and p.value.kind == "for":
+                        parameters[p.key] = {"value": self.node(p.value, env)}
+                    else:
+                        parameters[p.key] = {"value": self.raw(p.value, env, join_pointer(item_pointer, "value"))}
+            elif isinstance(value, X):
+                parameters = self.node(value, env)  # type: ignore[assignment]
+        properties["parameters"] = parameters
+        template_pointer = join_pointer(props_pointer, "template")
+        self.at(template_pointer, d.pos)
+        path = d.type
+        template = self._module_template(info, path, template_pointer)
+        if template is not None:
+            properties["template"] = template
+            self.modules[template_pointer] = Module(info.symbol, path or "", d.line, d.col)
+        elif isinstance(path, str):
+            properties["templateLink"] = {"id": path}
+        return out
+
+    def _module_scope(self, out: dict, x: X, env: Env, pointer: str, pos: tuple[int, int]) -> None:
+        if x.kind == "call" and (x.d is None or _is_namespace(x.d)):
+            fname = x.a.lower()
+            args = [self._raw_or_node(self.node(a, env)) for a in x.b]
+            if fname == "resourcegroup" and len(args) == 1:
+                out["resourceGroup"] = args[0]
+            elif fname == "resourcegroup" and len(args) == 2:
+                out["subscriptionId"], out["resourceGroup"] = args
+            elif fname == "subscription" and len(args) == 1:
+                out["subscriptionId"] = args[0]
+            elif fname in ("resourcegroup", "subscription", "tenant", "managementgroup") and not args:
+                return
+            else:
+                out["resourceGroup"] = unknown_node(f"the scope of module ({x.a}(…))")
+            self.at(join_pointer(pointer, "resourceGroup"), pos)
+            self.at(join_pointer(pointer, "subscriptionId"), pos)
+            return
+        target, index = self.symbol_ref(x, env)
+        if isinstance(target, ResourceInfo) and target.own_type.lower() == "microsoft.resources/resourcegroups":
+            out["resourceGroup"] = self.name_node(target, index)
+            self.at(join_pointer(pointer, "resourceGroup"), pos)
+            return
+        out["resourceGroup"] = unknown_node("the scope of module")
+        self.at(join_pointer(pointer, "resourceGroup"), pos)
+
+    def _module_template(self, info: ModuleInfo, path: str | None, pointer: str) -> Any:
+        d = info.decl
+        where = f"module '{info.symbol}'"
+        if not isinstance(path, str) or not path:
+            self.note(d.pos, f"{where}: its source is not a literal path; not checked")
+            return None
+        if path.startswith(("br:", "br/", "ts:", "ts/")) or "://" in path:
+            self.note(d.pos, f"{where} comes from a registry ('{path}'); its resources are not checked offline")
+            return None
+        if self.abspath is None:
+            self.note(d.pos, f"{where}: '{path}' cannot be resolved without the file's location")
+            return None
+        abspath = os.path.normpath(os.path.join(os.path.dirname(self.abspath), path))
+        if abspath in self.stack or os.path.normcase(abspath) == os.path.normcase(self.abspath):
+            self.note(d.pos, f"{where}: '{path}' is part of a cycle of modules; not followed")
+            return None
+        if len(self.stack) >= MAX_MODULE_DEPTH:
+            self.note(d.pos, f"{where}: modules nested deeper than {MAX_MODULE_DEPTH}; not followed")
+            return None
+        cached = self.compiler.cache.get(abspath)
+        if cached is None:
+            cached = self._load_module(abspath)
+            self.compiler.cache[abspath] = cached
+        template, modules, problem, notes = cached
+        if problem:
+            self.note(d.pos, f"{where}: {problem}; its resources are not checked")
+            return None
+        for inner, module in modules.items():  # modules the module calls, for messages
+            self.modules[pointer + inner] = module
+        for line, _, message in notes:  # what was skipped inside counts here too
+            self.note(d.pos, f"{where} ('{path}', line {line}): {message}")
+        return template
+
+    def _load_module(self, abspath: str) -> tuple[Any, dict, str | None, list]:
+        """(compiled template, the module calls inside it, problem, notes) for a module file."""
+        name = os.path.basename(abspath)
+        text = self.compiler.read(abspath)
+        if text is None:
+            return None, {}, f"'{name}' cannot be read", []
+        if abspath.lower().endswith((".json", ".jsonc")):
+            from ..loaders import LoadError, load_json
+            try:
+                data = load_json(text)
+            except (LoadError, RecursionError, ValueError):
+                return None, {}, f"'{name}' is not valid JSON", []
+            return data, {}, None, []
+        try:
+            parsed = parse(text)
+        except RecursionError:
+            return None, {}, f"'{name}' is nested too deeply", []
+        if parsed.error is not None:
+            e = parsed.error
+            return None, {}, f"'{name}' does not parse (line {e.line}: {e.message})", []
+        unit = Unit(parsed, abspath, self.compiler, False, self.stack + (self.abspath or "",))
+        try:
+            template = unit.compile()
+        except RecursionError:
+            return None, {}, f"'{name}' is nested too deeply", []
+        notes = [(p.line, p.col, p.message) for p in parsed.skipped] + unit.notes
+        return template, unit.modules, None, sorted(notes)[:20]
+
+    # ------------------------------------------------------------------- JSON positions
+
+    def _set(self, out: dict, key: str, value: Any, env: Env, pointer: str, pos: tuple[int, int]) -> None:
+        """out[key] = value; a `[for ...]` value becomes a property-level `copy` loop, as Bicep
+        compiles it (a map() expression when the object has its own `copy` property)."""
+        existing = next((k for k in out if k.lower() == "copy"), None)
+        if isinstance(value, X) and value.kind == "for" and key.lower() != "copy" and (
+                existing is None or isinstance(out[existing], _Loops)):
+            loops = out.setdefault("copy", _Loops())
+            cp = join_pointer(join_pointer(pointer, "copy"), len(loops))
+            self.at(join_pointer(pointer, "copy"), pos)
+            self.at(cp, pos)
+            loops.append(self._copy_block(key, value, env, cp, pos))
+            return
+        if key.lower() == "copy" and existing is not None and isinstance(out[existing], _Loops):
+            self.note(pos, "a property named `copy` beside `[for ...]` properties is not evaluated")
+            return
+        if isinstance(value, X) and value.kind == "for":
+            out[key] = self.node(value, env)
+            return
+        out[key] = self.raw(value, env, join_pointer(pointer, key))
+
+    def _copy_block(self, name: str, loop: X, env: Env, pointer: str, pos: tuple[int, int]) -> dict:
+        iterable = self.node(loop.c, env)
+        index = call("copyIndex", lit(name))
+        names: dict[str, Node] = {}
+        if loop.a:
+            names[loop.a] = Index(iterable, index)
+        if loop.b:
+            names[loop.b] = index
+        body = loop.d
+        if isinstance(body, X) and body.kind == "if":
+            self.note(body.pos, "a filtered `[for ... if]` loop outside a resource is not evaluated")
+            return {"name": name, "count": unknown_node("a filtered loop"), "input": None}
+        self.at(join_pointer(pointer, "input"), body.pos if isinstance(body, X) else pos)
+        return {"name": name, "count": call("length", iterable),
+                "input": self.raw(body, env.bind(names), join_pointer(pointer, "input"))}
+
+    def raw(self, x: Any, env: Env, pointer: str) -> Any:
+        """A value at a JSON position: objects and arrays stay JSON (with positions), anything
+        else is an expression tree, or its literal value."""
+        if not isinstance(x, X):
+            return unknown_node("a nested declaration")
+        if x.kind == "obj":
+            out: dict[str, Any] = {}
+            for p in x.a:
+                if p.key is None:
+                    continue  # a nested resource inside a value: not a property
+                self.at(join_pointer(pointer, p.key), p.pos)
+                self._set(out, p.key, p.value, env, pointer, p.pos)
+            return out
+        if x.kind == "arr":
+            items = []
+            for i, item in enumerate(x.a):
+                item_pointer = join_pointer(pointer, i)
+                self.at(item_pointer, item.pos)
+                items.append(self.raw(item, env, item_pointer))
+            return items
+        if x.kind == "paren":
+            return self.raw(x.a, env, pointer)
+        return self._raw_or_node(self.node(x, env))
+
+    @staticmethod
+    def _raw_or_node(node: Node) -> Any:
+        if isinstance(node, Literal) and not isinstance(node.value, Unknown):
+            value = node.value
+            if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
+                return "[" + value  # a literal that looks like an expression: ARM's `[[` escape
+            if isinstance(value, (dict, list)):
+                return node  # keep shared literal containers inside the tree
+            return value
+        return node
+
+    # ---------------------------------------------------------------------- expressions
+
+    def node(self, x: Any, env: Env) -> Node:
+        """An expression tree for a Bicep expression."""
+        if not isinstance(x, X):
+            return unknown_node("a nested declaration")
+        k = x.kind
+        if k == "lit":
+            return lit(x.a)
+        if k == "str":
+            fmt = []
+            args: list[Node] = []
+            for part in x.a:
+                if isinstance(part, str):
+                    fmt.append(part.replace("{", "{{").replace("}", "}}"))
+                else:
+                    fmt.append("{%d}" % len(args))
+                    args.append(self.node(part, env))
+            return call("format", lit("".join(fmt)), *args)
+        if k == "paren":
+            return self.node(x.a, env)
+        if k == "ident":
+            return self.ident(x, env)
+        if k == "arr":
+            items = [self.node(i, env) for i in x.a]
+            if all(isinstance(i, Literal) and not isinstance(i.value, Unknown) for i in items):
+                return lit([i.value for i in items])  # type: ignore[attr-defined]
+            return call("createArray", *items)
+        if k == "obj":
+            pairs: list[Node] = []
+            values: dict[str, Any] = {}
+            literal = True
+            for p in x.a:
+                if p.key is None:
+                    continue
+                v = self.node(p.value, env) if not (isinstance(p.value, X) and p.value.kind == "for") \
+                    else self.for_node(p.value, env)
+                pairs += [lit(p.key), v]
+                if isinstance(v, Literal) and not isinstance(v.value, Unknown):
+                    values[p.key] = v.value
+                else:
+                    literal = False
+            return lit(values) if literal else call("createObject", *pairs)
+        if k == "un":
+            arg = self.node(x.b, env)
+            if x.a == "!":
+                return call("not", arg)
+            if x.a == "-":
+                if isinstance(arg, Literal) and isinstance(arg.value, int) and not isinstance(arg.value, bool):
+                    return lit(-arg.value)
+                return call("sub", lit(0), arg)
+            return unknown_node(f"the operator {x.a}")
+        if k == "bin":
+            op = x.a
+            left, right = self.node(x.b, env), self.node(x.c, env)
+            if op == "!=":
+                return call("not", call("equals", left, right))
+            if op == "=~":
+                return call("equals", call("toLower", left), call("toLower", right))
+            if op == "!~":
+                return call("not", call("equals", call("toLower", left), call("toLower", right)))
+            name = _BINARY.get(op)
+            if name is None:
+                return unknown_node(f"the operator {op}")
+            return call(name, left, right)
+        if k == "tern":
+            return call("if", self.node(x.a, env), self.node(x.b, env), self.node(x.c, env))
+        if k == "lam":
+            params = list(x.a or [])
+            inner = env.bind({p: call("lambdaVariables", lit(p)) for p in params})
+            return call("lambda", *[lit(p) for p in params], self.node(x.b, inner))
+        if k == "for":
+            return self.for_node(x, env)
+        if k in ("mem", "idx", "res"):
+            return self.access(x, env)
+        if k == "call":
+            return self.call(x, env)
+        if k == "if":
+            self.note(x.pos, "an `if` here is not evaluated")
+            return unknown_node("an `if` expression")
+        if k == "bad":
+            return unknown_node(str(x.a or "an unreadable expression"))
+        return unknown_node(k)
+
+    def for_node(self, x: X, env: Env) -> Node:
+        """`[for (item, i) in xs: body]` as an expression: map(xs, lambda(item, i, body))."""
+        if isinstance(x.d, X) and x.d.kind == "if":
+            self.note(x.pos, "a filtered `[for ... if]` loop outside a resource is not evaluated")
+            return unknown_node("a filtered loop")
+        iterable = self.node(x.c, env)
+        item = x.a or "__item"
+        names = {item: call("lambdaVariables", lit(item))}
+        params = [lit(item)]
+        if x.b:
+            names[x.b] = call("lambdaVariables", lit(x.b))
+            params.append(lit(x.b))
+        return call("map", iterable, call("lambda", *params, self.node(x.d, env.bind(names))))
+
+    def ident(self, x: X, env: Env) -> Node:
+        name = x.a
+        if name in env.locals:
+            return env.locals[name]
+        if env.function:
+            if name in self.funcs:
+                return unknown_node(f"function '{name}' used as a value")
+            return unknown_node(name)
+        if name in self.params:
+            return call("parameters", lit(name))
+        if name in self.vars:
+            return self.var_node(name)
+        if name in self.resources or name in self.module_infos or name in env.scoped:
+            return unknown_node(f"resource or module '{name}' used as a value")
+        if name in self.imports:
+            self.note(x.pos, f"'{name}' is imported from '{self.imports[name].type}': its value is not evaluated")
+            return unknown_node(f"the imported '{name}'")
+        self.note(x.pos, f"'{name}' is not declared in this file; its value is not evaluated")
+        return unknown_node(name)
+
+    # ------------------------------------------------------------------ symbol references
+
+    def symbol_ref(self, x: Any, env: Env) -> tuple[ResourceInfo | ModuleInfo | None, Node | None]:
+        """The resource or module a `sym`, `sym[i]` or `a::b` expression names, with the index."""
+        if not isinstance(x, X):
+            return None, None
+        if x.kind == "paren":
+            return self.symbol_ref(x.a, env)
+        if x.kind == "ident":
+            if x.a in env.locals or env.function:
+                return None, None
+            target = env.scoped.get(x.a) or self.resources.get(x.a) or self.module_infos.get(x.a)
+            return target, None
+        if x.kind == "idx" and isinstance(x.b, X):
+            target, index = self.symbol_ref(x.a, env)
+            if target is not None and index is None and target.loop is not None:
+                return target, self.node(x.b, env)
+            return None, None
+        if x.kind == "res":
+            parent, _ = self.symbol_ref(x.a, env)
+            if isinstance(parent, ResourceInfo):
+                return parent.children.get(x.b), None
+        return None, None
+
+    def access(self, x: X, env: Env) -> Node:
+        """Member, index and `::` access, with symbolic references to resources and modules."""
+        if x.kind == "mem":
+            if isinstance(x.a, X) and x.a.kind == "mem" and x.a.b.lower() == "outputs":
+                target, index = self.symbol_ref(x.a.a, env)
+                if isinstance(target, ModuleInfo):  # m.outputs.x -> reference(...).outputs.x.value
+                    return Member(Member(self.module_member(target, index, x.a, env), x.b), "value")
+            target, index = self.symbol_ref(x.a, env)
+            if isinstance(target, ResourceInfo):
+                return self.resource_member(target, index, x, env)
+            if isinstance(target, ModuleInfo):
+                return self.module_member(target, index, x, env)
+            base = self.node(x.a, env)
+            if x.c and not _runtime(base):
+                return call("tryGet", base, lit(x.b))
+            return Member(base, x.b)
+        if x.kind == "idx":
+            target, _ = self.symbol_ref(x.a, env)
+            if target is not None:
+                return unknown_node(f"'{getattr(target, 'symbol', '?')}' used as a value")
+            base = self.node(x.a, env)
+            index = self.node(x.b, env)
+            if x.c and not _runtime(base):
+                return call("tryGet", base, index)
+            return Index(base, index)
+        return unknown_node("a nested resource used as a value")
+
+    def resource_member(self, info: ResourceInfo, index: Node | None, x: X, env: Env) -> Node:
+        if info.looped and index is None:
+            return unknown_node(f"'{info.symbol}.{x.b}' (a resource collection)")
+        member = x.b.lower()
+        if member == "id":
+            return self.id_node(info, index)
+        if member == "name":  # the name as declared (a child's own segment), as Bicep reads it
+            prop = info.props.get("name")
+            if prop is None or not isinstance(prop.value, X):
+                return unknown_node(f"the name of resource '{info.symbol}'")
+            return self.node(prop.value, self.resource_env(info, index))
+        if member == "type":
+            return lit(self.type_of(info))
+        if member == "apiversion":
+            return lit(info.api)
+        if member == "properties":
+            return self.reference_node(info, index, False)
+        return Member(self.reference_node(info, index, True), x.b)
+
+    def module_member(self, info: ModuleInfo, index: Node | None, x: X, env: Env) -> Node:
+        if info.loop is not None and index is None:
+            return unknown_node(f"'{info.symbol}.{x.b}' (a module collection)")
+        member = x.b.lower()
+        if member == "name":
+            return self.module_name(info, index)
+        ref = call("reference", call("resourceId", lit("Microsoft.Resources/deployments"),
+                                     self.module_name(info, index)), lit(DEPLOYMENTS_API))
+        return Member(ref, x.b)
+
+    # -------------------------------------------------------------------------- calls
+
+    def call(self, x: X, env: Env) -> Node:
+        name: str = x.a
+        target = x.d
+        if target is not None and not _is_namespace(target):
+            ref, index = self.symbol_ref(target, env)
+            if isinstance(ref, ResourceInfo):
+                lower = name.lower()
+                if lower == "getsecret":
+                    return unknown_node(f"{ref.symbol}.getSecret(…)", SECRET)
+                if lower.startswith("list"):
+                    args = [self.id_node(ref, index), lit(ref.api)] + [self.node(a, env) for a in x.b]
+                    return call(name, *args)
+                return unknown_node(f"{ref.symbol}.{name}(…)")
+            return unknown_node(f"the function {name}() of an expression")
+        lower = name.lower()
+        if name in self.funcs:
+            return call(f"{FUNCTION_NAMESPACE}.{name}", *[self.node(a, env) for a in x.b])
+        if lower == "any" and len(x.b) == 1:
+            return self.node(x.b[0], env)
+        if lower in ("loadtextcontent", "loadjsoncontent", "loadyamlcontent", "loadfileasbase64"):
+            return self.load_content(x, lower, env)
+        if lower == "getsecret":
+            return unknown_node("getSecret(…)", SECRET)
+        if lower in ("readenvironmentvariable", "externalinput", "loadresourcepackage"):
+            return unknown_node(f"{name}(…)")
+        if name in self.imports:
+            return unknown_node(f"the imported function {name}()")
+        return call(name, *[self.node(a, env) for a in x.b])
+
+    def load_content(self, x: X, lower: str, env: Env) -> Node:
+        what = f"{x.a}(…)"
+        if not x.b or x.b[0].kind != "lit" or not isinstance(x.b[0].a, str) or self.abspath is None:
+            return unknown_node(what)
+        rel = x.b[0].a
+        path = os.path.normpath(os.path.join(os.path.dirname(self.abspath), rel))
+        raw = read_regular(path, MAX_LOAD_BYTES)
+        if raw is None:
+            self.note(x.pos, f"'{rel}' cannot be read; {x.a}() is not evaluated")
+            return unknown_node(what)
+        if lower == "loadfileasbase64":
+            import base64
+            return lit(base64.b64encode(raw).decode("ascii"))
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return unknown_node(what)
+        if lower == "loadtextcontent":
+            return lit(text)
+        if len(x.b) > 1:
+            return unknown_node(what)  # a JSON path or an encoding: not evaluated
+        try:
+            if lower == "loadjsoncontent":
+                from ..loaders import load_json
+                data = load_json(text)
+            else:
+                import yaml
+                data = yaml.safe_load(text)
+        except Exception:  # noqa: BLE001 - any parse failure: the value is unknown
+            return unknown_node(what)
+        try:
+            json.dumps(data)
+        except (TypeError, ValueError):
+            return unknown_node(what)
+        return lit(data)
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _decorator_name(x: X) -> str:
+    if isinstance(x, X) and x.kind == "call":
+        return x.a.lower()
+    return ""
+
+
+def _is_namespace(x: Any) -> bool:
+    return isinstance(x, X) and x.kind == "ident" and x.a in ("az", "sys")
+
+
+def _runtime(node: Any) -> bool:
+    """Whether an expression reads values only known while deploying (reference(), list*())."""
+    if not isinstance(node, Node):
+        return False
+    for n in walk(node):
+        if isinstance(n, Call) and (n.name in ("reference", "references") or n.name.startswith("list")):
+            return True
+        if isinstance(n, Literal) and isinstance(n.value, Unmapped) and n.value.needs and \
+                next(iter(n.value.needs))[0] == SECRET:
+            return True
+    return False
+
+
+def _split_union(text: str) -> list[str]:
+    out, cur, quote = [], [], False
+    for ch in text:
+        if ch == "'":
+            quote = not quote
+        if ch == "|" and not quote:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+def _split_name(x: X, segments: int) -> list[Any] | None:
+    """Split a slash-separated name `'${a}/b'` into its segments when the slashes are literal."""
+    if x.kind == "lit" and isinstance(x.a, str):
+        pieces = x.a.split("/")
+        return pieces if len(pieces) == segments else None
+    if x.kind != "str":
+        return None
+    out: list[Any] = []
+    current: list[Any] = []
+    for part in x.a:
+        if isinstance(part, str):
+            pieces = part.split("/")
+            for i, piece in enumerate(pieces):
+                if i > 0:
+                    out.append(current)
+                    current = []
+                if piece:
+                    current.append(piece)
+        else:
+            current.append(part)
+    out.append(current)
+    if len(out) != segments:
+        return None
+    result: list[Any] = []
+    for seg in out:
+        if not seg:
+            return None
+        if len(seg) == 1:
+            result.append(seg[0] if isinstance(seg[0], X) else seg[0])
+        else:
+            result.append(X("str", x.pos, seg))
+    return result
+
+
+def _join_name(parts: list[Node]) -> Node:
+    if len(parts) == 1:
+        return parts[0]
+    if all(isinstance(p, Literal) and isinstance(p.value, str) for p in parts):
+        return lit("/".join(p.value for p in parts))  # type: ignore[attr-defined]
+    fmt = "/".join("{%d}" % i for i in range(len(parts)))
+    return call("format", lit(fmt), *parts)
+
+
+def _read_text(abspath: str) -> str | None:
+    raw = read_regular(abspath, MAX_MODULE_BYTES)
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+
+
+class Compiled:
+    """The result of compiling one Bicep file."""
+
+    def __init__(self, template: Any, positions: dict, notes: list, modules: dict, parsed: Parsed):
+        self.template = template
+        self.positions = positions
+        self.notes = notes
+        self.modules = modules
+        self.parsed = parsed
+
+
+def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | None = None) -> Compiled:
+    unit = Unit(parsed, abspath, compiler or Compiler(), True, ())
+    template = unit.compile()
+    notes = [(p.line, p.col, p.message) for p in parsed.skipped] + unit.notes
+    notes.sort()
+    return Compiled(template, unit.positions, notes, unit.modules, parsed)

@@ -1,0 +1,56 @@
+"""Which `.bicepparam` files belong to a template: their `using '<path>'` statement.
+
+Cheap on purpose (a regular expression on the file's head, no parser): it runs for every
+template whose folder holds a `.bicepparam` file.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+_USING = re.compile(r"^[ \t]*using[ \t]+'([^'\n]*)'", re.M)
+MAX_BYTES = 1024 * 1024
+
+
+def using_path(text: str) -> str | None:
+    """The path a .bicepparam file's `using` statement names, as written (None: none)."""
+    m = _USING.search(text)
+    return m.group(1) if m else None
+
+
+def using_target(bicepparam_abspath: str, text: str | None = None) -> str | None:
+    """The absolute path of the template a .bicepparam file is for, or None."""
+    if text is None:
+        from .files import read_regular
+        raw = read_regular(bicepparam_abspath, MAX_BYTES)
+        if raw is None:
+            return None
+        text = raw.decode("utf-8-sig", "replace")
+    rel = using_path(text)
+    if not rel or rel.startswith(("br:", "br/", "ts:", "ts/")) or "://" in rel:
+        return None
+    return os.path.normpath(os.path.join(os.path.dirname(bicepparam_abspath), rel))
+
+
+def bicepparam_for(template_abspath: str, folder: str, listing: list[str], ctx: Any = None) -> list[str]:
+    """The .bicepparam files (beside the template, or scanned anywhere) whose `using` names it."""
+    want = os.path.normcase(os.path.normpath(template_abspath))
+    out: list[str] = []
+    for name in listing:
+        if not name.lower().endswith(".bicepparam"):
+            continue
+        path = os.path.join(folder, name)
+        target = ctx.model(f"bicep.using:{path}", lambda p=path: using_target(p)) if ctx is not None \
+            else using_target(path)
+        if target is not None and os.path.normcase(target) == want:
+            out.append(path)
+    if ctx is not None and hasattr(ctx, "documents_of"):
+        from ..documents import Kind
+        for doc in ctx.documents_of(Kind.ARM_PARAMETERS):
+            if getattr(doc, "format", "") != "bicepparam":
+                continue
+            target = doc.cache.get("bicep.using")
+            if target is not None and os.path.normcase(target) == want and doc.abspath not in out:
+                out.append(doc.abspath)
+    return out

@@ -1,0 +1,158 @@
+"""The filter stage: which findings are reported, at what severity.
+
+In order: the configuration that governs each file (select / extend-select / ignore, then the
+command line, then per-file-ignores; `exclude` keeps files out of the scan altogether); inline
+suppressions (`preflight.suppress`), with a PF004 finding for each suppression that hid nothing;
+severity overrides; the content fingerprint of each finding; the baseline (`--baseline`).
+
+Documents are released as soon as they are checked, so everything that needs a document's text
+happens in `document()`, right after its rules ran. Findings that come later (the live check) or
+without a document (an unreadable file) are settled in `finish()`.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable, Iterable
+
+from .baseline import set_fingerprints
+from .config import Config, rule_filter
+from .documents import Document
+from .engine import PF003, PF004, REGISTRY, Options, Rule
+from .findings import Finding, Severity
+from .suppress import Suppression, parse
+
+
+class FindingFilter:
+    def __init__(self, options: Options, lookup: Callable[[str], Document | None] | None = None):
+        self.options = options
+        self.lookup = lookup  # path -> Document, for findings that arrive after their document
+        self.checked: list[str] = []  # every document checked, in order
+        self.baselined = 0  # findings the baseline hid
+        self._late: dict[str, list[Suppression]] = {}  # suppressions of released documents
+        self._current: tuple[str, Callable[[str], bool]] | None = None
+        self._selections: dict[tuple, Callable[[str], bool]] = {}  # configurations live as long as the scan
+
+    # ------------------------------------------------------------------ configuration
+
+    def config(self, path: str) -> Config | None:
+        configs = self.options.configs
+        return configs.for_file(path) if configs is not None else None
+
+    def excluded(self, path: str) -> bool:
+        """Excluded by the `exclude` of the file's configuration (files named explicitly too,
+        so pre-commit honours it)."""
+        configs = self.options.configs
+        return configs is not None and configs.excluded(path)
+
+    def selection(self, path: str) -> Callable[[str], bool]:
+        """Whether a rule is enabled for `path`; decided once per configuration and set of
+        per-file-ignores, not once per file."""
+        if self._current is not None and self._current[0] == path:
+            return self._current[1]
+        config = self.config(path)
+        key = (id(config), tuple(config.ignores_for(path)) if config is not None else ())
+        enabled = self._selections.get(key)
+        if enabled is None:
+            decide = rule_filter(self.options.select, self.options.ignore, config, path)
+            enabled = self._selections[key] = functools.lru_cache(maxsize=None)(decide)
+        self._current = (path, enabled)
+        return enabled
+
+    def rules_for(self, doc: Document, rules: Iterable[Rule]) -> list[Rule]:
+        """The rules to run on a document: those its configuration enables."""
+        enabled = self.selection(doc.path)
+        return [r for r in rules if enabled(r.id)]
+
+    # ------------------------------------------------------------------ per document
+
+    def document(self, doc: Document, findings: list[Finding], rules: list[Rule]) -> list[Finding]:
+        """Apply a checked document's inline suppressions and fingerprint its findings."""
+        self.checked.append(doc.path)
+        suppressions = parse(doc) if doc.text else []
+        if suppressions:
+            findings = [f for f in findings if not _hidden(suppressions, f)]
+            if doc.error is None:
+                findings += self._unused(doc, suppressions, rules)
+            self._late[doc.path] = suppressions
+        set_fingerprints(findings, doc)
+        return findings
+
+    def _unused(self, doc: Document, suppressions: list[Suppression], rules: list[Rule]) -> list[Finding]:
+        enabled = self.selection(doc.path)
+        ran = {r.id for r in rules}
+        out = []
+        for s in suppressions:
+            if not s.selectors:
+                out.append(_pf004(doc, s, "", "suppression names no rule: write `ignore[RULE-ID, ...]`",
+                                  "name the rules to ignore, or remove the suppression"))
+            for sel in s.selectors:
+                if sel in s.used:
+                    continue
+                matching = [r for r in REGISTRY.values() if r.id.startswith(sel)]
+                if not matching:
+                    message = f"suppression names an unknown rule '{sel}'"
+                elif any(r.id in ran for r in matching):
+                    message = f"unused suppression: no {sel} finding {_scope(s)}"
+                elif any(r.check is not None and enabled(r.id) for r in matching):
+                    message = f"unused suppression: {sel} does not check this kind of file"
+                else:  # the rule is off here, or reported by a check this scan may not run
+                    continue
+                out.append(_pf004(doc, s, sel, message, f"remove '{sel}' from the suppression"))
+        return out
+
+    # ------------------------------------------------------------------ whole scan
+
+    def finish(self, findings: list[Finding]) -> list[Finding]:
+        """Configuration and severity for every finding; suppressions and fingerprints for those
+        that arrived without their document; then the baseline."""
+        kept: list[Finding] = []
+        for f in findings:
+            if f.rule == PF003.id:  # internal errors always show: a file went unchecked
+                kept.append(f)
+                continue
+            if not f.fingerprint:
+                late = self._late.get(f.path)
+                if late and _hidden(late, f):
+                    continue
+                doc = self.lookup(f.path) if self.lookup is not None and f.pointer else None
+                set_fingerprints([f], doc)
+            if not self.selection(f.path)(f.rule):  # findings come grouped by file: one lookup each
+                continue
+            config = self.config(f.path)
+            override = config.severity_for(f.rule) if config is not None else None
+            if override is not None:
+                f.severity = Severity.parse(override)
+            kept.append(f)
+        baseline = self.options.baseline
+        if baseline is not None:
+            internal = [f for f in kept if f.rule == PF003.id]
+            kept, self.baselined = baseline.apply([f for f in kept if f.rule != PF003.id])
+            kept += internal
+        return kept
+
+
+def _hidden(suppressions: list[Suppression], finding: Finding) -> bool:
+    if finding.rule in (PF003.id, PF004.id):
+        return False
+    hit = False
+    for s in suppressions:
+        selector = s.hides(finding)
+        if selector is not None:
+            s.used.add(selector)
+            hit = True
+    return hit
+
+
+def _scope(s: Suppression) -> str:
+    if s.scope == "file":
+        return "in this file"
+    if s.scope == "lines":
+        return "on line " + " or ".join(map(str, s.lines))
+    return "in this template" if not s.prefix else f"under {s.prefix}"
+
+
+def _pf004(doc: Document, s: Suppression, selector: str, message: str, fix: str) -> Finding:
+    pointer = s.where(selector)
+    line, column = (s.line, s.column) if s.scope != "object" else doc.locate(pointer)
+    return Finding(PF004.id, PF004.name, PF004.severity, doc.path, pointer, message, fix, line, column)
+

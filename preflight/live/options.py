@@ -1,0 +1,102 @@
+"""`preflight scan --live` options: parsed here so the CLI module stays small.
+
+Nothing here imports the Azure SDK; `provider_from_args` only checks that it is installed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+
+from .fetch import CLOUDS, LiveSettings, LiveUnavailable, require_sdk
+from .provider import LiveProvider
+
+_VAULT_NAME = re.compile(r"^[A-Za-z0-9-]{3,24}$")
+
+
+class LiveOptionError(ValueError):
+    """A usage error in the live options (the CLI exits 2 with it)."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("live Key Vault check (extra 'live')")
+    group.add_argument("--live", action="store_true",
+                       help="compare each Key Vault the templates deploy with the live vault")
+    group.add_argument("--live-required", action="store_true",
+                       help="an unreadable live vault (LIVE010) is an error, not a warning; implies --live")
+    group.add_argument("--subscription", metavar="ID",
+                       help="subscription of the deployment (default: AZURE_SUBSCRIPTION_ID)")
+    group.add_argument("--resource-group", metavar="NAME", help="resource group the deployment targets")
+    group.add_argument("--arm-endpoint", metavar="URL",
+                       help="Azure Resource Manager endpoint (private clouds); token scope URL/.default")
+    group.add_argument("--cloud", metavar="NAME",
+                       help=f"sovereign cloud: {', '.join(CLOUDS)} (default AzureCloud)")
+    group.add_argument("--vault-name", action="append", default=[], metavar="TEMPLATE_NAME=LIVE_NAME",
+                       help="live name of a vault whose name the template computes at deploy time; repeatable")
+    group.add_argument("--live-timeout", type=float, default=60.0, metavar="SECONDS",
+                       help="limit for the whole live check (default 60)")
+
+
+def wants_live(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "live", False) or getattr(args, "live_required", False))
+
+
+def deployment_context(args: argparse.Namespace) -> dict[str, str]:
+    """The deployment target the template evaluator may use for `subscription()` and
+    `resourceGroup()` (Options.extra keys `subscription`, `resource_group`)."""
+    out: dict[str, str] = {}
+    subscription = (args.subscription or (os.environ.get("AZURE_SUBSCRIPTION_ID") if wants_live(args) else "")
+                    or "").strip()
+    if subscription:
+        out["subscription"] = subscription
+    group = (args.resource_group or "").strip()
+    if group:
+        out["resource_group"] = group
+    return out
+
+
+def parse_vault_names(items: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for item in items:
+        template, sep, live = item.rpartition("=")
+        template, live = template.strip(), live.strip()
+        if not sep or not template or not live:
+            raise LiveOptionError(f"--vault-name expects TEMPLATE_NAME=LIVE_NAME, got {item!r}")
+        if not _VAULT_NAME.match(live):
+            raise LiveOptionError(f"--vault-name {item!r}: {live!r} is not a Key Vault name "
+                                  "(3-24 letters, digits and hyphens)")
+        mapping[template] = live
+    return mapping
+
+
+def settings_from_args(args: argparse.Namespace) -> LiveSettings:
+    subscription = (args.subscription or os.environ.get("AZURE_SUBSCRIPTION_ID") or "").strip()
+    if not subscription:
+        raise LiveOptionError("--live needs the deployment's subscription: --subscription ID or AZURE_SUBSCRIPTION_ID")
+    if not (0 < args.live_timeout <= 3600):
+        raise LiveOptionError("--live-timeout must be a number of seconds between 0 and 3600")
+    try:
+        settings = LiveSettings.build(
+            cloud=args.cloud, arm_endpoint=args.arm_endpoint,
+            subscription_id=subscription,
+            resource_group=(args.resource_group or "").strip() or None,
+            vault_names=parse_vault_names(args.vault_name),
+            required=bool(args.live_required),
+            timeout=float(args.live_timeout),
+        )
+    except LiveOptionError:
+        raise
+    except ValueError as exc:
+        raise LiveOptionError(str(exc)) from None
+    settings.read_timeout = min(settings.read_timeout, settings.timeout)
+    settings.connect_timeout = min(settings.connect_timeout, settings.timeout)
+    return settings
+
+
+def provider_from_args(args: argparse.Namespace) -> LiveProvider:
+    """The provider for `scan --live`; LiveOptionError when the extra is missing or an option is wrong."""
+    try:
+        require_sdk()
+    except LiveUnavailable as exc:
+        raise LiveOptionError(str(exc)) from None
+    return LiveProvider(settings_from_args(args))

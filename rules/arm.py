@@ -1,0 +1,419 @@
+"""ARM: template errors the evaluation finds before Azure does (SPEC §2.3, §1.7).
+
+Each of these fails a deployment at validation time: a parameter value outside
+`allowedValues` or its min/max bounds, a parameter file that sets a parameter the template does
+not declare, `reference()` in `variables` of a template without symbolic names, a reference to
+a parameter or variable that is not declared, and variables that refer to each other in a cycle.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from preflight.arm.deployments import evaluations, template_of
+from preflight.arm.evaluator import Frame, Scope, evaluate
+from preflight.arm.expressions import Call, Index, Literal, Member, Node, template_strings, walk
+from preflight.arm.parameters import undeclared_in_file
+from preflight.arm.template import ABSENT, ParameterDecl, ResourceDecl, Template, kitem
+from preflight.arm.values import describe, equal3, find_unknown
+from preflight.documents import Document, Kind
+from preflight.engine import ERROR, Context, Issue, rule
+from preflight.loaders import join_pointer
+
+from .keyvault import report_once
+
+
+def local_frames(doc: Document, ctx: Context) -> Iterator[tuple[Frame, str | None]]:
+    """Every frame of every evaluation whose template lives in this document, with the
+    parameter file of the evaluation."""
+    for ev in evaluations(doc, ctx):
+        for frame in ev.frames:
+            if frame.template.document is doc:
+                yield frame, ev.label
+
+
+def value_source(frame: Frame, decl: ParameterDecl) -> tuple[str, str] | None:
+    """(how the value was given, pointer to report) for a parameter whose value is literal."""
+    source, origin = frame.parameter_source(decl.name)
+    if source == "file":
+        return f"from {origin}", decl.pointer
+    if source == "cli":
+        return "from --param", decl.pointer
+    if source == "default":
+        if decl.default is ABSENT:
+            return None
+        return "its defaultValue", join_pointer(decl.pointer, "defaultValue")
+    if source == "parent":
+        return "passed by the enclosing deployment", decl.pointer
+    return None
+
+
+def _allowed_match(value: Any, allowed: list) -> bool | None:
+    """Whether a value is among allowed values. Differences of case alone, and a number
+    written as a string (or the reverse), are not reported: that is not what breaks deployments."""
+    undecided = False
+    for a in allowed:
+        if isinstance(a, (str, int, float)) and isinstance(value, (str, int, float)) \
+                and not isinstance(a, bool) and not isinstance(value, bool):
+            if str(a).lower() == str(value).lower():
+                return True
+            continue
+        same = equal3(a, value)
+        if same:
+            return True
+        if same is None:
+            undecided = True
+    return None if undecided else False
+
+
+@rule("ARM001", "arm-parameter-not-allowed", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="A parameter value that is not in the parameter's `allowedValues`")
+def parameter_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Checks each parameter's value (from `--param`, the parameter file, the value an enclosing
+    deployment passes, or its `defaultValue`) against its `allowedValues`. For an `array`
+    parameter, every element must be allowed. Strings differing only in case are not reported.
+
+    ## Why it matters
+    Azure Resource Manager rejects the deployment before creating anything ("The provided value
+    for the template parameter 'x' is not valid"); CI finds out only when it deploys.
+
+    ## Example
+    ```json
+    "skuName": { "type": "string", "defaultValue": "Basic", "allowedValues": ["standard", "premium"] }
+    ```
+
+    ## How to fix
+    Use one of the allowed values, or extend `allowedValues` if the value is intended.
+    """
+    def candidates():
+        for frame, label in local_frames(doc, ctx):
+            for decl in frame.template.parameters.values():
+                if decl.allowed is ABSENT:
+                    continue
+                given = value_source(frame, decl)
+                if given is None:
+                    continue
+                allowed = evaluate(decl.allowed, Scope(frame))
+                if not isinstance(allowed, list) or find_unknown(allowed) is not None:
+                    continue
+                value = frame.parameter(decl.name)
+                if find_unknown(value) is not None:
+                    continue
+                if _allowed_match(value, allowed) is not False:
+                    continue
+                # An array parameter may also be checked element by element.
+                bad = [i for i in value if _allowed_match(i, allowed) is False] \
+                    if decl.type == "array" and isinstance(value, list) else [value]
+                if not bad:
+                    continue
+                how, pointer = given
+                shown = ", ".join(describe(a, 40) for a in allowed[:12]) + (", …" if len(allowed) > 12 else "")
+                yield Issue(pointer, f"parameter '{decl.name}' is {describe(bad[0], 60)!r} ({how}), which is not one "
+                            f"of its allowedValues: {shown}", fix="use an allowed value, or add it to `allowedValues`",
+                            data={"parameter": decl.name, "value": bad[0] if not isinstance(bad[0], (dict, list)) else None}), label
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+
+
+@rule("ARM002", "arm-parameter-out-of-range", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="A parameter value outside its minValue/maxValue or minLength/maxLength")
+def parameter_out_of_range(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Checks each known parameter value against the parameter's `minValue`/`maxValue` (integers)
+    and `minLength`/`maxLength` (strings and arrays).
+
+    ## Why it matters
+    Azure Resource Manager rejects the whole deployment when one bound is violated.
+
+    ## Example
+    ```json
+    "replicas": { "type": "int", "defaultValue": 0, "minValue": 1, "maxValue": 10 }
+    ```
+
+    ## How to fix
+    Use a value within the bounds, or change the bounds.
+    """
+    def candidates():
+        for frame, label in local_frames(doc, ctx):
+            for decl in frame.template.parameters.values():
+                bounds = [(decl.min_value, "minValue"), (decl.max_value, "maxValue"),
+                          (decl.min_length, "minLength"), (decl.max_length, "maxLength")]
+                if all(b is ABSENT for b, _ in bounds):
+                    continue
+                given = value_source(frame, decl)
+                if given is None:
+                    continue
+                value = frame.parameter(decl.name)
+                if find_unknown(value) is not None:
+                    continue
+                for raw, keyword in bounds:
+                    if raw is ABSENT:
+                        continue
+                    bound = evaluate(raw, Scope(frame))
+                    if not isinstance(bound, int) or isinstance(bound, bool):
+                        continue
+                    if keyword.endswith("Value"):
+                        if not isinstance(value, int) or isinstance(value, bool):
+                            continue
+                        measured, what = value, f"{value}"
+                    else:
+                        if not isinstance(value, (str, list)):
+                            continue
+                        measured, what = len(value), f"{describe(value, 40)!r} (length {len(value)})"
+                    low = keyword.startswith("min")
+                    if (measured < bound) if low else (measured > bound):
+                        how, pointer = given
+                        yield Issue(pointer, f"parameter '{decl.name}' is {what} ({how}), "
+                                    f"{'below' if low else 'above'} its {keyword} {bound}",
+                                    fix=f"use a value {'at least' if low else 'at most'} {bound}",
+                                    data={"parameter": decl.name, "bound": keyword}), label
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+
+
+@rule("ARM003", "arm-parameter-not-declared", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="A parameter file sets a parameter the template does not declare")
+def parameter_not_declared(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Compares the parameters a paired (or `--parameters`) file sets with the ones the template
+    declares.
+
+    ## Why it matters
+    Azure Resource Manager rejects such a deployment ("The template parameters 'x' in the
+    parameters file are not valid; they are not present in the original template"). It is
+    usually a renamed parameter whose value is now silently not used.
+
+    ## Example
+    `azuredeploy.parameters.json` sets `keyVaultName`, the template declares `vaultName`.
+
+    ## How to fix
+    Rename the parameter in the file (or remove it), or declare it in the template.
+    """
+    template = template_of(doc)
+    declared = set(template.parameters)
+    seen = set()
+    for ev in evaluations(doc, ctx):
+        pf = ev.parameter_set.file
+        if pf is None or pf.abspath in seen:
+            continue
+        seen.add(pf.abspath)
+        names = undeclared_in_file(pf, declared)
+        if names:
+            found = kitem(doc.data, "parameters")
+            pointer = join_pointer("", found[0]) if found else ""
+            listed = ", ".join(f"'{n}'" for n in names)
+            yield Issue(pointer, f"{pf.path} sets {listed}, which the template does not declare: Azure rejects "
+                        f"the deployment", fix="rename or remove them in the parameter file, or declare them",
+                        data={"parameterFile": pf.path, "parameters": names})
+
+
+# ------------------------------------------------------------------ static expression checks
+
+def nested_templates(template: Template) -> Iterator[tuple[Template, Template | None]]:
+    """(template, the template whose names it uses when it is outer-scoped, else None) for the
+    template and every inline nested template in it, recursively."""
+    stack: list[tuple[Template, Template | None]] = [(template, None)]
+    while stack:
+        t, outer = stack.pop()
+        yield t, outer
+        for r in t.all_resources():
+            spec = r.deployment
+            if spec is not None and spec.template is not None:
+                stack.append((spec.template, None if spec.scope == "inner" else (outer or t)))
+
+
+def expressions_of(t: Template) -> Iterator[tuple[str, Node]]:
+    """(pointer, tree) for the expressions a template evaluates in its own scope: variables,
+    parameter defaults and bounds, resources (not inline nested templates), outputs."""
+    raw = t.raw if isinstance(t.raw, dict) else {}
+    for key in ("variables", "outputs"):
+        found = kitem(raw, key)
+        if found:
+            yield from _trees(found[1], join_pointer(t.pointer, found[0]))
+    for decl in t.parameters.values():
+        for value, sub in ((decl.default, "defaultValue"), (decl.allowed, "allowedValues")):
+            if value is not ABSENT:
+                yield from _trees(value, join_pointer(decl.pointer, sub))
+    for r in t.all_resources():
+        yield from _resource_trees(r)
+
+
+def _resource_trees(r: ResourceDecl) -> Iterator[tuple[str, Node]]:
+    """A resource's expressions, without its children (visited on their own), its metadata, and
+    the inline template of a nested deployment (evaluated in its own scope)."""
+    body: dict[Any, Any] = {}
+    for key, value in r.body.items():
+        lower = key.lower() if isinstance(key, str) else ""
+        if lower in ("resources", "metadata", "comments"):
+            continue
+        if lower == "properties" and r.deployment is not None and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if not (isinstance(k, str) and k.lower() == "template")}
+        body[key] = value
+    yield from _trees(body, r.pointer)
+
+
+def _trees(value: Any, pointer: str) -> Iterator[tuple[str, Node]]:
+    for p, compiled in template_strings(value, pointer, frozenset({"metadata"}), expressions_only=True):
+        if isinstance(compiled, Node):
+            yield p, compiled
+
+
+def _named_refs(tree: Node, lazy: bool = False) -> Iterator[tuple[str, str]]:
+    """parameters('x') and variables('x') with literal names. With `lazy`, the branches of
+    `if()` are skipped: ARM evaluates only the branch its condition selects, so a name that
+    exists in neither is an error only when that branch is taken."""
+    stack: list[Node] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Call):
+            if node.name in ("parameters", "variables") and len(node.args) == 1 \
+                    and isinstance(node.args[0], Literal) and isinstance(node.args[0].value, str):
+                yield node.name, node.args[0].value
+            args = node.args[:1] if lazy and node.name == "if" and len(node.args) == 3 else node.args
+            stack.extend(reversed(args))  # source order
+        elif isinstance(node, Member):
+            stack.append(node.target)
+        elif isinstance(node, Index):
+            stack.extend((node.index, node.target))
+
+
+@rule("ARM004", "arm-undeclared-reference", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="`parameters('x')` or `variables('x')` names something the template does not declare")
+def undeclared_reference(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds `parameters('name')` and `variables('name')` whose name is not declared in the
+    template that evaluates them (an outer-scoped nested template uses its parent's names; an
+    inner-scoped one its own). Names are compared case-insensitively, as ARM does. References
+    inside the branches of `if()` are not checked: ARM evaluates only the branch it takes.
+
+    ## Why it matters
+    Azure Resource Manager rejects the template ("The template parameter 'x' is not found").
+    It is usually a renamed or deleted parameter.
+
+    ## Example
+    ```json
+    "parameters": { "vaultName": { "type": "string" } },
+    ...
+    "name": "[parameters('keyVaultName')]"
+    ```
+
+    ## How to fix
+    Declare the parameter or variable, or correct the name.
+    """
+    for t, outer in nested_templates(template_of(doc)):
+        params = set(t.parameters) | (set(outer.parameters) if outer else set())
+        variables = set(t.variables) | (set(outer.variables) if outer else set())
+        for pointer, tree in expressions_of(t):
+            missing: dict[str, str] = {}
+            for kind, name in _named_refs(tree, lazy=True):
+                known = params if kind == "parameters" else variables
+                what = "parameter" if kind == "parameters" else "variable"
+                if name.lower() not in known:
+                    missing.setdefault(f"{what}:{name.lower()}", f"{what} '{name}'")
+            if missing:
+                names = list(missing.values())
+                verb = "is" if len(names) == 1 else "are"
+                yield Issue(pointer, f"{' and '.join(names)} {verb} not declared in this template: Azure rejects it",
+                            fix="declare it, or correct the name", data={"names": names})
+
+
+@rule("ARM005", "arm-reference-in-variables", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="`reference()` in `variables` of a template without symbolic names")
+def reference_in_variables(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds `reference()` calls in the `variables` section of a template that does not use
+    `languageVersion` 2.0 (symbolic names).
+
+    ## Why it matters
+    "You can't use the reference function in the variables section of the template" (ARM best
+    practices): the deployment fails validation. Bicep accepts such variables because it inlines
+    them; hand-written JSON does not get that help.
+
+    ## Example
+    ```json
+    "variables": { "kvPolicies": "[reference(variables('kvId'), '2023-07-01').accessPolicies]" }
+    ```
+
+    ## How to fix
+    Use the `reference()` expression where the value is needed, or pass it as a parameter to a
+    nested deployment.
+    """
+    for t, _outer in nested_templates(template_of(doc)):
+        if t.symbolic:
+            continue
+        for decl in t.variables.values():
+            raw = decl.value if decl.copy is None else [decl.copy.input, decl.copy.count]
+            for pointer, tree in _trees(raw, decl.pointer if decl.copy is None else decl.copy.pointer):
+                if any(isinstance(n, Call) and n.name in ("reference", "references") for n in walk(tree)):
+                    yield Issue(pointer, f"variable '{decl.name}' uses reference(), which Azure does not allow in "
+                                "`variables` (outside languageVersion 2.0 templates)",
+                                fix="inline the expression where it is used, or pass it into a nested deployment",
+                                data={"variable": decl.name})
+                    break
+
+
+@rule("ARM006", "arm-variable-cycle", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="Variables that refer to each other in a cycle")
+def variable_cycle(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Builds the graph of which variable refers to which and reports each cycle once.
+
+    ## Why it matters
+    A variable cannot be computed from itself: Azure Resource Manager rejects the template
+    ("circular reference").
+
+    ## Example
+    ```json
+    "variables": { "a": "[variables('b')]", "b": "[concat(variables('a'), '-x')]" }
+    ```
+
+    ## How to fix
+    Break the cycle: compute one of the values from parameters or literals.
+    """
+    for t, _outer in nested_templates(template_of(doc)):
+        edges: dict[str, set[str]] = {}
+        for lower, decl in t.variables.items():
+            raw = decl.value if decl.copy is None else [decl.copy.input, decl.copy.count]
+            edges[lower] = {name.lower() for _, tree in _trees(raw, "") for kind, name in _named_refs(tree)
+                            if kind == "variables" and name.lower() in t.variables}
+        for cycle in _cycles(edges):
+            first = t.variables[cycle[0]]
+            names = " -> ".join(t.variables[c].name for c in cycle + [cycle[0]])
+            yield Issue(first.pointer, f"variables refer to each other in a cycle: {names}",
+                        fix="compute one of them without the others", data={"cycle": [t.variables[c].name for c in cycle]})
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Elementary cycles found by depth-first search, each reported once (iterative)."""
+    found: list[list[str]] = []
+    seen_sets: set[frozenset[str]] = set()
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    for start in sorted(edges):
+        if state.get(start):
+            continue
+        stack: list[tuple[str, list[str]]] = [(start, sorted(edges[start]))]
+        path = [start]
+        state[start] = 1
+        while stack:
+            node, todo = stack[-1]
+            if not todo:
+                stack.pop()
+                path.pop()
+                state[node] = 2
+                continue
+            nxt = todo.pop()
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):]
+                key = frozenset(cycle)
+                if key not in seen_sets:
+                    seen_sets.add(key)
+                    found.append(cycle)
+            elif not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, sorted(edges.get(nxt, ()))))
+    return found

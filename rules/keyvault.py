@@ -1,0 +1,1051 @@
+"""KV: Key Vaults in ARM templates (SPEC §1): what a redeploy does to access policies, and
+vault settings Azure rejects or that weaken the vault.
+
+Every rule reads `preflight.arm.vaults.vault_deployments`, the evaluated vaults under each
+parameter set; a finding that holds under several parameter files is reported once, naming
+them. Nothing is reported from a value that cannot be evaluated, except by KV004, whose job is
+to say what is unknown and how to supply it.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Iterator
+
+from preflight.arm.deployments import evaluations
+from preflight.arm.template import ABSENT
+from preflight.arm.values import (PARAMETER, PLACEHOLDER, SECRET, ResourceRef, RuntimeValue, Unknown, describe,
+                                  key_of, same_text)
+from preflight.arm.vaults import WORKSPACES, VaultDeployment, vault_deployments
+from preflight.documents import Document, Kind
+from preflight.engine import ERROR, INFO, WARNING, Context, Issue, rule
+from preflight.findings import Severity
+
+FIXES = ("in order of robustness: (a) switch the vault to Azure RBAC (`enableRbacAuthorization: true` "
+         "plus role assignments), so access policies no longer matter; (b) deploy the vault only when it "
+         "is new (a `condition` on a parameter such as `createKeyVault`) or pass an existing vault's id "
+         "instead; (c) grant access with `Microsoft.KeyVault/vaults/accessPolicies` resources named `add`, "
+         "which never remove other principals, and keep the vault itself out of templates that are re-run; "
+         "(d) re-apply the live list with `reference(resourceId('Microsoft.KeyVault/vaults', <name>)).accessPolicies` "
+         "behind an 'exists' parameter")
+
+LOSES = ("added outside this template (in the portal, with the CLI, by other pipelines, and the one "
+         "Azure ML adds for a workspace's identity)")
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+DEFAULTS = None  # the label of the evaluation with the template's own default values
+
+
+def slot(name: str) -> str:
+    """A marker for a value that may differ between parameter sets (a resolved vault name):
+    `report_once` renders it once the findings of every set are merged."""
+    return f"\x00{name}\x00"
+
+
+VAULT, WORKSPACE, GUARD = slot("vault"), slot("workspace"), slot("guard")
+
+
+def report_once(doc: Document, ctx: Context, candidates: Iterable[tuple[Issue, str | None]],
+                defaults_alone: bool = True) -> Iterator[Issue]:
+    """Merge the same finding from several parameter sets into one that names them. With
+    `defaults_alone=False`, a finding that holds only under the template's defaults is dropped
+    when parameter files exist (for findings about values the files supply)."""
+    with_files = any(ev.label is not None for ev in evaluations(doc, ctx))
+    groups: dict[tuple, tuple[Issue, list[str | None], list[dict]]] = {}
+    for issue, label in candidates:
+        if with_files and label is DEFAULTS and issue.data.get("_needs_input"):
+            continue  # depends on a value only the parameter files supply
+        key = (issue.pointer, issue.message, issue.severity)
+        if key not in groups:
+            groups[key] = (issue, [], [])
+        if label not in groups[key][1]:
+            groups[key][1].append(label)
+        groups[key][2].append(issue.data.get("_slots", {}))
+    for issue, labels, slots in groups.values():
+        data = {k: v for k, v in issue.data.items() if k not in ("_slots", "_needs_input")}
+        message = _render_slots(issue.message, slots)
+        if with_files:
+            if labels == [DEFAULTS] and not defaults_alone:
+                continue
+            files = [label for label in labels if label is not None]
+            shown = [_short(f, doc) for f in files]
+            names = (["the template's default values"] if DEFAULTS in labels else []) + \
+                ([f"parameter file{'s' if len(shown) > 1 else ''} {', '.join(shown)}"] if shown else [])
+            message = f"{message} (with {' and '.join(names)})"
+            data.update(parameterFiles=files, defaults=DEFAULTS in labels)
+        yield replace(issue, message=message, data=data)
+
+
+def _short(path: str, doc: Document) -> str:
+    """A parameter file's name alone when it sits beside the template (the usual case)."""
+    if os.path.dirname(os.path.normpath(path)) == os.path.dirname(os.path.normpath(doc.path)):
+        return os.path.basename(path)
+    return path
+
+
+def _render_slots(message: str, slots: list[dict]) -> str:
+    for name in dict.fromkeys(re.findall(r"\x00(\w+)\x00", message)):
+        values = [s[name] for s in slots if name in s]
+        if not values:
+            text = ""
+        elif values[0][0] == "name":
+            shown = list(dict.fromkeys(v[1] for v in values))
+            expression = values[0][2]
+            if len(shown) == 1:
+                text = shown[0]
+            else:
+                resolved = [x for x in shown if x != expression]
+                text = f"{expression} ({', '.join(resolved)})" if resolved else expression
+        else:
+            text = "; or ".join(dict.fromkeys(v[1] for v in values))
+        message = message.replace(slot(name), text)
+    return message
+
+
+def deployed(vaults: list[VaultDeployment]) -> Iterator[VaultDeployment]:
+    for v in vaults:
+        if v.branch != "not-deployed":
+            yield v
+
+
+def vault_data(v: VaultDeployment, **extra: Any) -> dict[str, Any]:
+    data = {"vault": v.name if v.name is not None else v.name_expression, "apiVersion":
+            v.api_version if isinstance(v.api_version, str) else None, "branch": v.branch,
+            "deployment": v.status.state}
+    data.update(extra)
+    workspaces = v.workspaces
+    data["_slots"] = {
+        "vault": ("name", v.display_name, f"`{v.name_expression}`"),
+        "workspace": ("name", ", ".join(_ws_display(w) for w in workspaces),
+                      ", ".join(f"`{w.name_text}`" for w in workspaces)),
+        "guard": ("text", "; ".join(g.describe() for g in v.status.guards)),
+    }
+    return data
+
+
+def _ws_display(ws: Any) -> str:
+    return f"'{ws.name}'" if isinstance(ws.name, str) else f"`{ws.name_text}`"
+
+
+def where(v: VaultDeployment) -> str:
+    """' (in linked template X)' for a vault that lives in a relativePath-linked file; for a
+    .bicep file, ' (through module ...)' for a vault declared in a Bicep module."""
+    if v.resource.local:
+        from preflight.bicep import via
+        return via(v.resource)
+    source = getattr(v.source_document, "abspath", None)
+    if not source:
+        return " (declared in a linked template)"
+    shown = os.path.relpath(source, os.path.dirname(v.document.abspath))
+    return f" (declared in {shown}, linked from here)"
+
+
+@dataclass
+class Uncertainty:
+    """Why a finding about a vault can only be a warning: the caveats, worded for messages.
+    `needs_input`: some caveat is a parameter without a value."""
+
+    notes: list[str]
+    needs_input: bool = False
+
+    def severity(self, default: Severity) -> Severity:
+        return min(default, WARNING) if self.notes else default
+
+    def text(self) -> str:
+        return ("; " + "; ".join(self.notes)) if self.notes else ""
+
+
+def needs_input(value: Any) -> bool:
+    return isinstance(value, Unknown) and any(kind == PARAMETER for kind, _ in value.needs)
+
+
+def uncertainty(v: VaultDeployment) -> Uncertainty:
+    notes = []
+    status = v.status
+    missing = needs_input(status.unknown) or needs_input(v.enable_rbac_authorization) or \
+        needs_input(v.create_mode)
+    if status.state == "guarded":
+        notes.append(f"this happens on every run where the vault's condition holds, as it does here: {GUARD}; "
+                     f"once the vault exists, deploy with the value that skips it")
+    elif status.state == "unknown":
+        cause = status.unknown.reason if status.unknown is not None else "it cannot be evaluated"
+        notes.append(f"if the vault is deployed: {status.reason} ({cause})")
+    rbac = v.enable_rbac_authorization
+    if isinstance(rbac, Unknown):
+        notes.append(f"unless `enableRbacAuthorization` "
+                     f"(`{describe_raw(v, 'properties/enableRbacAuthorization')}`) is true: {rbac.reason}")
+    elif v.rbac_implicit:
+        notes.append(f"apiVersion {v.api_version} creates new vaults with Azure RBAC (policies ignored) when "
+                     f"`enableRbacAuthorization` is not set, but an existing vault in access-policy mode keeps "
+                     f"that mode and is affected")
+    return Uncertainty(notes, missing)
+
+
+def describe_raw(v: VaultDeployment, path: str) -> str:
+    from preflight.arm.evaluator import expression_text
+    raw = v.resource.raw(path)
+    return "" if raw is ABSENT else expression_text(raw)
+
+
+def workspace_note(v: VaultDeployment, policies: Any = None) -> str:
+    """The Azure ML workspaces in this template that use the vault and lose their access."""
+    losing = [ws for ws in v.workspaces if not (isinstance(policies, list) and _grants_workspace(policies, ws))]
+    if not losing:
+        return ""
+    which = "workspace" if len(losing) == 1 else "workspaces"
+    shown = WORKSPACE if len(losing) == len(v.workspaces) else ", ".join(_ws_display(w) for w in losing)
+    return (f"; Azure ML {which} {shown} in this template {'uses' if len(losing) == 1 else 'use'} this vault: the "
+            f"access policy Azure ML adds for {'its' if len(losing) == 1 else 'their'} managed identity is removed "
+            f"and the workspace loses access to its secrets")
+
+
+def _grants_workspace(policies: list, ws: Any) -> bool:
+    """A policy whose objectId is read from this workspace (`reference(ws).identity.principalId`)."""
+    for p in policies:
+        oid = p.get("objectId") if isinstance(p, dict) else None
+        if isinstance(oid, RuntimeValue):
+            target = oid.target
+            if isinstance(target, ResourceRef) and isinstance(target.type, str) \
+                    and target.type.lower() == WORKSPACES.lower() and same_text(target.name, ws.name) is not False:
+                return True
+            if isinstance(target, str) and same_text(target.rsplit("/", 1)[-1], ws.name) is True:
+                return True
+    return False
+
+
+def operations_note(v: VaultDeployment) -> str:
+    adds = [op for op in v.operations if op.kind == "add"]
+    if not adds:
+        return ""
+    return (f"; the {len(adds)} `accessPolicies/add` operation(s) in this template re-grant only their own "
+            f"principals")
+
+
+def how_empty(v: VaultDeployment) -> str:
+    """How the declared list comes to be empty, in the template's own words."""
+    raw = v.resource.raw("properties/accessPolicies")
+    if isinstance(raw, list) and not raw:
+        return "`accessPolicies: []`"
+    if raw is ABSENT:
+        return "an `accessPolicies` copy loop with no elements"
+    return f"`accessPolicies` = `{describe_raw(v, 'properties/accessPolicies')}`, which evaluates to []"
+
+
+def verdicts(doc: Document, ctx: Context) -> list[tuple[str, Issue, str | None]]:
+    """(rule id, issue, parameter file) for KV001-KV006, computed once per document."""
+    if "kv.verdicts" not in doc.cache:
+        doc.cache["kv.verdicts"] = list(_verdicts(vault_deployments(doc, ctx)))
+    return doc.cache["kv.verdicts"]
+
+
+def _verdicts(vaults: list[VaultDeployment]) -> Iterator[tuple[str, Issue, str | None]]:
+    for v in deployed(vaults):
+        if v.branch == "rbac":
+            continue
+        caveats = uncertainty(v)
+        for rule_id, issue in _verdict(v, caveats):
+            if caveats.needs_input:
+                issue.data["_needs_input"] = True
+            yield rule_id, issue, v.parameter_file
+
+
+def _verdict(v: VaultDeployment, caveats: Uncertainty) -> Iterator[tuple[str, Issue]]:
+    """The access-policy finding for one deployed vault not in RBAC mode (SPEC §1.5)."""
+    pointer = v.pointer_of("properties/accessPolicies")
+    if v.branch == "preserving":
+        if v.preserving_how == "reference":
+            msg = (f"Key Vault {VAULT}{where(v)} re-applies its live access policies "
+                   f"(`reference(...).accessPolicies`): a redeploy keeps them, but the deployment fails "
+                   f"while the vault does not exist yet; keep the switch that skips the read on a first deployment")
+        else:
+            msg = (f"Key Vault {VAULT}{where(v)} keeps its access policies through `createMode: recover` with "
+                   f"null `accessPolicies`: this works only while the vault exists (or is soft-deleted); "
+                   f"`recover` on a new vault fails")
+        yield "KV005", Issue(pointer, msg, fix="prefer RBAC (`enableRbacAuthorization: true`) or "
+                             "`accessPolicies/add` resources", data=vault_data(v, how=v.preserving_how))
+        return
+    if v.branch == "declared":
+        policies = v.policies or []
+        mode = v.create_mode
+        if isinstance(mode, str) and mode.lower() == "recover" and policies:
+            yield "KV006", Issue(
+                pointer, f"Key Vault {VAULT}{where(v)} is recovered (`createMode: recover`) with a literal "
+                f"`accessPolicies` list: recovery replaces the recovered vault's policies with these "
+                f"{len(policies)}", fix="recover with `accessPolicies` null (omitted) to keep the recovered "
+                "list, and grant with `accessPolicies/add` resources",
+                data=vault_data(v, policies=len(policies)))
+        if not policies:
+            msg = (f"Key Vault {VAULT}{where(v)} is deployed with {how_empty(v)}: every redeploy removes every "
+                   f"access policy on the vault, including those {LOSES}{workspace_note(v)}{operations_note(v)}"
+                   f"{caveats.text()}")
+            yield "KV001", Issue(pointer, msg, fix=FIXES, severity=caveats.severity(ERROR),
+                                 data=vault_data(v))
+        else:
+            count = f"{len(policies)} access polic{'y' if len(policies) == 1 else 'ies'}"
+            msg = (f"Key Vault {VAULT}{where(v)} declares {count}: a redeploy replaces the vault's whole list "
+                   f"with {'it' if len(policies) == 1 else 'them'}, removing any access policy {LOSES}"
+                   f"{workspace_note(v, policies)}{caveats.text()}")
+            yield "KV003", Issue(pointer, msg, fix=FIXES.replace("(d) re-apply", "(d) list every principal "
+                                 "that needs access here, or re-apply"), severity=WARNING,
+                                 data=vault_data(v, policies=len(policies)))
+        return
+    if v.branch == "missing":
+        mode = v.create_mode
+        if isinstance(mode, Unknown):
+            caveats.notes.append(f"unless `createMode` (`{describe_raw(v, 'properties/createMode')}`) is "
+                                 f"'recover': {mode.reason}")
+        null = v.policies_value is None
+        what = "`accessPolicies` is null" if null else "has no `accessPolicies`"
+        msg = (f"Key Vault {VAULT}{where(v)} {what} and `createMode` is not 'recover': the Key Vault resource "
+               f"provider rejects this ('An invalid value was provided for accessPolicies'), and where it is "
+               f"accepted a redeploy leaves no access policy on the vault, removing every one {LOSES}"
+               f"{workspace_note(v)}{caveats.text()}")
+        pointer = v.pointer_of("properties")
+        yield "KV002", Issue(pointer, msg, fix="declare `accessPolicies` explicitly; " + FIXES,
+                             severity=caveats.severity(ERROR), data=vault_data(v))
+        return
+    # unknown
+    value = v.policies_value
+    if v.policies_nonempty:
+        msg = (f"Key Vault {VAULT}{where(v)} declares a non-empty `accessPolicies` list whose entries are not "
+               f"all known offline: a redeploy replaces the vault's whole list with it, removing any access policy {LOSES}"
+               f"{workspace_note(v)}{caveats.text()}")
+        yield "KV003", Issue(pointer, msg, fix=FIXES, severity=WARNING, data=vault_data(v))
+        return
+    if isinstance(value, Unknown):
+        reason = value.reason
+        resolvable = any(kind in (PARAMETER, SECRET, PLACEHOLDER) for kind, _ in value.needs)
+        caveats.needs_input = caveats.needs_input or needs_input(value)
+    else:
+        reason = f"it is a {type(value).__name__}, not an array"
+        resolvable = False
+    expr = describe_raw(v, "properties/accessPolicies") or "its accessPolicies copy loop"
+    msg = (f"cannot tell what a redeploy does to the access policies of Key Vault {VAULT}{where(v)}: "
+           f"`accessPolicies` (`{expr}`) is not known offline: {reason}; if it is empty, every redeploy "
+           f"removes every access policy on the vault{workspace_note(v)}{caveats.text()}")
+    yield "KV004", Issue(pointer, msg, fix="supply the missing values (`--param NAME=VALUE` or a parameter "
+                         "file) or check the live vault with `--live`; " + FIXES,
+                         severity=WARNING if resolvable else INFO, data=vault_data(v))
+
+
+def _emit(rule_id: str, doc: Document, ctx: Context) -> Iterator[Issue]:
+    yield from report_once(doc, ctx, ((issue, label) for rid, issue, label in verdicts(doc, ctx) if rid == rule_id),
+                           defaults_alone=rule_id != "KV004")
+
+
+# ---------------------------------------------------------------------- access policies
+
+@rule("KV001", "keyvault-access-policies-wiped", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="Redeploying this Key Vault removes every access policy on it")
+def access_policies_wiped(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds deployed `Microsoft.KeyVault/vaults` resources in access-policy mode whose
+    `properties.accessPolicies` is `[]` or evaluates to `[]`: a parameter whose value (from the
+    parameter file, `--param`, or its `defaultValue`) is empty, a copy loop with count 0, an
+    `if()` that picks an empty list. Conditions, copies, nested deployments (inner and outer
+    scope) and languageVersion 2.0 templates are evaluated, so a vault that is `existing`,
+    behind a false `condition`, or in RBAC mode (`enableRbacAuthorization: true`) is not reported.
+
+    A vault behind a parameter-driven `condition` (such as `keyVaultOption == 'new'`) already
+    has a switch to skip it, so it gets a warning that names the parameter values that make a
+    redeploy wipe it; so does anything that cannot be evaluated offline.
+
+    ## Why it matters
+    ARM sends the whole vault on every deployment, and `accessPolicies` is replaced wholesale:
+    a redeploy of this template (every CI run) removes every access policy that was added
+    outside it. Azure ML adds one for a workspace's managed identity when the workspace is
+    created, so redeploying the workspace template breaks the workspace ("Received bad response
+    from Model Management Service", failing image builds, inaccessible secrets).
+
+    ## Example
+    ```json
+    {
+      "type": "Microsoft.KeyVault/vaults",
+      "name": "[variables('keyVaultName')]",
+      "properties": {
+        "tenantId": "[subscription().tenantId]",
+        "sku": { "name": "standard", "family": "A" },
+        "accessPolicies": []
+      }
+    }
+    ```
+
+    ## How to fix
+    In order of robustness: switch the vault to Azure RBAC (`"enableRbacAuthorization": true`
+    plus role assignments); deploy it only when it is new (`"condition": "[parameters('createKeyVault')]"`)
+    or pass an existing vault's id; grant access with `Microsoft.KeyVault/vaults/accessPolicies`
+    resources named `add`; or re-apply the live list with
+    `reference(resourceId('Microsoft.KeyVault/vaults', <name>), '2023-07-01').accessPolicies`.
+    """
+    yield from _emit("KV001", doc, ctx)
+
+
+@rule("KV002", "keyvault-access-policies-missing", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="A deployed Key Vault without `accessPolicies` (and `createMode` is not 'recover')")
+def access_policies_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds deployed Key Vaults in access-policy mode with no `properties.accessPolicies` (and no
+    property copy loop that builds it), or with it set to null, while `createMode` is not
+    `recover`.
+
+    ## Why it matters
+    The JSON schema marks `accessPolicies` optional, but the Key Vault resource provider
+    requires it unless `createMode` is `recover` ("An invalid value was provided for
+    'accessPolicies'"). Where a deployment is accepted, the vault ends up with no policy at all:
+    every principal that had access loses it on each redeploy.
+
+    ## Example
+    ```json
+    {
+      "type": "Microsoft.KeyVault/vaults",
+      "name": "kv-ml-prod",
+      "properties": { "tenantId": "[subscription().tenantId]", "sku": { "name": "standard", "family": "A" } }
+    }
+    ```
+
+    ## How to fix
+    Use Azure RBAC (`"enableRbacAuthorization": true`), or declare `accessPolicies`
+    explicitly and grant additional principals with `vaults/accessPolicies` `add` resources.
+    """
+    yield from _emit("KV002", doc, ctx)
+
+
+@rule("KV003", "keyvault-access-policies-replaced", WARNING, reads=Kind.ARM_TEMPLATE,
+      summary="A redeploy replaces the vault's access policies with the template's list")
+def access_policies_replaced(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds deployed Key Vaults in access-policy mode that declare a non-empty `accessPolicies`
+    list (literal, from parameters, or built by a copy loop).
+
+    ## Why it matters
+    The list is not merged with what the vault already has: it becomes the vault's complete
+    list. Any principal granted access outside this template (the Azure ML workspace identity,
+    another pipeline's `accessPolicies/add`, a grant made in the portal) loses it on the next
+    deployment. With `--live`, preflight lists the principals that would lose access.
+
+    ## Example
+    ```json
+    "accessPolicies": [
+      { "tenantId": "[subscription().tenantId]", "objectId": "[parameters('adminObjectId')]",
+        "permissions": { "secrets": ["get", "list"] } }
+    ]
+    ```
+
+    ## How to fix
+    Prefer Azure RBAC. Otherwise list every principal that needs access here, or move grants
+    into `Microsoft.KeyVault/vaults/accessPolicies` resources named `add`, which never remove
+    other principals.
+    """
+    yield from _emit("KV003", doc, ctx)
+
+
+@rule("KV004", "keyvault-access-policies-undetermined", WARNING, reads=Kind.ARM_TEMPLATE,
+      summary="What a redeploy does to the vault's access policies cannot be told offline")
+def access_policies_undetermined(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Reports a deployed Key Vault in access-policy mode whose `accessPolicies` cannot be
+    evaluated offline, and says what is missing: a parameter without a value (warning: supply
+    it with `--param NAME=VALUE` or a parameter file) or a value only Azure knows at deployment
+    time (info: `--live` compares with the real vault).
+
+    ## Why it matters
+    If the list turns out empty, every redeploy removes every access policy on the vault
+    (KV001); preflight does not guess.
+
+    ## Example
+    ```json
+    "parameters": { "accessPolicies": { "type": "array" } },
+    ...
+    "accessPolicies": "[parameters('accessPolicies')]"
+    ```
+
+    ## How to fix
+    Commit the parameter file the pipeline uses next to the template (`X.parameters.json`),
+    pass it with `--parameters FILE`, or give the value with `--param accessPolicies='[...]'`.
+    """
+    yield from _emit("KV004", doc, ctx)
+
+
+@rule("KV005", "keyvault-access-policies-preserved", INFO, reads=Kind.ARM_TEMPLATE,
+      summary="The vault keeps its live policies by reading them back or by `createMode: recover`")
+def access_policies_preserved(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Notes a Key Vault whose `accessPolicies` re-applies the live list
+    (`reference(<this vault>).accessPolicies`, directly, through variables, or passed into a
+    nested deployment), or that relies on `createMode: recover` with null `accessPolicies`.
+
+    ## Why it matters
+    Both keep existing policies on a redeploy, with conditions: `reference()` fails while the
+    vault does not exist yet (hence the usual 'exists' switch), and `recover` fails on a vault
+    that neither exists nor is soft-deleted. Concatenating the live list with new entries can
+    also create duplicate object ids (prefer `union()`).
+
+    ## Example
+    ```json
+    "accessPolicies": "[if(parameters('vaultExists'), reference(resourceId('Microsoft.KeyVault/vaults', parameters('vaultName')), '2023-07-01').accessPolicies, createArray())]"
+    ```
+
+    ## How to fix
+    Nothing is required. Azure RBAC or `accessPolicies/add` resources are simpler and have no
+    first-deployment special case.
+    """
+    yield from _emit("KV005", doc, ctx)
+
+
+@rule("KV006", "keyvault-recover-replaces-policies", WARNING, reads=Kind.ARM_TEMPLATE,
+      summary="`createMode: recover` with a literal `accessPolicies` list replaces the recovered list")
+def recover_replaces_policies(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds a Key Vault with `createMode: recover` that also declares a non-empty `accessPolicies`.
+
+    ## Why it matters
+    Recovering a soft-deleted vault with a list still replaces the recovered vault's policies
+    with that list; the usual intent of `recover` is to get the vault back as it was.
+
+    ## Example
+    ```json
+    "properties": { "createMode": "recover", "accessPolicies": [ { "objectId": "..." } ] }
+    ```
+
+    ## How to fix
+    Omit `accessPolicies` (or set it to null) when recovering, and grant with
+    `Microsoft.KeyVault/vaults/accessPolicies` `add` resources.
+    """
+    yield from _emit("KV006", doc, ctx)
+
+
+# --------------------------------------------------------------------------- hygiene rules
+
+def settings(doc: Document, ctx: Context, path: str) -> Iterator[tuple[VaultDeployment, Any, Uncertainty]]:
+    """(vault, known value at `path`, caveats) for deployed vaults where the value is known."""
+    for v in deployed(vault_deployments(doc, ctx)):
+        value = v.get(path)
+        if value is ABSENT or isinstance(value, Unknown):
+            continue
+        status_only = Uncertainty([n for n in uncertainty_status(v)])
+        yield v, value, status_only
+
+
+def uncertainty_status(v: VaultDeployment) -> list[str]:
+    if v.status.state == "unknown":
+        cause = v.status.unknown.reason if v.status.unknown is not None else "it cannot be evaluated"
+        return [f"if the vault is deployed: {v.status.reason} ({cause})"]
+    return []
+
+
+@rule("KV007", "keyvault-soft-delete-disabled", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="`enableSoftDelete: false` on a Key Vault")
+def soft_delete_disabled(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds deployed Key Vaults with `properties.enableSoftDelete` evaluating to `false`.
+
+    ## Why it matters
+    Soft delete is enforced on all key vaults: opting out is no longer possible for new vaults,
+    and once on it "cannot be reverted to false" (schema). The deployment fails or does not do
+    what the template says.
+
+    ## Example
+    ```json
+    "properties": { "enableSoftDelete": false }
+    ```
+
+    ## How to fix
+    Remove `enableSoftDelete` (or set it to `true`) and set `softDeleteRetentionInDays` (7-90).
+    """
+    def candidates():
+        for v, value, caveats in settings(doc, ctx, "properties/enableSoftDelete"):
+            if value is False:
+                yield Issue(v.pointer_of("properties/enableSoftDelete"),
+                            f"Key Vault {VAULT}{where(v)} sets `enableSoftDelete: false`: soft delete can no "
+                            f"longer be turned off, and once on it cannot be reverted{caveats.text()}",
+                            fix="remove `enableSoftDelete` or set it to true", severity=caveats.severity(ERROR),
+                            data=vault_data(v)), v.parameter_file
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+
+
+@rule("KV008", "keyvault-retention-out-of-range", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="`softDeleteRetentionInDays` outside 7..90")
+def retention_out_of_range(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds deployed Key Vaults whose `properties.softDeleteRetentionInDays` is not an integer
+    between 7 and 90.
+
+    ## Why it matters
+    The resource provider accepts only 7 to 90 days; anything else fails the deployment. The
+    retention is also fixed when the vault is created.
+
+    ## Example
+    ```json
+    "properties": { "softDeleteRetentionInDays": 365 }
+    ```
+
+    ## How to fix
+    Use a value from 7 to 90 (90 is the default).
+    """
+    def candidates():
+        for v, value, caveats in settings(doc, ctx, "properties/softDeleteRetentionInDays"):
+            days = value
+            if isinstance(value, str) and value.strip().isdigit():
+                days = int(value)  # Azure reads a numeric string as the number
+            ok = isinstance(days, int) and not isinstance(days, bool) and 7 <= days <= 90
+            if not ok:
+                yield Issue(v.pointer_of("properties/softDeleteRetentionInDays"),
+                            f"Key Vault {VAULT}{where(v)} has `softDeleteRetentionInDays` {value!r}: it must "
+                            f"be an integer from 7 to 90{caveats.text()}", fix="use a value from 7 to 90",
+                            severity=caveats.severity(ERROR), data=vault_data(v, value=value)), v.parameter_file
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+
+
+@rule("KV009", "keyvault-purge-protection-false", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="`enablePurgeProtection: false` (the property does not accept false)")
+def purge_protection_false(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds deployed Key Vaults whose `properties.enablePurgeProtection` evaluates to `false`.
+
+    ## Why it matters
+    Enabling purge protection is irreversible, and "the property does not accept false as its
+    value" (schema): the resource provider rejects `false` ("cannot be set to false"), including
+    on a vault that never had it.
+
+    ## Example
+    ```json
+    "properties": { "enablePurgeProtection": false }
+    ```
+
+    ## How to fix
+    Omit the property (or emit null) when purge protection is not wanted:
+    `"enablePurgeProtection": "[if(parameters('purgeProtection'), true(), null())]"`.
+    """
+    def candidates():
+        for v, value, caveats in settings(doc, ctx, "properties/enablePurgeProtection"):
+            if value is False:
+                yield Issue(v.pointer_of("properties/enablePurgeProtection"),
+                            f"Key Vault {VAULT}{where(v)} sets `enablePurgeProtection: false`, which the Key "
+                            f"Vault resource provider does not accept{caveats.text()}",
+                            fix="omit `enablePurgeProtection` (or use null) unless enabling it",
+                            severity=caveats.severity(ERROR), data=vault_data(v)), v.parameter_file
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def literal_tenants(v: VaultDeployment) -> Iterator[tuple[str, str, str]]:
+    """(pointer, value, where) for tenant ids written as literal GUIDs in the template text."""
+    raw_tenant = v.resource.raw("properties/tenantId")
+    if isinstance(raw_tenant, str) and _GUID.match(raw_tenant):
+        yield v.pointer_of("properties/tenantId"), raw_tenant, "`tenantId`"
+    raw = v.resource.raw("properties/accessPolicies")
+    if isinstance(raw, list) and v.resource.local:
+        for i, entry in enumerate(raw):
+            tenant = entry.get("tenantId") if isinstance(entry, dict) else None
+            if isinstance(tenant, str) and _GUID.match(tenant):
+                yield v.pointer_of(f"properties/accessPolicies/{i}/tenantId"), tenant, f"access policy {i + 1}'s `tenantId`"
+
+
+@rule("KV010", "keyvault-tenant-hardcoded", WARNING, reads=Kind.ARM_TEMPLATE,
+      summary="A Key Vault or access-policy tenant id written as a literal GUID")
+def tenant_hardcoded(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds a vault's `properties.tenantId`, or an access policy's `tenantId`, written in the
+    template as a literal GUID.
+
+    ## Why it matters
+    The template then only works in that one tenant; deployed elsewhere the vault's
+    policies name principals that cannot authenticate against it ("cannot access vault").
+
+    ## Example
+    ```json
+    "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    ```
+
+    ## How to fix
+    Use `[subscription().tenantId]` (or `[tenant().tenantId]`), or a parameter.
+    """
+    def candidates():
+        for v in deployed(vault_deployments(doc, ctx)):
+            for pointer, value, what in literal_tenants(v):
+                yield Issue(pointer, f"Key Vault {VAULT}{where(v)}: {what} is the literal tenant id "
+                            f"{value}; the template only works in that tenant",
+                            fix="use `[subscription().tenantId]` or a parameter", data=vault_data(v, tenantId=value)), \
+                    v.parameter_file
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+
+
+def known_policies(v: VaultDeployment) -> list[Any]:
+    value = v.policies_value
+    return value if isinstance(value, list) and v.branch in ("declared", "rbac") else []
+
+
+@rule("KV011", "keyvault-tenant-mismatch", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="An access policy's tenant differs from the vault's tenant")
+def tenant_mismatch(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Compares each access policy's `tenantId` with the vault's `tenantId` when both are known.
+
+    ## Why it matters
+    "All identities in the array must use the same tenant ID as the key vault's tenant ID"
+    (schema): a policy for another tenant grants nothing, or fails the deployment.
+
+    ## Example
+    ```json
+    "tenantId": "[subscription().tenantId]",
+    "accessPolicies": [ { "tenantId": "00000000-0000-0000-0000-000000000001", ... } ]
+    ```
+
+    ## How to fix
+    Use the same expression for both, normally `[subscription().tenantId]`.
+    """
+    def candidates():
+        for v in deployed(vault_deployments(doc, ctx)):
+            vault_tenant = v.tenant_id
+            if vault_tenant is None:
+                continue
+            for i, entry in enumerate(known_policies(v)):
+                tenant = entry.get("tenantId") if isinstance(entry, dict) else None
+                if tenant is None or isinstance(tenant, Unknown) and isinstance(vault_tenant, Unknown) \
+                        and tenant.key == vault_tenant.key:
+                    continue
+                if same_text(tenant, vault_tenant) is False:
+                    yield Issue(v.pointer_of(f"properties/accessPolicies/{i}/tenantId"),
+                                f"Key Vault {VAULT}{where(v)}: access policy {i + 1} has tenant "
+                                f"{describe(tenant)}, the vault has tenant {describe(vault_tenant)}",
+                                fix="use the vault's tenant id for every policy",
+                                data=vault_data(v, index=i)), v.parameter_file
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+
+
+def principal_key(entry: Any) -> tuple | None:
+    if not isinstance(entry, dict):
+        return None
+    parts = []
+    for name in ("tenantId", "objectId", "applicationId"):
+        value = next((v for k, v in entry.items() if k.lower() == name.lower()), None)
+        if value in (None, ""):
+            value = ""
+        key = key_of(value)
+        if key is None:
+            return None
+        parts.append(key.lower())
+    return tuple(parts)
+
+
+@rule("KV012", "keyvault-duplicate-principal", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="The same principal appears twice in `accessPolicies`")
+def duplicate_principal(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds two access policies with the same tenant, object id and application id in one
+    `accessPolicies` list (values compared when known, or when they are the same expression).
+
+    ## Why it matters
+    "The object ID must be unique for the list of access policies" (schema). Duplicates come
+    from `concat(reference(...).accessPolicies, [...])` or copied entries, and fail the
+    deployment or leave one entry's permissions unused.
+
+    ## Example
+    ```json
+    "accessPolicies": [
+      { "tenantId": "[subscription().tenantId]", "objectId": "[parameters('appId')]", ... },
+      { "tenantId": "[subscription().tenantId]", "objectId": "[parameters('appId')]", ... }
+    ]
+    ```
+
+    ## How to fix
+    Merge the entries' permissions into one policy; append with `union()` instead of `concat()`.
+    """
+    def candidates():
+        for v in deployed(vault_deployments(doc, ctx)):
+            seen: dict[tuple, int] = {}
+            for i, entry in enumerate(known_policies(v)):
+                key = principal_key(entry)
+                if key is None:
+                    continue
+                if key in seen:
+                    oid = entry.get("objectId") if isinstance(entry, dict) else None
+                    yield Issue(v.pointer_of(f"properties/accessPolicies/{i}"),
+                                f"Key Vault {VAULT}{where(v)}: access policy {i + 1} repeats the principal of "
+                                f"policy {seen[key] + 1} (objectId {describe(oid)})",
+                                fix="merge the two entries' permissions into one",
+                                data=vault_data(v, index=i, first=seen[key])), v.parameter_file
+                else:
+                    seen[key] = i
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+
+
+MAX_POLICIES = 1024
+
+
+@rule("KV013", "keyvault-too-many-policies", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary=f"More than {MAX_POLICIES} access policies on one vault")
+def too_many_policies(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Counts the entries of a vault's `accessPolicies` (after evaluating copy loops and
+    parameters) and reports more than 1024.
+
+    ## Why it matters
+    A vault holds at most 1024 access policies; the deployment fails beyond that.
+
+    ## Example
+    ```json
+    "copy": [ { "name": "accessPolicies", "count": 2000, "input": { ... } } ]
+    ```
+
+    ## How to fix
+    Grant groups instead of individual principals, or switch the vault to Azure RBAC.
+    """
+    def candidates():
+        for v in deployed(vault_deployments(doc, ctx)):
+            policies = known_policies(v)
+            if len(policies) > MAX_POLICIES:
+                yield Issue(v.pointer_of("properties/accessPolicies"),
+                            f"Key Vault {VAULT}{where(v)} declares {len(policies)} access policies; a vault "
+                            f"holds at most {MAX_POLICIES}", fix="grant Entra ID groups, or use Azure RBAC",
+                            data=vault_data(v, policies=len(policies))), v.parameter_file
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+
+
+@rule("KV014", "keyvault-permission-all", WARNING, reads=Kind.ARM_TEMPLATE,
+      summary="An access policy grants `all` permissions")
+def permission_all(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds access policies whose `permissions.keys`, `secrets`, `certificates` or `storage`
+    contain `all`.
+
+    ## Why it matters
+    `all` includes purge, delete and access-control operations: far more than an application
+    needs, and a compromise of that identity exposes the whole vault.
+
+    ## Example
+    ```json
+    "permissions": { "secrets": ["all"] }
+    ```
+
+    ## How to fix
+    Grant the operations the principal uses, e.g. `"secrets": ["get", "list"]`.
+    """
+    def candidates():
+        for v in deployed(vault_deployments(doc, ctx)):
+            if v.branch == "rbac":
+                continue
+            for i, entry in enumerate(known_policies(v)):
+                perms = entry.get("permissions") if isinstance(entry, dict) else None
+                if not isinstance(perms, dict):
+                    continue
+                broad = sorted(k for k, items in perms.items() if isinstance(items, list)
+                               and any(isinstance(p, str) and p.lower() == "all" for p in items))
+                if broad:
+                    yield Issue(v.pointer_of(f"properties/accessPolicies/{i}/permissions"),
+                                f"Key Vault {VAULT}{where(v)}: access policy {i + 1} grants `all` "
+                                f"{', '.join(broad)} permissions", fix="grant only the operations the principal uses",
+                                data=vault_data(v, index=i, categories=broad)), v.parameter_file
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+
+
+@rule("KV015", "keyvault-network-open", WARNING, reads=Kind.ARM_TEMPLATE,
+      summary="The vault accepts traffic from every network")
+def network_open(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds deployed Key Vaults whose `networkAcls.defaultAction` is `Allow` (or that have no
+    `networkAcls`) while `publicNetworkAccess` is not `Disabled`.
+
+    ## Why it matters
+    The vault's data plane is then reachable from any network; only authentication stands
+    between the internet and its secrets.
+
+    ## Example
+    ```json
+    "networkAcls": { "defaultAction": "Allow", "bypass": "AzureServices" }
+    ```
+
+    ## How to fix
+    Set `"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices", "ipRules": [...],
+    "virtualNetworkRules": [...]}`, or `"publicNetworkAccess": "Disabled"` with a private endpoint.
+    """
+    def candidates():
+        for v in deployed(vault_deployments(doc, ctx)):
+            public = v.get("properties/publicNetworkAccess")
+            if isinstance(public, Unknown) or isinstance(public, str) and public.lower() == "disabled":
+                continue
+            acls = v.get("properties/networkAcls")
+            if isinstance(acls, Unknown):
+                continue
+            action = acls.get("defaultAction", ABSENT) if isinstance(acls, dict) else ABSENT
+            if isinstance(acls, dict):
+                action = next((val for k, val in acls.items() if k.lower() == "defaultaction"), ABSENT)
+            if isinstance(action, Unknown):
+                continue
+            if acls is ABSENT or acls is None or action is ABSENT or (isinstance(action, str) and action.lower() == "allow"):
+                caveats = Uncertainty(uncertainty_status(v))
+                what = ("has no `networkAcls`" if acls is ABSENT or acls is None
+                        else "sets `networkAcls.defaultAction` to Allow" if action is not ABSENT
+                        else "has `networkAcls` without `defaultAction` (Allow)")
+                pointer = v.pointer_of("properties/networkAcls/defaultAction")
+                yield Issue(pointer, f"Key Vault {VAULT}{where(v)} {what} and public network access is "
+                            f"not disabled: it accepts connections from any network{caveats.text()}",
+                            fix="set `networkAcls.defaultAction` to Deny with the allowed networks, or "
+                            "`publicNetworkAccess: Disabled` with a private endpoint",
+                            severity=caveats.severity(WARNING), data=vault_data(v)), v.parameter_file
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+
+
+@rule("KV016", "keyvault-sku-invalid", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="The vault's `sku` is missing or not family A with name standard or premium")
+def sku_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Checks a deployed vault's `properties.sku`: it is required, `family` must be `A` and `name`
+    `standard` or `premium`. A name in other casing (`Standard`) is accepted by Azure and only
+    noted (info).
+
+    ## Why it matters
+    Anything else fails the deployment.
+
+    ## Example
+    ```json
+    "sku": { "name": "basic", "family": "B" }
+    ```
+
+    ## How to fix
+    `"sku": { "family": "A", "name": "standard" }` (or `premium` for HSM-backed keys).
+    """
+    def candidates():
+        for v in deployed(vault_deployments(doc, ctx)):
+            props = v.get("properties")
+            if not isinstance(props, dict):
+                continue
+            sku = v.get("properties/sku")
+            caveats = Uncertainty(uncertainty_status(v))
+            if sku is ABSENT:
+                yield Issue(v.pointer_of("properties"), f"Key Vault {VAULT}{where(v)} has no `sku`: "
+                            f"the deployment fails{caveats.text()}", fix='add `"sku": {"family": "A", "name": "standard"}`',
+                            severity=caveats.severity(ERROR), data=vault_data(v)), v.parameter_file
+                continue
+            if not isinstance(sku, dict):
+                continue
+            family = next((val for k, val in sku.items() if k.lower() == "family"), ABSENT)
+            name = next((val for k, val in sku.items() if k.lower() == "name"), ABSENT)
+            if isinstance(family, str) and family != "A" or family is ABSENT:
+                shown = "missing" if family is ABSENT else repr(family)
+                yield Issue(v.pointer_of("properties/sku/family" if family is not ABSENT else "properties/sku"),
+                            f"Key Vault {VAULT}{where(v)}: `sku.family` is {shown}; it must be 'A'"
+                            f"{caveats.text()}", fix='set `"family": "A"`', severity=caveats.severity(ERROR),
+                            data=vault_data(v, family=None if family is ABSENT else family)), v.parameter_file
+            if isinstance(name, str):
+                if name.lower() not in ("standard", "premium"):
+                    yield Issue(v.pointer_of("properties/sku/name"),
+                                f"Key Vault {VAULT}{where(v)}: `sku.name` is {name!r}; it must be "
+                                f"'standard' or 'premium'{caveats.text()}", fix="use 'standard' or 'premium'",
+                                severity=caveats.severity(ERROR), data=vault_data(v, sku=name)), v.parameter_file
+                elif name not in ("standard", "premium"):
+                    yield Issue(v.pointer_of("properties/sku/name"),
+                                f"Key Vault {VAULT}{where(v)}: `sku.name` {name!r} is accepted, but the "
+                                f"canonical value is {name.lower()!r}", fix=f"write {name.lower()!r}", severity=INFO,
+                                data=vault_data(v, sku=name)), v.parameter_file
+            elif name is ABSENT:
+                yield Issue(v.pointer_of("properties/sku"), f"Key Vault {VAULT}{where(v)}: `sku.name` is "
+                            f"missing; it must be 'standard' or 'premium'{caveats.text()}",
+                            fix='set `"name": "standard"`', severity=caveats.severity(ERROR),
+                            data=vault_data(v)), v.parameter_file
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+
+
+_NAME_SCHEMA = re.compile(r"^[a-zA-Z0-9-]{3,24}$")
+_NAME_STRICT = re.compile(r"^[a-zA-Z](?:[a-zA-Z0-9]|-(?!-))*[a-zA-Z0-9]$")
+
+
+@rule("KV017", "keyvault-name-invalid", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="The vault name is not 3-24 letters, digits and hyphens (or breaks the naming rules)")
+def name_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Checks a deployed vault's resolved name: 3 to 24 characters of letters, digits and hyphens
+    (error: the schema pattern), starting with a letter, ending with a letter or digit, without
+    consecutive hyphens (warning: Azure's naming rules). Names that are not known offline (for
+    example built with `uniqueString()`) are not checked.
+
+    ## Why it matters
+    An invalid name fails the deployment, usually only after the resources before it were
+    created. Vault names are also global DNS names (`<name>.vault.azure.net`).
+
+    ## Example
+    ```json
+    "name": "kv_ml_production_westeurope"
+    ```
+
+    ## How to fix
+    Shorten the name and use only letters, digits and single hyphens, e.g. `kv-ml-prod-weu`.
+    """
+    def candidates():
+        for v in deployed(vault_deployments(doc, ctx)):
+            name = v.name
+            if name is None:
+                continue
+            caveats = Uncertainty(uncertainty_status(v))
+            pointer = v.pointer_of("name")
+            if not _NAME_SCHEMA.match(name):
+                yield Issue(pointer, f"Key Vault name {name!r}{where(v)} is invalid: it must be 3 to 24 letters, "
+                            f"digits and hyphens{caveats.text()}", fix="rename the vault",
+                            severity=caveats.severity(ERROR), data=vault_data(v)), v.parameter_file
+            elif not _NAME_STRICT.match(name):
+                yield Issue(pointer, f"Key Vault name {name!r}{where(v)} breaks Azure's naming rules: it must start "
+                            f"with a letter, end with a letter or digit, and have no consecutive hyphens",
+                            fix="rename the vault", severity=WARNING, data=vault_data(v)), v.parameter_file
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+
+
+@rule("KV018", "keyvault-rbac-implicit", WARNING, reads=Kind.ARM_TEMPLATE,
+      summary="apiVersion 2026-02-01+ with access policies but no explicit `enableRbacAuthorization`")
+def rbac_implicit(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds deployed Key Vaults with apiVersion 2026-02-01 or later that declare
+    `accessPolicies` but do not set `enableRbacAuthorization`.
+
+    ## Why it matters
+    From API 2026-02-01, new vaults default to Azure RBAC, which ignores access policies: the
+    same template grants access on an existing vault (which keeps its access-policy mode) and
+    grants nothing on a new one.
+
+    ## Example
+    ```json
+    { "type": "Microsoft.KeyVault/vaults", "apiVersion": "2026-02-01",
+      "properties": { "accessPolicies": [ ... ] } }
+    ```
+
+    ## How to fix
+    Set `"enableRbacAuthorization": false` to keep access policies, or `true` and replace the
+    policies with role assignments.
+    """
+    def candidates():
+        for v in deployed(vault_deployments(doc, ctx)):
+            if not v.rbac_implicit:
+                continue
+            has_policies = v.resource.raw("properties/accessPolicies") is not ABSENT or \
+                v.policies_value is not ABSENT
+            if has_policies:
+                yield Issue(v.pointer_of("properties"),
+                            f"Key Vault {VAULT}{where(v)} uses apiVersion {v.api_version} and declares "
+                            f"`accessPolicies` without `enableRbacAuthorization`: a new vault is created with Azure "
+                            f"RBAC and ignores the policies, an existing one keeps using them",
+                            fix="set `enableRbacAuthorization` explicitly (false to keep access policies)",
+                            data=vault_data(v)), v.parameter_file
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+

@@ -1,0 +1,358 @@
+"""The template model and what a template deploys: resources as array or symbolic object,
+nested children, copies, conditions, nested deployments (inner, outer, three levels, linked
+files), and parameter files paired with templates."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from preflight.arm.deployments import deployed_resources, evaluations, template_of
+from preflight.arm.evaluator import evaluate, standalone_scope
+from preflight.arm.expressions import compile_string
+from preflight.arm.parameters import paired_files, templates_for
+from preflight.arm.template import ABSENT, ResourceDecl, Template
+from preflight.arm.values import PARAMETER, SECRET, Unknown
+from preflight.documents import load_document
+from preflight.engine import Context, DocumentStore, Options
+
+SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
+PSCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "arm"
+
+
+def write(path: Path, data) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def template(path: Path, resources, parameters=None, variables=None, **extra) -> Path:
+    body = {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "parameters": parameters or {},
+            "variables": variables or {}, "resources": resources}
+    body.update(extra)
+    return write(path, body)
+
+
+def load(path: Path, **options):
+    opts = Options(**options)
+    ctx = Context(opts, DocumentStore(opts))
+    doc = load_document(str(path), path.read_bytes())
+    return doc, ctx
+
+
+def resources(path: Path, rtype=None, **options):
+    doc, ctx = load(path, **options)
+    return deployed_resources(doc, ctx, rtype)
+
+
+# --------------------------------------------------------------------------- the model
+
+def test_resources_as_array_or_symbolic_object_with_existing():
+    t = Template.from_json({"languageVersion": "2.0", "resources": {
+        "kv": {"type": "Microsoft.KeyVault/vaults", "existing": True, "name": "a"},
+        "st": {"type": "Microsoft.Storage/storageAccounts", "name": "b", "apiVersion": "2023-01-01"}}})
+    assert t.symbolic
+    assert [(r.symbolic_name, r.existing, r.pointer) for r in t.resources] == \
+        [("kv", True, "/resources/kv"), ("st", False, "/resources/st")]
+    assert t.resources[1].api_version == "2023-01-01" and t.resources[0].api_version is ABSENT
+    classic = Template.from_json({"resources": [{"type": "Microsoft.KeyVault/vaults", "name": "a"}]})
+    assert not classic.symbolic and classic.resources[0].pointer == "/resources/0"
+
+
+def test_keywords_are_matched_case_insensitively():
+    t = Template.from_json({"Parameters": {"P": {"Type": "String", "DefaultValue": "x"}},
+                            "RESOURCES": [{"Type": "Microsoft.KeyVault/vaults", "Name": "[parameters('p')]",
+                                           "Condition": True, "Properties": {"a": 1}}]})
+    r = t.resources[0]
+    assert r.type == "Microsoft.KeyVault/vaults" and r.condition is True and r.properties == {"a": 1}
+    assert r.pointer == "/RESOURCES/0"
+    assert t.parameters["p"].type == "string" and t.parameters["p"].default == "x"
+
+
+def test_nested_child_type_and_name_are_composed(tmp_path):
+    path = template(tmp_path / "t.json", [{
+        "type": "Microsoft.KeyVault/vaults", "name": "kv1", "apiVersion": "2023-07-01", "properties": {},
+        "resources": [{"type": "accessPolicies", "name": "add", "apiVersion": "2023-07-01",
+                       "properties": {"accessPolicies": []}}]}])
+    child = resources(path, "Microsoft.KeyVault/vaults/accessPolicies")
+    assert len(child) == 1
+    assert child[0].name == "kv1/add" and child[0].pointer == "/resources/0/resources/0"
+    assert child[0].parent.name == "kv1"
+
+
+def test_types_match_case_insensitively(tmp_path):
+    path = template(tmp_path / "t.json", [{"type": "microsoft.keyvault/VAULTS", "name": "kv", "properties": {}}])
+    assert len(resources(path, "Microsoft.KeyVault/vaults")) == 1
+
+
+def test_a_front_end_can_build_the_model_with_trees():
+    """What a Bicep front end does: dataclasses and expression trees, no `[...]` strings."""
+    t = Template.from_json({"parameters": {"name": {"type": "string", "defaultValue": "kv-bicep"}}})
+    vault = ResourceDecl(type="Microsoft.KeyVault/vaults", name=compile_string("[parameters('name')]"),
+                         api_version="2023-07-01", properties={"accessPolicies": compile_string("[createArray()]")},
+                         pointer="/resources/0", template=t)
+    t.resources.append(vault)
+    scope = standalone_scope(t)
+    assert evaluate(vault.name, scope) == "kv-bicep"
+    assert evaluate(vault.body["properties"], scope) == {"accessPolicies": []}
+
+
+# ---------------------------------------------------------------------- copy and condition
+
+def test_resource_copy_instances_and_count_zero(tmp_path):
+    path = template(tmp_path / "t.json", [{
+        "type": "Microsoft.KeyVault/vaults", "name": "[concat('kv-', copyIndex(1))]", "properties": {},
+        "copy": {"name": "vaults", "count": "[parameters('n')]"}}],
+        parameters={"n": {"type": "int", "defaultValue": 3}})
+    assert [r.name for r in resources(path)] == ["kv-1", "kv-2", "kv-3"]
+    none = resources(path, params={"n": 0})
+    assert len(none) == 1 and none[0].status.state == "not-deployed" and "copy count" in none[0].status.reason
+
+
+def test_unknown_copy_count_gives_one_instance_with_unknown_names(tmp_path):
+    path = template(tmp_path / "t.json", [{
+        "type": "Microsoft.KeyVault/vaults", "name": "[concat('kv-', copyIndex())]", "properties": {},
+        "copy": {"name": "vaults", "count": "[length(parameters('names'))]"}}],
+        parameters={"names": {"type": "array"}})
+    (only,) = resources(path)
+    assert isinstance(only.name, Unknown)
+    assert only.status.state == "unknown" and "copy count" in only.status.reason
+
+
+def test_condition_states(tmp_path):
+    def status(condition, params=None, parameters=None):
+        path = template(tmp_path / "c.json", [{"type": "Microsoft.KeyVault/vaults", "name": "kv",
+                                               "condition": condition, "properties": {}}],
+                        parameters=parameters or {"create": {"type": "bool", "defaultValue": True},
+                                                  "missing": {"type": "bool"}})
+        return resources(path, params=params or {})[0].status
+
+    assert status(True).state == "deployed"
+    assert status("[equals(1, 1)]").state == "deployed"
+    assert status("[not(true())]").state == "not-deployed"
+    guarded = status("[parameters('create')]")
+    assert guarded.state == "guarded"
+    assert [(u.name, u.source, u.value) for u in guarded.guards[0].uses] == [("create", "default", True)]
+    assert status("[parameters('create')]", params={"create": False}).state == "not-deployed"
+    unknown = status("[parameters('missing')]")
+    assert unknown.state == "unknown" and unknown.unknown.missing_parameters == ["missing"]
+
+
+def test_existing_resources_are_not_deployed(tmp_path):
+    path = write(tmp_path / "t.json", {"$schema": SCHEMA, "languageVersion": "2.0", "contentVersion": "1.0.0.0",
+                                       "resources": {"kv": {"type": "Microsoft.KeyVault/vaults", "existing": True,
+                                                            "name": "kv"}}})
+    (kv,) = resources(path)
+    assert kv.deployed is False and "existing" in kv.status.reason
+
+
+# --------------------------------------------------------------------- nested deployments
+
+def nested(name, scope, template_body, parameters=None, **extra):
+    props = {"mode": "Incremental", "template": template_body}
+    if scope:
+        props["expressionEvaluationOptions"] = {"scope": scope}
+    if parameters is not None:
+        props["parameters"] = parameters
+    out = {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": name, "properties": props}
+    out.update(extra)
+    return out
+
+
+def test_outer_scope_uses_the_parents_parameters(tmp_path):
+    inner_template = {"parameters": {"p": {"type": "string", "defaultValue": "inner"}},
+                      "resources": [{"type": "Microsoft.KeyVault/vaults", "name": "[parameters('p')]"}]}
+    path = template(tmp_path / "t.json", [nested("n", None, inner_template)],
+                    parameters={"p": {"type": "string", "defaultValue": "outer"}})
+    (kv,) = resources(path, "Microsoft.KeyVault/vaults")
+    assert kv.name == "outer"
+
+
+def test_inner_scope_uses_the_values_the_parent_passes(tmp_path):
+    inner_template = {"parameters": {"p": {"type": "string", "defaultValue": "inner-default"},
+                                     "q": {"type": "string", "defaultValue": "q-default"}},
+                      "variables": {"v": "[concat(parameters('p'), '-', parameters('q'))]"},
+                      "resources": [{"type": "Microsoft.KeyVault/vaults", "name": "[variables('v')]"}]}
+    path = template(tmp_path / "t.json", [nested("n", "inner", inner_template,
+                                                 {"p": {"value": "[parameters('p')]"}})],
+                    parameters={"p": {"type": "string", "defaultValue": "outer"}})
+    (kv,) = resources(path, "Microsoft.KeyVault/vaults")
+    assert kv.name == "outer-q-default"
+    assert [c.name for c in kv.chain] == ["n"]
+
+
+def test_inner_parameter_without_value_or_default_is_unknown(tmp_path):
+    inner_template = {"parameters": {"p": {"type": "string"}},
+                      "resources": [{"type": "Microsoft.KeyVault/vaults", "name": "[parameters('p')]"}]}
+    path = template(tmp_path / "t.json", [nested("n", "inner", inner_template, {})])
+    (kv,) = resources(path, "Microsoft.KeyVault/vaults")
+    assert isinstance(kv.name, Unknown) and "does not pass" in kv.name.reason
+
+
+def test_nested_deployment_condition_and_target_carry_to_its_resources(tmp_path):
+    inner_template = {"resources": [{"type": "Microsoft.KeyVault/vaults", "name": "kv"}]}
+    path = template(tmp_path / "t.json", [nested("n", "inner", inner_template, {},
+                                                 condition="[parameters('deploy')]",
+                                                 resourceGroup="[parameters('rg')]", subscriptionId="sub-2")],
+                    parameters={"deploy": {"type": "bool", "defaultValue": False},
+                                "rg": {"type": "string", "defaultValue": "rg-shared"}})
+    (kv,) = resources(path, "Microsoft.KeyVault/vaults")
+    assert kv.status.state == "not-deployed" and "enclosing deployment" in kv.status.reason
+    assert kv.target == ("sub-2", "rg-shared")
+    (kv,) = resources(path, "Microsoft.KeyVault/vaults", params={"deploy": True})
+    assert kv.status.state == "guarded"
+
+
+def test_three_levels_of_inner_nesting():
+    doc, ctx = load(FIXTURES / "nested-three-levels" / "azuredeploy.json")
+    (kv,) = deployed_resources(doc, ctx, "Microsoft.KeyVault/vaults")
+    assert kv.name == "kv-deep" and len(kv.chain) == 3
+    assert kv.get("properties/accessPolicies") == []
+    assert kv.pointer_of("properties/accessPolicies").endswith("/resources/0/properties/accessPolicies")
+
+
+def test_relative_path_links_resolve_to_local_files(tmp_path):
+    doc, ctx = load(FIXTURES / "linked" / "main.json")
+    (kv,) = deployed_resources(doc, ctx, "Microsoft.KeyVault/vaults")
+    assert kv.name == "kv-linked" and not kv.local
+    assert kv.anchor == "/resources/0"
+    assert kv.document.abspath.endswith("modules/vault.json")
+    missing = template(tmp_path / "main.json", [{"type": "Microsoft.Resources/deployments", "name": "x",
+                                                 "properties": {"templateLink": {"relativePath": "nope.json"}}}])
+    assert resources(missing, "Microsoft.KeyVault/vaults") == []
+
+
+def test_link_cycles_stop(tmp_path):
+    link = {"type": "Microsoft.Resources/deployments", "name": "self",
+            "properties": {"templateLink": {"relativePath": "b.json"}}}
+    template(tmp_path / "a.json", [link, {"type": "Microsoft.KeyVault/vaults", "name": "kv"}])
+    template(tmp_path / "b.json", [dict(link, properties={"templateLink": {"relativePath": "a.json"}})])
+    kvs = resources(tmp_path / "a.json", "Microsoft.KeyVault/vaults")
+    assert [r.name for r in kvs] == ["kv"]
+
+
+def test_property_lookup_through_property_copy_and_expressions(tmp_path):
+    path = template(tmp_path / "t.json", [{
+        "type": "Microsoft.KeyVault/vaults", "name": "kv",
+        "properties": {"copy": [{"name": "accessPolicies", "count": 2,
+                                 "input": {"objectId": "[concat('id-', copyIndex('accessPolicies'))]"}}],
+                       "sku": "[variables('sku')]"}}], variables={"sku": {"name": "standard", "family": "A"}})
+    (kv,) = resources(path)
+    assert kv.get("properties/accessPolicies") == [{"objectId": "id-0"}, {"objectId": "id-1"}]
+    assert kv.pointer_of("properties/accessPolicies") == "/resources/0/properties/copy/0"
+    assert kv.get("properties/sku/name") == "standard"
+    assert kv.pointer_of("properties/sku/name") == "/resources/0/properties/sku"
+    assert kv.get("properties/enableRbacAuthorization") is ABSENT
+
+
+# ----------------------------------------------------------------------- parameter files
+
+def test_pairing_by_naming_convention(tmp_path):
+    for name in ("azuredeploy.json", "azuredeploy.parameters.json", "azuredeploy.parameters.prod.json",
+                 "other.parameters.json", "template.json", "parameters.json", "main.json", "main.parameters.json"):
+        (tmp_path / name).write_text("{}")
+    names = lambda paths: sorted(Path(p).name for p in paths)  # noqa: E731
+    assert names(paired_files(str(tmp_path / "azuredeploy.json"))) == \
+        ["azuredeploy.parameters.json", "azuredeploy.parameters.prod.json"]
+    assert names(paired_files(str(tmp_path / "template.json"))) == ["parameters.json"]
+    assert names(paired_files(str(tmp_path / "main.json"))) == ["main.parameters.json"]
+    assert paired_files(str(tmp_path / "azuredeploy.parameters.json")) == []
+    assert names(templates_for(str(tmp_path / "azuredeploy.parameters.prod.json"))) == ["azuredeploy.json"]
+
+
+def test_each_paired_file_is_evaluated_beside_the_defaults(tmp_path):
+    path = template(tmp_path / "azuredeploy.json", [{"type": "Microsoft.KeyVault/vaults", "name": "[parameters('n')]"}],
+                    parameters={"n": {"type": "string", "defaultValue": "kv-default"}})
+    write(tmp_path / "azuredeploy.parameters.dev.json", {"$schema": PSCHEMA, "contentVersion": "1.0.0.0",
+                                                          "parameters": {"n": {"value": "kv-dev"}}})
+    write(tmp_path / "azuredeploy.parameters.prod.json", {"$schema": PSCHEMA, "contentVersion": "1.0.0.0",
+                                                           "parameters": {"n": {"value": "kv-prod"}}})
+    doc, ctx = load(path)
+    got = [(ev.label and Path(ev.label).name, ev.of_type("Microsoft.KeyVault/vaults")[0].name)
+           for ev in evaluations(doc, ctx)]
+    assert got == [(None, "kv-default"), ("azuredeploy.parameters.dev.json", "kv-dev"),
+                   ("azuredeploy.parameters.prod.json", "kv-prod")]
+
+
+def test_precedence_cli_over_file_over_default_and_secrets(tmp_path):
+    path = template(tmp_path / "azuredeploy.json", [{"type": "Microsoft.KeyVault/vaults", "name": "[parameters('n')]",
+                                                     "properties": {"tenantId": "[parameters('secret')]"}}],
+                    parameters={"n": {"type": "string", "defaultValue": "kv-default"}, "secret": {"type": "string"}})
+    write(tmp_path / "azuredeploy.parameters.json", {"$schema": PSCHEMA, "contentVersion": "1.0.0.0", "parameters": {
+        "n": {"value": "kv-file"},
+        "secret": {"reference": {"keyVault": {"id": "/subscriptions/x"}, "secretName": "s"}}}})
+    (default, from_file) = resources(path, "Microsoft.KeyVault/vaults")
+    assert default.name == "kv-default" and from_file.name == "kv-file"
+    secret = from_file.get("properties/tenantId")
+    assert isinstance(secret, Unknown) and {k for k, _ in secret.needs} == {SECRET}
+    assert {k for k, _ in default.get("properties/tenantId").needs} == {PARAMETER}
+    both = resources(path, "Microsoft.KeyVault/vaults", params={"n": "kv-cli"})
+    assert [r.name for r in both] == ["kv-cli", "kv-cli"]
+
+
+def test_explicit_parameter_files_replace_pairing_and_apply_where_names_match(tmp_path):
+    path = template(tmp_path / "azuredeploy.json", [{"type": "Microsoft.KeyVault/vaults", "name": "[parameters('n')]"}],
+                    parameters={"n": {"type": "string", "defaultValue": "kv-default"}})
+    write(tmp_path / "azuredeploy.parameters.json", {"parameters": {"n": {"value": "kv-paired"}}})
+    explicit = write(tmp_path / "ci" / "prod.json", {"n": {"value": "kv-explicit"}})  # a bare `az` parameters object
+    other = write(tmp_path / "ci" / "other.json", {"parameters": {"unrelated": {"value": 1}}})
+    got = resources(path, "Microsoft.KeyVault/vaults", parameter_files=(str(explicit), str(other)))
+    assert [r.name for r in got] == ["kv-explicit"]
+    assert got[0].parameter_file == str(explicit)
+
+
+def test_quickstart_placeholders_are_not_values(tmp_path):
+    path = template(tmp_path / "azuredeploy.json", [{"type": "Microsoft.KeyVault/vaults", "name": "[parameters('n')]"}],
+                    parameters={"n": {"type": "string"}})
+    write(tmp_path / "azuredeploy.parameters.json", {"parameters": {"n": {"value": "GEN-UNIQUE-8"}}})
+    names = [r.name for r in resources(path, "Microsoft.KeyVault/vaults")]
+    assert all(isinstance(n, Unknown) for n in names)
+    assert "placeholder" in names[1].reason
+
+
+def test_template_model_is_cached_per_document(tmp_path):
+    path = template(tmp_path / "t.json", [])
+    doc, ctx = load(path)
+    assert template_of(doc) is template_of(doc)
+    assert evaluations(doc, ctx) is evaluations(doc, ctx)
+
+
+# ------------------------------------------------------------------------------ robustness
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_EXPRESSIONS = st.sampled_from([
+    "[parameters('p')]", "[variables('v')]", "[copyIndex()]", "[reference('x').accessPolicies]", "[[literal]",
+    "[if(parameters('p'), createArray(), json('null'))]", "[concat(parameters('p'), '/add')]", "[bad(",
+    "[resourceId('Microsoft.KeyVault/vaults', parameters('p'))]", "[length(variables('v'))]", "[null()]",
+    "Microsoft.KeyVault/vaults", "Microsoft.Resources/deployments", "Microsoft.KeyVault/vaults/accessPolicies",
+    "inner", "outer", "recover", "add"])
+_KEYS = st.sampled_from(["type", "name", "properties", "condition", "copy", "count", "input", "accessPolicies",
+                         "enableRbacAuthorization", "createMode", "template", "resources", "parameters",
+                         "expressionEvaluationOptions", "scope", "value", "existing", "sku", "tenantId",
+                         "templateLink", "relativePath", "variables", "defaultValue", "languageVersion"])
+_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-3, 900), _EXPRESSIONS),
+    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(_KEYS, children, max_size=5)),
+    max_leaves=40)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(resources=st.lists(st.dictionaries(_KEYS, _VALUES, max_size=7), max_size=4),
+       variables=st.dictionaries(st.sampled_from(["v", "w", "copy"]), _VALUES, max_size=3),
+       symbolic=st.booleans())
+def test_any_template_structure_is_checked_without_internal_error(tmp_path, resources, variables, symbolic):
+    from preflight.engine import scan
+    for r in resources[:2]:
+        r.setdefault("type", "Microsoft.KeyVault/vaults")
+    body = {"$schema": SCHEMA, "contentVersion": "1.0.0.0",
+            "parameters": {"p": {"type": "string", "defaultValue": "[variables('v')]"}}, "variables": variables,
+            "resources": {f"r{i}": r for i, r in enumerate(resources)} if symbolic else resources}
+    if symbolic:
+        body["languageVersion"] = "2.0"
+    path = tmp_path / "fuzz.json"
+    path.write_text(json.dumps(body))
+    result = scan([str(path)], Options(select={"KV", "ARM", "PF"}))
+    assert [f.message for f in result.findings if f.rule == "PF003"] == []
