@@ -1,4 +1,4 @@
-"""Command line: `preflight scan|rules|rule`. Exit codes: 0 clean, 1 findings, 2 usage error."""
+"""Command line: `preflight scan|rules|rule|fix|merge`. Exit codes: 0 clean, 1 findings, 2 usage error."""
 from __future__ import annotations
 
 import argparse
@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="skip paths matching GLOB; repeatable")
     scan.add_argument("--no-color", action="store_true", help="never colour the text report")
     scan.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    scan.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                      help="worker processes for large scans (default: one per CPU; 1: none)")
     load = scan.add_argument_group("declared load (DEP003, DEP016, DEP017; or [[load]] in the config)")
     load.add_argument("--expected-rps", type=float, metavar="RPS", help="requests per second the deployment serves")
     load.add_argument("--latency-ms", type=float, metavar="MS", help="time to score one request, in milliseconds")
@@ -77,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip paths matching GLOB")
     _add_fix_arguments(fix)
     fix.set_defaults(fix=True)
+
+    merge = sub.add_parser("merge", help="combine JSON reports of several scans (CI shards) into one report")
+    merge.add_argument("reports", nargs="+", metavar="REPORT", help="a report of `preflight scan --format json`")
+    merge.add_argument("--format", default="json", choices=("json", "sarif"), help="report format (default json)")
+    merge.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    merge.add_argument("--fail-on", choices=FAIL_ON, default=None,
+                       help="lowest severity that makes the exit code 1 (default: the configuration's, else warning)")
     return parser
 
 
@@ -92,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_rule(args)
         if args.command == "fix":
             return cmd_fix(args)
+        if args.command == "merge":
+            return cmd_merge(args)
         parser.print_help()
         return EXIT_USAGE
     except UsageError as exc:
@@ -154,6 +165,7 @@ def build_options(args: argparse.Namespace):
         extra={"config": config, "configs": configs},
         configs=configs,
         baseline=baseline,
+        jobs=args.jobs,
     )
     from .live.options import LiveOptionError, deployment_context, provider_from_args, wants_live
 
@@ -282,6 +294,26 @@ def run_fixes(args: argparse.Namespace, options, out) -> int:
     if args.diff:
         return EXIT_FINDINGS if result.changed or result.notes else EXIT_CLEAN
     return EXIT_FINDINGS if result.notes else EXIT_CLEAN
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from .config import ConfigError, Configs
+    from .engine import exit_code
+    from .findings import Severity
+    from .merge import MergeError, merge, render
+
+    try:
+        fail_on = args.fail_on or Configs().for_path(".").get("fail-on", "warning")
+        result = merge(args.reports)
+    except (ConfigError, MergeError) as exc:
+        raise UsageError(str(exc)) from None
+    text = render(result, args.format)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return exit_code(result.findings, None if fail_on == "never" else Severity.parse(fail_on))
 
 
 def cmd_fix(args: argparse.Namespace) -> int:

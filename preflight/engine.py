@@ -174,6 +174,7 @@ class Options:
     # Providers (e.g. `--live`): `collect(doc, ctx)` sees each checked document, `finish(ctx)`
     # runs after every offline rule and returns findings; its failure never hides the others.
     providers: tuple[Any, ...] = ()
+    jobs: int | None = None  # worker processes for large scans; None: one per CPU, 1: none
 
 
 # Kinds that other documents point at or are pointed from (an inference config names its conda
@@ -341,17 +342,12 @@ def scan(paths: Iterable[str], options: Options) -> ScanResult:
         files += 1
         findings.extend(_check(doc, ctx, rules_by_kind, filt))
         _collect(doc, ctx, findings)
-    for item in deferred:
-        tick()
-        raw = _read_candidate(item, options, findings)
-        doc = _load(item, raw, findings) if raw is not None else None
-        if doc is None:
-            continue
-        files += 1
-        store.current = doc
-        findings.extend(_check(doc, ctx, rules_by_kind, filt))
-        _collect(doc, ctx, findings)
-        store.current = None
+        filt.record(doc.path, filt.release(doc.path))
+    for path, found, suppressions in _check_deferred(deferred, ctx, rules_by_kind, filt, tick):
+        findings.extend(found)
+        if path is not None:
+            files += 1
+            filt.record(path, suppressions)
     for provider in options.providers:
         try:
             findings.extend(provider.finish(ctx))
@@ -360,6 +356,75 @@ def scan(paths: Iterable[str], options: Options) -> ScanResult:
     findings = filt.finish(findings)
     findings.sort(key=Finding.sort_key)
     return ScanResult(findings, files, filt.checked, filt.baselined)
+
+
+# Parallel checking: worth its start-up cost only for large scans. Workers are forked, so they
+# inherit the kept documents, the rules and the configuration without pickling any of them;
+# only file paths go out and findings come back, in order.
+POOL_MIN_FILES = 400
+_POOL_BATCH = 32
+_pool_state: tuple[Context, dict[Kind, list[Rule]], Any] | None = None
+
+
+def _workers(options: Options, count: int) -> int:
+    jobs = options.jobs if options.jobs is not None else (os.cpu_count() or 1)
+    if jobs <= 1 or count < POOL_MIN_FILES or options.providers:  # providers collect in-process
+        return 1
+    import multiprocessing
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return min(jobs, 8)
+
+
+def _check_one(item: Candidate, ctx: Context, rules_by_kind: dict[Kind, list[Rule]], filt: Any):
+    """Load, check and release one deferred file: (path or None, findings, its suppressions)."""
+    found: list[Finding] = []
+    raw = _read_candidate(item, ctx.options, found)
+    doc = _load(item, raw, found) if raw is not None else None
+    if doc is None:
+        return None, found, None
+    ctx.store.current = doc
+    try:
+        found.extend(_check(doc, ctx, rules_by_kind, filt))
+        _collect(doc, ctx, found)
+    finally:
+        ctx.store.current = None
+    return doc.path, found, filt.release(doc.path)
+
+
+def _check_batch(items: list[Candidate]) -> list[tuple[str | None, list[Finding], Any]]:
+    assert _pool_state is not None
+    ctx, rules_by_kind, filt = _pool_state
+    return [_check_one(item, ctx, rules_by_kind, filt) for item in items]
+
+
+def _check_deferred(deferred: list[Candidate], ctx: Context, rules_by_kind: dict[Kind, list[Rule]],
+                    filt: Any, tick: Callable[[], None]) -> Iterator[tuple[str | None, list[Finding], Any]]:
+    workers = _workers(ctx.options, len(deferred))
+    if workers > 1:
+        global _pool_state
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        batches = [deferred[i:i + _POOL_BATCH] for i in range(0, len(deferred), _POOL_BATCH)]
+        _pool_state = (ctx, rules_by_kind, filt)
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                futures = [pool.submit(_check_batch, batch) for batch in batches]
+                for batch, future in zip(batches, futures):
+                    try:
+                        results = future.result()
+                    except Exception:  # noqa: BLE001 - e.g. a finding that cannot be pickled
+                        results = [_check_one(item, ctx, rules_by_kind, filt) for item in batch]
+                    for result in results:
+                        tick()
+                        yield result
+        finally:
+            _pool_state = None
+        return
+    for item in deferred:
+        tick()
+        yield _check_one(item, ctx, rules_by_kind, filt)
 
 
 def _check(doc: Document, ctx: Context, rules_by_kind: dict[Kind, list[Rule]], filt: Any) -> list[Finding]:

@@ -67,7 +67,6 @@ class FindingFilter:
 
     def document(self, doc: Document, findings: list[Finding], rules: list[Rule]) -> list[Finding]:
         """Apply a checked document's inline suppressions and fingerprint its findings."""
-        self.checked.append(doc.path)
         suppressions = parse(doc) if doc.text else []
         if suppressions:
             findings = [f for f in findings if not _hidden(suppressions, f)]
@@ -76,6 +75,16 @@ class FindingFilter:
             self._late[doc.path] = suppressions
         set_fingerprints(findings, doc)
         return findings
+
+    def release(self, path: str) -> list[Suppression] | None:
+        """A checked document's suppressions, handed over by whoever checked it (a worker process
+        returns them with its findings); `record` takes them back in the scanning process."""
+        return self._late.pop(path, None)
+
+    def record(self, path: str, suppressions: list[Suppression] | None) -> None:
+        self.checked.append(path)
+        if suppressions:
+            self._late[path] = suppressions
 
     def _unused(self, doc: Document, suppressions: list[Suppression], rules: list[Rule]) -> list[Finding]:
         enabled = self.selection(doc.path)

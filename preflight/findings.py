@@ -68,6 +68,8 @@ class Finding:
         }
         if self.fix:
             out["fix"] = self.fix
+        if self.fingerprint:  # stable across edits elsewhere in the file: merge and SARIF use it
+            out["fingerprint"] = self.fingerprint
         if self.data:
             out["data"] = self.data
         return out

@@ -36,7 +36,7 @@ from packaging.version import InvalidVersion, Version
 from .conda import (AZUREML_DEFAULTS, INFERENCE_SERVER, V1_MINIMUM, CondaPackage, PipRequirement, parse_matchspec,
                     parse_pip_line, unpinned_conda_packages, unpinned_pip_requirements, v1_serving, v2_serving)
 from .documents import Document, Kind
-from .loaders import LoadError, TextLines, decode, json_positions, load_json, split_pointer
+from .loaders import JSON_STRING, LoadError, TextLines, decode, json_positions, load_json, split_pointer
 from .project import V1_SCORING, V2_SCORING, held_environments, pin_policy
 
 BOM = b"\xef\xbb\xbf"
@@ -474,7 +474,7 @@ class YamlText:
 class JsonText:
     """Positions of the array items of one JSON text (strings only are edited)."""
 
-    _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+    _STRING = re.compile(JSON_STRING, re.S)
 
     def __init__(self, text: str):
         self.text = text

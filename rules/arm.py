@@ -7,11 +7,14 @@ a parameter or variable that is not declared, and variables that refer to each o
 """
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any, Iterator
 
 from preflight.arm.deployments import evaluations, template_of
 from preflight.arm.evaluator import Frame, Scope, evaluate
-from preflight.arm.expressions import Call, Index, Literal, Member, Node, template_strings, walk
+from preflight.arm.expressions import (Call, Index, Literal, Member, Node, compile_string, path_pointer, template_paths,
+                                       template_strings, walk)
 from preflight.arm.parameters import undeclared_in_file
 from preflight.arm.template import ABSENT, ParameterDecl, ResourceDecl, Template, kitem
 from preflight.arm.values import describe, equal3, find_unknown
@@ -226,22 +229,29 @@ def nested_templates(template: Template) -> Iterator[tuple[Template, Template | 
 def expressions_of(t: Template) -> Iterator[tuple[str, Node]]:
     """(pointer, tree) for the expressions a template evaluates in its own scope: variables,
     parameter defaults and bounds, resources (not inline nested templates), outputs."""
+    for pointer, value in _expression_sources(t):
+        yield from _trees(value, pointer)
+
+
+def _expression_sources(t: Template) -> Iterator[tuple[str, Any]]:
+    """(pointer, raw value) for the parts of a template whose expressions it evaluates in its
+    own scope (see `expressions_of`); metadata below them is not entered (`_METADATA`)."""
     raw = t.raw if isinstance(t.raw, dict) else {}
     for key in ("variables", "outputs"):
         found = kitem(raw, key)
         if found:
-            yield from _trees(found[1], join_pointer(t.pointer, found[0]))
+            yield join_pointer(t.pointer, found[0]), found[1]
     for decl in t.parameters.values():
         for value, sub in ((decl.default, "defaultValue"), (decl.allowed, "allowedValues")):
             if value is not ABSENT:
-                yield from _trees(value, join_pointer(decl.pointer, sub))
+                yield join_pointer(decl.pointer, sub), value
     for r in t.all_resources():
-        yield from _resource_trees(r)
+        yield r.pointer, _resource_body(r)
 
 
-def _resource_trees(r: ResourceDecl) -> Iterator[tuple[str, Node]]:
-    """A resource's expressions, without its children (visited on their own), its metadata, and
-    the inline template of a nested deployment (evaluated in its own scope)."""
+def _resource_body(r: ResourceDecl) -> dict[Any, Any]:
+    """A resource without its children (visited on their own), its metadata, and the inline
+    template of a nested deployment (evaluated in its own scope)."""
     body: dict[Any, Any] = {}
     for key, value in r.body.items():
         lower = key.lower() if isinstance(key, str) else ""
@@ -250,11 +260,19 @@ def _resource_trees(r: ResourceDecl) -> Iterator[tuple[str, Node]]:
         if lower == "properties" and r.deployment is not None and isinstance(value, dict):
             value = {k: v for k, v in value.items() if not (isinstance(k, str) and k.lower() == "template")}
         body[key] = value
-    yield from _trees(body, r.pointer)
+    return body
+
+
+def _resource_trees(r: ResourceDecl) -> Iterator[tuple[str, Node]]:
+    """A resource's expressions (see `_resource_body`)."""
+    yield from _trees(_resource_body(r), r.pointer)
+
+
+_METADATA = frozenset({"metadata"})
 
 
 def _trees(value: Any, pointer: str) -> Iterator[tuple[str, Node]]:
-    for p, compiled in template_strings(value, pointer, frozenset({"metadata"}), expressions_only=True):
+    for p, compiled in template_strings(value, pointer, _METADATA, expressions_only=True):
         if isinstance(compiled, Node):
             yield p, compiled
 
@@ -305,18 +323,59 @@ def undeclared_reference(doc: Document, ctx: Context) -> Iterator[Issue]:
     for t, outer in nested_templates(template_of(doc)):
         params = set(t.parameters) | (set(outer.parameters) if outer else set())
         variables = set(t.variables) | (set(outer.variables) if outer else set())
-        for pointer, tree in expressions_of(t):
-            missing: dict[str, str] = {}
-            for kind, name in _named_refs(tree, lazy=True):
-                known = params if kind == "parameters" else variables
-                what = "parameter" if kind == "parameters" else "variable"
-                if name.lower() not in known:
-                    missing.setdefault(f"{what}:{name.lower()}", f"{what} '{name}'")
-            if missing:
-                names = list(missing.values())
-                verb = "is" if len(names) == 1 else "are"
-                yield Issue(pointer, f"{' and '.join(names)} {verb} not declared in this template: Azure rejects it",
-                            fix="declare it, or correct the name", data={"names": names})
+        for base, value in _expression_sources(t):
+            # The expressions `expressions_of` yields, in the same order; pointers are built
+            # only for the few that are reported.
+            for path, expression in template_paths(value, _METADATA, expressions_only=True):
+                if isinstance(expression, str):
+                    if all(name in (params if kind == "parameters" else variables)
+                           for kind, name in _candidate_refs(expression)):
+                        continue  # every name it can reference is declared (see _candidate_refs)
+                    refs = _text_refs(expression)
+                else:
+                    refs = tuple(_named_refs(expression, lazy=True))
+                if not refs:
+                    continue
+                missing: dict[str, str] = {}
+                for kind, name in refs:
+                    known = params if kind == "parameters" else variables
+                    what = "parameter" if kind == "parameters" else "variable"
+                    if name.lower() not in known:
+                        missing.setdefault(f"{what}:{name.lower()}", f"{what} '{name}'")
+                if missing:
+                    names = list(missing.values())
+                    verb = "is" if len(names) == 1 else "are"
+                    yield Issue(path_pointer(base, path),
+                                f"{' and '.join(names)} {verb} not declared in this template: Azure rejects it",
+                                fix="declare it, or correct the name", data={"names": names})
+
+
+@lru_cache(maxsize=65536)
+def _text_refs(text: str) -> tuple[tuple[str, str], ...]:
+    """`_named_refs(compile_string(text), lazy=True)` of an expression string (cached by text:
+    templates repeat the same expressions)."""
+    tree = compile_string(text)
+    return tuple(_named_refs(tree, lazy=True)) if isinstance(tree, Node) else ()
+
+
+# Where an expression's text may call parameters('x') or variables('x'): the function name in
+# any case, blanks, `(`, blanks, then a string literal read with the tokenizer's own pattern.
+# The lookahead matches at every position, so a match that starts inside a string literal
+# cannot hide a real call overlapping it.
+_CANDIDATE = re.compile(r"(?=(parameters|variables)\s*\(\s*('(?:[^']|'')*'))", re.I)
+
+
+@lru_cache(maxsize=65536)
+def _candidate_refs(text: str) -> tuple[tuple[str, str], ...]:
+    """(kind, lower-cased name) for every place in an expression string that may be a
+    `parameters('x')`/`variables('x')` call: a superset of what `_text_refs` finds, so a string
+    whose candidates are all declared names cannot be reported, and need not be parsed.
+    It is a superset because a call's name is an identifier token of the text (lower-cased, so
+    written `parameters` in some case), followed by blanks and `(` tokens and, for a name
+    argument, a string token; the same patterns read at the same place of the same text
+    (`text[1:-1]`, what the tokenizer reads) find that same literal."""
+    return tuple((m.group(1).lower(), m.group(2)[1:-1].replace("''", "'").lower())
+                 for m in _CANDIDATE.finditer(text, 1, len(text) - 1))
 
 
 @rule("ARM005", "arm-reference-in-variables", ERROR, reads=Kind.ARM_TEMPLATE,

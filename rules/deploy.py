@@ -52,8 +52,9 @@ def _arm_issues(doc: Document, ctx: Context, resource_type: str, check) -> Itera
     seen: set[tuple[str, str]] = set()
     for res in arm_resources(doc, ctx, resource_type):
         for pointer, message, fix, severity in check(res):
-            if not res.certain and (severity is None or severity > WARNING):
-                severity, message = WARNING, f"if deployed, {message}"
+            if not res.certain:
+                message = f"if deployed, {message}"
+                severity = WARNING if severity is None or severity > WARNING else severity
             key = (pointer, message)
             if key not in seen:
                 seen.add(key)
@@ -1655,7 +1656,8 @@ def _autoscale_problems(res: ArmResource):
     label = f"autoscale setting '{res.name}'"
     enabled = res.at("properties/enabled")
     if enabled.known and not enabled.present:
-        yield (res.resource.anchor, f"{label} has no properties.enabled, which defaults to false: it never scales",
+        yield (res.at("properties").pointer, f"{label} has no properties.enabled, which defaults to false: it never "
+               "scales",
                'add "enabled": true', WARNING)
     profiles = res.at("properties/profiles")
     if not isinstance(profiles.value, list):
@@ -1688,8 +1690,8 @@ def _autoscale_problems(res: ArmResource):
         if not isinstance(rules.value, list):
             continue
         for j in range(len(rules.value)):
-            for path, (lo, hi), text in ((f"scaleAction/cooldown", COOLDOWN_RANGE, "PT1M and P1W"),
-                                         (f"metricTrigger/timeGrain", TIME_GRAIN_RANGE, "PT1M and PT12H")):
+            for path, (lo, hi), text in (("scaleAction/cooldown", COOLDOWN_RANGE, "PT1M and P1W"),
+                                         ("metricTrigger/timeGrain", TIME_GRAIN_RANGE, "PT1M and PT12H")):
                 v = res.at(f"properties/profiles/{i}/rules/{j}/{path}")
                 if not v.known or not isinstance(v.value, str):
                     continue

@@ -293,3 +293,14 @@ def test_scan_without_configuration_has_no_load(tmp_path):
     (tmp_path / "aks.json").write_text(json.dumps(DOCS_EXAMPLE))
     result = scan([str(tmp_path)], Options())
     assert not [f for f in result.findings if f.rule.startswith("DEP")]
+
+
+def test_arm_findings_are_capped_at_warning_when_deployment_is_uncertain():
+    report, _ = scan_json(str(FIXTURES / "deploy" / "DEP028"), "--select", "DEP028", "--fail-on", "never")
+    by_file = {}
+    for f in report["findings"]:
+        by_file.setdefault(f["path"].rsplit("/", 1)[-1], []).append((f["severity"], f["message"]))
+    assert [sev for sev, _ in by_file["arm-guarded-bad.json"]] == ["warning"]
+    assert by_file["arm-guarded-bad.json"][0][1].startswith("if deployed, autoscale setting 'churn-blue-autoscale'")
+    assert sorted(sev for sev, _ in by_file["arm-bad.json"]) == ["error", "error", "error", "warning"]
+    assert "arm-good.json" not in by_file

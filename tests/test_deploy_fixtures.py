@@ -1,8 +1,8 @@
 """Every DEP and SCR rule against its fixtures: fixtures/deploy/<RULE>/ and fixtures/scoring/<RULE>/.
 
 A file named `*-bad.*` / `*_bad.*` must get the folder's rule exactly on the lines marked
-`# expect: RULE` (a JSON file, which has no comments, must get the same findings as its YAML
-twin); a `*-good.*` / `*_good.*` file must get no DEP or SCR finding at all; any other file of
+`# expect: RULE` (`// expect: RULE` in ARM templates; a v1 JSON config, which has no comments,
+must get the same findings as its YAML twin); a `*-good.*` / `*_good.*` file must get no DEP or SCR finding at all; any other file of
 the folder (a script a config points at) must not get the folder's rule.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from preflight.cli import build_options, build_parser
 from preflight.engine import REGISTRY, load_rule_packs, scan
 
 RULE_DIRS = sorted(p for root in ("deploy", "scoring") for p in (FIXTURES / root).glob("[A-Z]*[0-9]") if p.is_dir())
-EXPECT = re.compile(r"#\s*expect:\s*(.*)")
+EXPECT = re.compile(r"(?:#|//)\s*expect:\s*(.*)")
 RULE_ID = re.compile(r"\b[A-Z]{2,4}\d{3}\b")
 
 
@@ -73,7 +73,7 @@ def test_rule_fixtures(folder: Path):
             assert not noisy, f"{path.name}: {noisy}"
         elif kind == "support":
             assert not mine, f"{path.name}: {[f.message for f in mine]}"
-        elif path.suffix == ".json":
+        elif path.suffix == ".json" and path.with_suffix(".yml").exists():
             twin = path.with_suffix(".yml")
             theirs = [f for f in by_file[os.path.normpath(str(twin))] if f.rule == rule_id]
             assert mine, f"{path.name}: no {rule_id}"

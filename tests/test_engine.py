@@ -87,3 +87,18 @@ def test_linked_documents_are_kept_and_others_loaded_on_demand(tmp_path):
     finally:
         del engine.REGISTRY["ZZ998"]
     assert seen == {"configs": [str(tmp_path / "ic.json")], "linked_kind": Kind.CONDA}
+
+
+def test_parallel_scan_gives_the_same_report_as_sequential(monkeypatch):
+    """Worker processes check the deferred files; the findings (suppressions and fingerprints
+    included) must be exactly those of an in-process scan."""
+    import preflight.engine as engine
+    from conftest import FIXTURES
+
+    monkeypatch.setattr(engine, "POOL_MIN_FILES", 2)
+    sequential = scan([str(FIXTURES)], Options(jobs=1))
+    parallel = scan([str(FIXTURES)], Options(jobs=2))
+    assert engine._workers(Options(jobs=2), 10) == 2  # the pool really was used
+    assert sequential.files == parallel.files > 20
+    assert [f.to_json() for f in parallel.findings] == [f.to_json() for f in sequential.findings]
+    assert sorted(parallel.checked) == sorted(sequential.checked)

@@ -318,34 +318,50 @@ def template_strings(value: Any, pointer: str = "", skip_keys: frozenset[str] = 
                      expressions_only: bool = False):
     """(pointer, compiled) for every string in a JSON value, iteratively; keys in `skip_keys`
     (compared case-insensitively) are not entered. With `expressions_only`, only strings that
-    are expressions (and trees) are yielded, and pointers are built only for those."""
-    from ..loaders import join_pointer
+    are expressions (and trees) are yielded. Pointers are built only for what is yielded."""
+    for path, item in template_paths(value, skip_keys, expressions_only):
+        yield path_pointer(pointer, path), compile_string(item) if isinstance(item, str) else item
 
-    stack = [(value, pointer)]
+
+def template_paths(value: Any, skip_keys: frozenset[str] = frozenset(), expressions_only: bool = False):
+    """What `template_strings` yields, in the same order, before compiling and before building
+    pointers: (path, string or tree). `path` is an opaque key path (None for `value` itself);
+    `path_pointer(pointer, path)` turns it into the JSON pointer. With `expressions_only`, only
+    strings that are expressions (`is_expression`: exactly those `compile_string` turns into a
+    Node) and trees. For callers that look at many strings and report few."""
+    stack: list[tuple[Any, Any]] = [(value, None)]
     while stack:
-        v, p = stack.pop()
+        v, path = stack.pop()
         if isinstance(v, str):
-            compiled = compile_string(v)
-            if not expressions_only or isinstance(compiled, Node):
-                yield p, compiled
+            if not expressions_only or is_expression(v):
+                yield path, v
         elif isinstance(v, dict):
             for k, item in v.items():
                 if skip_keys and isinstance(k, str) and k.lower() in skip_keys:
                     continue
                 if isinstance(item, str):
-                    if expressions_only and not (item[:1] == "[" and item[-1:] == "]"):
-                        continue
-                    compiled = compile_string(item)
-                    if not expressions_only or isinstance(compiled, Node):
-                        yield join_pointer(p, k), compiled
+                    # is_expression(), inlined: this is the innermost loop of a template scan
+                    if not expressions_only or (item[:1] == "[" and item[-1:] == "]" and item[1:2] != "["):
+                        yield (path, k), item
                 elif isinstance(item, (dict, list, Node)):
-                    stack.append((item, join_pointer(p, k)))
-                elif not expressions_only:
-                    stack.append((item, join_pointer(p, k)))
+                    stack.append((item, (path, k)))
         elif isinstance(v, list):
             for i, item in enumerate(v):
                 if isinstance(item, (dict, list, Node)) or (isinstance(item, str) and (
                         not expressions_only or (item[:1] == "[" and item[-1:] == "]"))):
-                    stack.append((item, join_pointer(p, i)))
+                    stack.append((item, (path, i)))
         elif isinstance(v, Node):
-            yield p, v
+            yield path, v
+
+
+def path_pointer(pointer: str, path: Any) -> str:
+    """The JSON pointer of a `template_paths` path below `pointer`."""
+    from ..loaders import join_pointer
+
+    keys = []
+    while path is not None:
+        path, key = path
+        keys.append(key)
+    for key in reversed(keys):
+        pointer = join_pointer(pointer, key)
+    return pointer

@@ -46,11 +46,28 @@ def bicepparam_for(template_abspath: str, folder: str, listing: list[str], ctx: 
         if target is not None and os.path.normcase(target) == want:
             out.append(path)
     if ctx is not None and hasattr(ctx, "documents_of"):
+        for abspath in _scanned_using(ctx).get(want, ()):
+            if abspath not in out:
+                out.append(abspath)
+    return out
+
+
+def _scanned_using(ctx: Any) -> dict[str, list[str]]:
+    """The scanned .bicepparam documents by the template their `using` names (normcased), each
+    list in the scan's document order. The scan keeps every parameter document from its first
+    pass on, before any rule runs, so an index built once holds the same documents, in the same
+    order, as a walk over `documents_of` for each template."""
+    def build() -> dict[str, list[str]]:
         from ..documents import Kind
+        index: dict[str, list[str]] = {}
         for doc in ctx.documents_of(Kind.ARM_PARAMETERS):
             if getattr(doc, "format", "") != "bicepparam":
                 continue
             target = doc.cache.get("bicep.using")
-            if target is not None and os.path.normcase(target) == want and doc.abspath not in out:
-                out.append(doc.abspath)
-    return out
+            if target is not None:
+                index.setdefault(os.path.normcase(target), []).append(doc.abspath)
+        return index
+
+    if hasattr(ctx, "model"):
+        return ctx.model("bicep.using-index", build)
+    return build()

@@ -13,7 +13,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 from urllib.parse import quote
 
 from .. import __version__
@@ -28,10 +28,19 @@ LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "
 
 
 def render(result: ScanResult, color: bool = False) -> str:
-    return json.dumps(document(result), indent=2, ensure_ascii=False) + "\n"
+    return render_findings(result.findings)
+
+
+def render_findings(findings: Iterable[Finding], root: str | None = None) -> str:
+    """The SARIF log of findings from anywhere (a scan, or merged reports: `preflight merge`)."""
+    return json.dumps(findings_document(findings, root), indent=2, ensure_ascii=False) + "\n"
 
 
 def document(result: ScanResult, root: str | None = None) -> dict[str, Any]:
+    return findings_document(result.findings, root)
+
+
+def findings_document(findings: Iterable[Finding], root: str | None = None) -> dict[str, Any]:
     load_rule_packs()
     root = os.path.abspath(root or os.getcwd())
     rules = sorted(REGISTRY.values(), key=lambda r: r.id)
@@ -47,7 +56,7 @@ def document(result: ScanResult, root: str | None = None) -> dict[str, Any]:
         "originalUriBaseIds": {SRCROOT: {"uri": Path(root).as_uri().rstrip("/") + "/"}},
         "columnKind": "unicodeCodePoints",
         "invocations": [{"executionSuccessful": True}],
-        "results": [_result(f, index, root) for f in result.findings],
+        "results": [_result(f, index, root) for f in findings],
     }
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
