@@ -26,6 +26,8 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 
 MAX_DEPTH = 512  # deeper nesting is refused: no real template comes close, and rules recurse
 MAX_YAML_ALIASES = 1000  # alias bombs ("billion laughs") expand exponentially when walked
+MAX_YAML_EXPANSION = 100_000  # nodes aliases may add to a document walked as a tree (9 aliases
+# of 9 aliases ... 9 deep are 81 aliases, and 387 million nodes to `str()` or to walk)
 
 
 class LoadError(Exception):
@@ -138,12 +140,16 @@ def _tokens(text: str):
             return
         kind = m.lastgroup
         if kind == "str":
-            try:
-                value: Any = json.loads(m.group(), strict=False)
-            except ValueError:
-                yield "badstr", m.group(), pos
-                return
-            yield "str", value, pos
+            token = m.group()
+            if "\\" not in token:  # no escapes: the text between the quotes is the value
+                yield "str", token[1:-1], pos
+            else:
+                try:
+                    value: Any = json.loads(token, strict=False)
+                except ValueError:
+                    yield "badstr", token, pos
+                    return
+                yield "str", value, pos
         elif kind == "num":
             tok = m.group()
             yield "value", (float(tok) if any(c in tok for c in ".eE") else int(tok)), pos
@@ -293,7 +299,10 @@ def load_yaml(text: str) -> Any:
     if "*" in text and text.count("*") > MAX_YAML_ALIASES:
         _check_aliases(text)
     try:
-        return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader
+        if "*" in text:
+            _check_expansion(data, text)
+        return data
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or str(exc)
@@ -307,6 +316,46 @@ def load_yaml(text: str) -> Any:
         raise LoadError("invalid YAML: nesting too deep") from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. `date: 2020-13-45`, `!!int x`
         raise LoadError(f"invalid YAML value: {exc}") from None
+
+
+def _check_expansion(data: Any, text: str) -> None:
+    """Refuse a document that aliases make more than MAX_YAML_EXPANSION nodes larger when walked
+    as a tree, or that contains itself (`&a [*a]`): every walk over it, `str()` included, would
+    not end. Work is bounded by the distinct nodes, each visited once."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    added = 0  # nodes the walk meets again through an alias
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        items = list(node.values()) if isinstance(node, dict) else node
+        if done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes.get(id(i), 1) for i in items)
+            continue
+        if key in sizes:
+            added += sizes[key]
+        elif key in on_path:
+            raise LoadError("invalid YAML: an alias refers to a node that contains it (recursive data)",
+                            *_first_alias(text))
+        else:
+            on_path.add(key)
+            stack.append((node, True))
+            stack.extend((i, False) for i in items if isinstance(i, (dict, list)))
+        if added > MAX_YAML_EXPANSION:
+            raise LoadError(f"YAML aliases expand the document by over {MAX_YAML_EXPANSION:,} nodes: refusing a "
+                            "possible alias bomb", *_first_alias(text))
+
+
+def _first_alias(text: str) -> tuple[int, int]:
+    try:
+        for token in yaml.scan(text, Loader=_SafeLoader):
+            if isinstance(token, yaml.AliasToken):
+                return token.start_mark.line + 1, token.start_mark.column + 1
+    except yaml.YAMLError:
+        pass
+    return 1, 1
 
 
 def _check_aliases(text: str) -> None:

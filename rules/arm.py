@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any, Iterator
 
-from preflight.arm.deployments import evaluations, template_of
+from preflight.arm.deployments import evaluations, parameter_sets_of, template_of
 from preflight.arm.evaluator import Frame, Scope, evaluate
 from preflight.arm.expressions import (Call, Index, Literal, Member, Node, compile_string, path_pointer, template_paths,
                                        template_strings, walk)
@@ -25,9 +25,15 @@ from preflight.loaders import join_pointer
 from .keyvault import report_once
 
 
-def local_frames(doc: Document, ctx: Context) -> Iterator[tuple[Frame, str | None]]:
+def local_frames(doc: Document, ctx: Context, wanted: Any = None) -> Iterator[tuple[Frame, str | None]]:
     """Every frame of every evaluation whose template lives in this document, with the
-    parameter file of the evaluation."""
+    parameter file of the evaluation. With `wanted(decl)`, nothing when no parameter of those
+    templates is wanted: the template is then not evaluated. (A local frame's template is the
+    document's own template or one of its inline nested templates, all of which
+    `nested_templates` visits; linked files are other documents.)"""
+    if wanted is not None and not any(wanted(decl) for t, _ in nested_templates(template_of(doc))
+                                      for decl in t.parameters.values()):
+        return
     for ev in evaluations(doc, ctx):
         for frame in ev.frames:
             if frame.template.document is doc:
@@ -68,6 +74,23 @@ def _allowed_match(value: Any, allowed: list) -> bool | None:
     return None if undecided else False
 
 
+def _has_allowed(decl: ParameterDecl) -> bool:
+    return decl.allowed is not ABSENT
+
+
+def _secure(decl: ParameterDecl) -> bool:
+    return (decl.type or "").lower() in ("securestring", "secureobject")
+
+
+def _shown(decl: ParameterDecl, value: Any, limit: int) -> str:
+    """A parameter's value for a message; a secure parameter's value is never shown."""
+    return "a secure value" if _secure(decl) else repr(describe(value, limit))
+
+
+def _has_bounds(decl: ParameterDecl) -> bool:
+    return any(b is not ABSENT for b in (decl.min_value, decl.max_value, decl.min_length, decl.max_length))
+
+
 @rule("ARM001", "arm-parameter-not-allowed", ERROR, reads=Kind.ARM_TEMPLATE,
       summary="A parameter value that is not in the parameter's `allowedValues`")
 def parameter_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
@@ -90,7 +113,7 @@ def parameter_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
     Use one of the allowed values, or extend `allowedValues` if the value is intended.
     """
     def candidates():
-        for frame, label in local_frames(doc, ctx):
+        for frame, label in local_frames(doc, ctx, _has_allowed):
             for decl in frame.template.parameters.values():
                 if decl.allowed is ABSENT:
                     continue
@@ -112,9 +135,10 @@ def parameter_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
                     continue
                 how, pointer = given
                 shown = ", ".join(describe(a, 40) for a in allowed[:12]) + (", …" if len(allowed) > 12 else "")
-                yield Issue(pointer, f"parameter '{decl.name}' is {describe(bad[0], 60)!r} ({how}), which is not one "
+                yield Issue(pointer, f"parameter '{decl.name}' is {_shown(decl, bad[0], 60)} ({how}), which is not one "
                             f"of its allowedValues: {shown}", fix="use an allowed value, or add it to `allowedValues`",
-                            data={"parameter": decl.name, "value": bad[0] if not isinstance(bad[0], (dict, list)) else None}), label
+                            data={"parameter": decl.name, "value": bad[0] if not isinstance(bad[0], (dict, list))
+                                  and not _secure(decl) else None}), label
     yield from report_once(doc, ctx, candidates(), defaults_alone=False)
 
 
@@ -138,7 +162,7 @@ def parameter_out_of_range(doc: Document, ctx: Context) -> Iterator[Issue]:
     Use a value within the bounds, or change the bounds.
     """
     def candidates():
-        for frame, label in local_frames(doc, ctx):
+        for frame, label in local_frames(doc, ctx, _has_bounds):
             for decl in frame.template.parameters.values():
                 bounds = [(decl.min_value, "minValue"), (decl.max_value, "maxValue"),
                           (decl.min_length, "minLength"), (decl.max_length, "maxLength")]
@@ -163,7 +187,7 @@ def parameter_out_of_range(doc: Document, ctx: Context) -> Iterator[Issue]:
                     else:
                         if not isinstance(value, (str, list)):
                             continue
-                        measured, what = len(value), f"{describe(value, 40)!r} (length {len(value)})"
+                        measured, what = len(value), f"{_shown(decl, value, 40)} (length {len(value)})"
                     low = keyword.startswith("min")
                     if (measured < bound) if low else (measured > bound):
                         how, pointer = given
@@ -196,8 +220,8 @@ def parameter_not_declared(doc: Document, ctx: Context) -> Iterator[Issue]:
     template = template_of(doc)
     declared = set(template.parameters)
     seen = set()
-    for ev in evaluations(doc, ctx):
-        pf = ev.parameter_set.file
+    for parameter_set in parameter_sets_of(doc, ctx):  # each evaluation's, without evaluating
+        pf = parameter_set.file
         if pf is None or pf.abspath in seen:
             continue
         seen.add(pf.abspath)
@@ -261,11 +285,6 @@ def _resource_body(r: ResourceDecl) -> dict[Any, Any]:
             value = {k: v for k, v in value.items() if not (isinstance(k, str) and k.lower() == "template")}
         body[key] = value
     return body
-
-
-def _resource_trees(r: ResourceDecl) -> Iterator[tuple[str, Node]]:
-    """A resource's expressions (see `_resource_body`)."""
-    yield from _trees(_resource_body(r), r.pointer)
 
 
 _METADATA = frozenset({"metadata"})
@@ -405,8 +424,9 @@ def reference_in_variables(doc: Document, ctx: Context) -> Iterator[Issue]:
             continue
         for decl in t.variables.values():
             raw = decl.value if decl.copy is None else [decl.copy.input, decl.copy.count]
-            for pointer, tree in _trees(raw, decl.pointer if decl.copy is None else decl.copy.pointer):
-                if any(isinstance(n, Call) and n.name in ("reference", "references") for n in walk(tree)):
+            for path, expression in template_paths(raw, _METADATA, expressions_only=True):
+                if _calls_reference(expression):
+                    pointer = path_pointer(decl.pointer if decl.copy is None else decl.copy.pointer, path)
                     yield Issue(pointer, f"variable '{decl.name}' uses reference(), which Azure does not allow in "
                                 "`variables` (outside languageVersion 2.0 templates)",
                                 fix="inline the expression where it is used, or pass it into a nested deployment",
@@ -437,13 +457,42 @@ def variable_cycle(doc: Document, ctx: Context) -> Iterator[Issue]:
         edges: dict[str, set[str]] = {}
         for lower, decl in t.variables.items():
             raw = decl.value if decl.copy is None else [decl.copy.input, decl.copy.count]
-            edges[lower] = {name.lower() for _, tree in _trees(raw, "") for kind, name in _named_refs(tree)
-                            if kind == "variables" and name.lower() in t.variables}
+            edges[lower] = {name for _, expression in template_paths(raw, _METADATA, expressions_only=True)
+                            for name in _variable_refs(expression) if name in t.variables}
         for cycle in _cycles(edges):
             first = t.variables[cycle[0]]
             names = " -> ".join(t.variables[c].name for c in cycle + [cycle[0]])
             yield Issue(first.pointer, f"variables refer to each other in a cycle: {names}",
                         fix="compute one of them without the others", data={"cycle": [t.variables[c].name for c in cycle]})
+
+
+def _calls_reference(expression: str | Node) -> bool:
+    """Whether an expression (a `[...]` string or a tree) calls reference() or references()."""
+    if isinstance(expression, str):
+        # A call's name is an identifier of the expression's text: without `reference` in it
+        # (in any case) there is no such call, and the text need not be parsed.
+        return "reference" in expression.lower() and _text_calls_reference(expression)
+    return any(isinstance(n, Call) and n.name in ("reference", "references") for n in walk(expression))
+
+
+@lru_cache(maxsize=65536)
+def _text_calls_reference(text: str) -> bool:
+    tree = compile_string(text)
+    return isinstance(tree, Node) and _calls_reference(tree)
+
+
+def _variable_refs(expression: str | Node) -> tuple[str, ...]:
+    """The lower-cased names of the `variables('x')` calls of an expression (if() branches too)."""
+    if isinstance(expression, str):
+        # As in _calls_reference: without `variables` in its text, it calls no variables().
+        return _text_variable_refs(expression) if "variables" in expression.lower() else ()
+    return tuple(name.lower() for kind, name in _named_refs(expression) if kind == "variables")
+
+
+@lru_cache(maxsize=65536)
+def _text_variable_refs(text: str) -> tuple[str, ...]:
+    tree = compile_string(text)
+    return _variable_refs(tree) if isinstance(tree, Node) else ()
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:

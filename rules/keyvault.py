@@ -8,12 +8,13 @@ to say what is unknown and how to supply it.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator
 
-from preflight.arm.deployments import evaluations
+from preflight.arm.deployments import parameter_sets_of, template_of
 from preflight.arm.template import ABSENT
 from preflight.arm.values import (PARAMETER, PLACEHOLDER, SECRET, ResourceRef, RuntimeValue, Unknown, describe,
                                   key_of, same_text)
@@ -53,7 +54,7 @@ def report_once(doc: Document, ctx: Context, candidates: Iterable[tuple[Issue, s
     """Merge the same finding from several parameter sets into one that names them. With
     `defaults_alone=False`, a finding that holds only under the template's defaults is dropped
     when parameter files exist (for findings about values the files supply)."""
-    with_files = any(ev.label is not None for ev in evaluations(doc, ctx))
+    with_files = any(s.label is not None for s in parameter_sets_of(doc, ctx))  # (the evaluations' labels)
     groups: dict[tuple, tuple[Issue, list[str | None], list[dict]]] = {}
     for issue, label in candidates:
         if with_files and label is DEFAULTS and issue.data.get("_needs_input"):
@@ -76,7 +77,80 @@ def report_once(doc: Document, ctx: Context, candidates: Iterable[tuple[Issue, s
                 ([f"parameter file{'s' if len(shown) > 1 else ''} {', '.join(shown)}"] if shown else [])
             message = f"{message} (with {' and '.join(names)})"
             data.update(parameterFiles=files, defaults=DEFAULTS in labels)
-        yield replace(issue, message=message, data=data)
+        secrets = secure_values(doc, ctx)
+        yield replace(issue, message=tidy(message, secrets, MAX_WORD), data=tidy(data, secrets),
+                      fix=tidy(issue.fix, secrets, MAX_WORD))
+
+
+MASK = "***"
+MAX_WORD = 400  # characters of one word of a message (a name, an expression) before it is cut
+MAX_TEXT = 4_000  # characters of a message, or of a string in a finding's data
+_LONG_WORD = re.compile(r"\S{%d,}" % (MAX_WORD + 1))
+_MAX_SECRETS = 1_000
+
+
+def secure_values(doc: Document, ctx: Context) -> list[str]:
+    """What the parameter files and `--param` give the template's `securestring` and
+    `secureObject` parameters (each string in an object), as it may appear in a message:
+    never shown. The longest first (at most 1,000); values under 4 characters are not masked."""
+    if "kv.secure-values" not in doc.cache:
+        secure = {name for name, decl in template_of(doc).parameters.items()
+                  if (decl.type or "").lower() in ("securestring", "secureobject")}
+        found: set[str] = set()
+        for parameter_set in parameter_sets_of(doc, ctx) if secure else ():
+            for name, given in parameter_set.inputs().items():
+                if name in secure and given.source in ("file", "cli"):
+                    stack = [given.value]
+                    while stack:
+                        v = stack.pop()
+                        if isinstance(v, dict):
+                            stack.extend(v.values())
+                        elif isinstance(v, list):
+                            stack.extend(v)
+                        elif isinstance(v, (str, int, float)) and not isinstance(v, bool) and len(str(v)) >= 4:
+                            # as written, and as quoted by json.dumps and repr() in messages
+                            found.update((str(v), json.dumps(str(v))[1:-1], repr(str(v))[1:-1]))
+        doc.cache["kv.secure-values"] = sorted(found, key=len, reverse=True)[:_MAX_SECRETS]
+    return doc.cache["kv.secure-values"]
+
+
+def tidy(value: Any, secrets: list[str], max_word: int | None = None) -> Any:
+    """`value` (a message, or a finding's JSON data) as it is reported: every secret replaced by
+    ***, even one cut short ('…'), and no text over MAX_TEXT characters (nor, in a message, a
+    word over `max_word`): a value as large as the file it is in, repeated in every finding about
+    its vault, would otherwise make the report many times the size of the scanned files."""
+    if isinstance(value, dict):
+        return {tidy(k, secrets): tidy(v, secrets, max_word) for k, v in value.items()}
+    if isinstance(value, list):
+        return [tidy(v, secrets, max_word) for v in value]
+    if not isinstance(value, str):
+        return value
+    for secret in secrets:
+        if secret in value:
+            value = value.replace(secret, MASK)
+    if max_word is not None and len(value) > max_word:
+        value = _LONG_WORD.sub(lambda m: m.group()[:max_word] + "…", value)
+    if len(value) > MAX_TEXT:
+        value = value[:MAX_TEXT - 1] + "…"
+    if secrets and "…" in value:
+        value = _mask_cut(value, secrets)
+    return value
+
+
+def _mask_cut(text: str, secrets: list[str]) -> str:
+    """Mask the start of a secret that a message shows cut short: 'S3cr…' -> '***'."""
+    cut = text.find("…")
+    while cut >= 0:
+        for secret in secrets:
+            at = text.find(secret[0], max(0, cut - MAX_WORD), cut)
+            while 0 <= at <= cut - 4 and not secret.startswith(text[at:cut]):
+                at = text.find(secret[0], at + 1, cut)
+            if 0 <= at <= cut - 4:
+                text = text[:at] + MASK + text[cut + 1:]
+                cut = at
+                break
+        cut = text.find("…", cut + 1)
+    return text
 
 
 def _short(path: str, doc: Document) -> str:

@@ -1,14 +1,20 @@
 """Hostile and broken inputs: every one gets a clear finding for its file, the scan goes on,
 no traceback, no code from the input runs, bounded time and memory."""
+import json
 import os
+import resource
 import socket
+import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
 from conftest import FIXTURES, scan_json
 from preflight.engine import Options, scan
 
+SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 TEMPLATE_HEAD = '{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", '
 GOOD_CONDA = "dependencies:\n  - python=3.10.12\n  - pip=23.3.1\n  - pip:\n      - numpy\n"  # one known ENV005, proves the scan went on
 
@@ -121,3 +127,156 @@ def test_report_paths_stay_inside_the_scanned_roots(tmp_path):
     os.symlink(outside, inner / "link.yml")  # a symlinked file is reported under its link name
     report, _ = scan_json("repo", cwd=tmp_path)
     assert sorted(f["path"] for f in report["findings"]) == ["repo/env.yml", "repo/link.yml"]
+
+
+def small_alias_bomb(levels=9, width=9):
+    """81 aliases, well under the alias count limit, that expand to 9**9 items when walked."""
+    lines = ["  a0: &a0 [" + ", ".join(["lol"] * width) + "]"]
+    lines += [f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("name, content", [
+    ("conda.yml", "name: e\nvariables:\n" + small_alias_bomb() + "\ndependencies:\n  - pip:\n    - *a9\n  - *a9\n"),
+    ("deploy.yml", "computeType: AKS\ntags:\n" + small_alias_bomb() + "\n"),
+    ("online.yml", "name: blue\nendpoint_name: ep\nenvironment_variables:\n" + small_alias_bomb() + "\n"),
+    ("recursive.yml", "name: e\ndependencies: &d\n  - python=3.10.12\n  - *d\n"),
+])
+def test_alias_expansion_and_recursive_yaml_are_refused_quickly(tmp_path, name, content):
+    write(tmp_path, name, content)
+    write(tmp_path, "zz-good.yml", GOOD_CONDA)
+    # named on the command line: a YAML file that only mentions `dependencies` and does not load
+    # is otherwise not taken for a conda environment
+    report, proc = scan_json(str(tmp_path), str(tmp_path / name))  # took minutes (str() of 9**9 items) before
+    files = by_file(report)
+    [pf] = files[name]
+    assert pf["rule"] == "PF001" and ("alias bomb" in pf["message"] or "recursive" in pf["message"]), pf
+    assert pf["line"] > 1  # at the first alias
+    assert [f["rule"] for f in files["zz-good.yml"]] == ["ENV005"]
+
+
+def test_anchors_and_merge_keys_of_ordinary_configs_still_load(tmp_path):
+    write(tmp_path, "deploy.yml", "defaults: &d {cpu: 1, memoryInGB: 2}\ncomputeType: AKS\n"
+                                  "containerResourceRequirements:\n  <<: *d\n  cpu: 2\nnumReplicas: 2\n")
+    report, _ = scan_json(str(tmp_path))
+    assert [f for f in report["findings"] if f["rule"] in ("PF001", "PF003")] == []
+
+
+# ------------------------------------------------------------------------ all of it at once
+
+MARKER = "python-tag-ran"
+DEEP_TEMPLATE = TEMPLATE_HEAD + '"resources": ' + "[" * 200_000 + "]" * 200_000 + "}"
+
+
+def vault_template(name="kv-good", resources_extra=(), **sections):
+    vault = {"type": "Microsoft.KeyVault/vaults", "apiVersion": "2022-07-01", "name": name, "location": "westeurope",
+             "properties": {"tenantId": "[subscription().tenantId]", "sku": {"family": "A", "name": "standard"},
+                            "accessPolicies": []}}
+    return json.dumps({"$schema": SCHEMA, "contentVersion": "1.0.0.0", **sections,
+                       "resources": [vault, *resources_extra]})
+
+
+def doubling(make):
+    variables = {"v0": "abcdefghij"}
+    for i in range(1, 31):
+        variables[f"v{i}"] = make(f"variables('v{i - 1}')")
+    return variables
+
+
+def hostile_folder(root):
+    """Every hostile input of the hardening issue, beside one good template with a KV001."""
+    broken = {  # file -> the rule that must report it
+        "truncated.json": (TEMPLATE_HEAD + '"resources": [{"type": "Microsoft.KeyVault/vaults", ', "PF001"),
+        "binary.json": (b"\x00\x01\x02\xff" * 1000, "PF001"),
+        "latin1.yml": ("computeType: AKS\ndescription: caf\xe9\n".encode("latin-1"), "PF001"),
+        "deep.json": (DEEP_TEMPLATE, "PF001"),
+        "alias-bomb.yml": ("computeType: AKS\n" + "\n".join(
+            [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}" if i else "x"] * 10) + "]" for i in range(400)]), "PF001"),
+        "small-alias-bomb.yml": ("computeType: AKS\ntags:\n" + small_alias_bomb() + "\n", "PF001"),
+        "recursive.yml": ("name: blue\nendpoint_name: ep\nenvironment_variables: &e\n  A: *e\n", "PF001"),
+        "python-tag.yml": (f"computeType: !!python/object/apply:os.system ['touch {root / MARKER}']\n", "PF001"),
+        "python-new.yml": (f"entryScript: !!python/object/new:subprocess.Popen [['touch', '{root / MARKER}']]\n",
+                           "PF001"),
+        "python-name.yml": ("endpoint_name: ep\nname: !!python/name:os.system\n", "PF001"),
+        "huge.json": (TEMPLATE_HEAD + '"resources": [], "pad": "' + "a" * (21 * 1024 * 1024) + '"}', "PF002"),
+    }
+    for name, (content, _) in broken.items():
+        write(root, name, content)
+    odd = {  # wrong types and expression bombs: no internal error, the scan goes on
+        "resources-string.json": json.dumps({"$schema": SCHEMA, "resources": "Microsoft.KeyVault/vaults"}),
+        "parameters-list.json": vault_template(parameters=[1, 2]),
+        "depends-on.json": vault_template(resources_extra=[{"type": "Microsoft.Storage/storageAccounts",
+                                                           "name": "s", "dependsOn": None, "copy": {"count": "3"}},
+                                                          {"type": "x/y", "name": "t", "dependsOn": "s",
+                                                           "properties": [1, "a"]}]),
+        "conda-types.yml": "dependencies:\n  - 3.8\n  - null\n  - [a]\n  - pip: numpy\n",
+        "deploy-types.yml": "computeType: [1, 2]\nautoScaler: 5\nnumReplicas: 'many'\n",
+        "deep-call.json": vault_template("[" + "concat(" * 10_000 + "'a'" + ")" * 10_000 + "]"),
+        "copy-count.json": json.dumps({"$schema": SCHEMA, "resources": [{
+            "type": "Microsoft.KeyVault/vaults", "apiVersion": "2022-07-01", "name": "kv-copy",
+            "copy": {"name": "c", "count": 100_000_000}, "properties": {"accessPolicies": []}}]}),
+        "variable-cycle.json": vault_template("[variables('a')]", variables={
+            "a": "[variables('b')]", "b": "[variables('a')]"}),
+        "huge-string.json": vault_template("[variables('big')]", variables={"big": "x" * 5_000_000}),
+        "string-doubling.json": vault_template("[substring(variables('v30'), 0, 8)]",
+                                               variables=doubling(lambda v: f"[concat({v}, {v})]")),
+        "array-doubling.json": vault_template("kv-arrays", variables={
+            **doubling(lambda v: f"[concat({v}, {v})]"), "v0": ["a"] * 10},
+            outputs={"o": {"type": "int", "value": "[length(variables('v30'))]"}}),
+        "object-doubling.json": vault_template("[substring(string(variables('v30')), 0, 8)]",
+                                               variables=doubling(lambda v: {"l": f"[{v}]", "r": f"[{v}]"})),
+    }
+    for name, content in odd.items():
+        write(root, name, content)
+    os.mkfifo(root / "fifo.json")
+    os.symlink("/dev/zero", root / "zero.json")
+    os.symlink(root, root / "loop")
+    os.symlink(root / "self-b.json", root / "self-a.json")
+    os.symlink(root / "self-a.json", root / "self-b.json")
+    write(root, "good.json", vault_template())
+    return broken, odd
+
+
+def limit_memory():
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not hasattr(os, "wait4"), reason="POSIX only")
+def test_one_scan_of_every_hostile_input_beside_a_good_template(tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    broken, odd = hostile_folder(root)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(root / "sock.json"))
+    out, err = tmp_path / "out.json", tmp_path / "err.txt"
+    try:
+        with open(out, "wb") as stdout, open(err, "wb") as stderr:
+            proc = subprocess.Popen([sys.executable, "-m", "preflight", "scan", "--format", "json", str(root)],
+                                    stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, cwd=tmp_path,
+                                    preexec_fn=limit_memory, env=dict(os.environ, NO_COLOR="1"))
+            timer = threading.Timer(30, proc.kill)
+            timer.start()
+            started = time.monotonic()
+            _, status, usage = os.wait4(proc.pid, 0)
+            elapsed = time.monotonic() - started
+            timer.cancel()
+            proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        server.close()
+    errors = err.read_text()
+    assert proc.returncode in (0, 1), (proc.returncode, errors[-3000:])
+    assert "Traceback" not in errors
+    assert elapsed < 30 and usage.ru_maxrss < 1024 * 1024  # KiB
+    print(f"\nscan of {len(os.listdir(root))} entries: {elapsed:.1f} s, peak RSS {usage.ru_maxrss / 1024:.0f} MiB")
+    files = by_file(json.loads(out.read_text()))
+    for name, (_, rule) in broken.items():
+        assert [f["rule"] for f in files.get(name, [])] == [rule], (name, files.get(name))
+    assert "KV001" in [f["rule"] for f in files["good.json"]]
+    everything = [f for found in files.values() for f in found]
+    assert [f for f in everything if f["rule"] == "PF003"] == []
+    assert {"ARM006"} <= {f["rule"] for f in files["variable-cycle.json"]}
+    assert any("over ARM's limit of 800" in f["message"] for f in files["copy-count.json"])
+    for name in ("fifo.json", "zero.json", "sock.json", "self-a.json", "self-b.json"):
+        assert name not in files  # never opened, nothing to report
+    assert not (root / MARKER).exists() and not (tmp_path / MARKER).exists()
+    assert proc.returncode == 1

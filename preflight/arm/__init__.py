@@ -19,7 +19,8 @@ Layers, each usable on its own:
                   templates_for(parameter_path); read_parameter_file(data, path, abspath)
     deployments   evaluations(doc, ctx) -> [Evaluation] (one per parameter set, cached);
                   deployed_resources(doc, ctx, type=None) -> [DeployedResource];
-                  template_of(doc) -> Template
+                  template_of(doc) -> Template; parameter_sets_of(doc, ctx) (cached, no
+                  evaluation); may_deploy(doc, type) (False: no evaluation can have one)
     vaults        vault_deployments(doc, ctx) -> [VaultDeployment] (cached): the Key Vault
                   decision procedure (SPEC §1.5) and the live check's input
 

@@ -537,21 +537,82 @@ def template_of(doc: Any) -> Template:
     return t
 
 
+def parameter_sets_of(doc: Any, ctx: Any) -> list[ParameterSet]:
+    """The parameter sets the template is evaluated with (cached per document): the same
+    objects as each evaluation's `parameter_set`, without evaluating anything."""
+    cache = doc.cache
+    if "arm.parameter-sets" not in cache:
+        cache["arm.parameter-sets"] = parameter_sets(doc, ctx, set(template_of(doc).parameters))
+    return cache["arm.parameter-sets"]
+
+
 def evaluations(doc: Any, ctx: Any) -> list[Evaluation]:
     """The template evaluated under each of its parameter sets (cached per document)."""
     cache = doc.cache
     if "arm.evaluations" not in cache:
         template = template_of(doc)
-        sets = parameter_sets(doc, ctx, set(template.parameters))
-        cache["arm.evaluations"] = [Evaluation(doc, template, s, ctx) for s in sets]
+        cache["arm.evaluations"] = [Evaluation(doc, template, s, ctx) for s in parameter_sets_of(doc, ctx)]
     return cache["arm.evaluations"]
 
 
 def deployed_resources(doc: Any, ctx: Any, rtype: str | None = None) -> list[DeployedResource]:
     """Every resource instance of `rtype` (case-insensitive; all types when None) under every
     parameter set, including ones that are not deployed (check `resource.deployed`)."""
+    if rtype and not may_deploy(doc, rtype):
+        return []  # no evaluation can have an instance of this type (see possible_types)
     out: list[DeployedResource] = []
     for ev in evaluations(doc, ctx):
         out.extend(ev.of_type(rtype) if rtype else ev.resources)
     return out
 
+
+def may_deploy(doc: Any, rtype: str) -> bool:
+    """False when no evaluation of the template can have a resource of type `rtype`
+    (case-insensitive), whatever the parameters: see `possible_types`."""
+    types = possible_types(doc)
+    return types is None or rtype.lower() in types
+
+
+def possible_types(doc: Any) -> frozenset[str] | None:
+    """The lower-cased full types of every resource the template declares, in itself and in its
+    inline nested templates (cached), or None when that set is not fixed by the text.
+
+    It is fixed when every declared type is literal text (not an expression, not a tree) and
+    no deployment links to another file (`templateLink.relativePath`). Expansion then creates
+    resources only from these declarations, and gives each the type `DeployedResource.type`
+    computes from the same literals (a child's composed with its parent's, as
+    `_full_type` does), so `Evaluation.of_type(t)` is empty for any `t` not in the set.
+    (Expansion stops earlier than this walk at its depth and instance limits: it yields a
+    subset.) Registry and URI links deploy nothing offline."""
+    cache = getattr(doc, "cache", None)
+    if cache is not None and "arm.possible-types" in cache:
+        return cache["arm.possible-types"]
+    types = _declared_types(template_of(doc))
+    if cache is not None:
+        cache["arm.possible-types"] = types
+    return types
+
+
+def _declared_types(root: Template) -> frozenset[str] | None:
+    """Walks the declarations as `Evaluation._expand` does: each template's resources, their
+    children (under the parent's type), and the inline templates of deployments."""
+    found: set[str] = set()
+    work: list[tuple[ResourceDecl, str | None]] = [(decl, None) for decl in root.resources]
+    while work:
+        decl, parent = work.pop()
+        own = decl.type
+        if not isinstance(own, str) or own.startswith("["):
+            return None
+        if parent is None or ("." in own.split("/")[0] and "/" in own):
+            full = own
+        else:
+            full = f"{parent}/{own}"
+        found.add(full.lower())
+        work.extend((child, full) for child in decl.children)
+        spec = decl.deployment
+        if spec is not None:
+            if spec.template is not None:
+                work.extend((nested, None) for nested in spec.template.resources)
+            elif spec.relative_path is not ABSENT:
+                return None
+    return frozenset(found)

@@ -31,6 +31,10 @@ from .values import (CONTEXT, INVALID, LIMIT, LINK, OPAQUE, PARAMETER, PLACEHOLD
 MAX_STEPS = 400_000  # expression nodes evaluated per session (one template x one parameter set)
 MAX_DEPTH = 150  # nested evaluations: variables of variables, user functions, lambdas
 MAX_COPY = 800  # ARM's limit for one copy loop
+# Nodes in one value, counted as a walk over it meets them: a part shared by reference (a
+# variable used twice) counts each time, a string one node per 64 characters. Without it, 30
+# variables that each hold the previous one twice make a value no walk or `string()` finishes.
+MAX_VALUE_SIZE = 1_000_000
 
 
 class EvalError(Exception):
@@ -73,6 +77,26 @@ class Session:
         self.depth = 0
         self.traces: list[set[ParamUse]] = []
         self.exhausted = False
+        self.literals = 0  # template objects and arrays being evaluated (see `evaluate`)
+        self.sizes: dict[int, tuple[Any, int]] = {}  # id -> (value, size) of memoised values
+
+    def size(self, value: Any) -> int:
+        """`value_size`, with the work charged to the budget."""
+        size, work = value_size(value, self.sizes, MAX_VALUE_SIZE)
+        self.steps += work >> 4
+        return size
+
+    def bounded(self, value: Any, keep: bool = False) -> Any:
+        """The value, or Unknown(LIMIT) when it is over MAX_VALUE_SIZE. With `keep` (a memoised
+        value, alive for the session anyway), its size is remembered for the values built from it."""
+        if not isinstance(value, (dict, list)):
+            return value
+        size = self.size(value)
+        if size > MAX_VALUE_SIZE:
+            return Unknown.because(LIMIT, f"a value of over {MAX_VALUE_SIZE:,} elements")
+        if keep:
+            self.sizes[id(value)] = (value, size)
+        return value
 
     def traced(self, compute: Callable[[], Any]) -> tuple[Any, frozenset[ParamUse]]:
         """Run `compute`, returning its value and the parameters it read."""
@@ -159,6 +183,7 @@ class Frame:
             finally:
                 self._busy.discard(("p", lower))
             value, uses = hit
+            value = self.session.bounded(value, keep=True)
             use = self._use(name, lower, value)
             hit = (value, uses | {use})
             self._params[lower] = hit
@@ -227,6 +252,7 @@ class Frame:
                 hit = self.session.traced(lambda: self._variable_value(decl))
             finally:
                 self._busy.discard(lower)
+            hit = (self.session.bounded(hit[0], keep=True), hit[1])
             self._vars[lower] = hit
         self.session.note(hit[1])
         return hit[0]
@@ -301,15 +327,75 @@ def evaluate(value: Any, scope: Scope) -> Any:
         if session.depth >= MAX_DEPTH:
             return Unknown.because(LIMIT, f"values nested deeper than {MAX_DEPTH} levels")
         session.depth += 1
+        session.literals += 1
         try:
             if isinstance(value, dict):
-                return _evaluate_object(value, scope)
-            return [evaluate(v, scope) for v in value]
+                result: Any = _evaluate_object(value, scope)
+            else:
+                result = [evaluate(v, scope) for v in value]
         finally:
             session.depth -= 1
+            session.literals -= 1
+        # The outermost object is measured; the values inside it were measured where they were
+        # made (function results, variables, parameters).
+        return session.bounded(result) if session.literals == 0 else result
     if isinstance(value, Node):
         return evaluate_node(value, scope)
     return value
+
+
+def value_size(value: Any, known: dict[int, tuple[Any, int]], limit: int) -> tuple[int, int]:
+    """(size, work): the nodes of `value` as a walk over it meets them (a part shared by
+    reference counted each time it occurs, a string as one node per 64 characters), counted up
+    to just over `limit`. `work`, the items looked at, grows with the distinct containers only;
+    `known` gives sizes measured before. A value that contains itself is over the limit."""
+    if not isinstance(value, (dict, list)):
+        return _leaf_size(value), 0
+    if id(value) in known:
+        return known[id(value)][1], 0
+    sizes: dict[int, int] = {}
+    expanded: set[int] = set()  # containers whose items are being measured: the current path
+    stack = [value]
+    work = 0
+    while stack:
+        v = stack[-1]
+        key = id(v)
+        if key in sizes:
+            stack.pop()
+            continue
+        items = list(v.values()) if isinstance(v, dict) else v
+        if key not in expanded:
+            expanded.add(key)
+            pending = []
+            for c in items:
+                if isinstance(c, (dict, list)):
+                    ckey = id(c)
+                    if ckey in expanded:
+                        return limit + 1, work
+                    if ckey not in sizes and ckey not in known:
+                        pending.append(c)
+            work += len(items)
+            if pending:
+                stack.extend(pending)
+                continue
+        stack.pop()
+        expanded.discard(key)
+        total = 1
+        for c in items:
+            if isinstance(c, (dict, list)):
+                ckey = id(c)
+                total += sizes[ckey] if ckey in sizes else known[ckey][1]
+            else:
+                total += _leaf_size(c)
+        work += len(items)
+        if total > limit:
+            return total, work
+        sizes[key] = total
+    return sizes[id(value)], work
+
+
+def _leaf_size(value: Any) -> int:
+    return 1 + len(value) // 64 if isinstance(value, str) else 1
 
 
 def is_copy_block(value: Any) -> bool:
@@ -425,9 +511,10 @@ def _call(node: Call, scope: Scope) -> Any:
         if "." in name:
             return _user_function(node, scope)
         return Unknown.because(UNSUPPORTED, f"{node.spelling}()")
+    session = scope.frame.session
     if spec.mode == "lazy":
         try:
-            return spec.impl(node.args, scope, evaluate_node)
+            return session.bounded(spec.impl(node.args, scope, evaluate_node))
         except (EvalError, _functions.FunctionError) as exc:
             return Unknown.because(INVALID, f"{node.spelling}(): {exc}")
         except (TypeError, ValueError, ArithmeticError, RecursionError, IndexError, KeyError) as exc:
@@ -441,8 +528,15 @@ def _call(node: Call, scope: Scope) -> Any:
                 keys = [key_of(x) for x in args]
                 key = f"{name}({','.join(keys)})" if all(keys) and spec.deterministic else None
                 return unknown_from(args, key)
+    # Every function's work grows with its arguments: their size is charged to the budget, and
+    # arguments over the size bound (many large arrays to concatenate) are not combined at all.
+    if session.size(args) > MAX_VALUE_SIZE:
+        return Unknown.because(LIMIT, f"{node.spelling}() of values over {MAX_VALUE_SIZE:,} elements")
     try:
-        return spec.impl(*args)
+        result = spec.impl(*args)
+        if isinstance(result, (dict, list)) and not any(result is a for a in args):
+            result = session.bounded(result)
+        return result
     except _functions.OpaqueResult as exc:
         keys = [key_of(x) for x in args]
         return Unknown.because(OPAQUE, f"{node.spelling}(…)",

@@ -323,6 +323,9 @@ def template_strings(value: Any, pointer: str = "", skip_keys: frozenset[str] = 
         yield path_pointer(pointer, path), compile_string(item) if isinstance(item, str) else item
 
 
+_ENTERED = (dict, list, Node)
+
+
 def template_paths(value: Any, skip_keys: frozenset[str] = frozenset(), expressions_only: bool = False):
     """What `template_strings` yields, in the same order, before compiling and before building
     pointers: (path, string or tree). `path` is an opaque key path (None for `value` itself);
@@ -336,18 +339,22 @@ def template_paths(value: Any, skip_keys: frozenset[str] = frozenset(), expressi
             if not expressions_only or is_expression(v):
                 yield path, v
         elif isinstance(v, dict):
+            # The innermost loop of a template scan: the key is looked at only for a value that
+            # would be yielded or entered, and is_expression() is inlined.
             for k, item in v.items():
-                if skip_keys and isinstance(k, str) and k.lower() in skip_keys:
-                    continue
                 if isinstance(item, str):
-                    # is_expression(), inlined: this is the innermost loop of a template scan
-                    if not expressions_only or (item[:1] == "[" and item[-1:] == "]" and item[1:2] != "["):
-                        yield (path, k), item
-                elif isinstance(item, (dict, list, Node)):
+                    if expressions_only and not (item[:1] == "[" and item[-1:] == "]" and item[1:2] != "["):
+                        continue
+                    if skip_keys and isinstance(k, str) and k.lower() in skip_keys:
+                        continue
+                    yield (path, k), item
+                elif isinstance(item, _ENTERED):
+                    if skip_keys and isinstance(k, str) and k.lower() in skip_keys:
+                        continue
                     stack.append((item, (path, k)))
         elif isinstance(v, list):
             for i, item in enumerate(v):
-                if isinstance(item, (dict, list, Node)) or (isinstance(item, str) and (
+                if isinstance(item, _ENTERED) or (isinstance(item, str) and (
                         not expressions_only or (item[:1] == "[" and item[-1:] == "]"))):
                     stack.append((item, (path, i)))
         elif isinstance(v, Node):

@@ -25,6 +25,7 @@ from .values import (LIMIT, UNSUPPORTED, Unknown, equal3, find_unknown, key_of, 
 
 MAX_RANGE = 10_000
 MAX_STRING = 1_000_000  # characters a string function may build
+MAX_COMPARISONS = 2_000_000  # element comparisons of one union() or intersection()
 
 
 class FunctionError(Exception):
@@ -650,6 +651,9 @@ def union(*args: Any) -> Any:
     if unknowns:
         nonempty = any(isinstance(a, list) and a for a in args) or any(u.nonempty for u in unknowns)
         return unknown_from(unknowns, nonempty=True if nonempty else None)
+    count = sum(len(a) for a in args if a)
+    if count * count // 2 > MAX_COMPARISONS:  # each item is compared with those kept before it
+        return _too_many_comparisons("union", count * count // 2)
     result: list[Any] = []
     for a in args:
         for item in a or []:
@@ -665,6 +669,10 @@ def union(*args: Any) -> Any:
 @fn("intersection", min_args=2)
 def intersection(*args: Any) -> Any:
     first = args[0]
+    if isinstance(first, (dict, list)) and all(isinstance(a, (dict, list)) for a in args[1:]):
+        count = len(first) * (len(first) + sum(len(a) for a in args[1:]))
+        if count > MAX_COMPARISONS:
+            return _too_many_comparisons("intersection", count)
     if isinstance(first, dict):
         _need(all(isinstance(a, dict) for a in args), "intersection() mixes objects and other values")
         out = {}
@@ -685,6 +693,11 @@ def intersection(*args: Any) -> Any:
             continue
         return unknown_from([item])
     return result
+
+
+def _too_many_comparisons(function: str, count: int) -> Unknown:
+    return Unknown.because(LIMIT, f"{function}() of {count:,} element comparisons, over preflight's limit of "
+                                  f"{MAX_COMPARISONS:,}")
 
 
 @fn("first", min_args=1, max_args=1)

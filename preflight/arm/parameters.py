@@ -136,21 +136,33 @@ def paired_files(template_abspath: str, ctx: Any = None) -> list[str]:
     if ".parameters" in stem.lower():
         return []
     try:
-        listing = ctx.model(f"arm.listdir:{folder}", lambda: sorted(os.listdir(folder))) if ctx is not None \
-            else sorted(os.listdir(folder))
+        by_stem, bicepparams = ctx.model(f"arm.paired:{folder}", lambda: _folder_pairs(folder)) if ctx is not None \
+            else _folder_pairs(folder)
     except OSError:
         return []
-    out = []
-    for name in listing:
-        m = _PAIRED.match(name)
-        if m and m.group("stem").lower() == stem.lower():
-            out.append(os.path.join(folder, name))
-        elif stem.lower() == "template" and name.lower() == "parameters.json":
-            out.append(os.path.join(folder, name))
-    if ctx is not None or any(n.lower().endswith(".bicepparam") for n in listing):
+    out = [os.path.join(folder, name) for name in by_stem.get(stem.lower(), ())]
+    if ctx is not None or bicepparams:
         from ..bicep.links import bicepparam_for  # `using './main.bicep'` links
-        out += [p for p in bicepparam_for(template_abspath, folder, listing, ctx) if p not in out]
+        out += [p for p in bicepparam_for(template_abspath, folder, bicepparams, ctx) if p not in out]
     return [p for p in out if os.path.isfile(p)]
+
+
+def _folder_pairs(folder: str) -> tuple[dict[str, list[str]], list[str]]:
+    """A folder's parameter files by the lower-cased template stem they pair with (each list in
+    sorted file-name order), and its .bicepparam files: read once per folder, not per template.
+    A name pairs with at most one stem: `X.parameters[.*].json` with X, and `parameters.json`
+    (which that pattern never matches) with `template`."""
+    by_stem: dict[str, list[str]] = {}
+    bicepparams: list[str] = []
+    for name in sorted(os.listdir(folder)):
+        m = _PAIRED.match(name)
+        if m:
+            by_stem.setdefault(m.group("stem").lower(), []).append(name)
+        elif name.lower() == "parameters.json":
+            by_stem.setdefault("template", []).append(name)
+        if name.lower().endswith(".bicepparam"):
+            bicepparams.append(name)
+    return by_stem, bicepparams
 
 
 def templates_for(parameter_abspath: str) -> list[str]:

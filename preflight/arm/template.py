@@ -260,22 +260,21 @@ _CANONICAL = {k.lower(): k for k in (
     "name", "apiVersion", "condition", "copy", "properties", "existing", "resources", "count", "input", "mode")}
 
 
+_NO_HIT = (None, ABSENT)  # a `_lowered` entry for a keyword that is not there
+
+
 def _parameter(name: str, spec: Any, pointer: str) -> ParameterDecl:
     if not isinstance(spec, dict):
         return ParameterDecl(name, None, pointer=pointer)
     low = _lowered(spec)
-
-    def get(key: str, default: Any = ABSENT) -> Any:
-        hit = low.get(key.lower())
-        return default if hit is None else hit[1]
-
-    ptype = get("type", None)
+    get = low.get  # lower-cased keyword -> (key, value); every template has many parameters
+    ptype = get("type", (None, None))[1]
     return ParameterDecl(
         name, ptype.lower() if isinstance(ptype, str) else None,
-        default=get("defaultValue"), allowed=get("allowedValues"),
-        min_value=get("minValue"), max_value=get("maxValue"),
-        min_length=get("minLength"), max_length=get("maxLength"),
-        nullable=get("nullable", False) is True, pointer=pointer)
+        default=get("defaultvalue", _NO_HIT)[1], allowed=get("allowedvalues", _NO_HIT)[1],
+        min_value=get("minvalue", _NO_HIT)[1], max_value=get("maxvalue", _NO_HIT)[1],
+        min_length=get("minlength", _NO_HIT)[1], max_length=get("maxlength", _NO_HIT)[1],
+        nullable=get("nullable", (None, False))[1] is True, pointer=pointer)
 
 
 def _copy_spec(spec: Any, pointer: str) -> CopySpec | None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .deployments import DeployedResource, Evaluation, Status, evaluations
+from .deployments import DeployedResource, Evaluation, Status, evaluations, may_deploy
 from .evaluator import Scope, SymbolicTarget, evaluate
 from .expressions import Call, Literal, Member, Node, template_strings, walk
 from .template import ABSENT, kget
@@ -172,9 +172,10 @@ def vault_deployments(doc: Any, ctx: Any) -> list[VaultDeployment]:
     """Every Key Vault instance the template declares, under every parameter set (cached)."""
     if "arm.vaults" not in doc.cache:
         out: list[VaultDeployment] = []
-        for ev in evaluations(doc, ctx):
-            for resource in ev.of_type(VAULTS):
-                out.append(_decide(resource, ev))
+        if may_deploy(doc, VAULTS):  # else no evaluation has a vault: none is evaluated
+            for ev in evaluations(doc, ctx):
+                for resource in ev.of_type(VAULTS):
+                    out.append(_decide(resource, ev))
         doc.cache["arm.vaults"] = out
     return doc.cache["arm.vaults"]
 

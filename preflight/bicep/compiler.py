@@ -280,8 +280,8 @@ class Unit:
         self.all_resources.append(info)
         if info.body is not None:
             for p in info.body.a:
+                # (the parser puts a nested resource's decorators on its Decl)
                 if p.key is None and isinstance(p.value, Decl) and p.value.kind == "resource":
-                    p.value.decorators = p.decorators + p.value.decorators
                     self._declare_resource(p.value, info)
         return info
 

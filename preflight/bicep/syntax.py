@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from functools import lru_cache
 from typing import Any
 
 # ------------------------------------------------------------------------------ the tree
@@ -148,7 +149,13 @@ class ParserUnavailable(Exception):
 
 def parse(text: str, bicepparam: bool = False) -> Parsed:
     """Parse Bicep (or .bicepparam) text. Never raises on bad input; raises ParserUnavailable
-    when tree-sitter or the grammar is not installed."""
+    when tree-sitter or the grammar is not installed. The result is shared by every parse of
+    the same text (a module is also parsed by each file that uses it): nothing changes it."""
+    return _parse(text, bicepparam)
+
+
+@lru_cache(maxsize=128)
+def _parse(text: str, bicepparam: bool) -> Parsed:
     try:
         parser = _parser()
     except ImportError as exc:  # pragma: no cover - a broken installation
@@ -745,6 +752,11 @@ class _Builder:
         at = node.start_byte + 1
         end = node.end_byte - 1 if node.end_byte - node.start_byte >= 2 and src[node.end_byte - 1:node.end_byte] == b"'" \
             else node.end_byte
+        content = src[at:end]
+        if b"\\" not in content and b"${" not in content and not node.has_error:
+            # Most strings: with no `\` or `${` in it there is no escape or interpolation, and
+            # no error or missing token below it, so the loop below would only skip children.
+            return X("lit", pos, content.decode("utf-8", "replace"))
         for c in node.children:
             t = c.type
             if t not in ("escape_sequence", "interpolation") and not (c.is_error or c.is_missing):

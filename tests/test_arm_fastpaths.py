@@ -1,0 +1,147 @@
+"""The shortcuts that keep a large scan fast find exactly what the full work finds."""
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from preflight.arm.deployments import possible_types, template_of
+from preflight.arm.expressions import Node, compile_string, template_strings
+from preflight.arm.vaults import vault_deployments
+from preflight.documents import load_document
+from preflight.engine import Context, DocumentStore, Options, scan
+from preflight.loaders import join_pointer
+
+SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
+
+
+def template(tmp_path, name="azuredeploy.json", **body):
+    data = {"$schema": SCHEMA, "contentVersion": "1.0.0.0", **body}
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def findings(path, rule):
+    return [f for f in scan([str(path)], Options()).findings if f.rule == rule]
+
+
+def document(path):
+    return load_document(str(path), path.read_bytes())
+
+
+# ------------------------------------------------------------------ template_strings
+
+
+def reference_template_strings(value, pointer="", skip_keys=frozenset(), expressions_only=False):
+    """The walk as it was written before pointers became lazy: the order to keep."""
+    stack = [(value, pointer)]
+    while stack:
+        v, p = stack.pop()
+        if isinstance(v, str):
+            compiled = compile_string(v)
+            if not expressions_only or isinstance(compiled, Node):
+                yield p, compiled
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                if skip_keys and isinstance(k, str) and k.lower() in skip_keys:
+                    continue
+                if isinstance(item, str):
+                    if expressions_only and not (item[:1] == "[" and item[-1:] == "]"):
+                        continue
+                    compiled = compile_string(item)
+                    if not expressions_only or isinstance(compiled, Node):
+                        yield join_pointer(p, k), compiled
+                elif isinstance(item, (dict, list, Node)) or not expressions_only:
+                    stack.append((item, join_pointer(p, k)))
+        elif isinstance(v, list):
+            for i, item in enumerate(v):
+                if isinstance(item, (dict, list, Node)) or (isinstance(item, str) and (
+                        not expressions_only or (item[:1] == "[" and item[-1:] == "]"))):
+                    stack.append((item, join_pointer(p, i)))
+        elif isinstance(v, Node):
+            yield p, v
+
+
+_strings = st.sampled_from(["x", "[[x]", "[]", "[", "[x", "[concat('a', parameters('b'))]", "[parameters('a'",
+                            "a/b~c", "[variables('v')]", "", "]"])
+_keys = st.sampled_from(["a", "Metadata", "b/c", "~", "properties", "metadata"])
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | _strings | st.builds(compile_string, st.just("[f(1)]")),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4), max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json, st.booleans(), st.booleans())
+def test_template_strings_yields_what_the_eager_walk_yielded(value, expressions_only, skip):
+    skip_keys = frozenset({"metadata"}) if skip else frozenset()
+    assert list(template_strings(value, "/r", skip_keys, expressions_only)) == \
+        list(reference_template_strings(value, "/r", skip_keys, expressions_only))
+
+
+# ---------------------------------------------------------------------------- ARM004
+
+
+def test_arm004_finds_a_call_that_overlaps_a_string_literal_spelling_a_call(tmp_path):
+    path = template(tmp_path, parameters={"a": {"type": "string"}}, variables={
+        "v": "[concat('parameters(', parameters('missing'), parameters('a'))]",
+        "w": "[PARAMETERS ( 'Other' )]",
+        "fine": "[concat('variables(''nope'')', parameters('A'))]"})
+    found = {f.pointer: f.message for f in findings(path, "ARM004")}
+    assert set(found) == {"/variables/v", "/variables/w"}
+    assert "parameter 'missing'" in found["/variables/v"] and "parameter 'Other'" in found["/variables/w"]
+
+
+def test_arm005_and_arm006_read_calls_in_any_case(tmp_path):
+    path = template(tmp_path, variables={"a": "[VARIABLES('b')]", "b": "[Variables ('a')]",
+                                         "r": "[REFERENCE('x').y]"})
+    assert [f.pointer for f in findings(path, "ARM005")] == ["/variables/r"]
+    assert len(findings(path, "ARM006")) == 1
+
+
+# --------------------------------------------------------------- types a template may deploy
+
+
+def test_possible_types_compose_children_and_follow_inline_templates(tmp_path):
+    child_full = {"type": "Microsoft.KeyVault/vaults/accessPolicies", "name": "kv/add"}
+    nested = {"type": "Microsoft.Resources/deployments", "name": "n", "apiVersion": "2022-09-01",
+              "properties": {"template": {"resources": [{"type": "Microsoft.Storage/storageAccounts", "name": "s"}]}}}
+    vault = {"type": "Microsoft.KeyVault/vaults", "name": "kv", "resources": [
+        {"type": "secrets", "name": "s"}, child_full]}
+    doc = document(template(tmp_path, resources=[vault, nested]))
+    assert possible_types(doc) == {"microsoft.keyvault/vaults", "microsoft.keyvault/vaults/secrets",
+                                   "microsoft.keyvault/vaults/accesspolicies", "microsoft.resources/deployments",
+                                   "microsoft.storage/storageaccounts"}
+
+
+def test_a_type_from_an_expression_or_a_linked_file_is_not_ruled_out(tmp_path):
+    dynamic = {"type": "[variables('t')]", "name": "kv", "apiVersion": "2023-07-01",
+               "properties": {"tenantId": "[subscription().tenantId]", "accessPolicies": [],
+                              "sku": {"family": "A", "name": "standard"}}}
+    path = template(tmp_path, variables={"t": "Microsoft.KeyVault/vaults"}, resources=[dynamic])
+    doc = document(path)
+    assert possible_types(doc) is None
+    ctx = Context(Options(), DocumentStore(Options()))
+    assert [v.branch for v in vault_deployments(doc, ctx)] == ["declared"]
+    assert findings(path, "KV001")
+
+    linked = {"type": "Microsoft.Resources/deployments", "name": "n", "apiVersion": "2022-09-01",
+              "properties": {"templateLink": {"relativePath": "vault.json"}}}
+    template(tmp_path, name="vault.json", resources=[dict(dynamic, type="Microsoft.KeyVault/vaults")])
+    path = template(tmp_path, resources=[linked])
+    assert possible_types(document(path)) is None
+    assert findings(path, "KV001")
+
+
+def test_a_template_without_vaults_or_checked_parameters_is_not_evaluated(tmp_path):
+    path = template(tmp_path, parameters={"n": {"type": "string", "defaultValue": "x"}},
+                    resources=[{"type": "Microsoft.Storage/storageAccounts", "name": "[parameters('n')]"}])
+    doc = document(path)
+    ctx = Context(Options(), DocumentStore(Options()))
+    from preflight.engine import REGISTRY, load_rule_packs
+    load_rule_packs()
+    for rule_id in ("KV001", "KV015", "ARM001", "ARM002", "ARM003", "ARM004"):
+        assert list(REGISTRY[rule_id].check(doc, ctx)) == []
+    assert "arm.evaluations" not in doc.cache
+    assert template_of(doc).parameters["n"].default == "x"
