@@ -369,7 +369,7 @@ def undeclared_reference(doc: Document, ctx: Context) -> Iterator[Issue]:
                                 fix="declare it, or correct the name", data={"names": names})
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _text_refs(text: str) -> tuple[tuple[str, str], ...]:
     """`_named_refs(compile_string(text), lazy=True)` of an expression string (cached by text:
     templates repeat the same expressions)."""
@@ -384,7 +384,7 @@ def _text_refs(text: str) -> tuple[tuple[str, str], ...]:
 _CANDIDATE = re.compile(r"(?=(parameters|variables)\s*\(\s*('(?:[^']|'')*'))", re.I)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _candidate_refs(text: str) -> tuple[tuple[str, str], ...]:
     """(kind, lower-cased name) for every place in an expression string that may be a
     `parameters('x')`/`variables('x')` call: a superset of what `_text_refs` finds, so a string
@@ -475,7 +475,7 @@ def _calls_reference(expression: str | Node) -> bool:
     return any(isinstance(n, Call) and n.name in ("reference", "references") for n in walk(expression))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _text_calls_reference(text: str) -> bool:
     tree = compile_string(text)
     return isinstance(tree, Node) and _calls_reference(tree)
@@ -489,7 +489,7 @@ def _variable_refs(expression: str | Node) -> tuple[str, ...]:
     return tuple(name.lower() for kind, name in _named_refs(expression) if kind == "variables")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _text_variable_refs(text: str) -> tuple[str, ...]:
     tree = compile_string(text)
     return _variable_refs(tree) if isinstance(tree, Node) else ()

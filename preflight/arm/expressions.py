@@ -136,7 +136,7 @@ def is_expression(text: str) -> bool:
     return len(text) >= 2 and text[0] == "[" and text[-1] == "]" and text[1:2] != "["
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def compile_string(text: str) -> Compiled:
     """A template string as ARM reads it: a syntax tree for an expression, else the literal text
     (with the `[[` escape removed)."""

@@ -8,8 +8,11 @@ import argparse
 import os
 import re
 
-from .fetch import CLOUDS, LiveSettings, LiveUnavailable, require_sdk
-from .provider import LiveProvider
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the live modules load only for `--live`: a plain scan must not pay for them
+    from .fetch import LiveSettings
+    from .provider import LiveProvider
 
 _VAULT_NAME = re.compile(r"^[A-Za-z0-9-]{3,24}$")
 
@@ -30,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--arm-endpoint", metavar="URL",
                        help="Azure Resource Manager endpoint (private clouds); token scope URL/.default")
     group.add_argument("--cloud", metavar="NAME",
-                       help=f"sovereign cloud: {', '.join(CLOUDS)} (default AzureCloud)")
+                       help="sovereign cloud: AzureCloud (default), AzureChinaCloud, AzureUSGovernment")
     group.add_argument("--vault-name", action="append", default=[], metavar="TEMPLATE_NAME=LIVE_NAME",
                        help="live name of a vault whose name the template computes at deploy time; repeatable")
     group.add_argument("--live-timeout", type=float, default=60.0, metavar="SECONDS",
@@ -69,7 +72,9 @@ def parse_vault_names(items: list[str]) -> dict[str, str]:
     return mapping
 
 
-def settings_from_args(args: argparse.Namespace) -> LiveSettings:
+def settings_from_args(args: argparse.Namespace) -> "LiveSettings":
+    from .fetch import LiveSettings
+
     subscription = (args.subscription or os.environ.get("AZURE_SUBSCRIPTION_ID") or "").strip()
     if not subscription:
         raise LiveOptionError("--live needs the deployment's subscription: --subscription ID or AZURE_SUBSCRIPTION_ID")
@@ -93,8 +98,11 @@ def settings_from_args(args: argparse.Namespace) -> LiveSettings:
     return settings
 
 
-def provider_from_args(args: argparse.Namespace) -> LiveProvider:
+def provider_from_args(args: argparse.Namespace) -> "LiveProvider":
     """The provider for `scan --live`; LiveOptionError when the extra is missing or an option is wrong."""
+    from .fetch import LiveUnavailable, require_sdk
+    from .provider import LiveProvider
+
     try:
         require_sdk()
     except LiveUnavailable as exc:
