@@ -246,11 +246,11 @@ def _confirm(guess: Kind, data: Any, text: str) -> Kind | None:
 
 
 def _is_conda(data: dict) -> bool:
-    deps = data.get("dependencies")
-    if not isinstance(deps, list) or schema_like(data):
-        return False
+    if "dependencies" not in data or isinstance(data["dependencies"], dict) or schema_like(data):
+        return False  # a mapping of dependencies is npm's or composer's, not conda's
     # A conda environment's keys are few; a run configuration or a pipeline also says
-    # `dependencies` but has other top-level keys.
+    # `dependencies` but has other top-level keys. (`dependencies` of the wrong type is still a
+    # conda file: a broken one, which ENV009 reports.)
     allowed = {"name", "channels", "dependencies", "variables", "prefix", "channel_priority"}
     return set(data) <= allowed
 

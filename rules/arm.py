@@ -525,3 +525,109 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
                 path.append(nxt)
                 stack.append((nxt, sorted(edges.get(nxt, ()))))
     return found
+
+
+# ------------------------------------------------------------------ template structure
+
+_SECTIONS = {"parameters": dict, "variables": dict, "outputs": dict, "functions": list, "metadata": dict}
+# A resource's keys whose JSON type ARM fixes; an expression string (`[...]`) stands for any type.
+_RESOURCE_KEYS = {"type": str, "name": str, "apiVersion": str, "location": str, "dependsOn": list,
+                  "condition": (bool, str), "copy": dict, "properties": dict, "tags": dict, "sku": dict,
+                  "resources": list}
+_JSON_TYPE = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return _JSON_TYPE.get(type(value), type(value).__name__)
+
+
+def _wrong(value: Any, expected: type | tuple[type, ...]) -> bool:
+    if not isinstance(value, (dict, list, str, bool, int, float, type(None))):
+        return False  # an expression tree (from the Bicep front end)
+    if isinstance(value, str) and value.startswith("[") and value.endswith("]") and not value.startswith("[["):
+        return False  # an expression: its value is checked where it is evaluated
+    if isinstance(value, bool) and expected is not bool and bool not in (expected if isinstance(expected, tuple) else ()):
+        return True
+    return not isinstance(value, expected)
+
+
+def _expected(expected: type | tuple[type, ...]) -> str:
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    return " or ".join(_JSON_TYPE[k] for k in kinds)
+
+
+def _resource_structure(resources: Any, pointer: str) -> Iterator[Issue]:
+    items = resources.items() if isinstance(resources, dict) else enumerate(resources)
+    for key, resource in items:
+        where = join_pointer(pointer, key)
+        if not isinstance(resource, dict):
+            yield Issue(where, f"resource {key} is {_json_type(resource)}, not an object: Azure rejects the template",
+                        fix="write each resource as an object with type, apiVersion and name")
+            continue
+        for name, expected in _RESOURCE_KEYS.items():
+            found = kitem(resource, name)
+            if found is None or not _wrong(found[1], expected):
+                continue
+            yield Issue(join_pointer(where, found[0]),
+                        f"`{found[0]}` of resource {key} is {_json_type(found[1])}; ARM expects {_expected(expected)}",
+                        fix=f"write `{found[0]}` as {_expected(expected)}")
+        children = kitem(resource, "resources")
+        if children is not None and isinstance(children[1], list):
+            yield from _resource_structure(children[1], join_pointer(where, children[0]))
+
+
+@rule("ARM007", "arm-template-structure", ERROR, reads=Kind.ARM_TEMPLATE,
+      summary="A template section or resource key of the wrong JSON type")
+def template_structure(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Checks the JSON types ARM fixes: `resources` is an array (or, with `languageVersion` 2.0, an
+    object keyed by symbolic name); `parameters`, `variables` and `outputs` are objects; each
+    resource is an object whose `type`, `name` and `apiVersion` are strings, `dependsOn` an
+    array, `properties` an object, `condition` a boolean or an expression. An expression
+    (`"[...]"`) stands for any type. The other rules skip what has the wrong type, so without this
+    rule such a template would pass silently.
+
+    ## Why it matters
+    Azure Resource Manager rejects the template at validation ("The template resource ... is not
+    valid"), after the pipeline has already started.
+
+    ## Example
+    ```json
+    "resources": { "type": "Microsoft.KeyVault/vaults" }   // an object without languageVersion 2.0
+    "dependsOn": "[resourceId('Microsoft.Storage/storageAccounts', 'st')]"   // fine: an expression
+    "dependsOn": "storage"                                  // ARM007: a string, not an array
+    ```
+
+    ## How to fix
+    Give the section or key the type the message names.
+    """
+    if doc.format == "bicep":  # generated from Bicep: a wrong type there is a Bicep compile error
+        return
+    data = doc.data
+    if not isinstance(data, dict):
+        yield Issue("", f"the template is {_json_type(data)}, not a JSON object: Azure rejects it",
+                    fix="a template is an object with $schema, contentVersion and resources")
+        return
+    for name, expected in _SECTIONS.items():
+        found = kitem(data, name)
+        if found is not None and _wrong(found[1], expected) and found[1] is not None:
+            yield Issue(join_pointer("", found[0]), f"`{found[0]}` is {_json_type(found[1])}; ARM expects {_expected(expected)}",
+                        fix=f"write `{found[0]}` as {_expected(expected)}")
+    found = kitem(data, "resources")
+    if found is None:
+        return
+    key, resources = found
+    symbolic = kitem(data, "languageVersion") is not None
+    if isinstance(resources, list) or (symbolic and isinstance(resources, dict)):
+        yield from _resource_structure(resources, join_pointer("", key))
+    else:
+        expected = "an array (or an object keyed by symbolic name, with languageVersion 2.0)"
+        yield Issue(join_pointer("", key), f"`{key}` is {_json_type(resources)}; ARM expects {expected}",
+                    fix="write `resources` as an array of resource objects")

@@ -280,3 +280,36 @@ def test_one_scan_of_every_hostile_input_beside_a_good_template(tmp_path):
         assert name not in files  # never opened, nothing to report
     assert not (root / MARKER).exists() and not (tmp_path / MARKER).exists()
     assert proc.returncode == 1
+
+
+ARM_HEAD = '"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "contentVersion": "1.0.0.0"'
+
+
+@pytest.mark.parametrize("body, pointer, words", [
+    ('"resources": "oops"', "/resources", "`resources` is a string"),
+    ('"parameters": [], "resources": []', "/parameters", "`parameters` is an array"),
+    ('"resources": [{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01", "name": "st", "dependsOn": "x"}]',
+     "/resources/0/dependsOn", "is a string; ARM expects an array"),
+    ('"resources": [{"type": 5, "apiVersion": "2023-01-01", "name": "st"}]', "/resources/0/type", "is a number"),
+    ('"resources": [3]', "/resources/0", "resource 0 is a number"),
+])
+def test_wrong_types_in_templates_are_reported_not_skipped(tmp_path, body, pointer, words):
+    write(tmp_path, "t.json", "{" + ARM_HEAD + ", " + body + "}")
+    report, proc = scan_json(str(tmp_path))
+    hits = [f for f in report["findings"] if f["rule"] == "ARM007"]
+    assert [f["pointer"] for f in hits] == [pointer] and words in hits[0]["message"], report["findings"]
+    assert proc.returncode == 1
+
+
+def test_expressions_stand_for_any_type_in_the_structure_check(tmp_path):
+    write(tmp_path, "t.json", "{" + ARM_HEAD + ', "parameters": {"deps": {"type": "array", "defaultValue": []}}, '
+          '"resources": [{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01", "name": "st", '
+          '"dependsOn": "[parameters(\'deps\')]", "properties": "[json(\'{}\')]"}]}')
+    report, _ = scan_json(str(tmp_path))
+    assert not [f for f in report["findings"] if f["rule"] == "ARM007"]
+
+
+def test_conda_file_with_dependencies_of_the_wrong_type_is_reported(tmp_path):
+    write(tmp_path, "environment.yml", "name: scoring\ndependencies: 3\n")
+    report, _ = scan_json(str(tmp_path))
+    assert [f["rule"] for f in report["findings"]] == ["ENV009"]
