@@ -196,6 +196,7 @@ class DocumentStore:
     def __init__(self, options: "Options"):
         self.options = options
         self.retained: dict[str, Document] = {}
+        self.context: dict[str, Document] = {}  # linking documents near named files (see _neighbourhood)
         self._recent: "OrderedDict[str, Document | None]" = OrderedDict()
         self.current: Document | None = None  # the document whose rules are running
 
@@ -221,7 +222,14 @@ class DocumentStore:
         return doc
 
     def of_kind(self, *kinds: Kind) -> list[Document]:
-        return [d for d in self.retained.values() if d.kind in kinds]
+        """Kept documents of these kinds: the scanned ones, then the context ones."""
+        return [d for docs in (self.retained, self.context) for d in docs.values() if d.kind in kinds]
+
+    def add_context(self, doc: Document) -> None:
+        """A linking document that was not asked for: rules see it, nobody checks it."""
+        key = os.path.normpath(doc.abspath)
+        if key not in self.retained:
+            self.context[key] = doc
 
 
 @dataclass
@@ -324,6 +332,7 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
     findings: list[Finding] = []
     store = DocumentStore(options)
     deferred: list[Candidate] = []
+    linked: list[Candidate] = []  # named files judged by the configs that link to them
     from .filters import FindingFilter
 
     filt = FindingFilter(options, store.get)
@@ -339,12 +348,16 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
         raw = _read_candidate(item, options, findings)
         if raw is None:
             continue
-        if sniff(item.path, raw) in LINKING_KINDS:
+        kind = sniff(item.path, raw)
+        if kind in LINKING_KINDS:
             doc = _load(item, raw, findings)
             if doc is not None:
                 store.retain(doc)
         else:
             deferred.append(item)
+            if item.explicit and kind in LINKED_KINDS:
+                linked.append(item)
+    _load_neighbourhood(linked, store, options, filt)
     ctx = Context(options, store)
     rules_by_kind = _rules_by_kind(options)
     files = 0
@@ -368,6 +381,53 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
     findings = filt.finish(findings)
     findings.sort(key=Finding.sort_key)
     return ScanResult(findings, files, filt.checked, filt.baselined)
+
+
+# pre-commit names only the staged files. A conda file or a scoring script staged alone is
+# judged by the configs that link to it (an inference config makes a conda file a v1 scoring
+# environment), so the linking documents near such a file are loaded as context, unchecked.
+LINKED_KINDS = frozenset({Kind.CONDA, Kind.SCORING_SCRIPT})
+NEIGHBOURHOOD_LEVELS = 2  # folders above the named file (an inference config in a sibling folder)
+NEIGHBOURHOOD_MAX_FILES = 2_000
+
+
+def _load_neighbourhood(named: list[Candidate], store: DocumentStore, options: Options, filt: Any) -> None:
+    roots: list[str] = []
+    for item in named:
+        folder = os.path.dirname(os.path.abspath(item.path))
+        for _ in range(NEIGHBOURHOOD_LEVELS):
+            if folder == os.getcwd() or os.path.exists(os.path.join(folder, ".git")) \
+                    or os.path.dirname(folder) == folder:
+                break  # never above the repository, nor above the working folder
+            folder = os.path.dirname(folder)
+        if not any(folder == r or folder.startswith(r + os.sep) for r in roots):
+            roots = [r for r in roots if not r.startswith(folder + os.sep)] + [folder]
+    if not roots:
+        return
+    # Shown relative to the working folder when inside it, as paths the user gives are.
+    shown = [os.path.relpath(r) if not os.path.relpath(r).startswith("..") else r for r in roots]
+    seen = 0
+    for item in discover(shown, options.exclude):
+        if isinstance(item, Skipped):
+            continue
+        try:
+            if filt.excluded(item.path):
+                continue
+        except Exception:  # noqa: BLE001 - a broken config elsewhere is not this scan's business
+            continue
+        seen += 1
+        if seen > NEIGHBOURHOOD_MAX_FILES:
+            return
+        if os.path.normpath(os.path.abspath(item.path)) in store.retained:
+            continue
+        try:
+            raw = read_file(item.path, options.max_file_bytes)
+        except (OSError, _TooLarge):
+            continue
+        if sniff(item.path, raw) in LINKING_KINDS:
+            doc = _load(item, raw, [])
+            if doc is not None and doc.error is None:
+                store.add_context(doc)
 
 
 # Parallel checking: worth its start-up cost only for large scans. Workers are forked, so they
