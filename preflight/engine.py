@@ -189,6 +189,16 @@ LINKING_KINDS = frozenset({
 _ON_DEMAND_CACHE = 64
 
 
+def _kept(kind: Kind | None, path: str) -> bool:
+    """Linking documents are kept, except JSON parameter files: a template finds those by name
+    in its own folder (loaded on demand), whereas a `.bicepparam` names its template with
+    `using` and may live anywhere. (Corpora hold many parameter files: keeping them all made
+    memory grow with the number of files.)"""
+    if kind is Kind.ARM_PARAMETERS:
+        return path.lower().endswith(".bicepparam")
+    return kind in LINKING_KINDS
+
+
 class DocumentStore:
     """Documents by absolute path: the linking kinds kept for the scan, any other file loaded on
     demand (a template's linked template, a config's conda file) and kept in a small LRU."""
@@ -349,7 +359,7 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
         if raw is None:
             continue
         kind = sniff(item.path, raw)
-        if kind in LINKING_KINDS:
+        if _kept(kind, item.path):
             doc = _load(item, raw, findings)
             if doc is not None:
                 store.retain(doc)
@@ -424,7 +434,7 @@ def _load_neighbourhood(named: list[Candidate], store: DocumentStore, options: O
             raw = read_file(item.path, options.max_file_bytes)
         except (OSError, _TooLarge):
             continue
-        if sniff(item.path, raw) in LINKING_KINDS:
+        if _kept(sniff(item.path, raw), item.path):
             doc = _load(item, raw, [])
             if doc is not None and doc.error is None:
                 store.add_context(doc)

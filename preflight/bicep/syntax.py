@@ -154,7 +154,7 @@ def parse(text: str, bicepparam: bool = False) -> Parsed:
     return _parse(text, bicepparam)
 
 
-@lru_cache(maxsize=128)
+@lru_cache(maxsize=16)  # enough for the modules a folder shares; syntax trees are large
 def _parse(text: str, bicepparam: bool) -> Parsed:
     try:
         parser = _parser()
