@@ -95,6 +95,22 @@ def call(name: str, *args: Node) -> Call:
 # ------------------------------------------------------------------------------ symbols
 
 
+def _declaration_body(body: X | None) -> tuple[X | None, X | None, X | None, dict[str, Prop]]:
+    """A resource's or module's value: `[for ...: ]` loop, `if (...)` condition, the object, and
+    its properties by lower-cased name (the first of a repeated name wins)."""
+    loop = condition = None
+    if body is not None and body.kind == "for":
+        loop, body = body, body.d
+    if body is not None and body.kind == "if":
+        condition, body = body.a, body.b
+    obj = body if body is not None and body.kind == "obj" else None
+    props: dict[str, Prop] = {}
+    for p in obj.a if obj is not None else ():
+        if p.key is not None:
+            props.setdefault(p.key.lower(), p)
+    return loop, condition, obj, props
+
+
 class ResourceInfo:
     """A `resource` declaration (top-level or nested) and how to refer to it."""
 
@@ -110,21 +126,7 @@ class ResourceInfo:
         self.own_type = rtype
         self.api = api or (parent.api if parent is not None else "")
         self.existing = decl.existing
-        body = decl.value
-        self.loop: X | None = None
-        self.condition: X | None = None
-        if body is not None and body.kind == "for":
-            self.loop = body
-            body = body.d
-        if body is not None and body.kind == "if":
-            self.condition = body.a
-            body = body.b
-        self.body: X | None = body if body is not None and body.kind == "obj" else None
-        self.props: dict[str, Prop] = {}
-        if self.body is not None:
-            for p in self.body.a:
-                if p.key is not None:
-                    self.props.setdefault(p.key.lower(), p)
+        self.loop, self.condition, self.body, self.props = _declaration_body(decl.value)
         self.index = -1  # position in the emitted resources list
 
     @property
@@ -147,21 +149,7 @@ class ModuleInfo:
     def __init__(self, decl: Decl):
         self.decl = decl
         self.symbol = decl.name or "?"
-        body = decl.value
-        self.loop: X | None = None
-        self.condition: X | None = None
-        if body is not None and body.kind == "for":
-            self.loop = body
-            body = body.d
-        if body is not None and body.kind == "if":
-            self.condition = body.a
-            body = body.b
-        self.body = body if body is not None and body.kind == "obj" else None
-        self.props: dict[str, Prop] = {}
-        if self.body is not None:
-            for p in self.body.a:
-                if p.key is not None:
-                    self.props.setdefault(p.key.lower(), p)
+        self.loop, self.condition, self.body, self.props = _declaration_body(decl.value)
 
 
 class Env:
