@@ -185,8 +185,7 @@ def build_options(args: argparse.Namespace):
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from .engine import exit_code, scan
-    from .findings import Severity
+    from .engine import scan
     from .report import reporter
 
     from .baseline import BaselineError, write as write_baseline
@@ -221,12 +220,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return EXIT_CLEAN
     to_tty = args.output is None and sys.stdout.isatty()
     text = reporter(args.format)(result, color=to_tty and not args.no_color and not os.environ.get("NO_COLOR"))
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
+    return emit(text, args.output, result.findings, fail_on)
+
+
+def emit(text: str, output: str | None, findings, fail_on: str) -> int:
+    """Write a report to `output` (or stdout) and return the exit code `fail_on` gives it."""
+    from .engine import exit_code
+    from .findings import Severity
+
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
             f.write(text)
     else:
         sys.stdout.write(text)
-    return exit_code(result.findings, None if fail_on == "never" else Severity.parse(fail_on))
+    return exit_code(findings, None if fail_on == "never" else Severity.parse(fail_on))
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -298,8 +305,6 @@ def run_fixes(args: argparse.Namespace, options, out) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from .config import ConfigError, Configs
-    from .engine import exit_code
-    from .findings import Severity
     from .merge import MergeError, merge, render
 
     try:
@@ -307,13 +312,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         result = merge(args.reports)
     except (ConfigError, MergeError) as exc:
         raise UsageError(str(exc)) from None
-    text = render(result, args.format)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
-    return exit_code(result.findings, None if fail_on == "never" else Severity.parse(fail_on))
+    return emit(render(result, args.format), args.output, result.findings, fail_on)
 
 
 def cmd_fix(args: argparse.Namespace) -> int:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
 import re
+import stat
 import sys
 from typing import Any
 
@@ -49,6 +51,37 @@ class TextLines:
     def position(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self.starts, offset) - 1
         return line + 1, offset - self.starts[line] + 1
+
+
+class FileTooLarge(Exception):
+    def __init__(self, size: int):
+        super().__init__(f"{size:,} bytes")
+        self.size = size
+
+
+def read_regular_file(path: str, limit: int) -> bytes:
+    """A regular file's bytes, never blocking on a FIFO or device (even one swapped in after
+    discovery): OSError when it cannot be read or is not a regular file, FileTooLarge over
+    `limit` bytes (checked before reading, and again while reading a file that grows)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError("not a regular file")
+        if st.st_size > limit:
+            raise FileTooLarge(st.st_size)
+        chunks, size = [], 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise FileTooLarge(size)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def decode(raw: bytes) -> str:
