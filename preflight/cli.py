@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     scan.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                       help="worker processes for large scans (default: one per CPU; 1: none)")
+    scan.add_argument("--no-cache", action="store_true",
+                      help="check every file again; neither read nor write the result cache")
+    scan.add_argument("--cache-dir", metavar="DIR", help="where the result cache lives (default: "
+                      "$PREFLIGHT_CACHE_DIR, else ~/.cache/preflight); PREFLIGHT_NO_CACHE=1 turns it off")
     load = scan.add_argument_group("declared load (DEP003, DEP016, DEP017; or [[load]] in the config)")
     load.add_argument("--expected-rps", type=float, metavar="RPS", help="requests per second the deployment serves")
     load.add_argument("--latency-ms", type=float, metavar="MS", help="time to score one request, in milliseconds")
@@ -166,6 +170,7 @@ def build_options(args: argparse.Namespace):
         configs=configs,
         baseline=baseline,
         jobs=args.jobs,
+        cache_dir=cache_directory(args),
     )
     from .live.options import LiveOptionError, deployment_context, provider_from_args, wants_live
 
@@ -182,6 +187,15 @@ def build_options(args: argparse.Namespace):
         except LiveOptionError as exc:
             raise UsageError(str(exc)) from None
     return options, fail_on
+
+
+def cache_directory(args: argparse.Namespace) -> str | None:
+    """The result cache's folder, or None when it is turned off."""
+    from .cache import default_directory
+
+    if getattr(args, "no_cache", False) or os.environ.get("PREFLIGHT_NO_CACHE", "") not in ("", "0"):
+        return None
+    return getattr(args, "cache_dir", None) or default_directory()
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -207,6 +221,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     finally:
         if options.progress is not None:
             options.progress.close()
+    if result.cache_error:
+        print(f"preflight: {result.cache_error}", file=sys.stderr)
     if args.write_baseline:
         try:
             count = write_baseline(args.write_baseline, result.findings)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -26,6 +25,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, canonicalize_name,
                              parse_sdist_filename, parse_wheel_filename)
 from packaging.version import InvalidVersion, Version
+
+from . import fs
+from .loaders import FileTooLarge
 
 AZUREML_DEFAULTS = "azureml-defaults"
 INFERENCE_SERVER = "azureml-inference-server-http"
@@ -392,16 +394,10 @@ class Include:
 def read_requirement_lines(path: str) -> list[tuple[int, str]]:
     """(line number, logical line) of a requirements file; `\\` continuations joined.
     Raises OSError for anything but a readable regular file of sane size."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError("not a regular file")
-        if st.st_size > MAX_INCLUDE_BYTES:
-            raise OSError("too large")
-        raw = os.read(fd, MAX_INCLUDE_BYTES + 1)
-    finally:
-        os.close(fd)
+        raw = fs.read(path, MAX_INCLUDE_BYTES)
+    except FileTooLarge:
+        raise OSError("too large") from None
     text = raw.decode("utf-8-sig", "replace")
     out: list[tuple[int, str]] = []
     pending, start = "", 0

@@ -18,7 +18,8 @@ from fractions import Fraction
 from typing import Any, Iterator
 
 from .documents import Document, Kind
-from .loaders import LoadError, join_pointer, load_yaml
+from . import fs
+from .loaders import FileTooLarge, LoadError, join_pointer, load_yaml
 
 # ------------------------------------------------------------------------------ value helpers
 
@@ -458,17 +459,17 @@ class V1Inference:
         out = []
         for base in resolution_bases(self.doc.directory):
             folder = os.path.normpath(os.path.join(base, source)) if source else base
-            if os.path.isdir(folder) and folder not in out:
+            if fs.isdir(folder) and folder not in out:
                 out.append(folder)
         return out
 
     def find(self, relative: str) -> str | None:
         """The first existing file `relative` to one of the source directories."""
         if os.path.isabs(relative):
-            return relative if os.path.exists(relative) else None
+            return relative if fs.exists(relative) else None
         for folder in self.source_directories():
             candidate = os.path.normpath(os.path.join(folder, relative))
-            if os.path.exists(candidate):
+            if fs.exists(candidate):
                 return candidate
         return None
 
@@ -478,7 +479,7 @@ def resolution_bases(start: str, limit: int = 12) -> list[str]:
     out, here = [], os.path.abspath(start)
     for _ in range(limit):
         out.append(here)
-        if os.path.exists(os.path.join(here, ".git")):
+        if fs.exists(os.path.join(here, ".git")):
             break
         parent = os.path.dirname(here)
         if parent == here:
@@ -790,12 +791,11 @@ def read_script(path: str, ctx: Any) -> ScriptSource:
             return ScriptSource(path, None, doc.error.message, doc.error.line)
         return ScriptSource(path, doc.data)
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_SCRIPT_BYTES + 1)
+        raw = fs.read(path, MAX_SCRIPT_BYTES)
+    except FileTooLarge:
+        return ScriptSource(path)  # too large to check; not a finding
     except OSError as exc:
         return ScriptSource(path, None, f"cannot be read: {exc.strerror or exc}")
-    if len(raw) > MAX_SCRIPT_BYTES:
-        return ScriptSource(path)  # too large to check; not a finding
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
+from . import fs
 from .config import rule_filter
 from .discover import Candidate, Skipped, discover
 from .documents import Document, Kind, load_document, sniff
@@ -176,6 +177,7 @@ class Options:
     # runs after every offline rule and returns findings; its failure never hides the others.
     providers: tuple[Any, ...] = ()
     jobs: int | None = None  # worker processes for large scans; None: one per CPU, 1: none
+    cache_dir: str | None = None  # the result cache (preflight.cache); None: no cache
 
 
 # Kinds that other documents point at or are pointed from (an inference config names its conda
@@ -207,39 +209,74 @@ class DocumentStore:
         self.options = options
         self.retained: dict[str, Document] = {}
         self.context: dict[str, Document] = {}  # linking documents near named files (see _neighbourhood)
-        self._recent: "OrderedDict[str, Document | None]" = OrderedDict()
+        self.digests: dict[str, str | None] = {}  # content digest of each kept document and of `current`
+        self._recent: "OrderedDict[str, tuple[Document | None, str]]" = OrderedDict()
+        self._kept_digests: dict[str, str] = {}
         self.current: Document | None = None  # the document whose rules are running
 
-    def retain(self, doc: Document) -> None:
-        self.retained[os.path.normpath(doc.abspath)] = doc
+    def retain(self, doc: Document, digest: str | None = None) -> None:
+        key = os.path.normpath(doc.abspath)
+        self.retained[key] = doc
+        self.digests[key] = digest
+        self._kept_digests.clear()
 
     def get(self, abspath: str) -> Document | None:
+        """The document at a path. Every call is a dependency of the check that makes it
+        (preflight.fs), even when the document is already at hand."""
         key = os.path.normpath(os.path.abspath(abspath))
-        if key in self.retained:
-            return self.retained[key]
-        if self.current is not None and os.path.normpath(self.current.abspath) == key:
-            return self.current
+        limit = self.options.max_file_bytes
+        doc = self.retained.get(key)
+        if doc is None and self.current is not None and os.path.normpath(self.current.abspath) == key:
+            doc = self.current
+        if doc is not None:
+            fs.note("read", key, limit, self.digests.get(key))
+            return doc
         if key in self._recent:
             self._recent.move_to_end(key)
-            return self._recent[key]
-        try:
-            doc = load_document(key, read_file(key, self.options.max_file_bytes), explicit=True)
-        except (OSError, FileTooLarge):
-            doc = None
-        self._recent[key] = doc
+            doc, outcome = self._recent[key]
+            fs.note("read", key, limit, outcome)
+            return doc
+        with fs.recording() as seen:
+            try:
+                doc = load_document(key, fs.read(key, limit), explicit=True)
+            except (OSError, FileTooLarge):
+                doc = None
+        outcome = seen.get(("read", key, limit))
+        fs.note("read", key, limit, outcome)
+        self._recent[key] = (doc, outcome)
         if len(self._recent) > _ON_DEMAND_CACHE:
             self._recent.popitem(last=False)
         return doc
 
     def of_kind(self, *kinds: Kind) -> list[Document]:
         """Kept documents of these kinds: the scanned ones, then the context ones."""
+        fs.note("kept", _kinds_key(kinds), None, self.kept_digest(_kinds_key(kinds)))
         return [d for docs in (self.retained, self.context) for d in docs.values() if d.kind in kinds]
 
-    def add_context(self, doc: Document) -> None:
+    def kept_digest(self, kinds_key: str) -> str:
+        """What the kept documents of some kinds are: their paths and contents."""
+        if kinds_key not in self._kept_digests:
+            kinds = {Kind(k) for k in kinds_key.split(",") if k}
+            entries = sorted(f"{key}\0{self.digests.get(key)}" for docs in (self.retained, self.context)
+                             for key, d in docs.items() if d.kind in kinds)
+            self._kept_digests[kinds_key] = fs.digest("\n".join(entries).encode("utf-8", "surrogateescape"))
+        return self._kept_digests[kinds_key]
+
+    def dependency_now(self, kind: str, path: str, arg: Any) -> Any:
+        """The scan's own dependencies, for fs.Verifier."""
+        return self.kept_digest(path) if kind == "kept" else None
+
+    def add_context(self, doc: Document, digest: str | None = None) -> None:
         """A linking document that was not asked for: rules see it, nobody checks it."""
         key = os.path.normpath(doc.abspath)
         if key not in self.retained:
             self.context[key] = doc
+            self.digests[key] = digest
+            self._kept_digests.clear()
+
+
+def _kinds_key(kinds: Iterable[Kind]) -> str:
+    return ",".join(sorted(k.value for k in kinds))
 
 
 @dataclass
@@ -248,7 +285,9 @@ class Context:
 
     options: Options
     store: DocumentStore
+    record_dependencies: bool = False  # for the result cache: what each check looks at (preflight.fs)
     cache: dict[str, Any] = field(default_factory=dict)  # project-wide models built once
+    model_dependencies: dict[str, dict] = field(default_factory=dict)  # what each model looked at
 
     def document_at(self, abspath: str) -> Document | None:
         """The document at a path (loaded on demand if the scan has not kept it)."""
@@ -261,7 +300,11 @@ class Context:
     def model(self, key: str, build: Callable[[], Any]) -> Any:
         """Build a project-wide model once (e.g. the links between documents)."""
         if key not in self.cache:
-            self.cache[key] = build()
+            with fs.recording() as deps:
+                self.cache[key] = build()
+            self.model_dependencies[key] = deps
+        else:  # each check that uses the model depends on what the model looked at
+            fs.replay(self.model_dependencies[key])
         return self.cache[key]
 
 
@@ -271,6 +314,8 @@ class ScanResult:
     files: int  # files of a known kind that were read
     checked: list[str] = field(default_factory=list)  # their paths, in the order they were checked
     baselined: int = 0  # findings hidden by the baseline
+    cache_hits: int = 0  # files whose findings came from the result cache
+    cache_error: str | None = None  # why the cache could not be saved
 
 
 def rule_enabled(rule_id: str, options: Options) -> bool:
@@ -284,7 +329,7 @@ read_file = read_regular_file  # the engine's name for it (fix and tests import 
 
 def _read_candidate(item: Candidate, options: Options, findings: list[Finding]) -> bytes | None:
     try:
-        return read_file(item.path, options.max_file_bytes)
+        return fs.read(item.path, options.max_file_bytes)
     except FileTooLarge as exc:
         findings.append(_finding(PF002, item.path, "",
                                  f"skipped: {exc.size:,} bytes is over the {options.max_file_bytes:,}-byte limit", 1, 1))
@@ -321,10 +366,12 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
     findings: list[Finding] = []
     store = DocumentStore(options)
     deferred: list[Candidate] = []
+    digests: dict[str, str] = {}  # of the deferred files, when there is a cache to look them up in
     linked: list[Candidate] = []  # named files judged by the configs that link to them
     from .filters import FindingFilter
 
     filt = FindingFilter(options, store.get)
+    cache = _open_cache(options)
     candidates = list(discover(paths, options.exclude))
     tick = _ticker(options, "reading", len(candidates))
     for item in candidates:
@@ -341,13 +388,15 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
         if _kept(kind, item.path):
             doc = _load(item, raw, findings)
             if doc is not None:
-                store.retain(doc)
+                store.retain(doc, fs.digest(raw))
         else:
             deferred.append(item)
+            if cache is not None:
+                digests[item.path] = fs.digest(raw)
             if item.explicit and kind in LINKED_KINDS:
                 linked.append(item)
     _load_neighbourhood(linked, store, options, filt)
-    ctx = Context(options, store)
+    ctx = Context(options, store, record_dependencies=cache is not None)
     rules_by_kind = _rules_by_kind(options)
     files = 0
     tick = _ticker(options, "checking", len(store.retained) + len(deferred))
@@ -357,11 +406,22 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
         findings.extend(_check(doc, ctx, rules_by_kind, filt))
         _collect(doc, ctx, findings)
         filt.record(doc.path, filt.release(doc.path))
-    for path, found, suppressions in _check_deferred(deferred, ctx, rules_by_kind, filt, tick):
+    # Deferred files: from the cache when nothing their findings came from changed, else checked.
+    hits = _cached_results(cache, deferred, digests, store, filt)
+    checked = _check_deferred([item for item in deferred if item.path not in hits], ctx, rules_by_kind, filt, tick)
+    for item in deferred:
+        if item.path in hits:
+            tick()
+            path, (found, suppressions) = item.path, hits[item.path]
+        else:
+            path, found, suppressions, deps = next(checked)
+            if cache is not None and path is not None and deps is not None:
+                cache.put(item.path, item.explicit, filt.config(item.path), deps, found, suppressions)
         findings.extend(found)
         if path is not None:
             files += 1
             filt.record(path, suppressions)
+    checked.close()  # the worker pool, if any, shuts down here
     for provider in options.providers:
         try:
             findings.extend(provider.finish(ctx))
@@ -369,7 +429,36 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
             findings.append(_internal_error(getattr(provider, "name", "provider"), exc))
     findings = filt.finish(findings)
     findings.sort(key=Finding.sort_key)
-    return ScanResult(findings, files, filt.checked, filt.baselined)
+    result = ScanResult(findings, files, filt.checked, filt.baselined)
+    if cache is not None:
+        result.cache_hits = cache.hits
+        result.cache_error = cache.save({item.path for item in deferred})
+    return result
+
+
+def _open_cache(options: Options) -> Any:
+    """The result cache for this scan, or None (no cache asked for; or a live check, whose
+    findings depend on more than the files)."""
+    if options.cache_dir is None or options.providers:
+        return None
+    from .cache import ResultCache
+
+    return ResultCache.open(options.cache_dir, options)
+
+
+def _cached_results(cache: Any, deferred: list[Candidate], digests: dict[str, str], store: DocumentStore,
+                    filt: Any) -> dict[str, tuple[list[Finding], Any]]:
+    """path -> (findings, suppressions) of each deferred file whose cache entry still holds."""
+    if cache is None or not cache.entries:
+        return {}
+    verifier = fs.Verifier(store.dependency_now)
+    hits = {}
+    for item in deferred:
+        key = cache.entry_key(item.path, item.explicit, digests[item.path], filt.config(item.path))
+        result = cache.lookup(item.path, key, verifier)
+        if result is not None:
+            hits[item.path] = result
+    return hits
 
 
 # pre-commit names only the staged files. A conda file or a scoring script staged alone is
@@ -416,7 +505,7 @@ def _load_neighbourhood(named: list[Candidate], store: DocumentStore, options: O
         if _kept(sniff(item.path, raw), item.path):
             doc = _load(item, raw, [])
             if doc is not None and doc.error is None:
-                store.add_context(doc)
+                store.add_context(doc, fs.digest(raw))
 
 
 # Parallel checking: worth its start-up cost only for large scans. Workers are forked, so they
@@ -438,29 +527,40 @@ def _workers(options: Options, count: int) -> int:
 
 
 def _check_one(item: Candidate, ctx: Context, rules_by_kind: dict[Kind, list[Rule]], filt: Any):
-    """Load, check and release one deferred file: (path or None, findings, its suppressions)."""
+    """Load, check and release one deferred file: (path or None, findings, its suppressions,
+    what the check looked at or None)."""
+    if not ctx.record_dependencies:
+        return _check_file(item, ctx, rules_by_kind, filt) + (None,)
+    with fs.recording() as deps:
+        return _check_file(item, ctx, rules_by_kind, filt) + (deps,)
+
+
+def _check_file(item: Candidate, ctx: Context, rules_by_kind: dict[Kind, list[Rule]], filt: Any):
     found: list[Finding] = []
     raw = _read_candidate(item, ctx.options, found)
     doc = _load(item, raw, found) if raw is not None else None
     if doc is None:
         return None, found, None
+    key = os.path.normpath(doc.abspath)
     ctx.store.current = doc
+    ctx.store.digests[key] = fs.digest(raw) if ctx.record_dependencies else None  # type: ignore[arg-type]
     try:
         found.extend(_check(doc, ctx, rules_by_kind, filt))
         _collect(doc, ctx, found)
     finally:
         ctx.store.current = None
+        ctx.store.digests.pop(key, None)
     return doc.path, found, filt.release(doc.path)
 
 
-def _check_batch(items: list[Candidate]) -> list[tuple[str | None, list[Finding], Any]]:
+def _check_batch(items: list[Candidate]) -> list[tuple[str | None, list[Finding], Any, Any]]:
     assert _pool_state is not None
     ctx, rules_by_kind, filt = _pool_state
     return [_check_one(item, ctx, rules_by_kind, filt) for item in items]
 
 
 def _check_deferred(deferred: list[Candidate], ctx: Context, rules_by_kind: dict[Kind, list[Rule]],
-                    filt: Any, tick: Callable[[], None]) -> Iterator[tuple[str | None, list[Finding], Any]]:
+                    filt: Any, tick: Callable[[], None]) -> Iterator[tuple[str | None, list[Finding], Any, Any]]:
     workers = _workers(ctx.options, len(deferred))
     if workers > 1:
         global _pool_state

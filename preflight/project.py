@@ -23,6 +23,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from . import fs
 from .conda import CondaEnvironment, PinPolicy, build_environment
 from .documents import Document, Kind
 
@@ -220,7 +221,7 @@ def _resolve(bases: list[str], relative: str, pointer: str) -> Link:
         return Link(relative, pointer, None, False, reason="not a local path")
     candidates = tuple(dict.fromkeys(os.path.normpath(os.path.join(b, relative)) for b in bases))
     for candidate in candidates:
-        if os.path.isfile(candidate):
+        if fs.isfile(candidate):
             return Link(relative, pointer, candidate, True, candidates)
     return Link(relative, pointer, candidates[0], False, candidates, reason="no such file")
 

@@ -13,6 +13,7 @@ import os
 import re
 from typing import Iterator
 
+from preflight import fs
 from preflight.deploy import (
     ACI, AKS_ENDPOINT, COMPUTE_TYPES, DEPRECATED_INFERENCE_KEYS, ENVIRONMENT_EXCLUSIVE,
     INFERENCE_KEYS, KUBERNETES, LOCAL, MANAGED, SUPPORTED_CUDA_VERSIONS, SUPPORTED_RUNTIMES,
@@ -1214,10 +1215,10 @@ def scoring_script_unusable(doc: Document, ctx: Context) -> Iterator[Issue]:
                     fix="point scoring_script at the .py scoring script")
         return
     folder = dep.code_directory()
-    if folder is None or not os.path.isdir(folder):
+    if folder is None or not fs.isdir(folder):
         return  # a code asset id, or a missing folder (DEP021)
     path = dep.scoring_script()
-    if path is None or not os.path.isfile(path):
+    if path is None or not fs.isfile(path):
         yield Issue(script_f.pointer, f"scoring_script {show(script_f.value)} does not exist in code folder "
                     f"{show(dep.field('code_configuration', 'code').value)}", fix="fix scoring_script or code")
         return
@@ -1361,15 +1362,15 @@ def referenced_path_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
         if not is_local_path(f.value) or (path[-1] == "path" and f.value.startswith(("http:", "https:", "git"))):
             continue
         target = os.path.normpath(os.path.join(doc.directory, f.value))
-        if not os.path.exists(target):
+        if not fs.exists(target):
             yield Issue(f.pointer, f"{f.name} {show(f.value)} does not exist (paths are relative to the YAML file's "
                         "folder)", fix=f"fix {f.name}")
 
 
 def _found_v1(doc: Document, path: str) -> bool:
     if os.path.isabs(path):
-        return os.path.exists(path)
-    return any(os.path.exists(os.path.join(base, path)) for base in resolution_bases(doc.directory))
+        return fs.exists(path)
+    return any(fs.exists(os.path.join(base, path)) for base in resolution_bases(doc.directory))
 
 
 # ==================================================================== v2 online deployments

@@ -31,6 +31,13 @@ def scan_json(*args: str, cwd=None, env=None) -> tuple[dict, subprocess.Complete
     return json.loads(proc.stdout), proc
 
 
+@pytest.fixture(autouse=True)
+def _no_result_cache(monkeypatch):
+    """Tests check files as they are: the result cache is tested on its own (test_cache.py),
+    and no test writes into the home folder's cache."""
+    monkeypatch.setenv("PREFLIGHT_NO_CACHE", "1")
+
+
 @pytest.fixture
 def corpus() -> Path:
     if not (CORPUS / "MANIFEST.tsv").is_file():

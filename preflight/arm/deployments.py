@@ -26,7 +26,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..loaders import LoadError, decode, join_pointer, load_json
+from .. import fs
+from ..loaders import FileTooLarge, LoadError, decode, join_pointer, load_json
 from .evaluator import (DeploymentContext, Frame, Input, ParamUse, Scope, Session, copy_count, evaluate,
                         expand_copy, expression_text, is_copy_block, member)
 from .expressions import Node, compile_string
@@ -191,11 +192,8 @@ def _load_linked(abspath: str, ctx: Any, scanned_path: str, rel: str, source: An
         if doc is not None:
             return template_of(doc) if doc.error is None else None
         try:
-            if os.path.getsize(abspath) > 8 * 1024 * 1024:
-                return None
-            with open(abspath, "rb") as f:
-                data = load_json(decode(f.read()))
-        except (OSError, LoadError, RecursionError, ValueError):
+            data = load_json(decode(fs.read(abspath, 8 * 1024 * 1024)))
+        except (OSError, FileTooLarge, LoadError, RecursionError, ValueError):
             return None
         shown = os.path.normpath(os.path.join(os.path.dirname(getattr(source, "path", scanned_path)), rel))
         return Template.from_json(data, LinkedSource(shown, abspath))

@@ -25,7 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..loaders import LoadError, decode, join_pointer, load_json
+from .. import fs
+from ..loaders import FileTooLarge, LoadError, decode, join_pointer, load_json
 from .evaluator import Input
 from .template import kitem
 
@@ -113,11 +114,8 @@ def load_parameter_file(abspath: str, shown: str, ctx: Any, bare_ok: bool = Fals
                 return doc.cache["parameter-file"](shown)
             return read_parameter_file(doc.data, shown, abspath, bare_ok)
         try:
-            if os.path.getsize(abspath) > MAX_PARAMETER_FILE_BYTES:
-                return None
-            with open(abspath, "rb") as f:
-                data = load_json(decode(f.read()))
-        except (OSError, LoadError, RecursionError, ValueError):
+            data = load_json(decode(fs.read(abspath, MAX_PARAMETER_FILE_BYTES)))
+        except (OSError, FileTooLarge, LoadError, RecursionError, ValueError):
             return None
         return read_parameter_file(data, shown, abspath, bare_ok)
 
@@ -144,7 +142,7 @@ def paired_files(template_abspath: str, ctx: Any = None) -> list[str]:
     if ctx is not None or bicepparams:
         from ..bicep.links import bicepparam_for  # `using './main.bicep'` links
         out += [p for p in bicepparam_for(template_abspath, folder, bicepparams, ctx) if p not in out]
-    return [p for p in out if os.path.isfile(p)]
+    return [p for p in out if fs.isfile(p)]
 
 
 def _folder_pairs(folder: str) -> tuple[dict[str, list[str]], list[str]]:
@@ -154,7 +152,7 @@ def _folder_pairs(folder: str) -> tuple[dict[str, list[str]], list[str]]:
     (which that pattern never matches) with `template`."""
     by_stem: dict[str, list[str]] = {}
     bicepparams: list[str] = []
-    for name in sorted(os.listdir(folder)):
+    for name in sorted(fs.listdir(folder)):
         m = _PAIRED.match(name)
         if m:
             by_stem.setdefault(m.group("stem").lower(), []).append(name)
@@ -181,7 +179,7 @@ def templates_for(parameter_abspath: str) -> list[str]:
         target = using_target(parameter_abspath)
         if target:
             out.append(target)
-    return [p for p in out if os.path.isfile(p)]
+    return [p for p in out if fs.isfile(p)]
 
 
 def _shown(template_path: str, abspath: str) -> str:

@@ -1,13 +1,10 @@
 """Reading the files a Bicep file names (modules, `loadTextContent()`, `using`) safely."""
 from __future__ import annotations
 
-from ..loaders import FileTooLarge, read_regular_file
+from .. import fs
 
 
 def read_regular(path: str, limit: int) -> bytes | None:
     """A regular file's bytes (never blocking on a FIFO or a device), None when it cannot be
     read or is over `limit` bytes: a module that cannot be read is an unknown, not an error."""
-    try:
-        return read_regular_file(path, limit)
-    except (OSError, ValueError, FileTooLarge):
-        return None
+    return fs.read_or_none(path, limit)

@@ -1,0 +1,288 @@
+"""The result cache: a rerun reuses findings only while nothing they came from has changed.
+
+The invariant every test here checks: a scan with the cache reports exactly what a scan without
+it reports, after any edit. Each edit is one a check depends on through another file (a
+parameter file, a Bicep module, a `-r` requirements file, the config that links a conda file,
+the folder's configuration), and each test first shows the edit changes the findings, so that
+agreement means the cache noticed it.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from preflight import engine
+from preflight.cli import build_options, build_parser
+from preflight.engine import scan
+
+from conftest import FIXTURES, REPO, run_cli
+
+
+@pytest.fixture(autouse=True)
+def _cache_allowed(_no_result_cache, monkeypatch):
+    monkeypatch.delenv("PREFLIGHT_NO_CACHE")
+
+
+@pytest.fixture
+def cache_dir(tmp_path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    return root
+
+
+def run(*args: str, cache: Path | None):
+    """A scan as the CLI runs it (per-file configuration and all), in this process."""
+    cache_args = ["--cache-dir", str(cache)] if cache is not None else ["--no-cache"]
+    parsed = build_parser().parse_args(["scan", *args, *cache_args])
+    options, _ = build_options(parsed)
+    return scan(parsed.paths, options)
+
+
+def report(result) -> list[dict]:
+    return [f.to_json() for f in result.findings]
+
+
+def check_edit(args: list[str], cache: Path, edit) -> tuple[list[dict], list[dict]]:
+    """Scan (filling the cache), edit, then scan with and without the cache: they must agree,
+    and the edit must have changed the findings."""
+    first = run(*args, cache=cache)
+    assert run(*args, cache=cache).cache_hits > 0, "the cache was not used at all"
+    edit()
+    fresh = report(run(*args, cache=None))
+    assert fresh != report(first), "this edit does not change the findings: the test proves nothing"
+    cached = run(*args, cache=cache)
+    assert report(cached) == fresh
+    assert run(*args, cache=cache).cache_hits > 0  # and the cache is used again afterwards
+    return report(first), fresh
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+# ------------------------------------------------------------------ reuse
+
+
+def test_a_rerun_reports_the_same_findings_from_the_cache(project, cache_dir):
+    shutil.copytree(FIXTURES / "demo", project / "demo")
+    cold = run("demo", cache=cache_dir)
+    assert cold.cache_hits == 0 and cold.findings
+    warm = run("demo", cache=cache_dir)
+    assert report(warm) == report(cold) == report(run("demo", cache=None))
+    assert warm.checked == cold.checked and warm.files == cold.files
+    # every file not kept for linking came from the cache
+    assert warm.cache_hits >= len(cold.checked) - 6
+
+
+def test_cli_output_is_identical_with_a_warm_cache(tmp_path, cache_dir):
+    args = ("scan", "--format", "json", "--cache-dir", str(cache_dir), str(FIXTURES))
+    cold = run_cli(*args)
+    warm = run_cli(*args)
+    uncached = run_cli("scan", "--format", "json", "--no-cache", str(FIXTURES))
+    assert warm.returncode == cold.returncode == uncached.returncode == 1
+    assert warm.stdout == cold.stdout == uncached.stdout
+    assert json.loads(warm.stdout)["findings"]
+    files = [p for p in cache_dir.iterdir() if p.suffix == ".json"]
+    assert len(files) == 1 and json.loads(files[0].read_text())["entries"]
+    assert (cache_dir / ".gitignore").read_text().strip().endswith("*")
+
+
+def test_no_cache_and_the_environment_variable_write_nothing(tmp_path, cache_dir):
+    run_cli("scan", "--no-cache", "--cache-dir", str(cache_dir), str(FIXTURES / "env"))
+    run_cli("scan", "--cache-dir", str(cache_dir), str(FIXTURES / "env"), env={"PREFLIGHT_NO_CACHE": "1"})
+    assert not cache_dir.exists()
+    run_cli("scan", str(FIXTURES / "env"), env={"PREFLIGHT_CACHE_DIR": str(cache_dir)})
+    assert cache_dir.exists()
+
+
+def test_the_edited_file_itself_is_checked_again(project, cache_dir):
+    write(project / "conda.yml", "dependencies:\n  - python=3.10.13\n  - pip=23.3.1\n  - pip:\n      - numpy==1.26.4\n")
+    check_edit(["."], cache_dir, lambda: write(project / "conda.yml", (project / "conda.yml").read_text()
+                                              .replace("numpy==1.26.4", "numpy")))
+
+
+def test_options_that_change_findings_have_their_own_entries(project, cache_dir):
+    shutil.copytree(FIXTURES / "env", project / "env")
+    everything = report(run("env", cache=cache_dir))
+    only_env001 = report(run("env", "--select", "ENV001", cache=cache_dir))
+    assert only_env001 == report(run("env", "--select", "ENV001", cache=None))
+    assert {f["rule"] for f in only_env001} == {"ENV001"} != {f["rule"] for f in everything}
+    assert report(run("env", cache=cache_dir)) == everything
+
+
+# ------------------------------------------------------------------ what a check depends on
+
+
+def test_a_parameter_file_added_beside_a_template(project, cache_dir):
+    shutil.copytree(FIXTURES / "arm" / "guarded-condition", project / "t")
+    params = {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
+              "contentVersion": "1.0.0.0", "parameters": {"keyVaultOption": {"value": "existing"}}}
+    check_edit(["t/azuredeploy.json"], cache_dir,
+               lambda: write(project / "t" / "azuredeploy.parameters.json", json.dumps(params)))
+
+
+def test_a_folder_listing_another_check_made_first(project, cache_dir):
+    """Models are built once per scan (a folder's parameter files, listed for the first template
+    in it): every later check that uses one depends on what it looked at too."""
+    shutil.copytree(FIXTURES / "arm" / "guarded-condition", project / "t")
+    shutil.copy(FIXTURES / "integrations" / "kv-rbac.json", project / "t" / "a-first.json")
+    params = {"parameters": {"keyVaultOption": {"value": "existing"}}}
+    check_edit(["t"], cache_dir, lambda: write(project / "t" / "azuredeploy.parameters.json", json.dumps(params)))
+
+
+def test_a_parameter_file_edited(project, cache_dir):
+    shutil.copytree(FIXTURES / "arm" / "guarded-condition", project / "t")
+    params = project / "t" / "azuredeploy.parameters.json"
+    write(params, json.dumps({"parameters": {"keyVaultOption": {"value": "existing"}}}))
+    check_edit(["t/azuredeploy.json"], cache_dir,
+               lambda: write(params, json.dumps({"parameters": {"keyVaultOption": {"value": "new"}}})))
+
+
+def test_a_linked_template_edited(project, cache_dir):
+    shutil.copytree(FIXTURES / "arm" / "linked", project / "t")
+    linked = project / "t" / "modules" / "vault.json"
+    data = json.loads(linked.read_text())
+    data["resources"][0]["properties"]["enableRbacAuthorization"] = True
+    data["resources"][0]["properties"].pop("accessPolicies", None)
+    check_edit(["t/main.json"], cache_dir, lambda: write(linked, json.dumps(data)))
+
+
+def test_a_bicep_module_edited(project, cache_dir):
+    pytest.importorskip("tree_sitter_bicep")
+    shutil.copytree(FIXTURES / "bicep" / "module", project / "b")
+    module = project / "b" / "modules" / "keyvault.bicep"
+    check_edit(["b/main.bicep"], cache_dir,
+               lambda: write(module, module.read_text().replace("enableRbacAuthorization: rbac",
+                                                                "enableRbacAuthorization: true")))
+
+
+def test_a_requirements_file_a_conda_file_includes(project, cache_dir):
+    write(project / "conda.yml", "dependencies:\n  - python=3.10.13\n  - pip=23.3.1\n  - pip:\n"
+                                 "      - -r requirements.txt\n")
+    write(project / "requirements.txt", "numpy==1.26.4\n")
+    check_edit(["conda.yml"], cache_dir, lambda: write(project / "requirements.txt", "numpy\n"))
+
+
+def test_the_inference_config_that_links_a_conda_file(project, cache_dir):
+    shutil.copytree(FIXTURES / "env" / "v1-missing", project / "svc")
+    config = project / "svc" / "inferenceconfig.json"
+    check_edit(["svc"], cache_dir, lambda: write(config, config.read_text().replace("environment.yml", "other.yml")))
+
+
+def test_the_configuration_that_declares_a_purpose(project, cache_dir):
+    shutil.copytree(FIXTURES / "env" / "unlinked", project / "env")
+    check_edit(["env"], cache_dir, lambda: write(project / "env" / ".preflight.toml",
+                                                 '[[environment]]\npath = "conda.yml"\npurpose = "v1-scoring"\n'))
+
+
+def test_a_file_removed_from_the_folder(project, cache_dir):
+    shutil.copytree(FIXTURES / "arm" / "guarded-condition", project / "t")
+    params = project / "t" / "azuredeploy.parameters.json"
+    write(params, json.dumps({"parameters": {"keyVaultOption": {"value": "existing"}}}))
+    check_edit(["t/azuredeploy.json"], cache_dir, params.unlink)
+
+
+def test_the_worker_pool_records_what_its_checks_looked_at(project, cache_dir, monkeypatch):
+    monkeypatch.setattr(engine, "POOL_MIN_FILES", 2)
+    shutil.copytree(FIXTURES, project / "fixtures")
+    params = project / "fixtures" / "arm" / "guarded-condition" / "azuredeploy.parameters.json"
+
+    def edit():
+        write(params, json.dumps({"parameters": {"keyVaultOption": {"value": "existing"}}}))
+
+    check_edit(["fixtures", "--jobs", "2"], cache_dir, edit)
+
+
+# ------------------------------------------------------------------ a cache that cannot be trusted or written
+
+
+def test_a_corrupt_cache_file_is_ignored_and_replaced(project, cache_dir):
+    shutil.copytree(FIXTURES / "env", project / "env")
+    expected = report(run("env", cache=cache_dir))
+    [cache_file] = [p for p in cache_dir.iterdir() if p.suffix == ".json"]
+    for garbage in ("{not json", "[]", json.dumps({"format": 1, "entries": {"env/unlinked/conda.yml": {"key": 3}}})):
+        cache_file.write_text(garbage)
+        assert report(run("env", cache=cache_dir)) == expected
+    # an entry whose findings are malformed is a miss, not a crash
+    data = json.loads(cache_file.read_text())
+    for entry in data["entries"].values():
+        entry["findings"] = [["only", "two"]]
+    cache_file.write_text(json.dumps(data))
+    result = run("env", cache=cache_dir)
+    assert report(result) == expected and result.cache_hits == 0
+
+
+def test_an_unwritable_cache_is_reported_and_the_scan_goes_on(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    proc = run_cli("scan", "--format", "json", "--cache-dir", str(blocker / "cache"), str(FIXTURES / "env"))
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["findings"]
+    assert "cache not saved" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------ checks look at files only through preflight.fs
+
+# Modules that run before or after the checks (discovery, configuration, reports, the cache
+# itself); every other module's look-ups must be recorded, or the cache would miss a change.
+OUTSIDE_CHECKS = {"baseline.py", "cache.py", "cli.py", "config.py", "discover.py", "engine.py", "fix.py", "fs.py",
+                  "loaders.py", "merge.py"}
+_OS_CALLS = {"open", "listdir", "scandir", "stat", "lstat", "walk"}
+_PATH_CALLS = {"exists", "isfile", "isdir", "getsize", "lexists", "getmtime"}
+
+
+def _file_system_calls(path: Path) -> list[str]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        if isinstance(f, ast.Name) and f.id in ("open", "read_regular_file"):
+            out.append(f"{path.name}:{node.lineno} {f.id}()")
+        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "os" and f.attr in _OS_CALLS:
+            out.append(f"{path.name}:{node.lineno} os.{f.attr}()")
+        elif isinstance(f, ast.Attribute) and f.attr in _PATH_CALLS and isinstance(f.value, ast.Attribute) \
+                and f.value.attr == "path":
+            out.append(f"{path.name}:{node.lineno} os.path.{f.attr}()")
+        elif isinstance(f, ast.Attribute) and f.attr in ("read_text", "read_bytes"):
+            out.append(f"{path.name}:{node.lineno} .{f.attr}()")
+    return out
+
+
+def test_checks_look_at_files_only_through_preflight_fs():
+    sources = [p for p in (REPO / "preflight").rglob("*.py")
+               if not (p.parent.name == "preflight" and p.name in OUTSIDE_CHECKS)
+               and p.parent.name not in ("report", "live")] + list((REPO / "rules").rglob("*.py"))
+    assert len(sources) > 20
+    offenders = [call for p in sources for call in _file_system_calls(p)]
+    assert offenders == [], "use preflight.fs so the result cache sees these: " + ", ".join(offenders)
+
+
+def test_the_guard_finds_a_direct_look_up(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os\nif os.path.isfile('x'):\n    open('x').read()\nos.listdir('.')\n")
+    assert len(_file_system_calls(sample)) == 3
+
+
+# ------------------------------------------------------------------ the corpus
+
+
+def test_corpus_cached_rerun_matches_a_fresh_scan(corpus, tmp_path, cache_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cold = run(str(corpus), cache=cache_dir)
+    warm = run(str(corpus), cache=cache_dir)
+    assert len(cold.findings) > 1000
+    assert report(warm) == report(cold)
+    assert warm.cache_hits > 0.9 * cold.files
