@@ -290,6 +290,9 @@ class Config:
         return [e for e in entries if Glob(e["path"]).matches(rel)]
 
 
+_FOLDERS_KEPT = 512
+
+
 class Configs:
     """The configuration of each file: `override` (from `--config`) everywhere, or else the
     nearest one among the file's ancestors, looked up once per folder."""
@@ -299,6 +302,9 @@ class Configs:
         self._by_dir: dict[str, Config] = {}
         self._by_file: dict[str, Config] = {}
         self._by_parent: dict[str, Config] = {}  # a path's folder as written -> its configuration
+        # One object per configuration for the whole scan (the folder maps above are bounded):
+        # the filter stage and the result cache remember things by configuration.
+        self._default = Config()
 
     def for_file(self, path: str) -> Config:
         if self.override is not None:
@@ -306,6 +312,8 @@ class Configs:
         parent = os.path.dirname(path)
         found = self._by_parent.get(parent)
         if found is None:
+            if len(self._by_parent) >= _FOLDERS_KEPT:  # bounded: scans walk folder by folder
+                self._by_parent.clear()
             found = self._by_parent[parent] = self.for_dir(os.path.dirname(os.path.abspath(path)))
         return found
 
@@ -313,6 +321,8 @@ class Configs:
         if self.override is not None:
             return self.override
         here = os.path.abspath(directory)
+        if len(self._by_dir) >= 2 * _FOLDERS_KEPT:
+            self._by_dir.clear()  # each Config stays the same object: _by_file keeps it
         visited = []
         found: Config | None = None
         while True:
@@ -326,7 +336,7 @@ class Configs:
                 break
             parent = os.path.dirname(here)
             if parent == here:
-                found = Config()
+                found = self._default
                 break
             here = parent
         for d in visited:

@@ -14,7 +14,7 @@ import importlib
 import inspect
 import os
 import traceback
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -287,6 +287,10 @@ class Context:
     store: DocumentStore
     record_dependencies: bool = False  # for the result cache: what each check looks at (preflight.fs)
     cache: dict[str, Any] = field(default_factory=dict)  # project-wide models built once
+    # Models of one file or folder (a folder's parameter files, a linked template): the most
+    # recently used are kept, since checks of neighbouring files share them; keeping them all
+    # made memory grow with the number of folders.
+    local: "OrderedDict[str, Any]" = field(default_factory=OrderedDict)
     model_dependencies: dict[str, dict] = field(default_factory=dict)  # what each model looked at
 
     def document_at(self, abspath: str) -> Document | None:
@@ -297,15 +301,29 @@ class Context:
         """Every scanned document of the linking kinds asked for (see LINKING_KINDS)."""
         return self.store.of_kind(*kinds)
 
-    def model(self, key: str, build: Callable[[], Any]) -> Any:
-        """Build a project-wide model once (e.g. the links between documents)."""
-        if key not in self.cache:
+    def model(self, key: str, build: Callable[[], Any], local: bool = False) -> Any:
+        """Build a model once: project-wide (the links between documents), or with `local`
+        one of a file or folder, rebuilt if it was dropped to bound memory."""
+        models = self.local if local else self.cache
+        if key in models:
+            if local:
+                models.move_to_end(key)
+            if self.record_dependencies:  # each check that uses the model depends on what it looked at
+                fs.replay(self.model_dependencies[key])
+            return models[key]
+        if self.record_dependencies:
             with fs.recording() as deps:
-                self.cache[key] = build()
+                models[key] = value = build()
             self.model_dependencies[key] = deps
-        else:  # each check that uses the model depends on what the model looked at
-            fs.replay(self.model_dependencies[key])
-        return self.cache[key]
+        else:
+            models[key] = value = build()
+        if local and len(models) > _LOCAL_MODELS:
+            dropped, _ = models.popitem(last=False)
+            self.model_dependencies.pop(dropped, None)
+        return value
+
+
+_LOCAL_MODELS = 256
 
 
 @dataclass
@@ -550,6 +568,8 @@ def _check_file(item: Candidate, ctx: Context, rules_by_kind: dict[Kind, list[Ru
     finally:
         ctx.store.current = None
         ctx.store.digests.pop(key, None)
+        doc.cache.clear()
+    gc.collect(1)
     return doc.path, found, filt.release(doc.path)
 
 
@@ -567,16 +587,27 @@ def _check_deferred(deferred: list[Candidate], ctx: Context, rules_by_kind: dict
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        batches = [deferred[i:i + _POOL_BATCH] for i in range(0, len(deferred), _POOL_BATCH)]
+        batches = iter([deferred[i:i + _POOL_BATCH] for i in range(0, len(deferred), _POOL_BATCH)])
         _pool_state = (ctx, rules_by_kind, filt)
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                futures = [pool.submit(_check_batch, batch) for batch in batches]
-                for batch, future in zip(batches, futures):
+                # A few batches per worker in flight, each result dropped once yielded: results
+                # waiting in the parent would make its memory grow with the number of files.
+                pending: deque = deque()
+                for batch in batches:
+                    pending.append((batch, pool.submit(_check_batch, batch)))
+                    if len(pending) >= 3 * workers:
+                        break
+                while pending:
+                    batch, future = pending.popleft()
                     try:
                         results = future.result()
                     except Exception:  # noqa: BLE001 - e.g. a finding that cannot be pickled
                         results = [_check_one(item, ctx, rules_by_kind, filt) for item in batch]
+                    del future
+                    following = next(batches, None)
+                    if following is not None:
+                        pending.append((following, pool.submit(_check_batch, following)))
                     for result in results:
                         tick()
                         yield result

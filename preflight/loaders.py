@@ -70,16 +70,21 @@ def read_regular_file(path: str, limit: int) -> bytes:
             raise OSError("not a regular file")
         if st.st_size > limit:
             raise FileTooLarge(st.st_size)
-        chunks, size = [], 0
+        # One read of the size fstat gave (plus one byte, to see a file that grew), then small
+        # chunks. A fixed 1 MiB read buffer, freed at once, made glibc move its mmap threshold up
+        # and serve every later file from a heap that then fragmented: memory grew with the number
+        # of files read (measured: +15 MiB over 4,400 templates).
+        chunks, size, want = [], 0, st.st_size + 1
         while True:
-            chunk = os.read(fd, 1 << 20)
+            chunk = os.read(fd, want)
             if not chunk:
                 break
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:
                 raise FileTooLarge(size)
-        return b"".join(chunks)
+            want = 1 << 16
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
     finally:
         os.close(fd)
 

@@ -275,3 +275,29 @@ def test_config_errors_are_config_errors(tmp_path):
     path = write(tmp_path, ".preflight.toml", "select = 3\n")
     with pytest.raises(ConfigError, match="'select' must be an array, not integer"):
         load_config(str(path))
+
+
+def test_folder_lookups_are_bounded_and_each_configuration_stays_one_object(tmp_path, monkeypatch):
+    """Configs remembers a bounded number of folders; a folder looked up again after being
+    dropped gets the same Config object (filters and the result cache key on it)."""
+    (tmp_path / ".preflight.toml").write_text('ignore = ["ENV005"]\n')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".preflight.toml").write_text('ignore = ["ENV004"]\n')
+    folders = [tmp_path / f"f{i}" for i in range(6)] + [tmp_path / "sub" / f"g{i}" for i in range(6)]
+    for folder in folders:
+        folder.mkdir()
+    monkeypatch.setattr(config_module, "_FOLDERS_KEPT", 2)
+    configs = Configs()
+    first = [configs.for_file(str(f / "conda.yml")) for f in folders]
+    again = [configs.for_file(str(f / "conda.yml")) for f in folders]
+    assert len(configs._by_parent) <= 2 and len(configs._by_dir) <= 4
+    assert all(a is b for a, b in zip(first, again))
+    assert {c.path for c in first[:6]} == {str(tmp_path / ".preflight.toml")}
+    assert {c.path for c in first[6:]} == {str(tmp_path / "sub" / ".preflight.toml")}
+
+
+def test_folders_without_a_configuration_share_one_default_object(tmp_path, monkeypatch):
+    monkeypatch.setattr(config_module, "_FOLDERS_KEPT", 1)
+    configs = Configs()
+    found = {id(configs.for_file(str(tmp_path / f"f{i}" / "x.yml"))) for i in range(5)}
+    assert len(found) == 1 and configs.for_file(str(tmp_path / "x.yml")).path is None

@@ -102,3 +102,53 @@ def test_parallel_scan_gives_the_same_report_as_sequential(monkeypatch):
     assert sequential.files == parallel.files > 20
     assert [f.to_json() for f in parallel.findings] == [f.to_json() for f in sequential.findings]
     assert sorted(parallel.checked) == sorted(sequential.checked)
+
+
+def test_parallel_scan_with_few_batches_in_flight_keeps_the_order(monkeypatch):
+    """Batches are submitted a few per worker at a time (the parent holds no backlog of
+    results): with one file per batch there are many more batches than that window."""
+    import preflight.engine as engine
+    from conftest import FIXTURES
+
+    monkeypatch.setattr(engine, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(engine, "_POOL_BATCH", 1)
+    sequential = scan([str(FIXTURES)], Options(jobs=1))
+    parallel = scan([str(FIXTURES)], Options(jobs=2))
+    assert parallel.files > 3 * 2 * 2
+    assert [f.to_json() for f in parallel.findings] == [f.to_json() for f in sequential.findings]
+    assert parallel.checked == sequential.checked
+
+
+def test_models_of_files_and_folders_are_bounded_and_rebuilt_alike(monkeypatch, tmp_path):
+    """Per-folder and per-file models (a folder's parameter files, a linked template) are kept
+    in a small LRU; one dropped and built again gives the same findings."""
+    import json
+    import shutil
+
+    import preflight.engine as engine
+    from conftest import FIXTURES
+
+    template = FIXTURES / "arm" / "guarded-condition" / "azuredeploy.json"
+    for name, option in (("a", "new"), ("b", "existing"), ("c", "new")):
+        shutil.copy(template, tmp_path / f"{name}.json")
+        (tmp_path / f"{name}.parameters.json").write_text(
+            json.dumps({"parameters": {"keyVaultOption": {"value": option}}}))
+    built: list[str] = []
+    real_model = Context.model
+
+    def counting(self, key, build, local=False):
+        if key not in (self.local if local else self.cache):
+            built.append(key)
+        value = real_model(self, key, build, local)
+        assert len(self.local) <= engine._LOCAL_MODELS
+        return value
+
+    monkeypatch.setattr(Context, "model", counting)
+    unbounded = scan([str(tmp_path), str(FIXTURES)], Options(jobs=1))
+    builds_unbounded = len(built)
+    built.clear()
+    monkeypatch.setattr(engine, "_LOCAL_MODELS", 1)
+    bounded = scan([str(tmp_path), str(FIXTURES)], Options(jobs=1))
+    assert len(built) > builds_unbounded  # models really were dropped and built again
+    assert [f.to_json() for f in bounded.findings] == [f.to_json() for f in unbounded.findings]
+    assert any(f.path.startswith(str(tmp_path)) for f in bounded.findings)

@@ -97,3 +97,36 @@ def test_decode_rejects_invalid_utf8_with_its_position():
 def test_yaml_values_that_fail_to_construct_are_load_errors(text):
     with pytest.raises(LoadError):
         load_yaml(text)
+
+
+@pytest.mark.parametrize("size", [0, 1, 65_535, 65_537, 3 * 1024 * 1024 + 7])
+def test_read_regular_file_returns_every_byte(tmp_path, size):
+    from preflight.loaders import FileTooLarge, read_regular_file
+
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    assert read_regular_file(str(path), size) == data
+    if size:
+        with pytest.raises(FileTooLarge):
+            read_regular_file(str(path), size - 1)
+
+
+def test_read_regular_file_reads_a_file_that_grew_since_it_was_measured(tmp_path, monkeypatch):
+    """The first read asks for the size fstat gave plus one byte; the rest comes in chunks."""
+    import os as os_module
+
+    from preflight import loaders
+
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"a" * 100_000)
+    real_fstat = os_module.fstat
+
+    class Shrunk:  # fstat as it was before the file grew to 100,000 bytes
+        def __init__(self, st):
+            self.st_mode, self.st_size = st.st_mode, 10
+
+    monkeypatch.setattr(loaders.os, "fstat", lambda fd: Shrunk(real_fstat(fd)))
+    assert loaders.read_regular_file(str(path), 10**6) == b"a" * 100_000
+    with pytest.raises(loaders.FileTooLarge):
+        loaders.read_regular_file(str(path), 50_000)

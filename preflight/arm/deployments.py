@@ -200,7 +200,7 @@ def _load_linked(abspath: str, ctx: Any, scanned_path: str, rel: str, source: An
 
     if ctx is None:
         return build()
-    return ctx.model(f"arm.linked:{abspath}", build)
+    return ctx.model(f"arm.linked:{abspath}", build, local=True)
 
 
 def _nested_inputs(spec: Any, template: Template, parent_scope: Scope) -> dict[str, Input]:

@@ -121,7 +121,7 @@ def load_parameter_file(abspath: str, shown: str, ctx: Any, bare_ok: bool = Fals
 
     if ctx is None:
         return build()
-    return ctx.model(f"arm.parameter-file:{abspath}:{bare_ok}", build)
+    return ctx.model(f"arm.parameter-file:{abspath}:{bare_ok}", build, local=True)
 
 
 _PAIRED = re.compile(r"^(?P<stem>.+?)\.parameters(?:\.[^/\\]+)?\.jsonc?$", re.I)
@@ -134,8 +134,8 @@ def paired_files(template_abspath: str, ctx: Any = None) -> list[str]:
     if ".parameters" in stem.lower():
         return []
     try:
-        by_stem, bicepparams = ctx.model(f"arm.paired:{folder}", lambda: _folder_pairs(folder)) if ctx is not None \
-            else _folder_pairs(folder)
+        by_stem, bicepparams = _folder_pairs(folder) if ctx is None else \
+            ctx.model(f"arm.paired:{folder}", lambda: _folder_pairs(folder), local=True)
     except OSError:
         return []
     out = [os.path.join(folder, name) for name in by_stem.get(stem.lower(), ())]

@@ -41,7 +41,7 @@ def bicepparam_for(template_abspath: str, folder: str, listing: list[str], ctx: 
         if not name.lower().endswith(".bicepparam"):
             continue
         path = os.path.join(folder, name)
-        target = ctx.model(f"bicep.using:{path}", lambda p=path: using_target(p)) if ctx is not None \
+        target = ctx.model(f"bicep.using:{path}", lambda p=path: using_target(p), local=True) if ctx is not None \
             else using_target(path)
         if target is not None and os.path.normcase(target) == want:
             out.append(path)

@@ -9,21 +9,32 @@ from ..findings import Severity
 
 
 def document(result: ScanResult) -> dict:
+    return {
+        "version": __version__,
+        "findings": [f.to_json() for f in result.findings],
+        "summary": summary(result),
+    }
+
+
+def summary(result: ScanResult) -> dict:
     counts = {str(s): 0 for s in Severity}
     for f in result.findings:
         counts[str(f.severity)] += 1
     return {
-        "version": __version__,
-        "findings": [f.to_json() for f in result.findings],
-        "summary": {
-            "files": result.files,
-            "findings": len(result.findings),
-            "errors": counts["error"],
-            "warnings": counts["warning"],
-            "info": counts["info"],
-        },
+        "files": result.files,
+        "findings": len(result.findings),
+        "errors": counts["error"],
+        "warnings": counts["warning"],
+        "info": counts["info"],
     }
 
 
 def render(result: ScanResult, color: bool = False) -> str:
-    return json.dumps(document(result), indent=2) + "\n"
+    """`json.dumps(document(result), indent=2)`, built one finding at a time, so that the dicts
+    of a large scan's findings never all exist at once."""
+    shell = json.dumps({"version": __version__, "findings": [], "summary": summary(result)}, indent=2)
+    if not result.findings:
+        return shell + "\n"
+    head, tail = shell.split('"findings": []', 1)
+    items = ",\n".join("    " + json.dumps(f.to_json(), indent=2).replace("\n", "\n    ") for f in result.findings)
+    return f'{head}"findings": [\n{items}\n  ]{tail}\n'
