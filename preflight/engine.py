@@ -568,7 +568,10 @@ def _check_file(item: Candidate, ctx: Context, rules_by_kind: dict[Kind, list[Ru
     finally:
         ctx.store.current = None
         ctx.store.digests.pop(key, None)
-        doc.cache.clear()
+        doc.cache.clear()  # its models point back at the document: a cycle refcounting cannot free
+    # With the collector's threshold raised (see scan), a file's other cycles would wait for the
+    # next collection and pile up; the two young generations hold little else (measured: no
+    # slower, and peak memory ~7 MiB lower on the corpus).
     gc.collect(1)
     return doc.path, found, filt.release(doc.path)
 
