@@ -3,14 +3,15 @@
 One JSON file per scan setting (`<cache dir>/<scan key>.json`). The scan key covers preflight's
 version and code, Python and the parsers' versions, the working folder and every option that
 changes findings (rules selected, --param, --parameters files and their content, ...). Each
-entry, by file path, holds:
+entry, by file path, is `[key, text]`:
 
-- `key`: the file's content digest, whether it was named explicitly, and the identity of the
+- key: the file's content digest, whether it was named explicitly, and the identity of the
   configuration that governs it (its path and values);
-- `deps`: every other look-up its check made (preflight.fs): files read (parameter files,
-  Bicep modules, linked templates), existence checks, folder listings, and the digest of the
-  kept documents of the kinds it consulted (configs that link to a conda file, ...);
-- its findings and inline suppressions, as the filter stage left them for that file.
+- text, JSON parsed only when the key matches: `deps`, every other look-up its check made
+  (preflight.fs: files read such as parameter files, Bicep modules and linked templates,
+  existence checks, folder listings, and the digest of the kept documents of the kinds it
+  consulted, such as the configs that link to a conda file); and the file's findings and
+  inline suppressions, as the filter stage left them.
 
 A cached entry is used only if its key matches and every dependency still looks the same; the
 findings that depend on the whole scan (baseline, severity overrides, the live check) are
@@ -32,7 +33,7 @@ from typing import Any
 from . import __version__, fs
 from .findings import Finding, Severity
 
-FORMAT = 1
+FORMAT = 2
 MAX_AGE_DAYS = 30  # cache files of settings unused for this long are removed
 _DEPENDENCY_DISTRIBUTIONS = ("PyYAML", "packaging", "tree-sitter", "tree-sitter-bicep")
 
@@ -73,10 +74,11 @@ class ResultCache:
 
     def lookup(self, path: str, key: str, verifier: fs.Verifier) -> tuple[list[Finding], list[Any] | None] | None:
         """(findings, suppressions) of `path` when its entry still holds, else None."""
-        entry = self.entries.get(path)
-        if not isinstance(entry, dict) or entry.get("key") != key:
+        stored = self.entries.get(path)
+        if not isinstance(stored, list) or len(stored) != 2 or stored[0] != key or not isinstance(stored[1], str):
             return None
         try:
+            entry = json.loads(stored[1])
             if not verifier.unchanged(entry["deps"]):
                 return None
             findings = [_finding_from(row) for row in entry["findings"]]
@@ -99,12 +101,15 @@ class ResultCache:
         except (TypeError, ValueError):
             self.entries.pop(path, None)
             return
-        self.entries[path] = {
-            "key": self.entry_key(path, explicit, own, config),
-            "deps": sorted([kind, dep_path, arg, outcome] for (kind, dep_path, arg), outcome in deps.items()),
+        entry = {
+            "deps": sorted(([kind, dep_path, arg, outcome] for (kind, dep_path, arg), outcome in deps.items()),
+                           key=lambda d: (d[0], d[1], repr(d[2]))),
             "findings": rows,
             "suppressions": None if suppressions is None else [_suppression_row(s) for s in suppressions],
         }
+        # Kept as text until looked up: a warm scan parses only the entries of the files it
+        # scans, and holds each as one string rather than a tree of small objects.
+        self.entries[path] = [self.entry_key(path, explicit, own, config), json.dumps(entry, separators=(",", ":"))]
         self._changed = True
 
     # ------------------------------------------------------------------ the file

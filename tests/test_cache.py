@@ -212,16 +212,24 @@ def test_a_corrupt_cache_file_is_ignored_and_replaced(project, cache_dir):
     shutil.copytree(FIXTURES / "env", project / "env")
     expected = report(run("env", cache=cache_dir))
     [cache_file] = [p for p in cache_dir.iterdir() if p.suffix == ".json"]
-    for garbage in ("{not json", "[]", json.dumps({"format": 1, "entries": {"env/unlinked/conda.yml": {"key": 3}}})):
+    good = cache_file.read_text()
+    entries = json.loads(good)["entries"]
+    assert entries
+    for garbage in ("{not json", "[]", json.dumps({"format": 2, "entries": {p: {"key": 3} for p in entries}}),
+                    json.dumps({"format": 2, "entries": {p: [e[0], "{not json"] for p, e in entries.items()}}),
+                    json.dumps({"format": 2, "entries": {p: [e[0]] for p, e in entries.items()}})):
         cache_file.write_text(garbage)
-        assert report(run("env", cache=cache_dir)) == expected
+        result = run("env", cache=cache_dir)
+        assert report(result) == expected and result.cache_hits == 0
     # an entry whose findings are malformed is a miss, not a crash
-    data = json.loads(cache_file.read_text())
-    for entry in data["entries"].values():
+    for path, (key, text) in entries.items():
+        entry = json.loads(text)
         entry["findings"] = [["only", "two"]]
-    cache_file.write_text(json.dumps(data))
+        entries[path] = [key, json.dumps(entry)]
+    cache_file.write_text(json.dumps({"format": 2, "entries": entries}))
     result = run("env", cache=cache_dir)
     assert report(result) == expected and result.cache_hits == 0
+    assert run("env", cache=cache_dir).cache_hits > 0  # and the cache was rewritten whole
 
 
 def test_an_unwritable_cache_is_reported_and_the_scan_goes_on(tmp_path):
