@@ -19,12 +19,22 @@ import stat
 import sys
 from typing import Any
 
-import yaml
+_YAML: Any = None
 
-try:  # the C loader is ~10x faster; fall back to pure Python where libyaml is missing
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+def _yaml() -> tuple[Any, Any]:
+    """PyYAML and its safe loader, imported on first use: a scan of ARM templates alone never
+    needs them (importing PyYAML is about 12 ms of a one-file run)."""
+    global _YAML
+    if _YAML is None:
+        import yaml
+
+        try:  # the C loader is ~10x faster; fall back to pure Python where libyaml is missing
+            from yaml import CSafeLoader as loader
+        except ImportError:  # pragma: no cover - depends on the PyYAML build
+            from yaml import SafeLoader as loader  # type: ignore[assignment]
+        _YAML = (yaml, loader)
+    return _YAML
 
 MAX_DEPTH = 512  # deeper nesting is refused: no real template comes close, and rules recurse
 MAX_YAML_ALIASES = 1000  # alias bombs ("billion laughs") expand exponentially when walked
@@ -334,10 +344,11 @@ def _attach(frame: list[Any], value: Any) -> None:
 
 def load_yaml(text: str) -> Any:
     """Safe-load one YAML document. Alias bombs and tags are refused as LoadErrors."""
+    yaml, loader = _yaml()
     if "*" in text and text.count("*") > MAX_YAML_ALIASES:
         _check_aliases(text)
     try:
-        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
         if "*" in text:
             _check_expansion(data, text)
         return data
@@ -387,8 +398,9 @@ def _check_expansion(data: Any, text: str) -> None:
 
 
 def _first_alias(text: str) -> tuple[int, int]:
+    yaml, loader = _yaml()
     try:
-        for token in yaml.scan(text, Loader=_SafeLoader):
+        for token in yaml.scan(text, Loader=loader):
             if isinstance(token, yaml.AliasToken):
                 return token.start_mark.line + 1, token.start_mark.column + 1
     except yaml.YAMLError:
@@ -398,9 +410,10 @@ def _first_alias(text: str) -> tuple[int, int]:
 
 def _check_aliases(text: str) -> None:
     """Count alias tokens (not just '*' characters) and refuse excessive expansion."""
+    yaml, loader = _yaml()
     count = 0
     try:
-        for token in yaml.scan(text, Loader=_SafeLoader):
+        for token in yaml.scan(text, Loader=loader):
             if isinstance(token, yaml.AliasToken):
                 count += 1
                 if count > MAX_YAML_ALIASES:
@@ -416,8 +429,9 @@ def _check_aliases(text: str) -> None:
 
 def yaml_positions(text: str) -> dict[str, tuple[int, int]]:
     """YAML path (as a JSON pointer) -> (line, column) of the key, or of the sequence item."""
+    yaml, loader = _yaml()
     try:
-        root = yaml.compose(text, Loader=_SafeLoader)
+        root = yaml.compose(text, Loader=loader)
     except yaml.YAMLError:
         return {"": (1, 1)}
     found: dict[str, tuple[int, int]] = {"": (1, 1)}

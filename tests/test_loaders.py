@@ -130,3 +130,19 @@ def test_read_regular_file_reads_a_file_that_grew_since_it_was_measured(tmp_path
     assert loaders.read_regular_file(str(path), 10**6) == b"a" * 100_000
     with pytest.raises(loaders.FileTooLarge):
         loaders.read_regular_file(str(path), 50_000)
+
+
+def test_pyyaml_is_imported_only_when_a_yaml_file_is_read(tmp_path):
+    """A scan of ARM templates alone (a pre-commit run on one template) never imports PyYAML."""
+    import subprocess
+    import sys
+
+    from conftest import FIXTURES, REPO
+
+    code = ("import sys; from preflight.cli import main; main(['scan', '--no-cache', '-q', {path!r}]); "
+            "print('yaml' in sys.modules, file=sys.stderr)")
+    for path, expected in ((FIXTURES / "integrations" / "kv-wiped.json", "False"),
+                           (FIXTURES / "integrations" / "conda-unpinned.yml", "True")):
+        out = subprocess.run([sys.executable, "-c", code.format(path=str(path))], capture_output=True, text=True,
+                             cwd=REPO)
+        assert out.stderr.strip().splitlines()[-1] == expected, out.stderr
