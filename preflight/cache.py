@@ -53,7 +53,6 @@ class ResultCache:
         self.entries = self._read()
         self.hits = 0
         self._changed = False
-        self._identities: dict[int, str] = {}  # id(config) -> its identity (configs live as long as the scan)
 
     @classmethod
     def open(cls, directory: str, options: Any) -> "ResultCache | None":
@@ -67,10 +66,7 @@ class ResultCache:
     # ------------------------------------------------------------------ entries
 
     def entry_key(self, path: str, explicit: bool, content_digest: str, config: Any) -> str:
-        identity = self._identities.get(id(config))
-        if identity is None:
-            identity = self._identities[id(config)] = json.dumps(config_identity(config))
-        return f"{content_digest}:{int(explicit)}:{identity}"
+        return f"{content_digest}:{int(explicit)}:{config_identity(config)}"
 
     def lookup(self, path: str, key: str, verifier: fs.Verifier) -> tuple[list[Finding], list[Any] | None] | None:
         """(findings, suppressions) of `path` when its entry still holds, else None."""
@@ -205,11 +201,8 @@ def scan_key(options: Any) -> str:
 
 
 def config_identity(config: Any) -> Any:
-    """A configuration as the file it came from and its values."""
-    if config is None:
-        return None
-    values = json.dumps(getattr(config, "values", {}), sort_keys=True, default=str)
-    return [getattr(config, "path", None), fs.digest(values.encode())]
+    """A configuration as the file it came from and its values (Config.identity)."""
+    return None if config is None else config.identity
 
 
 def _identity(value: Any) -> Any:

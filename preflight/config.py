@@ -241,6 +241,16 @@ class Config:
         """Paths in the config (globs, excludes) are relative to the config file's folder."""
         return os.path.dirname(os.path.abspath(self.path)) if self.path else os.getcwd()
 
+    @cached_property
+    def identity(self) -> str:
+        """What the result cache compares (preflight.cache): the file it came from and its values."""
+        import json
+
+        from .fs import digest
+
+        values = json.dumps(self.values, sort_keys=True, default=str)
+        return json.dumps([self.path, digest(values.encode("utf-8", "surrogatepass"))])
+
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
 
@@ -342,6 +352,15 @@ class Configs:
         for d in visited:
             self._by_dir[d] = found
         return found
+
+    def used_for(self, path: str) -> Config:
+        """`for_file(path)` for a check that reads another file's configuration: the result
+        cache records it, so that the check is redone when that configuration changes."""
+        from . import fs
+
+        config = self.for_file(path)
+        fs.note("config", os.path.abspath(path), None, config.identity)
+        return config
 
     def for_path(self, path: str) -> Config:
         """A folder's configuration, or a file's (its folder's)."""

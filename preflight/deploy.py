@@ -229,7 +229,7 @@ def deploy_options(expected_rps: float | None = None, latency_ms: float | None =
 def _config_for(doc: Document, options: Any) -> Any:
     configs = options.extra.get("configs")
     if configs is not None:
-        return configs.for_file(doc.path)
+        return configs.used_for(doc.path)
     return options.extra.get("config")
 
 

@@ -263,8 +263,14 @@ class DocumentStore:
         return self._kept_digests[kinds_key]
 
     def dependency_now(self, kind: str, path: str, arg: Any) -> Any:
-        """The scan's own dependencies, for fs.Verifier."""
-        return self.kept_digest(path) if kind == "kept" else None
+        """The scan's own dependencies, for fs.Verifier: the kept documents of some kinds, and
+        the configuration of a path."""
+        if kind == "kept":
+            return self.kept_digest(path)
+        configs = self.options.configs
+        if kind == "config" and configs is not None:
+            return configs.for_file(path).identity
+        return None
 
     def add_context(self, doc: Document, digest: str | None = None) -> None:
         """A linking document that was not asked for: rules see it, nobody checks it."""

@@ -164,8 +164,8 @@ def config_for(doc: Document, ctx: Any) -> Any:
     """The configuration governing `doc`: per file when the scan has several, else the one."""
     extra = ctx.options.extra
     configs = extra.get("configs")
-    if configs is not None and hasattr(configs, "for_file"):
-        return configs.for_file(doc.abspath)
+    if configs is not None and hasattr(configs, "used_for"):
+        return configs.used_for(doc.abspath)
     return extra.get("config")
 
 

@@ -187,6 +187,24 @@ def test_the_configuration_that_declares_a_purpose(project, cache_dir):
                                                  '[[environment]]\npath = "conda.yml"\npurpose = "v1-scoring"\n'))
 
 
+def test_a_configuration_read_for_another_file_is_a_dependency(tmp_path):
+    """A check that reads the configuration of another file (a deployment's, from a model of
+    the project) depends on it: a configuration added in that file's folder is a change."""
+    from preflight import fs
+    from preflight.config import Configs
+    from preflight.engine import DocumentStore, Options
+
+    (tmp_path / "sub").mkdir()
+    configs = Configs()
+    with fs.recording() as deps:
+        configs.used_for(str(tmp_path / "sub" / "deploy.yml"))
+    assert [key[0] for key in deps] == ["config"]
+    rows = [[kind, path, arg, outcome] for (kind, path, arg), outcome in deps.items()]
+    assert fs.Verifier(DocumentStore(Options(configs=Configs())).dependency_now).unchanged(rows)
+    (tmp_path / "sub" / ".preflight.toml").write_text('[deploy]\nha-min-instances = 3\n')
+    assert not fs.Verifier(DocumentStore(Options(configs=Configs())).dependency_now).unchanged(rows)
+
+
 def test_a_file_removed_from_the_folder(project, cache_dir):
     shutil.copytree(FIXTURES / "arm" / "guarded-condition", project / "t")
     params = project / "t" / "azuredeploy.parameters.json"
