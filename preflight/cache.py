@@ -65,7 +65,8 @@ class ResultCache:
 
     # ------------------------------------------------------------------ entries
 
-    def entry_key(self, path: str, explicit: bool, content_digest: str, config: Any) -> str:
+    @staticmethod
+    def entry_key(explicit: bool, content_digest: str, config: Any) -> str:
         return f"{content_digest}:{int(explicit)}:{config_identity(config)}"
 
     def lookup(self, path: str, key: str, verifier: fs.Verifier) -> tuple[list[Finding], list[Any] | None] | None:
@@ -80,7 +81,7 @@ class ResultCache:
             findings = [_finding_from(row) for row in entry["findings"]]
             suppressions = None if entry["suppressions"] is None else \
                 [_suppression_from(s) for s in entry["suppressions"]]
-        except (KeyError, TypeError, ValueError, IndexError):
+        except (KeyError, TypeError, ValueError, IndexError, RecursionError):
             return None
         self.hits += 1
         return findings, suppressions
@@ -91,21 +92,20 @@ class ResultCache:
         if not isinstance(own, str) or own.startswith("!") or any(f.rule == "PF003" for f in findings):
             self.entries.pop(path, None)
             return
-        try:
-            rows = [_finding_row(f) for f in findings]
-            json.dumps([r[9] for r in rows])  # evidence that is not plain JSON is not cached
-        except (TypeError, ValueError):
-            self.entries.pop(path, None)
-            return
         entry = {
             "deps": sorted(([kind, dep_path, arg, outcome] for (kind, dep_path, arg), outcome in deps.items()),
                            key=lambda d: (d[0], d[1], repr(d[2]))),
-            "findings": rows,
+            "findings": [_finding_row(f) for f in findings],
             "suppressions": None if suppressions is None else [_suppression_row(s) for s in suppressions],
         }
-        # Kept as text until looked up: a warm scan parses only the entries of the files it
-        # scans, and holds each as one string rather than a tree of small objects.
-        self.entries[path] = [self.entry_key(path, explicit, own, config), json.dumps(entry, separators=(",", ":"))]
+        try:
+            # Kept as text until looked up: a warm scan parses only the entries of the files it
+            # scans, and holds each as one string rather than a tree of small objects.
+            text = json.dumps(entry, separators=(",", ":"))
+        except (TypeError, ValueError):  # evidence that is not plain JSON is not cached
+            self.entries.pop(path, None)
+            return
+        self.entries[path] = [self.entry_key(explicit, own, config), text]
         self._changed = True
 
     # ------------------------------------------------------------------ the file
@@ -114,7 +114,7 @@ class ResultCache:
         try:
             with open(self.file, "rb") as f:
                 data = json.loads(f.read())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return {}
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("entries"), dict):
             return {}

@@ -478,7 +478,7 @@ def _cached_results(cache: Any, deferred: list[Candidate], digests: dict[str, st
     verifier = fs.Verifier(store.dependency_now)
     hits = {}
     for item in deferred:
-        key = cache.entry_key(item.path, item.explicit, digests[item.path], filt.config(item.path))
+        key = cache.entry_key(item.explicit, digests[item.path], filt.config(item.path))
         result = cache.lookup(item.path, key, verifier)
         if result is not None:
             hits[item.path] = result

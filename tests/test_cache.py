@@ -312,3 +312,20 @@ def test_corpus_cached_rerun_matches_a_fresh_scan(corpus, tmp_path, cache_dir, m
     assert len(cold.findings) > 1000
     assert report(warm) == report(cold)
     assert warm.cache_hits > 0.9 * cold.files
+
+
+def test_findings_whose_evidence_is_not_json_are_not_cached(project, cache_dir):
+    """A rule's structured evidence that JSON cannot hold: that file is checked on every run,
+    the others are still cached."""
+    from preflight import fs
+    from preflight.cache import ResultCache
+    from preflight.findings import Finding, Severity
+
+    cache = ResultCache(str(cache_dir), "k", 1000)
+    odd = Finding("ENV005", "x", Severity.WARNING, "a.yml", "", "m", data={"when": object()})
+    plain = Finding("ENV005", "x", Severity.WARNING, "b.yml", "", "m", data={"names": ["numpy"]})
+    for f in (odd, plain):
+        cache.put(f.path, True, None, {("read", os.path.abspath(f.path), 1000): "d1"}, [f], None)
+    assert "a.yml" not in cache.entries and "b.yml" in cache.entries
+    [found], _ = cache.lookup("b.yml", ResultCache.entry_key(True, "d1", None), fs.Verifier(lambda *a: None))
+    assert found.to_json() == plain.to_json()
