@@ -35,7 +35,7 @@ from .findings import Finding, Severity
 
 FORMAT = 2
 MAX_AGE_DAYS = 30  # cache files of settings unused for this long are removed
-_DEPENDENCY_DISTRIBUTIONS = ("PyYAML", "packaging", "tree-sitter", "tree-sitter-bicep")
+_DEPENDENCY_MODULES = ("yaml", "packaging", "tree_sitter", "tree_sitter_bicep")  # parsers findings rest on
 
 
 def default_directory() -> str:
@@ -238,14 +238,20 @@ def _code_digest() -> str:
 
 
 def _dependency_versions() -> list[Any]:
-    from importlib import metadata
+    """Each parser package as installed: its location, and the size and time of its
+    `__init__` (an upgrade rewrites it). Found without importing anything: asking
+    importlib.metadata for four versions took 13 ms, a tenth of a one-file run."""
+    from importlib.util import find_spec
 
-    out = []
-    for name in _DEPENDENCY_DISTRIBUTIONS:
+    out: list[Any] = []
+    for name in _DEPENDENCY_MODULES:
+        spec = find_spec(name)
+        origin = spec.origin if spec is not None else None
         try:
-            out.append([name, metadata.version(name)])
-        except metadata.PackageNotFoundError:
-            out.append([name, None])
+            st = os.stat(origin) if origin else None
+        except OSError:
+            st = None
+        out.append([name, origin, st.st_size if st else None, st.st_mtime_ns if st else None])
     return out
 
 

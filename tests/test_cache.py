@@ -329,3 +329,22 @@ def test_findings_whose_evidence_is_not_json_are_not_cached(project, cache_dir):
     assert "a.yml" not in cache.entries and "b.yml" in cache.entries
     [found], _ = cache.lookup("b.yml", ResultCache.entry_key(True, "d1", None), fs.Verifier(lambda *a: None))
     assert found.to_json() == plain.to_json()
+
+
+def test_the_scan_key_follows_the_installed_parsers(tmp_path, monkeypatch):
+    """An upgraded parser package (its files rewritten) is a new cache: findings rest on it."""
+    from preflight import cache as cache_module
+    from preflight.engine import Options, load_rule_packs
+
+    load_rule_packs()
+    package = tmp_path / "fakeparser"
+    package.mkdir()
+    init = package / "__init__.py"
+    init.write_text("VERSION = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cache_module, "_DEPENDENCY_MODULES", ("fakeparser",))
+    before = cache_module.scan_key(Options())
+    assert cache_module.scan_key(Options()) == before
+    init.write_text("VERSION = 22\n")
+    os.utime(init, ns=(1, 1))
+    assert cache_module.scan_key(Options()) != before
