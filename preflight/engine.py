@@ -6,6 +6,9 @@ A rule is a function decorated with `@rule(...)`: its metadata sits beside its c
 docstring is its documentation (What it does / Why it matters / Example / How to fix).
 A rule reads documents of the kinds it declares and yields `Issue`s; the engine attaches the
 rule's id, name and severity and resolves positions, only for files that have findings.
+
+With a result cache (preflight.cache), a file whose bytes, configuration and recorded
+look-ups (preflight.fs) are unchanged skips load and rules: its findings come from the cache.
 """
 from __future__ import annotations
 
