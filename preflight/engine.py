@@ -212,7 +212,7 @@ class DocumentStore:
         self.options = options
         self.retained: dict[str, Document] = {}
         self.context: dict[str, Document] = {}  # linking documents near named files (see _neighbourhood)
-        self.digests: dict[str, str | None] = {}  # content digest of each kept document and of `current`
+        self.digests: dict[str, str | None] = {}  # content digest of each kept document (with a cache)
         self._recent: "OrderedDict[str, tuple[Document | None, str]]" = OrderedDict()
         self._kept_digests: dict[str, str] = {}
         self.current: Document | None = None  # the document whose rules are running
@@ -228,12 +228,11 @@ class DocumentStore:
         (preflight.fs), even when the document is already at hand."""
         key = os.path.normpath(os.path.abspath(abspath))
         limit = self.options.max_file_bytes
-        doc = self.retained.get(key)
-        if doc is None and self.current is not None and os.path.normpath(self.current.abspath) == key:
-            doc = self.current
-        if doc is not None:
+        if key in self.retained:
             fs.note("read", key, limit, self.digests.get(key))
-            return doc
+            return self.retained[key]
+        if self.current is not None and os.path.normpath(self.current.abspath) == key:
+            return self.current  # its own bytes are the key of its check's cache entry
         if key in self._recent:
             self._recent.move_to_end(key)
             doc, outcome = self._recent[key]
@@ -415,7 +414,7 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
         if _kept(kind, item.path):
             doc = _load(item, raw, findings)
             if doc is not None:
-                store.retain(doc, fs.digest(raw))
+                store.retain(doc, fs.digest(raw) if cache is not None else None)
         else:
             deferred.append(item)
             if cache is not None:
@@ -568,15 +567,12 @@ def _check_file(item: Candidate, ctx: Context, rules_by_kind: dict[Kind, list[Ru
     doc = _load(item, raw, found) if raw is not None else None
     if doc is None:
         return None, found, None
-    key = os.path.normpath(doc.abspath)
     ctx.store.current = doc
-    ctx.store.digests[key] = fs.digest(raw) if ctx.record_dependencies else None  # type: ignore[arg-type]
     try:
         found.extend(_check(doc, ctx, rules_by_kind, filt))
         _collect(doc, ctx, found)
     finally:
         ctx.store.current = None
-        ctx.store.digests.pop(key, None)
         doc.cache.clear()  # its models point back at the document: a cycle refcounting cannot free
     # With the collector's threshold raised (see scan), a file's other cycles would wait for the
     # next collection and pile up; the two young generations hold little else (measured: no

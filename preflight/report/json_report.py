@@ -8,14 +8,6 @@ from ..engine import ScanResult
 from ..findings import Severity
 
 
-def document(result: ScanResult) -> dict:
-    return {
-        "version": __version__,
-        "findings": [f.to_json() for f in result.findings],
-        "summary": summary(result),
-    }
-
-
 def summary(result: ScanResult) -> dict:
     counts = {str(s): 0 for s in Severity}
     for f in result.findings:
@@ -30,8 +22,8 @@ def summary(result: ScanResult) -> dict:
 
 
 def render(result: ScanResult, color: bool = False) -> str:
-    """`json.dumps(document(result), indent=2)`, built one finding at a time, so that the dicts
-    of a large scan's findings never all exist at once."""
+    """`{"version", "findings", "summary"}` as `json.dumps(..., indent=2)` writes it, built one
+    finding at a time, so that the dicts of a large scan's findings never all exist at once."""
     shell = json.dumps({"version": __version__, "findings": [], "summary": summary(result)}, indent=2)
     if not result.findings:
         return shell + "\n"
