@@ -341,7 +341,7 @@ class ScanResult:
     checked: list[str] = field(default_factory=list)  # their paths, in the order they were checked
     baselined: int = 0  # findings hidden by the baseline
     cache_hits: int = 0  # files whose findings came from the result cache
-    cache_error: str | None = None  # why the cache could not be saved
+    cache_error: str | None = None  # why the cache could not be used or saved
 
 
 def rule_enabled(rule_id: str, options: Options) -> bool:
@@ -397,7 +397,7 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
     from .filters import FindingFilter
 
     filt = FindingFilter(options, store.get)
-    cache = _open_cache(options)
+    cache, cache_warning = _open_cache(options)
     candidates = list(discover(paths, options.exclude))
     tick = _ticker(options, "reading", len(candidates))
     for item in candidates:
@@ -459,17 +459,22 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
     if cache is not None:
         result.cache_hits = cache.hits
         result.cache_error = cache.save({item.path for item in deferred})
+    else:
+        result.cache_error = cache_warning
     return result
 
 
-def _open_cache(options: Options) -> Any:
+def _open_cache(options: Options) -> tuple[Any, str | None]:
     """The result cache for this scan, or None (no cache asked for; or a live check, whose
-    findings depend on more than the files)."""
+    findings depend on more than the files; or a cache folder not to trust, with the warning)."""
     if options.cache_dir is None or options.providers:
-        return None
-    from .cache import ResultCache
+        return None, None
+    from .cache import CacheUnusable, ResultCache
 
-    return ResultCache.open(options.cache_dir, options)
+    try:
+        return ResultCache.open(options.cache_dir, options), None
+    except CacheUnusable as exc:
+        return None, f"result cache not used: {exc}"
 
 
 def _cached_results(cache: Any, deferred: list[Candidate], digests: dict[str, str], store: DocumentStore,

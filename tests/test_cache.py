@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight import engine
+from preflight import cache as cache_module, engine
+from preflight.cache import FOLDER
 from preflight.cli import build_options, build_parser
 from preflight.engine import scan
 
@@ -67,6 +68,11 @@ def check_edit(args: list[str], cache: Path, edit) -> tuple[list[dict], list[dic
     return report(first), fresh
 
 
+def cache_files(cache_dir: Path) -> list[Path]:
+    """The cache files of a --cache-dir (they live in the cache's own folder inside it)."""
+    return [p for p in (cache_dir / FOLDER).iterdir() if p.suffix == ".json"]
+
+
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -94,9 +100,9 @@ def test_cli_output_is_identical_with_a_warm_cache(tmp_path, cache_dir):
     assert warm.returncode == cold.returncode == uncached.returncode == 1
     assert warm.stdout == cold.stdout == uncached.stdout
     assert json.loads(warm.stdout)["findings"]
-    files = [p for p in cache_dir.iterdir() if p.suffix == ".json"]
+    files = cache_files(cache_dir)
     assert len(files) == 1 and json.loads(files[0].read_text())["entries"]
-    assert (cache_dir / ".gitignore").read_text().strip().endswith("*")
+    assert (cache_dir / FOLDER / ".gitignore").read_text().strip().endswith("*")
 
 
 def test_no_cache_and_the_environment_variable_write_nothing(tmp_path, cache_dir):
@@ -229,7 +235,7 @@ def test_the_worker_pool_records_what_its_checks_looked_at(project, cache_dir, m
 def test_a_corrupt_cache_file_is_ignored_and_replaced(project, cache_dir):
     shutil.copytree(FIXTURES / "env", project / "env")
     expected = report(run("env", cache=cache_dir))
-    [cache_file] = [p for p in cache_dir.iterdir() if p.suffix == ".json"]
+    [cache_file] = cache_files(cache_dir)
     good = cache_file.read_text()
     entries = json.loads(good)["entries"]
     assert entries
@@ -257,6 +263,178 @@ def test_an_unwritable_cache_is_reported_and_the_scan_goes_on(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["findings"]
     assert "cache not saved" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------ a folder of its own
+
+
+def scan_cli(project: Path, cache_dir: Path, *extra: str, fmt: str = "json", timeout: float = 120):
+    return run_cli("scan", "--format", fmt, "--cache-dir", str(cache_dir), *extra, "env", cwd=project,
+                   timeout=timeout)
+
+
+def plant(cache_file: Path, edit) -> int:
+    """Rewrite every entry of a cache file through `edit(entry) -> entry`, keys kept: what
+    someone who can write the cache could do. The number of entries that changed."""
+    data = json.loads(cache_file.read_text())
+    changed = 0
+    for path, (key, text) in data["entries"].items():
+        planted = json.dumps(edit(json.loads(text)))
+        changed += planted != json.dumps(json.loads(text))
+        data["entries"][path] = [key, planted]
+    cache_file.write_text(json.dumps(data))
+    return changed
+
+
+def no_findings(entry: dict) -> dict:
+    return {**entry, "findings": []}
+
+
+@pytest.fixture
+def filled(project, cache_dir) -> tuple[Path, str]:
+    """A project scanned once with the cache: (the cache file, the uncached JSON report)."""
+    shutil.copytree(FIXTURES / "env", project / "env")
+    expected = run_cli("scan", "--format", "json", "--no-cache", "env", cwd=project)
+    assert expected.returncode == 1 and json.loads(expected.stdout)["findings"]
+    assert scan_cli(project, cache_dir).stdout == expected.stdout
+    [cache_file] = cache_files(cache_dir)
+    return cache_file, expected.stdout
+
+
+def test_the_cache_deletes_nothing_in_the_folder_it_is_given(project):
+    """`--cache-dir infra` (or PREFLIGHT_CACHE_DIR=.) names where the cache's own folder goes:
+    the clean-up of stale cache files never touches the user's files there."""
+    shutil.copytree(FIXTURES / "env", project / "env")
+    month_ago = 60 * 86400
+    own = project / "infra" / FOLDER
+    own.mkdir(parents=True, mode=0o700)
+    (own / "CACHEDIR.TAG").write_bytes(cache_module.MARKER)
+    stale_entry = own / ("0" * 32 + ".json")
+    mine = [project / "infra" / "main.json", project / "old.json", own / "notes.json"]
+    for path in [*mine, stale_entry]:
+        path.write_text("{}")
+        os.utime(path, (path.stat().st_mtime - month_ago,) * 2)
+    proc = run_cli("scan", "--cache-dir", "infra", "env", cwd=project)
+    assert proc.returncode == 1 and "cache" not in proc.stderr, proc.stderr
+    proc = run_cli("scan", "env", cwd=project, env={"PREFLIGHT_CACHE_DIR": "."})
+    assert proc.returncode == 1 and "cache" not in proc.stderr, proc.stderr
+    assert all(path.read_text() == "{}" for path in mine)
+    assert not stale_entry.exists()  # its own stale files do go
+    assert [p.name for p in cache_files(project) if p.name != "notes.json"] == \
+        [p.name for p in cache_files(project / "infra") if p.name != "notes.json"] != []
+
+
+def test_a_planted_entry_is_used_only_from_a_private_folder(filled, project, cache_dir):
+    cache_file, expected = filled
+    plant(cache_file, no_findings)
+    planted = scan_cli(project, cache_dir)  # the entries are used: what the checks below guard
+    assert planted.returncode == 0 and len(json.loads(planted.stdout)["findings"]) < len(json.loads(expected)["findings"])
+    for mode in (0o777, 0o775, 0o720):
+        plant(cache_file, no_findings)
+        os.chmod(cache_dir / FOLDER, mode)
+        proc = scan_cli(project, cache_dir)
+        assert proc.returncode == 1 and proc.stdout == expected
+        [warning] = proc.stderr.splitlines()
+        assert "result cache not used" in warning and "writable by others" in warning and f"{mode:04o}" in warning
+        assert json.loads(cache_file.read_text())["entries"]  # left as it was: not written either
+    os.chmod(cache_dir / FOLDER, 0o700)
+    assert scan_cli(project, cache_dir).returncode == 0  # the same folder, private again, is used
+
+
+def test_a_folder_of_another_user_is_not_trusted(filled, project, cache_dir, monkeypatch):
+    cache_file, expected = filled
+    plant(cache_file, no_findings)
+    owner = (cache_dir / FOLDER).stat().st_uid
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 1)
+    monkeypatch.chdir(project)
+    result = run("env", cache=cache_dir)
+    assert report(result) == json.loads(expected)["findings"]
+    assert result.cache_hits == 0 and "belongs to another user" in result.cache_error
+
+
+def test_a_folder_with_foreign_files_or_a_link_is_not_used(project, cache_dir, tmp_path):
+    shutil.copytree(FIXTURES / "env", project / "env")
+    own = cache_dir / FOLDER
+    own.mkdir(parents=True, mode=0o700)
+    (own / "report.json").write_text("{}")
+    proc = scan_cli(project, cache_dir)
+    assert proc.returncode == 1 and json.loads(proc.stdout)["findings"]
+    assert "did not write" in proc.stderr and sorted(p.name for p in own.iterdir()) == ["report.json"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (own / "report.json").unlink()
+    own.rmdir()
+    own.symlink_to(elsewhere)
+    proc = scan_cli(project, cache_dir)
+    assert proc.returncode == 1 and "is not a folder" in proc.stderr and list(elsewhere.iterdir()) == []
+
+
+def test_a_fifo_in_place_of_the_cache_file_does_not_hang_the_scan(filled, project, cache_dir):
+    cache_file, expected = filled
+    cache_file.unlink()
+    os.mkfifo(cache_file)
+    proc = scan_cli(project, cache_dir, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == expected and proc.stderr == ""
+    assert cache_file.is_file() and json.loads(cache_file.read_text())["entries"]  # replaced whole
+
+
+def test_a_link_in_place_of_the_cache_file_is_not_followed(filled, project, cache_dir, tmp_path):
+    cache_file, expected = filled
+    planted = tmp_path / "planted.json"
+    planted.write_text(cache_file.read_text())
+    plant(planted, no_findings)
+    planted_text = planted.read_text()
+    for target in ("/dev/zero", str(planted)):
+        cache_file.unlink()
+        cache_file.symlink_to(target)
+        proc = scan_cli(project, cache_dir, timeout=60)
+        assert proc.returncode == 1 and proc.stdout == expected and proc.stderr == ""
+        assert not cache_file.is_symlink()  # replaced by a file of its own, not written through
+    assert planted.read_text() == planted_text
+
+
+def _finding_line_as_text(entry: dict) -> dict:
+    for row in entry["findings"]:
+        row[7] = str(row[7])
+    return entry
+
+
+WRONG_TYPES = [
+    _finding_line_as_text,
+    lambda e: {**e, "findings": [[*row[:2], "error", *row[3:]] for row in e["findings"]]},
+    lambda e: {**e, "findings": [[*row[:2], 7, *row[3:]] for row in e["findings"]]},
+    lambda e: {**e, "findings": [[*row[:9], ["data"], row[10]] for row in e["findings"]]},
+    lambda e: {**e, "findings": {"rule": "ENV001"}},
+    lambda e: {**e, "suppressions": [{"selectors": "ENV", "line": 1, "column": 1, "scope": "file", "lines": [],
+                                      "prefix": "", "pointer": "", "used": []}]},
+    lambda e: {**e, "suppressions": [{"selectors": ["ENV"], "line": "1", "column": 1, "scope": "file",
+                                      "lines": [], "prefix": "", "pointer": "", "used": []}]},
+    lambda e: {**e, "deps": [["read", 0, 1000, "digest"]]},  # a number is a file descriptor to os.*
+    lambda e: {**e, "deps": [["read", "/x", [1], "digest"]]},
+    lambda e: {**e, "deps": {"read": "/x"}},
+    lambda e: [e],
+]
+
+
+def test_an_entry_of_the_wrong_types_is_a_miss(filled, project, cache_dir):
+    cache_file, expected = filled
+    good = cache_file.read_text()
+    for fmt in ("json", "text", "sarif"):  # each format read a finding's fields its own way
+        cache_file.write_text(good)
+        wanted = run_cli("scan", "--format", fmt, "--no-cache", "env", cwd=project)
+        plant(cache_file, _finding_line_as_text)
+        proc = scan_cli(project, cache_dir, fmt=fmt)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, wanted.stdout, "")
+    cache_file.write_text(good)
+    hits = run("env", cache=cache_dir).cache_hits  # in this process (the project's folder): same key
+    assert hits == len(json.loads(good)["entries"])
+    for edit in WRONG_TYPES:
+        cache_file.write_text(good)
+        changed = plant(cache_file, edit)
+        result = run("env", cache=cache_dir)
+        assert report(result) == json.loads(expected)["findings"], edit
+        assert changed > 0 and result.cache_hits == hits - changed, edit  # each planted entry a miss
+        assert run("env", cache=cache_dir).cache_hits == hits  # rewritten with good entries
 
 
 # ------------------------------------------------------------------ checks look at files only through preflight.fs
