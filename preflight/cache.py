@@ -59,7 +59,7 @@ MARKER_NAME = "CACHEDIR.TAG"  # the cachedir standard: backup tools skip the fol
 MARKER = (b"Signature: 8a477f597d28d172789f06886806bc55\n"
           b"# preflight's result cache: only preflight writes here; deleting this folder is safe.\n")
 GITIGNORE = b"# preflight's result cache: never commit it\n*\n"
-MAX_FILE_BYTES = 1 << 30  # a cache file is read whole; a corpus of 4,400 templates needs about 5 MB
+MAX_FILE_BYTES = 256 << 20  # a cache file is read whole; that of a 4,400-template corpus is 5 MB
 TEMP_MAX_AGE = 3600  # a temporary file older than this was left by a scan that was killed
 _ENTRY_FILE = re.compile(r"[0-9a-f]{32}\.json")  # <scan key>.json (fs.digest)
 _TEMP_FILE = re.compile(r"\.tmp-[0-9a-f]{16}\.json")

@@ -57,8 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="worker processes for large scans (default: one per CPU; 1: none)")
     scan.add_argument("--no-cache", action="store_true",
                       help="check every file again; neither read nor write the result cache")
-    scan.add_argument("--cache-dir", metavar="DIR", help="where the result cache lives (default: "
-                      "$PREFLIGHT_CACHE_DIR, else ~/.cache/preflight); PREFLIGHT_NO_CACHE=1 turns it off")
+    scan.add_argument("--cache-dir", metavar="DIR", help="where the result cache lives, in its own folder "
+                      "DIR/preflight-results (default DIR: $PREFLIGHT_CACHE_DIR, else ~/.cache/preflight); "
+                      "PREFLIGHT_NO_CACHE=1 turns it off")
     load = scan.add_argument_group("declared load (DEP003, DEP016, DEP017; or [[load]] in the config)")
     load.add_argument("--expected-rps", type=float, metavar="RPS", help="requests per second the deployment serves")
     load.add_argument("--latency-ms", type=float, metavar="MS", help="time to score one request, in milliseconds")

@@ -328,7 +328,8 @@ def test_a_planted_entry_is_used_only_from_a_private_folder(filled, project, cac
     cache_file, expected = filled
     plant(cache_file, no_findings)
     planted = scan_cli(project, cache_dir)  # the entries are used: what the checks below guard
-    assert planted.returncode == 0 and len(json.loads(planted.stdout)["findings"]) < len(json.loads(expected)["findings"])
+    assert planted.returncode == 0
+    assert len(json.loads(planted.stdout)["findings"]) < len(json.loads(expected)["findings"])
     for mode in (0o777, 0o775, 0o720):
         plant(cache_file, no_findings)
         os.chmod(cache_dir / FOLDER, mode)
