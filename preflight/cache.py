@@ -249,6 +249,11 @@ class _Folder:
         folder = cls(fd, path)
         try:
             folder._check()
+        except OSError as exc:  # marking it failed (a read-only folder, a full disk)
+            folder.close()
+            if create:
+                raise
+            raise CacheUnusable(f"{path}: {exc.strerror or exc}") from None
         except BaseException:
             folder.close()
             raise

@@ -9,6 +9,7 @@ agreement means the cache noticed it.
 from __future__ import annotations
 
 import ast
+import errno
 import json
 import os
 import shutil
@@ -368,6 +369,19 @@ def test_a_folder_with_foreign_files_or_a_link_is_not_used(project, cache_dir, t
     own.symlink_to(elsewhere)
     proc = scan_cli(project, cache_dir)
     assert proc.returncode == 1 and "is not a folder" in proc.stderr and list(elsewhere.iterdir()) == []
+
+
+def test_a_folder_that_cannot_be_marked_is_a_warning(project, cache_dir, monkeypatch):
+    shutil.copytree(FIXTURES / "env", project / "env")
+    (cache_dir / FOLDER).mkdir(parents=True, mode=0o700)
+
+    def read_only(self, name, data):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(cache_module._Folder, "_create", read_only)
+    result = run("env", cache=cache_dir)
+    assert report(result) == report(run("env", cache=None)) and result.findings
+    assert "result cache not used" in result.cache_error and os.strerror(errno.EROFS) in result.cache_error
 
 
 def test_a_fifo_in_place_of_the_cache_file_does_not_hang_the_scan(filled, project, cache_dir):
