@@ -12,19 +12,22 @@ for each value, so everything else in the file stays byte for byte: comments, or
 indentation (even when it differs between lists), line endings, a BOM. A round-trip dumper
 re-indents every list to one style; a splice does not. Every edited text is parsed again and
 must equal the original data with exactly the intended changes, or the file is left alone and
-the fix reported as not applied. Files are written atomically (a temporary file in the same
-folder, same permissions, then a rename), never through a symlink that leaves the scanned tree,
-and only files under the paths asked for are touched.
+the fix reported as not applied. Files are written by write_fixed_file: atomically (a temporary
+file in the same folder, same mode, owner and group, then a rename), never through a symlink that
+leaves the scanned tree, never over a read-only file or one that changed since it was read; and
+only files under the paths asked for are touched.
 """
 from __future__ import annotations
 
 import copy
 import difflib
+import errno
 import json
 import os
 import re
+import secrets
 import stat
-import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -169,6 +172,7 @@ class Change:
 class Note:
     pointer: str
     message: str
+    fixes: int = 1  # how many planned fixes it stands for
 
 
 @dataclass
@@ -188,6 +192,13 @@ class FilePlan:
         """Keep the file as it is, and say why every planned change was dropped."""
         for change in self.changes:
             self.notes.append(Note(change.pointer, f"{change.description}: {message}"))
+        self.changes = []
+        self.new = self.original
+
+    def refuse_file(self, reason: str) -> None:
+        """Keep the file as it is for a reason of the whole file's: one note, at its top."""
+        undone = ", ".join(change.description for change in self.changes)
+        self.notes.append(Note("", f"{reason} ({undone})", fixes=len(self.changes)))
         self.changes = []
         self.new = self.original
 
@@ -622,50 +633,190 @@ def scanned_trees(paths: list[str]) -> list[str]:
     return out
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Replace the file's content all at once: a temporary file in the same folder with the
-    same permissions, flushed to disk, then renamed over it. A failure at any point leaves the
-    original as it was. A symlink is kept: its target is replaced."""
+# A temporary file is `.NAME.PID.TOKEN.preflight-tmp` beside the file it replaces: hidden, and
+# naming the process that made it, so a later run can tell a leftover of a killed run (its process
+# gone) from a write in progress, and never mistakes anything else for one.
+TEMP_SUFFIX = ".preflight-tmp"
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?P<pid>[1-9][0-9]{0,9})\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX), re.S)
+# A write takes seconds at most: a temporary file untouched for an hour belongs to no live write,
+# whatever process now has its pid.
+STALE_AFTER_NS = 3600 * 10**9
+CHANGED = "changed while fixing, not written"
+# Opening never follows a symlink at the last step (ELOOP instead), nor leaks into a child.
+_OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+class NotWritten(Exception):
+    """A fixed file was left exactly as it was; the message says why, in one line."""
+
+
+def write_fixed_file(path: str, original: bytes, new: bytes, roots: list[str] | None = None) -> None:
+    """Replace the content of the file at `path`, which the fix was computed from `original`, with
+    `new`, all at once, or raise NotWritten and leave it as it was.
+
+    Refused: a file outside `roots` (when given) once links are resolved, a file this user may
+    not write or that has no write permission bit at all (so even root leaves a read-only file
+    alone), and a file whose owner or group the rewritten file could not keep. The new content
+    goes to a temporary file created exclusively in the same folder (never through a link), with
+    the original's mode, owner and group, flushed to disk; just before the rename the original is
+    read again and must still be the same file with the same bytes, size and modification time,
+    so a change made meanwhile by someone else (an append, an editor's save) is never lost. A
+    symlink inside the roots is kept: its target is replaced."""
     real = os.path.realpath(path)
-    st = os.stat(real)
-    directory, name = os.path.split(real)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".preflight-tmp", dir=directory)
+    if roots is not None and not inside(real, roots):
+        raise NotWritten("not applied: the file is a symlink to outside the scanned folders")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, stat.S_IMODE(st.st_mode))
-        if hasattr(os, "chown") and (st.st_uid, st.st_gid) != (os.stat(tmp).st_uid, os.stat(tmp).st_gid):
-            try:
-                os.chown(tmp, st.st_uid, st.st_gid)
-            except OSError:
-                pass  # not ours to give away; the content and mode still match
-        os.replace(tmp, real)
-    except BaseException:
+        before = _unchanged(real, original)
+        _check_writable(real, before)
+        fd, tmp = _create_temp(real)
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+            with os.fdopen(fd, "wb") as f:
+                f.write(new)
+                f.flush()
+                _keep_owner(f.fileno(), before)  # first: a change of owner clears set-id bits
+                if hasattr(os, "fchmod"):
+                    os.fchmod(f.fileno(), stat.S_IMODE(before.st_mode))
+                else:  # pragma: no cover - Windows before Python 3.13
+                    os.chmod(tmp, stat.S_IMODE(before.st_mode))
+                os.fsync(f.fileno())
+            if _identity(_unchanged(real, original)) != _identity(before):
+                raise NotWritten(CHANGED)
+            os.replace(tmp, real)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError as exc:
+        raise NotWritten(f"not written: {exc.strerror or exc}") from None
+
+
+def _unchanged(real: str, original: bytes) -> os.stat_result:
+    """The status of the file at `real`, after checking it is still a regular file (not a link
+    swapped in) holding exactly `original`."""
+    try:
+        fd = os.open(real, os.O_RDONLY | _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOENT):
+            raise NotWritten(CHANGED) from None
         raise
+    try:
+        status = os.fstat(fd)
+        chunks, size = [], 0
+        while size <= len(original):  # one byte more than expected is enough to see a change
+            chunk = os.read(fd, len(original) + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(status.st_mode) or b"".join(chunks) != original:
+        raise NotWritten(CHANGED)
+    return status
 
 
-def write_plan(plan: FilePlan, roots: list[str]) -> None:
-    """Write one file's fixes, after checking it is still what was planned from."""
+def _identity(status: os.stat_result) -> tuple[int, ...]:
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_mode,
+            status.st_uid, status.st_gid)
+
+
+def _check_writable(real: str, status: os.stat_result) -> None:
+    # The rename needs only the folder's write permission: the file's own must be checked here.
+    # os.access says yes to root for any file, hence the mode bits too.
+    if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        raise NotWritten(f"read-only (mode {stat.S_IMODE(status.st_mode):04o}), not written")
+    if not os.access(real, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+        raise NotWritten("not writable by this user, not written")
+
+
+def _keep_owner(fd: int, status: os.stat_result) -> None:
+    if not hasattr(os, "fchown"):  # pragma: no cover - no owners to keep (Windows)
+        return
+    made = os.fstat(fd)
+    if (made.st_uid, made.st_gid) == (status.st_uid, status.st_gid):
+        return
+    try:
+        os.fchown(fd, status.st_uid, status.st_gid)
+    except PermissionError:
+        pass  # only an owner change this user may not make; checked below
+    made = os.fstat(fd)
+    if (made.st_uid, made.st_gid) != (status.st_uid, status.st_gid):
+        raise NotWritten(f"owned by {status.st_uid}:{status.st_gid}, which a rewritten file could not keep "
+                         f"(it would be {made.st_uid}:{made.st_gid}), not written")
+
+
+def _create_temp(real: str) -> tuple[int, str]:
+    """A new temporary file beside `real`: O_EXCL fails on any existing name, a dangling symlink
+    included, so the file is never created through a link."""
+    directory, name = os.path.split(real)
+    while len(os.fsencode(name)) > 200:  # room for the rest within a file name's 255 bytes
+        name = name[:-1]
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free name for a temporary file", directory)
+
+
+def remove_stale_temp_files(directory: str, started_ns: int) -> list[str]:
+    """Remove the temporary files an interrupted fix left in `directory`, and return their paths.
+
+    Removed: a file named exactly as write_fixed_file names them, a regular file (not a link or a
+    folder) with one name, owned by this user, last written before this run started (`started_ns`,
+    time.time_ns()), whose process is no longer running or which has not been written for an hour
+    (its pid may have been reused). A write in progress in a running fix is left alone; so is
+    everything else."""
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.fullmatch(entry.name)
+        if match is None:
+            continue
+        try:
+            status = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if (not stat.S_ISREG(status.st_mode) or status.st_nlink != 1 or status.st_mtime_ns >= started_ns
+                or (hasattr(os, "geteuid") and status.st_uid != os.geteuid())):
+            continue
+        if status.st_mtime_ns >= started_ns - STALE_AFTER_NS and _process_running(int(match.group("pid"))):
+            continue
+        try:
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(entry.path)
+    return removed
+
+
+def _process_running(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # on Windows os.kill would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists (another user's): running
+        return True
+    return True
+
+
+def write_plan(plan: FilePlan, roots: list[str], original: bytes) -> None:
+    """Write one file's fixes; `original` is the file's content they were planned from."""
     if plan.new == plan.original:
         return
-    if not inside(plan.doc.abspath, roots):
-        plan.refuse("not applied: the file is a symlink to outside the scanned folders")
-        return
+    bom = BOM if original.startswith(BOM) else b""
     try:
-        with open(os.path.realpath(plan.doc.abspath), "rb") as f:
-            raw = f.read()
-        if decode(raw) != plan.original:
-            plan.refuse("not applied: the file changed while it was being fixed")
-            return
-        write_atomic(plan.doc.abspath, (BOM if raw.startswith(BOM) else b"") + plan.new.encode("utf-8"))
-    except (OSError, LoadError) as exc:
-        plan.refuse(f"not written: {getattr(exc, 'strerror', None) or exc}")
+        write_fixed_file(plan.doc.abspath, original, bom + plan.new.encode("utf-8"), roots)
+    except NotWritten as exc:
+        plan.refuse_file(str(exc))
         return
     plan.written = True
 
@@ -689,6 +840,7 @@ ENV_KINDS = (Kind.CONDA, Kind.ENVIRONMENT_V1, Kind.ENVIRONMENT_V2, Kind.INFERENC
 class FixResult:
     plans: list[FilePlan]
     pins: Pins | None
+    removed: list[str] = field(default_factory=list)  # temporary files left by an interrupted fix
 
     @property
     def changed(self) -> list[FilePlan]:
@@ -705,10 +857,11 @@ def run(paths: list[str], options: Any, pins: Pins | None, write: bool = True) -
     from .discover import Skipped, discover
     from .documents import load_document
 
+    started_ns = time.time_ns()
     load_rule_packs()
     store = DocumentStore(options)
     filt = _finding_filter(options, store)
-    documents: list[Document] = []
+    documents: list[tuple[Document, bytes]] = []
     seen: set[str] = set()  # a file reached twice (through a symlink) is fixed once
     for item in discover(paths, options.exclude):
         if isinstance(item, Skipped) or (filt is not None and filt.excluded(item.path)):
@@ -727,20 +880,26 @@ def run(paths: list[str], options: Any, pins: Pins | None, write: bool = True) -
         if real in seen:
             continue
         seen.add(real)
-        documents.append(doc)
+        documents.append((doc, raw))
         if kind in LINKING_KINDS or doc.kind in LINKING_KINDS:
             store.retain(doc)
     ctx = Context(options, store)
     roots = scanned_trees(paths)
+    removed = []
+    if write:  # every folder of a file fix considered, once
+        folders = {os.path.dirname(os.path.realpath(doc.abspath)): os.path.dirname(doc.path) for doc, _ in documents}
+        for real, shown in folders.items():
+            if inside(real, roots):
+                removed += [os.path.join(shown, os.path.basename(p)) for p in remove_stale_temp_files(real, started_ns)]
     plans = []
-    for doc in documents:
+    for doc, raw in documents:
         plan = plan_document(doc, ctx, pins, _reported(doc, ctx, filt))
         apply_changes(plan)
         if write:
-            write_plan(plan, roots)
+            write_plan(plan, roots, raw)
         if plan.changes or plan.notes:
             plans.append(plan)
-    return FixResult(plans, pins)
+    return FixResult(plans, pins, removed)
 
 
 FIXED_RULES = ("ENV001", "ENV003", "ENV004", "ENV005")
@@ -770,7 +929,7 @@ def _reported(doc: Document, ctx: Any, filt: Any) -> Callable[[str, str], bool]:
 
 
 def summary(result: FixResult, wrote: bool) -> str:
-    out = []
+    out = [f"removed {path}: a temporary file left by an interrupted fix" for path in result.removed]
     fixed = 0
     for plan in result.plans:
         if plan.new != plan.original and plan.changes:
@@ -781,7 +940,7 @@ def summary(result: FixResult, wrote: bool) -> str:
             line, column = plan.doc.locate(note.pointer)
             out.append(f"{plan.path}:{line}:{column}: not fixed: {note.message}")
     files = len([p for p in result.plans if p.new != p.original])
-    left = len(result.notes)
+    left = sum(note.fixes for _, note in result.notes)
     verb = "Fixed" if wrote else "Would fix"
     out.append(f"{verb} {fixed} problem{'s' if fixed != 1 else ''} in {files} file{'s' if files != 1 else ''}"
                + (f"; {left} could not be fixed." if left else "."))

@@ -236,14 +236,14 @@ def load_pins_text(tmp_path):
     return load_pins(str(tmp_path / "lock.txt"))
 
 
-def test_write_atomic_cleans_up_when_the_data_cannot_be_written(tmp_path, monkeypatch):
+def test_write_fixed_file_cleans_up_when_the_data_cannot_be_written(tmp_path, monkeypatch):
     from preflight import fix as fixmod
 
     target = tmp_path / "f.yml"
     target.write_text("old\n")
     monkeypatch.setattr(fixmod.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(5, "I/O error")))
-    with pytest.raises(OSError):
-        fixmod.write_atomic(str(target), b"new\n")
+    with pytest.raises(fixmod.NotWritten, match="I/O error"):
+        fixmod.write_fixed_file(str(target), b"old\n", b"new\n")
     assert target.read_text() == "old\n" and os.listdir(tmp_path) == ["f.yml"]
 
 
