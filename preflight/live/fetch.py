@@ -129,24 +129,28 @@ def arm_endpoint_url(text: str) -> str:
     from urllib.parse import urlsplit
 
     endpoint = text.strip().rstrip("/")
-    problem = None
     try:
         parts = urlsplit(endpoint)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
-        parts, problem = None, "not a URL"
-    if parts is not None:
-        if parts.scheme.lower() != "https":
-            problem = "bearer tokens are never sent over plain HTTP"
-        elif not parts.hostname or "@" in parts.netloc:
-            problem = "it names no host" if not parts.hostname else "it must not carry credentials"
-        elif parts.query or parts.fragment or "?" in endpoint or "#" in endpoint:
-            problem = "it must not have a query or fragment"
-        elif not endpoint.isprintable() or " " in endpoint:
-            problem = "it must not contain spaces or control characters"
-    if problem:
-        raise ValueError(f"--arm-endpoint must be an https:// URL ({problem}), got {text!r}")
-    return endpoint
+        parts = None
+    shown = f", got {text!r}"
+    if not endpoint:
+        problem = "it is empty"
+    elif parts is None or not endpoint.isprintable() or " " in endpoint:
+        problem = "not a URL"
+    elif parts.scheme.lower() != "https":
+        problem = "bearer tokens are never sent over plain HTTP" if parts.scheme.lower() == "http" else \
+            "it does not start with https://"
+    elif not parts.hostname:
+        problem = "it names no host"
+    elif "@" in parts.netloc:
+        problem, shown = "it must not carry credentials", ""  # which are not echoed either
+    elif parts.query or parts.fragment or "?" in endpoint or "#" in endpoint:
+        problem = "it must not have a query or fragment"
+    else:
+        return endpoint
+    raise ValueError(f"--arm-endpoint must be an https:// URL ({problem}){shown}")
 
 
 def ca_bundle() -> str | None:

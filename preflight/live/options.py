@@ -79,10 +79,11 @@ def settings_from_args(args: argparse.Namespace) -> "LiveSettings":
         raise LiveOptionError("--live needs the deployment's subscription: --subscription ID or AZURE_SUBSCRIPTION_ID")
     if subscription_problem(subscription):
         source = "--subscription" if args.subscription is not None else "AZURE_SUBSCRIPTION_ID"
-        raise LiveOptionError(f"{source} {subscription!r} is not a subscription id ({subscription_problem(subscription)})")
+        raise LiveOptionError(f"{source} {subscription!r} is not valid "
+                              f"({subscription_problem(subscription)})")
     group = args.resource_group.strip() if args.resource_group is not None else None
     if group is not None and resource_group_problem(group):
-        raise LiveOptionError(f"--resource-group {args.resource_group!r} is not a resource group name "
+        raise LiveOptionError(f"--resource-group {args.resource_group!r} is not valid "
                               f"({resource_group_problem(group)})")
     if not (0 < args.live_timeout <= 3600):
         raise LiveOptionError("--live-timeout must be a number of seconds between 0 and 3600")
