@@ -97,6 +97,8 @@ class FakeArm:
             def do_GET(self):
                 arm.handle(self)
 
+            do_POST = do_PUT = do_GET
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
@@ -131,7 +133,7 @@ class FakeArm:
     def handle(self, h):
         url = urlsplit(h.path)
         record = {"path": url.path, "query": parse_qs(url.query), "auth": h.headers.get("Authorization", ""),
-                  "agent": h.headers.get("User-Agent", "")}
+                  "agent": h.headers.get("User-Agent", ""), "method": h.command}
         with self.lock:
             self.requests.append(record)
             self.inflight += 1
@@ -154,6 +156,12 @@ class FakeArm:
             with self.lock:
                 status = rule["sequence"].pop(0) if len(rule["sequence"]) > 1 else rule["sequence"][0]
             status = None if status == 200 else status
+        if rule.get("redirect"):
+            h.send_response(rule.get("redirect_status", 302))
+            h.send_header("Location", rule["redirect"])
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return None
         if status:
             message = rule.get("message", "injected failure")
             if rule.get("echo_auth"):
@@ -172,7 +180,7 @@ class FakeArm:
             skip = int(record["query"].get("$skiptoken", ["0"])[0])
             page = {"value": items[skip:skip + 1]}
             if skip + 1 < len(items):
-                page["nextLink"] = f"{self.url}{path}?api-version=x&$skiptoken={skip + 1}"
+                page["nextLink"] = rule.get("next") or f"{self.url}{path}?api-version=x&$skiptoken={skip + 1}"
             return self.send(h, 200, page)
         m = _VAULT.match(path)
         if m:
@@ -1098,3 +1106,32 @@ def test_an_implausible_number_of_live_policies_is_not_reported_one_by_one(arm):
     arm.add_vault("kv-ml-prod", [entry(f"oid-{i}") for i in range(5000)])
     findings = run(arm, [plan(policies=[])])
     assert rules(findings) == ["LIVE010"] and "5000 access policies" in findings[0].message
+
+
+def test_only_the_vault_reads_are_ever_sent_whatever_the_server_answers(arm):
+    """A nextLink or redirect to another host or path, or the SDK's provider registration
+    (a POST after a 409), is refused before it leaves the process, with the token."""
+    other_host = arm.url.replace("127.0.0.1", "localhost")
+    arm.add_deleted("kv-one", location="northeurope")
+    arm.add_deleted("kv-two", location="northeurope")
+    arm.behaviour["*deleted-list*"] = {"next": f"{other_host}/subscriptions/{SUB}/providers/Microsoft.KeyVault/"
+                                               "deletedVaults?api-version=x&$skiptoken=1"}
+    arm.behaviour["kv-moved"] = {"redirect": f"{arm.url}/subscriptions/{SUB}/providers/Microsoft.Web/sites"}
+    arm.behaviour["kv-away"] = {"redirect": f"{other_host}{vault_path('kv-away')}"}
+    arm.behaviour["kv-unreg"] = {"status": 409, "code": "MissingSubscriptionRegistration",
+                                 "message": "The subscription is not registered to use namespace 'Microsoft.KeyVault'."}
+    findings = run(arm, [plan("kv-two", [], location=None), plan("kv-moved", []), plan("kv-away", []),
+                         plan("kv-unreg", [])])
+    assert [r["method"] for r in arm.requests] == ["GET"] * len(arm.requests)
+    assert sorted(r["path"] for r in arm.requests) == sorted([
+        vault_path("kv-two"), f"/subscriptions/{SUB}/providers/Microsoft.KeyVault/deletedVaults",
+        vault_path("kv-moved"), vault_path("kv-away"), vault_path("kv-unreg")])
+    by_text = " | ".join(f.message for f in findings)
+    assert rules(findings) == ["LIVE005", "LIVE010", "LIVE010", "LIVE010"]
+    assert by_text.count("a request the live check never makes") == 4, by_text
+    assert "POST" in by_text and "Microsoft.Web/sites" in by_text and "localhost" in by_text
+    assert arm.token not in by_text
+    # The same paths on the endpoint itself are followed as before.
+    arm.requests.clear()
+    del arm.behaviour["*deleted-list*"]
+    assert rules(run(arm, [plan("kv-two", [], location=None)])) == ["LIVE004", "LIVE005"]

@@ -349,7 +349,7 @@ class _Clients:
             base_url=s.endpoint, credential_scopes=[s.scope], retry_policy=retry,
             connection_timeout=s.connect_timeout, read_timeout=s.read_timeout,
             user_agent=f"preflight/{__version__}", logging_enable=False,
-            session=capped_session(s.max_answer_bytes))
+            session=guarded_session(s.endpoint, s.max_answer_bytes))
         bundle = ca_bundle()
         if bundle:
             kwargs["connection_verify"] = bundle
@@ -384,17 +384,27 @@ class _Clients:
 MAX_DELETED_LISTED = 5000
 
 
-def capped_session(limit: int) -> Any:
-    """A requests Session (azure-core's transport takes one) whose answers are read up to `limit`
-    bytes: a declared Content-Length over it is refused before the body is read, and a chunked,
-    compressed or read-until-close body stops at the cap (counted after decompression). Either
-    way the connection is closed, so nothing is drained, and LiveAnswerTooLarge is raised."""
+def guarded_session(endpoint: str, limit: int) -> Any:
+    """The requests Session (azure-core's transport takes one) every live request goes through.
+
+    A request is sent only to the endpoint and only for one of the paths the check reads
+    (`read_path`): a server's `nextLink` or redirect elsewhere, or the SDK's provider-registration
+    POST, is refused (LiveRequestRefused) before it leaves the process, token and all.
+    An answer is read up to `limit` bytes: a declared Content-Length over it is refused before the
+    body is read, and a chunked, compressed or read-until-close body stops at the cap (counted
+    after decompression). Either way the connection is closed, so nothing is drained, and
+    LiveAnswerTooLarge is raised."""
     from requests import Session
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
-    class CappedAdapter(HTTPAdapter):
-        def build_response(self, req, resp):  # noqa: ANN001 - requests' documented override point
+    class GuardedAdapter(HTTPAdapter):
+        def send(self, request, *args, **kwargs):  # noqa: ANN001 - requests' documented override point
+            if request.method != "GET" or not read_path(endpoint, request.url):
+                raise LiveRequestRefused(request.method, request.url)
+            return super().send(request, *args, **kwargs)
+
+        def build_response(self, req, resp):  # noqa: ANN001
             declared = (resp.headers.get("Content-Length") or "").strip()
             if declared.isdigit() and int(declared) > limit:
                 resp.close()
@@ -405,10 +415,58 @@ def capped_session(limit: int) -> Any:
 
     session = Session()
     # As azure-core's own adapter: its retry policy retries, urllib3 never does.
-    adapter = CappedAdapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False))
+    adapter = GuardedAdapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+_READ_PATHS = (  # lower-case literals; None: a segment checked by its own rule
+    (("subscriptions", "subscription"), ("resourcegroups", "group"), ("providers", None),
+     ("microsoft.keyvault", None), ("vaults", "vault")),
+    (("subscriptions", "subscription"), ("providers", None), ("microsoft.keyvault", None), ("deletedvaults", None)),
+    (("subscriptions", "subscription"), ("providers", None), ("microsoft.keyvault", None),
+     ("locations", "location"), ("deletedvaults", "vault")),
+)
+_SEGMENT_RULES = {"subscription": subscription_problem, "group": resource_group_problem, "vault": vault_name_problem,
+                  "location": lambda v: None if location_segment(v) == v else "not a location"}
+
+
+def read_path(endpoint: str, url: str) -> bool:
+    """True when `url` is on the endpoint and names a vault, a soft-deleted vault, or the
+    subscription's soft-deleted vaults, every segment valid by Azure's naming rules."""
+    from urllib.parse import unquote, urlsplit
+
+    base, target = urlsplit(endpoint), urlsplit(url)
+    if (target.scheme.lower(), target.hostname, target.port or 443) != \
+            (base.scheme.lower(), base.hostname, base.port or 443) or target.username or target.password:
+        return False
+    prefix = base.path.rstrip("/")
+    if not target.path.startswith(prefix + "/"):
+        return False
+    segments = [unquote(part) for part in target.path[len(prefix) + 1:].split("/")]
+    return any(_matches(shape, segments) for shape in _READ_PATHS)
+
+
+def _matches(shape: tuple, segments: list[str]) -> bool:
+    position = 0
+    for literal, kind in shape:
+        if position >= len(segments) or segments[position].lower() != literal:
+            return False
+        position += 1
+        if kind is not None:
+            if position >= len(segments) or _SEGMENT_RULES[kind](segments[position]):
+                return False
+            position += 1
+    return position == len(segments)
+
+
+class LiveRequestRefused(Exception):
+    """A request the live check never makes (another host or path, or not a GET): not sent."""
+
+    def __init__(self, method: str, url: str):
+        super().__init__(f"{method} {url}")
+        self.method, self.url = method, url
 
 
 class _CappedBody:
@@ -556,6 +614,9 @@ def describe_error(exc: BaseException, settings: LiveSettings | None, secrets: I
     from azure.core.exceptions import (ClientAuthenticationError, HttpResponseError, ServiceRequestError,
                                        ServiceResponseError)
 
+    if isinstance(exc, LiveRequestRefused):
+        return (f"the answer led to a request the live check never makes ({exc.method} "
+                f"{one_line(redact(exc.url, secrets), 160)}); not sent")
     if isinstance(exc, LiveAnswerTooLarge):
         return (f"live answer too large: over {_size(exc.limit)}, not read further "
                 "(no Key Vault answer is this long)")
