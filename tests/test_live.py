@@ -935,9 +935,34 @@ def test_clouds_and_private_endpoints():
     mixed = LiveSettings.build(cloud="china", arm_endpoint="https://arm.example.cn")
     assert mixed.endpoint == "https://arm.example.cn" and mixed.scope == "https://management.chinacloudapi.cn/.default"
     assert LiveSettings.build().endpoint == "https://management.azure.com"
-    for bad in (dict(cloud="Mars"), dict(arm_endpoint="http://insecure.example"), dict(arm_endpoint="ftp://x")):
-        with pytest.raises(ValueError):
+    for bad in (dict(cloud="Mars"), dict(arm_endpoint="http://insecure.example"), dict(arm_endpoint="ftp://x"),
+                dict(arm_endpoint=""), dict(arm_endpoint="   "), dict(cloud=""), dict(arm_endpoint="https://"),
+                dict(arm_endpoint="https://arm.example?x"), dict(arm_endpoint="https://user:pw@arm.example"),
+                dict(arm_endpoint="https://arm.example:port")):
+        with pytest.raises(ValueError) as raised:
             LiveSettings.build(**bad)
+        assert "pw" not in str(raised.value)
+
+
+def test_a_vault_target_holds_only_valid_segments():
+    from preflight.live.fetch import read_path
+
+    for sub, group, name in ((SUB, "..", "kv-a"), (SUB, "a/../b", "kv-a"), ("..", "rg", "kv-a"), (SUB, "rg", "../x"),
+                             (SUB, "rg.", "kv-a"), (SUB, "", "kv-a"), (SUB, "rg\n", "kv-a")):
+        with pytest.raises(ValueError):
+            VaultTarget(sub, group, name)
+    assert VaultTarget(SUB.upper(), "RG_(1).x", "KV-A").key() == (SUB, "rg_(1).x", "kv-a")
+    base = "https://arm.example"
+    assert read_path(base, f"{base}{vault_path('kv-a')}?api-version=1")
+    assert read_path(base + "/", f"{base}/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westeurope/"
+                                 "deletedVaults/kv-a")
+    for url in (f"https://other.example{vault_path('kv-a')}", f"http://arm.example{vault_path('kv-a')}",
+                f"https://arm.example:444{vault_path('kv-a')}",
+                f"{base}/subscriptions/{SUB}/providers/Microsoft.Web/sites",
+                f"{base}{vault_path('kv-a', rg='..')}", f"{base}{vault_path('kv-a', rg='a%2F..')}",
+                f"{base}{vault_path('kv-a')}/secrets",
+                f"{base}/subscriptions/{SUB}/providers/Microsoft.KeyVault/register"):
+        assert not read_path(base, url), url
 
 
 def test_custom_endpoint_token_is_requested_for_its_scope(arm):
