@@ -186,6 +186,10 @@ declare("LIVE010", "live-state-unavailable", WARNING,
     Reports a vault whose live state could not be read: no credential, 401 (token rejected),
     403 (no read permission), subscription not found, network failure, TLS failure, server
     errors after retries, timeout, or a name or scope the template computes at deploy time.
+    A subscription that is not a GUID, or a resource group or vault name that breaks Azure's
+    naming rules (such as a nested deployment's `resourceGroup: '..'`), is reported here and
+    never requested; so is an answer over 4 MiB ("live answer too large", read no further) and
+    an answer that leads elsewhere (a `nextLink` or redirect off the vault's paths, not sent).
     Offline findings are reported as usual. With `--live-required` it is an error.
     {_RUN}
     ## Why it matters
@@ -197,7 +201,8 @@ declare("LIVE010", "live-state-unavailable", WARNING,
     ## How to fix
     Act on the reason: `az login` (or the service principal's environment variables), grant the
     Reader role on the vault, fix `--subscription`/`--resource-group`, trust the endpoint's CA with
-    `REQUESTS_CA_BUNDLE`, or map a computed name with `--vault-name TEMPLATE_NAME=LIVE_NAME`.
+    `REQUESTS_CA_BUNDLE`, map a computed name with `--vault-name TEMPLATE_NAME=LIVE_NAME`, or
+    fix the nested deployment's `subscriptionId`/`resourceGroup`.
     """)
 
 declare("LIVE011", "live-policy-target-missing", WARNING,

@@ -2,13 +2,15 @@
 a fake Azure Resource Manager served on 127.0.0.1 with a trustme certificate (SPEC 6.3).
 
 `FakeArm` answers the two GETs the check makes (vault, deleted vault) the way ARM does, checks
-the bearer token, and can misbehave per vault: a status, a sequence of statuses, a delay, or
-echoing the Authorization header back in an error (a hostile server).
+the bearer token, and can misbehave per vault: a status, a sequence of statuses, a delay,
+echoing the Authorization header back in an error, or an answer that never ends (a hostile
+server). It records every request path it receives.
 """
 from __future__ import annotations
 
 import json
 import re
+import zlib
 import secrets
 import socket
 import ssl
@@ -95,6 +97,8 @@ class FakeArm:
             def do_GET(self):
                 arm.handle(self)
 
+            do_POST = do_PUT = do_GET
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
@@ -106,6 +110,7 @@ class FakeArm:
         self.deleted: dict = {}
         self.behaviour: dict = {}
         self.requests: list = []
+        self.sent: dict = {}
         self.subscriptions = {SUB.lower(), OTHER_SUB.lower()}
         self.groups = {(SUB.lower(), "rg-ml"), (SUB.lower(), "rg-other"), (OTHER_SUB.lower(), "rg-ml")}
         self.inflight = self.max_inflight = 0
@@ -128,7 +133,7 @@ class FakeArm:
     def handle(self, h):
         url = urlsplit(h.path)
         record = {"path": url.path, "query": parse_qs(url.query), "auth": h.headers.get("Authorization", ""),
-                  "agent": h.headers.get("User-Agent", "")}
+                  "agent": h.headers.get("User-Agent", ""), "method": h.command}
         with self.lock:
             self.requests.append(record)
             self.inflight += 1
@@ -144,11 +149,19 @@ class FakeArm:
         rule = self.behaviour.get(name, {})
         if rule.get("delay"):
             self.release.wait(rule["delay"])
+        if rule.get("stream"):
+            return self.stream(h, name, **rule["stream"])
         status = rule.get("status")
         if rule.get("sequence"):
             with self.lock:
                 status = rule["sequence"].pop(0) if len(rule["sequence"]) > 1 else rule["sequence"][0]
             status = None if status == 200 else status
+        if rule.get("redirect"):
+            h.send_response(rule.get("redirect_status", 302))
+            h.send_header("Location", rule["redirect"])
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return None
         if status:
             message = rule.get("message", "injected failure")
             if rule.get("echo_auth"):
@@ -167,7 +180,7 @@ class FakeArm:
             skip = int(record["query"].get("$skiptoken", ["0"])[0])
             page = {"value": items[skip:skip + 1]}
             if skip + 1 < len(items):
-                page["nextLink"] = f"{self.url}{path}?api-version=x&$skiptoken={skip + 1}"
+                page["nextLink"] = rule.get("next") or f"{self.url}{path}?api-version=x&$skiptoken={skip + 1}"
             return self.send(h, 200, page)
         m = _VAULT.match(path)
         if m:
@@ -194,6 +207,44 @@ class FakeArm:
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()
         h.wfile.write(data)
+
+    def stream(self, h, name, status=200, length=None, framing="chunked", gzip=False, limit=2 << 30):
+        """A generated answer, never held in memory: `length` bytes (None: endless) of a JSON
+        body that never closes, framed with Content-Length, chunked, or by closing the connection.
+        Stops when the client goes away (or after `limit` bytes); bytes written go to `self.sent`."""
+        piece = b'{"tenantId": "%s", "objectId": "%s", "permissions": {"secrets": ["get"]}}, ' % (
+            TENANT.encode(), A.encode())
+        block = b'{"properties": {"accessPolicies": [' + piece * (65536 // len(piece))
+        packer = zlib.compressobj(wbits=31) if gzip else None
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        if gzip:
+            h.send_header("Content-Encoding", "gzip")
+        if framing == "length":
+            h.send_header("Content-Length", str(length))
+        elif framing == "chunked":
+            h.send_header("Transfer-Encoding", "chunked")
+        else:
+            h.send_header("Connection", "close")
+            h.close_connection = True
+        h.end_headers()
+        produced = 0
+        deadline = time.monotonic() + 120
+        try:
+            while (length is None or produced < length) and produced < limit and time.monotonic() < deadline:
+                data = block if length is None else block[: length - produced]
+                produced += len(data)
+                if packer is not None:
+                    data = packer.compress(data) + packer.flush(zlib.Z_SYNC_FLUSH)
+                if framing == "chunked":
+                    data = b"%x\r\n%s\r\n" % (len(data), data)
+                h.wfile.write(data)
+                with self.lock:
+                    self.sent[name] = self.sent.get(name, 0) + len(data)
+            if framing == "chunked":
+                h.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the client stopped reading and closed the connection
+            h.close_connection = True
 
     def close(self):
         self.release.set()
@@ -884,9 +935,34 @@ def test_clouds_and_private_endpoints():
     mixed = LiveSettings.build(cloud="china", arm_endpoint="https://arm.example.cn")
     assert mixed.endpoint == "https://arm.example.cn" and mixed.scope == "https://management.chinacloudapi.cn/.default"
     assert LiveSettings.build().endpoint == "https://management.azure.com"
-    for bad in (dict(cloud="Mars"), dict(arm_endpoint="http://insecure.example"), dict(arm_endpoint="ftp://x")):
-        with pytest.raises(ValueError):
+    for bad in (dict(cloud="Mars"), dict(arm_endpoint="http://insecure.example"), dict(arm_endpoint="ftp://x"),
+                dict(arm_endpoint=""), dict(arm_endpoint="   "), dict(cloud=""), dict(arm_endpoint="https://"),
+                dict(arm_endpoint="https://arm.example?x"), dict(arm_endpoint="https://user:pw@arm.example"),
+                dict(arm_endpoint="https://arm.example:port")):
+        with pytest.raises(ValueError) as raised:
             LiveSettings.build(**bad)
+        assert "pw" not in str(raised.value)
+
+
+def test_a_vault_target_holds_only_valid_segments():
+    from preflight.live.fetch import read_path
+
+    for sub, group, name in ((SUB, "..", "kv-a"), (SUB, "a/../b", "kv-a"), ("..", "rg", "kv-a"), (SUB, "rg", "../x"),
+                             (SUB, "rg.", "kv-a"), (SUB, "", "kv-a"), (SUB, "rg\n", "kv-a")):
+        with pytest.raises(ValueError):
+            VaultTarget(sub, group, name)
+    assert VaultTarget(SUB.upper(), "RG_(1).x", "KV-A").key() == (SUB, "rg_(1).x", "kv-a")
+    base = "https://arm.example"
+    assert read_path(base, f"{base}{vault_path('kv-a')}?api-version=1")
+    assert read_path(base + "/", f"{base}/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westeurope/"
+                                 "deletedVaults/kv-a")
+    for url in (f"https://other.example{vault_path('kv-a')}", f"http://arm.example{vault_path('kv-a')}",
+                f"https://arm.example:444{vault_path('kv-a')}",
+                f"{base}/subscriptions/{SUB}/providers/Microsoft.Web/sites",
+                f"{base}{vault_path('kv-a', rg='..')}", f"{base}{vault_path('kv-a', rg='a%2F..')}",
+                f"{base}{vault_path('kv-a')}/secrets",
+                f"{base}/subscriptions/{SUB}/providers/Microsoft.KeyVault/register"):
+        assert not read_path(base, url), url
 
 
 def test_custom_endpoint_token_is_requested_for_its_scope(arm):
@@ -925,3 +1001,162 @@ def test_no_azure_call_when_the_files_configuration_ignores_live(arm, tmp_path):
     provider = LiveProvider(settings_for(arm), planner=_fixed_planner, credential=StaticToken(arm.token))
     result = scan([str(project)], Options(configs=Configs(None), providers=(provider,)))
     assert [f.rule for f in result.findings if f.rule.startswith("LIVE")] == ["LIVE001"]
+
+
+# ------------------------------------------------------------ hostile scopes and hostile answers
+
+
+def vault_path(name, rg="rg-ml", sub=SUB):
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}"
+
+
+def _nested(scope, vault):
+    return {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "vault", **scope,
+            "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+                           "template": {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [vault]}}}
+
+
+@pytest.mark.parametrize("scope, refused", [
+    ({"resourceGroup": ".."}, "resource group '..'"),
+    ({"resourceGroup": "a/../../b"}, "resource group 'a/../../b'"),
+    ({"resourceGroup": "."}, "resource group '.'"),
+    ({"resourceGroup": "rg-ml%2F.."}, "resource group 'rg-ml%2F..'"),
+    ({"resourceGroup": "rg-ml."}, "resource group 'rg-ml.'"),
+    ({"resourceGroup": "x" * 91}, "resource group 'xxxx"),
+    ({"subscriptionId": "..", "resourceGroup": "rg-ml"}, "subscription '..'"),
+    ({"subscriptionId": f"{SUB}/../..", "resourceGroup": "rg-ml"}, "subscription"),
+])
+def test_nested_scope_that_is_no_valid_segment_is_never_requested(arm, tmp_path, scope, refused):
+    arm.add_vault("kv-ml-prod", [entry(A, secrets=["get"]), entry(B, secrets=["get"])])
+    arm.add_vault("kv-top", [entry(A, secrets=["get"]), entry(B, secrets=["get"])])
+    template = {"resources": [_vault("kv-top", [_policy(A, "get")]),
+                              _nested(scope, _vault("kv-ml-prod", [_policy(A, "get")]))]}
+    findings = _scan_template(arm, tmp_path, template)
+    # The valid vault was read, and nothing else was requested: no path but the vault's own.
+    assert [r["path"] for r in arm.requests] == [vault_path("kv-top")]
+    assert sorted(f.rule for f in findings) == ["LIVE001", "LIVE010"]
+    skipped = next(f for f in findings if f.rule == "LIVE010")
+    assert refused in skipped.message and "not requested" in skipped.message
+    assert skipped.pointer.startswith("/resources/1") and "\n" not in skipped.message
+
+
+def test_scope_segments_are_checked_whatever_their_source(arm):
+    from urllib.parse import quote
+
+    group = "rg(1)_é-.a"  # Unicode letters, parentheses and inner dots are all valid
+    findings = run(arm, [plan(policies=[], resource_group=".."), plan("kv-two", [], subscription_id="../x"),
+                         plan("kv-three", [], resource_group=group)])
+    assert [r["path"] for r in arm.requests] == [
+        vault_path("kv-three", quote(group, safe="")),
+        f"/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/kv-three"]
+    assert rules(findings) == ["LIVE005", "LIVE010", "LIVE010"]
+    skipped = " | ".join(f.message for f in findings if f.rule == "LIVE010")
+    assert "resource group '..'" in skipped and "subscription '../x'" in skipped
+    # The command line's target goes through the same check.
+    arm.requests.clear()
+    findings = run(arm, [plan(policies=[])], resource_group="a/../../b")
+    assert rules(findings) == ["LIVE010"] and arm.requests == []
+    findings = run(arm, [plan(policies=[])], subscription_id="not-a-guid")
+    assert rules(findings) == ["LIVE010"] and arm.requests == []
+
+
+def test_a_location_that_is_no_segment_looks_in_every_location(arm):
+    arm.add_deleted("kv-gone")
+    findings = run(arm, [plan("kv-gone", [], location="../../../x")])
+    assert rules(findings) == ["LIVE004", "LIVE005"]
+    assert [r["path"] for r in arm.requests] == [
+        vault_path("kv-gone"), f"/subscriptions/{SUB}/providers/Microsoft.KeyVault/deletedVaults"]
+
+
+HUGE = 300 * 1024 * 1024
+
+
+@pytest.mark.parametrize("stream", [
+    dict(length=HUGE, framing="length"),
+    dict(length=None, framing="chunked"),
+    dict(length=None, framing="close"),
+    dict(length=HUGE, framing="chunked", gzip=True),
+    dict(length=None, framing="chunked", status=403),
+], ids=["content-length", "endless-chunked", "until-close", "gzip", "error-answer"])
+def test_an_answer_over_the_cap_is_cut_off_and_reported(arm, stream):
+    arm.add_vault("kv-ml-prod", [entry(A, secrets=["get"]), entry(B, secrets=["get"])])
+    arm.behaviour["kv-huge"] = {"stream": stream}
+    start = time.monotonic()
+    findings = run(arm, [plan("kv-huge", []), plan(policies=[pol(A, secrets=["get"])])])
+    assert time.monotonic() - start < 15
+    assert rules(findings) == ["LIVE001", "LIVE010"]  # the other vault is still checked
+    (skipped,) = [f for f in findings if f.rule == "LIVE010"]
+    assert "live answer too large" in skipped.message and "4 MiB" in skipped.message
+    # Read no further than the cap (plus what the socket buffers held), and only once: no retry.
+    assert arm.sent.get("kv-huge", 0) < 64 * 1024 * 1024
+    assert len(arm.gets("kv-huge")) == 1
+
+
+def test_an_answer_under_the_cap_is_read(arm):
+    policies = [entry(f"{i:08d}-0000-0000-0000-000000000000", secrets=["get"]) for i in range(1000)]
+    arm.add_vault("kv-ml-prod", policies)
+    findings = run(arm, [plan(policies=[])])
+    assert rules(findings) == ["LIVE001"] * 1000
+
+
+def test_server_strings_reach_a_finding_as_one_escaped_line(arm):
+    forged = "Denied\n::error::forged\x1b[31m\u202e"
+    arm.behaviour["kv-locked"] = {"status": 403, "code": forged, "message": "no access\r\n::warning::x" + "y" * 5000}
+    arm.add_vault("kv-ml-prod", [entry("oid\n::error::forged\x1b]0;title\x07", secrets=["get\nx"])])
+    findings = run(arm, [plan("kv-locked", []), plan(policies=[])])
+    assert rules(findings) == ["LIVE001", "LIVE010"]
+    for f in findings:
+        assert f.message.isprintable() and len(f.message) < 1000, f.message
+        assert all(text.isprintable() for text in _strings(f.data)), f.data
+    locked = next(f for f in findings if f.rule == "LIVE010").message
+    assert "HTTP 403 Denied\\n::error::forged\\x1b[31m\\u202e" in locked and "no access\\r\\n::warning::x" in locked
+    dropped = next(f for f in findings if f.rule == "LIVE001")
+    assert "oid\\n::error::forged\\x1b]0;title\\x07" in dropped.message and "get\\nx" in dropped.message
+    assert dropped.data["objectId"] == "oid\\n::error::forged\\x1b]0;title\\x07"
+
+
+def _strings(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+def test_an_implausible_number_of_live_policies_is_not_reported_one_by_one(arm):
+    arm.add_vault("kv-ml-prod", [entry(f"oid-{i}") for i in range(5000)])
+    findings = run(arm, [plan(policies=[])])
+    assert rules(findings) == ["LIVE010"] and "5000 access policies" in findings[0].message
+
+
+def test_only_the_vault_reads_are_ever_sent_whatever_the_server_answers(arm):
+    """A nextLink or redirect to another host or path, or the SDK's provider registration
+    (a POST after a 409), is refused before it leaves the process, with the token."""
+    other_host = arm.url.replace("127.0.0.1", "localhost")
+    arm.add_deleted("kv-one", location="northeurope")
+    arm.add_deleted("kv-two", location="northeurope")
+    arm.behaviour["*deleted-list*"] = {"next": f"{other_host}/subscriptions/{SUB}/providers/Microsoft.KeyVault/"
+                                               "deletedVaults?api-version=x&$skiptoken=1"}
+    arm.behaviour["kv-moved"] = {"redirect": f"{arm.url}/subscriptions/{SUB}/providers/Microsoft.Web/sites"}
+    arm.behaviour["kv-away"] = {"redirect": f"{other_host}{vault_path('kv-away')}"}
+    arm.behaviour["kv-unreg"] = {"status": 409, "code": "MissingSubscriptionRegistration",
+                                 "message": "The subscription is not registered to use namespace 'Microsoft.KeyVault'."}
+    findings = run(arm, [plan("kv-two", [], location=None), plan("kv-moved", []), plan("kv-away", []),
+                         plan("kv-unreg", [])])
+    assert [r["method"] for r in arm.requests] == ["GET"] * len(arm.requests)
+    assert sorted(r["path"] for r in arm.requests) == sorted([
+        vault_path("kv-two"), f"/subscriptions/{SUB}/providers/Microsoft.KeyVault/deletedVaults",
+        vault_path("kv-moved"), vault_path("kv-away"), vault_path("kv-unreg")])
+    by_text = " | ".join(f.message for f in findings)
+    assert rules(findings) == ["LIVE005", "LIVE010", "LIVE010", "LIVE010"]
+    assert by_text.count("a request the live check never makes") == 4, by_text
+    assert "POST" in by_text and "Microsoft.Web/sites" in by_text and "localhost" in by_text
+    assert arm.token not in by_text
+    # The same paths on the endpoint itself are followed as before.
+    arm.requests.clear()
+    del arm.behaviour["*deleted-list*"]
+    assert rules(run(arm, [plan("kv-two", [], location=None)])) == ["LIVE004", "LIVE005"]

@@ -138,11 +138,25 @@ def test_live_without_the_extra_exits_2_with_the_install_command(tmp_path):
     (["--subscription", SUB, "--vault-name", "kv-x=not_a_vault!"], "not a Key Vault name"),
     (["--subscription", SUB, "--live-timeout", "0"], "--live-timeout"),
     (["--subscription", SUB, "--live-timeout", "inf"], "--live-timeout"),
+    # Given but empty is an error, never the public cloud by default.
+    (["--subscription", SUB, "--arm-endpoint", ""], "--arm-endpoint must be an https:// URL (it is empty)"),
+    (["--subscription", SUB, "--arm-endpoint", "https://arm.example/?x=1"], "query"),
+    (["--subscription", SUB, "--cloud", ""], "unknown cloud"),
+    (["--subscription", ""], "--subscription"),
+    (["--subscription", "../x"], "--subscription '../x' is not valid (a subscription id is a GUID)"),
+    (["--subscription", SUB, "--resource-group", ".."], "--resource-group '..' is not valid"),
+    (["--subscription", SUB, "--resource-group", "a/../../b"], "--resource-group 'a/../../b' is not valid"),
 ])
 def test_live_usage_errors_exit_2(args, message):
     env = {"AZURE_SUBSCRIPTION_ID": ""}
     proc = run_cli("scan", str(FIXTURES / "demo"), "--live", *args, env=env)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and proc.stdout == ""
+
+
+def test_an_invalid_subscription_in_the_environment_is_a_usage_error():
+    proc = run_cli("scan", str(FIXTURES / "demo"), "--live", env={"AZURE_SUBSCRIPTION_ID": "nope"})
+    assert proc.returncode == 2 and "AZURE_SUBSCRIPTION_ID 'nope' is not valid" in proc.stderr
 
 
 # ------------------------------------------------------------------------------ end to end
@@ -236,3 +250,63 @@ def test_scan_live_endpoint_down_keeps_offline_findings(arm, tmp_path):
     required = run_cli("scan", str(LIVE / "workspace"), "--format", "json", *_live_args(dead, "--live-required"),
                        env=env)
     assert {f["severity"] for f in json.loads(required.stdout)["findings"] if f["rule"] == "LIVE010"} == {"error"}
+
+
+# ------------------------------------------------------------------------------ hostile answers
+
+
+def run_measured(args, env, timeout=120):
+    """`preflight ARGS` in a subprocess: (returncode, stdout, stderr, peak RSS in bytes, seconds)."""
+    import tempfile
+
+    full_env = dict(os.environ, NO_COLOR="1", **env)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "preflight", *args], env=full_env, stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak, not the test run's
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        return proc.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss * 1024, elapsed
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in KiB on Linux only")
+@pytest.mark.parametrize("stream", [dict(length=300 * 1024 * 1024, framing="length"),
+                                    dict(length=None, framing="chunked")], ids=["300MB", "endless-chunked"])
+def test_a_huge_answer_is_cut_off_with_bounded_memory(arm, tmp_path, stream):
+    _serve_workspace(arm)
+    arm.behaviour["kv-ml-prod"] = {"stream": stream}
+    env, _ = az_env(tmp_path, arm)
+    rc, out, err, peak, elapsed = run_measured(
+        ["scan", str(LIVE / "workspace"), "--format", "json", *_live_args(arm.url, "--live-timeout", "60")], env)
+    assert "Traceback" not in err, err
+    assert elapsed < 45 and peak < 300 * 1024 * 1024, (elapsed, peak)
+    report = json.loads(out)
+    (cut,) = [f for f in report["findings"] if f["rule"] == "LIVE010" and f["data"].get("vault") == "kv-ml-prod"]
+    assert "live answer too large" in cut["message"] and cut["severity"] == "warning"
+    assert arm.sent.get("kv-ml-prod", 0) < 64 * 1024 * 1024
+    # The other vaults were still checked.
+    assert [f["data"]["vault"] for f in report["findings"] if f["rule"] == "LIVE001"] == ["kv-computed"]
+    assert rc == 1
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="the stand-in az is a POSIX script")
+def test_a_forged_error_code_stays_one_escaped_line_in_every_output(arm, tmp_path):
+    _serve_workspace(arm)
+    arm.behaviour["kv-ml-locked"] = {"status": 403, "code": "Denied\n::error::forged\x1b[2J",
+                                     "message": "no\r\n::warning file=x::forged\x1b]0;t\x07"}
+    env, _ = az_env(tmp_path, arm)
+    for fmt in ("github", "text"):
+        proc = run_cli("scan", str(LIVE / "workspace"), "--format", fmt, *_live_args(arm.url), env=env)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        lines = proc.stdout.splitlines()
+        (line,) = [x for x in lines if "LIVE010" in x and "kv-ml-locked" in x]
+        assert "HTTP 403 Denied\\n::error::forged\\x1b[2J" in line and "::warning file=x::forged\\x1b]0;t\\x07" in line
+        assert "\x1b" not in proc.stdout and "\r" not in proc.stdout
+        assert not [x for x in lines if x.startswith(("::error::forged", "::warning file=x"))]

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-
 from typing import TYPE_CHECKING
+
+from .segments import resource_group_problem, subscription_problem, vault_name_problem
 
 if TYPE_CHECKING:  # the live modules load only for `--live`: a plain scan must not pay for them
     from .fetch import LiveSettings
     from .provider import LiveProvider
-
-_VAULT_NAME = re.compile(r"^[A-Za-z0-9-]{3,24}$")
 
 
 class LiveOptionError(ValueError):
@@ -65,9 +63,9 @@ def parse_vault_names(items: list[str]) -> dict[str, str]:
         template, live = template.strip(), live.strip()
         if not sep or not template or not live:
             raise LiveOptionError(f"--vault-name expects TEMPLATE_NAME=LIVE_NAME, got {item!r}")
-        if not _VAULT_NAME.match(live):
+        if vault_name_problem(live):
             raise LiveOptionError(f"--vault-name {item!r}: {live!r} is not a Key Vault name "
-                                  "(3-24 letters, digits and hyphens)")
+                                  f"({vault_name_problem(live)})")
         mapping[template] = live
     return mapping
 
@@ -75,16 +73,25 @@ def parse_vault_names(items: list[str]) -> dict[str, str]:
 def settings_from_args(args: argparse.Namespace) -> "LiveSettings":
     from .fetch import LiveSettings
 
-    subscription = (args.subscription or os.environ.get("AZURE_SUBSCRIPTION_ID") or "").strip()
+    given = args.subscription if args.subscription is not None else os.environ.get("AZURE_SUBSCRIPTION_ID")
+    subscription = (given or "").strip()
     if not subscription:
         raise LiveOptionError("--live needs the deployment's subscription: --subscription ID or AZURE_SUBSCRIPTION_ID")
+    if subscription_problem(subscription):
+        source = "--subscription" if args.subscription is not None else "AZURE_SUBSCRIPTION_ID"
+        raise LiveOptionError(f"{source} {subscription!r} is not valid "
+                              f"({subscription_problem(subscription)})")
+    group = args.resource_group.strip() if args.resource_group is not None else None
+    if group is not None and resource_group_problem(group):
+        raise LiveOptionError(f"--resource-group {args.resource_group!r} is not valid "
+                              f"({resource_group_problem(group)})")
     if not (0 < args.live_timeout <= 3600):
         raise LiveOptionError("--live-timeout must be a number of seconds between 0 and 3600")
     try:
         settings = LiveSettings.build(
             cloud=args.cloud, arm_endpoint=args.arm_endpoint,
             subscription_id=subscription,
-            resource_group=(args.resource_group or "").strip() or None,
+            resource_group=group,
             vault_names=parse_vault_names(args.vault_name),
             required=bool(args.live_required),
             timeout=float(args.live_timeout),

@@ -14,10 +14,9 @@ from typing import Any, Callable, Iterable
 from ..documents import Document, Kind
 from ..findings import ERROR, Finding
 from .compare import LiveState, Outcome, Unavailable, assess
-from .fetch import FetchRequest, LiveSettings, VaultTarget, describe_error, fetch_all, redact
+from .fetch import FetchRequest, LiveSettings, VaultTarget, describe_error, fetch_all, one_line, redact
 from .plan import NOT_DEPLOYED, PlannedVault
-
-_VAULT_NAME = re.compile(r"^[A-Za-z0-9-]{3,24}$")
+from .segments import location_segment, resource_group_problem, subscription_problem, vault_name_problem
 
 Planner = Callable[[Document, Any], Iterable[PlannedVault]]
 
@@ -89,15 +88,29 @@ def resolve_target(plan: PlannedVault, settings: LiveSettings) -> tuple[VaultTar
         expr = plan.name_expression or "(an expression)"
         return None, (f"its name is computed at deploy time ({expr}); "
                       f"name the live vault with --vault-name \"{expr}=LIVE_NAME\""), None
-    if not _VAULT_NAME.match(name):
-        return None, f"'{name}' is not a valid Key Vault name (3-24 letters, digits and hyphens)", mapped_from
+    if vault_name_problem(name):
+        return None, f"{_shown(name)} is not a valid Key Vault name ({vault_name_problem(name)})", mapped_from
     subscription = plan.subscription_id or settings.subscription_id
     if not subscription:
         return None, "no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID", mapped_from
     group = plan.resource_group or settings.resource_group
     if not group:
         return None, "no resource group: pass --resource-group (the deployment's target)", mapped_from
+    # Each becomes a segment of the request path: one that breaks Azure's naming rules (a `..`
+    # would move the request, token included, to another path) is refused, never requested.
+    for what, value, source, problem in (
+            ("subscription", subscription, plan.subscription_id, subscription_problem(subscription)),
+            ("resource group", group, plan.resource_group, resource_group_problem(group))):
+        if problem:
+            origin = "the nested deployment's" if source else "the command line's"
+            return None, f"{origin} {what} {_shown(value)} is not valid ({problem}); the vault is not requested", \
+                mapped_from
     return VaultTarget(subscription, group, name), None, mapped_from
+
+
+def _shown(value: str) -> str:
+    """A template's or the command line's value in a message: quoted, one printable line."""
+    return f"'{one_line(value, 100)}'"
 
 
 def describe_vault(plan: PlannedVault, target: VaultTarget | None, settings: LiveSettings,
@@ -133,7 +146,7 @@ def check(plans: Iterable[PlannedVault], settings: LiveSettings, ctx: Any = None
         request = requests.setdefault(target.key(), FetchRequest(target))
         if plan.decision != NOT_DEPLOYED:
             request.check_deleted = True
-            request.location = request.location or (plan.location.replace(" ", "").lower() if plan.location else None)
+            request.location = request.location or location_segment(plan.location)
 
     states: dict[tuple[str, str, str], LiveState] = {}
     secrets: list[str] = []
@@ -173,8 +186,9 @@ def _finding(registry: dict, plan: PlannedVault, target: VaultTarget | None, out
     data = dict(outcome.data)
     if target is not None:
         data.update(vault=target.name, resourceGroup=target.resource_group, subscription=target.subscription_id)
-    return Finding(rule.id, rule.name, severity, plan.path, pointer, redact(outcome.message, secrets),
-                   outcome.fix, line, column, data)
+    # The message quotes the template and the server: whatever escaped upstream is one line here.
+    message = one_line(redact(outcome.message, secrets), None)
+    return Finding(rule.id, rule.name, severity, plan.path, pointer, message, outcome.fix, line, column, data)
 
 
 def _locate(path: str, pointer: str, ctx: Any) -> tuple[int, int]:
