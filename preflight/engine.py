@@ -26,7 +26,7 @@ from .config import rule_filter
 from .discover import Candidate, Skipped, discover
 from .documents import Document, Kind, load_document, sniff
 from .findings import ERROR, INFO, WARNING, Finding, Issue, Severity
-from .loaders import FileTooLarge, read_regular_file
+from .loaders import FileTooLarge, NotRegularFile, read_regular_file
 
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
 
@@ -360,7 +360,9 @@ def _read_candidate(item: Candidate, options: Options, findings: list[Finding]) 
         findings.append(_finding(PF002, item.path, "",
                                  f"skipped: {exc.size:,} bytes is over the {options.max_file_bytes:,}-byte limit", 1, 1))
     except OSError as exc:
-        if item.explicit:
+        # A file found in a folder that is gone since, or is no longer a regular file, is passed
+        # over as discovery passes them over; one that is there but cannot be read was not checked.
+        if item.explicit or not isinstance(exc, (FileNotFoundError, NotRegularFile)):
             findings.append(_finding(PF001, item.path, "", f"cannot read: {exc.strerror or exc}", 1, 1))
     return None
 
