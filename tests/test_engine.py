@@ -166,7 +166,7 @@ def _scan_with_a_worker_killer(monkeypatch, capsys, tmp_path, victim: str, death
     import json
     import signal
 
-    import preflight.engine as engine
+    from preflight import engine
     from preflight.cli import main
     from preflight.documents import Kind
 
