@@ -52,6 +52,10 @@ class LoadError(Exception):
         self.column = column
 
 
+class TooDeep(LoadError):
+    """Arrays and objects nested deeper than a reader allows (no real document comes close)."""
+
+
 class UnsupportedTag(LoadError):
     """A YAML tag the safe loader has no constructor for (`!!python/object:...`, `!Ref`). Such
     a tag is never run, and a file of a known kind that has one cannot be checked."""
@@ -306,7 +310,7 @@ def _parse_lenient(text: str, positions: bool) -> tuple[Any, dict[str, tuple[int
             continue
         if kind in ("{", "["):
             if len(stack) >= MAX_DEPTH:
-                raise LoadError(f"nesting deeper than {MAX_DEPTH} levels", *where(offset))
+                raise TooDeep(f"nesting deeper than {MAX_DEPTH} levels", *where(offset))
             pointer = _child_pointer(stack)
             if positions and not stack:
                 found[""] = where(offset)
@@ -372,16 +376,17 @@ def load_yaml(text: str) -> Any:
                                  line, col) from None
         if exc.context and "constructor" in type(exc).__name__.lower():
             problem = f"{exc.context}: {problem}" if exc.context else problem
-        raise LoadError(f"invalid YAML: {problem}", line, col) from None
+        error = TooDeep if problem == "exceeded maximum nesting depth" else LoadError  # libyaml's limit
+        raise error(f"invalid YAML: {problem}", line, col) from None
     except yaml.YAMLError as exc:
         raise LoadError(f"invalid YAML: {exc}") from None
     except RecursionError:
-        raise LoadError("invalid YAML: nesting too deep") from None
+        raise TooDeep("invalid YAML: nesting too deep") from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. `date: 2020-13-45`, `!!int x`
         raise LoadError(f"invalid YAML value: {exc}") from None
 
 
-_UNKNOWN_TAG = re.compile(r"could not determine a constructor for the tag '(.*)'\Z", re.S)
+_UNKNOWN_TAG = re.compile(r"could not determine a constructor for the tag '(.*)'\Z", re.DOTALL)
 _UNTAGGED_LOADER: Any = None
 
 
@@ -405,7 +410,7 @@ def load_yaml_untagged(text: str) -> Any:
         Untagged.add_multi_constructor("", plain)  # the fallback for tags no constructor claims
         _UNTAGGED_LOADER = Untagged
     try:
-        return yaml.load(text, Loader=_UNTAGGED_LOADER)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=_UNTAGGED_LOADER)  # a safe loader, tags read as plain YAML
     except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError):
         return None
 

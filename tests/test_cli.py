@@ -221,3 +221,28 @@ def test_unreadable_by_mode_file_and_folder_are_pf001(tmp_path):
         secret.chmod(0o644)
     assert proc.returncode == 1
     _assert_unreadable_reported(report, root)
+
+
+def test_lock_that_is_a_fifo_a_device_or_nested_too_deep_is_a_one_line_error(tmp_path):
+    """`--pins` named a FIFO (the run hung) or `/dev/zero`; a `conda env export` lock or a
+    `pip list --format=json` nested too deep was an internal RecursionError."""
+    import os
+
+    import pytest
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs FIFOs")
+    (tmp_path / "conda.yml").write_text(UNPINNED)
+    os.mkfifo(tmp_path / "lock.txt")
+    (tmp_path / "block.yml").write_text("name: e\ndependencies:\n" + "".join("  " * i + "- \n" for i in range(1, 3000)))
+    (tmp_path / "flow.yml").write_text("name: e\ndependencies:\n  - " + "[" * 3000 + "]" * 3000 + "\n")
+    (tmp_path / "list.json").write_text("[" * 100_000 + "]" * 100_000)
+    expected = {"lock.txt": "cannot read: not a regular file", "/dev/zero": "cannot read: not a regular file",
+                "block.yml": "nesting depth", "flow.yml": "nesting depth", "list.json": "nesting deeper than"}
+    for lock, words in expected.items():
+        for command in (["fix", "--diff"], ["scan", "--fix"]):
+            proc = run_cli(*command, "--pins", lock, "conda.yml", cwd=tmp_path, timeout=60)
+            assert proc.returncode == 2 and proc.stdout == "", (lock, proc.stderr)
+            [message] = proc.stderr.splitlines()
+            assert message.startswith(f"preflight: error: --pins {lock}: ") and words in message, message
+    assert (tmp_path / "conda.yml").read_text() == UNPINNED
