@@ -78,7 +78,9 @@ PF001 = declare(
     ## What it does
     Reports a file that looks like one preflight reads (an ARM template or parameter file, a
     conda environment, an Azure ML deploy or inference config, a scoring script) but cannot be
-    decoded or parsed. The position is the parser's.
+    decoded or parsed. The position is the parser's. Also a file or folder under the scanned
+    paths that cannot be read or listed (nothing in it was checked), and a YAML file of a known
+    kind with a tag plain YAML does not have (`!!python/object:...`, `!Ref`; never run).
 
     ## Why it matters
     Azure rejects the file at deployment time, after the build has already run; and preflight
@@ -114,8 +116,9 @@ PF003 = declare(
     "preflight failed on this file; the rest of the scan went on",
     """
     ## What it does
-    Reports an unexpected failure of preflight itself on one file, naming the exception. The
-    other files are still scanned.
+    Reports an unexpected failure of preflight itself on one file, naming the exception, or a
+    file whose worker process died each time it checked the file (killed, e.g. by the
+    out-of-memory killer, or crashed). The other files are still scanned.
 
     ## Why it matters
     The file was not fully checked.
