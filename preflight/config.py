@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Iterable, Sequence
 
+from .loaders import FileTooLarge, read_regular_file
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -396,8 +398,7 @@ def _tool_section(path: str) -> dict[str, Any] | None:
     """`[tool.preflight]` of a pyproject.toml, or None. A pyproject.toml that never mentions
     preflight is not parsed at all."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = _read(path)
     except OSError:
         return None
     if b"preflight" not in raw:
@@ -407,6 +408,19 @@ def _tool_section(path: str) -> dict[str, Any] | None:
     return tool.get("preflight") if isinstance(tool, dict) else None
 
 
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+
+def _read(path: str) -> bytes:
+    """A configuration file's bytes: a regular file only (a FIFO or a device named with --config,
+    or put where a configuration is looked for, must not hang the run), and not a huge one."""
+    try:
+        return read_regular_file(path, MAX_CONFIG_BYTES)
+    except FileTooLarge as exc:
+        raise ConfigError(f"{path}: {exc.size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte limit "
+                          "for a configuration file") from None
+
+
 def _parse_toml(raw: bytes, path: str) -> dict[str, Any]:
     try:
         return tomllib.loads(raw.decode("utf-8-sig"))
@@ -414,14 +428,15 @@ def _parse_toml(raw: bytes, path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and inline tables
+        raise ConfigError(f"{path}: invalid TOML: arrays or inline tables nested too deep") from None
 
 
 def load_config(path: str | None) -> Config:
     if path is None:
         return Config()
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = _read(path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     data = _parse_toml(raw, path)
@@ -431,7 +446,13 @@ def load_config(path: str | None) -> Config:
     return _config(path, tool.get("preflight", {}) if isinstance(tool, dict) else {}, _PYPROJECT)
 
 
+MAX_CONFIG_DEPTH = 32  # tables and arrays; the deepest valid configuration has 3 levels
+
+
 def _config(path: str, data: Any, where: str) -> Config:
+    if _deeper_than(data, MAX_CONFIG_DEPTH):  # validation, and its messages, would recurse that deep
+        raise ConfigError(f"{path}: {where or 'the configuration'} has tables or arrays nested more than "
+                          f"{MAX_CONFIG_DEPTH} levels deep")
     validate(data, path, where)
     try:  # every glob compiles, so a bad one is reported now, naming this file
         for pattern in _globs(data):
@@ -439,6 +460,18 @@ def _config(path: str, data: Any, where: str) -> Config:
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return Config(path, data)
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether tables and arrays nest more than `limit` levels (walked without recursion:
+    dotted keys such as `[a.b.c...]` make any depth without a single bracket)."""
+    level: list[Any] = [data]
+    for _ in range(limit + 1):
+        level = [child for node in level if isinstance(node, (dict, list))
+                 for child in (node.values() if isinstance(node, dict) else node)]
+        if not level:
+            return False
+    return True
 
 
 def _globs(data: dict[str, Any]) -> Iterable[str]:

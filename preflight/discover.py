@@ -3,6 +3,12 @@
 Never follows a symlinked directory (no loops), never opens anything that is not a regular
 file (a FIFO or a device in the tree must not hang or block the scan), and always keeps a file
 the user named explicitly (that is how pre-commit calls us), whatever its directory is called.
+
+Each file is yielded once, however many paths reach it (named twice, a folder and a file in it,
+`./x` and `x`, a link and its target): at its first appearance in command-line order, by its
+identity on disk (device and inode). A folder or file the walk cannot look at is yielded as
+`Skipped`, so that the scan reports it instead of leaving it out without a word; a link to
+nothing (dangling, or a loop of links) is not a file and is passed over.
 """
 from __future__ import annotations
 
@@ -50,25 +56,57 @@ def excluded(path: str, patterns: Iterable[str]) -> bool:
 
 
 def discover(paths: Iterable[str], exclude: Iterable[str] = ()) -> Iterator[Candidate | Skipped]:
-    """Yield candidates (regular files with a suffix we read) in a stable, sorted order."""
+    """Yield candidates (regular files with a suffix we read) in a stable, sorted order, and the
+    paths that could not be looked at. A file named on the command line is `explicit` wherever
+    it first appears."""
     exclude = tuple(exclude)
-    for root in paths:
-        try:
-            st = os.stat(root)
-        except OSError as exc:
-            yield Skipped(root, f"cannot access: {exc.strerror or exc}")
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk(root, exclude)
+    roots = [(root, _stat(root)) for root in paths]
+    named = {_identity(st) for _, st in roots if isinstance(st, os.stat_result) and stat.S_ISREG(st.st_mode)}
+    seen: set[tuple[int, int]] = set()  # files and folders already yielded or walked
+    skipped: set[str] = set()
+    for item in _discover(roots, exclude, named, seen):
+        if isinstance(item, Skipped):
+            key = os.path.normpath(os.path.abspath(item.path))
+            if key in skipped:
+                continue
+            skipped.add(key)
+        yield item
+
+
+def _discover(roots: list[tuple[str, os.stat_result | OSError]], exclude: tuple[str, ...],
+              named: set[tuple[int, int]], seen: set[tuple[int, int]]) -> Iterator[Candidate | Skipped]:
+    for root, st in roots:
+        if isinstance(st, OSError):
+            yield Skipped(root, f"cannot access: {st.strerror or st}")
+        elif stat.S_ISDIR(st.st_mode):
+            if _identity(st) not in seen:
+                seen.add(_identity(st))
+                yield from _walk(root, exclude, named, seen)
         elif stat.S_ISREG(st.st_mode):
-            yield Candidate(root, explicit=True)
+            if _identity(st) not in seen:
+                seen.add(_identity(st))
+                yield Candidate(root, explicit=True)
         else:
             yield Skipped(root, "not a regular file (FIFO, socket or device): not opened")
 
 
-def _walk(root: str, exclude: tuple[str, ...]) -> Iterator[Candidate]:
+def _stat(path: str) -> os.stat_result | OSError:
+    try:
+        return os.stat(path)
+    except OSError as exc:
+        return exc
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+def _walk(root: str, exclude: tuple[str, ...], named: set[tuple[int, int]],
+          seen: set[tuple[int, int]]) -> Iterator[Candidate | Skipped]:
+    unlistable: list[OSError] = []  # os.walk reports each folder it cannot list here, then goes on
     # os.walk with followlinks=False never descends into symlinked directories, so no loop.
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable.append, followlinks=False):
+        yield from _unlistable(unlistable)
         kept = []
         for name in dirnames:
             full = os.path.join(dirpath, name)
@@ -86,15 +124,26 @@ def _walk(root: str, exclude: tuple[str, ...]) -> Iterator[Candidate]:
                 continue
             try:
                 st = os.lstat(full)
-            except OSError:
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                try:
+                if stat.S_ISLNK(st.st_mode):
                     st = os.stat(full)  # a symlinked file is fine; a link to a FIFO is not
-                except OSError:
-                    continue
-            if stat.S_ISREG(st.st_mode):
-                yield Candidate(full, explicit=False)
+            except PermissionError as exc:  # a folder that can be listed but not entered
+                yield Skipped(full, f"cannot access: {exc.strerror or exc}")
+                continue
+            except OSError:
+                continue  # gone since the folder was listed, a dangling link or a loop of links
+            if stat.S_ISREG(st.st_mode) and _identity(st) not in seen:
+                seen.add(_identity(st))
+                yield Candidate(full, explicit=_identity(st) in named)
+    yield from _unlistable(unlistable)
+
+
+def _unlistable(errors: list[OSError]) -> Iterator[Skipped]:
+    for exc in errors:
+        if isinstance(exc, FileNotFoundError):
+            continue  # removed since its parent was listed
+        yield Skipped(_display(os.fsdecode(exc.filename)) if exc.filename else "?",
+                      f"cannot list folder: {exc.strerror or exc}")
+    errors.clear()
 
 
 def _display(path: str) -> str:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .loaders import LoadError, decode, json_positions, load_json, load_yaml, split_pointer, yaml_positions
+from .loaders import (LoadError, UnsupportedTag, decode, json_positions, load_json, load_yaml, load_yaml_untagged,
+                      split_pointer, yaml_positions)
 
 
 class Kind(str, enum.Enum):
@@ -140,9 +141,14 @@ def load_document(path: str, raw: bytes, explicit: bool = False) -> Document | N
         data = load_json(text) if fmt == "json" else load_yaml(text)
     except LoadError as exc:
         # The sniff found a marker of a known kind; for JSON templates that is strong enough to
-        # report the broken file. A YAML file that merely mentions `dependencies` is not.
+        # report the broken file. A YAML file that merely mentions `dependencies` is not, unless
+        # its structure, read without the tag it was refused for, is one of ours.
         if kind in (Kind.ARM_TEMPLATE, Kind.ARM_PARAMETERS) or explicit or _strong_yaml_marker(text):
             return Document(path, kind, fmt, text=text, error=exc)
+        if isinstance(exc, UnsupportedTag):
+            meant = _confirm(kind, load_yaml_untagged(text), text)
+            if meant is not None:
+                return Document(path, meant, fmt, text=text, error=exc)
         return None
     kind = _confirm(kind, data, text)
     if kind is None:

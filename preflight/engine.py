@@ -26,7 +26,7 @@ from .config import rule_filter
 from .discover import Candidate, Skipped, discover
 from .documents import Document, Kind, load_document, sniff
 from .findings import ERROR, INFO, WARNING, Finding, Issue, Severity
-from .loaders import FileTooLarge, read_regular_file
+from .loaders import FileTooLarge, NotRegularFile, read_regular_file
 
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
 
@@ -78,7 +78,9 @@ PF001 = declare(
     ## What it does
     Reports a file that looks like one preflight reads (an ARM template or parameter file, a
     conda environment, an Azure ML deploy or inference config, a scoring script) but cannot be
-    decoded or parsed. The position is the parser's.
+    decoded or parsed. The position is the parser's. Also a file or folder under the scanned
+    paths that cannot be read or listed (nothing in it was checked), and a YAML file of a known
+    kind with a tag plain YAML does not have (`!!python/object:...`, `!Ref`; never run).
 
     ## Why it matters
     Azure rejects the file at deployment time, after the build has already run; and preflight
@@ -114,8 +116,9 @@ PF003 = declare(
     "preflight failed on this file; the rest of the scan went on",
     """
     ## What it does
-    Reports an unexpected failure of preflight itself on one file, naming the exception. The
-    other files are still scanned.
+    Reports an unexpected failure of preflight itself on one file, naming the exception, or a
+    file whose worker process died each time it checked the file (killed, e.g. by the
+    out-of-memory killer, or crashed). The other files are still scanned.
 
     ## Why it matters
     The file was not fully checked.
@@ -360,7 +363,9 @@ def _read_candidate(item: Candidate, options: Options, findings: list[Finding]) 
         findings.append(_finding(PF002, item.path, "",
                                  f"skipped: {exc.size:,} bytes is over the {options.max_file_bytes:,}-byte limit", 1, 1))
     except OSError as exc:
-        if item.explicit:
+        # A file found in a folder that is gone since, or is no longer a regular file, is passed
+        # over as discovery passes them over; one that is there but cannot be read was not checked.
+        if item.explicit or not isinstance(exc, (FileNotFoundError, NotRegularFile)):
             findings.append(_finding(PF001, item.path, "", f"cannot read: {exc.strerror or exc}", 1, 1))
     return None
 
@@ -592,44 +597,114 @@ def _check_batch(items: list[Candidate]) -> list[tuple[str | None, list[Finding]
     return [_check_one(item, ctx, rules_by_kind, filt) for item in items]
 
 
+# A worker can die in the middle of a batch (the out-of-memory killer, a crash in a parser's C
+# code), and the pool with it: every batch in flight is lost. Those batches run again in a fresh
+# pool. One that was in flight at a second death too then runs alone, so that a death while it
+# runs is its own; it is then split into files, each run alone; and a file that kills its worker
+# even so is reported as not checked (PF003). The rest of the scan goes on.
+@dataclass
+class _Batch:
+    items: list[Candidate]
+    deaths: int = 0  # deaths of a worker while this batch was in flight
+    future: Any = None
+
+    @property
+    def alone(self) -> bool:
+        return self.deaths >= 2
+
+
 def _check_deferred(deferred: list[Candidate], ctx: Context, rules_by_kind: dict[Kind, list[Rule]],
                     filt: Any, tick: Callable[[], None]) -> Iterator[tuple[str | None, list[Finding], Any, Any]]:
     workers = _workers(ctx.options, len(deferred))
-    if workers > 1:
-        global _pool_state
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        batches = iter([deferred[i:i + _POOL_BATCH] for i in range(0, len(deferred), _POOL_BATCH)])
-        _pool_state = (ctx, rules_by_kind, filt)
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                # A few batches per worker in flight, each result dropped once yielded: results
-                # waiting in the parent would make its memory grow with the number of files.
-                pending: deque = deque()
-                for batch in batches:
-                    pending.append((batch, pool.submit(_check_batch, batch)))
-                    if len(pending) >= 3 * workers:
-                        break
-                while pending:
-                    batch, future = pending.popleft()
-                    try:
-                        results = future.result()
-                    except Exception:  # noqa: BLE001 - e.g. a finding that cannot be pickled
-                        results = [_check_one(item, ctx, rules_by_kind, filt) for item in batch]
-                    del future
-                    following = next(batches, None)
-                    if following is not None:
-                        pending.append((following, pool.submit(_check_batch, following)))
-                    for result in results:
-                        tick()
-                        yield result
-        finally:
-            _pool_state = None
+    if workers <= 1:
+        for item in deferred:
+            tick()
+            yield _check_one(item, ctx, rules_by_kind, filt)
         return
-    for item in deferred:
-        tick()
-        yield _check_one(item, ctx, rules_by_kind, filt)
+    global _pool_state
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+
+    fresh = (_Batch(deferred[i:i + _POOL_BATCH]) for i in range(0, len(deferred), _POOL_BATCH))
+    # A few batches per worker in flight, in order, each result dropped once yielded: results
+    # waiting in the parent would make its memory grow with the number of files.
+    window: deque[_Batch] = deque()
+    in_flight = 3 * workers
+    _pool_state = (ctx, rules_by_kind, filt)
+    pool = new_pool()
+    try:
+        while True:
+            while len(window) < in_flight and (batch := next(fresh, None)) is not None:
+                window.append(batch)
+            if not window:
+                return
+            _submit(pool, window, in_flight)
+            head = window[0]
+            try:
+                if head.future is None:  # the pool broke while idle: it never took this batch
+                    raise BrokenProcessPool("the pool broke before the batch was submitted")
+                results = head.future.result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = new_pool()
+                if head.alone and head.future is not None:  # it ran alone: the death was its own
+                    window.popleft()
+                    if len(head.items) == 1:
+                        tick()
+                        yield None, [_worker_died(head.items[0].path)], None, None
+                    else:
+                        window.extendleft(reversed([_Batch([item], deaths=2) for item in head.items]))
+                for batch in window:
+                    if batch.future is not None and not _succeeded(batch.future):
+                        batch.future = None
+                        batch.deaths += 1
+                continue
+            except Exception:  # noqa: BLE001 - e.g. a finding that cannot be pickled
+                results = [_check_one(item, ctx, rules_by_kind, filt) for item in head.items]
+            window.popleft()
+            head.future = None
+            for result in results:
+                tick()
+                yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _pool_state = None
+
+
+def _submit(pool: Any, window: deque[_Batch], in_flight: int) -> None:
+    """Hand batches to the pool in order, up to `in_flight` running; a batch that must run alone
+    waits for those before it and holds back those after it."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    running = [b for b in window if b.future is not None and not b.future.done()]
+    if any(b.alone for b in running):
+        return
+    for batch in window:
+        if batch.future is not None:
+            continue
+        if len(running) >= in_flight or (batch.alone and running):
+            return
+        try:
+            batch.future = pool.submit(_check_batch, batch.items)
+        except BrokenProcessPool:
+            return  # the caller finds out from the first batch's result
+        running.append(batch)
+        if batch.alone:
+            return
+
+
+def _succeeded(future: Any) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+def _worker_died(path: str) -> Finding:
+    return Finding(PF003.id, PF003.name, PF003.severity, path, "",
+                   "internal error: the worker process checking this file died (killed, e.g. by the out-of-memory "
+                   "killer, or crashed), also with this file alone; the file was not checked", None, 1, 1)
 
 
 def _check(doc: Document, ctx: Context, rules_by_kind: dict[Kind, list[Rule]], filt: Any) -> list[Finding]:

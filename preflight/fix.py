@@ -39,7 +39,8 @@ from packaging.version import InvalidVersion, Version
 from .conda import (AZUREML_DEFAULTS, INFERENCE_SERVER, V1_MINIMUM, CondaPackage, PipRequirement, parse_matchspec,
                     parse_pip_line, unpinned_conda_packages, unpinned_pip_requirements, v1_serving, v2_serving)
 from .documents import Document, Kind
-from .loaders import JSON_STRING, LoadError, TextLines, decode, json_positions, load_json, split_pointer
+from .loaders import (JSON_STRING, FileTooLarge, LoadError, TextLines, TooDeep, decode, json_positions, load_json,
+                      load_yaml, read_regular_file, split_pointer)
 from .project import V1_SCORING, V2_SCORING, held_environments, pin_policy
 
 BOM = b"\xef\xbb\xbf"
@@ -73,17 +74,21 @@ class Pins:
         return self.pip.get(name) or self.conda.get(name)
 
 
+MAX_PINS_BYTES = 16 * 1024 * 1024
+
+
 def load_pins(path: str) -> Pins:
+    """The lock at `path`: a regular file only (a FIFO or a device must not hang the run)."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read(16 * 1024 * 1024)
+        raw = read_regular_file(path, MAX_PINS_BYTES)
     except OSError as exc:
         raise PinsError(f"--pins {path}: cannot read: {exc.strerror or exc}") from None
+    except FileTooLarge as exc:
+        raise PinsError(f"--pins {path}: {exc.size:,} bytes, over the {MAX_PINS_BYTES:,}-byte limit") from None
     try:
-        text = decode(raw)
+        pins = parse_pins(decode(raw), os.path.basename(path))
     except LoadError as exc:
         raise PinsError(f"--pins {path}: {exc.message}") from None
-    pins = parse_pins(text, os.path.basename(path))
     if not pins:
         raise PinsError(f"--pins {path}: no package versions found (expected `pip freeze`, "
                         "`conda list --export` or `conda env export` output)")
@@ -95,12 +100,16 @@ _VERSIONISH = re.compile(r"^\d[0-9A-Za-z.+!_-]*$")
 
 
 def parse_pins(text: str, source: str) -> Pins:
+    """The versions a lock names. TooDeep (a LoadError) for a document nested too deep to read;
+    other syntax errors fall back to reading the text line by line."""
     pins = Pins(source)
     stripped = text.strip()
     if stripped.startswith("["):
         try:
-            items = json.loads(stripped)
-        except ValueError:
+            items = load_json(stripped)
+        except TooDeep:
+            raise
+        except LoadError:
             items = None
         if isinstance(items, list):  # pip list --format=json
             for item in items:
@@ -109,8 +118,10 @@ def parse_pins(text: str, source: str) -> Pins:
             return pins
     if re.search(r"^dependencies\s*:", text, re.M):  # conda env export
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError:
+            data = load_yaml(text)
+        except TooDeep:
+            raise
+        except LoadError:
             data = None
         if isinstance(data, dict) and isinstance(data.get("dependencies"), list):
             for item in data["dependencies"]:

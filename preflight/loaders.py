@@ -52,6 +52,15 @@ class LoadError(Exception):
         self.column = column
 
 
+class TooDeep(LoadError):
+    """Arrays and objects nested deeper than a reader allows (no real document comes close)."""
+
+
+class UnsupportedTag(LoadError):
+    """A YAML tag the safe loader has no constructor for (`!!python/object:...`, `!Ref`). Such
+    a tag is never run, and a file of a known kind that has one cannot be checked."""
+
+
 class TextLines:
     """Offset -> (line, column) for one text, both 1-based."""
 
@@ -69,6 +78,10 @@ class FileTooLarge(Exception):
         self.size = size
 
 
+class NotRegularFile(OSError):
+    """A FIFO, socket or device where a file was expected: never opened for reading."""
+
+
 def read_regular_file(path: str, limit: int, *, dir_fd: int | None = None, follow_links: bool = True) -> bytes:
     """A regular file's bytes, never blocking on a FIFO or device (even one swapped in after
     discovery): OSError when it cannot be read or is not a regular file, FileTooLarge over
@@ -82,7 +95,7 @@ def read_regular_file(path: str, limit: int, *, dir_fd: int | None = None, follo
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise OSError("not a regular file")
+            raise NotRegularFile("not a regular file")
         if st.st_size > limit:
             raise FileTooLarge(st.st_size)
         # One read of the size fstat gave (plus one byte, to see a file that grew), then small
@@ -302,7 +315,7 @@ def _parse_lenient(text: str, positions: bool) -> tuple[Any, dict[str, tuple[int
             continue
         if kind in ("{", "["):
             if len(stack) >= MAX_DEPTH:
-                raise LoadError(f"nesting deeper than {MAX_DEPTH} levels", *where(offset))
+                raise TooDeep(f"nesting deeper than {MAX_DEPTH} levels", *where(offset))
             pointer = _child_pointer(stack)
             if positions and not stack:
                 found[""] = where(offset)
@@ -360,16 +373,51 @@ def load_yaml(text: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or str(exc)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        tag = _UNKNOWN_TAG.match(problem)
+        if tag and isinstance(exc, yaml.constructor.ConstructorError):
+            shown = tag.group(1).replace("tag:yaml.org,2002:", "!!", 1)
+            raise UnsupportedTag(f"unsupported YAML tag {shown}: only plain YAML is read (the tag was not run)",
+                                 line, col) from None
         if exc.context and "constructor" in type(exc).__name__.lower():
             problem = f"{exc.context}: {problem}" if exc.context else problem
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise LoadError(f"invalid YAML: {problem}", line, col) from None
+        error = TooDeep if problem == "exceeded maximum nesting depth" else LoadError  # libyaml's limit
+        raise error(f"invalid YAML: {problem}", line, col) from None
     except yaml.YAMLError as exc:
         raise LoadError(f"invalid YAML: {exc}") from None
     except RecursionError:
-        raise LoadError("invalid YAML: nesting too deep") from None
+        raise TooDeep("invalid YAML: nesting too deep") from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. `date: 2020-13-45`, `!!int x`
         raise LoadError(f"invalid YAML value: {exc}") from None
+
+
+_UNKNOWN_TAG = re.compile(r"could not determine a constructor for the tag '(.*)'\Z", re.DOTALL)
+_UNTAGGED_LOADER: Any = None
+
+
+def load_yaml_untagged(text: str) -> Any:
+    """The document read with every unsupported tag dropped (the tagged node read as plain YAML),
+    or None when it cannot be read even so: what a tagged file was meant to be. Nothing is
+    constructed from a tag. Aliases are not checked here: look at the top level only."""
+    global _UNTAGGED_LOADER
+    yaml, loader = _yaml()
+    if _UNTAGGED_LOADER is None:
+        class Untagged(loader):  # type: ignore[misc, valid-type]
+            pass
+
+        def plain(self: Any, _suffix: str, node: Any) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                return self.construct_mapping(node)
+            if isinstance(node, yaml.SequenceNode):
+                return self.construct_sequence(node)
+            return self.construct_scalar(node)
+
+        Untagged.add_multi_constructor("", plain)  # the fallback for tags no constructor claims
+        _UNTAGGED_LOADER = Untagged
+    try:
+        return yaml.load(text, Loader=_UNTAGGED_LOADER)  # a safe loader, tags read as plain YAML
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError):
+        return None
 
 
 def _check_expansion(data: Any, text: str) -> None:

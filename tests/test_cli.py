@@ -120,3 +120,129 @@ def test_python_dash_m_and_console_script_agree(tmp_path):
         pytest.skip("console script not on PATH")
     out = subprocess.run([exe, "--version"], capture_output=True, text=True)
     assert out.stdout == run_cli("--version").stdout
+
+
+def _findings_by_path(report):
+    found: dict[str, list[str]] = {}
+    for f in report["findings"]:
+        found.setdefault(f["path"], []).append(f["rule"])
+    return found
+
+
+def test_a_file_reached_by_several_paths_is_checked_once(tmp_path):
+    """Named twice, `./x` and `x`, a folder and a file in it, a link to it: one file, one
+    report of it, where it first appears on the command line."""
+    import os
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.yml").write_text(UNPINNED)
+    (tmp_path / "sub" / "b.yml").write_text(UNPINNED)
+    os.symlink("a.yml", tmp_path / "link.yml")
+    report, proc = scan_json("sub/b.yml", "a.yml", "./a.yml", ".", "sub", "sub/b.yml", "link.yml", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert _findings_by_path(report) == {"sub/b.yml": ["ENV005"], "a.yml": ["ENV005"]}
+    assert report["summary"]["files"] == 2
+
+
+def _deny(monkeypatch, *paths):
+    """Make `paths` unreadable to this process, as `chmod 000` does for a user who is not root
+    (tests may run as root, who reads and lists anything): the folder cannot be listed and the
+    file cannot be opened."""
+    import errno
+    import os
+
+    denied = {str(p) for p in paths}
+    real_scandir, real_open = os.scandir, os.open
+
+    def refuse(path):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+
+    def scandir(path="."):
+        return refuse(path) if os.fspath(path) in denied else real_scandir(path)
+
+    def open_(path, flags, mode=0o777, *, dir_fd=None):
+        return refuse(path) if os.fspath(path) in denied else real_open(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "open", open_)
+
+
+def _unreadable_repo(root):
+    (root / "locked").mkdir(parents=True)
+    (root / "locked" / "env.yml").write_text(UNPINNED)
+    (root / "secret.yml").write_text(UNPINNED)
+    (root / "z-env.yml").write_text(UNPINNED)
+    return root / "locked", root / "secret.yml"
+
+
+def _assert_unreadable_reported(report, root):
+    found = _findings_by_path(report)
+    assert found == {str(root / "locked"): ["PF001"], str(root / "secret.yml"): ["PF001"],
+                     str(root / "z-env.yml"): ["ENV005"]}
+    messages = {f["path"]: f["message"] for f in report["findings"]}
+    assert "cannot list folder: Permission denied" in messages[str(root / "locked")]
+    assert "cannot read: Permission denied" in messages[str(root / "secret.yml")]
+
+
+def test_unreadable_file_and_folder_found_in_a_folder_are_pf001(tmp_path, monkeypatch, capsys):
+    """They were skipped without a word ("No findings in 0 files", exit 0)."""
+    from preflight.cli import main
+
+    root = tmp_path / "repo"
+    _deny(monkeypatch, *_unreadable_repo(root))
+    capsys.readouterr()
+    code = main(["scan", "--quiet", "--format", "json", str(root)])
+    out, err = capsys.readouterr()
+    assert code == 1 and err == ""
+    _assert_unreadable_reported(json.loads(out), root)
+    # the whole folder unreadable: reported, not "No findings in 0 files"
+    _deny(monkeypatch, root)
+    code = main(["scan", "--quiet", "--format", "json", str(root)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1 and _findings_by_path(report) == {str(root): ["PF001"]}
+
+
+def test_unreadable_by_mode_file_and_folder_are_pf001(tmp_path):
+    """The same with real file modes, where they bind (not for root)."""
+    import os
+
+    import pytest
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads files and lists folders whatever their mode")
+    root = tmp_path / "repo"
+    locked, secret = _unreadable_repo(root)
+    locked.chmod(0)
+    secret.chmod(0)
+    try:
+        report, proc = scan_json(str(root))
+    finally:
+        locked.chmod(0o755)
+        secret.chmod(0o644)
+    assert proc.returncode == 1
+    _assert_unreadable_reported(report, root)
+
+
+def test_lock_that_is_a_fifo_a_device_or_nested_too_deep_is_a_one_line_error(tmp_path):
+    """`--pins` named a FIFO (the run hung) or `/dev/zero`; a `conda env export` lock or a
+    `pip list --format=json` nested too deep was an internal RecursionError."""
+    import os
+
+    import pytest
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs FIFOs")
+    (tmp_path / "conda.yml").write_text(UNPINNED)
+    os.mkfifo(tmp_path / "lock.txt")
+    (tmp_path / "block.yml").write_text("name: e\ndependencies:\n" + "".join("  " * i + "- \n" for i in range(1, 3000)))
+    (tmp_path / "flow.yml").write_text("name: e\ndependencies:\n  - " + "[" * 3000 + "]" * 3000 + "\n")
+    (tmp_path / "list.json").write_text("[" * 100_000 + "]" * 100_000)
+    expected = {"lock.txt": "cannot read: not a regular file", "/dev/zero": "cannot read: not a regular file",
+                "block.yml": "nesting depth", "flow.yml": "nesting depth", "list.json": "nesting deeper than"}
+    for lock, words in expected.items():
+        for command in (["fix", "--diff"], ["scan", "--fix"]):
+            proc = run_cli(*command, "--pins", lock, "conda.yml", cwd=tmp_path, timeout=60)
+            assert proc.returncode == 2 and proc.stdout == "", (lock, proc.stderr)
+            [message] = proc.stderr.splitlines()
+            assert message.startswith(f"preflight: error: --pins {lock}: ") and words in message, message
+    assert (tmp_path / "conda.yml").read_text() == UNPINNED

@@ -214,6 +214,50 @@ def test_invalid_nested_config_found_during_the_scan_exits_2(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+DEEP_ARRAY = "exclude = " + "[" * 5000 + "]" * 5000 + "\n"
+DEEP_TABLE = "[severity." + ".".join(["a"] * 3000) + "]\nx = 'error'\n"  # dotted keys: no bracket nests
+
+
+@pytest.mark.parametrize("name, toml, expected", [
+    (".preflight.toml", DEEP_ARRAY, "invalid TOML: arrays or inline tables nested too deep"),
+    (".preflight.toml", "x = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n", "nested too deep"),
+    (".preflight.toml", DEEP_TABLE, "the configuration has tables or arrays nested more than 32 levels deep"),
+    ("pyproject.toml", "[tool.preflight]\n" + DEEP_TABLE.replace("[severity.", "[tool.preflight.severity."),
+     "tool.preflight has tables or arrays nested more than 32 levels deep"),
+])
+def test_deeply_nested_configuration_is_a_one_line_error(tmp_path, name, toml, expected):
+    """It was an internal RecursionError, found or named with --config."""
+    write(tmp_path, "env.yml", UNPINNED)
+    write(tmp_path, "cfg/" + name, toml)
+    for args, where in ((["scan", "."], None), (["scan", "--config", f"cfg/{name}", "env.yml"], f"cfg/{name}")):
+        if where is None:
+            write(tmp_path, name, toml)
+        proc = run_cli(*args, cwd=tmp_path)
+        assert proc.returncode == 2 and proc.stdout == ""
+        [message] = proc.stderr.splitlines()
+        assert message.startswith(f"preflight: error: {where or tmp_path / name}: ") and expected in message
+        (tmp_path / name).unlink(missing_ok=True)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_config_that_is_a_fifo_or_a_device_is_refused_not_read(tmp_path, special):
+    """`--config` named a FIFO (the run hung, waiting for a writer) or `/dev/zero` (read
+    without end); a FIFO where a configuration is looked for is passed over."""
+    import os
+
+    write(tmp_path, "env.yml", UNPINNED)
+    if special == "fifo":
+        os.mkfifo(tmp_path / "fifo.toml")
+        special = "fifo.toml"
+        os.mkfifo(tmp_path / ".preflight.toml")
+        proc = run_cli("scan", "--format", "json", ".", cwd=tmp_path, timeout=60)
+        assert proc.returncode == 1 and json.loads(proc.stdout)["summary"]["files"] == 1, proc.stderr
+    proc = run_cli("scan", "--config", special, "env.yml", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"preflight: error: {special}: cannot read: not a regular file\n"
+
+
 def test_missing_explicit_config_exits_2(tmp_path):
     proc = run_cli("scan", ".", "--config", "nope.toml", cwd=tmp_path)
     assert proc.returncode == 2 and "nope.toml" in proc.stderr

@@ -67,3 +67,43 @@ def test_explicit_file_is_always_considered(tmp_path):
 def test_missing_path_is_reported(tmp_path):
     items = list(discover([str(tmp_path / "nope")]))
     assert isinstance(items[0], Skipped)
+
+
+def test_each_file_once_in_command_line_order_and_explicit_wherever_named(tmp_path, monkeypatch):
+    make(tmp_path, "a/x.json")
+    make(tmp_path, "a/y.json")
+    os.link(tmp_path / "a" / "y.json", tmp_path / "a" / "z.json")  # the same file under two names
+    monkeypatch.chdir(tmp_path)
+    items = list(discover(["a/y.json", "a", "./a/y.json", "a/x.json", "nope", "./nope"]))
+    assert [(i.path, getattr(i, "explicit", None)) for i in items] == [
+        ("a/y.json", True), ("a/x.json", True), ("nope", None)]
+    # a folder first: its files appear where the walk meets them, the named one explicit
+    items = list(discover(["a", "a/x.json"]))
+    assert [(i.path, i.explicit) for i in items] == [("a/x.json", True), ("a/y.json", False)]
+
+
+def test_folder_that_cannot_be_listed_or_entered_is_skipped_with_a_reason(tmp_path, monkeypatch):
+    import errno
+
+    make(tmp_path, "a/locked/t.json")
+    make(tmp_path, "a/shut/t.json")
+    make(tmp_path, "a/t.json")
+    real_scandir, real_lstat = os.scandir, os.lstat
+
+    def scandir(path="."):
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    def lstat(path, *, dir_fd=None):  # a folder with read but no search permission
+        if os.sep + "shut" + os.sep in os.fspath(path):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_lstat(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "lstat", lstat)
+    items = list(discover([str(tmp_path / "a")]))
+    assert [(type(i).__name__, os.path.relpath(i.path, tmp_path)) for i in items] == [
+        ("Candidate", "a/t.json"), ("Skipped", "a/locked"), ("Skipped", "a/shut/t.json")]
+    assert [i.reason for i in items[1:]] == ["cannot list folder: Permission denied",
+                                             "cannot access: Permission denied"]

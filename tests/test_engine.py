@@ -1,3 +1,5 @@
+import os
+
 from preflight.engine import REGISTRY, Context, Options, load_rule_packs, scan, to_finding
 from preflight.findings import ERROR, WARNING, Finding, Issue, Severity
 
@@ -152,3 +154,77 @@ def test_models_of_files_and_folders_are_bounded_and_rebuilt_alike(monkeypatch, 
     assert len(built) > builds_unbounded  # models really were dropped and built again
     assert [f.to_json() for f in bounded.findings] == [f.to_json() for f in unbounded.findings]
     assert any(f.path.startswith(str(tmp_path)) for f in bounded.findings)
+
+
+UNPINNED_NUMPY = "dependencies:\n  - pip=23.3.1\n  - pip:\n      - numpy\n"
+
+
+def _scan_with_a_worker_killer(monkeypatch, capsys, tmp_path, victim: str, deaths: int):
+    """`preflight scan --jobs 2` of 40 conda files in batches of 4, with a rule that kills the
+    worker process checking `victim` (SIGKILL, as the out-of-memory killer does) its first
+    `deaths` times (-1: every time). Returns (exit code, report, deaths that happened)."""
+    import json
+    import signal
+
+    from preflight import engine
+    from preflight.cli import main
+    from preflight.documents import Kind
+
+    files = tmp_path / "repo"
+    files.mkdir()
+    for i in range(40):
+        (files / f"env{i:02}.yml").write_text(UNPINNED_NUMPY)
+    killed = tmp_path / "killed"  # one line per death: the workers share nothing else with the test
+    scanning_process = os.getpid()
+
+    def kill_the_worker(doc, ctx):
+        if doc.path.endswith(victim) and (deaths < 0 or len(_lines(killed)) < deaths):
+            if os.getpid() == scanning_process:  # never kill the test itself: fail instead
+                raise AssertionError("the file that kills its worker was checked in the scanning process")
+            with open(killed, "a") as f:
+                f.write("died\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return iter(())
+
+    load_rule_packs()
+    monkeypatch.setitem(REGISTRY, "ZZ997", engine.Rule("ZZ997", "kills-its-worker", ERROR,
+                                                       frozenset([Kind.CONDA]), "test", kill_the_worker))
+    monkeypatch.setattr(engine, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(engine, "_POOL_BATCH", 4)
+    capsys.readouterr()
+    code = main(["scan", "--quiet", "--jobs", "2", "--format", "json", str(files)])
+    out, err = capsys.readouterr()
+    assert "internal error" not in err, err
+    return code, json.loads(out), len(_lines(killed))
+
+
+def _lines(path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_a_file_that_kills_its_worker_is_pf003_and_the_scan_completes(monkeypatch, capsys, tmp_path):
+    """A worker killed by the system used to end the scan ("BrokenProcessPool", exit 2, no
+    report). Its batch runs again in a fresh pool, then alone, then file by file: the file that
+    kills its worker every time is PF003, every other file is checked."""
+    code, report, deaths = _scan_with_a_worker_killer(monkeypatch, capsys, tmp_path, "env17.yml", -1)
+    assert code == 1
+    assert deaths >= 3  # in the pool, again in a fresh pool, then alone
+    by_rule: dict[str, list[str]] = {}
+    for f in report["findings"]:
+        by_rule.setdefault(f["rule"], []).append(os.path.basename(f["path"]))
+    assert by_rule.pop("PF003") == ["env17.yml"]
+    assert sorted(by_rule.pop("ENV005")) == [f"env{i:02}.yml" for i in range(40) if i != 17]
+    assert by_rule == {}
+    [died] = [f for f in report["findings"] if f["rule"] == "PF003"]
+    assert "worker process checking this file died" in died["message"]
+    assert report["summary"]["files"] == 39
+
+
+def test_a_worker_killed_once_costs_a_rerun_of_its_batch(monkeypatch, capsys, tmp_path):
+    """A worker killed once (memory pressure that passes): its batch runs again in a fresh
+    pool and every file is checked, the victim included."""
+    code, report, deaths = _scan_with_a_worker_killer(monkeypatch, capsys, tmp_path, "env05.yml", 1)
+    assert code == 1 and deaths == 1
+    assert sorted(os.path.basename(f["path"]) for f in report["findings"]) == [f"env{i:02}.yml" for i in range(40)]
+    assert {f["rule"] for f in report["findings"]} == {"ENV005"}
+    assert report["summary"]["files"] == 40

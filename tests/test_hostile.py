@@ -21,6 +21,7 @@ GOOD_CONDA = "dependencies:\n  - python=3.10.12\n  - pip=23.3.1\n  - pip:\n     
 
 def write(root, name, content):
     p = root / name
+    p.parent.mkdir(parents=True, exist_ok=True)
     p.write_bytes(content if isinstance(content, bytes) else content.encode())
     return p
 
@@ -313,3 +314,23 @@ def test_conda_file_with_dependencies_of_the_wrong_type_is_reported(tmp_path):
     write(tmp_path, "environment.yml", "name: scoring\ndependencies: 3\n")
     report, _ = scan_json(str(tmp_path))
     assert [f["rule"] for f in report["findings"]] == ["ENV009"]
+
+
+def test_conda_file_with_a_python_tag_is_pf001_whether_found_or_named(tmp_path):
+    """It was skipped without a word when found in a folder (the tag is never run either way).
+    Its structure without the tag decides: a file that is no kind preflight reads stays silent."""
+    marker = tmp_path / MARKER
+    write(tmp_path, "envs/conda.yml", f"name: e\ndependencies:\n  - pip=23.3.1\n"
+                                      f"  - !!python/object/apply:os.system ['touch {marker}']\n")
+    write(tmp_path, "envs/stack.yml", "Resources:\n  Q:\n    DependsOn: dependencies\n    Name: !Ref Name\n")
+    write(tmp_path, "envs/zz-good.yml", GOOD_CONDA)
+    for args in ([str(tmp_path / "envs")], [str(tmp_path / "envs" / "conda.yml"), str(tmp_path / "envs")]):
+        report, proc = scan_json(*args)
+        files = by_file(report)
+        assert proc.returncode == 1
+        [pf] = files.pop("conda.yml")
+        assert pf["rule"] == "PF001" and (pf["line"], pf["column"]) == (4, 5)
+        assert pf["message"].startswith("unsupported YAML tag !!python/object/apply:os.system"), pf
+        assert [f["rule"] for f in files.pop("zz-good.yml")] == ["ENV005"]
+        assert files == {}  # stack.yml: a tagged file of no kind preflight reads
+    assert not marker.exists()
