@@ -255,16 +255,45 @@ def test_deployment_paths_outside_the_repository_are_not_followed(tmp_path):
 
 # ------------------------------------------------------------------------------ the cache
 
-def test_a_cached_result_holds_while_the_confinement_does(tmp_path):
+@pytest.fixture
+def cache_allowed(monkeypatch):
+    monkeypatch.delenv("PREFLIGHT_NO_CACHE", raising=False)
+
+
+def _scan_cached(target: Path, cache: Path):
+    from preflight.cli import build_options, build_parser
+    from preflight.engine import scan
+
+    parsed = build_parser().parse_args(["scan", str(target), "--cache-dir", str(cache)])
+    options, _ = build_options(parsed)
+    return scan(parsed.paths, options)
+
+
+def _rules(result) -> list[str]:
+    return sorted(f.rule for f in result.findings)
+
+
+def test_a_cached_result_holds_only_while_the_repository_does(tmp_path, cache_allowed):
     repo = _repo(tmp_path)
     (repo / "base.txt").write_text("requests\n")
     _conda(repo, "-r ../base.txt")
-    env = {"PREFLIGHT_NO_CACHE": "", "PREFLIGHT_CACHE_DIR": str(tmp_path / "cache")}
-    first, _ = scan_json(str(repo), "--cache-dir", str(tmp_path / "cache"), env=env)
-    second, _ = scan_json(str(repo), "--cache-dir", str(tmp_path / "cache"), env=env)
-    assert first["findings"] == second["findings"]
-    assert any(f["rule"] == "ENV005" and "base.txt" in f["message"] for f in second["findings"])
-    # Without `.git`, the scanned folder confines: the same scan of env/ no longer reaches base.txt.
+    cache = tmp_path / "cache"
+    assert _rules(_scan_cached(repo / "env", cache)) == ["ENV005"]
+    again = _scan_cached(repo / "env", cache)
+    assert again.cache_hits == 1 and _rules(again) == ["ENV005"]
+    # Without `.git` the scanned folder, env/, confines: base.txt is now out of reach.
     (repo / ".git").rmdir()
-    third, _ = scan_json(str(repo / "env"), "--cache-dir", str(tmp_path / "cache"), env=env)
-    assert [f["rule"] for f in third["findings"]] == ["ENV009"]
+    assert _rules(_scan_cached(repo / "env", cache)) == ["ENV009"]
+
+
+def test_a_cached_result_follows_a_retargeted_symlink(tmp_path, cache_allowed):
+    repo = _repo(tmp_path)
+    (repo / "base.txt").write_text("requests\n")
+    os.symlink(tmp_path / "outside.txt", repo / "env" / "link.txt")
+    _conda(repo, "-r link.txt")
+    cache = tmp_path / "cache"
+    assert _rules(_scan_cached(repo, cache)) == ["ENV009"]
+    assert _scan_cached(repo, cache).cache_hits == 1
+    (repo / "env" / "link.txt").unlink()  # the refused file was never read: only the link tells
+    os.symlink(repo / "base.txt", repo / "env" / "link.txt")
+    assert _rules(_scan_cached(repo, cache)) == ["ENV005"]
