@@ -297,3 +297,14 @@ def test_a_cached_result_follows_a_retargeted_symlink(tmp_path, cache_allowed):
     (repo / "env" / "link.txt").unlink()  # the refused file was never read: only the link tells
     os.symlink(repo / "base.txt", repo / "env" / "link.txt")
     assert _rules(_scan_cached(repo, cache)) == ["ENV005"]
+
+
+def test_a_bicepparam_using_pairs_only_inside_the_repository(tmp_path):
+    from preflight.bicep.links import using_target
+
+    repo = _repo(tmp_path)
+    (repo / "params").mkdir()
+    param = repo / "params" / "main.bicepparam"
+    assert using_target(str(param), "using '../main.bicep'\n") == str(repo / "main.bicep")
+    assert using_target(str(param), "using '../../main.bicep'\n") is None
+    assert using_target(str(param), "using '/etc/passwd'\n") is None
