@@ -3,8 +3,11 @@
 Conda entries are MatchSpecs (`numpy=1.21.2`, `conda-forge::numpy 1.21.2 py39_0`,
 `numpy[version='>=1.2']`); pip entries are PEP 508 requirements parsed with `packaging`, with pip
 options (`-r`, `--index-url`, ...) and local or VCS references kept apart. `-r` files are followed
-relative to the conda file. Every entry keeps the JSON pointer of its place in the document, so
-findings point at the package's line (an entry read from a `-r` file points at the `-r` line).
+relative to the conda file, and only inside its repository (`fs.confine`). Every entry keeps the
+JSON pointer of its place in the document, so findings point at the package's line (an entry
+read from a `-r` file points at the `-r` line). What an included file holds is the repository's
+business, not the report's: findings name its packages and where they are, never quote its lines
+(`PipRequirement.label`, `Include.label`).
 
 The same mapping appears inline in v1 Environment JSON (`python.condaDependencies`), v1 inference
 configs and v2 YAML (`conda_file:` as a mapping); `build_environment(data, base)` reads any of them.
@@ -60,7 +63,6 @@ _PIP_SHORT_OPTIONS = {"-r": "--requirement", "-c": "--constraint", "-i": "--inde
 _MARKER_VARIABLE = re.compile(r"\b(python_version|python_full_version|os_name|sys_platform|platform_release|"
                               r"platform_system|platform_version|platform_machine|platform_python_implementation|"
                               r"implementation_name|implementation_version|extra)\b")
-_SYSTEM_DIRS = ("/proc/", "/sys/", "/dev/")
 MAX_INCLUDE_DEPTH = 8
 MAX_INCLUDE_BYTES = 2 * 1024 * 1024
 
@@ -265,6 +267,16 @@ class PipRequirement:
             return ""
         return f"{os.path.basename(self.source)} line {self.line}"
 
+    @property
+    def label(self) -> str:
+        """How a message shows the entry: the line as written in the scanned file; for a line
+        of an included file, only the package it names and where it is."""
+        if self.source is None:
+            return f"`{self.text.strip()}`"
+        if self.kind == "option":
+            return f"`{self.option}` ({self.where})"
+        return f"'{self.name}' ({self.where})" if self.name else f"the entry at {self.where}"
+
     def applies(self, python: Version | None) -> bool | None:
         """Whether the marker selects this requirement: True, False, or None (cannot tell)."""
         if not self.marker:
@@ -386,9 +398,23 @@ class Include:
     pointer: str
     option: str  # "--requirement" | "--constraint"
     target: str  # as written
-    path: str | None  # resolved absolute path (None for a URL)
+    path: str | None  # resolved absolute path (None for a URL, or a path outside the repository)
     status: str  # "read" | "remote" | "missing" | "unreadable" | "not followed" | "cycle" | "too-deep"
+    # | OUTSIDE
     via: str | None = None  # the `-r` file that named it, for nested includes
+    line: int | None = None  # its line in `via`
+
+    @property
+    def label(self) -> str:
+        """`-r reqs.txt` as written in the scanned file; a nested include is shown by where it
+        is, since its text is a line of an included file."""
+        short = "-r" if self.option == "--requirement" else "-c"
+        if self.via is None:
+            return f"`{short} {self.target}`"
+        return f"the `{short}` line at {os.path.basename(self.via)} line {self.line}"
+
+
+OUTSIDE = "outside the repository"
 
 
 def read_requirement_lines(path: str) -> list[tuple[int, str]]:
@@ -472,7 +498,8 @@ class CondaEnvironment:
 
 def build_environment(data: Any, base: str = "", directory: str | None = None) -> CondaEnvironment | None:
     """The model of a conda mapping (a conda file's top level, or one inline in another file).
-    With `directory`, `-r` and `-c` files are read relative to it."""
+    With `directory` (the folder of the file that holds it), `-r` and `-c` files are read
+    relative to it, as long as they stay inside its repository."""
     if not isinstance(data, dict):
         return None
     deps = data.get("dependencies")
@@ -510,7 +537,7 @@ def build_environment(data: Any, base: str = "", directory: str | None = None) -
                     req = parse_pip_line(line, f"{pointer}/pip/{j}", section=section)
                     env.pip.append(req)
                     if req.kind == "option" and req.option in ("--requirement", "--constraint"):
-                        _follow(env, req, directory, req.pointer, section, depth=0, seen=set())
+                        _follow(env, req, directory, directory, req.pointer, section, depth=0, seen=set())
                 else:
                     env.bad_items.append((f"{pointer}/pip/{j}", line, "a pip line that is not a string"))
             section += 1
@@ -521,39 +548,43 @@ def build_environment(data: Any, base: str = "", directory: str | None = None) -
     return env
 
 
-def _follow(env: CondaEnvironment, option: PipRequirement, directory: str | None, pointer: str, section: int,
-            depth: int, seen: set[str], via: str | None = None) -> None:
+def _follow(env: CondaEnvironment, option: PipRequirement, directory: str | None, scanned_folder: str | None,
+            pointer: str, section: int, depth: int, seen: set[str], via: str | None = None) -> None:
     target = option.value or ""
     if not target:
         return
+
+    def include(path: str | None, status: str) -> None:
+        env.includes.append(Include(pointer, option.option or "", target, path, status, via, option.line))
+
     if _URL.match(target):
-        env.includes.append(Include(pointer, option.option or "", target, None, "remote", via))
+        include(None, "remote")
         return
-    # Only relative paths are followed: a scanned file must not make preflight read (and echo
-    # into a report) an arbitrary file of the machine it runs on, such as /proc/self/environ.
-    if directory is None or os.path.isabs(target) or target.startswith("~") or re.match(r"^[A-Za-z]:", target):
-        env.includes.append(Include(pointer, option.option or "", target, None, "not followed", via))
+    if directory is None or scanned_folder is None:
+        include(None, "not followed")  # an inline environment of a document without a location
         return
-    path = os.path.normpath(os.path.join(directory, target))
+    # A scanned file must not make preflight read (and echo into a report) a file elsewhere on
+    # the machine, such as a token cache beside the checkout, or /proc/self/environ.
+    path = fs.confine(target, directory, scanned_folder)
+    if path is None:
+        include(None, OUTSIDE)
+        return
     real = os.path.realpath(path)
-    if real.startswith(_SYSTEM_DIRS):
-        env.includes.append(Include(pointer, option.option or "", target, path, "not followed", via))
-        return
     if real in seen:
-        env.includes.append(Include(pointer, option.option or "", target, path, "cycle", via))
+        include(path, "cycle")
         return
     if depth >= MAX_INCLUDE_DEPTH:
-        env.includes.append(Include(pointer, option.option or "", target, path, "too-deep", via))
+        include(path, "too-deep")
         return
     try:
         lines = read_requirement_lines(path)
     except FileNotFoundError:
-        env.includes.append(Include(pointer, option.option or "", target, path, "missing", via))
+        include(path, "missing")
         return
     except OSError:
-        env.includes.append(Include(pointer, option.option or "", target, path, "unreadable", via))
+        include(path, "unreadable")
         return
-    env.includes.append(Include(pointer, option.option or "", target, path, "read", via))
+    include(path, "read")
     constraint = option.option == "--constraint"
     for number, text in lines:
         req = parse_pip_line(text, pointer, source=path, line=number, section=section)
@@ -565,7 +596,8 @@ def _follow(env: CondaEnvironment, option: PipRequirement, directory: str | None
             continue
         env.pip.append(req)
         if req.kind == "option" and req.option in ("--requirement", "--constraint"):
-            _follow(env, req, os.path.dirname(path), pointer, section, depth + 1, seen | {real}, via=path)
+            _follow(env, req, os.path.dirname(path), scanned_folder, pointer, section, depth + 1, seen | {real},
+                    via=path)
 
 
 # ----------------------------------------------------------------------------- domain checks

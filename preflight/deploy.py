@@ -458,20 +458,32 @@ class V1Inference:
         source = self.string("sourceDirectory")
         out = []
         for base in resolution_bases(self.doc.directory):
-            folder = os.path.normpath(os.path.join(base, source)) if source else base
-            if fs.isdir(folder) and folder not in out:
+            folder = fs.confine(source or ".", base, self.doc.directory)  # only inside the repository
+            if folder is not None and fs.isdir(folder) and folder not in out:
                 out.append(folder)
         return out
 
     def find(self, relative: str) -> str | None:
-        """The first existing file `relative` to one of the source directories."""
-        if os.path.isabs(relative):
-            return relative if fs.exists(relative) else None
+        """The first existing file `relative` to one of the source directories (inside the
+        repository: an absolute path, or one that leads out of it, is never looked at)."""
         for folder in self.source_directories():
-            candidate = os.path.normpath(os.path.join(folder, relative))
-            if fs.exists(candidate):
+            candidate = fs.confine(relative, folder, self.doc.directory)
+            if candidate is not None and fs.exists(candidate):
                 return candidate
         return None
+
+    def outside(self, relative: str | None = None) -> bool:
+        """Whether `relative` (or with None, sourceDirectory itself), taken from sourceDirectory
+        in the config's folder, leaves the repository: preflight does not follow it."""
+        source = self.string("sourceDirectory") or "."
+        named = source if relative is None else os.path.join(source, relative)
+        return leaves_repository(named, self.doc.directory)
+
+
+def leaves_repository(named: str, folder: str) -> bool:
+    """Whether a path a config in `folder` names leaves its repository (fs.confine): such a
+    path is reported as not checked, never looked at."""
+    return fs.confine(named, folder) is None
 
 
 def resolution_bases(start: str, limit: int = 12) -> list[str]:
@@ -636,19 +648,21 @@ class OnlineDeployment:
         return frozenset([name]) if name else None
 
     def code_directory(self) -> str | None:
+        """The local code folder (None: an asset, or a path outside the repository)."""
         code = self.data.get("code_configuration")
         path = code.get("code") if isinstance(code, dict) else None
         if not is_local_path(path):
             return None
-        return os.path.normpath(os.path.join(self.doc.directory, path))
+        return fs.confine(path, self.doc.directory)
 
     def scoring_script(self) -> str | None:
+        """The scoring script in the code folder (None: not named, or outside the repository)."""
         code = self.data.get("code_configuration")
         script = code.get("scoring_script") if isinstance(code, dict) else None
         folder = self.code_directory()
         if folder is None or not isinstance(script, str) or not script:
             return None
-        return os.path.normpath(os.path.join(folder, script))
+        return fs.confine(script, folder, self.doc.directory)
 
 
 # ------------------------------------------------------------------- scale plan (capacity)

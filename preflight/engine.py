@@ -387,8 +387,10 @@ def scan(paths: Iterable[str], options: Options) -> ScanResult:
     # collector runs thousands of times for nothing (measured: ~3% of a corpus scan).
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
+    paths = list(paths)
     try:
-        return _scan(paths, options)
+        with fs.scanning(paths):  # what the files name stays inside their repository
+            return _scan(paths, options)
     finally:
         gc.set_threshold(*thresholds)
 

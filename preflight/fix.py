@@ -36,6 +36,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from . import fs
 from .conda import (AZUREML_DEFAULTS, INFERENCE_SERVER, V1_MINIMUM, CondaPackage, PipRequirement, parse_matchspec,
                     parse_pip_line, unpinned_conda_packages, unpinned_pip_requirements, v1_serving, v2_serving)
 from .documents import Document, Kind
@@ -864,12 +865,19 @@ class FixResult:
 
 def run(paths: list[str], options: Any, pins: Pins | None, write: bool = True) -> FixResult:
     """Plan (and unless `write` is False, apply) the fixes for the files under `paths`."""
-    from .engine import LINKING_KINDS, Context, DocumentStore, load_rule_packs, read_file, sniff
-    from .discover import Skipped, discover
-    from .documents import load_document
+    from .engine import load_rule_packs
 
     started_ns = time.time_ns()
     load_rule_packs()
+    with fs.scanning(paths):  # what the files name stays inside their repository, as in a scan
+        return _run(paths, options, pins, write)
+
+
+def _run(paths: list[str], options: Any, pins: Pins | None, write: bool) -> FixResult:
+    from .discover import Skipped, discover
+    from .documents import load_document
+    from .engine import LINKING_KINDS, Context, DocumentStore, read_file, sniff
+
     store = DocumentStore(options)
     filt = _finding_filter(options, store)
     documents: list[tuple[Document, bytes]] = []

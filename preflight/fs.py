@@ -9,13 +9,19 @@ dependency still looks the same (`unchanged`).
 
 A dependency is `(kind, absolute path, argument)` -> outcome, e.g.
 `("read", "/repo/main.json", limit)` -> the content's digest or the error's name.
+
+A path that file content names (a `-r` include, a Bicep module, a linked template, a config's
+conda file or scoring script) is followed only through `confine`: a scanned repository is
+untrusted, and must not make preflight open, and echo into a report, a file elsewhere on the
+machine (a CI runner's token cache beside the checkout, /etc/passwd).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .loaders import FileTooLarge, read_regular_file
 
@@ -111,6 +117,86 @@ def _names_digest(names: list[str]) -> str:
     return digest("\0".join(sorted(names)).encode("utf-8", "surrogateescape"))
 
 
+# ------------------------------------------------------------------------- confinement
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_SYSTEM_DIRS = ("/proc", "/sys", "/dev")  # never followed, even when the root is `/`
+_scan_roots: list[str] | None = None  # real paths: each folder the scan was given, and the working
+# folder for files named directly; None outside a scan (the working folder)
+_roots_by_folder: dict[str, str] = {}
+
+
+@contextmanager
+def scanning(paths: Iterable[str]) -> Iterator[None]:
+    """Confine content-named paths to the repositories (or else the folders) `paths` name."""
+    global _scan_roots
+    saved = _scan_roots, dict(_roots_by_folder)
+    roots = {os.path.realpath(p if os.path.isdir(p) else os.getcwd()) for p in paths}
+    _scan_roots = sorted(roots, key=len)  # the outermost root that holds a file is its root
+    _roots_by_folder.clear()
+    try:
+        yield
+    finally:
+        _scan_roots = saved[0]
+        _roots_by_folder.clear()
+        _roots_by_folder.update(saved[1])
+
+
+def confinement_root(folder: str) -> str:
+    """The real path of the folder that paths named by a file in `folder` must stay inside:
+    the repository (the nearest folder above with a `.git`, file or folder), else the scanned
+    folder that holds it (the working folder for a file named directly), else `folder`."""
+    folder = os.path.abspath(folder)
+    root = _roots_by_folder.get(folder)
+    if root is None:
+        root = _roots_by_folder[folder] = _find_root(folder)
+    if _recording:
+        note("root", folder, None, root)
+    return root
+
+
+def _find_root(folder: str) -> str:
+    here = folder
+    while True:
+        if os.path.exists(os.path.join(here, ".git")):
+            return os.path.realpath(here)
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    real = os.path.realpath(folder)
+    for root in _scan_roots if _scan_roots is not None else [os.path.realpath(os.getcwd())]:
+        if inside(real, root):
+            return root
+    return real
+
+
+def inside(path: str, root: str) -> bool:
+    """Whether `path` is `root` or below it (both absolute and normalised)."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def confine(named: str, base: str, scanned_folder: str | None = None) -> str | None:
+    """The absolute path that `named`, a path written in a scanned file, resolves to from the
+    folder `base`; None when it leaves the confinement root of the scanned file's folder
+    (`scanned_folder`, by default `base`): an absolute, home (`~`) or drive path, a relative
+    path that climbs out, or one whose symlinks lead out (the check follows them, so a link
+    inside the repository to a file outside is refused too). A refused path is never opened."""
+    if not named or "\0" in named or os.path.isabs(named) or named.startswith("~") or _DRIVE.match(named):
+        return None
+    path = os.path.normpath(os.path.join(os.path.abspath(base), named))
+    try:
+        real = os.path.realpath(path)
+    except (OSError, ValueError):
+        return None
+    if _recording:
+        note("realpath", path, None, real)
+    root = confinement_root(scanned_folder if scanned_folder is not None else base)
+    if not inside(real, root) or any(inside(real, d) for d in _SYSTEM_DIRS):
+        return None
+    return path
+
+
 # ------------------------------------------------------------------------- checking again
 
 
@@ -126,6 +212,10 @@ def outcome_now(kind: str, path: str, arg: Any) -> Any:
             return _names_digest(os.listdir(path))
         except OSError as exc:
             return "!" + type(exc).__name__
+    if kind == "realpath":
+        return os.path.realpath(path)
+    if kind == "root":
+        return confinement_root(path)
     test = {"exists": os.path.exists, "isfile": os.path.isfile, "isdir": os.path.isdir}.get(kind)
     return test(path) if test is not None else None
 
@@ -148,4 +238,4 @@ class Verifier:
         return True
 
 
-_FILE_SYSTEM = frozenset({"read", "exists", "isfile", "isdir", "listdir"})
+_FILE_SYSTEM = frozenset({"read", "exists", "isfile", "isdir", "listdir", "realpath", "root"})

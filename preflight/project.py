@@ -216,10 +216,14 @@ def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _resolve(bases: list[str], relative: str, pointer: str) -> Link:
+def _resolve(bases: list[str], relative: str, pointer: str, doc: Document) -> Link:
     if _NOT_LOCAL.match(relative) and not re.match(r"^[A-Za-z]:[\\/]", relative):
         return Link(relative, pointer, None, False, reason="not a local path")
-    candidates = tuple(dict.fromkeys(os.path.normpath(os.path.join(b, relative)) for b in bases))
+    # Only inside the linking document's repository: a file elsewhere is never looked at.
+    candidates = tuple(dict.fromkeys(path for b in bases
+                                     if (path := fs.confine(relative, b, doc.directory)) is not None))
+    if not candidates:
+        return Link(relative, pointer, None, False, reason="outside the repository")
     for candidate in candidates:
         if fs.isfile(candidate):
             return Link(relative, pointer, candidate, True, candidates)
@@ -231,7 +235,7 @@ def v1_source_directories(doc: Document) -> list[str]:
     config's folder, then from its parents (the CLI resolves it against its working folder)."""
     source = _text(doc.get("/sourceDirectory")) or ""
     if os.path.isabs(source):
-        return [os.path.normpath(source)]
+        return []  # outside the repository: nothing it names is followed
     roots, here = [doc.directory], doc.directory
     for _ in range(_V1_PARENT_LEVELS):
         parent = os.path.dirname(here)
@@ -248,13 +252,13 @@ def _link_inference_config(proj: Project, doc: Document) -> None:
     links: list[Link] = []
     conda_file = _text(doc.get("/condaFile"))
     if conda_file:
-        link = _resolve(bases, conda_file, "/condaFile")
+        link = _resolve(bases, conda_file, "/condaFile", doc)
         links.append(link)
         if link.exists and link.path:
             proj.add_use(link.path, Use(V1_SCORING, doc.path, "/condaFile", "condaFile"))
     environment = doc.get("/environment")
     if isinstance(environment, str) and _text(environment):
-        link = _resolve(bases, environment.strip(), "/environment")
+        link = _resolve(bases, environment.strip(), "/environment", doc)
         links.append(link)
         if link.exists and link.path:
             proj.add_use(link.path, Use(V1_SCORING, doc.path, "/environment", "environment"))
@@ -263,7 +267,7 @@ def _link_inference_config(proj: Project, doc: Document) -> None:
         conda_path = _text(python.get("condaDependenciesFile")) if isinstance(python, dict) else None
         if conda_path and not isinstance(python.get("condaDependencies"), dict):
             pointer = "/environment/python/condaDependenciesFile"
-            link = _resolve(bases, conda_path, pointer)
+            link = _resolve(bases, conda_path, pointer, doc)
             links.append(link)
             if link.exists and link.path:
                 exempt = "userManagedDependencies is true" if python.get("userManagedDependencies") is True else None
@@ -272,7 +276,7 @@ def _link_inference_config(proj: Project, doc: Document) -> None:
     proj.environments[key] = links
     script = _text(doc.get("/entryScript"))
     if script:
-        link = _resolve(bases, script, "/entryScript")
+        link = _resolve(bases, script, "/entryScript", doc)
         proj.scripts[key] = ScriptLink(link.declared, link.pointer, link.path, link.exists, link.candidates,
                                        link.reason, code_directory=os.path.dirname(link.path) if link.path else None)
 
@@ -298,7 +302,7 @@ def _link_v2_deployment(proj: Project, doc: Document, ctx: Any) -> None:
     if isinstance(environment, dict):
         conda_file = _text(environment.get("conda_file"))
         if conda_file:
-            link = _resolve([doc.directory], conda_file, "/environment/conda_file")
+            link = _resolve([doc.directory], conda_file, "/environment/conda_file", doc)
             links.append(link)
             if link.exists and link.path:
                 proj.add_use(link.path, Use(purpose, doc.path, "/environment/conda_file", "environment.conda_file", exempt))
@@ -306,7 +310,7 @@ def _link_v2_deployment(proj: Project, doc: Document, ctx: Any) -> None:
         # A local environment YAML (`file:env.yml` or a bare path): its conda file serves this deployment.
         declared = environment.strip()
         link = _resolve([doc.directory], declared[5:] if declared.lower().startswith("file:") else declared,
-                        "/environment")
+                        "/environment", doc)
         links.append(link)
         if link.exists and link.path:
             use = Use(purpose, doc.path, "/environment", "environment", exempt)
@@ -314,7 +318,7 @@ def _link_v2_deployment(proj: Project, doc: Document, ctx: Any) -> None:
             env_doc = ctx.document_at(link.path)
             inner = _text(env_doc.get("/conda_file")) if env_doc is not None and env_doc.error is None else None
             if inner:
-                inner_link = _resolve([env_doc.directory], inner, "/conda_file")
+                inner_link = _resolve([env_doc.directory], inner, "/conda_file", doc)
                 if inner_link.exists and inner_link.path:
                     proj.add_use(inner_link.path, Use(purpose, doc.path, "/environment", "environment → conda_file",
                                                       exempt))
@@ -329,7 +333,7 @@ def _link_v2_deployment(proj: Project, doc: Document, ctx: Any) -> None:
                                                reason="the code is not a local folder")
             else:
                 base = os.path.normpath(os.path.join(doc.directory, code_dir or "."))
-                link = _resolve([base], script, "/code_configuration/scoring_script")
+                link = _resolve([base], script, "/code_configuration/scoring_script", doc)
                 proj.scripts[key] = ScriptLink(link.declared, link.pointer, link.path, link.exists, link.candidates,
                                                link.reason, code_directory=base)
 

@@ -19,7 +19,7 @@ from preflight.deploy import (
     INFERENCE_KEYS, KUBERNETES, LOCAL, MANAGED, SUPPORTED_CUDA_VERSIONS, SUPPORTED_RUNTIMES,
     V1_DEFAULT_MAX_REPLICAS, V1_DEFAULT_QUEUE_WAIT_MS, V1_DEFAULT_SCORING_TIMEOUT_MS, V1_IGNORED_KEYS, V1_KEYS,
     V2_DEFAULT_QUEUE_WAIT_MS, V2_DEFAULT_REQUEST_TIMEOUT_MS, ARM_AUTOSCALE, ARM_ONLINE_DEPLOYMENT, ArmResource,
-    Field, arm_resources, iso_seconds, OnlineDeployment, ScalePlan, V1Deploy,
+    Field, arm_resources, iso_seconds, leaves_repository, OnlineDeployment, ScalePlan, V1Deploy,
     V1Inference, declared_load, exact, is_local_path, is_number, is_placeholder, max_target_for_spike, num, parse_quantity,
     read_script, replicas_for_spike, required_replicas, resolution_bases, settings_of, show, spike_absorbed,
     type_name, v1_scale_plan, v2_scale_plan, value_has_type,
@@ -1151,7 +1151,8 @@ def scoring_script_unusable(doc: Document, ctx: Context) -> Iterator[Issue]:
     the YAML file) and checks that the script is named, exists, is an importable `.py` module
     name, and parses with Python's `ast` (it is never imported or run). For v1, where the CLI
     resolves paths against the folder it runs in, the config's folder, its parents up to the
-    repository root and the current folder are searched.
+    repository root and the current folder are searched. A script outside the repository is
+    never read: a warning says it is not checked.
 
     ## Why it matters
     `InferenceConfig` rejects a missing, non-`.py` or unparseable script; v2 uploads the code
@@ -1190,6 +1191,9 @@ def scoring_script_unusable(doc: Document, ctx: Context) -> Iterator[Issue]:
         if source and not ic.source_directories():
             return  # DEP021 reports the folder
         found = ic.find(entry)
+        if found is None and ic.outside(entry):
+            yield _outside(f.pointer, f"entryScript {show(entry)}")
+            return
         if found is None:
             where = f" under sourceDirectory {show(source)}" if source else ""
             yield Issue(f.pointer, f"entryScript {show(entry)} was not found{where} (searched from the config's "
@@ -1218,6 +1222,9 @@ def scoring_script_unusable(doc: Document, ctx: Context) -> Iterator[Issue]:
     if folder is None or not fs.isdir(folder):
         return  # a code asset id, or a missing folder (DEP021)
     path = dep.scoring_script()
+    if path is None and leaves_repository(script_f.value, folder):
+        yield _outside(script_f.pointer, f"scoring_script {show(script_f.value)}")
+        return
     if path is None or not fs.isfile(path):
         yield Issue(script_f.pointer, f"scoring_script {show(script_f.value)} does not exist in code folder "
                     f"{show(dep.field('code_configuration', 'code').value)}", fix="fix scoring_script or code")
@@ -1314,7 +1321,9 @@ def referenced_path_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
     `sslCertificate` and `sslKey` (with `sslEnabled`); a v2 deployment's `code_configuration.code`,
     `environment.conda_file`, `environment.build.path` and `model.path`. v2 paths are
     relative to the YAML file; v1 paths to the folder the CLI runs in, so the config's folder,
-    its parents up to the repository root and the current folder are all tried.
+    its parents up to the repository root and the current folder are all tried. A path that
+    leaves the repository (absolute, or climbing out of it, or through a symlink) is never
+    looked at: it is reported as a warning that it is not checked.
 
     ## Why it matters
     The CLI fails at upload time, or (v1) after validating everything else.
@@ -1335,13 +1344,18 @@ def referenced_path_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
             return
         for key in ("sslCertificate", "sslKey"):
             f = dc.field(key)
-            if isinstance(f.value, str) and f.value and not _found_v1(doc, f.value):
+            if isinstance(f.value, str) and f.value and leaves_repository(f.value, doc.directory):
+                yield _outside(f.pointer, f"{key} {show(f.value)}")
+            elif isinstance(f.value, str) and f.value and not _found_v1(doc, f.value):
                 yield Issue(f.pointer, f"{key} {show(f.value)} was not found (searched from the config's folder, its "
                             "parents and the current folder): the SDK rejects the file", fix=f"fix the {key} path")
         return
     if doc.kind == IC:
         ic = V1Inference.of(doc)
         source = ic.field("sourceDirectory")
+        if isinstance(source.value, str) and source.value and not is_placeholder(source.value) and ic.outside():
+            yield _outside(source.pointer, f"sourceDirectory {show(source.value)}")
+            return
         if isinstance(source.value, str) and source.value and not is_placeholder(source.value) \
                 and not ic.source_directories():
             yield Issue(source.pointer, f"sourceDirectory {show(source.value)} was not found (searched from the "
@@ -1349,7 +1363,11 @@ def referenced_path_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
             return
         for key in ("condaFile", "extraDockerfileSteps"):
             f = ic.field(key)
-            if isinstance(f.value, str) and f.value and not is_placeholder(f.value) and ic.find(f.value) is None:
+            if not isinstance(f.value, str) or not f.value or is_placeholder(f.value):
+                continue
+            if ic.find(f.value) is None and ic.outside(f.value):
+                yield _outside(f.pointer, f"{key} {show(f.value)}")
+            elif ic.find(f.value) is None:
                 yield Issue(f.pointer, f"{key} {show(f.value)} was not found under sourceDirectory "
                             f"{show(source.value) if source.given else '(the working directory)'}",
                             fix=f"fix the {key} path (it is relative to sourceDirectory)")
@@ -1361,16 +1379,24 @@ def referenced_path_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
         f = dep.field(*path)
         if not is_local_path(f.value) or (path[-1] == "path" and f.value.startswith(("http:", "https:", "git"))):
             continue
-        target = os.path.normpath(os.path.join(doc.directory, f.value))
-        if not fs.exists(target):
+        target = fs.confine(f.value, doc.directory)
+        if target is None:
+            yield _outside(f.pointer, f"{f.name} {show(f.value)}")
+        elif not fs.exists(target):
             yield Issue(f.pointer, f"{f.name} {show(f.value)} does not exist (paths are relative to the YAML file's "
                         "folder)", fix=f"fix {f.name}")
 
 
 def _found_v1(doc: Document, path: str) -> bool:
-    if os.path.isabs(path):
-        return fs.exists(path)
-    return any(fs.exists(os.path.join(base, path)) for base in resolution_bases(doc.directory))
+    return any(target is not None and fs.exists(target)
+               for target in (fs.confine(path, base, doc.directory) for base in resolution_bases(doc.directory)))
+
+
+def _outside(pointer: str, what: str) -> Issue:
+    """A path the config names that leaves the repository: never looked at, so not checked."""
+    return Issue(pointer, f"{what} is outside the repository: preflight does not follow it, so it is not checked",
+                 fix="keep the files a deploy config needs inside the repository, named by relative paths",
+                 severity=WARNING, data={"status": "outside the repository"})
 
 
 # ==================================================================== v2 online deployments

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Iterator
 from urllib.parse import urlsplit
 
-from preflight.conda import (AZUREML_DEFAULTS, INFERENCE_SERVER, V1_MINIMUM, V1_PROBES, CondaEnvironment,
+from preflight.conda import (AZUREML_DEFAULTS, INFERENCE_SERVER, OUTSIDE, V1_MINIMUM, V1_PROBES, CondaEnvironment,
                              CondaPackage, PipRequirement, admits_below, conda_admits_below, unpinned_conda_packages,
                              unpinned_pip_requirements, v1_serving, v2_serving)
 from preflight.documents import Document, Kind
@@ -33,8 +33,7 @@ def _pip_anchor(env: CondaEnvironment) -> str:
 
 
 def _label(req: PipRequirement) -> str:
-    text = req.text.strip()
-    return f"`{text}` ({req.where})" if req.where else f"`{text}`"
+    return req.label
 
 
 def _serving_uses(held: HeldEnvironment, purpose: str):
@@ -86,7 +85,7 @@ def azureml_defaults_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
                         fix="add `azureml-defaults` (>= 1.0.45, pinned to the tested version) to the `pip:` list",
                         data={"package": AZUREML_DEFAULTS, "purpose": V1_SCORING, "linked_by": uses[0].by})
         elif verdict.state == "unknown":
-            unread = ", ".join(f"`-r {i.target}` ({i.status})" for i in verdict.unread)
+            unread = ", ".join(f"{i.label} ({i.status})" for i in verdict.unread)
             yield Issue(verdict.unread[0].pointer,
                         f"{what}: azureml-defaults is not in the `pip:` list, and {unread} could not be read "
                         "to tell whether it provides it",
@@ -211,7 +210,7 @@ def inference_server_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
                         fix=f"list `{INFERENCE_SERVER}` itself, pinned; azureml-defaults is not needed on v2",
                         severity=INFO, data=data)
         elif verdict.state == "unknown":
-            unread = ", ".join(f"`-r {i.target}` ({i.status})" for i in verdict.unread)
+            unread = ", ".join(f"{i.label} ({i.status})" for i in verdict.unread)
             yield Issue(verdict.unread[0].pointer,
                         f"{what}: {INFERENCE_SERVER} is not in the `pip:` list, and {unread} could not be read to "
                         "tell whether it provides it",
@@ -336,17 +335,19 @@ def pip_package_unpinned(doc: Document, ctx: Context) -> Iterator[Issue]:
     """
     for held in held_environments(doc, ctx):
         for req in unpinned_pip_requirements(held.env, pin_policy(doc, ctx)):
-            name = req.name or req.text.strip()
+            included = req.source is not None  # a line of a `-r` file: only its package is shown
+            name = req.name or ("a VCS reference" if included else req.text.strip())
             where = f" ({req.where})" if req.where else ""
+            spec = str(req.specifier) if req.specifier else ""
             if req.is_vcs:
                 how = "the VCS reference names a branch or tag, not a full commit hash"
                 fix = "pin the commit: `name @ git+https://...@<40-character commit hash>`"
             else:
-                spec = str(req.specifier) if req.specifier else ""
-                how = f"`{spec}` admits more than one version" if spec else "no version is given"
+                shown = "its specifier" if included else f"`{spec}`"
+                how = f"{shown} admits more than one version" if spec else "no version is given"
                 fix = f"pin the tested version, e.g. `{name}==<version>` (see `pip freeze`)"
             yield Issue(req.pointer, f"pip package '{name}'{where} is not pinned: {how}", fix=fix,
-                        data={"package": name, "specifier": str(req.specifier or "")})
+                        data={"package": name, "specifier": "" if included else spec})
 
 
 # ----------------------------------------------------------------------------- file hygiene
@@ -481,8 +482,10 @@ def invalid_dependency(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## What it does
     Flags entries of `dependencies` that are neither a MatchSpec string nor a `pip:` mapping
     (an unquoted `- 3.8` is a number, `-` alone is empty), a `pip:` that is not a list, pip
-    lines that are not strings, and pip lines pip cannot parse (`numpy=1.23.5`, a conda spec
-    under `pip:`).
+    lines that are not strings, pip lines pip cannot parse (`numpy=1.23.5`, a conda spec
+    under `pip:`), and `-r`/`-c` lines that name a file outside the repository (the nearest
+    folder above with a `.git`, else the scanned folder): such a file is never opened, and no
+    line of an included file is ever quoted, only the package it names.
 
     ## Why it matters
     conda cannot read such an entry: the image build stops with a parser error, or the entry is
@@ -497,16 +500,22 @@ def invalid_dependency(doc: Document, ctx: Context) -> Iterator[Issue]:
 
     ## How to fix
     Write each dependency as a string MatchSpec (`python=3.8`); keep pip requirements in the
-    single `pip:` list.
+    single `pip:` list. Keep included requirement files inside the repository.
     """
     for held in held_environments(doc, ctx):
+        for include in held.env.includes:
+            if include.status == OUTSIDE:
+                yield Issue(include.pointer, f"{include.label} names a file outside the repository: it is not read",
+                            fix="keep requirement files inside the repository and name them by a relative path",
+                            severity=WARNING, data={"status": include.status})
         for req in held.env.requirements:
             if req.unparsable:
-                where = f" ({req.where})" if req.where else ""
                 conda_style = "=" in req.text and "==" not in req.text
-                yield Issue(req.pointer, f"pip cannot parse `{req.text.strip()}`{where}"
+                text = req.text.strip() if req.source is None else None  # never a line of an included file
+                yield Issue(req.pointer, f"pip cannot parse {req.label if text is None else f'`{text}`'}"
                             + (": a conda spec under `pip:`" if conda_style else ""),
-                            fix="write a PEP 508 requirement, e.g. `numpy==1.23.5`", data={"value": req.text.strip()})
+                            fix="write a PEP 508 requirement, e.g. `numpy==1.23.5`",
+                            data={"value": text} if text is not None else {})
         for pointer, value, what in held.env.bad_items:
             shown = "null" if value is None else repr(value) if isinstance(value, str) else _short(value)
             hint = " (an unquoted version? write `python=3.8`)" if isinstance(value, (int, float)) else ""
@@ -546,23 +555,31 @@ def insecure_package_source(doc: Document, ctx: Context) -> Iterator[Issue]:
     for held in held_environments(doc, ctx):
         env = held.env
         for option in env.options:
-            where = f" ({option.where})" if option.where else ""
+            shown = _option_label(option)
+            data = {"url": option.value or ""} if option.source is None else {}
             if option.option == "--trusted-host":
-                yield Issue(option.pointer, f"`--trusted-host {option.value or ''}`{where} turns off certificate "
-                            "checks for that host", fix="remove it and serve the index over HTTPS",
-                            data={"url": option.value or ""})
+                yield Issue(option.pointer, f"{shown} turns off certificate checks for that host",
+                            fix="remove it and serve the index over HTTPS", data=data)
             elif option.option in ("--index-url", "--extra-index-url", "--find-links") and _plain_http(option.value):
-                yield Issue(option.pointer, f"`{option.option} {option.value}`{where} fetches packages over plain "
-                            "HTTP: anyone on the network path can swap them", fix="use the https:// address",
-                            data={"url": option.value})
+                yield Issue(option.pointer, f"{shown} fetches packages over plain HTTP: anyone on the network path "
+                            "can swap them", fix="use the https:// address", data=data)
         for req in env.requirements:
             if _plain_http(req.url):
                 yield Issue(req.pointer, f"{_label(req)} downloads over plain HTTP: anyone on the network path can "
-                            "swap it", fix="use the https:// address", data={"url": req.url})
+                            "swap it", fix="use the https:// address",
+                            data={"url": req.url} if req.source is None else {})
         for index, channel in enumerate(env.channels):
             if _plain_http(channel):
                 yield Issue(f"{env.channels_pointer}/{index}", f"conda channel `{channel}` is read over plain HTTP",
                             fix="use the https:// address", data={"url": channel})
+
+
+def _option_label(option: PipRequirement) -> str:
+    """`--index-url http://host/simple` as written in the scanned file; from an included file
+    only the option and where it is (an index URL may carry credentials)."""
+    if option.source is None:
+        return f"`{option.option} {option.value}`" if option.value else f"`{option.option}`"
+    return option.label
 
 
 def _plain_http(url: str | None) -> bool:
@@ -647,8 +664,7 @@ def extra_index_url(doc: Document, ctx: Context) -> Iterator[Issue]:
                 host = ""
             if host in _PYPI_HOSTS or host in _LOOPBACK:
                 continue
-            where = f" ({option.where})" if option.where else ""
-            yield Issue(option.pointer, f"`--extra-index-url {option.value}`{where}: pip installs the highest "
+            yield Issue(option.pointer, f"{_option_label(option)}: pip installs the highest "
                         "version found on any index, so a same-named package on PyPI can replace a private one",
                         fix="pin private packages exactly, or use one `--index-url` that proxies PyPI",
-                        data={"url": option.value})
+                        data={"url": option.value} if option.source is None else {})

@@ -303,17 +303,30 @@ def test_any_shape_builds_without_raising(top, deps):
     v1_serving(env), v2_serving(env), env.python_version()
 
 
-def test_requirement_files_outside_relative_reach_are_not_read(tmp_path):
+def test_requirement_files_outside_the_repository_are_not_read(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("leaked-package==1.0\n")
-    (tmp_path / "proj").mkdir()
-    os.symlink("/proc/self/environ", tmp_path / "proj" / "env.txt")
-    env = build_environment({"dependencies": [{"pip": [f"-r {secret}", "-r ~/reqs.txt", "-r env.txt",
-                                                       "-r ../secret.txt"]}]}, "", str(tmp_path / "proj"))
+    (tmp_path / "proj" / "sub").mkdir(parents=True)
+    (tmp_path / "proj" / ".git").mkdir()
+    (tmp_path / "proj" / "base.txt").write_text("numpy==1.26.4\n")
+    os.symlink("/proc/self/environ", tmp_path / "proj" / "sub" / "env.txt")
+    os.symlink(secret, tmp_path / "proj" / "sub" / "link.txt")
+    env = build_environment({"dependencies": [{"pip": [f"-r {secret}", "-r ~/reqs.txt", "-r env.txt", "-r link.txt",
+                                                       "-r ../../secret.txt", "-c ../../secret.txt",
+                                                       "-r ../base.txt"]}]}, "", str(tmp_path / "proj" / "sub"))
+    outside = "outside the repository"
     assert [(i.target, i.status) for i in env.includes] == [
-        (str(secret), "not followed"), ("~/reqs.txt", "not followed"), ("env.txt", "not followed"),
-        ("../secret.txt", "read")]
-    assert [r.name for r in env.requirements] == ["leaked-package"]  # only through the relative path
+        (str(secret), outside), ("~/reqs.txt", outside), ("env.txt", outside), ("link.txt", outside),
+        ("../../secret.txt", outside), ("../../secret.txt", outside), ("../base.txt", "read")]
+    assert [r.name for r in env.requirements] == ["numpy"]  # only through the path that stays inside
+    assert not env.constraints
+
+
+def test_without_a_repository_the_scanned_folder_confines(tmp_path):
+    (tmp_path / "secret.txt").write_text("leaked-package==1.0\n")
+    (tmp_path / "proj").mkdir()
+    env = build_environment({"dependencies": [{"pip": ["-r ../secret.txt"]}]}, "", str(tmp_path / "proj"))
+    assert [(i.target, i.status) for i in env.includes] == [("../secret.txt", "outside the repository")]
 
 
 @pytest.mark.parametrize("path, text, kind", [

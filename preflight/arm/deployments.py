@@ -170,7 +170,12 @@ class Evaluation:
         base = getattr(source, "abspath", None)
         if not isinstance(rel, str) or not base:
             return None
-        abspath = os.path.normpath(os.path.join(os.path.dirname(base), rel))
+        scanned = getattr(self.document, "abspath", None) or base
+        # Only inside the scanned template's repository: a path outside it is never read (its
+        # resources stay unknown, as for a link to a missing file).
+        abspath = fs.confine(rel, os.path.dirname(base), os.path.dirname(scanned))
+        if abspath is None:
+            return None
         if os.path.normcase(abspath) in files or os.path.normcase(abspath) == os.path.normcase(base):
             return None  # a cycle of links
         if abspath not in self._linked:

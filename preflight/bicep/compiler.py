@@ -37,7 +37,7 @@ from typing import Any, Callable
 from ..arm.expressions import Call, Index, Literal, Member, Node, walk
 from ..arm.values import SECRET, UNSUPPORTED, Unknown
 from ..loaders import join_pointer
-from .files import read_regular
+from .files import named_path, read_regular
 from .syntax import Decl, Parsed, Prop, X, parse
 
 SCHEMAS = {
@@ -228,6 +228,11 @@ class Unit:
             self._declare(d)
 
     # ---------------------------------------------------------------------- bookkeeping
+
+    @property
+    def scanned(self) -> str | None:
+        """The scanned file this unit was reached from: what it names stays in its repository."""
+        return self.stack[0] if self.stack else self.abspath
 
     def note(self, pos: tuple[int, int], message: str) -> None:
         key = (pos[0], pos[1], message)
@@ -724,7 +729,10 @@ class Unit:
         if self.abspath is None:
             self.note(d.pos, f"{where}: '{path}' cannot be resolved without the file's location")
             return None
-        abspath = os.path.normpath(os.path.join(os.path.dirname(self.abspath), path))
+        abspath = named_path(path, self.abspath, self.scanned)
+        if abspath is None:
+            self.note(d.pos, f"{where}: '{path}' is outside the repository; not read")
+            return None
         if abspath in self.stack or os.path.normcase(abspath) == os.path.normcase(self.abspath):
             self.note(d.pos, f"{where}: '{path}' is part of a cycle of modules; not followed")
             return None
@@ -1080,7 +1088,10 @@ class Unit:
         if not x.b or x.b[0].kind != "lit" or not isinstance(x.b[0].a, str) or self.abspath is None:
             return unknown_node(what)
         rel = x.b[0].a
-        path = os.path.normpath(os.path.join(os.path.dirname(self.abspath), rel))
+        path = named_path(rel, self.abspath, self.scanned)
+        if path is None:
+            self.note(x.pos, f"'{rel}' is outside the repository; {x.a}() is not evaluated")
+            return unknown_node(what)
         raw = read_regular(path, MAX_LOAD_BYTES)
         if raw is None:
             self.note(x.pos, f"'{rel}' cannot be read; {x.a}() is not evaluated")

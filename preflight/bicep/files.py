@@ -1,7 +1,16 @@
 """Reading the files a Bicep file names (modules, `loadTextContent()`, `using`) safely."""
 from __future__ import annotations
 
+import os
+
 from .. import fs
+
+
+def named_path(rel: str, referrer: str, scanned: str | None = None) -> str | None:
+    """The absolute path `rel`, written in the file `referrer`, names (relative to its folder);
+    None when it leaves the repository of the scanned file (`scanned`, by default `referrer`):
+    such a path is never read."""
+    return fs.confine(rel, os.path.dirname(referrer), os.path.dirname(scanned or referrer))
 
 
 def read_regular(path: str, limit: int) -> bytes | None:

@@ -30,7 +30,8 @@ def using_target(bicepparam_abspath: str, text: str | None = None) -> str | None
     rel = using_path(text)
     if not rel or rel.startswith(("br:", "br/", "ts:", "ts/")) or "://" in rel:
         return None
-    return os.path.normpath(os.path.join(os.path.dirname(bicepparam_abspath), rel))
+    from .files import named_path
+    return named_path(rel, bicepparam_abspath)  # None outside the repository: it pairs with nothing
 
 
 def bicepparam_for(template_abspath: str, folder: str, listing: list[str], ctx: Any = None) -> list[str]:
