@@ -870,10 +870,10 @@ def run(paths: list[str], options: Any, pins: Pins | None, write: bool = True) -
     started_ns = time.time_ns()
     load_rule_packs()
     with fs.scanning(paths):  # what the files name stays inside their repository, as in a scan
-        return _run(paths, options, pins, write)
+        return _run(paths, options, pins, write, started_ns)
 
 
-def _run(paths: list[str], options: Any, pins: Pins | None, write: bool) -> FixResult:
+def _run(paths: list[str], options: Any, pins: Pins | None, write: bool, started_ns: int) -> FixResult:
     from .discover import Skipped, discover
     from .documents import load_document
     from .engine import LINKING_KINDS, Context, DocumentStore, read_file, sniff
