@@ -265,10 +265,11 @@ def write_stdout(text: str) -> None:
 
 
 def _say(message: str) -> None:
-    """One line on stderr; messages quote paths and file content, printed as `printable` shows them."""
+    """A message on stderr. Messages quote paths and file content: each of the message's own lines
+    is printed as `printable` shows it, after `preflight: `, so none reads as a workflow command."""
     from .report.untrusted import printable
 
-    print(f"preflight: {printable(message)}", file=sys.stderr)
+    sys.stderr.write("".join(f"preflight: {printable(line)}\n" for line in message.split("\n")))
 
 
 def cmd_rules(args: argparse.Namespace) -> int:

@@ -274,3 +274,28 @@ def test_merge_of_what_cannot_be_a_report_exits_2_at_once(tmp_path, fifo, source
                                f"(nesting deeper than 512 levels)")
     else:
         assert line == f"preflight: error: {path}: cannot read the report: not a regular file"
+
+
+def test_merge_refuses_a_report_over_the_size_limit(tmp_path, monkeypatch, capsys):
+    from preflight import cli, merge
+
+    (tmp_path / "env.yml").write_text(HOSTILE_ENV)
+    assert run_cli("scan", "env.yml", "--format", "json", "-o", "shard.json", cwd=tmp_path).returncode == 1
+    size = (tmp_path / "shard.json").stat().st_size
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(merge, "MAX_REPORT_BYTES", size - 1)
+    assert cli.main(["merge", "shard.json"]) == 2
+    assert capsys.readouterr().err == (f"preflight: error: shard.json: cannot read the report: {size:,} bytes, "
+                                       f"over the limit of {size - 1:,}\n")
+    monkeypatch.setattr(merge, "MAX_REPORT_BYTES", size)
+    assert cli.main(["merge", "shard.json"]) == 1
+
+
+def test_error_messages_quoting_file_content_start_every_line_with_preflight(tmp_path):
+    (tmp_path / "env.yml").write_text(HOSTILE_ENV)
+    (tmp_path / ".preflight.toml").write_text('"a\\n::error title=forged::x\\u001b[31m" = 1\nselect = 3\n')
+    proc = run_cli("scan", ".", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == "" and "\x1b" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) >= 2 and all(line.startswith("preflight: ") for line in lines), lines
+    assert "'select' must be an array" in proc.stderr and "forged::x\\x1b[31m" in proc.stderr
