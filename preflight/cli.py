@@ -243,7 +243,6 @@ def emit(text: str, output: str | None, findings, fail_on: str) -> int:
     """Write a report to `output` (or stdout) and return the exit code `fail_on` gives it."""
     from .engine import exit_code
     from .findings import Severity
-
     from .output import OutputError, write_file
 
     if output:

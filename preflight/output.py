@@ -39,7 +39,7 @@ def write_file(path: str, text: str, what: str = "report") -> None:
             raise OutputError(f"{path}: cannot write the {what}: a folder")
         if st is not None and not stat.S_ISREG(st.st_mode) and _write_in_place(path, data, what):
             return
-        _replace(path, data, stat.S_IMODE(st.st_mode) if st is not None else None)
+        _replace(path, data, stat.S_IMODE(st.st_mode) if st is not None and stat.S_ISREG(st.st_mode) else None)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write the {what}: {exc.strerror or exc}") from None
 
