@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,8 +24,11 @@ from typing import Any, Iterable
 from .config import relative_posix
 from .documents import Document
 from .findings import Finding
+from .loaders import FileTooLarge, LoadError, read_json_file
+from .output import OutputError, write_file
 
 BASELINE_VERSION = 1
+MAX_BASELINE_BYTES = 256 * 1024 * 1024
 _MISSING = object()
 
 
@@ -76,12 +78,14 @@ class Baseline:
     @classmethod
     def load(cls, path: str) -> "Baseline":
         try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except OSError as exc:
+            data = read_json_file(path, MAX_BASELINE_BYTES)
+        except OSError as exc:  # a folder, a FIFO or a device among them: never waited on
             raise BaselineError(f"{path}: cannot read the baseline: {exc.strerror or exc}") from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BaselineError(f"{path}: not a preflight baseline (invalid JSON: {exc})") from None
+        except FileTooLarge as exc:
+            raise BaselineError(f"{path}: cannot read the baseline: {exc.size:,} bytes, over the limit of "
+                                f"{MAX_BASELINE_BYTES:,}") from None
+        except LoadError as exc:
+            raise BaselineError(f"{path}: not a preflight baseline ({exc.message})") from None
         if not isinstance(data, dict) or not isinstance(data.get("findings"), list) \
                 or data.get("preflight-baseline") != BASELINE_VERSION:
             raise BaselineError(f"{path}: not a preflight baseline (version {BASELINE_VERSION}); "
@@ -117,17 +121,11 @@ def write(path: str, findings: Iterable[Finding]) -> int:
                       for f in findings if f.rule != "PF003"),  # internal errors always show
                      key=lambda e: (e["path"], e["rule"], e["pointer"], e["fingerprint"], e["message"]))
     body: dict[str, Any] = {"preflight-baseline": BASELINE_VERSION, "findings": entries}
+    # A lone surrogate (a file name that is not UTF-8, a `\ud800` in a template) is written as
+    # that JSON escape by write_file's error handler, and reads back as the same string.
+    text = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".preflight-baseline-", dir=folder)
-        try:
-            os.chmod(tmp, 0o644)  # a file to commit, not a secret
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(body, fh, indent=2, ensure_ascii=False)
-                fh.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as exc:
-        raise BaselineError(f"{path}: cannot write the baseline: {exc.strerror or exc}") from None
+        write_file(path, text, what="baseline")
+    except OutputError as exc:
+        raise BaselineError(str(exc)) from None
     return len(entries)

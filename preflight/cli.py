@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     except UsageError as exc:
-        print(f"preflight: error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("preflight: interrupted", file=sys.stderr)
@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_CLEAN
     except Exception as exc:  # noqa: BLE001 - never a traceback to the user
-        print(f"preflight: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _say(f"internal error: {type(exc).__name__}: {exc}")
         return EXIT_USAGE
 
 
@@ -223,17 +223,17 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if options.progress is not None:
             options.progress.close()
     if result.cache_error:
-        print(f"preflight: {result.cache_error}", file=sys.stderr)
+        _say(result.cache_error)
     if args.write_baseline:
         try:
             count = write_baseline(args.write_baseline, result.findings)
         except BaselineError as exc:
             raise UsageError(str(exc)) from None
-        print(f"preflight: recorded {count} finding{'s' if count != 1 else ''} in {args.write_baseline}; "
-              f"scan with --baseline {args.write_baseline} to report only new ones", file=sys.stderr)
+        _say(f"recorded {count} finding{'s' if count != 1 else ''} in {args.write_baseline}; "
+             f"scan with --baseline {args.write_baseline} to report only new ones")
         for f in result.findings:
             if f.rule == "PF003":  # never recorded: a file that was not fully checked must show
-                print(f"preflight: not recorded: {f.path}: {f.message}", file=sys.stderr)
+                _say(f"not recorded: {f.path}: {f.message}")
         return EXIT_CLEAN
     to_tty = args.output is None and sys.stdout.isatty()
     text = reporter(args.format)(result, color=to_tty and not args.no_color and not os.environ.get("NO_COLOR"))
@@ -244,13 +244,32 @@ def emit(text: str, output: str | None, findings, fail_on: str) -> int:
     """Write a report to `output` (or stdout) and return the exit code `fail_on` gives it."""
     from .engine import exit_code
     from .findings import Severity
+    from .output import OutputError, write_file
 
     if output:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text)
+        try:
+            write_file(output, text)  # whole or not at all, never through a link
+        except OutputError as exc:
+            raise UsageError(str(exc)) from None
     else:
-        sys.stdout.write(text)
+        write_stdout(text)
     return exit_code(findings, None if fail_on == "never" else Severity.parse(fail_on))
+
+
+def write_stdout(text: str) -> None:
+    """A report on stdout, whatever its encoding: a character it cannot encode is escaped, never
+    the end of the report."""
+    if getattr(sys.stdout, "errors", "strict") == "strict" and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
+    sys.stdout.write(text)
+
+
+def _say(message: str) -> None:
+    """A message on stderr. Messages quote paths and file content: each of the message's own lines
+    is printed as `printable` shows it, after `preflight: `, so none reads as a workflow command."""
+    from .report.untrusted import printable
+
+    sys.stderr.write("".join(f"preflight: {printable(line)}\n" for line in message.split("\n")))
 
 
 def cmd_rules(args: argparse.Namespace) -> int:

@@ -509,3 +509,39 @@ def yaml_positions(text: str) -> dict[str, tuple[int, int]]:
                 found[child] = (item.start_mark.line + 1, item.start_mark.column + 1)
                 work.append((item, child))
     return found
+
+
+# ------------------------------------------------------------- JSON files preflight reads back
+
+def read_json_file(path: str, limit: int) -> Any:
+    """A JSON file of preflight's own kind (a report to merge, a baseline) as data, read safely:
+    a regular file of at most `limit` bytes (read_regular_file: OSError, FileTooLarge), strict
+    JSON nested at most MAX_DEPTH deep (LoadError otherwise), so that what is done with it later
+    (comparing, re-rendering) never runs out of stack."""
+    raw = read_regular_file(path, limit)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LoadError(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})") from None
+    try:
+        data = json.loads(text)
+    except RecursionError:  # the C parser gives up on deep nesting before the stack does
+        raise LoadError(f"nesting deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise LoadError(f"invalid JSON: {exc}") from None
+    if _nested_deeper_than(data, MAX_DEPTH):
+        raise LoadError(f"nesting deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def _nested_deeper_than(data: Any, limit: int) -> bool:
+    work = [(data, 1)]
+    while work:
+        value, depth = work.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth >= limit:
+                    return True
+                work.append((child, depth + 1))
+    return False

@@ -27,8 +27,10 @@ from typing import Any, Iterable
 
 from . import __version__
 from .findings import Finding, Severity
+from .loaders import FileTooLarge, LoadError, read_json_file
 
 FORMATS = ("json", "sarif")
+MAX_REPORT_BYTES = 256 * 1024 * 1024
 _SEVERITIES = {str(s) for s in Severity}
 _VERSION = re.compile(r"(\d+)\.\d+")
 _REQUIRED = (("rule", str), ("name", str), ("severity", str), ("path", str), ("line", int), ("column", int),
@@ -74,14 +76,16 @@ def _finding(path: str, i: int, entry: Any) -> Finding:
 
 def load_report(path: str) -> Report:
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
+        doc = read_json_file(path, MAX_REPORT_BYTES)
     except FileNotFoundError:
         raise MergeError(f"{path}: no such file") from None
-    except OSError as exc:
+    except OSError as exc:  # a folder, a FIFO or a device among them: never waited on
         raise MergeError(f"{path}: cannot read the report: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _not_a_report(path, f"invalid JSON: {exc}") from None
+    except FileTooLarge as exc:
+        raise MergeError(f"{path}: cannot read the report: {exc.size:,} bytes, over the limit of "
+                         f"{MAX_REPORT_BYTES:,}") from None
+    except LoadError as exc:
+        raise _not_a_report(path, exc.message) from None
     if isinstance(doc, dict) and "runs" in doc and "findings" not in doc:
         raise _not_a_report(path, "a SARIF log; merge reads JSON reports and can write SARIF")
     if isinstance(doc, dict) and "preflight-baseline" in doc:

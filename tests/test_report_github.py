@@ -140,3 +140,37 @@ def test_action_scan_step_passes_extra_args_and_stops_on_usage_errors(tmp_path, 
     (workspace / ".preflight.toml").write_text("colour = true\n")
     proc, outputs = _run_scan_step(workspace, tmp_path)
     assert proc.returncode == 2 and outputs == {"exit-code": "2"} and "'colour'" in proc.stderr
+
+
+# A pip requirement that smuggles a workflow command onto a line of its own, a terminal colour
+# and the runner's older `##[command]` form into the log.
+HOSTILE_ENV = r"""name: e
+dependencies:
+  - python=3.10.12
+  - pip=23.3.1
+  - pip:
+      - "requests\n::error title=forged::x\e[31mred ##[warning]old-form>=2"
+"""
+
+
+@pytest.mark.parametrize("annotations", ["false", "true"])
+def test_action_log_holds_no_command_from_file_content(tmp_path, console_script, annotations):
+    workspace = tmp_path / "repo"
+    (workspace / "envs").mkdir(parents=True)
+    (workspace / "envs" / "env.yml").write_text(HOSTILE_ENV)
+    proc, outputs = _run_scan_step(workspace, tmp_path, paths="envs", annotations=annotations)
+    assert proc.returncode == 0 and outputs == {"exit-code": "1"}, proc.stderr
+    log = json.loads((workspace / "preflight.sarif").read_text())
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["ENV009"]  # the content was checked
+    for stream in (proc.stdout, proc.stderr):
+        assert "\x1b" not in stream
+        for line in stream.splitlines():
+            assert "##[" not in line, line
+            if line.lstrip().startswith("::"):  # only preflight's own annotation of the finding
+                assert annotations == "true" and line.startswith(
+                    "::error file=envs/env.yml,line=6,col=9,title=ENV009::pip cannot parse `requests\\n::error"), line
+    commands = [line for line in proc.stdout.splitlines() if line.startswith("::")]
+    assert len(commands) == (1 if annotations == "true" else 0)
+    if annotations == "false":
+        assert "envs/env.yml:6:9: ENV009 [error] pip cannot parse `requests\\n::error title=forged::x\\x1b[31mred" \
+            in proc.stdout

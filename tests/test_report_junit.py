@@ -51,12 +51,14 @@ def test_clean_scan_still_has_a_test(tmp_path):
     assert proc.returncode == 0 and root.get("tests") == "1" and root.get("failures") == "0"
 
 
-def test_characters_xml_cannot_carry_are_replaced():
-    f = Finding("ENV005", "pip-package-unpinned", WARNING, "a\x01.yml", "/x", "bad \x07 <value> & \ud800", line=3)
+def test_characters_xml_cannot_carry_are_escaped():
+    f = Finding("ENV005", "pip-package-unpinned", WARNING, "a\x01.yml", "/x", "bad \x07 <value> & \ud800 \ufffe",
+                line=3)
     text = render(ScanResult([f], 1, ["a\x01.yml"]))
-    root = ET.fromstring(text)  # would raise on a raw control character
+    root = ET.fromstring(text.encode("utf-8"))  # would raise on a raw control character
     failure = next(root.iter("failure"))
-    assert "<value> &" in failure.get("message") and "\ufffd" in failure.get("message")
+    assert failure.get("message") == "ENV005: bad \\x07 <value> & \\ud800 \\ufffe"
+    assert next(root.iter("testsuite")).get("name") == "a\\x01.yml"
 
 
 def _kv001_registered() -> bool:

@@ -3,6 +3,8 @@
 `::error file=infra/kv.json,line=12,col=9,title=KV001::message` (warning and notice for the
 lower severities), the fix on a second line. Values are escaped as the runner expects: `%`, CR and LF everywhere, and
 `:` and `,` inside properties. Paths are as given, so run preflight from the repository root.
+File content is first made printable (`untrusted.printable`: no controls, no ESC), so each
+command is one line and its text shows as it is.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import os
 
 from ..engine import ScanResult
 from ..findings import Severity
+from .untrusted import printable
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -34,8 +37,10 @@ def _relative(path: str) -> str:
 def render(result: ScanResult, color: bool = False) -> str:
     lines = []
     for f in result.findings:
-        path = _relative(f.path)
-        message = f"{f.message}\nfix: {f.fix}" if f.fix else f.message
-        props = f"file={_property(path)},line={f.line},col={f.column},title={_property(f.rule)}"
+        path = printable(_relative(f.path))
+        message = printable(f.message)
+        if f.fix:
+            message += f"\nfix: {printable(f.fix)}"
+        props = f"file={_property(path)},line={f.line},col={f.column},title={_property(printable(f.rule))}"
         lines.append(f"::{COMMANDS[f.severity]} {props}::{_data(message)}")
     return "".join(line + "\n" for line in lines)

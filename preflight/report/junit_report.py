@@ -2,23 +2,18 @@
 
 One test suite per file checked; one failing test case per finding (its rule id, message and
 `path:line:column`); a file without findings is one passing test case, so a clean scan still
-reports tests (Jenkins fails a build whose report has none).
+reports tests (Jenkins fails a build whose report has none). Paths, messages and fixes are made
+printable (`untrusted.printable`): a test name is one line, and the XML holds no character
+XML 1.0 cannot carry (messages quote file content).
 """
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 from ..engine import ScanResult
 from ..findings import Finding
 from . import rule_doc_url
-
-# Characters XML 1.0 cannot carry, even escaped; messages may quote arbitrary file content.
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _clean(text: str) -> str:
-    return _INVALID_XML.sub("\ufffd", text)
+from .untrusted import printable
 
 
 def render(result: ScanResult, color: bool = False) -> str:
@@ -30,20 +25,21 @@ def render(result: ScanResult, color: bool = False) -> str:
                       errors="0")
     for path in sorted(by_path):
         findings = by_path[path]
-        suite = ET.SubElement(root, "testsuite", name=_clean(path), tests=str(max(1, len(findings))),
+        shown = printable(path)
+        suite = ET.SubElement(root, "testsuite", name=shown, tests=str(max(1, len(findings))),
                               failures=str(len(findings)), errors="0", skipped="0")
         if not findings:
-            ET.SubElement(suite, "testcase", name="preflight", classname=_clean(path), file=_clean(path))
+            ET.SubElement(suite, "testcase", name="preflight", classname=shown, file=shown)
             continue
         for f in findings:
-            case = ET.SubElement(suite, "testcase", name=_clean(f"{f.rule} {f.name} ({f.line}:{f.column})"),
-                                 classname=_clean(path), file=_clean(path), line=str(f.line))
-            failure = ET.SubElement(case, "failure", type=f"{f.rule} ({f.severity})",
-                                    message=_clean(f"{f.rule}: {f.message}"))
-            body = [f"{f.path}:{f.line}:{f.column}: {f.rule} [{f.severity}] {f.message}"]
+            rule, name, message = printable(f.rule), printable(f.name), printable(f.message)
+            case = ET.SubElement(suite, "testcase", name=f"{rule} {name} ({f.line}:{f.column})",
+                                 classname=shown, file=shown, line=str(f.line))
+            failure = ET.SubElement(case, "failure", type=f"{rule} ({f.severity})", message=f"{rule}: {message}")
+            body = [f"{shown}:{f.line}:{f.column}: {rule} [{f.severity}] {message}"]
             if f.fix:
-                body.append(f"fix: {f.fix}")
-            body.append(f"rule: {f.rule} {f.name} ({rule_doc_url(f.rule)})")
-            failure.text = _clean("\n".join(body))
+                body.append(f"fix: {printable(f.fix)}")
+            body.append(f"rule: {rule} {name} ({rule_doc_url(rule)})")
+            failure.text = "\n".join(body)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

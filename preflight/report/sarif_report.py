@@ -6,6 +6,10 @@ Results carry the rule, the level, the message, a location relative to the scan 
 working directory, `%SRCROOT%`) and a content fingerprint (see preflight.baseline) under
 `partialFingerprints`, so alerts follow the code across edits. `primaryLocationLineHash` is left
 to the upload action, which computes it itself.
+
+Text from the scanned files (messages, fixes, pointers) is made printable (`untrusted.printable`),
+so the log is valid UTF-8 whatever a template held; a file name that is not UTF-8 is a URI
+percent-encoded from its bytes.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from .. import __version__
 from ..engine import REGISTRY, Rule, ScanResult, load_rule_packs
 from ..findings import Finding, Severity
 from . import RULES_DOC_URL, rule_doc_url
+from .untrusted import printable
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -89,9 +94,9 @@ def _what_it_does(r: Rule) -> str:
 
 def _result(f: Finding, index: dict[str, int], root: str) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "ruleId": f.rule,
+        "ruleId": printable(f.rule),
         "level": LEVELS[f.severity],
-        "message": {"text": f.message or f.rule},
+        "message": {"text": printable(f.message or f.rule)},
         "locations": [{"physicalLocation": {
             "artifactLocation": artifact(f.path, root),
             "region": {"startLine": max(1, f.line), "startColumn": max(1, f.column)},
@@ -103,16 +108,18 @@ def _result(f: Finding, index: dict[str, int], root: str) -> dict[str, Any]:
         out["partialFingerprints"] = {FINGERPRINT_KEY: f.fingerprint}
     properties: dict[str, Any] = {}
     if f.pointer:
-        properties["pointer"] = f.pointer
+        properties["pointer"] = printable(f.pointer)
     if f.fix:
-        properties["fix"] = f.fix
+        properties["fix"] = printable(f.fix)
     if properties:
         out["properties"] = properties
     return out
 
 
 def artifact(path: str, root: str) -> dict[str, Any]:
-    """A URI relative to the scan root when the file is under it; an absolute file URI if not."""
+    """A URI relative to the scan root when the file is under it; an absolute file URI if not.
+    Both are percent-encoded from the name's bytes (os.fsencode), so a name that is not UTF-8 is
+    the URI of its own bytes."""
     absolute = os.path.abspath(path)
     try:
         rel = os.path.relpath(absolute, root)
@@ -120,4 +127,4 @@ def artifact(path: str, root: str) -> dict[str, Any]:
         rel = ".."
     if rel == ".." or rel.startswith(".." + os.sep):
         return {"uri": Path(absolute).as_uri()}
-    return {"uri": quote(rel.replace(os.sep, "/")), "uriBaseId": SRCROOT}
+    return {"uri": quote(os.fsencode(rel.replace(os.sep, "/"))), "uriBaseId": SRCROOT}

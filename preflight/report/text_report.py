@@ -1,8 +1,13 @@
-"""`path:line:col: ID message`, a fix hint under it, and a summary line. Colour only on a TTY."""
+"""`path:line:col: ID message`, a fix hint under it, and a summary line. Colour only on a TTY.
+
+Each finding is one line whatever the file held: paths, messages and fixes are printed through
+`untrusted.printable`, and no line starts with `::` (a workflow command in a GitHub Actions log).
+"""
 from __future__ import annotations
 
 from ..engine import ScanResult
 from ..findings import Severity
+from .untrusted import line_start, printable
 
 _COLORS = {Severity.ERROR: "\033[31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
@@ -11,14 +16,14 @@ _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
 def render(result: ScanResult, color: bool = False) -> str:
     lines = []
     for f in result.findings:
-        where = f"{f.path}:{f.line}:{f.column}:"
-        rule = f"{f.rule} [{f.severity}]"
+        where = line_start(f"{printable(f.path)}:{f.line}:{f.column}:")
+        rule = f"{printable(f.rule)} [{f.severity}]"
         if color:
             where = f"{_BOLD}{where}{_RESET}"
             rule = f"{_COLORS[f.severity]}{rule}{_RESET}"
-        lines.append(f"{where} {rule} {f.message}")
+        lines.append(f"{where} {rule} {printable(f.message)}")
         if f.fix:
-            hint = f"  fix: {f.fix}"
+            hint = f"  fix: {printable(f.fix)}"
             lines.append(f"{_DIM}{hint}{_RESET}" if color else hint)
     lines.append(summary_line(result))
     return "\n".join(lines) + "\n"
