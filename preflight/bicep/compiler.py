@@ -1199,9 +1199,10 @@ def _read_text(abspath: str) -> str | None:
     raw = read_regular(abspath, MAX_MODULE_BYTES)
     if raw is None:
         return None
+    from ..loaders import LoadError, decode
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+        return decode(raw)  # UTF-8, or the UTF-16/32 a byte-order mark announces
+    except LoadError:
         return None
 
 
