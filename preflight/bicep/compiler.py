@@ -15,7 +15,8 @@ evaluator runs unchanged:
                  its parent's condition)
   module      -> Microsoft.Resources/deployments, expressionEvaluationOptions.scope = inner, the
                  module's compiled template inline and `params` as parameters (recursively, with
-                 a cycle and depth guard); registry and template-spec modules stay unresolved
+                 a cycle and depth guard); registry and template-spec modules from Bicep's local
+                 module cache (preflight.bicep.registry), unresolved when not restored
   expressions -> '${x}' format(), ?: if(), ! not(), && and(), || or(), == equals(), != ,
                  =~ (case-insensitive), < <= > >=, + - * / %, ?? coalesce(), .? and [?] tryGet(),
                  lambdas lambda()/lambdaVariables(), `[for ...]` in properties -> property copy;
@@ -37,7 +38,9 @@ from typing import Any, Callable
 from ..arm.expressions import Call, Index, Literal, Member, Node, walk
 from ..arm.values import SECRET, UNSUPPORTED, Unknown
 from ..loaders import join_pointer
+from .. import fs
 from .files import read_regular
+from .registry import BadReference, cache_file, config_for, is_registry_reference, template_of
 from .syntax import Decl, Parsed, Prop, X, parse
 
 SCHEMAS = {
@@ -197,6 +200,7 @@ class Compiler:
     def __init__(self, read: Callable[[str], str | None] | None = None):
         self.read = read or _read_text
         self.cache: dict[str, tuple[Any, dict, str | None, list]] = {}
+        self.configs: dict = {}  # folder -> the Bicep configuration that applies there
 
 
 class Unit:
@@ -224,16 +228,19 @@ class Unit:
         self._var_nodes: dict[str, Node] = {}
         self._var_busy: set[str] = set()
         self._noted: set[tuple[int, int, str]] = set()
+        self.own_notes: set[tuple[int, int, str]] = set()  # not repeated by the files calling this one
         for d in parsed.decls:
             self._declare(d)
 
     # ---------------------------------------------------------------------- bookkeeping
 
-    def note(self, pos: tuple[int, int], message: str) -> None:
+    def note(self, pos: tuple[int, int], message: str, own: bool = False) -> None:
         key = (pos[0], pos[1], message)
         if key not in self._noted:
             self._noted.add(key)
             self.notes.append(key)
+        if own:
+            self.own_notes.add(key)
 
     def at(self, pointer: str, pos: tuple[int, int]) -> None:
         if self.record:
@@ -718,8 +725,10 @@ class Unit:
         if not isinstance(path, str) or not path:
             self.note(d.pos, f"{where}: its source is not a literal path; not checked")
             return None
-        if path.startswith(("br:", "br/", "ts:", "ts/")) or "://" in path:
-            self.note(d.pos, f"{where} comes from a registry ('{path}'); its resources are not checked offline")
+        if is_registry_reference(path):
+            return self._registry_module_template(info, path, pointer)
+        if "://" in path:
+            self.note(d.pos, f"{where} comes from '{path}'; its resources are not checked offline")
             return None
         if self.abspath is None:
             self.note(d.pos, f"{where}: '{path}' cannot be resolved without the file's location")
@@ -743,6 +752,41 @@ class Unit:
             self.modules[pointer + inner] = module
         for line, _, message in notes:  # what was skipped inside counts here too
             self.note(d.pos, f"{where} ('{path}', line {line}): {message}")
+        return template
+
+    def _registry_module_template(self, info: ModuleInfo, reference: str, pointer: str) -> Any:
+        """A `br:`/`ts:` module from Bicep's local module cache (preflight.bicep.registry), read
+        like a local JSON module; never fetched. Its notes stay with the file that names it:
+        one note per reference, not one more for each file that calls that file."""
+        d = info.decl
+        where = f"module '{info.symbol}'"
+        folder = os.path.dirname(self.abspath) if self.abspath else os.getcwd()
+        config = config_for(folder, self.compiler.configs)
+        try:
+            abspath = cache_file(reference, config)
+        except BadReference as exc:
+            self.note(d.pos, f"{where}: '{reference}' is not a valid module reference ({exc}); not checked")
+            return None
+        cached = self.compiler.cache.get(abspath)
+        if cached is None:
+            if not fs.isfile(abspath):
+                cached = (None, {}, "missing", [])
+            else:
+                cached = self._load_module(abspath)
+                if cached[0] is not None:
+                    cached = (template_of(cached[0], reference),) + cached[1:]
+            self.compiler.cache[abspath] = cached
+        template, _, problem, _ = cached
+        if problem == "missing":
+            restore = f"bicep restore {os.path.basename(self.abspath)}" if self.abspath else "bicep restore"
+            self.note(d.pos, f"{where} comes from a registry ('{reference}') and is not in the local module "
+                             f"cache ({os.path.dirname(abspath)}); run `{restore}` to have it checked",
+                      own=True)
+            return None
+        if problem:
+            self.note(d.pos, f"{where} ('{reference}', cached at {abspath}): {problem}; its resources "
+                             "are not checked")
+            return None
         return template
 
     def _load_module(self, abspath: str) -> tuple[Any, dict, str | None, list]:
@@ -770,7 +814,8 @@ class Unit:
             template = unit.compile()
         except RecursionError:
             return None, {}, f"'{name}' is nested too deeply", []
-        notes = [(p.line, p.col, p.message) for p in parsed.skipped] + unit.notes
+        notes = [(p.line, p.col, p.message) for p in parsed.skipped] + \
+            [n for n in unit.notes if n not in unit.own_notes]
         return template, unit.modules, None, sorted(notes)[:20]
 
     # ------------------------------------------------------------------- JSON positions
