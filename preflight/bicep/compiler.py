@@ -200,6 +200,7 @@ class Compiler:
     def __init__(self, read: Callable[[str], str | None] | None = None):
         self.read = read or _read_text
         self.cache: dict[str, tuple[Any, dict, str | None, list]] = {}
+        self.symbols: dict[str, dict[str, tuple[str, str]]] = {}  # module file -> its resources' symbols
         self.configs: dict = {}  # folder -> the Bicep configuration that applies there
 
 
@@ -216,6 +217,7 @@ class Unit:
         self.positions: dict[str, tuple[int, int]] = {}
         self.notes: list[tuple[int, int, str]] = []
         self.modules: dict[str, Module] = {}  # pointer of a generated deployment -> its module call
+        self.symbols: dict[str, tuple[str, str]] = {}  # pointer of a resource -> (symbol, name as written)
         self.target_scope = "resourcegroup"
         self.params: dict[str, Decl] = {}
         self.vars: dict[str, Decl] = {}
@@ -550,12 +552,13 @@ class Unit:
     def _resource(self, info: ResourceInfo, pointer: str) -> dict:
         d = info.decl
         self.at(pointer, d.pos)
+        name_prop = info.props.get("name")
+        self.symbols[pointer] = (info.symbol, source_text(name_prop.value) if name_prop is not None else "?")
         env = self.resource_env(info, None)
         out: dict[str, Any] = {"type": self.type_of(info), "apiVersion": info.api}
         self.at(join_pointer(pointer, "type"), d.extra or d.pos)
         self.at(join_pointer(pointer, "apiVersion"), d.extra or d.pos)
         out["name"] = self._raw_or_node(self.name_node(info, None))
-        name_prop = info.props.get("name")
         self.at(join_pointer(pointer, "name"), name_prop.pos if name_prop is not None else d.pos)
         condition = self._condition(info, env)
         if condition is not None:
@@ -750,6 +753,8 @@ class Unit:
             return None
         for inner, module in modules.items():  # modules the module calls, for messages
             self.modules[pointer + inner] = module
+        for inner, label in self.compiler.symbols.get(abspath, {}).items():
+            self.symbols[pointer + inner] = label
         for line, _, message in notes:  # what was skipped inside counts here too
             self.note(d.pos, f"{where} ('{path}', line {line}): {message}")
         return template
@@ -814,6 +819,7 @@ class Unit:
             template = unit.compile()
         except RecursionError:
             return None, {}, f"'{name}' is nested too deeply", []
+        self.compiler.symbols[abspath] = unit.symbols
         notes = [(p.line, p.col, p.message) for p in parsed.skipped] + \
             [n for n in unit.notes if n not in unit.own_notes]
         return template, unit.modules, None, sorted(notes)[:20]
@@ -1240,6 +1246,50 @@ def _join_name(parts: list[Node]) -> Node:
     return call("format", lit(fmt), *parts)
 
 
+def source_text(x: Any, limit: int = 60) -> str:
+    """A Bicep expression written back as Bicep (for messages): `'kv-${suffix}'`, `name`."""
+    text = _source(x, 0)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _source(x: Any, depth: int) -> str:
+    if not isinstance(x, X) or depth > 20:
+        return "…"
+    k, a, b, c = x.kind, x.a, x.b, x.c
+    if k == "lit":
+        if isinstance(a, str):
+            return "'" + a.replace("\\", "\\\\").replace("'", "\\'").replace("${", "\\${") + "'"
+        return "null" if a is None else str(a).lower() if isinstance(a, bool) else str(a)
+    if k == "str":
+        parts = [p.replace("\\", "\\\\").replace("'", "\\'").replace("${", "\\${") if isinstance(p, str)
+                 else "${" + _source(p, depth + 1) + "}" for p in a]
+        return "'" + "".join(parts) + "'"
+    if k == "ident":
+        return str(a)
+    if k == "paren":
+        return "(" + _source(a, depth + 1) + ")"
+    if k == "mem":
+        return _source(a, depth + 1) + (".?" if c else ".") + str(b)
+    if k == "idx":
+        return _source(a, depth + 1) + ("[?" if c else "[") + _source(b, depth + 1) + "]"
+    if k == "res":
+        return _source(a, depth + 1) + "::" + str(b)
+    if k == "call":
+        head = (_source(x.d, depth + 1) + "." if x.d is not None else "") + str(a)
+        return head + "(" + ", ".join(_source(arg, depth + 1) for arg in b or ()) + ")"
+    if k == "un":
+        return str(a) + _source(b, depth + 1)
+    if k == "bin":
+        return f"{_source(b, depth + 1)} {a} {_source(c, depth + 1)}"
+    if k == "tern":
+        return f"{_source(a, depth + 1)} ? {_source(b, depth + 1)} : {_source(c, depth + 1)}"
+    if k == "arr":
+        return "[…]"
+    if k == "obj":
+        return "{…}"
+    return "…"
+
+
 def _read_text(abspath: str) -> str | None:
     raw = read_regular(abspath, MAX_MODULE_BYTES)
     if raw is None:
@@ -1254,12 +1304,14 @@ def _read_text(abspath: str) -> str | None:
 class Compiled:
     """The result of compiling one Bicep file."""
 
-    def __init__(self, template: Any, positions: dict, notes: list, modules: dict, parsed: Parsed):
+    def __init__(self, template: Any, positions: dict, notes: list, modules: dict, parsed: Parsed,
+                 symbols: dict | None = None):
         self.template = template
         self.positions = positions
         self.notes = notes
         self.modules = modules
         self.parsed = parsed
+        self.symbols = symbols or {}  # resource pointer -> (Bicep symbol, its name as written)
 
 
 def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | None = None) -> Compiled:
@@ -1267,4 +1319,4 @@ def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | Non
     template = unit.compile()
     notes = [(p.line, p.col, p.message) for p in parsed.skipped] + unit.notes
     notes.sort()
-    return Compiled(template, unit.positions, notes, unit.modules, parsed)
+    return Compiled(template, unit.positions, notes, unit.modules, parsed, unit.symbols)
