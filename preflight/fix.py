@@ -40,11 +40,9 @@ from . import fs
 from .conda import (AZUREML_DEFAULTS, INFERENCE_SERVER, V1_MINIMUM, CondaPackage, PipRequirement, parse_matchspec,
                     parse_pip_line, unpinned_conda_packages, unpinned_pip_requirements, v1_serving, v2_serving)
 from .documents import Document, Kind
-from .loaders import (JSON_STRING, FileTooLarge, LoadError, TextLines, TooDeep, decode, json_positions, load_json,
-                      load_yaml, read_regular_file, split_pointer)
+from .loaders import (JSON_STRING, FileTooLarge, LoadError, TextLines, TooDeep, decode, encode_like, json_positions,
+                      load_json, load_yaml, read_regular_file, split_pointer)
 from .project import V1_SCORING, V2_SCORING, held_environments, pin_policy
-
-BOM = b"\xef\xbb\xbf"
 
 
 class PinsError(Exception):
@@ -824,9 +822,8 @@ def write_plan(plan: FilePlan, roots: list[str], original: bytes) -> None:
     """Write one file's fixes; `original` is the file's content they were planned from."""
     if plan.new == plan.original:
         return
-    bom = BOM if original.startswith(BOM) else b""
     try:
-        write_fixed_file(plan.doc.abspath, original, bom + plan.new.encode("utf-8"), roots)
+        write_fixed_file(plan.doc.abspath, original, encode_like(original, plan.new), roots)
     except NotWritten as exc:
         plan.refuse_file(str(exc))
         return

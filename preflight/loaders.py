@@ -117,15 +117,49 @@ def read_regular_file(path: str, limit: int, *, dir_fd: int | None = None, follo
         os.close(fd)
 
 
+# Byte-order marks and the codecs they announce, longest first: the UTF-32 LE mark starts with
+# the UTF-16 LE one. ARM, the Azure CLI and .NET's readers all honour these marks.
+BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def encoding_of(raw: bytes) -> tuple[bytes, str]:
+    """(byte-order mark, codec) of a file's bytes: UTF-8 without a mark unless one says otherwise."""
+    for bom, codec in BOMS:
+        if raw.startswith(bom):
+            return bom, codec
+    return b"", "utf-8"
+
+
+def encode_like(original: bytes, text: str) -> bytes:
+    """`text` in the encoding, and with the byte-order mark, of `original` (a file being fixed
+    keeps its encoding)."""
+    bom, codec = encoding_of(original)
+    return bom + text.encode(codec)
+
+
 def decode(raw: bytes) -> str:
-    """Bytes -> text. UTF-8 (a BOM is dropped); anything else is a LoadError at the bad byte."""
-    if b"\x00" in raw[:8192]:
+    """Bytes -> text: UTF-8, or the UTF-8/16/32 a byte-order mark announces (the mark is
+    dropped). Anything else is a LoadError at the bad byte (line and column in the text)."""
+    bom, codec = encoding_of(raw)
+    if codec == "utf-8" and b"\x00" in raw[:8192]:
         raise LoadError("binary content (NUL bytes): not a text file")
+    body = raw[len(bom):]
     try:
-        return raw.decode("utf-8-sig")
+        text = body.decode(codec)
     except UnicodeDecodeError as exc:
-        line, col = TextLines(raw[: exc.start].decode("utf-8", "replace")).position(exc.start)
-        raise LoadError(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", line, col) from None
+        before = body[: exc.start].decode(codec, "replace")
+        line, col = TextLines(before).position(len(before))  # in characters, not bytes
+        what = "UTF-8" if codec == "utf-8" else codec.upper().replace("-LE", " LE").replace("-BE", " BE")
+        raise LoadError(f"not valid {what} (byte 0x{body[exc.start]:02x})", line, col) from None
+    if codec != "utf-8" and "\x00" in text[:8192]:
+        raise LoadError("binary content (NUL characters): not a text file")
+    return text
 
 
 def pointer_escape(key: str) -> str:

@@ -165,6 +165,9 @@ def _render_slots(message: str, slots: list[dict]) -> str:
         values = [s[name] for s in slots if name in s]
         if not values:
             text = ""
+        elif values[0][0] == "name" and len(values[0]) > 3:  # a Bicep symbol and its names
+            shown = list(dict.fromkeys(v[1] for v in values))
+            text = f"`{values[0][3]}` ({', '.join(shown)})"
         elif values[0][0] == "name":
             shown = list(dict.fromkeys(v[1] for v in values))
             expression = values[0][2]
@@ -192,12 +195,21 @@ def vault_data(v: VaultDeployment, **extra: Any) -> dict[str, Any]:
     data.update(extra)
     workspaces = v.workspaces
     data["_slots"] = {
-        "vault": ("name", v.display_name, f"`{v.name_expression}`"),
+        "vault": _vault_slot(v),
         "workspace": ("name", ", ".join(_ws_display(w) for w in workspaces),
                       ", ".join(f"`{w.name_text}`" for w in workspaces)),
         "guard": ("text", "; ".join(g.describe() for g in v.status.guards)),
     }
     return data
+
+
+def _vault_slot(v: VaultDeployment) -> tuple:
+    """How a message names the vault: ("name", shown, expression[, Bicep symbol]). A vault
+    compiled from Bicep is named by its symbol, with the name(s) it gets (`keyVault` ('kv-a'))."""
+    bicep = v.resource.bicep_symbol
+    if bicep is not None:
+        return ("name", v.shown_name, bicep[1], bicep[0])
+    return ("name", v.display_name, f"`{v.name_expression}`")
 
 
 def _ws_display(ws: Any) -> str:

@@ -622,3 +622,43 @@ def test_cli_json_report_for_a_bicep_file():
     assert proc.returncode == 1
     kv001 = [f for f in report["findings"] if f["rule"] == "KV001"]
     assert kv001 and kv001[0]["path"].endswith("main.bicep") and kv001[0]["line"] == 36
+
+
+# ------------------------------------------------------------------- Bicep names in messages
+
+NAMED_VAULT = """\
+    param suffix string{default}
+
+    resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {{
+      name: 'kv-${{suffix}}'
+      location: 'westeurope'
+      properties: {{
+        tenantId: subscription().tenantId
+        sku: {{ family: 'A', name: 'standard' }}
+        publicNetworkAccess: 'Disabled'
+        accessPolicies: []
+      }}
+    }}
+    """
+
+
+def test_a_finding_names_the_bicep_symbol_and_the_name_as_written(tmp_path):
+    (tmp_path / "main.bicep").write_text(textwrap.dedent(NAMED_VAULT.format(default="")))
+    [kv] = findings(tmp_path / "main.bicep")
+    assert kv.rule == "KV001" and kv.line == 10
+    assert kv.message.startswith("Key Vault `keyVault` ('kv-${suffix}') is deployed")
+    assert "parameters(" not in kv.message  # never the ARM expression the compiler emits
+
+
+def test_a_resolved_name_is_shown_beside_the_symbol(tmp_path):
+    (tmp_path / "main.bicep").write_text(textwrap.dedent(NAMED_VAULT.format(default=" = 'dev'")))
+    [kv] = findings(tmp_path / "main.bicep")
+    assert kv.message.startswith("Key Vault `keyVault` ('kv-dev') is deployed")
+
+
+def test_a_vault_in_a_module_is_named_by_the_modules_symbol(tmp_path):
+    (tmp_path / "vault.bicep").write_text(textwrap.dedent(NAMED_VAULT.format(default="")))
+    (tmp_path / "main.bicep").write_text("module store 'vault.bicep' = {\n  name: 'store'\n"
+                                         "  params: {\n    suffix: 'prod'\n  }\n}\n")
+    [kv] = findings(tmp_path / "main.bicep")
+    assert kv.message.startswith("Key Vault `keyVault` ('kv-prod') (through module 'store'")

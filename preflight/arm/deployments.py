@@ -340,6 +340,13 @@ class DeployedResource:
         return expression_text(self.decl.name)
 
     @property
+    def bicep_symbol(self) -> tuple[str, str] | None:
+        """(symbol, name as written in Bicep) when the resource was compiled from a `.bicep`
+        declaration (`resource keyVault ...`), for messages in the file's own terms; else None."""
+        from ..bicep import symbol_of
+        return symbol_of(self.document, self.decl.pointer)
+
+    @property
     def api_version(self) -> Any:
         if "api" not in self._cache:
             raw = self.decl.api_version

@@ -106,9 +106,22 @@ class VaultDeployment:
 
     @property
     def display_name(self) -> str:
-        """The resolved name, or the name expression as written."""
+        """The resolved name, or the name expression as written; from Bicep, the resource's
+        symbol with either (`keyVault` ('kv-demo'), `keyVault` ('kv-${suffix}'))."""
         name = self.name
+        bicep = self.resource.bicep_symbol
+        if bicep is not None:
+            return f"`{bicep[0]}` ({self.shown_name})"
         return f"'{name}'" if name is not None else f"`{self.name_expression}`"
+
+    @property
+    def shown_name(self) -> str:
+        """The resolved name quoted, else the name as written (Bicep source for Bicep files)."""
+        name = self.name
+        if name is not None:
+            return f"'{name}'"
+        bicep = self.resource.bicep_symbol
+        return bicep[1] if bicep is not None else f"`{self.name_expression}`"
 
     @property
     def subscription_id(self) -> Any:

@@ -45,6 +45,7 @@ def load_bicep(path: str, text: str) -> Any:
     doc.positions = compiled.positions  # type: ignore[misc]  # replaces the lazy JSON lookup
     doc.cache["bicep.notes"] = compiled.notes
     doc.cache["bicep.modules"] = compiled.modules
+    doc.cache["bicep.symbols"] = compiled.symbols
     return doc
 
 
@@ -63,6 +64,14 @@ def module_calls(doc: Any, pointer: str) -> list:
     hits = [(prefix, module) for prefix, module in modules.items()
             if pointer == prefix or pointer.startswith(prefix + "/")]
     return [module for _, module in sorted(hits, key=lambda h: len(h[0]))]
+
+
+def symbol_of(doc: Any, pointer: str) -> tuple[str, str] | None:
+    """(symbol, name as written in Bicep) of the resource the generated template has at
+    `pointer` (`resource keyVault ... = { name: 'kv-${suffix}' }` -> ('keyVault',
+    "'kv-${suffix}'")); None when not compiled from Bicep."""
+    symbols = getattr(doc, "cache", {}).get("bicep.symbols") if doc is not None else None
+    return symbols.get(pointer) if symbols else None
 
 
 def via(resource: Any) -> str:

@@ -15,7 +15,8 @@ evaluator runs unchanged:
                  its parent's condition)
   module      -> Microsoft.Resources/deployments, expressionEvaluationOptions.scope = inner, the
                  module's compiled template inline and `params` as parameters (recursively, with
-                 a cycle and depth guard); registry and template-spec modules stay unresolved
+                 a cycle and depth guard); registry and template-spec modules from Bicep's local
+                 module cache (preflight.bicep.registry), unresolved when not restored
   expressions -> '${x}' format(), ?: if(), ! not(), && and(), || or(), == equals(), != ,
                  =~ (case-insensitive), < <= > >=, + - * / %, ?? coalesce(), .? and [?] tryGet(),
                  lambdas lambda()/lambdaVariables(), `[for ...]` in properties -> property copy;
@@ -37,7 +38,9 @@ from typing import Any, Callable
 from ..arm.expressions import Call, Index, Literal, Member, Node, walk
 from ..arm.values import SECRET, UNSUPPORTED, Unknown
 from ..loaders import join_pointer
+from .. import fs
 from .files import named_path, read_regular
+from .registry import BadReference, cache_file, config_for, is_registry_reference, template_of
 from .syntax import Decl, Parsed, Prop, X, parse
 
 SCHEMAS = {
@@ -197,6 +200,8 @@ class Compiler:
     def __init__(self, read: Callable[[str], str | None] | None = None):
         self.read = read or _read_text
         self.cache: dict[str, tuple[Any, dict, str | None, list]] = {}
+        self.symbols: dict[str, dict[str, tuple[str, str]]] = {}  # module file -> its resources' symbols
+        self.configs: dict = {}  # folder -> the Bicep configuration that applies there
 
 
 class Unit:
@@ -212,6 +217,7 @@ class Unit:
         self.positions: dict[str, tuple[int, int]] = {}
         self.notes: list[tuple[int, int, str]] = []
         self.modules: dict[str, Module] = {}  # pointer of a generated deployment -> its module call
+        self.symbols: dict[str, tuple[str, str]] = {}  # pointer of a resource -> (symbol, name as written)
         self.target_scope = "resourcegroup"
         self.params: dict[str, Decl] = {}
         self.vars: dict[str, Decl] = {}
@@ -224,6 +230,7 @@ class Unit:
         self._var_nodes: dict[str, Node] = {}
         self._var_busy: set[str] = set()
         self._noted: set[tuple[int, int, str]] = set()
+        self.own_notes: set[tuple[int, int, str]] = set()  # not repeated by the files calling this one
         for d in parsed.decls:
             self._declare(d)
 
@@ -234,11 +241,13 @@ class Unit:
         """The scanned file this unit was reached from: what it names stays in its repository."""
         return self.stack[0] if self.stack else self.abspath
 
-    def note(self, pos: tuple[int, int], message: str) -> None:
+    def note(self, pos: tuple[int, int], message: str, own: bool = False) -> None:
         key = (pos[0], pos[1], message)
         if key not in self._noted:
             self._noted.add(key)
             self.notes.append(key)
+        if own:
+            self.own_notes.add(key)
 
     def at(self, pointer: str, pos: tuple[int, int]) -> None:
         if self.record:
@@ -548,12 +557,13 @@ class Unit:
     def _resource(self, info: ResourceInfo, pointer: str) -> dict:
         d = info.decl
         self.at(pointer, d.pos)
+        name_prop = info.props.get("name")
+        self.symbols[pointer] = (info.symbol, source_text(name_prop.value) if name_prop is not None else "?")
         env = self.resource_env(info, None)
         out: dict[str, Any] = {"type": self.type_of(info), "apiVersion": info.api}
         self.at(join_pointer(pointer, "type"), d.extra or d.pos)
         self.at(join_pointer(pointer, "apiVersion"), d.extra or d.pos)
         out["name"] = self._raw_or_node(self.name_node(info, None))
-        name_prop = info.props.get("name")
         self.at(join_pointer(pointer, "name"), name_prop.pos if name_prop is not None else d.pos)
         condition = self._condition(info, env)
         if condition is not None:
@@ -723,8 +733,10 @@ class Unit:
         if not isinstance(path, str) or not path:
             self.note(d.pos, f"{where}: its source is not a literal path; not checked")
             return None
-        if path.startswith(("br:", "br/", "ts:", "ts/")) or "://" in path:
-            self.note(d.pos, f"{where} comes from a registry ('{path}'); its resources are not checked offline")
+        if is_registry_reference(path):
+            return self._registry_module_template(info, path, pointer)
+        if "://" in path:
+            self.note(d.pos, f"{where} comes from '{path}'; its resources are not checked offline")
             return None
         if self.abspath is None:
             self.note(d.pos, f"{where}: '{path}' cannot be resolved without the file's location")
@@ -749,8 +761,45 @@ class Unit:
             return None
         for inner, module in modules.items():  # modules the module calls, for messages
             self.modules[pointer + inner] = module
+        for inner, label in self.compiler.symbols.get(abspath, {}).items():
+            self.symbols[pointer + inner] = label
         for line, _, message in notes:  # what was skipped inside counts here too
             self.note(d.pos, f"{where} ('{path}', line {line}): {message}")
+        return template
+
+    def _registry_module_template(self, info: ModuleInfo, reference: str, pointer: str) -> Any:
+        """A `br:`/`ts:` module from Bicep's local module cache (preflight.bicep.registry), read
+        like a local JSON module; never fetched. Its notes stay with the file that names it:
+        one note per reference, not one more for each file that calls that file."""
+        d = info.decl
+        where = f"module '{info.symbol}'"
+        folder = os.path.dirname(self.abspath) if self.abspath else os.getcwd()
+        config = config_for(folder, self.compiler.configs)
+        try:
+            abspath = cache_file(reference, config)
+        except BadReference as exc:
+            self.note(d.pos, f"{where}: '{reference}' is not a valid module reference ({exc}); not checked")
+            return None
+        cached = self.compiler.cache.get(abspath)
+        if cached is None:
+            if not fs.isfile(abspath):
+                cached = (None, {}, "missing", [])
+            else:
+                cached = self._load_module(abspath)
+                if cached[0] is not None:
+                    cached = (template_of(cached[0], reference),) + cached[1:]
+            self.compiler.cache[abspath] = cached
+        template, _, problem, _ = cached
+        if problem == "missing":
+            restore = f"bicep restore {os.path.basename(self.abspath)}" if self.abspath else "bicep restore"
+            self.note(d.pos, f"{where} comes from a registry ('{reference}') and is not in the local module "
+                             f"cache ({os.path.dirname(abspath)}); run `{restore}` to have it checked",
+                      own=True)
+            return None
+        if problem:
+            self.note(d.pos, f"{where} ('{reference}', cached at {abspath}): {problem}; its resources "
+                             "are not checked")
+            return None
         return template
 
     def _load_module(self, abspath: str) -> tuple[Any, dict, str | None, list]:
@@ -778,7 +827,9 @@ class Unit:
             template = unit.compile()
         except RecursionError:
             return None, {}, f"'{name}' is nested too deeply", []
-        notes = [(p.line, p.col, p.message) for p in parsed.skipped] + unit.notes
+        self.compiler.symbols[abspath] = unit.symbols
+        notes = [(p.line, p.col, p.message) for p in parsed.skipped] + \
+            [n for n in unit.notes if n not in unit.own_notes]
         return template, unit.modules, None, sorted(notes)[:20]
 
     # ------------------------------------------------------------------- JSON positions
@@ -1206,25 +1257,72 @@ def _join_name(parts: list[Node]) -> Node:
     return call("format", lit(fmt), *parts)
 
 
+def source_text(x: Any, limit: int = 60) -> str:
+    """A Bicep expression written back as Bicep (for messages): `'kv-${suffix}'`, `name`."""
+    text = _source(x, 0)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _source(x: Any, depth: int) -> str:
+    if not isinstance(x, X) or depth > 20:
+        return "…"
+    k, a, b, c = x.kind, x.a, x.b, x.c
+    if k == "lit":
+        if isinstance(a, str):
+            return "'" + a.replace("\\", "\\\\").replace("'", "\\'").replace("${", "\\${") + "'"
+        return "null" if a is None else str(a).lower() if isinstance(a, bool) else str(a)
+    if k == "str":
+        parts = [p.replace("\\", "\\\\").replace("'", "\\'").replace("${", "\\${") if isinstance(p, str)
+                 else "${" + _source(p, depth + 1) + "}" for p in a]
+        return "'" + "".join(parts) + "'"
+    if k == "ident":
+        return str(a)
+    if k == "paren":
+        return "(" + _source(a, depth + 1) + ")"
+    if k == "mem":
+        return _source(a, depth + 1) + (".?" if c else ".") + str(b)
+    if k == "idx":
+        return _source(a, depth + 1) + ("[?" if c else "[") + _source(b, depth + 1) + "]"
+    if k == "res":
+        return _source(a, depth + 1) + "::" + str(b)
+    if k == "call":
+        head = (_source(x.d, depth + 1) + "." if x.d is not None else "") + str(a)
+        return head + "(" + ", ".join(_source(arg, depth + 1) for arg in b or ()) + ")"
+    if k == "un":
+        return str(a) + _source(b, depth + 1)
+    if k == "bin":
+        return f"{_source(b, depth + 1)} {a} {_source(c, depth + 1)}"
+    if k == "tern":
+        return f"{_source(a, depth + 1)} ? {_source(b, depth + 1)} : {_source(c, depth + 1)}"
+    if k == "arr":
+        return "[…]"
+    if k == "obj":
+        return "{…}"
+    return "…"
+
+
 def _read_text(abspath: str) -> str | None:
     raw = read_regular(abspath, MAX_MODULE_BYTES)
     if raw is None:
         return None
+    from ..loaders import LoadError, decode
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+        return decode(raw)  # UTF-8, or the UTF-16/32 a byte-order mark announces
+    except LoadError:
         return None
 
 
 class Compiled:
     """The result of compiling one Bicep file."""
 
-    def __init__(self, template: Any, positions: dict, notes: list, modules: dict, parsed: Parsed):
+    def __init__(self, template: Any, positions: dict, notes: list, modules: dict, parsed: Parsed,
+                 symbols: dict | None = None):
         self.template = template
         self.positions = positions
         self.notes = notes
         self.modules = modules
         self.parsed = parsed
+        self.symbols = symbols or {}  # resource pointer -> (Bicep symbol, its name as written)
 
 
 def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | None = None) -> Compiled:
@@ -1232,4 +1330,4 @@ def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | Non
     template = unit.compile()
     notes = [(p.line, p.col, p.message) for p in parsed.skipped] + unit.notes
     notes.sort()
-    return Compiled(template, unit.positions, notes, unit.modules, parsed)
+    return Compiled(template, unit.positions, notes, unit.modules, parsed, unit.symbols)

@@ -26,7 +26,11 @@ def using_target(bicepparam_abspath: str, text: str | None = None) -> str | None
         raw = read_regular(bicepparam_abspath, MAX_BYTES)
         if raw is None:
             return None
-        text = raw.decode("utf-8-sig", "replace")
+        from ..loaders import LoadError, decode
+        try:
+            text = decode(raw)
+        except LoadError:
+            return None
     rel = using_path(text)
     if not rel or rel.startswith(("br:", "br/", "ts:", "ts/")) or "://" in rel:
         return None
