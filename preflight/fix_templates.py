@@ -146,9 +146,10 @@ def _plan_resource(plan: FilePlan, doc: Document, use: RetiringApi, target: str,
             return
         if setting is ABSENT:
             if not isinstance(resource.raw("properties"), dict):
-                plan.notes.append(Note(use.pointer, f"{what}: its `properties` are missing or not written as an object, so "
-                                                    f"`{RBAC}: false` cannot be added; set `{RBAC}` explicitly "
-                                                    f"(false keeps access policies), then raise the apiVersion"))
+                plan.notes.append(Note(use.pointer, f"{what}: its `properties` are missing or not written as an "
+                                                    f"object, so `{RBAC}: false` cannot be added; set `{RBAC}` "
+                                                    f"explicitly (false keeps access policies), then raise the "
+                                                    f"apiVersion"))
                 return
             properties = resource.pointer_of("properties")
     also = f" and `{RBAC}: false` (it keeps its access policies)" if properties else ""
