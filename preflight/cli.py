@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--cache-dir", metavar="DIR", help="where the result cache lives, in its own folder "
                       "DIR/preflight-results (default DIR: $PREFLIGHT_CACHE_DIR, else ~/.cache/preflight); "
                       "PREFLIGHT_NO_CACHE=1 turns it off")
+    scan.add_argument("--today", metavar="YYYY-MM-DD", help="the day date-bound rules judge against (KV019; "
+                      "default: $PREFLIGHT_TODAY, the configuration's `today`, else the real date)")
     load = scan.add_argument_group("declared load (DEP003, DEP016, DEP017; or [[load]] in the config)")
     load.add_argument("--expected-rps", type=float, metavar="RPS", help="requests per second the deployment serves")
     load.add_argument("--latency-ms", type=float, metavar="MS", help="time to score one request, in milliseconds")
@@ -68,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_live_arguments(scan)
     scan.add_argument("--fix", action="store_true",
-                      help="first fix what can be fixed safely in environment files (see `preflight fix`)")
+                      help="first fix what can be fixed safely in environment files and templates "
+                           "(see `preflight fix`)")
     _add_fix_arguments(scan)
 
     rules = sub.add_parser("rules", help="list every rule")
@@ -76,9 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     one = sub.add_parser("rule", help="show one rule's documentation")
     one.add_argument("id", metavar="ID")
 
-    fix = sub.add_parser("fix", help="pin unpinned packages from a lock and add missing serving packages")
+    fix = sub.add_parser("fix", help="pin unpinned packages from a lock, add missing serving packages, "
+                         "raise retiring Key Vault API versions in templates")
     fix.add_argument("paths", nargs="*", default=["."], metavar="PATH")
-    fix.add_argument("--select", metavar="IDS", help="only fix these rules' findings (ENV001,ENV003,ENV004,ENV005)")
+    fix.add_argument("--select", metavar="IDS",
+                     help="only fix these rules' findings (ENV001,ENV003,ENV004,ENV005,KV019)")
     fix.add_argument("--ignore", metavar="IDS", help="do not fix these rules' findings")
     fix.add_argument("--config", metavar="FILE", help="configuration file (default: nearest one)")
     fix.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip paths matching GLOB")
@@ -159,6 +164,20 @@ def build_options(args: argparse.Namespace):
         if not os.path.isfile(f):
             raise UsageError(f"--parameters {f}: no such file")
     fail_on = args.fail_on or config.get("fail-on", "warning")
+    from .clock import DateError, pinned_day
+
+    try:
+        today = pinned_day(args.today, config)
+    except DateError as exc:
+        raise UsageError(str(exc)) from None
+    fixing = {}
+    if getattr(args, "fix", False) or getattr(args, "diff", False):  # the fixer loads only when used
+        from .fix_templates import ApiVersionError, target_version
+
+        try:
+            fixing["keyvault_api_version"] = target_version(args.keyvault_api_version, config)
+        except ApiVersionError as exc:
+            raise UsageError(str(exc)) from None
     options = Options(
         select=set(select) if select is not None else None,
         ignore=set(split_ids(args.ignore)),
@@ -167,7 +186,7 @@ def build_options(args: argparse.Namespace):
         parameter_files=tuple(args.parameters),
         max_file_bytes=config.get("max-file-size", 20 * 1024 * 1024),
         # Rule families read a file's own configuration through extra["configs"].for_file(path).
-        extra={"config": config, "configs": configs},
+        extra={"config": config, "configs": configs, **fixing, **({"today": today} if today else {})},
         configs=configs,
         baseline=baseline,
         jobs=args.jobs,
@@ -319,6 +338,8 @@ def _add_fix_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pins", metavar="FILE",
                         help="lock to pin from: `pip freeze`, `conda list --export` or `conda env export` output")
     parser.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
+    parser.add_argument("--keyvault-api-version", metavar="VERSION",
+                        help="the version retiring Key Vault apiVersions are raised to (KV019; default 2026-02-01)")
 
 
 def run_fixes(args: argparse.Namespace, options, out) -> int:

@@ -37,6 +37,7 @@ _SELECTORS = {"type": "array", "items": _SELECTOR}
 _GLOB = {"type": "string", "minLength": 1}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _POSITIVE = {"type": "number", "exclusiveMinimum": 0}
+_DAY = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 
 # The single source of truth for validation and for the README's configuration table.
 SCHEMA: dict[str, Any] = {
@@ -95,6 +96,11 @@ SCHEMA: dict[str, Any] = {
                 "properties": {"path": _GLOB, "purpose": {"enum": ["v1-scoring", "v2-scoring", "training"]}},
             },
         },
+        "today": {**_DAY, "description": "the day date-bound rules judge against (KV019), for reproducible "
+                                          "runs; default: the real date (`--today` and $PREFLIGHT_TODAY win)"},
+        "keyvault-api-version": {
+            **_DAY, "description": "the Key Vault apiVersion `preflight fix` raises retiring ones to (KV019; "
+                                   "default 2026-02-01, at least that, not a preview)"},
         "pin-conda-minor": {
             "type": "boolean",
             "description": "`name=X.Y` counts as a pinned conda package (default true); false requires X.Y.Z "
@@ -515,6 +521,8 @@ def _describe(error: Any, where: str) -> str:
         return f"'{key}' must be {article} {expected}, not {_toml_type(error.instance)}"
     if error.validator == "enum":
         return f"'{key}' must be one of {', '.join(map(str, error.validator_value))}, not {error.instance!r}"
+    if error.validator == "pattern" and error.validator_value == _DAY["pattern"]:
+        return f"'{key}': {error.instance!r} is not a date (YYYY-MM-DD)"
     if error.validator == "pattern":
         return f"'{key}': {error.instance!r} is not a rule id or prefix (like KV001 or ENV)"
     return f"'{key}': {error.message}"

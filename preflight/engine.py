@@ -21,7 +21,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
-from . import fs
+from . import clock, fs
 from .config import rule_filter
 from .discover import Candidate, Skipped, discover
 from .documents import Document, Kind, load_document, sniff
@@ -268,10 +268,12 @@ class DocumentStore:
         return self._kept_digests[kinds_key]
 
     def dependency_now(self, kind: str, path: str, arg: Any) -> Any:
-        """The scan's own dependencies, for fs.Verifier: the kept documents of some kinds, and
-        the configuration of a path."""
+        """The scan's own dependencies, for fs.Verifier: the kept documents of some kinds, the
+        configuration of a path, and the day of the run (preflight.clock)."""
         if kind == "kept":
             return self.kept_digest(path)
+        if kind == clock.DEPENDENCY:
+            return clock.today(self.options).isoformat()
         configs = self.options.configs
         if kind == "config" and configs is not None:
             return configs.for_file(path).identity

@@ -890,7 +890,7 @@ def _run(paths: list[str], options: Any, pins: Pins | None, write: bool, started
         if kind is None or kind == Kind.SCORING_SCRIPT:
             continue
         doc = load_document(item.path, raw, explicit=item.explicit)
-        if doc is None or doc.kind not in ENV_KINDS or doc.error is not None:
+        if doc is None or doc.kind not in ENV_KINDS + (Kind.ARM_TEMPLATE,) or doc.error is not None:
             continue
         real = os.path.realpath(doc.abspath)
         if real in seen:
@@ -908,9 +908,16 @@ def _run(paths: list[str], options: Any, pins: Pins | None, write: bool, started
             if inside(real, roots):
                 removed += [os.path.join(shown, os.path.basename(p)) for p in remove_stale_temp_files(real, started_ns)]
     plans = []
+    fixing = {os.path.realpath(doc.abspath) for doc, _ in documents}
     for doc, raw in documents:
-        plan = plan_document(doc, ctx, pins, _reported(doc, ctx, filt))
-        apply_changes(plan)
+        if doc.kind == Kind.ARM_TEMPLATE:  # Key Vault API versions (preflight.fix_templates)
+            from .fix_templates import RULES, apply_template, plan_template
+
+            plan = plan_template(doc, ctx, _reported(doc, ctx, filt, RULES), fixing)
+            apply_template(plan)
+        else:
+            plan = plan_document(doc, ctx, pins, _reported(doc, ctx, filt))
+            apply_changes(plan)
         if write:
             write_plan(plan, roots, raw)
         if plan.changes or plan.notes:
@@ -930,11 +937,11 @@ def _finding_filter(options: Any, store: Any) -> Any:
     return FindingFilter(options, store.get)
 
 
-def _reported(doc: Document, ctx: Any, filt: Any) -> Callable[[str, str], bool]:
+def _reported(doc: Document, ctx: Any, filt: Any, rule_ids: tuple[str, ...] = FIXED_RULES) -> Callable[[str, str], bool]:
     """Run the fixable rules on `doc` as the scan would and keep what survives filtering."""
     from .engine import REGISTRY, check_document, rule_enabled
 
-    rules = [REGISTRY[i] for i in FIXED_RULES if i in REGISTRY and rule_enabled(i, ctx.options)]
+    rules = [REGISTRY[i] for i in rule_ids if i in REGISTRY and rule_enabled(i, ctx.options)]
     if filt is not None:
         rules = filt.rules_for(doc, rules)
     findings = check_document(doc, ctx, rules)

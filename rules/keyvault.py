@@ -14,11 +14,13 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator
 
-from preflight.arm.deployments import parameter_sets_of, template_of
+from preflight.arm.deployments import DeployedResource, parameter_sets_of, template_of
 from preflight.arm.template import ABSENT
 from preflight.arm.values import (PARAMETER, PLACEHOLDER, SECRET, ResourceRef, RuntimeValue, Unknown, describe,
                                   key_of, same_text)
-from preflight.arm.vaults import WORKSPACES, VaultDeployment, vault_deployments
+from preflight.arm.vaults import (MINIMUM_API, RETIREMENT_DAY, WORKSPACES, VaultDeployment,
+                                  bicep_existing_references, retiring_api_versions, vault_deployments)
+from preflight.clock import today_for
 from preflight.documents import Document, Kind
 from preflight.engine import ERROR, INFO, WARNING, Context, Issue, rule
 from preflight.findings import Severity
@@ -219,13 +221,18 @@ def _ws_display(ws: Any) -> str:
 def where(v: VaultDeployment) -> str:
     """' (in linked template X)' for a vault that lives in a relativePath-linked file; for a
     .bicep file, ' (through module ...)' for a vault declared in a Bicep module."""
-    if v.resource.local:
+    return origin(v.resource)
+
+
+def origin(resource: DeployedResource) -> str:
+    """`where` for any resource of the template."""
+    if resource.local:
         from preflight.bicep import via
-        return via(v.resource)
-    source = getattr(v.source_document, "abspath", None)
+        return via(resource)
+    source = getattr(resource.document, "abspath", None)
     if not source:
         return " (declared in a linked template)"
-    shown = os.path.relpath(source, os.path.dirname(v.document.abspath))
+    shown = os.path.relpath(source, os.path.dirname(resource.evaluation.document.abspath))
     return f" (declared in {shown}, linked from here)"
 
 
@@ -1135,3 +1142,99 @@ def rbac_implicit(doc: Document, ctx: Context) -> Iterator[Issue]:
                             data=vault_data(v)), v.parameter_file
     yield from report_once(doc, ctx, candidates(), defaults_alone=False)
 
+
+
+@rule("KV019", "keyvault-api-retiring", WARNING, reads=Kind.ARM_TEMPLATE,
+      summary=f"A `Microsoft.KeyVault/*` apiVersion before {MINIMUM_API}, retired on {RETIREMENT_DAY}")
+def api_retiring(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds every `Microsoft.KeyVault/*` resource (`vaults`, `vaults/accessPolicies`,
+    `vaults/secrets`, `vaults/keys`, `managedHSMs`, ...) whose `apiVersion` is before
+    2026-02-01, in ARM JSON and in Bicep (`'Microsoft.KeyVault/vaults@2023-07-01'`), including
+    child resources, nested deployments, linked templates, Bicep modules and `existing`
+    references. Each resource is reported once, at its `apiVersion` (in Bicep, the type
+    string); a preview version counts by its date (`2025-05-01-preview` is before). An
+    apiVersion preflight cannot evaluate offline is not reported. Severity is a warning until
+    2027-02-27 and an error from that day on; the day is today's date, or the one pinned with
+    `--today YYYY-MM-DD`, `PREFLIGHT_TODAY` or `today = "YYYY-MM-DD"` in the configuration (for
+    reproducible CI runs).
+
+    ## Why it matters
+    Microsoft retires every Key Vault control-plane API version before 2026-02-01 on
+    2027-02-27, with no exception or extension. The vaults keep working, but from that day a
+    deployment that creates, updates or reads a Key Vault resource with an older version is
+    rejected: the template no longer deploys, in every pipeline that uses it.
+
+    The obvious fix has a trap: from API 2026-02-01 a *new* vault defaults to Azure RBAC
+    (`enableRbacAuthorization` is true unless set), which ignores access policies. A template
+    that only raises the version keeps working on existing vaults (they keep their access
+    model), but the next vault it creates grants nobody anything through its `accessPolicies`
+    (KV018).
+
+    ## Example
+    ```bicep
+    resource kv 'Microsoft.KeyVault/vaults@2023-07-01' = {
+      name: 'kv-ml-prod'
+      location: location
+      properties: {
+        tenantId: subscription().tenantId
+        sku: { family: 'A', name: 'standard' }
+        accessPolicies: [ ... ]
+      }
+    }
+    ```
+
+    ## How to fix
+    Raise the apiVersion to 2026-02-01 or later, and on every vault that uses access policies
+    write `enableRbacAuthorization: false` explicitly, so the new default changes nothing about
+    who can read the vault. `preflight fix` does both, with the file's own layout: it raises
+    each literal Key Vault apiVersion it reports to 2026-02-01 (or the version given with
+    `--keyvault-api-version` or `keyvault-api-version` in the configuration), and inserts
+    `enableRbacAuthorization: false` into the `properties` of each deployed vault in
+    access-policy mode (it has `accessPolicies`, or `enableRbacAuthorization` is false or
+    absent). A vault whose `enableRbacAuthorization` is true, a parameter or an expression keeps
+    it as written, and `existing` references and child resources only get the new version.
+    2026-02-01 is the default because it is the version Microsoft's migration guide names and
+    the first one whose schema and Bicep types every tool knows; newer stable versions work too.
+    An apiVersion written as an expression (`[variables('kvApiVersion')]`) is changed where
+    its value is defined, by hand.
+    """
+    found = retiring_api_versions(doc, ctx)
+    existing = bicep_existing_references(doc)
+    if not found and not existing:
+        return
+    day = today_for(ctx)
+    days = (RETIREMENT_DAY - day).days
+    if days > 0:
+        severity = WARNING
+        when = (f"which retires on {RETIREMENT_DAY} ({_days(days)} left): Key Vault control-plane API versions "
+                f"before {MINIMUM_API} stop working then, and this template no longer deploys")
+    else:
+        severity = ERROR
+        when = (f"retired on {RETIREMENT_DAY} ({'today' if days == 0 else _days(-days) + ' ago'}): Key Vault "
+                f"control-plane API versions before {MINIMUM_API} no longer work, and this template no longer deploys")
+    secrets = secure_values(doc, ctx)
+    for use in found:
+        resource = use.resource
+        message = (f"`{use.type}` {use.display_name}{' (existing)' if use.existing else ''}{origin(resource)} "
+                   f"uses apiVersion "
+                   f"{' or '.join(use.versions)}, {when}")
+        yield Issue(use.pointer, tidy(message, secrets, MAX_WORD), severity=severity,
+                    fix=f"raise the apiVersion to {MINIMUM_API} or later (`preflight fix` does it) and keep "
+                        "access-policy vaults in that mode with an explicit `enableRbacAuthorization: false`",
+                    data=tidy({"type": use.type, "apiVersion": use.versions[0], "versions": use.versions,
+                               "minimum": MINIMUM_API, "retires": RETIREMENT_DAY.isoformat(),
+                               "today": day.isoformat(), "daysLeft": max(days, 0)}, secrets))
+    for ref in existing:
+        yield Issue(ref.pointer, tidy(f"`{ref.type}` {ref.display_name} (existing) uses apiVersion {ref.version}, "
+                                      f"{when}", secrets, MAX_WORD), severity=severity, line=ref.position[0],
+                    column=ref.position[1], fix=f"raise the apiVersion to {MINIMUM_API} or later (`preflight fix` "
+                                                "does it)",
+                    data={"type": ref.type, "apiVersion": ref.version, "versions": [ref.version],
+                          "minimum": MINIMUM_API, "retires": RETIREMENT_DAY.isoformat(), "today": day.isoformat(),
+                          "daysLeft": max(days, 0)})
+
+
+def _days(n: int) -> str:
+    return f"{n} day{'s' if n != 1 else ''}"

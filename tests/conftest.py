@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 SHARED = Path(os.environ.get("PREFLIGHT_SHARED", REPO.parent / "shared"))
 CORPUS = SHARED / "corpus"
+PINNED_TODAY = "2026-12-01"  # 88 days before the Key Vault API retirement (KV019)
 
 
 def run_cli(*args: str, cwd: str | os.PathLike | None = None, env: dict | None = None,
@@ -36,6 +37,13 @@ def _no_result_cache(monkeypatch):
     """Tests check files as they are: the result cache is tested on its own (test_cache.py),
     and no test writes into the home folder's cache."""
     monkeypatch.setenv("PREFLIGHT_NO_CACHE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _pinned_today(monkeypatch):
+    """Findings that depend on the date (KV019: warning before 2027-02-27, error from then on)
+    are the same whenever the tests run; tests of the date itself set or clear it."""
+    monkeypatch.setenv("PREFLIGHT_TODAY", PINNED_TODAY)
 
 
 @pytest.fixture

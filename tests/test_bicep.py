@@ -20,6 +20,9 @@ POLICY_RULES = {"KV001", "KV002", "KV003", "KV004", "KV005", "KV006"}
 
 
 def findings(*paths, **options):
+    # KV019 (the fixtures' 2023 Key Vault API versions retire in 2027) has its own tests
+    # (test_keyvault_retiring.py); here it would add a finding to every fixture.
+    options.setdefault("ignore", {"KV019"})
     return scan([str(p) for p in paths], Options(**options)).findings
 
 

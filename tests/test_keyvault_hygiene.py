@@ -30,7 +30,7 @@ def check(tmp_path, rule, properties=None, remove=(), name="kv-hygiene", api="20
 def test_the_good_vault_has_no_hygiene_findings(tmp_path):
     path = tmp_path / "t.json"
     path.write_text(json.dumps({"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [
-        {"type": "Microsoft.KeyVault/vaults", "apiVersion": "2023-07-01", "name": "kv-good", "properties": GOOD}]}))
+        {"type": "Microsoft.KeyVault/vaults", "apiVersion": "2026-02-01", "name": "kv-good", "properties": GOOD}]}))
     assert scan([str(path)], Options()).findings == []
 
 

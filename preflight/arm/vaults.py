@@ -21,10 +21,12 @@ vault in document order, the parameter file) and what the rules need to word a f
 """
 from __future__ import annotations
 
+import datetime
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .deployments import DeployedResource, Evaluation, Status, evaluations, may_deploy
+from .deployments import DeployedResource, Evaluation, Status, evaluations, may_deploy, possible_types
 from .evaluator import Scope, SymbolicTarget, evaluate
 from .expressions import Call, Literal, Member, Node, template_strings, walk
 from .template import ABSENT, kget
@@ -34,6 +36,11 @@ VAULTS = "Microsoft.KeyVault/vaults"
 POLICY_CHILD = "Microsoft.KeyVault/vaults/accessPolicies"
 WORKSPACES = "Microsoft.MachineLearningServices/workspaces"
 RBAC_DEFAULT_API = "2026-02-01"  # new vaults default to RBAC from this API version on (SPEC §1.3)
+# Every Key Vault control-plane API version before 2026-02-01 retires on 2027-02-27, with no
+# exception or extension (SPEC §1.3, "migrate-api-version"): the same version as the RBAC default.
+MINIMUM_API = RBAC_DEFAULT_API
+RETIREMENT_DAY = datetime.date(2027, 2, 27)
+KEYVAULT_NAMESPACE = "microsoft.keyvault/"
 
 
 @dataclass
@@ -418,3 +425,180 @@ def _operations(vault: DeployedResource, ev: Evaluation) -> list[PolicyOperation
         out.append(PolicyOperation(kind, child.get("properties/accessPolicies"), child))
     return out
 
+
+
+# ------------------------------------------------------------------ retiring API versions
+
+_API_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:-[A-Za-z][A-Za-z0-9.]*)?$")
+
+
+def api_date(version: Any) -> str | None:
+    """The date part of an API version (`2025-05-01-preview` -> `2025-05-01`), or None when
+    `version` is not one."""
+    m = _API_VERSION.match(version.strip()) if isinstance(version, str) else None
+    return m.group(1) if m else None
+
+
+def is_preview(version: str) -> bool:
+    return version.strip().lower() != (api_date(version) or "")
+
+
+@dataclass
+class RetiringApi:
+    """A `Microsoft.KeyVault/*` resource declaration whose apiVersion is before MINIMUM_API
+    (under some parameter set): every instance of the declaration, once."""
+
+    resource: DeployedResource  # its first instance
+    type: str
+    versions: list[str]  # the known retiring versions, as written or evaluated, first seen first
+    names: list[str] = field(default_factory=list)  # the resolved names of its instances, when known
+
+    @property
+    def display_name(self) -> str:
+        """`'kv-prod'`, or the name expression with the names it resolves to."""
+        written = self.resource.decl.name
+        if isinstance(written, str) and not written.startswith("[") and self.names == [written]:
+            return f"'{written}'"
+        resolved = f" ({', '.join(repr(n) for n in self.names[:5])}{', ...' if len(self.names) > 5 else ''})" \
+            if self.names else ""
+        return f"`{self.resource.name_text}`{resolved}"
+
+    @property
+    def declaration(self) -> Any:
+        return self.resource.decl
+
+    @property
+    def local(self) -> bool:
+        """Declared in the scanned document itself (a Bicep module's resource is compiled into
+        it, but its text is in the module's file: see `module_calls`)."""
+        return self.resource.local
+
+    @property
+    def pointer(self) -> str:
+        """In the scanned document: the apiVersion (in Bicep, the type string), or the
+        deployment or module that brings the resource in from another file."""
+        return self.resource.pointer_of("apiVersion") if self.local else self.resource.anchor
+
+    @property
+    def literal(self) -> bool:
+        """The apiVersion is written as text (not an expression): a fix can rewrite it."""
+        raw = self.resource.decl.api_version
+        return isinstance(raw, str) and not raw.startswith("[")
+
+    @property
+    def is_vault(self) -> bool:
+        return self.type.lower() == VAULTS.lower()
+
+    @property
+    def existing(self) -> bool:
+        return bool(self.resource.existing)
+
+
+def is_keyvault_type(rtype: Any) -> bool:
+    """A type of the Key Vault resource provider. `Microsoft.KeyVault/vaults/providers/<type>`
+    (the old way to write an extension resource such as diagnostic settings or a role
+    assignment on a vault) belongs to the other provider, and its apiVersion is that
+    provider's."""
+    if not isinstance(rtype, str):
+        return False
+    segments = rtype.lower().split("/")
+    return rtype.lower().startswith(KEYVAULT_NAMESPACE) and "providers" not in segments[1:]
+
+
+def retiring_api_versions(doc: Any, ctx: Any) -> list[RetiringApi]:
+    """Every `Microsoft.KeyVault/*` resource declaration (children, nested deployments, linked
+    templates and Bicep modules included; `existing` references too: reading a vault is a
+    control-plane call) whose apiVersion is known and older than MINIMUM_API (cached)."""
+    if "arm.kv-retiring" not in doc.cache:
+        doc.cache["arm.kv-retiring"] = _retiring(doc, ctx)
+    return doc.cache["arm.kv-retiring"]
+
+
+def _retiring(doc: Any, ctx: Any) -> list[RetiringApi]:
+    types = possible_types(doc)
+    if types is not None and not any(t.startswith(KEYVAULT_NAMESPACE) for t in types):
+        return []  # no evaluation can have a Key Vault resource: none is evaluated
+    found: dict[int, RetiringApi] = {}
+    for ev in evaluations(doc, ctx):
+        for resource in ev.resources:
+            rtype = resource.type
+            if not is_keyvault_type(rtype):
+                continue
+            version = resource.api_version
+            day = api_date(version)
+            if day is None or day >= MINIMUM_API:
+                continue
+            entry = found.get(id(resource.decl))
+            if entry is None:
+                entry = found[id(resource.decl)] = RetiringApi(resource, rtype, [version])
+            elif version not in entry.versions:
+                entry.versions.append(version)
+            name = resource.name
+            if isinstance(name, str) and name not in entry.names:
+                entry.names.append(name)
+    return list(found.values())
+
+
+@dataclass
+class ExistingReference:
+    """A Bicep `existing` Key Vault resource with a retiring version. `bicep build` emits no
+    resource for it (so the template model has none), but reading it is a control-plane call
+    with that version."""
+
+    type: str
+    version: str
+    symbol: str
+    name: str | None  # as written, when a plain string
+    position: tuple[int, int]  # of its type string
+
+    @property
+    def pointer(self) -> str:
+        return f"/existing/{self.symbol}"
+
+    @property
+    def display_name(self) -> str:
+        return f"'{self.name}'" if self.name is not None else f"`{self.symbol}`"
+
+
+def bicep_existing_references(doc: Any) -> list[ExistingReference]:
+    """The `existing` Key Vault resources of a .bicep document (nested ones included) whose
+    apiVersion is before MINIMUM_API (cached)."""
+    if "bicep.kv-existing" in doc.cache:
+        return doc.cache["bicep.kv-existing"]
+    out: list[ExistingReference] = []
+    if getattr(doc, "format", None) == "bicep" and doc.error is None and "existing" in doc.text:
+        from ..bicep.syntax import Decl, Prop, X, parse
+
+        work: list[tuple[Any, str | None, str]] = [(d, None, "") for d in parse(doc.text).decls]
+        while work:
+            node, parent_type, prefix = work.pop()
+            if isinstance(node, Decl) and node.kind == "resource" and isinstance(node.type, str):
+                own, _, version = node.type.partition("@")
+                rtype = own if parent_type is None or "/" in own and "." in own.split("/")[0] \
+                    else f"{parent_type}/{own}"
+                symbol = f"{prefix}{node.name or '?'}"
+                day = api_date(version)
+                if node.existing and is_keyvault_type(rtype) and day is not None and day < MINIMUM_API:
+                    name = _plain_name(node.value)
+                    out.append(ExistingReference(rtype, version, symbol, name, node.extra or node.pos))
+                work.extend((child, rtype, symbol + "/") for child in _nested(node.value, Prop, X))
+        out.sort(key=lambda r: r.position)
+    doc.cache["bicep.kv-existing"] = out
+    return out
+
+
+def _nested(body: Any, prop: type, x: type) -> list[Any]:
+    """The resource declarations nested in a resource body (`obj`, `if`, `for`)."""
+    while isinstance(body, x) and body.kind in ("if", "for"):
+        body = body.b if body.kind == "if" else body.d
+    if not isinstance(body, x) or body.kind != "obj":
+        return []
+    return [p.value for p in body.a if isinstance(p, prop) and p.key is None]
+
+
+def _plain_name(body: Any) -> str | None:
+    props = getattr(body, "a", None) if getattr(body, "kind", None) == "obj" else None
+    for p in props or []:
+        if p.key == "name" and getattr(p.value, "kind", None) == "lit" and isinstance(p.value.a, str):
+            return p.value.a
+    return None

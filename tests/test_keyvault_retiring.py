@@ -1,0 +1,218 @@
+"""KV019: every Key Vault resource whose apiVersion retires on 2027-02-27, once, at its
+apiVersion; a warning before that day and an error from it, with the day pinned for CI."""
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from preflight import clock
+from preflight.cli import build_options, build_parser
+from preflight.engine import Options, scan
+from preflight.findings import ERROR, WARNING
+
+from conftest import PINNED_TODAY, run_cli, scan_json
+
+SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
+PROPS = {"tenantId": "[subscription().tenantId]", "sku": {"family": "A", "name": "standard"}, "accessPolicies": []}
+
+
+def template(*resources, **top) -> str:
+    return json.dumps({"$schema": SCHEMA, "contentVersion": "1.0.0.0", **top, "resources": list(resources)}, indent=2)
+
+
+def vault(api: str, name: str = "kv-one", **extra) -> dict:
+    return {"type": "Microsoft.KeyVault/vaults", "apiVersion": api, "name": name, "location": "westeurope",
+            "properties": dict(PROPS), **extra}
+
+
+def kv019(path, **options) -> list:
+    return [f for f in scan([str(path)], Options(**options)).findings if f.rule == "KV019"]
+
+
+def line_of(path: Path, needle: str, nth: int = 1) -> tuple[int, int]:
+    seen = 0
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if needle in line:
+            seen += 1
+            if seen == nth:
+                return i, line.index(needle) + 1
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+# ------------------------------------------------------------------------ what is reported
+
+
+def test_every_key_vault_type_before_2026_02_01_is_reported_at_its_api_version(tmp_path):
+    path = tmp_path / "t.json"
+    secret = {"type": "secrets", "apiVersion": "2019-09-01", "name": "s1", "properties": {"value": "x"},
+              "dependsOn": ["kv-one"]}
+    path.write_text(template(
+        vault("2023-07-01", resources=[secret]),
+        {"type": "Microsoft.KeyVault/vaults/accessPolicies", "apiVersion": "2025-05-01-preview",
+         "name": "kv-one/add", "properties": {"accessPolicies": []}},
+        {"type": "Microsoft.KeyVault/vaults/keys", "apiVersion": "2026-02-01", "name": "kv-one/k1",
+         "properties": {"kty": "RSA"}},
+        {"type": "Microsoft.KeyVault/vaults/secrets", "apiVersion": "2026-03-01-preview", "name": "kv-one/s2",
+         "properties": {"value": "y"}},
+        {"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2019-06-01", "name": "st1"}))
+    found = kv019(path)
+    assert [(f.pointer, f.data["type"], f.data["apiVersion"]) for f in found] == [
+        ("/resources/0/apiVersion", "Microsoft.KeyVault/vaults", "2023-07-01"),
+        ("/resources/0/resources/0/apiVersion", "Microsoft.KeyVault/vaults/secrets", "2019-09-01"),
+        ("/resources/1/apiVersion", "Microsoft.KeyVault/vaults/accessPolicies", "2025-05-01-preview"),
+    ]
+    assert (found[0].line, found[0].column) == line_of(path, '"apiVersion": "2023-07-01"')
+    assert all(f.severity == WARNING for f in found)
+    assert "'kv-one/add'" in found[2].message and "2025-05-01-preview" in found[2].message
+
+
+def test_a_resource_is_reported_once_whatever_its_copies_and_parameter_files(tmp_path):
+    path = tmp_path / "azuredeploy.json"
+    looped = vault("2022-07-01", name="[concat('kv-', copyIndex())]", copy={"name": "vaults", "count": 3})
+    path.write_text(template(looped, parameters={"env": {"type": "string", "defaultValue": "dev"}}))
+    for env in ("test", "prod"):
+        (tmp_path / f"azuredeploy.parameters.{env}.json").write_text(json.dumps({"parameters": {"env": {"value": env}}}))
+    (f,) = kv019(path)
+    assert f.pointer == "/resources/0/apiVersion" and "'kv-0', 'kv-1', 'kv-2'" in f.message
+
+
+def test_nested_deployments_are_searched_and_unknown_versions_are_not_reported(tmp_path):
+    inner = template(vault("2021-10-01", name="kv-inner"))
+    path = tmp_path / "t.json"
+    path.write_text(template(
+        {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "nested",
+         "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+                        "template": json.loads(inner)}},
+        vault("[parameters('kvApi')]", name="kv-param"),
+        vault("[variables('kvApi')]", name="kv-var"),
+        {"type": "Microsoft.KeyVault/vaults/providers/diagnosticSettings", "apiVersion": "2017-05-01-preview",
+         "name": "kv-var/Microsoft.Insights/logs", "properties": {}},
+        parameters={"kvApi": {"type": "string"}}, variables={"kvApi": "2019-09-01"}))
+    found = kv019(path)
+    # the parameter has no value: nothing is reported from it; the variable is known
+    assert [f.pointer for f in found] == ["/resources/0/properties/template/resources/0/apiVersion",
+                                          "/resources/2/apiVersion"]
+    assert "'kv-inner'" in found[0].message and "'kv-var'" in found[1].message
+
+
+def test_bicep_reports_at_the_type_string_and_through_modules(tmp_path):
+    (tmp_path / "modules").mkdir()
+    module = tmp_path / "modules" / "kv.bicep"
+    module.write_text(textwrap.dedent("""\
+        param name string
+        resource kv 'Microsoft.KeyVault/vaults@2023-02-01' = {
+          name: name
+          location: resourceGroup().location
+          properties: {
+            tenantId: subscription().tenantId
+            sku: { family: 'A', name: 'standard' }
+            accessPolicies: []
+          }
+        }
+        """))
+    main = tmp_path / "main.bicep"
+    main.write_text(textwrap.dedent("""\
+        resource shared 'Microsoft.KeyVault/vaults@2019-09-01' existing = {
+          name: 'kv-shared'
+        }
+
+        module vault 'modules/kv.bicep' = {
+          name: 'vault'
+          params: { name: 'kv-mod' }
+        }
+
+        resource current 'Microsoft.KeyVault/vaults/secrets@2026-02-01' = {
+          parent: shared
+          name: 'token'
+          properties: { value: 'x' }
+        }
+        """))
+    found = kv019(main)
+    assert [(f.line, f.column) for f in found] == [line_of(main, "'Microsoft.KeyVault/vaults@2019"),
+                                                   line_of(main, "module vault")]
+    assert "(existing)" in found[0].message
+    assert "through module 'vault'" in found[1].message and "2023-02-01" in found[1].message
+    (own,) = kv019(module)
+    assert (own.line, own.column) == line_of(module, "'Microsoft.KeyVault/vaults@")
+
+
+# ------------------------------------------------------------------------------ the day
+
+
+@pytest.mark.parametrize("day, severity, words", [
+    ("2026-12-07", WARNING, "retires on 2027-02-27 (82 days left)"),
+    ("2027-02-26", WARNING, "(1 day left)"),
+    ("2027-02-27", ERROR, "retired on 2027-02-27 (today)"),
+    ("2027-03-01", ERROR, "retired on 2027-02-27 (2 days ago)"),
+])
+def test_a_warning_until_the_day_and_an_error_from_it(tmp_path, day, severity, words):
+    path = tmp_path / "t.json"
+    path.write_text(template(vault("2023-07-01")))
+    (f,) = kv019(path, extra={"today": day})
+    assert f.severity == severity and words in f.message and f.data["today"] == day
+
+
+def test_the_day_comes_from_the_option_the_environment_or_the_configuration(tmp_path, monkeypatch):
+    (tmp_path / "t.json").write_text(template(vault("2023-07-01")))
+    report, proc = scan_json(str(tmp_path), "--no-cache", "--today", "2027-03-01", env={"PREFLIGHT_TODAY": ""})
+    assert proc.returncode == 1 and [f["severity"] for f in report["findings"] if f["rule"] == "KV019"] == ["error"]
+    report, _ = scan_json(str(tmp_path), "--no-cache", env={"PREFLIGHT_TODAY": "2027-02-27"})
+    assert "(today)" in next(f["message"] for f in report["findings"] if f["rule"] == "KV019")
+    (tmp_path / ".preflight.toml").write_text('today = "2027-02-28"\n')
+    report, _ = scan_json(str(tmp_path), "--no-cache", env={"PREFLIGHT_TODAY": ""})
+    assert "(1 day ago)" in next(f["message"] for f in report["findings"] if f["rule"] == "KV019")
+    # the option wins over the environment, which wins over the configuration
+    report, _ = scan_json(str(tmp_path), "--no-cache", "--today", "2026-12-26", env={"PREFLIGHT_TODAY": "2027-01-01"})
+    assert "(63 days left)" in next(f["message"] for f in report["findings"] if f["rule"] == "KV019")
+    report, _ = scan_json(str(tmp_path), "--no-cache", env={"PREFLIGHT_TODAY": "2027-01-01"})
+    assert "(57 days left)" in next(f["message"] for f in report["findings"] if f["rule"] == "KV019")
+
+
+@pytest.mark.parametrize("args, env, config, message", [
+    (["--today", "2027-02-30"], "", "", "--today: '2027-02-30' is not a date (YYYY-MM-DD)"),
+    ([], "tomorrow", "", "PREFLIGHT_TODAY: 'tomorrow' is not a date"),
+    ([], "", 'today = "27/02/2027"\n', "'today': '27/02/2027' is not a date (YYYY-MM-DD)"),
+    ([], "", 'today = "2027-13-01"\n', "'today': '2027-13-01' is not a date"),
+])
+def test_a_day_that_is_not_a_date_is_a_usage_error(tmp_path, args, env, config, message):
+    (tmp_path / "t.json").write_text(template(vault("2023-07-01")))
+    if config:
+        (tmp_path / ".preflight.toml").write_text(config)
+    proc = run_cli("scan", str(tmp_path), "--no-cache", *args, env={"PREFLIGHT_TODAY": env})
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_kv019_alone_fails_a_default_run(tmp_path):
+    (tmp_path / "t.json").write_text(template(vault("2023-07-01", properties={**PROPS, "enableRbacAuthorization": True,
+                                                                              "networkAcls": {"defaultAction": "Deny"}})))
+    report, proc = scan_json(str(tmp_path), "--no-cache")
+    assert [f["rule"] for f in report["findings"]] == ["KV019"] and proc.returncode == 1
+
+
+def test_the_cache_keys_on_the_day(tmp_path, monkeypatch):
+    """Unpinned, the real date is a dependency of the files KV019 reports on: their cached
+    warning becomes an error on the day, and files without a Key Vault stay cached."""
+    monkeypatch.delenv("PREFLIGHT_TODAY")
+    monkeypatch.delenv("PREFLIGHT_NO_CACHE", raising=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "kv.json").write_text(template(vault("2023-07-01")))
+    (project / "other.json").write_text(template({"type": "Microsoft.Storage/storageAccounts",
+                                                  "apiVersion": "2019-06-01", "name": "st1"}))
+    monkeypatch.chdir(project)
+
+    def run(day: str):
+        monkeypatch.setattr(clock, "real_today", lambda: clock.parse_day(day, "test"))
+        options, _ = build_options(build_parser().parse_args(["scan", ".", "--cache-dir", str(tmp_path / "c")]))
+        result = scan(["."], options)
+        return result, [(f.severity, f.data["daysLeft"]) for f in result.findings if f.rule == "KV019"]
+
+    assert run("2027-02-26")[1] == [(WARNING, 1)]
+    again, found = run("2027-02-26")
+    assert found == [(WARNING, 1)] and again.cache_hits == 2
+    after, found = run("2027-02-27")
+    assert found == [(ERROR, 0)] and after.cache_hits == 1  # only the file without a vault
+    assert PINNED_TODAY < "2027-02-27"  # (the other tests run on a pinned day before it)
