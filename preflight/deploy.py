@@ -20,6 +20,7 @@ from typing import Any, Iterator
 from .documents import Document, Kind
 from . import fs
 from .loaders import FileTooLarge, LoadError, join_pointer, load_yaml
+from .v2schema import camel_to_snake
 
 # ------------------------------------------------------------------------------ value helpers
 
@@ -511,11 +512,6 @@ V2_DEFAULT_QUEUE_WAIT_MS = 500
 V2_K8S_DEFAULTS = {"min_instances": 1, "max_instances": 1, "target_utilization_percentage": 70, "polling_interval": 1}
 
 
-def camel_to_snake(text: str) -> str:
-    """`TargetUtilization` -> `target_utilization`, as azure-ai-ml normalises enum values."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", text).lower()
-
-
 @dataclass(frozen=True)
 class IntValue:
     """An integer field as azure-ai-ml's marshmallow `fields.Int()` reads it: ints and numeric
@@ -589,15 +585,12 @@ class OnlineDeployment:
     def __init__(self, doc: Document):
         self.doc = doc
         self.data: dict = doc.data if isinstance(doc.data, dict) else {}
-        kind = self.data.get("type")
-        schema = str(self.data.get("$schema", "")).lower()
-        if isinstance(kind, str) and kind.strip().lower() in (MANAGED, KUBERNETES):
-            self.compute, self.compute_pointer = kind.strip().lower(), "/type"
-        elif "kubernetesonlinedeployment" in schema:
-            self.compute, self.compute_pointer = KUBERNETES, "/$schema"
+        # azure-ai-ml loads the Kubernetes schema for `type: kubernetes` exactly; any other
+        # spelling, or a Kubernetes `$schema` alone, loads as a managed deployment.
+        if self.data.get("type") == KUBERNETES:
+            self.compute, self.compute_pointer = KUBERNETES, "/type"
         else:
-            # The loader builds a managed deployment unless `type: kubernetes` says otherwise.
-            self.compute, self.compute_pointer = MANAGED, ("/$schema" if schema else "")
+            self.compute, self.compute_pointer = MANAGED, ("/type" if "type" in self.data else "")
 
     @classmethod
     def of(cls, doc: Document) -> "OnlineDeployment":
@@ -622,8 +615,8 @@ class OnlineDeployment:
         without scale_settings autoscales by target utilisation (SPEC §4.2)."""
         settings = self.data.get("scale_settings")
         raw = settings.get("type") if isinstance(settings, dict) else None
-        if isinstance(raw, str) and raw.strip():
-            return camel_to_snake(raw.strip())
+        if isinstance(raw, str) and raw:
+            return camel_to_snake(raw)
         return "target_utilization" if self.compute == KUBERNETES else "default"
 
     def scale_value(self, key: str) -> tuple[int | None, Field, bool]:

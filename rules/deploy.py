@@ -24,13 +24,44 @@ from preflight.deploy import (
     read_script, replicas_for_spike, required_replicas, resolution_bases, settings_of, show, spike_absorbed,
     type_name, v1_scale_plan, v2_scale_plan, value_has_type,
 )
+from preflight import v2schema
 from preflight.documents import Document, Kind
 from preflight.engine import ERROR, INFO, WARNING, Context, Issue, rule
 
 V1 = Kind.DEPLOY_V1
 IC = Kind.INFERENCE_V1
 V2 = Kind.ONLINE_DEPLOYMENT_V2
+BATCH = Kind.BATCH_DEPLOYMENT_V2
+ENDPOINT = Kind.ENDPOINT_V2
+ENV2 = Kind.ENVIRONMENT_V2
 ARM = Kind.ARM_TEMPLATE
+V2_FILES = (V2, BATCH, ENDPOINT, ENV2)  # the v2 YAML files `az ml` loads with a marshmallow schema
+DEPLOYMENT_NAME = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+
+
+def v2_schema_of(doc: Document) -> str:
+    """The azure-ai-ml schema a v2 file is loaded with (`preflight.v2schema`)."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    if doc.kind == V2:
+        return v2schema.online_deployment_schema(data)
+    if doc.kind == BATCH:
+        return "batch_deployment"
+    if doc.kind == ENDPOINT:
+        return "batch_endpoint" if v2schema.endpoint_is_batch(data) else v2schema.online_endpoint_schema(data)
+    return "environment_asset"
+
+
+def v2_problems(doc: Document, *kinds: str) -> list[v2schema.Problem]:
+    """What azure-ai-ml's schema refuses in a v2 file (computed once per document)."""
+    if "v2_problems" not in doc.cache:
+        doc.cache["v2_problems"] = v2schema.check(doc.data, v2_schema_of(doc)) if doc.error is None else []
+    return [p for p in doc.cache["v2_problems"] if p.kind in kinds]
+
+
+def _problem_issues(doc: Document, *kinds: str) -> Iterator[Issue]:
+    for p in v2_problems(doc, *kinds):
+        yield Issue(p.pointer, p.message, fix=p.fix, severity=ERROR,
+                    data={"key": p.name, **({"suggestion": p.suggestion} if p.suggestion else {})})
 
 
 def _pct(value) -> str:
@@ -320,8 +351,8 @@ def autoscale_not_enabled(doc: Document, ctx: Context) -> Iterator[Issue]:
 # ==================================================================== file shape (v1)
 
 
-@rule("DEP005", "deploy-config-unknown-key", WARNING, reads=[V1, IC],
-      summary="A key the v1 file parser does not read (unknown, misspelt or wrongly cased)")
+@rule("DEP005", "deploy-config-unknown-key", WARNING, reads=[V1, IC, *V2_FILES],
+      summary="A key the v1 file parser does not read, or one the v2 schema refuses (unknown, misspelt, miscased)")
 def deploy_config_unknown_key(doc: Document, ctx: Context) -> Iterator[Issue]:
     """
     ## What it does
@@ -343,9 +374,17 @@ def deploy_config_unknown_key(doc: Document, ctx: Context) -> Iterator[Issue]:
       maxReplicas: 5
     ```
 
+    In v2 files (online and batch deployments, endpoints, environments) every level is
+    checked against azure-ai-ml's schema (`resources.requests.mem`, `liveness_probe.period_seconds`,
+    `scale_settings: {type: default, max_instances: 3}`), and the finding is an error: the
+    SDK refuses unknown keys ("Unknown field") and `az ml ... create -f` stops.
+
     ## How to fix
     Rename the key as suggested, or remove it.
     """
+    if doc.kind in V2_FILES:
+        yield from _problem_issues(doc, "unknown")
+        return
     if doc.kind == IC:
         data = V1Inference.of(doc).data
         for key, value in data.items():
@@ -428,12 +467,10 @@ _V2_INT_FIELDS = (
     *((probe, k) for probe in ("liveness_probe", "readiness_probe")
       for k in ("initial_delay", "period", "timeout", "success_threshold", "failure_threshold")),
 )
-_V2_MAPPINGS = ("scale_settings", "request_settings", "liveness_probe", "readiness_probe", "code_configuration",
-                "environment_variables", "resources")
 _K8S_RESOURCE_KEYS = ("cpu", "memory", "gpu", "nvidia.com/gpu")
 
 
-@rule("DEP006", "deploy-value-wrong-type", ERROR, reads=[V1, IC, V2],
+@rule("DEP006", "deploy-value-wrong-type", ERROR, reads=[V1, IC, *V2_FILES],
       summary="A deploy-config value of the wrong type (`\"cpu\": \"1\"`, a null section, a bare GPU count)")
 def deploy_value_wrong_type(doc: Document, ctx: Context) -> Iterator[Issue]:
     """
@@ -447,7 +484,9 @@ def deploy_value_wrong_type(doc: Document, ctx: Context) -> Iterator[Issue]:
     supported between instances of 'str' and 'int'`, a `"false"` string counts as true, and an
     empty section (`autoScaler:` with everything commented out) makes the parser fail. A JSON
     `1e3` is read by the CLI's YAML parser as the string "1e3". In v2, Kubernetes quantities
-    must be strings (`cpu: "1"`), and azure-ai-ml silently truncates `2.5` to 2.
+    must be strings (`cpu: "1"`), and azure-ai-ml silently truncates `2.5` to 2. In every v2
+    file a null value is refused ("Field may not be null"), and values are read as azure-ai-ml
+    reads them: whole numbers also as "3" (not "3.0" or true), strings only as strings.
 
     ## Example
     ```json
@@ -480,39 +519,27 @@ def deploy_value_wrong_type(doc: Document, ctx: Context) -> Iterator[Issue]:
                 yield Issue(f.pointer, _wrong_type_message(doc, f, kind, "az ml model deploy"),
                             fix=f"write {key} as {_EXPECTED[kind]}", data={"expected": kind})
     else:
-        yield from _v2_wrong_types(OnlineDeployment.of(doc))
+        yield from _problem_issues(doc, "null", "type")
+        if doc.kind == V2:
+            yield from _v2_lossy_values(OnlineDeployment.of(doc))
 
 
-def _v2_wrong_types(dep: OnlineDeployment) -> Iterator[Issue]:
-    for key in _V2_MAPPINGS:
-        f = dep.field(key)
-        if f.given and not isinstance(f.value, dict):
-            yield Issue(f.pointer, f"{key} is {type_name(f.value)}: a mapping of settings is expected",
-                        fix=f"write {key} as a mapping (key: value lines)")
+def _v2_lossy_values(dep: OnlineDeployment) -> Iterator[Issue]:
+    """What the schema accepts but changes: a truncated whole number, a cpu that is no quantity."""
     for path in _V2_INT_FIELDS:
         iv = dep.int(*path)
-        if iv.problem is None:
-            continue
+        if iv.problem is None or iv.rejected:
+            continue  # rejected values are schema problems
         if path[-1] == "target_utilization_percentage" and is_number(iv.field.value) and 0 < iv.field.value <= 1:
             continue  # DEP001 says it: a fraction where a percent is meant
-        yield Issue(iv.field.pointer, f"{iv.problem}; azure-ai-ml {'rejects it' if iv.rejected else 'accepts it'}",
-                    fix=f"write {iv.field.name} as a whole number", severity=None if iv.rejected else WARNING)
+        yield Issue(iv.field.pointer, f"{iv.problem}; azure-ai-ml accepts it", fix=f"write {iv.field.name} as a "
+                    "whole number", severity=WARNING)
     if dep.compute != KUBERNETES:
         return
     for section in ("requests", "limits"):
-        block = dep.field("resources", section)
-        if block.given and not isinstance(block.value, dict):
-            yield Issue(block.pointer, f"resources.{section} is {type_name(block.value)}: a mapping is expected",
-                        fix=f"write resources.{section} as cpu/memory lines")
-            continue
         for key in _K8S_RESOURCE_KEYS:
             f = dep.field("resources", section, key)
-            if not f.given:
-                continue
-            if not isinstance(f.value, str):
-                yield Issue(f.pointer, f"{f.name} is {show(f.value)} ({type_name(f.value)}): the v2 schema reads "
-                            "Kubernetes quantities as strings and rejects it", fix=f'quote it: {key}: "{show(f.value)}"')
-            elif parse_quantity(f.value) is None:
+            if isinstance(f.value, str) and parse_quantity(f.value) is None:
                 yield Issue(f.pointer, f"{f.name} {show(f.value)} is not a Kubernetes quantity",
                             fix='write a quantity such as "500m" or "2" (cpu), "512Mi" or "1Gi" (memory)')
 
@@ -567,7 +594,7 @@ NAMESPACE = re.compile(r"^[a-z0-9]([a-z0-9-]{,61}[a-z0-9])?$")
 SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
-@rule("DEP008", "deploy-value-not-allowed", ERROR, reads=[V1, IC, V2, ARM],
+@rule("DEP008", "deploy-value-not-allowed", ERROR, reads=[V1, IC, *V2_FILES, ARM],
       summary="A deploy-config value outside what the SDK or the service accepts")
 def deploy_value_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
     """
@@ -581,7 +608,12 @@ def deploy_value_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
     managed; `[deploy]` settings), concurrency >= 1, probe settings >= 1 and a managed
     liveness probe's `success_threshold` of exactly 1. ARM online deployments: the same bounds
     on `requestSettings` (`requestTimeout` as an ISO-8601 duration), `scaleSettings` and
-    `sku.capacity`.
+    `sku.capacity`. Every v2 file (what azure-ai-ml checks before sending anything): enum
+    values (`type`, `scale_settings.type`, `auth_mode`, `os_type`, ...; compared the SDK's way,
+    so `DEFAULT` and `TargetUtilization` are fine), `model`/`environment` references (a bare
+    name such as `sklearn-env` is refused: `azureml:sklearn-env:1`), a registry environment or
+    model on a Kubernetes deployment, and deployment and endpoint names (3-32 letters, digits
+    and '-', starting with a letter, ending alphanumeric).
 
     ## Why it matters
     v1 values are rejected by `az ml model deploy` after the image may already have been
@@ -613,9 +645,34 @@ def deploy_value_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
             yield Issue(cuda.pointer, f"cudaVersion {show(cuda.value)} is not supported: "
                         f"{', '.join(SUPPORTED_CUDA_VERSIONS)}", fix="use a supported CUDA version, or an environment")
     else:
+        yield from _problem_issues(doc, "enum", "reference")
+        yield from _v2_names(doc)
+        if doc.kind != V2:
+            return
         dep, settings = OnlineDeployment.of(doc), settings_of(doc, ctx.options)
         yield from _v2_not_allowed(dep, settings.managed_max_request_timeout_ms if dep.compute == MANAGED
                                    else settings.kubernetes_max_request_timeout_ms)
+
+
+def _v2_names(doc: Document) -> Iterator[Issue]:
+    """Deployment names as the SDK's `_validate` checks them, endpoint names as its schema does;
+    registry assets the Kubernetes deployment schema refuses."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    name = data.get("name")
+    if doc.kind in (V2, BATCH, ENDPOINT) and isinstance(name, str):
+        sized = doc.kind == ENDPOINT or 3 <= len(name) <= 32
+        if not sized or not DEPLOYMENT_NAME.match(name):
+            what = "an endpoint" if doc.kind == ENDPOINT else "a deployment"
+            yield Issue("/name", f"name {show(name)} is not a valid name for {what}: 3-32 letters, digits and '-', "
+                        "starting with a letter and ending with a letter or digit",
+                        fix="rename it, e.g. " + show(re.sub(r"[^a-zA-Z0-9-]+", "-", name).strip("-")[:32] or "blue"))
+    if doc.kind == V2 and v2_schema_of(doc) == "kubernetes_online_deployment":
+        for key in ("environment", "model"):
+            value = data.get(key)
+            if isinstance(value, str) and value.startswith("azureml://registries/"):
+                yield Issue(f"/{key}", f"{key} {show(value)} is in a registry: Kubernetes online deployments cannot "
+                            f"use registry {key}s (azure-ai-ml refuses it)", fix=f"register the {key} in the workspace "
+                            f"and refer to it as azureml:<name>:<version>")
 
 
 def _arm_compute(res: ArmResource) -> str | None:
@@ -1727,3 +1784,169 @@ def _autoscale_problems(res: ArmResource):
                     key = path.replace("/", ".")
                     yield (v.pointer, f"{where}, rule {j}: {key} {show(v.value)} is not a duration between {text}",
                            f"set {key} between {text}", None)
+
+
+# ==================================================================== v2 schema and endpoints
+
+
+@rule("DEP029", "required-key-missing", ERROR, reads=V2_FILES,
+      summary="A v2 file without a key azure-ai-ml requires (`name`, `instance_type`, `scale_settings.type`, ...)")
+def required_key_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Reports keys the azure-ai-ml schema requires and the file lacks: a deployment's `name` and
+    `endpoint_name`, a managed deployment's `instance_type`, `scale_settings.type`, the routes
+    of an environment's `inference_config`, an endpoint's or environment's `name`; and a
+    `code_configuration` without `code` (the CLI fails reading it).
+
+    ## Why it matters
+    `az ml ... create -f` stops with "Missing data for required field". A managed deployment
+    is any deployment whose `type` is not exactly `kubernetes`: `type: Kubernetes` or a
+    Kubernetes `$schema` alone still loads as managed and needs `instance_type`.
+
+    ## Example
+    ```yaml
+    name: blue
+    endpoint_name: my-endpoint
+    type: Kubernetes          # loads as managed (only `kubernetes` selects Kubernetes)
+    instance_count: 1         # DEP029: instance_type is missing
+    ```
+
+    ## How to fix
+    Add the key the message names (or write `type: kubernetes` in lower case).
+    """
+    for problem in v2_problems(doc, "required"):
+        fix = problem.fix
+        data = doc.data if isinstance(doc.data, dict) else {}
+        if problem.path == ("instance_type",) and isinstance(data.get("type"), str) \
+                and data["type"] != "kubernetes" and data["type"].lower() == "kubernetes":
+            fix = "write type: kubernetes in lower case (only that spelling selects the Kubernetes schema)"
+        yield Issue(problem.pointer, problem.message, fix=fix, data={"key": problem.name})
+    if doc.kind in (V2, BATCH):
+        code = doc.get("/code_configuration")
+        if isinstance(code, dict) and "code" not in code and code.get("scoring_script") is not None:
+            yield Issue("/code_configuration", "code_configuration has scoring_script but no code: az ml fails "
+                        "reading it", fix="add code: <folder of the scoring script> (relative to this file)")
+
+
+V1_END_OF_SUPPORT = "2026-06-30"
+
+
+@rule("DEP030", "v1-deployment-end-of-support", WARNING, reads=[V1, IC],
+      summary="A v1 deploy or inference config: SDK v1 deployment is out of support since 2026-06-30")
+def v1_end_of_support(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Reports each v1 deploy configuration and inference configuration once, with the v2 files
+    it maps to.
+
+    ## Why it matters
+    Azure ML SDK v1 (`azureml-core`) is out of support since 2026-06-30 and CLI v1 since
+    2025-09-30: `az ml model deploy` and ACI/AKS web services get no fixes, and new
+    deployments go to v2 managed or Kubernetes online endpoints.
+
+    ## Example
+    ```json
+    {"computeType": "AKS", "autoScaler": {"autoscaleEnabled": true}}
+    ```
+
+    ## How to fix
+    Write a v2 online deployment (and endpoint) YAML: an ACI or AKS web service becomes a
+    managed or Kubernetes online deployment, `autoScaler` becomes `scale_settings`,
+    `entryScript` + `sourceDirectory` become `code_configuration` (`scoring_script`, `code`),
+    and `condaFile` becomes `environment.conda_file` with `azureml-inference-server-http`
+    instead of `azureml-defaults`.
+    """
+    if doc.kind == IC:
+        yield Issue("", f"v1 inference config: SDK v1 deployment is out of support since {V1_END_OF_SUPPORT}",
+                    fix="move to a v2 online deployment YAML: entryScript + sourceDirectory -> code_configuration "
+                    "(scoring_script, code); condaFile -> environment.conda_file (with azureml-inference-server-http "
+                    "instead of azureml-defaults) next to environment.image")
+        return
+    dc = V1Deploy.of(doc)
+    target = {ACI: "a managed online deployment (type: managed, instance_type, instance_count)",
+              LOCAL: "a local v2 deployment (az ml online-deployment create --local)"}.get(
+        dc.compute_type or "", "a Kubernetes online deployment (type: kubernetes) or a managed one")
+    scaler = "; autoScaler -> scale_settings (type: target_utilization on Kubernetes)" \
+        if isinstance(dc.data.get("autoScaler"), dict) else ""
+    yield Issue("/computeType" if "computeType" in dc.data else "",
+                f"v1 deploy config: SDK v1 deployment is out of support since {V1_END_OF_SUPPORT}",
+                fix=f"move this web service to {target}{scaler}; containerResourceRequirements -> instance_type "
+                "(managed) or resources (Kubernetes)")
+
+
+def _deployment_names(ctx: Context, endpoint: str) -> set[str]:
+    """Names of the scanned v2 deployments of an endpoint."""
+    names = set()
+    for dep in ctx.documents_of(V2, BATCH):
+        data = dep.data if isinstance(dep.data, dict) else {}
+        if data.get("endpoint_name") == endpoint and isinstance(data.get("name"), str):
+            names.add(data["name"])
+    return names
+
+
+@rule("DEP031", "endpoint-traffic-invalid", ERROR, reads=ENDPOINT,
+      summary="An endpoint's traffic or mirror traffic that cannot be applied, or an auth mode of the other kind")
+def endpoint_traffic_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Checks a v2 endpoint: `traffic` names deployments of this endpoint found among the
+    scanned files (when any are) and, when its percentages are not all 0, sums to 100;
+    `mirror_traffic` names one deployment, at most 50 %, that takes no live traffic; and
+    `auth_mode` is one the endpoint kind supports (online: key, aml_token, aad_token; batch:
+    aad_token).
+
+    ## Why it matters
+    azure-ai-ml only refuses a sum above 100; the service refuses traffic to a deployment
+    that does not exist, live traffic that does not add up to 100, mirroring above 50 % or
+    to a live deployment, and key or AML-token auth on a batch endpoint.
+
+    ## Example
+    ```yaml
+    name: my-endpoint
+    traffic:
+      blue: 90
+      gren: 10        # DEP031: no deployment 'gren' (deployments: blue, green)
+    ```
+
+    ## How to fix
+    Fix the deployment names and percentages (live traffic adds up to 100), mirror at most
+    50 % to a deployment with no live traffic, and use `auth_mode: aad_token` on batch endpoints.
+    """
+    data = doc.data if isinstance(doc.data, dict) else {}
+    batch = v2schema.endpoint_is_batch(data)
+    auth = data.get("auth_mode")
+    mode = v2schema.camel_to_snake(auth) if isinstance(auth, str) and auth else None
+    if batch and mode in ("key", "aml_token"):
+        yield Issue("/auth_mode", f"auth_mode {show(auth)}: batch endpoints support aad_token only",
+                    fix="set auth_mode: aad_token")
+    name = data.get("name")
+    known = _deployment_names(ctx, name) if isinstance(name, str) else set()
+    traffic = data.get("traffic") if isinstance(data.get("traffic"), dict) else {}
+    live = {k: v2schema.coerce_int(v) for k, v in traffic.items()}
+    for key, share in live.items():
+        if known and key not in known and share:
+            guess = _did_you_mean(str(key), sorted(known))
+            yield Issue(f"/traffic/{_escape(key)}", f"traffic names deployment '{key}', which is not among the "
+                        f"scanned deployments of endpoint '{name}' ({', '.join(sorted(known))})",
+                        fix=f"rename it to '{guess}'" if guess else "fix the deployment name, or remove it")
+    shares = [v for v in live.values() if v is not None]
+    if len(shares) == len(live) and shares and sum(shares) != 0 and sum(shares) != 100:
+        yield Issue("/traffic", f"traffic sums to {sum(shares)} %: live traffic must add up to 100 %",
+                    fix="adjust the percentages so they add up to 100 (or all 0)")
+    mirror = data.get("mirror_traffic") if isinstance(data.get("mirror_traffic"), dict) else {}
+    if len(mirror) > 1:
+        yield Issue("/mirror_traffic", f"mirror_traffic names {len(mirror)} deployments: an endpoint mirrors to one",
+                    fix="keep one deployment in mirror_traffic")
+    for key, value in mirror.items():
+        share = v2schema.coerce_int(value)
+        at = f"/mirror_traffic/{_escape(key)}"
+        if share is not None and share > 50:
+            yield Issue(at, f"mirror_traffic sends {share} % to '{key}': at most 50 % can be mirrored",
+                        fix=f"set mirror_traffic.{key} to 50 or less")
+        if share and live.get(key):
+            yield Issue(at, f"mirror_traffic mirrors to '{key}', which also takes {live[key]} % of the live traffic",
+                        fix="mirror to a deployment with no live traffic")
+        elif share and known and key not in known:
+            yield Issue(at, f"mirror_traffic names deployment '{key}', which is not among the scanned deployments of "
+                        f"endpoint '{name}'", fix="fix the deployment name")

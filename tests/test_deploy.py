@@ -40,8 +40,9 @@ environment: azureml:churn-scoring:3
 
 
 def findings(tmp_path, name, text, *args, rules=("DEP", "SCR")):
+    """Findings of these families; every v1 file also gets DEP030 (end of support), tested on its own."""
     (tmp_path / name).write_text(text)
-    report, proc = scan_json(str(tmp_path / name), "--fail-on", "never", *args)
+    report, proc = scan_json(str(tmp_path / name), "--fail-on", "never", "--ignore", "DEP030", *args)
     assert proc.returncode == 0, proc.stderr
     return [f for f in report["findings"] if f["rule"].startswith(tuple(rules))]
 
@@ -208,12 +209,15 @@ def test_v2_integers_are_read_like_marshmallow(value, result, problem, rejected)
     assert (iv.value, iv.problem is not None, iv.rejected) == (result, problem, rejected)
 
 
-def test_v2_compute_type_comes_from_type_then_schema():
+def test_v2_compute_type_is_kubernetes_only_for_type_kubernetes_exactly():
+    # azure-ai-ml picks the Kubernetes schema for `type: kubernetes` alone: a Kubernetes
+    # `$schema` without it, or `type: KUBERNETES`, loads as a managed deployment.
     def compute(text):
         return OnlineDeployment(load_document("d.yml", text.encode())).compute
     assert compute(MANAGED) == "managed"
     assert compute(MANAGED.replace("name: blue", "name: blue\ntype: kubernetes")) == "kubernetes"
-    assert compute(K8S.replace("type: kubernetes\n", "")) == "kubernetes"
+    assert compute(K8S.replace("type: kubernetes\n", "")) == "managed"
+    assert compute(K8S.replace("type: kubernetes", "type: KUBERNETES")) == "managed"
     assert compute(K8S.replace("type: kubernetes", "type: Managed")) == "managed"
 
 
@@ -292,7 +296,7 @@ def test_wrong_types_everywhere_are_findings_not_crashes(tmp_path):
 def test_scan_without_configuration_has_no_load(tmp_path):
     (tmp_path / "aks.json").write_text(json.dumps(DOCS_EXAMPLE))
     result = scan([str(tmp_path)], Options())
-    assert not [f for f in result.findings if f.rule.startswith("DEP")]
+    assert [f.rule for f in result.findings if f.rule.startswith("DEP")] == ["DEP030"]  # end of support only
 
 
 def test_arm_findings_are_capped_at_warning_when_deployment_is_uncertain():

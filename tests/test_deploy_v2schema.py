@@ -1,0 +1,88 @@
+"""v2 files checked as azure-ai-ml's schema checks them (preflight/v2schema.py): one small
+deployment per class of mistake the SDK refuses, and the spellings it accepts."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import scan_json
+
+BASE = """name: blue
+endpoint_name: churn-endpoint
+model: azureml:churn-model:3
+environment: azureml:churn-env:2
+instance_count: 3
+"""
+MANAGED = BASE + "instance_type: Standard_DS3_v2\n"
+K8S = BASE + "type: kubernetes\n"
+
+
+def errors(tmp_path, text, name="deployment.yml"):
+    (tmp_path / name).write_text(text)
+    report, proc = scan_json(str(tmp_path / name), "--fail-on", "never")
+    assert proc.returncode == 0, proc.stderr
+    return {(f["rule"], f["pointer"]) for f in report["findings"] if f["severity"] == "error"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    # unknown keys at every level, with a did-you-mean
+    (K8S + "resources:\n  requests:\n    mem: 1Gi\n", ("DEP005", "/resources/requests/mem")),
+    (MANAGED + "request_settings:\n  request_timeout: 5000\n", ("DEP005", "/request_settings/request_timeout")),
+    (MANAGED + "liveness_probe:\n  period_seconds: 5\n", ("DEP005", "/liveness_probe/period_seconds")),
+    (MANAGED + "code_configuration:\n  code: .\n  entry_script: score.py\n",
+     ("DEP005", "/code_configuration/entry_script")),
+    (K8S + "scale_settings:\n  type: default\n  max_instances: 3\n", ("DEP005", "/scale_settings/max_instances")),
+    # nulls
+    (MANAGED + "scale_settings:\n", ("DEP006", "/scale_settings")),
+    (MANAGED + "environment_variables:\n", ("DEP006", "/environment_variables")),
+    # managed vs Kubernetes: only `type: kubernetes` selects Kubernetes
+    (BASE + "type: KUBERNETES\n", ("DEP029", "")),
+    ("$schema: https://azuremlschemas.azureedge.net/latest/kubernetesOnlineDeployment.schema.json\n" + BASE,
+     ("DEP029", "")),
+    # types as the SDK coerces them
+    (MANAGED.replace("instance_count: 3", "instance_count: true"), ("DEP006", "/instance_count")),
+    (MANAGED.replace("instance_count: 3", 'instance_count: "3.0"'), ("DEP006", "/instance_count")),
+    (BASE + "instance_type: 5\n", ("DEP006", "/instance_type")),
+    (K8S + "resources:\n  requests:\n    cpu: 1\n", ("DEP006", "/resources/requests/cpu")),
+    (MANAGED.replace("azureml:churn-env:2", "sklearn-env"), ("DEP008", "/environment")),
+    (K8S.replace("azureml:churn-env:2", "azureml://registries/azureml/environments/sklearn/versions/1"),
+     ("DEP008", "/environment")),
+    # scale settings and code configuration shapes
+    (K8S + "scale_settings:\n  min_instances: 1\n", ("DEP029", "/scale_settings")),
+    (MANAGED + "code_configuration:\n  scoring_script: score.py\n", ("DEP029", "/code_configuration")),
+])
+def test_sdk_rejection_is_an_error(tmp_path, text, expected):
+    assert expected in errors(tmp_path, text)
+
+
+def test_unknown_key_suggests_the_schema_key(tmp_path):
+    (tmp_path / "d.yml").write_text(K8S + "resources:\n  requests:\n    mem: 1Gi\n")
+    report, _ = scan_json(str(tmp_path / "d.yml"), "--fail-on", "never")
+    [finding] = [f for f in report["findings"] if f["rule"] == "DEP005"]
+    assert "did you mean 'resources.requests.memory'" in finding["message"]
+
+
+@pytest.mark.parametrize("scale", ["DEFAULT", "Default", "default"])
+def test_default_scale_type_in_any_case_is_accepted(tmp_path, scale):
+    assert errors(tmp_path, MANAGED + f"scale_settings:\n  type: {scale}\n") == set()
+
+
+@pytest.mark.parametrize("scale", ["TARGET_UTILIZATION", "targetUtilization", "TargetUtilization"])
+def test_target_utilization_spellings_get_the_kubernetes_checks(tmp_path, scale):
+    text = K8S + f"scale_settings:\n  type: {scale}\n  min_instances: 5\n  max_instances: 2\n  polling_interval: 0\n"
+    found = errors(tmp_path, text)
+    assert ("DEP002", "/scale_settings/min_instances") in found
+    assert ("DEP008", "/scale_settings/polling_interval") in found
+    assert ("DEP022", "/scale_settings/type") in errors(tmp_path, MANAGED + f"scale_settings:\n  type: {scale}\n")
+
+
+def test_sdk_coercions_are_accepted(tmp_path):
+    text = MANAGED.replace("instance_count: 3", 'instance_count: "3"') + "app_insights_enabled: yes\n"
+    assert errors(tmp_path, text) == set()
+
+
+def test_v1_config_gets_the_end_of_support_warning_with_its_v2_mapping(tmp_path):
+    (tmp_path / "deployconfig.yml").write_text("computeType: AKS\nautoScaler:\n  autoscaleEnabled: true\n")
+    report, _ = scan_json(str(tmp_path / "deployconfig.yml"), "--fail-on", "never")
+    [finding] = [f for f in report["findings"] if f["rule"] == "DEP030"]
+    assert finding["severity"] == "warning" and "2026-06-30" in finding["message"]
+    assert "Kubernetes online deployment" in finding["fix"] and "autoScaler -> scale_settings" in finding["fix"]
