@@ -126,16 +126,29 @@ def split_pointer(pointer: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------- JSON
 
+# Digits of the longest JSON integer read as an int. Python refuses to convert longer digit
+# strings (4,300 digits by default, and no interpreter setting allows fewer than 640): a longer
+# integer is read as a float, infinite past 308 digits, which is out of every range a rule
+# checks, as ARM's 64-bit integers are. The limit is the interpreter's and process-wide, so it
+# is left alone.
+MAX_INT_DIGITS = 640
+
+
+def parse_int(digits: str) -> int | float:
+    """A JSON integer's digits as an int, or as a float when there are too many to convert."""
+    return int(digits) if len(digits) <= MAX_INT_DIGITS else float(digits)
+
+
 def load_json(text: str) -> Any:
     """Parse JSON as ARM does. Strict C parser first; then, as the Azure CLI does, the C parser
     again on the text without comments and trailing commas and with raw control characters
     allowed; the iterative lenient parser only when that fails too (it gives the error position)."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=parse_int)
     except (ValueError, RecursionError):
         pass
     try:
-        return json.loads(_strip_comments_and_trailing_commas(text), strict=False)
+        return json.loads(_strip_comments_and_trailing_commas(text), strict=False, parse_int=parse_int)
     except (ValueError, RecursionError):
         pass
     value, _ = _parse_lenient(text, positions=False)
@@ -200,7 +213,7 @@ def _tokens(text: str):
                 yield "str", value, pos
         elif kind == "num":
             tok = m.group()
-            yield "value", (float(tok) if any(c in tok for c in ".eE") else int(tok)), pos
+            yield "value", (float(tok) if any(c in tok for c in ".eE") else parse_int(tok)), pos
         elif kind == "lit":
             yield "value", _LITERALS[m.group()], pos
         elif kind == "punct":

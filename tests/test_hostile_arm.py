@@ -267,7 +267,7 @@ BOMBS = {
     "string-doubling": (template(vault("[substring(variables('v30'), 0, 10)]"), variables=doubling("strings")),
                         "KV001", "substring(variables('v30')"),
     "array-doubling": (template(vault(accessPolicies="[take(variables('v30'), 0)]"), variables=doubling("arrays")),
-                       "KV004", "over 1,000,000 elements"),
+                       "KV004", "evaluation budget for this template was exhausted"),
     "object-doubling": (template(vault(accessPolicies="[if(empty(string(variables('v30'))), createArray(), "
                                                      "createArray(1))]"),
                                  variables=doubling("objects")), "KV004", "a value of over 1,000,000 elements"),
@@ -311,7 +311,7 @@ def test_values_that_double_30_times_are_cut_at_the_size_bound(kind):
     # the variable that went over is unknown; what is built on it stays small
     limit = find_unknown(big)
     assert limit is not None and {kind for kind, _ in limit.needs} == {LIMIT}
-    assert value_size(big, {}, MAX_VALUE_SIZE)[0] < 10_000
+    assert value_size(big, {}, MAX_VALUE_SIZE)[0] < 20_000  # an object's keys count too
 
 
 def test_a_value_just_under_the_size_bound_is_kept():
