@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .loaders import LoadError, decode, json_positions, load_json, load_yaml, split_pointer, yaml_positions
+from .loaders import LoadError, TooLargeToCheck, decode, json_positions, load_json, load_yaml, split_pointer, yaml_positions
 
 
 class Kind(str, enum.Enum):
@@ -141,7 +141,8 @@ def load_document(path: str, raw: bytes, explicit: bool = False) -> Document | N
     except LoadError as exc:
         # The sniff found a marker of a known kind; for JSON templates that is strong enough to
         # report the broken file. A YAML file that merely mentions `dependencies` is not.
-        if kind in (Kind.ARM_TEMPLATE, Kind.ARM_PARAMETERS) or explicit or _strong_yaml_marker(text):
+        if kind in (Kind.ARM_TEMPLATE, Kind.ARM_PARAMETERS) or explicit or _strong_yaml_marker(text) \
+                or isinstance(exc, TooLargeToCheck):
             return Document(path, kind, fmt, text=text, error=exc)
         return None
     kind = _confirm(kind, data, text)
