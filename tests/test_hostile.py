@@ -241,6 +241,59 @@ def limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
 
+CPU_SECONDS = 6  # a bomb scan is killed past this much CPU time (wall time varies with the machine's load)
+
+
+def limit_memory_and_time():
+    limit_memory()
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+
+
+def scan_under_limits(*paths):
+    """Scan in a subprocess limited to 1 GiB of address space and CPU_SECONDS of CPU time:
+    (findings by file name, CPU seconds used). A bomb that is not bounded is killed (or fails
+    to allocate), and the assertions on its findings fail."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run([sys.executable, "-m", "preflight", "scan", "--format", "json", *map(str, paths)],
+                          capture_output=True, stdin=subprocess.DEVNULL, preexec_fn=limit_memory_and_time,
+                          env=dict(os.environ, NO_COLOR="1", PREFLIGHT_NO_CACHE="1"), timeout=120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr.decode()[-2000:])
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode()[-2000:]
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return by_file(json.loads(proc.stdout)), cpu
+
+
+def conda_of(entries):
+    return "name: big\ndependencies:\n  - python=3.10.12\n  - pip=23.3.1\n  - pip:\n" + "".join(
+        f"      - pkg{i:06d}==1.0\n" for i in range(entries)) + "      - numpy\n"  # unpinned: one ENV005
+
+
+@pytest.mark.parametrize("name, content, words", [
+    # 18 MB: 1.7 GB and 114 s before; each entry is a node PyYAML composes and a requirement parsed
+    ("environment.yml", conda_of(800_000), "YAML document of over 10,000 values is too large"),
+    # 18 MB of `{},`: 2.8 GB and 80 s before (the parsed objects, and the positions of each)
+    ("azuredeploy.json", TEMPLATE_HEAD + '"resources": [], "variables": {"x": [' + ",".join(["{}"] * 6_000_000)
+     + "]}}", "JSON document of over 200,000 values is too large"),
+])
+def test_documents_of_millions_of_values_are_refused_within_memory_and_time(tmp_path, name, content, words):
+    write(tmp_path, name, content)
+    write(tmp_path, "zz-good.yml", GOOD_CONDA)
+    files, _ = scan_under_limits(tmp_path)
+    [pf] = files[name]
+    assert pf["rule"] == "PF001" and words in pf["message"], pf
+    assert [f["rule"] for f in files["zz-good.yml"]] == ["ENV005"]
+
+
+def test_documents_just_under_the_value_limits_are_checked(tmp_path):
+    write(tmp_path, "environment.yml", conda_of(9_000))
+    write(tmp_path, "azuredeploy.json", vault_template(variables={"x": [{}] * 190_000}))
+    files, _ = scan_under_limits(tmp_path)
+    assert "PF001" not in {f["rule"] for found in files.values() for f in found}
+    assert "KV001" in [f["rule"] for f in files["azuredeploy.json"]]
+    assert "ENV005" in [f["rule"] for f in files["environment.yml"]]  # numpy unpinned: the file was read
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo") or not hasattr(os, "wait4"), reason="POSIX only")
 def test_one_scan_of_every_hostile_input_beside_a_good_template(tmp_path):
     root = tmp_path / "repo"
