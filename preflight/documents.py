@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .loaders import LoadError, TooLargeToCheck, decode, json_positions, load_json, load_yaml, split_pointer, yaml_positions
+from .loaders import (LoadError, TooLargeToCheck, decode, json_positions, load_json, load_yaml, split_pointer,
+                      yaml_positions)
 
 
 class Kind(str, enum.Enum):
