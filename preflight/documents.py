@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .loaders import (LoadError, UnsupportedTag, decode, json_positions, load_json, load_yaml, load_yaml_untagged,
-                      split_pointer, yaml_positions)
+from .loaders import (LoadError, TooLargeToCheck, UnsupportedTag, decode, json_positions, load_json, load_yaml,
+                      load_yaml_untagged, split_pointer, yaml_positions)
 
 
 class Kind(str, enum.Enum):
@@ -143,7 +143,8 @@ def load_document(path: str, raw: bytes, explicit: bool = False) -> Document | N
         # The sniff found a marker of a known kind; for JSON templates that is strong enough to
         # report the broken file. A YAML file that merely mentions `dependencies` is not, unless
         # its structure, read without the tag it was refused for, is one of ours.
-        if kind in (Kind.ARM_TEMPLATE, Kind.ARM_PARAMETERS) or explicit or _strong_yaml_marker(text):
+        if kind in (Kind.ARM_TEMPLATE, Kind.ARM_PARAMETERS) or explicit or _strong_yaml_marker(text) \
+                or (isinstance(exc, TooLargeToCheck) and (fmt == "json" or _conda_shaped(text))):
             return Document(path, kind, fmt, text=text, error=exc)
         if isinstance(exc, UnsupportedTag):
             meant = _confirm(kind, load_yaml_untagged(text), text)
@@ -203,6 +204,17 @@ def _sniff(fmt: str, text: str) -> Kind | None:
     if "dependencies" in text:
         return Kind.CONDA
     return None
+
+
+_CONDA_TOP_KEYS = frozenset({"name", "channels", "dependencies", "prefix", "variables", "channel_priority"})
+_TOP_LEVEL_KEY = re.compile(r"^([^\s#:'\"-][^:\n]*):", re.M)
+
+
+def _conda_shaped(text: str) -> bool:
+    """Every top-level key is a conda environment's: a file too large to parse is reported only
+    when it is one (a large lock file of another tool that mentions `dependencies` is not ours)."""
+    keys = {m.group(1).strip() for m in _TOP_LEVEL_KEY.finditer(text)}
+    return "dependencies" in keys and keys <= _CONDA_TOP_KEYS
 
 
 def _strong_yaml_marker(text: str) -> bool:

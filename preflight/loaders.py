@@ -40,6 +40,18 @@ MAX_DEPTH = 512  # deeper nesting is refused: no real template comes close, and 
 MAX_YAML_ALIASES = 1000  # alias bombs ("billion laughs") expand exponentially when walked
 MAX_YAML_EXPANSION = 100_000  # nodes aliases may add to a document walked as a tree (9 aliases
 # of 9 aliases ... 9 deep are 81 aliases, and 387 million nodes to `str()` or to walk)
+# Nodes of one YAML document. PyYAML composes the whole node graph (each node with its marks)
+# before building any data, and each conda entry is then parsed as a requirement: an 18 MB
+# conda file of 800,000 entries took 1.7 GB and 114 s. Real conda environments and Azure ML
+# configs have a few hundred nodes at most; a document with more is refused before composing.
+MAX_YAML_NODES = 10_000
+# Values of one JSON document. Parsed, a value is an object of up to 64 bytes from 3 bytes of
+# text (`{},`), and the positions of a file with findings add a pointer and a position for each:
+# 6 million values in an 18 MB template took 2.8 GB and 80 s. Real templates have a few
+# thousand at most (6,359 in the largest of 2,000 public ones); one with more is refused before
+# parsing.
+MAX_JSON_VALUES = 200_000
+_YAML_INDICATORS = ("\n", "-", ":", ",", "[", "{", "?")
 
 
 class LoadError(Exception):
@@ -59,6 +71,11 @@ class TooDeep(LoadError):
 class UnsupportedTag(LoadError):
     """A YAML tag the safe loader has no constructor for (`!!python/object:...`, `!Ref`). Such
     a tag is never run, and a file of a known kind that has one cannot be checked."""
+
+
+class TooLargeToCheck(LoadError):
+    """A document that parses, but is too large to check (too many values): whatever it is
+    meant to be, it is reported, not taken for a file of another kind."""
 
 
 class TextLines:
@@ -178,26 +195,58 @@ def split_pointer(pointer: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------- JSON
 
+# Digits of the longest JSON integer read as an int. Python refuses to convert longer digit
+# strings (4,300 digits by default, and no interpreter setting allows fewer than 640): a longer
+# integer is read as a float, infinite past 308 digits, which is out of every range a rule
+# checks, as ARM's 64-bit integers are. The limit is the interpreter's and process-wide, so it
+# is left alone.
+MAX_INT_DIGITS = 640
+
+
+def parse_int(digits: str) -> int | float:
+    """A JSON integer's digits as an int, or as a float when there are too many to convert."""
+    return int(digits) if len(digits) <= MAX_INT_DIGITS else float(digits)
+
+
 def load_json(text: str) -> Any:
     """Parse JSON as ARM does. Strict C parser first; then, as the Azure CLI does, the C parser
     again on the text without comments and trailing commas and with raw control characters
-    allowed; the iterative lenient parser only when that fails too (it gives the error position)."""
+    allowed; the iterative lenient parser only when that fails too (it gives the error position).
+    A document of more than MAX_JSON_VALUES values is refused (TooLargeToCheck)."""
+    _check_value_count(text)
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=parse_int)
     except (ValueError, RecursionError):
         pass
     try:
-        return json.loads(_strip_comments_and_trailing_commas(text), strict=False)
+        return json.loads(_strip_comments_and_trailing_commas(text), strict=False, parse_int=parse_int)
     except (ValueError, RecursionError):
         pass
     value, _ = _parse_lenient(text, positions=False)
     return value
 
 
+def _check_value_count(text: str) -> None:
+    """Refuse, before parsing it, a document of more than MAX_JSON_VALUES values. The values
+    inside a non-empty array or object are one more than the commas between them, so a document
+    holds 1 + commas + non-empty containers values: counted on the text (at most that), then,
+    only when that is over the limit, on the text with its strings emptied (their commas and
+    brackets are no values) and without its empty containers."""
+    if 1 + text.count(",") + text.count("[") + text.count("{") <= MAX_JSON_VALUES:
+        return
+    structure = _STRING.sub('""', text)
+    structure = _EMPTY_CONTAINER.sub("", structure)
+    if 1 + structure.count(",") + structure.count("[") + structure.count("{") > MAX_JSON_VALUES:
+        raise TooLargeToCheck(f"a JSON document of over {MAX_JSON_VALUES:,} values is too large to check "
+                              "(no template or configuration is near it)")
+
+
 # A JSON string literal. `"(?:[^"\\]|\\.)*"` would keep one backtracking entry per character
 # (over 100 bytes each: a 5 MB string took 600 MB); possessive runs keep none (Python 3.11+),
 # and the unrolled form keeps one per escape sequence only (3.10).
 JSON_STRING = r'"(?:[^"\\]++|\\.)*+"' if sys.version_info >= (3, 11) else r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_STRING = re.compile(JSON_STRING)
+_EMPTY_CONTAINER = re.compile(r"\[\s*\]|\{\s*\}")
 _STRING_OR_COMMENT = re.compile(JSON_STRING + r'|//[^\n]*|/\*.*?\*/', re.DOTALL)
 _STRING_OR_TRAILING_COMMA = re.compile(JSON_STRING + r'|,(?=\s*[}\]])', re.DOTALL)
 
@@ -252,7 +301,7 @@ def _tokens(text: str):
                 yield "str", value, pos
         elif kind == "num":
             tok = m.group()
-            yield "value", (float(tok) if any(c in tok for c in ".eE") else int(tok)), pos
+            yield "value", (float(tok) if any(c in tok for c in ".eE") else parse_int(tok)), pos
         elif kind == "lit":
             yield "value", _LITERALS[m.group()], pos
         elif kind == "punct":
@@ -399,6 +448,11 @@ def load_yaml(text: str) -> Any:
     yaml, loader = _yaml()
     if "*" in text and text.count("*") > MAX_YAML_ALIASES:
         _check_aliases(text)
+    # Each node starts at a line, after an indicator ('- ', ': ', ', ', '[', '{', '? '), or is
+    # the empty value after one: at most two per line or indicator. Only a document with that
+    # many is counted, by streaming the parser's events (which keeps nothing).
+    if 1 + 2 * sum(text.count(c) for c in _YAML_INDICATORS) > MAX_YAML_NODES:
+        _check_node_count(text)
     try:
         data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
         if "*" in text:
@@ -493,6 +547,25 @@ def _first_alias(text: str) -> tuple[int, int]:
     except yaml.YAMLError:
         pass
     return 1, 1
+
+
+def _check_node_count(text: str) -> None:
+    """Refuse a document of more than MAX_YAML_NODES nodes, counted from the parser's events up
+    to one past the limit."""
+    yaml, loader = _yaml()
+    nodes = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent, yaml.AliasEvent)
+    count = 0
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, nodes):
+                count += 1
+                if count > MAX_YAML_NODES:
+                    mark = event.start_mark
+                    raise TooLargeToCheck(f"a YAML document of over {MAX_YAML_NODES:,} values is too large to check "
+                                    "(no conda environment or Azure ML configuration is near it)",
+                                    mark.line + 1, mark.column + 1)
+    except yaml.MarkedYAMLError:
+        return  # the real load reports the syntax error with its position
 
 
 def _check_aliases(text: str) -> None:

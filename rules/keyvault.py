@@ -18,8 +18,10 @@ from preflight.arm.deployments import DeployedResource, parameter_sets_of, templ
 from preflight.arm.template import ABSENT
 from preflight.arm.values import (PARAMETER, PLACEHOLDER, SECRET, ResourceRef, RuntimeValue, Unknown, describe,
                                   key_of, same_text)
+from preflight.arm.deployments import MAX_INSTANCES
 from preflight.arm.vaults import (MINIMUM_API, RETIREMENT_DAY, WORKSPACES, VaultDeployment,
-                                  bicep_existing_references, retiring_api_versions, vault_deployments)
+                                  bicep_existing_references, retiring_api_versions, vault_deployments,
+                                  vaults_not_checked)
 from preflight.clock import today_for
 from preflight.documents import Document, Kind
 from preflight.engine import ERROR, INFO, WARNING, Context, Issue, rule
@@ -546,7 +548,9 @@ def access_policies_undetermined(doc: Document, ctx: Context) -> Iterator[Issue]
     Reports a deployed Key Vault in access-policy mode whose `accessPolicies` cannot be
     evaluated offline, and says what is missing: a parameter without a value (warning: supply
     it with `--param NAME=VALUE` or a parameter file) or a value only Azure knows at deployment
-    time (info: `--live` compares with the real vault).
+    time (info: `--live` compares with the real vault). A template that deploys more than
+    5,000 resource instances is evaluated up to that many; the Key Vaults past them are not
+    checked, and an info finding says how many.
 
     ## Why it matters
     If the list turns out empty, every redeploy removes every access policy on the vault
@@ -564,6 +568,16 @@ def access_policies_undetermined(doc: Document, ctx: Context) -> Iterator[Issue]
     pass it with `--parameters FILE`, or give the value with `--param accessPolicies='[...]'`.
     """
     yield from _emit("KV004", doc, ctx)
+    notices = []
+    for skipped in vaults_not_checked(doc, ctx):
+        count = f"{'at least ' if skipped.at_least else ''}{skipped.count:,}"
+        msg = (f"{count} Key Vault instance{'s' if skipped.count > 1 or skipped.at_least else ''} not checked: the "
+               f"template deploys more than {MAX_INSTANCES:,} resource instances, and preflight evaluates that many")
+        notices.append((Issue(skipped.pointer, msg, fix="deploy the resources from several smaller templates: "
+                              "preflight checks each file on its own", severity=INFO,
+                              data={"notChecked": skipped.count, "atLeast": skipped.at_least}),
+                        skipped.evaluation.label))
+    yield from report_once(doc, ctx, notices)
 
 
 @rule("KV005", "keyvault-access-policies-preserved", INFO, reads=Kind.ARM_TEMPLATE,

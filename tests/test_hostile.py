@@ -37,7 +37,7 @@ def by_file(report):
     ("truncated.json", TEMPLATE_HEAD + '"resources": [{"type": "Microsoft.KeyVault/vaults", ', "end of file"),
     ("binary.json", b"\x00\x01\x02\xff" * 100, "binary"),
     ("latin1.yml", "computeType: AKS\ndescription: caf\xe9\n".encode("latin-1"), "UTF-8"),
-    ("deep.json", TEMPLATE_HEAD + '"resources": ' + "[" * 200_000 + "]" * 200_000 + "}", "nesting"),
+    ("deep.json", TEMPLATE_HEAD + '"resources": ' + "[" * 100_000 + "]" * 100_000 + "}", "nesting"),  # values under MAX_JSON_VALUES
     ("tag.yml", "computeType: !!python/object/apply:os.system ['touch pwned']\n", "YAML"),
 ])
 def test_broken_files_are_pf001_and_the_scan_goes_on(tmp_path, name, content, words):
@@ -242,6 +242,59 @@ def limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
 
+CPU_SECONDS = 6  # a bomb scan is killed past this much CPU time (wall time varies with the machine's load)
+
+
+def limit_memory_and_time():
+    limit_memory()
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+
+
+def scan_under_limits(*paths):
+    """Scan in a subprocess limited to 1 GiB of address space and CPU_SECONDS of CPU time:
+    (findings by file name, CPU seconds used). A bomb that is not bounded is killed (or fails
+    to allocate), and the assertions on its findings fail."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run([sys.executable, "-m", "preflight", "scan", "--format", "json", *map(str, paths)],
+                          capture_output=True, stdin=subprocess.DEVNULL, preexec_fn=limit_memory_and_time,
+                          env=dict(os.environ, NO_COLOR="1", PREFLIGHT_NO_CACHE="1"), timeout=120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr.decode()[-2000:])
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode()[-2000:]
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return by_file(json.loads(proc.stdout)), cpu
+
+
+def conda_of(entries):
+    return "name: big\ndependencies:\n  - python=3.10.12\n  - pip=23.3.1\n  - pip:\n" + "".join(
+        f"      - pkg{i:06d}==1.0\n" for i in range(entries)) + "      - numpy\n"  # unpinned: one ENV005
+
+
+@pytest.mark.parametrize("name, content, words", [
+    # 18 MB: 1.7 GB and 114 s before; each entry is a node PyYAML composes and a requirement parsed
+    ("environment.yml", conda_of(800_000), "YAML document of over 10,000 values is too large"),
+    # 18 MB of `{},`: 2.8 GB and 80 s before (the parsed objects, and the positions of each)
+    ("azuredeploy.json", TEMPLATE_HEAD + '"resources": [], "variables": {"x": [' + ",".join(["{}"] * 6_000_000)
+     + "]}}", "JSON document of over 200,000 values is too large"),
+])
+def test_documents_of_millions_of_values_are_refused_within_memory_and_time(tmp_path, name, content, words):
+    write(tmp_path, name, content)
+    write(tmp_path, "zz-good.yml", GOOD_CONDA)
+    files, _ = scan_under_limits(tmp_path)
+    [pf] = files[name]
+    assert pf["rule"] == "PF001" and words in pf["message"], pf
+    assert [f["rule"] for f in files["zz-good.yml"]] == ["ENV005"]
+
+
+def test_documents_just_under_the_value_limits_are_checked(tmp_path):
+    write(tmp_path, "environment.yml", conda_of(9_000))
+    write(tmp_path, "azuredeploy.json", vault_template(variables={"x": [{}] * 190_000}))
+    files, _ = scan_under_limits(tmp_path)
+    assert "PF001" not in {f["rule"] for found in files.values() for f in found}
+    assert "KV001" in [f["rule"] for f in files["azuredeploy.json"]]
+    assert "ENV005" in [f["rule"] for f in files["environment.yml"]]  # numpy unpinned: the file was read
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo") or not hasattr(os, "wait4"), reason="POSIX only")
 def test_one_scan_of_every_hostile_input_beside_a_good_template(tmp_path):
     root = tmp_path / "repo"
@@ -334,3 +387,19 @@ def test_conda_file_with_a_python_tag_is_pf001_whether_found_or_named(tmp_path):
         assert [f["rule"] for f in files.pop("zz-good.yml")] == ["ENV005"]
         assert files == {}  # stack.yml: a tagged file of no kind preflight reads
     assert not marker.exists()
+
+
+def test_a_large_yaml_file_of_another_tool_is_not_reported_but_a_large_conda_file_is(tmp_path):
+    """Too large to check is a finding only for a file that is ours: a big lock file of another
+    tool that mentions `dependencies` at its top level stays silent."""
+    from preflight.loaders import MAX_YAML_NODES
+
+    entries = MAX_YAML_NODES  # each entry is two values: over the limit
+    (tmp_path / "pnpm-lock.yaml").write_text(
+        "lockfileVersion: 5.4\ndependencies:\n" + "".join(f"  pkg{i}: 1.0.{i}\n" for i in range(entries)))
+    (tmp_path / "conda.yml").write_text(
+        "name: big\nchannels:\n  - conda-forge\ndependencies:\n"
+        + "".join(f"  - pkg{i}=1.0.{i}\n" for i in range(entries)))
+    report, _ = scan_json(str(tmp_path))
+    assert [(f["rule"], os.path.basename(f["path"])) for f in report["findings"]] == [("PF001", "conda.yml")]
+    assert "too large to check" in report["findings"][0]["message"]

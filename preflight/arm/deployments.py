@@ -86,6 +86,13 @@ class Evaluation:
         self.frames: list[Frame] = [self.root]
         self.resources: list[DeployedResource] = []
         self.truncated = False
+        # Resource instances past MAX_INSTANCES, by lower-cased full type (None when it is an
+        # expression): not evaluated, and not checked. Counted from the declarations and their
+        # copy counts; what nested deployments among them would deploy is not counted.
+        self.skipped: dict[str | None, int] = {}
+        self.first_skipped: dict[str | None, ResourceDecl] = {}
+        self.skipped_at_least = False  # some count among them is not known: more may be skipped
+        self._of_type: dict[str, list[DeployedResource]] = {}
         self._linked: dict[str, Template | None] = {}
         root_file = getattr(document, "abspath", None)
         self._expand(template, Scope(self.root), None, (), 0,
@@ -97,17 +104,25 @@ class Evaluation:
         return self.parameter_set.label
 
     def of_type(self, rtype: str) -> list["DeployedResource"]:
+        """The instances of a resource type (looked up once per type: every vault looks for the
+        workspaces and access policy resources beside it)."""
         want = rtype.lower()
-        return [r for r in self.resources if isinstance(r.type, str) and r.type.lower() == want]
+        found = self._of_type.get(want)
+        if found is None:
+            found = self._of_type[want] = [r for r in self.resources if isinstance(r.type, str)
+                                           and r.type.lower() == want]
+        return found
 
     # ---------------------------------------------------------------------------- expansion
 
     def _expand(self, template: Template, scope: Scope, parent: "DeployedResource | None",
                 chain: tuple["DeployedResource", ...], depth: int, files: frozenset[str]) -> None:
         decls = parent.decl.children if parent is not None else template.resources
-        for decl in decls:
+        for i, decl in enumerate(decls):
             if len(self.resources) >= MAX_INSTANCES:
                 self.truncated = True
+                for rest in decls[i:]:
+                    self._skip(rest, scope, 1)
                 return
             for instance in self._instances(decl, scope, parent, chain):
                 self.resources.append(instance)
@@ -130,9 +145,29 @@ class Evaluation:
         room = MAX_INSTANCES - len(self.resources)
         if count > room:
             self.truncated = True
-            count = max(room, 1)
+            self._skip(decl, scope, count - room, loop=False)
+            count = room
         return [DeployedResource(self, decl, scope.with_copy(decl.copy.name, i, resource_loop=True), parent,
                                  chain, copy_index=i, copy_count=count) for i in range(count)]
+
+    def _skip(self, decl: ResourceDecl, scope: Scope, times: int, loop: bool = True) -> None:
+        """Count `times` instances of a declaration (each of its copy loop when `loop`), and
+        their nested children, as skipped. A copy count that is not known counts as one."""
+        stack = [(decl, times, loop)]
+        while stack:
+            decl, times, loop = stack.pop()
+            count = copy_count(decl.copy.count, scope) if loop and decl.copy is not None else 1
+            if not isinstance(count, int):
+                count, self.skipped_at_least = 1, True
+            times *= count
+            if times == 0:
+                continue
+            rtype = decl.static_type.lower() if decl.static_type else None
+            if rtype is None or decl.deployment is not None:
+                self.skipped_at_least = True
+            self.skipped[rtype] = self.skipped.get(rtype, 0) + times
+            self.first_skipped.setdefault(rtype, decl)
+            stack.extend((child, times, True) for child in decl.children)
 
     def _nested(self, deployment: "DeployedResource", chain: tuple["DeployedResource", ...], depth: int,
                 files: frozenset[str]) -> None:

@@ -23,18 +23,16 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import functions as _functions
-from .expressions import Call, Index, Invalid, Literal, Member, Node, compile_string, to_text
+from .expressions import Call, Index, Invalid, Literal, Member, Node, compile_string, template_strings, to_text, walk
 from .template import ABSENT, FunctionDecl, Template, kget, kitem
-from .values import (CONTEXT, INVALID, LIMIT, LINK, OPAQUE, PARAMETER, PLACEHOLDER, RUNTIME, SECRET, UNSUPPORTED,
-                     ResourceRef, RuntimeValue, Unknown, equal3, key_of, type_name, unknown_from)
+from .values import (CONTEXT, INVALID, LIMIT, LINK, MAX_VALUE_SIZE, OPAQUE, PARAMETER, PLACEHOLDER, RUNTIME, SECRET,
+                     UNSUPPORTED, ResourceRef, RuntimeValue, Unknown, equal3, key_of, leaf_size, type_name,
+                     unknown_from, value_size)
 
 MAX_STEPS = 400_000  # expression nodes evaluated per session (one template x one parameter set)
 MAX_DEPTH = 150  # nested evaluations: variables of variables, user functions, lambdas
 MAX_COPY = 800  # ARM's limit for one copy loop
-# Nodes in one value, counted as a walk over it meets them: a part shared by reference (a
-# variable used twice) counts each time, a string one node per 64 characters. Without it, 30
-# variables that each hold the previous one twice make a value no walk or `string()` finishes.
-MAX_VALUE_SIZE = 1_000_000
+SETTLE_DEPTH = 16  # declarations naming each other deeper than this are evaluated deepest first
 
 
 class EvalError(Exception):
@@ -96,6 +94,23 @@ class Session:
             return Unknown.because(LIMIT, f"a value of over {MAX_VALUE_SIZE:,} elements")
         if keep:
             self.sizes[id(value)] = (value, size)
+        return value
+
+    def produced(self, value: Any) -> Any:
+        """A function's result, its size charged to the budget: the work of an evaluation grows
+        with what its functions build, so a `reduce()` over a growing string runs out of budget
+        rather than time and memory. Unknown(LIMIT) for a value over MAX_VALUE_SIZE. A memoised
+        value a function passes on (`coalesce(variables('x'))`) was built and charged before."""
+        if isinstance(value, (dict, list)):
+            known = self.sizes.get(id(value))
+            if known is not None and known[0] is value:
+                return value
+            size = self.size(value)
+            if size > MAX_VALUE_SIZE:
+                return Unknown.because(LIMIT, f"a value of over {MAX_VALUE_SIZE:,} elements")
+        else:
+            size = leaf_size(value)
+        self.steps += size
         return value
 
     def traced(self, compute: Callable[[], Any]) -> tuple[Any, frozenset[ParamUse]]:
@@ -167,6 +182,8 @@ class Frame:
         self._busy: set[str] = set()
         self.cycles: set[str] = set()  # variables (or parameters) that refer to themselves
         self.undeclared: set[tuple[str, str]] = set()  # ("parameter"|"variable", name) read but not declared
+        self._refs: dict[tuple[str, str], list[tuple[str, str]]] = {}  # see `_settle`
+        self._settling = False
 
     # ------------------------------------------------------------------------ parameters
 
@@ -177,6 +194,9 @@ class Frame:
             if ("p", lower) in self._busy:
                 self.cycles.add(name)
                 return Unknown.because(INVALID, f"parameter '{name}' refers to itself")
+            self._settle(("p", lower))
+            hit = self._params.get(lower)
+        if hit is None:
             self._busy.add(("p", lower))
             try:
                 hit = self.session.traced(lambda: self._parameter_value(name, lower))
@@ -247,6 +267,9 @@ class Frame:
             if decl is None:
                 self.undeclared.add(("variable", name))
                 return Unknown.because(INVALID, f"variable '{name}' is not declared in the template")
+            self._settle(("v", lower))
+            hit = self._vars.get(lower)
+        if hit is None:
             self._busy.add(lower)
             try:
                 hit = self.session.traced(lambda: self._variable_value(decl))
@@ -256,6 +279,74 @@ class Frame:
             self._vars[lower] = hit
         self.session.note(hit[1])
         return hit[0]
+
+    # ------------------------------------------------------------ chains of declarations
+
+    def _settle(self, start: tuple[str, str]) -> None:
+        """Evaluate what a declaration refers to by name (`variables('a')`, `parameters('b')`
+        written as literals) before the declaration itself, deepest first, with an explicit
+        stack. Evaluating `v140 = variables('v139')`, ... `v1 = variables('v0')` one inside the
+        other would nest ten Python frames per link; settled in this order, each finds the ones
+        it reads memoised, however long the chain. Only chains deeper than SETTLE_DEPTH are
+        settled: in a shallow one, a declaration an untaken `if()` branch names is not evaluated.
+        Parameter reads are not traced meanwhile: they belong to whoever reads the declaration."""
+        if self._settling:
+            return
+        order: list[tuple[str, str]] = []  # post-order: every declaration after those it reads
+        seen = {start}
+        stack = [(start, iter(self._references(start)))]
+        deepest = 1
+        while stack:
+            for ref in stack[-1][1]:
+                if ref not in seen and not self._settled(ref):
+                    seen.add(ref)
+                    stack.append((ref, iter(self._references(ref))))
+                    deepest = max(deepest, len(stack))
+                    break
+            else:
+                order.append(stack.pop()[0])
+        if deepest <= SETTLE_DEPTH:
+            return
+        session = self.session
+        traces, session.traces = session.traces, []
+        self._settling = True
+        try:
+            for kind, lower in order[:-1]:
+                decl = (self.template.variables if kind == "v" else self.template.parameters)[lower]
+                self.variable(decl.name) if kind == "v" else self.parameter(decl.name)
+        finally:
+            self._settling = False
+            session.traces = traces
+
+    def _settled(self, ref: tuple[str, str]) -> bool:
+        return ref[1] in (self._vars if ref[0] == "v" else self._params)
+
+    def _references(self, ref: tuple[str, str]) -> list[tuple[str, str]]:
+        """The declared variables and parameters a declaration names literally (cached)."""
+        found = self._refs.get(ref)
+        if found is None:
+            kind, lower = ref
+            raw: Any = ABSENT
+            if kind == "v":
+                decl = self.template.variables.get(lower)
+                if decl is not None:
+                    raw = decl.value if decl.copy is None else [decl.copy.input, decl.copy.count]
+            elif lower not in self.inputs:  # a value given from outside names nothing here
+                pdecl = self.template.parameters.get(lower)
+                raw = pdecl.default if pdecl is not None else ABSENT
+            found = []
+            for _, compiled in template_strings(raw, expressions_only=True):
+                if not isinstance(compiled, Node):
+                    continue
+                for node in walk(compiled):
+                    if isinstance(node, Call) and node.name in ("variables", "parameters") and len(node.args) == 1 \
+                            and isinstance(node.args[0], Literal) and isinstance(node.args[0].value, str):
+                        name = node.args[0].value.lower()
+                        declared = self.template.variables if node.name == "variables" else self.template.parameters
+                        if name in declared:
+                            found.append(("v" if node.name == "variables" else "p", name))
+            self._refs[ref] = found
+        return found
 
     def _variable_value(self, decl) -> Any:
         if decl.copy is None:
@@ -344,60 +435,6 @@ def evaluate(value: Any, scope: Scope) -> Any:
     return value
 
 
-def value_size(value: Any, known: dict[int, tuple[Any, int]], limit: int) -> tuple[int, int]:
-    """(size, work): the nodes of `value` as a walk over it meets them (a part shared by
-    reference counted each time it occurs, a string as one node per 64 characters), counted up
-    to just over `limit`. `work`, the items looked at, grows with the distinct containers only;
-    `known` gives sizes measured before. A value that contains itself is over the limit."""
-    if not isinstance(value, (dict, list)):
-        return _leaf_size(value), 0
-    if id(value) in known:
-        return known[id(value)][1], 0
-    sizes: dict[int, int] = {}
-    expanded: set[int] = set()  # containers whose items are being measured: the current path
-    stack = [value]
-    work = 0
-    while stack:
-        v = stack[-1]
-        key = id(v)
-        if key in sizes:
-            stack.pop()
-            continue
-        items = list(v.values()) if isinstance(v, dict) else v
-        if key not in expanded:
-            expanded.add(key)
-            pending = []
-            for c in items:
-                if isinstance(c, (dict, list)):
-                    ckey = id(c)
-                    if ckey in expanded:
-                        return limit + 1, work
-                    if ckey not in sizes and ckey not in known:
-                        pending.append(c)
-            work += len(items)
-            if pending:
-                stack.extend(pending)
-                continue
-        stack.pop()
-        expanded.discard(key)
-        total = 1
-        for c in items:
-            if isinstance(c, (dict, list)):
-                ckey = id(c)
-                total += sizes[ckey] if ckey in sizes else known[ckey][1]
-            else:
-                total += _leaf_size(c)
-        work += len(items)
-        if total > limit:
-            return total, work
-        sizes[key] = total
-    return sizes[id(value)], work
-
-
-def _leaf_size(value: Any) -> int:
-    return 1 + len(value) // 64 if isinstance(value, str) else 1
-
-
 def is_copy_block(value: Any) -> bool:
     """A property-level `copy` array: [{name, count, input}, ...]."""
     return isinstance(value, list) and bool(value) and all(
@@ -463,6 +500,12 @@ def evaluate_node(node: Node, scope: Scope) -> Any:
         if isinstance(node, Invalid):
             return Unknown.because(INVALID, f"invalid expression {node.text!r}: {node.error}")
         return Unknown.because(INVALID, f"not an expression: {node!r}")
+    except RecursionError:
+        # Chains of declarations are settled shallow (`Frame._settle`); what cannot be seen
+        # before evaluating (`variables(concat('v', ...))`, lambdas and user functions within
+        # each other) may still outgrow Python's stack before MAX_DEPTH: the innermost
+        # expression becomes unknown, and the rest of the template is evaluated as usual.
+        return Unknown.because(LIMIT, "expressions nested deeper than preflight evaluates")
     finally:
         session.depth -= 1
 
@@ -514,7 +557,9 @@ def _call(node: Call, scope: Scope) -> Any:
     session = scope.frame.session
     if spec.mode == "lazy":
         try:
-            return session.bounded(spec.impl(node.args, scope, evaluate_node))
+            return session.produced(spec.impl(node.args, scope, evaluate_node))
+        except _functions.OverLimit as exc:
+            return Unknown.because(LIMIT, f"{node.spelling}(): {exc}")
         except (EvalError, _functions.FunctionError) as exc:
             return Unknown.because(INVALID, f"{node.spelling}(): {exc}")
         except (TypeError, ValueError, ArithmeticError, RecursionError, IndexError, KeyError) as exc:
@@ -528,20 +573,24 @@ def _call(node: Call, scope: Scope) -> Any:
                 keys = [key_of(x) for x in args]
                 key = f"{name}({','.join(keys)})" if all(keys) and spec.deterministic else None
                 return unknown_from(args, key)
-    # Every function's work grows with its arguments: their size is charged to the budget, and
-    # arguments over the size bound (many large arrays to concatenate) are not combined at all.
-    if session.size(args) > MAX_VALUE_SIZE:
+    # Every function's work grows with its arguments: their size is charged to the budget (a
+    # step per 16 nodes read), and arguments over the size bound (many large arrays to
+    # concatenate) are not combined at all. What a function builds is bounded before it is
+    # built (`functions.OverLimit`), and charged by its size once built.
+    size = session.size(args)
+    if size > MAX_VALUE_SIZE:
         return Unknown.because(LIMIT, f"{node.spelling}() of values over {MAX_VALUE_SIZE:,} elements")
+    session.steps += size >> 4
     try:
         result = spec.impl(*args)
-        if isinstance(result, (dict, list)) and not any(result is a for a in args):
-            result = session.bounded(result)
-        return result
+        return result if any(result is a for a in args) else session.produced(result)
     except _functions.OpaqueResult as exc:
         keys = [key_of(x) for x in args]
         return Unknown.because(OPAQUE, f"{node.spelling}(…)",
                                key=f"{name}({','.join(keys)})" if all(keys) and spec.deterministic else None,
                                parts=None)
+    except _functions.OverLimit as exc:
+        return Unknown.because(LIMIT, f"{node.spelling}(): {exc}")
     except (EvalError, _functions.FunctionError) as exc:
         return Unknown.because(INVALID, f"{node.spelling}(): {exc}")
     except (TypeError, ValueError, ArithmeticError, OverflowError, RecursionError, IndexError, KeyError) as exc:

@@ -20,16 +20,22 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .values import (LIMIT, UNSUPPORTED, Unknown, equal3, find_unknown, key_of, merge_needs,
-                     normalise_parts, string_parts, type_name, unknown_from)
+from ..loaders import parse_int
+from .values import (LIMIT, MAX_STRING, MAX_VALUE_SIZE, UNSUPPORTED, Unknown, equal3, find_unknown, key_of,
+                     merge_needs, normalise_parts, string_parts, text_size, type_name, unknown_from)
 
 MAX_RANGE = 10_000
-MAX_STRING = 1_000_000  # characters a string function may build
 MAX_COMPARISONS = 2_000_000  # element comparisons of one union() or intersection()
+MAX_INT = 2**63 - 1  # ARM's integers are 64-bit
 
 
 class FunctionError(Exception):
     pass
+
+
+class OverLimit(Exception):
+    """What a function would build is over a bound of the evaluator: an Unknown(LIMIT). Raised
+    from the arguments' sizes, before anything is allocated."""
 
 
 class OpaqueResult(Exception):
@@ -77,17 +83,43 @@ def _int(v: Any) -> int:
     return v
 
 
-def _check_size(s: str) -> str:
-    if len(s) > MAX_STRING:
-        raise FunctionError("string result too large")
-    return s
+def _reserve(length: int, what: str = "a string") -> None:
+    """Refuse, before building it, a string of `length` characters over MAX_STRING."""
+    if length > MAX_STRING:
+        raise OverLimit(f"{what} of {length:,} characters is over preflight's limit of {MAX_STRING:,}")
+
+
+def _reserve_items(count: int, what: str) -> None:
+    """Refuse, before building it, an array or object of `count` items over MAX_VALUE_SIZE."""
+    if count > MAX_VALUE_SIZE:
+        raise OverLimit(f"{what} of {count:,} items is over preflight's limit of {MAX_VALUE_SIZE:,}")
+
+
+def _known_length(parts: Any) -> int:
+    """Characters of the known text among string parts (an Unknown's parts included)."""
+    total = 0
+    for p in parts:
+        if isinstance(p, str):
+            total += len(p)
+        elif isinstance(p, Unknown) and p.parts is not None:
+            total += sum(len(q) for q in p.parts if isinstance(q, str))
+    return total
+
+
+def _integer(value: int) -> int:
+    """An arithmetic result, refused outside ARM's 64-bit range (squaring in a `reduce()` would
+    otherwise double the digits each step)."""
+    if not -MAX_INT - 1 <= value <= MAX_INT:
+        raise OverLimit("the result is outside the 64-bit integer range")
+    return value
 
 
 def _unknown_string(parts: list[Any]) -> Any:
     """A string from parts; Unknown with the parts kept when some are unknown."""
+    _reserve(_known_length(parts))
     parts_t = normalise_parts(parts)
     if all(isinstance(p, str) for p in parts_t):
-        return _check_size("".join(parts_t))
+        return "".join(parts_t)
     keys = [key_of(p) for p in parts_t]
     key = "p:" + "|".join(keys) if all(keys) else None  # type: ignore[arg-type]
     return Unknown(merge_needs(parts_t), key, parts_t)
@@ -137,8 +169,10 @@ def format_(fmt: Any, *args: Any) -> Any:
     _str(fmt)
     parts: list[Any] = []
     pos = 0
+    length = 0  # characters built so far: every item is refused before it is built past the limit
     for m in _FORMAT_ITEM.finditer(fmt):
         parts.append(fmt[pos:m.start()])
+        length += m.start() - pos
         pos = m.end()
         tok = m.group()
         if tok in ("{{", "}}"):
@@ -146,7 +180,7 @@ def format_(fmt: Any, *args: Any) -> Any:
             continue
         if m.group(1) is None:
             raise FunctionError(f"invalid format string {fmt!r}")
-        i = int(m.group(1))
+        i = _count(m.group(1), "format item")
         _need(i < len(args), f"format item {{{i}}} has no argument")
         value = args[i]
         spec = m.group(3)
@@ -154,27 +188,47 @@ def format_(fmt: Any, *args: Any) -> Any:
             if isinstance(value, Unknown):
                 parts.append(unknown_from([value]))
                 continue
-            value = _format_spec(value, spec)
-        text = _text_of(value) if not isinstance(value, (dict, list)) else json.dumps(value, separators=(",", ":"))
-        if m.group(2) and isinstance(text, str):
-            width = int(m.group(2))
-            text = text.rjust(width) if width > 0 else text.ljust(-width)
+            value = _format_spec(value, spec, length)
+        if isinstance(value, (dict, list)):
+            _reserve(length + text_size(value, MAX_STRING), "format()")
+            text: Any = json.dumps(value, separators=(",", ":"))
+        else:
+            text = _text_of(value)
+        width = m.group(2)
+        if width and isinstance(text, str):
+            size = _count(width.lstrip("-"), "format() width")
+            _reserve(length + size, "format()")
+            text = text.ljust(size) if width.startswith("-") else text.rjust(size)
+        length += len(text) if isinstance(text, str) else _known_length([text])
+        _reserve(length, "format()")
         parts.append(text)
     parts.append(fmt[pos:])
     return _unknown_string(parts)
 
 
-def _format_spec(value: Any, spec: str) -> str:
+def _count(digits: str, what: str) -> int:
+    """A count written in a format string, refused over MAX_STRING before it is converted."""
+    if len(digits) > len(str(MAX_STRING)):
+        raise OverLimit(f"{what} {digits[:12]}… is over preflight's limit of {MAX_STRING:,}")
+    return int(digits)
+
+
+def _format_spec(value: Any, spec: str, length: int) -> str:
+    """`{0:D5}`, `{0:X}`, `{0:N2}`, built only when the digits asked for fit after the `length`
+    characters a format() has built so far."""
     m = re.fullmatch(r"([DdXxNn])(\d*)", spec)
     if m and _is_int(value):
         kind, digits = m.group(1).upper(), m.group(2)
+        wanted = _count(digits, f"format specifier {kind}") if digits else (2 if kind == "N" else 0)
+        # the digits asked for, plus the number's own (with separators: fewer than its bits)
+        _reserve(length + wanted + 2 + value.bit_length(), "format()")
         if kind == "D":
-            return str(value).zfill(int(digits or 0)) if value >= 0 else "-" + str(-value).zfill(int(digits or 0))
+            return str(value).zfill(wanted) if value >= 0 else "-" + str(-value).zfill(wanted)
         if kind == "X":
-            out = format(value, "x").zfill(int(digits or 0))
+            out = format(value, "x").zfill(wanted)
             return out.upper() if m.group(1) == "X" else out
         if kind == "N":
-            return f"{value:,.{int(digits or 2)}f}"
+            return f"{value:,.{wanted}f}"
     raise FunctionError(f"format specifier {spec!r} is not evaluated offline")
 
 
@@ -182,6 +236,8 @@ def _map_parts(value: Any, transform: Callable[[str], str], name: str) -> Any:
     parts = string_parts(value)
     if parts is None:
         raise FunctionError(f"{name}() expects a string")
+    # str.upper() and str.lower() make at most 3 characters of one ('ß' -> 'SS', 'ΐ' -> 3)
+    _reserve(sum(len(p) * (1 if p.isascii() else 3) for p in parts if isinstance(p, str)), f"{name}()")
     out: list[Any] = []
     for p in parts:
         if isinstance(p, str):
@@ -205,7 +261,8 @@ def to_upper(v: Any) -> Any:
 def replace(s: Any, old: Any, new: Any) -> Any:
     _str(s), _str(old), _str(new)
     _need(old != "", "replace() with an empty string to find")
-    return _check_size(s.replace(old, new))
+    _reserve(len(s) + s.count(old) * (len(new) - len(old)), "replace()")
+    return s.replace(old, new)
 
 
 @fn("substring", min_args=2, max_args=3)
@@ -225,6 +282,7 @@ def split(s: Any, delimiters: Any) -> Any:
     _str(s)
     delims = [delimiters] if isinstance(delimiters, str) else delimiters
     _need(isinstance(delims, list) and all(isinstance(d, str) and d for d in delims), "split() needs string delimiters")
+    _reserve_items(1 + sum(s.count(d) for d in delims), "split()")
     if len(delims) == 1:
         return s.split(delims[0])
     return re.split("|".join(re.escape(d) for d in delims), s)
@@ -246,6 +304,7 @@ def string(v: Any) -> Any:
     if isinstance(v, (list, dict)):
         if find_unknown(v) is not None:
             return unknown_from([v])
+        _reserve(text_size(v, MAX_STRING), "string()")
         return json.dumps(v, separators=(",", ":"))
     raise FunctionError(f"string() of {type_name(v)} is not evaluated offline")
 
@@ -296,7 +355,8 @@ def pad_left(value: Any, total: Any, pad: Any = " ") -> Any:
 
 @fn("base64", min_args=1, max_args=1)
 def base64_(s: Any) -> Any:
-    return _b64.b64encode(_str(s).encode("utf-8")).decode("ascii")
+    _reserve(len(_str(s)) * (4 if s.isascii() else 16) // 3 + 4, "base64()")  # UTF-8: up to 4 bytes a character
+    return _b64.b64encode(s.encode("utf-8")).decode("ascii")
 
 
 @fn("base64ToString", min_args=1, max_args=1)
@@ -314,7 +374,8 @@ def base64_to_json(s: Any) -> Any:
 
 @fn("uriComponent", min_args=1, max_args=1)
 def uri_component(s: Any) -> Any:
-    return urllib.parse.quote(_str(s), safe="-_.!~*'()")
+    _reserve(len(_str(s)) * (3 if s.isascii() else 12), "uriComponent()")  # %XX for each UTF-8 byte
+    return urllib.parse.quote(s, safe="-_.!~*'()")
 
 
 @fn("uriComponentToString", min_args=1, max_args=1)
@@ -324,7 +385,8 @@ def uri_component_to_string(s: Any) -> Any:
 
 @fn("uri", min_args=2, max_args=2)
 def uri(base: Any, relative: Any) -> Any:
-    return urllib.parse.urljoin(_str(base), _str(relative))
+    _reserve(len(_str(base)) + len(_str(relative)), "uri()")
+    return urllib.parse.urljoin(base, relative)
 
 
 @fn("dataUri", min_args=1, max_args=1)
@@ -366,9 +428,9 @@ def date_time(*args: Any) -> Any:
 def json_(s: Any) -> Any:
     if isinstance(s, Unknown):
         return unknown_from([s])
-    _str(s)
+    _reserve(len(_str(s)), "json() of a text")  # a text of n characters holds at most n/2 values
     try:
-        return json.loads(s)
+        return json.loads(s, parse_int=parse_int)
     except ValueError:
         try:
             from ..loaders import load_json
@@ -381,17 +443,17 @@ def json_(s: Any) -> Any:
 
 @fn("add", min_args=2, max_args=2)
 def add(a: Any, b: Any) -> Any:
-    return _int(a) + _int(b)
+    return _integer(_int(a) + _int(b))
 
 
 @fn("sub", min_args=2, max_args=2)
 def sub(a: Any, b: Any) -> Any:
-    return _int(a) - _int(b)
+    return _integer(_int(a) - _int(b))
 
 
 @fn("mul", min_args=2, max_args=2)
 def mul(a: Any, b: Any) -> Any:
-    return _int(a) * _int(b)
+    return _integer(_int(a) * _int(b))
 
 
 @fn("div", min_args=2, max_args=2)
@@ -427,7 +489,7 @@ FUNCTIONS["max"] = Spec(_extreme(max), "strict", 1, 99)
 def int_(v: Any) -> Any:
     if isinstance(v, str):
         try:
-            return int(v.strip())
+            return _integer(int(v.strip()))
         except ValueError:
             raise FunctionError(f"int() of {v!r}") from None
     if isinstance(v, float):
@@ -733,7 +795,9 @@ def join(items: Any, delimiter: Any) -> Any:
     _need(isinstance(items, list), "join() needs an array")
     if find_unknown(items) is not None:
         return unknown_from(items)
-    return _check_size(_str(delimiter).join(_text_of(i) for i in items))
+    texts = [_text_of(i) for i in items]
+    _reserve(sum(len(t) for t in texts) + max(len(texts) - 1, 0) * len(_str(delimiter)), "join()")
+    return delimiter.join(texts)
 
 
 @fn("flatten", min_args=1, max_args=1)
@@ -751,6 +815,7 @@ def flatten(items: Any) -> Any:
 @fn("items", min_args=1, max_args=1)
 def items_(obj: Any) -> Any:
     _need(isinstance(obj, dict), "items() needs an object")
+    _reserve_items(3 * len(obj), "items()")  # an object of two members for each
     return [{"key": k, "value": v} for k, v in sorted(obj.items(), key=lambda kv: kv[0].lower())]
 
 

@@ -35,6 +35,14 @@ UNSUPPORTED = "unsupported"  # a function preflight does not evaluate
 INVALID = "invalid"  # an expression that does not parse or fails at deployment
 LINK = "link"  # a linked template or parameter file that is not available locally
 
+# Nodes in one value, counted as a walk over it meets them (`value_size`): a part shared by
+# reference (a variable used twice) counts each time, a string one node per 64 characters, an
+# object's keys as strings, an unknown string by its parts. Without it, 30 variables that each
+# hold the previous one twice make a value no walk or `string()` finishes.
+MAX_VALUE_SIZE = 1_000_000
+MAX_STRING = 1_000_000  # characters of a string the evaluator builds
+MAX_KEY = 400  # characters of a symbolic key; a longer one is dropped (too long to be useful)
+
 _ORDER = {k: i for i, k in enumerate((PARAMETER, SECRET, PLACEHOLDER, CONTEXT, RUNTIME, LINK, OPAQUE, UNSUPPORTED, LIMIT, INVALID))}
 
 
@@ -46,7 +54,7 @@ class Unknown:
     def __init__(self, needs: frozenset[tuple[str, str]], key: str | None = None,
                  parts: tuple | None = None, nonempty: bool | None = None):
         self.needs = needs
-        self.key = key if key is None or len(key) <= 400 else None
+        self.key = key if key is None or len(key) <= MAX_KEY else None
         self.parts = parts
         self.nonempty = nonempty
 
@@ -200,13 +208,45 @@ def key_of(value: Any) -> str | None:
     if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
         return "v:" + repr(value)
     u = find_unknown(value)
-    if u is None:
+    if u is None and text_size(value, MAX_KEY) <= MAX_KEY:  # a longer key would be dropped
         import json
         try:
             return "j:" + json.dumps(value, sort_keys=True)
         except (TypeError, ValueError):
             return None
     return None
+
+
+def text_size(value: Any, limit: int) -> int:
+    """An upper bound on the length of `json.dumps(value)` (escapes and non-ASCII characters
+    at their longest), counted to just over `limit`: what turning a value into text would
+    allocate, known before allocating it. Unknowns count as their known parts."""
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        v = stack.pop()
+        if isinstance(v, str):
+            total += 2 + len(v) * (2 if v.isascii() else 12)  # `\"` or `\ud83d\ude00` for one character
+        elif isinstance(v, bool) or v is None:
+            total += 5
+        elif isinstance(v, int):
+            total += 2 + v.bit_length() // 3  # digits: log10(2) < 1/3
+        elif isinstance(v, float):
+            total += 24
+        elif isinstance(v, dict):
+            total += 2 + 2 * len(v)
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            total += 2 + len(v)
+            stack.extend(v)
+        elif isinstance(v, Unknown):
+            total += 2
+            if v.parts is not None:
+                stack.extend(p for p in v.parts if p is not v)
+        else:
+            total += len(repr(type(v)))
+    return total
 
 
 def normalise_parts(parts: Iterable[Any]) -> tuple:
@@ -411,3 +451,63 @@ def equal3(a: Any, b: Any) -> bool | None:
                 result = None
         return result
     return a == b
+
+
+def value_size(value: Any, known: dict[int, tuple[Any, int]], limit: int) -> tuple[int, int]:
+    """(size, work): the nodes of `value` as a walk over it meets them (a part shared by
+    reference counted each time it occurs, a string as one node per 64 characters, an object's
+    keys as strings, an unknown string by its parts), counted up to just over `limit`. `work`,
+    the items looked at, grows with the distinct containers only; `known` gives sizes measured
+    before. A value that contains itself is over the limit."""
+    if not isinstance(value, (dict, list)):
+        return leaf_size(value), 0
+    if id(value) in known:
+        return known[id(value)][1], 0
+    sizes: dict[int, int] = {}
+    expanded: set[int] = set()  # containers whose items are being measured: the current path
+    stack = [value]
+    work = 0
+    while stack:
+        v = stack[-1]
+        key = id(v)
+        if key in sizes:
+            stack.pop()
+            continue
+        items = [*v.keys(), *v.values()] if isinstance(v, dict) else v
+        if key not in expanded:
+            expanded.add(key)
+            pending = []
+            for c in items:
+                if isinstance(c, (dict, list)):
+                    ckey = id(c)
+                    if ckey in expanded:
+                        return limit + 1, work
+                    if ckey not in sizes and ckey not in known:
+                        pending.append(c)
+            work += len(items)
+            if pending:
+                stack.extend(pending)
+                continue
+        stack.pop()
+        expanded.discard(key)
+        total = 1
+        for c in items:
+            if isinstance(c, (dict, list)):
+                ckey = id(c)
+                total += sizes[ckey] if ckey in sizes else known[ckey][1]
+            else:
+                total += leaf_size(c)
+        work += len(items)
+        if total > limit:
+            return total, work
+        sizes[key] = total
+    return sizes[id(value)], work
+
+
+def leaf_size(value: Any) -> int:
+    """The size of a value that is not a container (see `value_size`)."""
+    if isinstance(value, str):
+        return 1 + len(value) // 64
+    if isinstance(value, Unknown) and value.parts is not None:  # atoms: strings and plain Unknowns
+        return 1 + sum(1 + len(p) // 64 if isinstance(p, str) else 1 for p in value.parts)
+    return 1

@@ -200,6 +200,30 @@ def vault_deployments(doc: Any, ctx: Any) -> list[VaultDeployment]:
     return doc.cache["arm.vaults"]
 
 
+@dataclass
+class VaultsNotChecked:
+    """Key Vault instances of one evaluation past its limit of resource instances."""
+
+    evaluation: Evaluation
+    count: int
+    at_least: bool  # some copy count among the skipped resources is not known
+    pointer: str  # the first vault declaration skipped (in the scanned document), else ""
+
+
+def vaults_not_checked(doc: Any, ctx: Any) -> list[VaultsNotChecked]:
+    """Per evaluation, the Key Vault instances not evaluated because the template deploys more
+    resource instances than an evaluation expands (`deployments.MAX_INSTANCES`)."""
+    out = []
+    if may_deploy(doc, VAULTS):
+        for ev in evaluations(doc, ctx):
+            count = ev.skipped.get(VAULTS.lower(), 0)
+            if count:
+                first = ev.first_skipped[VAULTS.lower()]
+                local = first.template is not None and first.template.document is doc
+                out.append(VaultsNotChecked(ev, count, ev.skipped_at_least, first.pointer if local else ""))
+    return out
+
+
 def _as_bool(value: Any) -> Any:
     """A boolean property as the resource provider reads it ("true" is true)."""
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
