@@ -63,7 +63,7 @@ MAX_FILE_BYTES = 256 << 20  # a cache file is read whole; that of a 4,400-templa
 TEMP_MAX_AGE = 3600  # a temporary file older than this was left by a scan that was killed
 _ENTRY_FILE = re.compile(r"[0-9a-f]{32}\.json")  # <scan key>.json (fs.digest)
 _TEMP_FILE = re.compile(r"\.tmp-[0-9a-f]{16}\.json")
-_DEPENDENCY_KINDS = frozenset({"read", "exists", "isfile", "isdir", "listdir", "kept", "config"})
+_DEPENDENCY_KINDS = fs.DEPENDENCY_KINDS
 # Opening files relative to a folder's descriptor, without following links: without these (not
 # on Windows) a folder could be swapped for another between its check and its use; no cache then.
 _SAFE_PLATFORM = (os.open in os.supports_dir_fd and os.mkdir in os.supports_dir_fd

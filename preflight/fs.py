@@ -239,3 +239,6 @@ class Verifier:
 
 
 _FILE_SYSTEM = frozenset({"read", "exists", "isfile", "isdir", "listdir", "realpath", "root"})
+# Every kind a recorded dependency may have: the file-system look-ups above, and the scan's own
+# (kept linking documents, a path's configuration, the day of the run: see preflight.clock).
+DEPENDENCY_KINDS = _FILE_SYSTEM | {"kept", "config", "today"}

@@ -58,7 +58,9 @@ def caller(reference, name="kv-${suffix}"):
 
 
 def findings(path):
-    return scan([str(path)], Options()).findings
+    """The findings of one scan, but the retiring API versions of the cached modules (KV019,
+    tested in test_keyvault_retiring.py): these tests are about reading the modules."""
+    return [f for f in scan([str(path)], Options()).findings if f.rule != "KV019"]
 
 
 def test_cache_layout_matches_bicep():
