@@ -13,10 +13,11 @@ from ..findings import INFO, Issue
 def bicep_construct_skipped(doc: Document, ctx) -> Iterator[Issue]:
     """
     ## What it does
-    Reports, in a `.bicep` file, a construct preflight does not read or evaluate: syntax newer
-    than its parser (a spread `...`, `[^1]`), a module from a registry (`br:`/`ts:`), an
-    imported symbol, a module file that cannot be read. Everything else in the file is still
-    checked; values that depend on the skipped construct count as unknown, never as a guess.
+    Reports, in a `.bicep` file, a construct preflight does not read or evaluate: a declaration
+    its parser cannot read (syntax newer than the parser, or a mistake inside it: only that
+    declaration is skipped), a module from a registry (`br:`/`ts:`), an imported symbol, a
+    module file that cannot be read. Everything else in the file is still checked; values that
+    depend on the skipped construct count as unknown, never as a guess.
 
     ## Why it matters
     A finding that depends on the skipped part cannot be reported: the file was checked only
