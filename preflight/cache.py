@@ -52,7 +52,7 @@ from .loaders import FileTooLarge, read_regular_file
 
 FORMAT = 2
 MAX_AGE_DAYS = 30  # cache files of settings unused for this long are removed
-_DEPENDENCY_MODULES = ("yaml", "packaging", "tree_sitter", "tree_sitter_bicep")  # parsers findings rest on
+_DEPENDENCY_MODULES = ("yaml", "packaging")  # parsers findings rest on
 
 FOLDER = "preflight-results"  # the cache's own folder, inside the one it is given
 MARKER_NAME = "CACHEDIR.TAG"  # the cachedir standard: backup tools skip the folder

@@ -215,10 +215,9 @@ def test_syntax_error_is_pf001_at_its_position():
 
 
 @pytest.mark.parametrize("source, line, column", [
-    ("param abc\nparam name string\n", 2, 1),  # a missing type: the parser stops at the next line
     ("var x = 'unterminated\nvar y = 1\n", 1, 9),
-    ("resource r 'A.B/c@2020-01-01' = {\n  name: 'r'\n", 1, 1),  # a missing '}': the whole resource
-    ("var x = concat('a'\nvar y = 1\n", 1, 19),  # a missing ')'
+    ("resource r 'A.B/c@2020-01-01' = {\n  name: 'r'\n", 1, 33),  # the `{` never closed
+    ("var x = concat('a'\nvar y = 1\n", 1, 15),  # the `(` never closed
 ])
 def test_syntax_errors(tmp_path, source, line, column):
     doc = load(tmp_path, source)
@@ -228,10 +227,15 @@ def test_syntax_errors(tmp_path, source, line, column):
 
 
 def test_newer_syntax_is_skipped_with_an_info_and_the_rest_is_checked():
-    found = findings(BICEP / "newer-syntax")
+    path = BICEP / "newer-syntax" / "main.bicep"
+    found = findings(path)
     assert sorted(f.rule for f in found) == ["KV001", "PF010"]
     note = next(f for f in found if f.rule == "PF010")
-    assert str(note.severity) == "info" and "...base" in note.message
+    assert str(note.severity) == "info" and "`var piped`" in note.message
+    assert note.line == line_of(path, "var piped")[0]
+    doc = load_document(str(path), path.read_bytes())
+    vault = deployed_resources(doc, None, "Microsoft.KeyVault/vaults")[0]
+    assert vault.get("tags") == {"a": 1, "b": 2}  # the spread is read
 
 
 def test_unknown_constructs_become_unknown_values_never_literals(tmp_path):
@@ -613,11 +617,12 @@ def test_bicep_files_are_discovered_and_sniffed(tmp_path):
     assert scan([str(tmp_path)], Options()).files == 2
 
 
-def test_tree_sitter_is_imported_only_when_a_bicep_file_is_read():
+@pytest.mark.parametrize("target, imported", [(FIXTURES / "demo", False), (BICEP / "quickstart", True)])
+def test_the_bicep_parser_is_imported_only_when_a_bicep_file_is_read(target, imported):
     code = ("import sys; from preflight.engine import Options, scan; "
-            f"scan([{str(FIXTURES / 'demo')!r}], Options()); print('tree_sitter' in sys.modules)")
+            f"scan([{str(target)!r}], Options()); print('preflight.bicep.syntax' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert out.stdout.strip() == "False", out.stderr
+    assert out.stdout.strip() == str(imported), out.stderr
 
 
 def test_cli_json_report_for_a_bicep_file():

@@ -167,7 +167,6 @@ def test_a_linked_template_edited(project, cache_dir):
 
 
 def test_a_bicep_module_edited(project, cache_dir):
-    pytest.importorskip("tree_sitter_bicep")
     shutil.copytree(FIXTURES / "bicep" / "module", project / "b")
     module = project / "b" / "modules" / "keyvault.bicep"
     check_edit(["b/main.bicep"], cache_dir,

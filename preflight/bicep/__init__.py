@@ -7,7 +7,7 @@ to the Bicep line and column it came from. Every ARM and Key Vault rule then run
 A `.bicepparam` file becomes an ARM_PARAMETERS document (format "bicepparam") paired with the
 template its `using` names (`preflight.bicep.params`).
 
-Nothing here imports tree-sitter until a Bicep file is actually loaded.
+Nothing here imports the parser (`preflight.bicep.syntax`) until a Bicep file is loaded.
 """
 from __future__ import annotations
 
@@ -22,13 +22,10 @@ def load_bicep(path: str, text: str) -> Any:
     from ..documents import Document, Kind
     from ..loaders import LoadError
     from .compiler import compile_parsed
-    from .syntax import ParserUnavailable, parse
+    from .syntax import parse
 
     try:
         parsed = parse(text)
-    except ParserUnavailable as exc:
-        return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
-                        error=LoadError(f"cannot read Bicep: the parser is not installed ({exc})"))
     except RecursionError:
         return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
                         error=LoadError("invalid Bicep: nested too deeply"))

@@ -19,7 +19,8 @@ evaluator runs unchanged:
                  module cache (preflight.bicep.registry), unresolved when not restored
   expressions -> '${x}' format(), ?: if(), ! not(), && and(), || or(), == equals(), != ,
                  =~ (case-insensitive), < <= > >=, + - * / %, ?? coalesce(), .? and [?] tryGet(),
-                 lambdas lambda()/lambdaVariables(), `[for ...]` in properties -> property copy;
+                 lambdas lambda()/lambdaVariables(), `[for ...]` in properties -> property copy,
+                 `...x` in arrays and objects -> flatten() and shallowMerge();
                  symbolic references: `r.id` -> resourceId(...), `r.name` -> the name expression,
                  `r.properties.x` -> reference(resourceId(...), apiVersion).x, other members of a
                  resource -> reference(..., 'full').member, `m.outputs.x` -> the deployment's
@@ -107,6 +108,8 @@ def _declaration_body(body: X | None) -> tuple[X | None, X | None, X | None, dic
     if body is not None and body.kind == "if":
         condition, body = body.a, body.b
     obj = body if body is not None and body.kind == "obj" else None
+    if obj is not None and any(_is_spread(p) for p in obj.a):
+        obj = None  # properties spread in from elsewhere: the body is not known property by property
     props: dict[str, Prop] = {}
     for p in obj.a if obj is not None else ():
         if p.key is not None:
@@ -391,6 +394,8 @@ class Unit:
             return "array", None, nullable
         if text.startswith("{"):
             return "object", None, nullable
+        if lower.startswith(("resourceinput<", "resourceoutput<")):
+            return None, None, nullable  # a resource-derived type: its ARM type is in the resource's schema
         if text.startswith("resource"):
             return "string", None, nullable
         if "|" in text:
@@ -674,10 +679,15 @@ class Unit:
         params_prop = info.props.get("params")
         parameters: dict[str, Any] = {}
         ppointer = join_pointer(props_pointer, "parameters")
+        spread_params = False
         if params_prop is not None:
             self.at(ppointer, params_prop.pos)
             value = params_prop.value
-            if isinstance(value, X) and value.kind == "obj":
+            if isinstance(value, X) and value.kind == "obj" and any(_is_spread(p) for p in value.a):
+                self.note(params_prop.pos, f"module '{info.symbol}': a spread `...` in `params` is not evaluated; "
+                          "its resources are not checked")
+                spread_params = True
+            elif isinstance(value, X) and value.kind == "obj":
                 for p in value.a:
                     if p.key is None:
                         continue
@@ -694,7 +704,7 @@ class Unit:
         template_pointer = join_pointer(props_pointer, "template")
         self.at(template_pointer, d.pos)
         path = d.type
-        template = self._module_template(info, path, template_pointer)
+        template = None if spread_params else self._module_template(info, path, template_pointer)
         if template is not None:
             properties["template"] = template
             self.modules[template_pointer] = Module(info.symbol, path or "", d.line, d.col)
@@ -875,6 +885,8 @@ class Unit:
         else is an expression tree, or its literal value."""
         if not isinstance(x, X):
             return unknown_node("a nested declaration")
+        if (x.kind == "obj" or x.kind == "arr") and any(_is_spread(i) for i in x.a):
+            return self._raw_or_node(self.node(x, env))  # merged at deployment: an expression
         if x.kind == "obj":
             out: dict[str, Any] = {}
             for p in x.a:
@@ -928,6 +940,10 @@ class Unit:
             return self.node(x.a, env)
         if k == "ident":
             return self.ident(x, env)
+        if k == "arr" and any(_is_spread(i) for i in x.a):
+            return self.spread_node(x, env)
+        if k == "obj" and any(_is_spread(p) for p in x.a):
+            return self.spread_node(x, env)
         if k == "arr":
             items = [self.node(i, env) for i in x.a]
             if all(isinstance(i, Literal) and not isinstance(i.value, Unknown) for i in items):
@@ -988,6 +1004,23 @@ class Unit:
         if k == "bad":
             return unknown_node(str(x.a or "an unreadable expression"))
         return unknown_node(k)
+
+    def spread_node(self, x: X, env: Env) -> Node:
+        """An array or object with `...spread` items, as Bicep compiles it: flatten() of the
+        arrays, shallowMerge() of the objects, in order."""
+        pieces: list[Node] = []
+        run: list[Any] = []
+        for item in x.a:
+            if _is_spread(item):
+                if run:
+                    pieces.append(self.node(X(x.kind, x.pos, run), env))
+                    run = []
+                pieces.append(self.node((item.value if isinstance(item, Prop) else item).a, env))
+            else:
+                run.append(item)
+        if run:
+            pieces.append(self.node(X(x.kind, x.pos, run), env))
+        return call("flatten" if x.kind == "arr" else "shallowMerge", call("createArray", *pieces))
 
     def for_node(self, x: X, env: Env) -> Node:
         """`[for (item, i) in xs: body]` as an expression: map(xs, lambda(item, i, body))."""
@@ -1181,6 +1214,13 @@ def _decorator_name(x: X) -> str:
     if isinstance(x, X) and x.kind == "call":
         return x.a.lower()
     return ""
+
+
+def _is_spread(item: Any) -> bool:
+    """`...x`: an array item, or an object's property without a key."""
+    if isinstance(item, Prop):
+        item = item.value
+    return isinstance(item, X) and item.kind == "spread"
 
 
 def _is_namespace(x: Any) -> bool:

@@ -23,13 +23,10 @@ def load_bicepparam(path: str, text: str) -> Any:
     from ..documents import Document, Kind
     from ..loaders import LoadError, join_pointer
     from .compiler import compile_parsed
-    from .syntax import ParserUnavailable, parse
+    from .syntax import parse
 
     try:
         parsed = parse(text, bicepparam=True)
-    except ParserUnavailable as exc:
-        return Document(path, Kind.ARM_PARAMETERS, "bicepparam", text=text,
-                        error=LoadError(f"cannot read Bicep: the parser is not installed ({exc})"))
     except RecursionError:
         return Document(path, Kind.ARM_PARAMETERS, "bicepparam", text=text,
                         error=LoadError("invalid Bicep: nested too deeply"))

@@ -13,11 +13,12 @@ from ..findings import INFO, Issue
 def bicep_construct_skipped(doc: Document, ctx) -> Iterator[Issue]:
     """
     ## What it does
-    Reports, in a `.bicep` file, a construct preflight does not read or evaluate: syntax newer
-    than its parser (a spread `...`, `[^1]`), a registry module (`br:`/`ts:`) that is not in
-    Bicep's local module cache, an imported symbol, a module file that cannot be read, and a
-    module or `loadTextContent()` path outside the repository (the nearest folder above with a
-    `.git`, else the scanned folder), which is never opened. Everything else in the file is still
+    Reports, in a `.bicep` file, a construct preflight does not read or evaluate: a declaration
+    its parser cannot read (syntax newer than the parser, or a mistake inside it: only that
+    declaration is skipped), a registry module (`br:`/`ts:`) that is not in Bicep's local module
+    cache, an imported symbol, a module file that cannot be read, and a module or
+    `loadTextContent()` path outside the repository (the nearest folder above with a `.git`,
+    else the scanned folder), which is never opened. Everything else in the file is still
     checked; values that depend on the skipped construct count as unknown, never as a guess.
     Registry modules are read from the cache `bicep restore` fills (`cacheRootDirectory` of
     `bicepconfig.json`, else `~/.bicep`, or `PREFLIGHT_BICEP_CACHE`), never from the network.

@@ -1,26 +1,17 @@
 """Bicep source -> a small syntax tree (`Decl`s holding `X` expression nodes).
 
-Parsing uses tree-sitter with the `tree-sitter-bicep` grammar, imported on first use (only a
-scan that meets a `.bicep` file pays for it). Two known weaknesses of that grammar (1.1.0) are
-worked around here so that the tree means what the Bicep compiler would read:
+A hand-written parser: one regular expression splits the text into tokens (strings whole, with
+an interpolated string split around its `${...}` expressions), then recursive descent reads
+statements and precedence climbing reads expressions with Bicep's operator precedence.
 
-- Lexing: after an escape sequence or an interpolation (or at the start of a string), `//`
-  inside a string literal is taken for a comment. The text is parsed with every `/` inside
-  string literals masked (same length, so every offset is unchanged), and string contents are
-  read from the original text.
-- Precedence: postfix operators (`.x`, `[i]`, `(...)` on a member) bind looser than binary,
-  unary, ternary and lambda expressions (`a || b.c` parses as `(a || b).c`). Postfix operations
-  are pushed down into the rightmost operand unless the operand was parenthesised.
-
-A few newer constructs the grammar rejects are masked before parsing (typed variables
-`var x string = ...`, `extension` statements, the `?` of a nullable user-defined parameter
-type), keeping every offset. Syntax errors that remain are classified: ones that look like
-newer Bicep syntax (spread `...`, `[^i]`, resource-typed parameters) are "unsupported
-constructs" (the enclosing expression becomes unknown); anything else is a syntax error.
+A declaration the parser cannot read (newer syntax, or a mistake inside it) is skipped on its
+own: it becomes a non-fatal `Problem` (reported as PF010), a parameter or variable of that name
+keeps an unknown value, and reading resumes at the next line that starts with a decorator or a
+statement keyword. Only what makes the whole file unreadable is fatal (PF001): an unterminated
+string or comment, unbalanced brackets, a line at the top level that is not a statement.
 """
 from __future__ import annotations
 
-import bisect
 import re
 from functools import lru_cache
 from typing import Any
@@ -33,6 +24,7 @@ class X:
     lit(value) str(parts: [str | X]) ident(name) arr(items) obj(props: [Prop]) call(name, args,
     ns, target) mem(obj, name, safe) idx(obj, index, safe) res(obj, name) un(op, x) bin(op, l, r)
     tern(c, a, b) lam(params, body) for(item, index, iterable, body) if(cond, body) paren(x)
+    spread(x) (`...x`: an item of `arr`, or the value of a `Prop` without a key in `obj`)
     bad(text, error)."""
 
     __slots__ = ("kind", "line", "col", "a", "b", "c", "d")
@@ -53,7 +45,8 @@ class X:
 
 
 class Prop:
-    """An object property `key: value`; `value` is an X, or a Decl for a nested resource."""
+    """An object property `key: value`; without a key, `value` is a Decl (a nested resource) or
+    a `spread` X."""
 
     __slots__ = ("key", "line", "col", "value", "decorators")
 
@@ -73,7 +66,7 @@ class Prop:
 
 class Decl:
     """A statement: param, var, resource, module, output, func, type, import, targetScope,
-    metadata, using, unknown."""
+    metadata, using, extends, unknown."""
 
     __slots__ = ("kind", "name", "line", "col", "decorators", "type", "value", "existing", "extra",
                  "name_pos")
@@ -100,7 +93,8 @@ class Decl:
 
 
 class Problem:
-    """A syntax error (`fatal`) or a construct the parser does not know (skipped)."""
+    """A syntax error (`fatal`: the file does not compile) or a declaration or construct that
+    is skipped (the rest of the file is still read)."""
 
     __slots__ = ("message", "line", "col", "fatal")
 
@@ -129,738 +123,870 @@ class Parsed:
         return [p for p in self.problems if not p.fatal]
 
 
-# ------------------------------------------------------------------------------ tree-sitter
-
-_PARSER: Any = None
-
-
-def _parser() -> Any:
-    global _PARSER
-    if _PARSER is None:
-        import tree_sitter_bicep
-        from tree_sitter import Language, Parser
-        _PARSER = Parser(Language(tree_sitter_bicep.language()))
-    return _PARSER
-
-
-class ParserUnavailable(Exception):
-    pass
-
-
 def parse(text: str, bicepparam: bool = False) -> Parsed:
-    """Parse Bicep (or .bicepparam) text. Never raises on bad input; raises ParserUnavailable
-    when tree-sitter or the grammar is not installed. The result is shared by every parse of
-    the same text (a module is also parsed by each file that uses it): nothing changes it."""
+    """Parse Bicep (or .bicepparam) text. Never raises on bad input. The result is shared by
+    every parse of the same text (a module is also parsed by each file that uses it): nothing
+    changes it."""
     return _parse(text, bicepparam)
 
 
 @lru_cache(maxsize=16)  # enough for the modules a folder shares; syntax trees are large
 def _parse(text: str, bicepparam: bool) -> Parsed:
-    try:
-        parser = _parser()
-    except ImportError as exc:  # pragma: no cover - a broken installation
-        raise ParserUnavailable(str(exc)) from None
-    masked, params_at, notes = mask(text, bicepparam)
-    src = text.encode("utf-8", "surrogatepass")
-    tree = parser.parse(masked.encode("utf-8", "surrogatepass"))
-    builder = _Builder(src, text, params_at)
-    for pos, message, fatal in notes:
-        builder.problems.append(Problem(message, pos, fatal))
-    builder.collect_problems(tree.root_node)
-    decls = builder.statements(tree.root_node)
-    builder.problems.sort(key=lambda p: (p.line, p.col))
-    return Parsed(decls, builder.problems, text)
+    tokens, error = tokenize(text)
+    if error is not None:
+        return Parsed([], [error], text)
+    return _Parser(tokens, text).file()
 
 
-# -------------------------------------------------------------------------------- masking
+# ------------------------------------------------------------------------------- tokens
+#
+# A token is (kind, text, line, column, offset): `text` is the exact source slice (empty for
+# "nl" and "eof"). Kinds: "id", "num", "str" (a whole literal without interpolation), "ml" (a
+# '''multi-line''' string), "sbeg"/"smid"/"send" (the pieces of an interpolated string around
+# its `${...}` expressions: `'a${`, `}b${`, `}c'`), "nl" (one or more line ends), "eof", "bad"
+# (a character Bicep does not use), and each operator or bracket as its own kind ("(", "=>").
 
-_TYPED_VAR = re.compile(r"(?m)^([ \t]*var[ \t]+[A-Za-z_][A-Za-z0-9_]*[ \t]+)([A-Za-z_][A-Za-z0-9_.]*(?:\[\])?\??)([ \t]*=)")
-_NULLABLE_PARAM = re.compile(
-    r"(?m)^([ \t]*param[ \t]+[A-Za-z_][A-Za-z0-9_]*[ \t]+[A-Za-z_][A-Za-z0-9_.]*(?:\[\])?)\?([ \t]*(?://.*)?)$")
-_EXTENSION = re.compile(r"(?m)^[ \t]*(extension|provider)[ \t]+[^\n]*$")
-_PARAM_KW = re.compile(r"(?m)^([ \t]*)param(?=[ \t]+[A-Za-z_][A-Za-z0-9_]*[ \t]*=)")
-
-
-def mask(text: str, bicepparam: bool = False) -> tuple[str, set[int], list[tuple[tuple[int, int], str, bool]]]:
-    """The text to hand to tree-sitter: same length and line structure, with `/` masked inside
-    string literals and a few newer constructs blanked. Returns (masked, offsets of `param`
-    keywords rewritten to `var` in .bicepparam files, (position, message, fatal) notes)."""
-    spans, slashes, unterminated = _scan(text)
-    starts = [a for a, _ in spans]
-
-    def is_code(i: int) -> bool:
-        k = bisect.bisect_right(starts, i) - 1
-        return k < 0 or i >= spans[k][1]
-
-    edits: dict[int, str] = {i: "x" for i in slashes}
-    notes: list[tuple[tuple[int, int], str, bool]] = []
-    for at in unterminated[:1]:  # a single-quoted string cannot span lines: say where it starts
-        line = text.count("\n", 0, at) + 1
-        notes.append(((line, at - (text.rfind("\n", 0, at) + 1) + 1), "invalid Bicep: unterminated string", True))
-
-    def blank(start: int, end: int) -> None:
-        for i in range(start, end):
-            if text[i] not in "\r\n":
-                edits[i] = " "
-
-    for m in _TYPED_VAR.finditer(text):
-        if is_code(m.start(2)):
-            blank(m.start(2), m.end(2))
-    for m in _NULLABLE_PARAM.finditer(text):
-        if is_code(m.end(1)):
-            edits[m.end(1)] = " "
-    for m in _EXTENSION.finditer(text):
-        if is_code(m.start(1)):
-            blank(m.start(), m.end())
-            line = text.count("\n", 0, m.start()) + 1
-            col = m.start(1) - (text.rfind("\n", 0, m.start()) + 1) + 1
-            notes.append(((line, col), f"`{m.group(1)}` statement (a Bicep extension) is not evaluated", False))
-    params_at: set[int] = set()
-    if bicepparam:
-        for m in _PARAM_KW.finditer(text):
-            at = m.start() + len(m.group(1))
-            if is_code(at):
-                for k, ch in enumerate("var  "):
-                    edits[at + k] = ch
-                params_at.add(at)
-    if not edits:
-        return text, params_at, notes
-    chars = list(text)
-    for i, ch in edits.items():
-        chars[i] = ch
-    return "".join(chars), params_at, notes
-
-
-_CODE = re.compile(r"//|/\*|'|\{|\}")
-_CODE_FLAT = re.compile(r"//|/\*|'")
-_IN_STRING = re.compile(r"\\.|'|\n|\$\{|/", re.S)
-
-
-def _scan(text: str) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-    """Spans of strings and comments (not code), the offsets of '/' inside strings, and where
-    unterminated strings start."""
-    n = len(text)
-    spans: list[tuple[int, int]] = []
-    slashes: list[int] = []
-    unterminated: list[int] = []
-    stack: list[int] = []  # brace depth inside each interpolation we are in
-    i = 0
-    while i < n:
-        m = (_CODE if stack else _CODE_FLAT).search(text, i)
-        if m is None:
-            break
-        tok, at = m.group(), m.start()
-        if tok == "//":
-            end = text.find("\n", at)
-            end = n if end < 0 else end
-            spans.append((at, end))
-            i = end
-        elif tok == "/*":
-            end = text.find("*/", at + 2)
-            end = n if end < 0 else end + 2
-            spans.append((at, end))
-            i = end
-        elif tok == "{":
-            stack[-1] += 1
-            i = at + 1
-        elif tok == "}":
-            if stack[-1] == 0:
-                stack.pop()
-                i = _string_end(text, at, spans, slashes, stack, unterminated)
-            else:
-                stack[-1] -= 1
-                i = at + 1
-        elif text.startswith("'''", at):
-            end = text.find("'''", at + 3)
-            end = n if end < 0 else end + 3
-            spans.append((at, end))
-            slashes.extend(k for k in range(at, end) if text[k] == "/")
-            i = end
-        else:
-            i = _string_end(text, at, spans, slashes, stack, unterminated)
-    return spans, slashes, unterminated
-
-
-def _string_end(text: str, start: int, spans: list, slashes: list, stack: list, unterminated: list) -> int:
-    """Scan a string literal (from its quote, or from the `}` closing an interpolation)."""
-    i = start + 1
-    n = len(text)
-    while True:
-        m = _IN_STRING.search(text, i)
-        if m is None:
-            spans.append((start, n))
-            unterminated.append(start)
-            return n
-        tok = m.group()
-        if tok == "/":
-            slashes.append(m.start())
-            i = m.end()
-            continue
-        if tok.startswith("\\"):
-            i = m.end()
-            continue
-        if tok == "${":
-            spans.append((start, m.end()))
-            stack.append(0)
-            return m.end()
-        if tok == "\n":
-            unterminated.append(start)
-        spans.append((start, m.end()))  # the closing quote, or an unterminated line
-        return m.end()
-
-
-# ----------------------------------------------------------------------------- CST -> tree
-
-_INFIX = frozenset({"bin", "un", "tern", "lam"})
+_STRING_BODY = r"[^'\\\n$]*(?:(?:\\.|\$(?!\{))[^'\\\n$]*)*"
+_TRIVIA = r"(?:[ \t\r]+|//[^\n]*|\#[^\n]*)*"  # blanks, comments, #disable-next-line pragmas
+_TOKEN = re.compile(rf"""{_TRIVIA}(?:
+    (?P<id>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<nl>(?:\n{_TRIVIA})+)
+  | (?P<bc>/\*)
+  | (?P<op>\.\.\.|\.\?|::|=>|==|!=|=~|!~|<=|>=|&&|\|\||\?\?|[-+*/%!<>=?:.,()\[\]{{}}@^|&])
+  | (?P<str>'(?!''){_STRING_BODY}')
+  | (?P<ml>'''.*?''')
+  | (?P<sbeg>'{_STRING_BODY}\$\{{)
+  | (?P<num>[0-9]+)
+  | (?P<eof>\Z)
+  | (?P<bad>.)
+)""", re.X | re.S)
+_STRING_REST = re.compile(rf"\}}{_STRING_BODY}(?:'|\$\{{)")  # after an interpolation's `}`
+_ESCAPE = re.compile(r"\\(u\{[0-9A-Fa-f]{1,6}\}|.)", re.S)
 _ESCAPES = {"\\": "\\", "'": "'", "n": "\n", "r": "\r", "t": "\t", "$": "$"}
-# Text of an ERROR node that is newer Bicep syntax rather than a mistake.
-_NEWER = re.compile(r"\.\.\.|\^|\bresource(Input|Output)\s*<|\bassert\b|\bwith\b\s*\{")
 
 
-class _Builder:
-    def __init__(self, src: bytes, text: str, params_at: set[int]):
-        self.src = src
+def tokenize(text: str) -> tuple[list[tuple], Problem | None]:
+    """The tokens of `text`, or a lexical error (an unterminated string or comment)."""
+    tokens: list[tuple] = []
+    append = tokens.append
+    line, line_start = 1, 0
+    interpolations: list[int] = []  # `{` depth inside each `${...}` being read
+    string_starts: list[int] = []
+    pos = 0
+    while True:
+        resume = -1
+        for m in _TOKEN.finditer(text, pos):
+            kind = m.lastgroup
+            start, end = m.span(kind)
+            if kind == "id" or kind == "str" or kind == "num":
+                append((kind, text[start:end], line, start - line_start + 1, start))
+            elif kind == "op":
+                op = text[start:end]
+                if interpolations and (op == "{" or op == "}"):
+                    if op == "{":
+                        interpolations[-1] += 1
+                    elif interpolations[-1]:
+                        interpolations[-1] -= 1
+                    else:  # the `}` ending an interpolation: the string goes on
+                        rest = _STRING_REST.match(text, start)
+                        if rest is None:
+                            return tokens, _unterminated(text, string_starts[-1], "string")
+                        resume = rest.end()
+                        piece = text[start:resume]
+                        if piece.endswith("'"):
+                            interpolations.pop()
+                            string_starts.pop()
+                            append(("send", piece, line, start - line_start + 1, start))
+                        else:
+                            append(("smid", piece, line, start - line_start + 1, start))
+                        break
+                append((op, op, line, start - line_start + 1, start))
+            elif kind == "nl":
+                if tokens and tokens[-1][0] != "nl":  # (after a block comment, it may be)
+                    append(("nl", "", line, start - line_start + 1, start))
+                line += text.count("\n", start, end)
+                line_start = text.rfind("\n", start, end) + 1
+            elif kind == "sbeg":
+                interpolations.append(0)
+                string_starts.append(start)
+                append((kind, text[start:end], line, start - line_start + 1, start))
+            elif kind == "ml":
+                append((kind, text[start:end], line, start - line_start + 1, start))
+                breaks = text.count("\n", start, end)
+                if breaks:
+                    line += breaks
+                    line_start = text.rfind("\n", start, end) + 1
+            elif kind == "eof":
+                if interpolations:
+                    return tokens, _unterminated(text, string_starts[-1], "string")
+                append(("eof", "", line, start - line_start + 1, start))
+                return tokens, None
+            elif kind == "bc":
+                close = text.find("*/", end)
+                if close < 0:
+                    return tokens, _unterminated(text, start, "comment")
+                resume = close + 2
+                breaks = text.count("\n", start, resume)
+                if breaks:  # a comment across lines ends the line it starts on
+                    if tokens and tokens[-1][0] != "nl":
+                        append(("nl", "", line, start - line_start + 1, start))
+                    line += breaks
+                    line_start = text.rfind("\n", start, resume) + 1
+                break
+            else:  # "bad"
+                if text[start] == "'":  # (inside `${...}`: the string around it)
+                    return tokens, _unterminated(text, string_starts[-1] if string_starts else start, "string")
+                append(("bad", text[start:end], line, start - line_start + 1, start))
+        pos = resume
+
+
+def _unterminated(text: str, at: int, what: str) -> Problem:
+    line_start = text.rfind("\n", 0, at) + 1
+    return Problem(f"invalid Bicep: unterminated {what}", (text.count("\n", 0, at) + 1, at - line_start + 1),
+                   True)
+
+
+def _unescape(raw: str) -> str:
+    if "\\" not in raw:
+        return raw
+    return _ESCAPE.sub(_escaped, raw)
+
+
+def _escaped(m: re.Match) -> str:
+    seq = m.group(1)
+    if len(seq) == 1:
+        return _ESCAPES.get(seq, "\\" + seq)
+    try:
+        return chr(int(seq[2:-1], 16))
+    except (ValueError, OverflowError):
+        return ""
+
+
+# ------------------------------------------------------------------------------- parser
+
+# Binding strength of binary operators (higher binds tighter), as the Bicep docs define it;
+# all are left-associative. Below them: the ternary `?:` (right-associative), then `=>`.
+_PRECEDENCE = {"??": 1, "||": 2, "&&": 3, "==": 4, "!=": 4, "=~": 4, "!~": 4,
+               "<": 5, "<=": 5, ">": 5, ">=": 5, "+": 6, "-": 6, "*": 7, "/": 7, "%": 7}
+_STATEMENTS = frozenset({"param", "var", "resource", "module", "output", "type", "func", "import",
+                         "extension", "provider", "targetScope", "metadata", "using", "extends",
+                         "test", "assert"})
+_OPENING = {"(": ")", "[": "]", "{": "}"}
+_CLOSING = frozenset(_OPENING.values())
+# After a lone literal or name, these end the expression (a line end unless `?` or, inside
+# parentheses, an operator follows).
+_SIMPLE_END = frozenset({"nl", ",", ")", "]", "}", ":", "smid", "send", "eof"})
+MAX_NESTING = 100
+
+
+class _Unreadable(Exception):
+    """A syntax error inside one declaration."""
+
+    def __init__(self, message: str, token: tuple):
+        super().__init__(message)
+        self.message = message
+        self.token = token
+
+
+def _shown(token: tuple) -> str:
+    kind = token[0]
+    if kind == "nl":
+        return "end of line"
+    if kind == "eof":
+        return "end of file"
+    return f"`{token[1][:40]}`"
+
+
+class _Parser:
+    """Recursive descent for statements, precedence climbing for binary operators."""
+
+    def __init__(self, tokens: list[tuple], text: str):
+        self.tokens = tokens
         self.text = text
-        self.ascii = text.isascii()
-        self.lines: list[bytes] | None = None
-        self.params_at_bytes = {len(text[:i].encode("utf-8", "surrogatepass")) for i in params_at} \
-            if params_at and not self.ascii else params_at
-        self.problems: list[Problem] = []
-        self._depth = 0
+        self.i = 0
+        self.tok = tokens[0]
+        self.kind = self.tok[0]
+        self.newlines_ok = 0  # > 0 inside `(...)`: a line end does not end the expression
+        self.depth = 0  # brackets open in the expression being read
+        self.head = self.tok  # the keyword of the declaration being read, and its name
+        self.head_name: str | None = None
 
-    # ----------------------------------------------------------------------- positions
+    # ------------------------------------------------------------------------ tokens
 
-    def pos(self, node: Any) -> tuple[int, int]:
-        row, col = node.start_point
-        if self.ascii or col == 0:
-            return row + 1, col + 1
-        if self.lines is None:
-            self.lines = self.src.split(b"\n")
-        line = self.lines[row] if row < len(self.lines) else b""
-        return row + 1, len(line[:col].decode("utf-8", "replace")) + 1
+    def advance(self) -> tuple:
+        tok = self.tok
+        if self.kind != "eof":
+            self.i += 1
+            self.tok = self.tokens[self.i]
+            self.kind = self.tok[0]
+        return tok
 
-    def text_of(self, node: Any) -> str:
-        return self.src[node.start_byte:node.end_byte].decode("utf-8", "replace")
+    def jump(self, i: int) -> None:
+        self.i = i
+        self.tok = self.tokens[i]
+        self.kind = self.tok[0]
 
-    # ----------------------------------------------------------------------- problems
+    def skip_newlines(self) -> None:
+        if self.kind == "nl":
+            self.advance()
 
-    def collect_problems(self, root: Any) -> None:
-        """Every ERROR and MISSING node of the tree, once: a syntax error, or newer syntax the
-        grammar does not know (skipped; the expression holding it becomes unknown)."""
-        stack = [root]
-        while stack:
-            n = stack.pop()
-            if n.is_error or n.is_missing:
-                self._problem(n)
+    def expect(self, kind: str) -> tuple:
+        if self.kind != kind:
+            raise _Unreadable(f"expected `{kind}`, found {_shown(self.tok)}", self.tok)
+        return self.advance()
+
+    def name(self) -> tuple:
+        if self.kind != "id":
+            raise _Unreadable(f"expected a name, found {_shown(self.tok)}", self.tok)
+        return self.advance()
+
+    def keyword(self, word: str) -> bool:
+        if self.kind == "id" and self.tok[1] == word:
+            self.advance()
+            return True
+        return False
+
+    def source(self, first: int, last: int) -> str:
+        """The source text from token `first` to token `last` (inclusive)."""
+        end = self.tokens[last]
+        return self.text[self.tokens[first][4]:end[4] + len(end[1])]
+
+    def literal_string(self) -> tuple[str, tuple[int, int]]:
+        tok = self.tok
+        if tok[0] != "str":
+            raise _Unreadable(f"expected a string literal, found {_shown(tok)}", tok)
+        self.advance()
+        return _unescape(tok[1][1:-1]), (tok[2], tok[3])
+
+    # -------------------------------------------------------------------- statements
+
+    def file(self) -> Parsed:
+        decls: list[Decl] = []
+        problems: list[Problem] = []
+        tokens = self.tokens
+        unreadable = False
+        self.skip_newlines()
+        while self.kind != "eof":
+            first = self.i
+            tok = self.tok
+            if not (self.kind == "@" or (self.kind == "id" and tok[1] in _STATEMENTS)):
+                snippet = self._line_of(tok)
+                if tok[3] == 1:
+                    problems.append(Problem(f"invalid Bicep: unexpected `{snippet}`", (tok[2], tok[3]), True))
+                else:
+                    problems.append(Problem(f"`{snippet}` is not read by preflight; skipped", (tok[2], tok[3]), False))
+                self._resync(first)
                 continue
-            if n.has_error:
-                stack.extend(reversed(n.children))
-
-    def _problem(self, node: Any) -> None:
-        pos = self.pos(node)
-        if node.is_missing:
-            what = node.type.strip()
-            self.problems.append(Problem(f"invalid Bicep: missing {what!r}" if what else
-                                         "invalid Bicep: incomplete input", pos, True))
-            return
-        text = self.text_of(node)
-        snippet = " ".join(text.split())[:60]
-        parent = node.parent
-        if text.strip() == "resource" and parent is not None and parent.type in (
-                "parameter_declaration", "output_declaration"):
-            return  # a resource-typed parameter or output: a type, nothing to evaluate
-        if _NEWER.search(text):
-            self.problems.append(Problem(f"`{snippet}` is Bicep syntax preflight does not read; skipped",
-                                         pos, False))
-            return
-        self.problems.append(Problem(f"invalid Bicep: unexpected `{snippet}`" if snippet else "invalid Bicep",
-                                     pos, True))
-
-    # ----------------------------------------------------------------------- statements
-
-    def statements(self, root: Any) -> list[Decl]:
-        out: list[Decl] = []
-        pending: list[X] = []
-        for child in root.children:
-            t = child.type
-            if t in ("comment", "diagnostic_comment"):
-                continue
-            if t == "decorators":
-                pending.extend(self.decorators(child))
-                continue
-            if child.is_error or child.is_missing:
-                pending = []
-                continue
+            self.depth = 0
+            self.newlines_ok = 0
+            self.head = tok
+            self.head_name = None
             try:
-                decl = self.statement(child)
-            except RecursionError:
-                self.problems.append(Problem("expression nested too deeply", self.pos(child), True))
-                decl = None
+                decl = self.statement(problems)
+                if self.kind != "nl" and self.kind != "eof":
+                    raise _Unreadable(f"unexpected {_shown(self.tok)}", self.tok)
+            except (_Unreadable, RecursionError) as exc:
+                unreadable = True
+                where = exc.token if isinstance(exc, _Unreadable) else self.tok
+                reason = exc.message if isinstance(exc, _Unreadable) else "nested too deeply"
+                head = self.head
+                what = f"{head[1]} {self.head_name}" if self.head_name else head[1]
+                problems.append(Problem(f"`{what}` is skipped: preflight cannot read it ({reason} at "
+                                        f"{where[2]}:{where[3]})", (head[2], head[3]), False))
+                decl = self._stand_in(head)
+                self._resync(first)
             if decl is not None:
-                decl.decorators = pending + decl.decorators
-                out.append(decl)
-            pending = []
-        return out
+                decls.append(decl)
+            self.skip_newlines()
+        if unreadable:
+            bracket = _unbalanced(tokens)
+            if bracket is not None:
+                problems.append(bracket)
+        problems.sort(key=lambda p: (p.line, p.col))
+        return Parsed(decls, problems, self.text)
 
-    def decorators(self, node: Any) -> list[X]:
-        out = []
-        for d in node.named_children:
-            if d.type != "decorator":
-                continue
-            inner = [c for c in d.named_children if c.type != "comment"]
-            if inner:
-                out.append(self.expr(inner[0]))
-        return out
+    def _line_of(self, tok: tuple) -> str:
+        end = self.text.find("\n", tok[4])
+        return " ".join(self.text[tok[4]:end if end >= 0 else len(self.text)].split())[:60]
 
-    def statement(self, node: Any) -> Decl | None:
-        t = node.type
-        named = [c for c in node.named_children if c.type not in ("comment", "diagnostic_comment")]
-        pos = self.pos(node)
-        if t == "parameter_declaration":
-            name = self._ident(named)
-            type_node = next((c for c in named[1:] if c.type == "type"), None)
-            value_nodes = [c for c in named[1:] if c.type != "type" and not c.is_error]
-            type_text = self.type_text(type_node, node)
-            default = self.expr(value_nodes[-1]) if value_nodes else None
-            return Decl("param", name, pos, default, type_text, name_pos=self._ident_pos(named))
-        if t == "variable_declaration":
-            name = self._ident(named)
-            value = self.expr(named[-1]) if len(named) > 1 else X("bad", pos, "", "no value")
-            kind = "param" if node.start_byte in self.params_at_bytes else "var"
-            return Decl(kind, name, pos, value, name_pos=self._ident_pos(named))
-        if t == "resource_declaration":
-            return self.resource(node, named, pos)
-        if t == "module_declaration":
-            name = self._ident(named)
-            path = self._string_value(named[1]) if len(named) > 1 and named[1].type == "string" else None
-            body = self.body(named[2]) if len(named) > 2 else None
-            return Decl("module", name, pos, body, path, name_pos=self._ident_pos(named),
-                        extra=self.pos(named[1]) if len(named) > 1 else pos)
-        if t == "output_declaration":
-            return Decl("output", self._ident(named), pos)  # outputs are not evaluated
-        if t == "user_defined_function":
-            name_node = node.child_by_field_name("name")
-            params = []
-            pnode = next((c for c in named if c.type == "parameters"), None)
-            if pnode is not None:
-                for p in pnode.named_children:
-                    if p.type == "parameter":
-                        ids = [c for c in p.named_children if c.type == "identifier"]
-                        if ids:
-                            params.append(self.text_of(ids[0]))
-            body_node = None
-            seen_arrow = False
-            for c in node.children:
-                if c.type == "=>":
-                    seen_arrow = True
-                elif seen_arrow and c.is_named and c.type not in ("comment", "diagnostic_comment"):
-                    body_node = c
-            body = self.expr(body_node) if body_node is not None else X("bad", pos, "", "no body")
-            return Decl("func", self.text_of(name_node) if name_node is not None else None, pos, body,
-                        extra=params)
-        if t == "type_declaration":
-            name = self._ident(named)
-            return Decl("type", name, pos, None, self.type_text(named[-1] if len(named) > 1 else None, node))
-        if t in ("import_functionality", "import_statement", "import_with_statement"):
-            ids = [self.text_of(c) for c in named if c.type == "identifier"]
-            src = next((self._string_value(c) for c in named if c.type == "string"), None)
-            return Decl("import", None, pos, None, src, extra=ids)
-        if t == "target_scope_assignment":
-            value = self._string_value(named[0]) if named and named[0].type == "string" else None
-            return Decl("targetScope", None, pos, value)
-        if t == "metadata_declaration":
-            return Decl("metadata", self._ident(named), pos)
-        if t == "using_statement":
-            value = self._string_value(named[0]) if named and named[0].type == "string" else None
-            return Decl("using", None, pos, value)
-        if t in ("test_block", "assert_statement"):
-            return Decl("unknown", None, pos, None, t)
-        self.problems.append(Problem(f"`{self.text_of(node).split()[0] if self.text_of(node).split() else t}` "
-                                     "statement is not read by preflight; skipped", pos, False))
-        return None
+    def _resync(self, first: int) -> None:
+        """Go to the next line that starts (column 1) with a decorator or a statement keyword
+        (not a property named like one)."""
+        tokens = self.tokens
+        i = first + 1
+        while True:
+            tok = tokens[i]
+            kind = tok[0]
+            if kind == "eof":
+                break
+            if tok[3] == 1 and (kind == "@" or (kind == "id" and tok[1] in _STATEMENTS and tokens[i + 1][0] != ":")):
+                break
+            i += 1
+        self.jump(i)
 
-    def resource(self, node: Any, named: list, pos: tuple[int, int]) -> Decl:
-        name = self._ident(named)
-        rtype = self._string_value(named[1]) if len(named) > 1 and named[1].type == "string" else None
-        existing = any(c.type == "existing" for c in node.children if not c.is_named)
-        body = self.body(named[2]) if len(named) > 2 else X("bad", pos, "", "no body")
-        return Decl("resource", name, pos, body, rtype, existing=existing, name_pos=self._ident_pos(named),
-                    extra=self.pos(named[1]) if len(named) > 1 else pos)
-
-    def body(self, node: Any) -> X:
-        """A resource or module body: object, `if (...) {...}` or `[for ...: ...]`."""
-        return self.expr(node)
-
-    def type_text(self, type_node: Any, decl: Any) -> str | None:
-        if type_node is None:
+    def _stand_in(self, head: tuple) -> Decl | None:
+        """What an unreadable declaration leaves behind: a parameter or variable with an
+        unknown value, a resource as an `existing` one whose properties are unknown (references
+        to it stay unknown, nothing is deployed for it)."""
+        name = self.head_name
+        if not name:
             return None
-        text = self.text_of(type_node).strip()
-        # a nullable user-defined type whose `?` was masked
-        end = type_node.end_byte
-        rest = self.src[end:end + 1]
-        if rest == b"?" and not text.endswith("?"):
-            text += "?"
-        return text
-
-    def _ident(self, named: list) -> str | None:
-        for c in named:
-            if c.type in ("identifier", "compatible_identifier"):
-                return self.text_of(c)
+        pos = (head[2], head[3])
+        bad = X("bad", pos, f"{head[1]} {name}", "not read")
+        if head[1] in ("param", "var"):
+            return Decl(head[1], name, pos, bad)
+        if head[1] == "resource":
+            return Decl("resource", name, pos, bad, None, existing=True)
         return None
 
-    def _ident_pos(self, named: list) -> tuple[int, int] | None:
-        for c in named:
-            if c.type in ("identifier", "compatible_identifier"):
-                return self.pos(c)
-        return None
+    def decorators(self) -> list[X]:
+        out = []
+        while self.kind == "@":
+            self.advance()
+            out.append(self.postfix())
+            self.skip_newlines()
+        return out
 
-    def _string_value(self, node: Any) -> str | None:
-        x = self.string(node)
-        if x.kind == "lit" and isinstance(x.a, str):
-            return x.a
-        return None
-
-    # ---------------------------------------------------------------------- expressions
-
-    def expr(self, node: Any) -> X:
-        self._depth += 1
-        try:
-            if self._depth > 200:
-                raise RecursionError
-            return self._expr(node)
-        finally:
-            self._depth -= 1
-
-    def _expr(self, node: Any) -> X:
-        t = node.type
-        pos = self.pos(node)
-        if node.is_error or node.is_missing:
-            return X("bad", pos, self.text_of(node), "syntax")
-        if t == "string":
-            return self.string(node)
-        if t == "number":
-            text = self.text_of(node)
-            try:
-                return X("lit", pos, int(text))
-            except ValueError:
-                try:
-                    return X("lit", pos, float(text))
-                except ValueError:
-                    return X("bad", pos, text, "number")
-        if t == "boolean":
-            return X("lit", pos, self.text_of(node) == "true")
-        if t == "null":
-            return X("lit", pos, None)
-        if t in ("identifier", "compatible_identifier", "property_identifier"):
-            return X("ident", pos, self.text_of(node))
-        named = [c for c in node.named_children if c.type not in ("comment", "diagnostic_comment")]
-        if t == "array":
-            items: list[X] = []
-            previous = None
-            for c in named:
-                if c.is_error or c.is_missing:
-                    return X("bad", pos, self.text_of(node), "array")
-                item = self.expr(c)
-                # The grammar splits `[ f(x) ]` into `f` and `(x)` (and `f(a)[0]` into `f(a)`
-                # and `[0]`): an item that starts exactly where the previous one ends continues it.
-                if previous is not None and c.start_byte == previous.end_byte and items:
-                    grafted = _graft(items[-1], item)
-                    if grafted is not None:
-                        items[-1] = grafted
-                        previous = c
-                        continue
-                items.append(item)
-                previous = c
-            return X("arr", pos, items)
-        if t == "object":
-            return self.object(node, named, pos)
-        if t == "parenthesized_expression":
-            items = [self.expr(c) for c in named]
-            if len(items) == 1:
-                return X("paren", pos, items[0], items)
-            # `(a, b)`: lambda parameters, or the arguments of a call the grammar split off
-            return X("paren", pos, X("bad", pos, self.text_of(node), "parenthesized list"), items)
-        if t == "unary_expression":
-            op = next((c.type for c in node.children if not c.is_named), "?")
-            arg = node.child_by_field_name("argument") or (named[0] if named else None)
-            if arg is None:
-                return X("bad", pos, self.text_of(node), "unary")
-            return X("un", pos, op, self.expr(arg))
-        if t == "binary_expression":
-            left = node.child_by_field_name("left")
-            right = node.child_by_field_name("right")
-            op_node = node.child_by_field_name("operator")
-            op = op_node.type if op_node is not None else next(
-                (c.type for c in node.children if not c.is_named), "?")
-            if left is None or right is None:
-                return X("bad", pos, self.text_of(node), "binary")
-            left_x, right_x = self.expr(left), self.expr(right)
-            if left_x.kind == "lam":  # `x => x.a < 1`: the lambda's body goes on (see _absorb)
-                return X("lam", left_x.pos, left_x.a, _absorb(op, left_x.b, right_x, pos))
-            return X("bin", pos, op, left_x, right_x)
-        if t == "ternary_expression":
-            c = node.child_by_field_name("condition")
-            a = node.child_by_field_name("consequence")
-            b = node.child_by_field_name("alternative")
-            if c is None or a is None or b is None:
-                return X("bad", pos, self.text_of(node), "ternary")
-            cond = self.expr(c)
-            if cond.kind == "lam":  # `x => x.ok ? 1 : 2`
-                return X("lam", cond.pos, cond.a, X("tern", pos, cond.b, self.expr(a), self.expr(b)))
-            return X("tern", pos, cond, self.expr(a), self.expr(b))
-        if t == "lambda_expression":
-            if len(named) < 2:
-                return X("bad", pos, self.text_of(node), "lambda")
-            params_node, body_node = named[0], named[-1]
-            if params_node.type == "identifier":
-                params = [self.text_of(params_node)]
+    def statement(self, problems: list[Problem]) -> Decl | None:
+        decorators = self.decorators() if self.kind == "@" else []
+        tok = self.tok
+        self.head = tok
+        word = tok[1] if tok[0] == "id" else ""
+        if word not in _STATEMENTS:
+            raise _Unreadable(f"expected a declaration after the decorators, found {_shown(tok)}", tok)
+        self.advance()
+        pos = (tok[2], tok[3])
+        if word in ("extension", "provider"):
+            if self.kind == "str":
+                self.advance()
             else:
-                params = [self.text_of(c) for c in params_node.named_children if c.type == "identifier"]
-            return X("lam", pos, params, self.expr(body_node))
-        if t == "member_expression":
-            obj = node.child_by_field_name("object")
-            prop = node.child_by_field_name("property")
-            if obj is None or prop is None:
-                return X("bad", pos, self.text_of(node), "member")
-            safe = any(c.type == ".?" for c in node.children if not c.is_named)
-            name = self.text_of(prop)
-            return _postfix(self.expr(obj), lambda base: X("mem", base.pos, base, name, safe))
-        if t == "subscript_expression":
-            obj = node.child_by_field_name("object")
-            index = node.child_by_field_name("index")
-            if obj is None or index is None:
-                return X("bad", pos, self.text_of(node), "subscript")
-            safe = any(c.type == "?" for c in node.children if not c.is_named)
-            index_x = self.expr(index)
-            return _postfix(self.expr(obj), lambda base: X("idx", base.pos, base, index_x, safe))
-        if t == "resource_expression":
-            obj = node.child_by_field_name("object")
-            res = node.child_by_field_name("resource")
-            if obj is None or res is None:
-                return X("bad", pos, self.text_of(node), "resource access")
-            res_name = self.text_of(res)
-            return _postfix(self.expr(obj), lambda base: X("res", base.pos, base, res_name))
-        if t == "call_expression":
-            fn = node.child_by_field_name("function")
-            args_node = node.child_by_field_name("arguments")
-            args = []
-            if args_node is not None:
-                for c in args_node.named_children:
-                    if c.type in ("comment", "diagnostic_comment"):
-                        continue
-                    args.append(self.expr(c))
-            if fn is None:
-                return X("bad", pos, self.text_of(node), "call")
-            if fn.type in ("identifier", "compatible_identifier"):
-                return X("call", pos, self.text_of(fn), args)
-            if fn.type == "member_expression":
-                target = fn.child_by_field_name("object")
-                prop = fn.child_by_field_name("property")
-                if target is None or prop is None:
-                    return X("bad", pos, self.text_of(node), "call")
-                name = self.text_of(prop)
-                return _postfix(self.expr(target), lambda base: X("call", pos, name, args, None, base))
-            return X("bad", pos, self.text_of(node), "call")
-        if t == "for_statement":
-            return self.for_(node, named, pos)
-        if t == "if_statement":
-            cond = named[0] if named else None
-            body = named[1] if len(named) > 1 else None
-            if cond is None or body is None:
-                return X("bad", pos, self.text_of(node), "if")
-            c = self.expr(cond)
-            if c.kind == "paren":
-                c = c.a
-            return X("if", pos, c, self.expr(body))
-        if t in ("resource_declaration",):
-            return X("bad", pos, self.text_of(node), "resource")
-        return X("bad", pos, self.text_of(node), t)
-
-    def for_(self, node: Any, named: list, pos: tuple[int, int]) -> X:
-        item = index = None
-        rest = list(named)
-        if rest and rest[0].type == "for_loop_parameters":
-            params = rest.pop(0)
-            for c in params.named_children:
-                if c.type == "loop_variable":
-                    item = self.text_of(c)
-                elif c.type == "loop_enumerator":
-                    index = self.text_of(c)
-        elif rest and rest[0].type in ("identifier", "compatible_identifier"):
-            item = self.text_of(rest.pop(0))
-        if len(rest) < 2:
-            return X("bad", pos, self.text_of(node), "for")
-        iterable = self.expr(rest[0])
-        if iterable.kind == "paren":
-            iterable = iterable.a
-        return X("for", pos, item, index, iterable, self.expr(rest[-1]))
-
-    def object(self, node: Any, named: list, pos: tuple[int, int]) -> X:
-        props: list[Prop] = []
-        pending: list[X] = []
-        bad = False
-        for c in named:
-            if c.type == "decorators":
-                pending.extend(self.decorators(c))
-                continue
-            if c.is_error or c.is_missing:
-                bad = True
-                continue
-            if c.type != "object_property":
-                continue
-            parts = [p for p in c.named_children if p.type not in ("comment", "diagnostic_comment")]
-            if len(parts) == 1 and parts[0].type == "resource_declaration":
-                r = parts[0]
-                rnamed = [p for p in r.named_children if p.type not in ("comment", "diagnostic_comment")]
-                decl = self.resource(r, rnamed, self.pos(r))
-                decl.decorators = pending
-                props.append(Prop(None, self.pos(c), decl))
-                pending = []
-                continue
-            pending = []
-            if len(parts) < 2:
-                if c.has_error:
-                    bad = True
-                continue
-            key_node, value_node = parts[0], parts[-1]
-            if key_node.type == "string":
-                key = self._string_value(key_node)
-                if key is None:
-                    bad = True
-                    continue
+                self.name()
+            if self.keyword("with"):
+                self.expr()
+            if self.keyword("as"):
+                self.name()
+            problems.append(Problem(f"`{word}` statement (a Bicep extension) is not evaluated", pos, False))
+            return None
+        if word == "targetScope":
+            self.expect("=")
+            value = self.expr()
+            return Decl("targetScope", None, pos, value.a if value.kind == "lit" else None)
+        if word in ("using", "extends"):
+            value = None if self.keyword("none") and word == "using" else self.literal_string()[0]
+            if self.keyword("with"):
+                self.expr()
+            return Decl(word, None, pos, value)
+        if word == "import":
+            return self.import_(pos)
+        name_tok = self.name()
+        name = name_tok[1]
+        self.head_name = name
+        name_pos = (name_tok[2], name_tok[3])
+        if word == "param":
+            type_text = None if self.kind == "=" else self.type_text(("=",))
+            value = None
+            if self.kind == "=":
+                self.advance()
+                value = self.expr()
+            return Decl("param", name, pos, value, type_text, decorators, name_pos=name_pos)
+        if word == "var":
+            if self.kind != "=":
+                self.type_text(("=",))  # a typed variable: the value says what it is
+            self.expect("=")
+            return Decl("var", name, pos, self.expr(), decorators=decorators, name_pos=name_pos)
+        if word == "resource":
+            return self.resource(pos, name, name_pos, decorators)
+        if word == "module":
+            path_pos = (self.tok[2], self.tok[3])
+            path = self.literal_string()[0] if self.kind == "str" else None
+            if path is None:
+                raise _Unreadable(f"expected the module's path, found {_shown(self.tok)}", self.tok)
+            self.expect("=")
+            body = self.expr()
+            return Decl("module", name, pos, body, path, decorators, name_pos=name_pos, extra=path_pos)
+        if word == "output":
+            if self.keyword("resource"):
+                self.literal_string()
             else:
-                key = self.text_of(key_node)
-            props.append(Prop(key, self.pos(key_node), self.expr(value_node)))
-        if bad:
-            return X("bad", pos, self.text_of(node), "object")
-        return X("obj", pos, props)
+                self.type_text(("=",))
+            self.expect("=")
+            self.expr()  # outputs are not evaluated
+            return Decl("output", name, pos, decorators=decorators)
+        if word == "type":
+            self.expect("=")
+            self.skip_newlines()
+            return Decl("type", name, pos, None, self.type_text(()), decorators)
+        if word == "func":
+            self.expect("(")
+            params = []
+            while True:
+                self.skip_newlines()
+                if self.kind == ")":
+                    break
+                params.append(self.name()[1])
+                self.type_text((",", ")"))
+                if self.kind == ",":
+                    self.advance()
+            self.advance()
+            self.type_text(("=>",))
+            self.expect("=>")
+            self.skip_newlines()
+            return Decl("func", name, pos, self.expr(), decorators=decorators, extra=params)
+        if word == "metadata":
+            self.expect("=")
+            self.expr()
+            return Decl("metadata", name, pos, decorators=decorators)
+        if word == "test":
+            self.literal_string()
+            self.expect("=")
+            self.expr()
+            return Decl("unknown", name, pos, None, "test", decorators)
+        # assert
+        self.expect("=")
+        self.expr()
+        return Decl("unknown", name, pos, None, "assert", decorators)
 
-    def string(self, node: Any) -> X:
-        pos = self.pos(node)
-        raw = self.text_of(node)
-        if raw.startswith("'''"):
-            body = raw[3:-3] if raw.endswith("'''") and len(raw) >= 6 else raw[3:]
+    def resource(self, pos: tuple[int, int], name: str, name_pos: tuple[int, int], decorators: list[X]) -> Decl:
+        type_pos = (self.tok[2], self.tok[3])
+        rtype = self.literal_string()[0]
+        existing = self.keyword("existing")
+        self.expect("=")
+        body = self.expr()
+        return Decl("resource", name, pos, body, rtype, decorators, existing=existing, extra=type_pos,
+                    name_pos=name_pos)
+
+    def import_(self, pos: tuple[int, int]) -> Decl:
+        names: list[str] = []
+        if self.kind == "{":
+            self.advance()
+            while True:
+                while self.kind == "nl" or self.kind == ",":
+                    self.advance()
+                if self.kind == "}":
+                    self.advance()
+                    break
+                imported = self.name()[1]
+                names.append(self.name()[1] if self.keyword("as") else imported)
+            if not self.keyword("from"):
+                raise _Unreadable(f"expected `from`, found {_shown(self.tok)}", self.tok)
+            source = self.literal_string()[0]
+        elif self.kind == "*":
+            self.advance()
+            if not self.keyword("as"):
+                raise _Unreadable(f"expected `as`, found {_shown(self.tok)}", self.tok)
+            names.append(self.name()[1])
+            if not self.keyword("from"):
+                raise _Unreadable(f"expected `from`, found {_shown(self.tok)}", self.tok)
+            source = self.literal_string()[0]
+        else:  # `import 'provider@version' [with {...}] [as alias]`: the older extension form
+            source = self.literal_string()[0]
+            if self.keyword("with"):
+                self.expr()
+            if self.keyword("as"):
+                names.append(self.name()[1])
+        return Decl("import", None, pos, None, source, extra=names)
+
+    def type_text(self, stops: tuple[str, ...]) -> str:
+        """The source text of a type, up to a line end or one of `stops` outside brackets (a
+        union may go on on the next line with a leading `|`)."""
+        first = self.i
+        depth = 0
+        while True:
+            kind = self.kind
+            if depth == 0:
+                if kind in stops or kind == "eof":
+                    break
+                if kind == "nl":
+                    if self.tokens[self.i + 1][0] != "|":
+                        break
+            if kind in _OPENING:
+                depth += 1
+            elif kind in _CLOSING:
+                depth -= 1
+                if depth < 0:
+                    break
+            elif kind == "eof":
+                raise _Unreadable("unexpected end of file in a type", self.tok)
+            self.advance()
+        if self.i == first:
+            raise _Unreadable(f"expected a type, found {_shown(self.tok)}", self.tok)
+        last = self.i - 1
+        while self.tokens[last][0] == "nl":
+            last -= 1
+        return self.source(first, last)
+
+    # ------------------------------------------------------------------- expressions
+
+    def expr(self) -> X:
+        """A whole expression: lambda, ternary, binary and unary operators."""
+        tok = self.tok
+        kind = tok[0]
+        if kind == "nl":
+            self.advance()  # a value may start on the line after `=`, `:` or `=>`
+            tok = self.tok
+            kind = tok[0]
+        nxt = self.tokens[self.i + 1][0] if kind != "eof" else "eof"
+        if nxt in _SIMPLE_END and (nxt != "nl" or not (self.newlines_ok or self.tokens[self.i + 2][0] == "?")):
+            # a lone literal or name (most values): the short way
+            if kind == "str":
+                self.advance()
+                return X("lit", (tok[2], tok[3]), _unescape(tok[1][1:-1]))
+            if kind == "id" and tok[1] not in ("if", "for"):
+                self.advance()
+                word = tok[1]
+                if word == "true" or word == "false":
+                    return X("lit", (tok[2], tok[3]), word == "true")
+                if word == "null":
+                    return X("lit", (tok[2], tok[3]), None)
+                return X("ident", (tok[2], tok[3]), word)
+            if kind == "num":
+                self.advance()
+                return X("lit", (tok[2], tok[3]), int(tok[1]))
+        if kind == "id" and nxt == "=>":
+            self.advance()
+            self.advance()
+            self.skip_newlines()
+            return X("lam", (tok[2], tok[3]), [tok[1]], self.expr())
+        if kind == "(" and self._lambda_ahead():
+            return self.lambda_()
+        cond = self.binary(0)
+        if self.kind == "nl" and self.tokens[self.i + 1][0] == "?":
+            self.advance()  # `cond` on one line, `? a` on the next
+        if self.kind != "?":
+            return cond
+        self.advance()
+        self.newlines_ok += 1
+        yes = self.expr()
+        self.skip_newlines()
+        self.expect(":")
+        self.newlines_ok -= 1
+        no = self.expr()
+        return X("tern", cond.pos, cond, yes, no)
+
+    def _lambda_ahead(self) -> bool:
+        tokens, i = self.tokens, self.i
+        first = tokens[i + 1][0]
+        if first == ")":
+            return tokens[i + 2][0] == "=>"
+        if first != "id":
+            return False
+        second = tokens[i + 2][0]
+        return second == "," or second == "id" or (second == ")" and tokens[i + 3][0] == "=>")
+
+    def lambda_(self) -> X:
+        tok = self.advance()  # (
+        params = []
+        while True:
+            self.skip_newlines()
+            if self.kind == ")":
+                break
+            params.append(self.name()[1])
+            if self.kind != "," and self.kind != ")":
+                self.type_text((",", ")"))
+            if self.kind == ",":
+                self.advance()
+        self.advance()
+        self.expect("=>")
+        self.skip_newlines()
+        return X("lam", (tok[2], tok[3]), params, self.expr())
+
+    def binary(self, floor: int) -> X:
+        left = self.unary()
+        precedence = _PRECEDENCE
+        while True:
+            op = self.kind
+            strength = precedence.get(op)
+            if strength is None:
+                if op == "nl" and self.newlines_ok:
+                    nxt = self.tokens[self.i + 1][0]
+                    if precedence.get(nxt, -1) >= floor:
+                        self.advance()
+                        continue
+                return left
+            if strength < floor:
+                return left
+            self.advance()
+            self.skip_newlines()
+            right = self.binary(strength + 1)
+            left = X("bin", left.pos, op, left, right)
+
+    def unary(self) -> X:
+        kind = self.kind
+        if kind == "!" or kind == "-":
+            tok = self.advance()
+            if kind == "-" and self.kind == "num":  # a negative number is one literal
+                return X("lit", (tok[2], tok[3]), -int(self.advance()[1]))
+            return X("un", (tok[2], tok[3]), kind, self.unary())
+        return self.postfix()
+
+    def postfix(self) -> X:
+        x = self.primary()
+        while True:
+            kind = self.kind
+            if kind == ".":
+                self.advance()
+                name = self.name()[1]
+                if self.kind == "(":
+                    x = X("call", x.pos, name, self.arguments(), None, x)
+                else:
+                    x = X("mem", x.pos, x, name, False)
+            elif kind == ".?":
+                self.advance()
+                x = X("mem", x.pos, x, self.name()[1], True)
+            elif kind == "[":
+                self.advance()
+                self.skip_newlines()
+                safe = self.kind == "?"
+                if safe:
+                    self.advance()
+                from_end = self.kind == "^"
+                if from_end:
+                    self.advance()
+                index = self.expr()
+                self.skip_newlines()
+                self.expect("]")
+                if from_end:  # `xs[^i]`: xs[length(xs) - i]
+                    index = X("bin", index.pos, "-", X("call", index.pos, "length", [x]), index)
+                x = X("idx", x.pos, x, index, safe)
+            elif kind == "::":
+                self.advance()
+                x = X("res", x.pos, x, self.name()[1])
+            elif kind == "!":  # `x!`: asserts x is not null; the value is x
+                self.advance()
+            else:
+                return x
+
+    def primary(self) -> X:
+        tok = self.tok
+        kind = tok[0]
+        pos = (tok[2], tok[3])
+        if kind == "id":
+            word = tok[1]
+            self.advance()
+            if word == "if" and self.kind == "(":
+                return self.if_(pos)
+            if self.kind == "(":
+                return X("call", pos, word, self.arguments())
+            if word == "true" or word == "false":
+                return X("lit", pos, word == "true")
+            if word == "null":
+                return X("lit", pos, None)
+            return X("ident", pos, word)
+        if kind == "str":
+            self.advance()
+            return X("lit", pos, _unescape(tok[1][1:-1]))
+        if kind == "num":
+            self.advance()
+            return X("lit", pos, int(tok[1]))
+        if kind == "sbeg":
+            return self.interpolation()
+        if kind == "ml":
+            self.advance()
+            body = tok[1][3:-3]
             if body.startswith("\r\n"):
                 body = body[2:]
             elif body.startswith("\n"):
                 body = body[1:]
             return X("lit", pos, body)
-        # The text between escapes and interpolations is read from the source: the grammar
-        # drops whitespace-only content (`' '` parses as an empty string).
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise _Unreadable("nested too deeply", tok)
+        if kind == "{":
+            x = self.object()
+        elif kind == "[":
+            x = self.array()
+        elif kind == "(":
+            self.advance()
+            self.newlines_ok += 1
+            self.skip_newlines()
+            inner = self.expr()
+            self.skip_newlines()
+            self.expect(")")
+            self.newlines_ok -= 1
+            x = X("paren", pos, inner)
+        else:
+            raise _Unreadable(f"unexpected {_shown(tok)}", tok)
+        self.depth -= 1
+        return x
+
+    def arguments(self) -> list[X]:
+        self.advance()  # (
+        self.newlines_ok += 1
+        args = []
+        self.skip_newlines()
+        while self.kind != ")":
+            args.append(self.expr())
+            self.skip_newlines()
+            if self.kind != ",":
+                break
+            self.advance()
+            self.skip_newlines()
+        self.expect(")")
+        self.newlines_ok -= 1
+        return args
+
+    def if_(self, pos: tuple[int, int]) -> X:
+        self.advance()  # (
+        self.newlines_ok += 1
+        self.skip_newlines()
+        cond = self.expr()
+        self.skip_newlines()
+        self.expect(")")
+        self.newlines_ok -= 1
+        return X("if", pos, cond, self.expr())
+
+    def interpolation(self) -> X:
+        tok = self.advance()
+        pos = (tok[2], tok[3])
         parts: list[Any] = []
-        src = self.src
-        at = node.start_byte + 1
-        end = node.end_byte - 1 if node.end_byte - node.start_byte >= 2 and src[node.end_byte - 1:node.end_byte] == b"'" \
-            else node.end_byte
-        content = src[at:end]
-        if b"\\" not in content and b"${" not in content and not node.has_error:
-            # Most strings: with no `\` or `${` in it there is no escape or interpolation, and
-            # no error or missing token below it, so the loop below would only skip children.
-            return X("lit", pos, content.decode("utf-8", "replace"))
-        for c in node.children:
-            t = c.type
-            if t not in ("escape_sequence", "interpolation") and not (c.is_error or c.is_missing):
-                continue
-            # a token may start with the whitespace before it: find where it really begins
-            begin = src.find(b"${" if t == "interpolation" else b"\\", c.start_byte, c.end_byte)
-            begin = c.start_byte if begin < 0 or t not in ("escape_sequence", "interpolation") else begin
-            if begin > at:
-                parts.append(src[at:begin].decode("utf-8", "replace"))
-            at = max(at, c.end_byte)
-            if t == "escape_sequence":
-                parts.append(_unescape(self.text_of(c)))
-            elif t == "interpolation":
-                inner = [x for x in c.named_children if x.type not in ("comment", "diagnostic_comment")]
-                if not inner or c.has_error:
-                    parts.append(X("bad", self.pos(c), self.text_of(c), "interpolation"))
+        text = _unescape(tok[1][1:-2])
+        saved, self.newlines_ok = self.newlines_ok, 1
+        while True:
+            if text:
+                if parts and isinstance(parts[-1], str):
+                    parts[-1] += text
                 else:
-                    parts.append(self.expr(inner[0]))
+                    parts.append(text)
+            self.skip_newlines()
+            parts.append(self.expr())
+            self.skip_newlines()
+            piece = self.tok
+            if piece[0] == "smid":
+                self.advance()
+                text = _unescape(piece[1][1:-2])
+            elif piece[0] == "send":
+                self.advance()
+                text = _unescape(piece[1][1:-1])
+                if text:
+                    parts.append(text)
+                break
             else:
-                return X("bad", pos, raw, "string")
-        if end > at:
-            parts.append(src[at:end].decode("utf-8", "replace"))
-        merged: list[Any] = []
-        for p in parts:
-            if isinstance(p, str) and merged and isinstance(merged[-1], str):
-                merged[-1] += p
+                raise _Unreadable(f"expected the end of `${{...}}`, found {_shown(piece)}", piece)
+        self.newlines_ok = saved
+        return X("str", pos, parts)
+
+    def object(self) -> X:
+        start = self.i
+        tok = self.advance()  # {
+        saved, self.newlines_ok = self.newlines_ok, 0
+        props: list[Prop] = []
+        decorators: list[X] = []
+        readable = True
+        while True:
+            kind = self.kind
+            if kind == "nl" or kind == ",":
+                self.advance()
+                continue
+            if kind == "}":
+                break
+            key_tok = self.tok
+            key_pos = (key_tok[2], key_tok[3])
+            if kind == "@":
+                self.advance()
+                decorators.append(self.postfix())
+                continue
+            if kind == "...":
+                self.advance()
+                props.append(Prop(None, key_pos, X("spread", key_pos, self.expr())))
+            elif kind == "id" and key_tok[1] == "resource" and self.tokens[self.i + 1][0] == "id":
+                self.advance()
+                name_tok = self.name()
+                decl = self.resource(key_pos, name_tok[1], (name_tok[2], name_tok[3]), decorators)
+                props.append(Prop(None, key_pos, decl))
             else:
-                merged.append(p)
-        if all(isinstance(p, str) for p in merged):
-            return X("lit", pos, "".join(merged))
-        return X("str", pos, merged)
+                if kind == "id":
+                    self.advance()
+                    key = key_tok[1]
+                elif kind == "str":
+                    key = self.literal_string()[0]
+                elif kind == "sbeg":  # a computed key: the object is not evaluated
+                    self.interpolation()
+                    key = None
+                    readable = False
+                else:
+                    raise _Unreadable(f"expected a property, found {_shown(key_tok)}", key_tok)
+                self.expect(":")
+                value = self.expr()
+                if key is not None:
+                    props.append(Prop(key, key_pos, value))
+            decorators = []
+            if self.kind not in ("nl", ",", "}"):
+                raise _Unreadable(f"expected a line end after the property, found {_shown(self.tok)}", self.tok)
+        self.advance()
+        self.newlines_ok = saved
+        pos = (tok[2], tok[3])
+        if not readable:
+            return X("bad", pos, self.source(start, self.i - 1), "object")
+        return X("obj", pos, props)
+
+    def array(self) -> X:
+        tok = self.advance()  # [
+        pos = (tok[2], tok[3])
+        saved, self.newlines_ok = self.newlines_ok, 0
+        self.skip_newlines()
+        if self.kind == "id" and self.tok[1] == "for":
+            x = self.for_(pos)
+            self.newlines_ok = saved
+            return x
+        items: list[X] = []
+        while True:
+            kind = self.kind
+            if kind == "nl" or kind == ",":
+                self.advance()
+                continue
+            if kind == "]":
+                break
+            if kind == "...":
+                spread = self.advance()
+                items.append(X("spread", (spread[2], spread[3]), self.expr()))
+            else:
+                items.append(self.expr())
+            if self.kind not in ("nl", ",", "]"):
+                raise _Unreadable(f"expected a line end after the item, found {_shown(self.tok)}", self.tok)
+        self.advance()
+        self.newlines_ok = saved
+        return X("arr", pos, items)
+
+    def for_(self, pos: tuple[int, int]) -> X:
+        self.advance()  # for
+        index = None
+        if self.kind == "(":
+            self.advance()
+            item = self.name()[1]
+            if self.kind == ",":
+                self.advance()
+                index = self.name()[1]
+            self.expect(")")
+        else:
+            item = self.name()[1]
+        if not self.keyword("in"):
+            raise _Unreadable(f"expected `in`, found {_shown(self.tok)}", self.tok)
+        iterable = self.expr()
+        if iterable.kind == "paren":
+            iterable = iterable.a
+        self.expect(":")
+        body = self.expr()
+        self.skip_newlines()
+        self.expect("]")
+        return X("for", pos, item, index, iterable, body)
 
 
-def _unescape(seq: str) -> str:
-    if len(seq) >= 2 and seq[1] in _ESCAPES:
-        return _ESCAPES[seq[1]]
-    m = re.fullmatch(r"\\u\{([0-9A-Fa-f]{1,6})\}", seq)
-    if m:
-        try:
-            return chr(int(m.group(1), 16))
-        except (ValueError, OverflowError):
-            return ""
-    return seq
-
-
-def _postfix(base: X, make) -> X:
-    """Apply a postfix operation, pushing it into the rightmost operand of an unparenthesised
-    binary/unary/ternary/lambda expression (the grammar's precedence for postfix operators is
-    too low)."""
-    if base.kind not in _INFIX:
-        return make(base)
-    if base.kind == "bin":
-        return X("bin", base.pos, base.a, base.b, _postfix(base.c, make))
-    if base.kind == "un":
-        return X("un", base.pos, base.a, _postfix(base.b, make))
-    if base.kind == "tern":
-        return X("tern", base.pos, base.a, base.b, _postfix(base.c, make))
-    return X("lam", base.pos, base.a, _postfix(base.b, make))
-
-
-def _graft(head: X, tail: X) -> X | None:
-    """`head` continued by `tail` whose leftmost part is `(args)` (a call) or `[i]` (an index)."""
-    if head.kind not in ("ident", "mem", "call", "idx", "paren"):
-        return None
-    if tail.kind == "paren" and isinstance(tail.b, list):
-        if head.kind == "ident":
-            return X("call", head.pos, head.a, list(tail.b))
-        if head.kind == "mem":
-            return X("call", head.pos, head.b, list(tail.b), None, head.a)
-        return None
-    if tail.kind == "arr":
-        if len(tail.a) == 1:
-            return X("idx", head.pos, head, tail.a[0], False)
-        return None
-    # descend the leftmost spine of `tail`
-    if tail.kind in ("mem", "idx", "res"):
-        inner = _graft(head, tail.a)
-        return None if inner is None else X(tail.kind, tail.pos, inner, tail.b, tail.c, tail.d)
-    if tail.kind == "call" and tail.d is not None:
-        inner = _graft(head, tail.d)
-        return None if inner is None else X("call", tail.pos, tail.a, tail.b, tail.c, inner)
-    if tail.kind == "bin":
-        inner = _graft(head, tail.b)
-        return None if inner is None else X("bin", tail.pos, tail.a, inner, tail.c)
-    if tail.kind == "tern":
-        inner = _graft(head, tail.a)
-        return None if inner is None else X("tern", tail.pos, inner, tail.b, tail.c)
+def _unbalanced(tokens: list[tuple]) -> Problem | None:
+    """The first bracket that is never closed, or closed by the wrong kind, or a closing one
+    with nothing to close."""
+    stack: list[tuple] = []
+    for tok in tokens:
+        kind = tok[0]
+        if kind in _OPENING:
+            stack.append(tok)
+        elif kind in _CLOSING:
+            if not stack:
+                return Problem(f"invalid Bicep: unexpected `{kind}`", (tok[2], tok[3]), True)
+            if _OPENING[stack[-1][0]] != kind:
+                opening = stack[-1]
+                return Problem(f"invalid Bicep: `{opening[0]}` is not closed", (opening[2], opening[3]), True)
+            stack.pop()
+    if stack:
+        opening = stack[-1]
+        return Problem(f"invalid Bicep: `{opening[0]}` is not closed", (opening[2], opening[3]), True)
     return None
-
-
-# Binding strength of binary operators (higher binds tighter); the ternary is below them all.
-_PRECEDENCE = {"*": 6, "/": 6, "%": 6, "+": 5, "-": 5, "<": 4, "<=": 4, ">": 4, ">=": 4,
-               "==": 3, "!=": 3, "=~": 3, "!~": 3, "&&": 2, "||": 1, "??": 0}
-
-
-def _absorb(op: str, body: X, right: X, pos: tuple[int, int]) -> X:
-    """`body op right` inside a lambda whose body the grammar cut short: the operator goes as
-    deep into the body's right edge as precedence sends it (`x => x.a && x.b > 1` is
-    `x.a && (x.b > 1)`)."""
-    strength = _PRECEDENCE.get(op, 0)
-    if body.kind == "bin" and _PRECEDENCE.get(body.a, 0) < strength:
-        return X("bin", body.pos, body.a, body.b, _absorb(op, body.c, right, pos))
-    if body.kind == "tern":
-        return X("tern", body.pos, body.a, body.b, _absorb(op, body.c, right, pos))
-    if body.kind == "lam":
-        return X("lam", body.pos, body.a, _absorb(op, body.b, right, pos))
-    return X("bin", pos, op, body, right)
