@@ -357,11 +357,11 @@ class _BicepText(_Editor):
         return self._insert_first(brace, f"{RBAC}: false", None)
 
     def verify(self, new: str, changes: list[Change]) -> bool:
-        from .bicep.syntax import ParserUnavailable, parse
+        from .bicep.syntax import parse
 
         try:
             before, after = parse(self.text), parse(new)
-        except (ParserUnavailable, RecursionError):
+        except RecursionError:
             return False
         if [(p.message, p.fatal) for p in before.problems] != [(p.message, p.fatal) for p in after.problems]:
             return False

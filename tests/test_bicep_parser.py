@@ -328,7 +328,7 @@ def test_one_unreadable_declaration_is_skipped_and_another_vault_is_still_checke
         + VAULT.format(symbol="first", name="kv-first").replace("location: 'westeurope'", "location: 'west' |> x")
         + VAULT.format(symbol="second", name="kv-second"))
     found = scan([str(tmp_path)], Options()).findings
-    assert sorted(f.rule for f in found) == ["KV001", "PF010"]
+    assert sorted(f.rule for f in found if f.rule != "KV019") == ["KV001", "PF010"]
     kv001 = next(f for f in found if f.rule == "KV001")
     assert "'kv-second'" in kv001.message
     note = next(f for f in found if f.rule == "PF010")

@@ -169,4 +169,4 @@ def test_restoring_a_module_invalidates_the_result_cache(tmp_path, monkeypatch):
     assert [f.rule for f in scan([str(main)], Options(**options)).findings] == ["PF010"]
     cache_module(cache, PRIVATE_DIR)  # `bicep restore`
     again = scan([str(main)], Options(**options))
-    assert again.cache_hits == 0 and [f.rule for f in again.findings] == ["KV001"]
+    assert again.cache_hits == 0 and [f.rule for f in again.findings if f.rule != "KV019"] == ["KV001"]
