@@ -367,7 +367,7 @@ def _definition(kind: str, name: str, scope: Scope) -> list[tuple[Any, Scope]]:
             return [(decl.copy.input, Scope(frame)), (decl.copy.count, Scope(frame))]
         return [(decl.value, Scope(frame))]
     inp = frame.inputs.get(name)
-    if inp is not None:
+    if inp is not None and not (inp.source in ("parent", "file", "cli") and inp.value is None):  # null: the default
         if inp.source == "parent" and inp.scope is not None:
             return [(inp.value, inp.scope)]
         return []

@@ -1,0 +1,103 @@
+"""How values reach a template's parameters, and when its parts deploy, as Azure Resource Manager
+decides: null values, values the Azure Developer CLI substitutes, the conditions of enclosing
+deployments, and user-defined types (`definitions`, `$ref`, `nullable`)."""
+from __future__ import annotations
+
+import json
+
+from preflight.arm.values import Unknown
+from preflight.engine import Options, scan
+
+SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
+METHOD = {"type": "string", "defaultValue": "Dynamic", "allowedValues": ["Dynamic", "Static"]}
+
+
+def template(parameters=None, resources=None, **extra):
+    return {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "parameters": parameters or {},
+            "resources": resources or [], **extra}
+
+
+def write(path, body):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(body, indent=2))
+    return path
+
+
+def nested(inner, parameters, condition=None, name="module"):
+    resource = {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": name,
+                "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+                               "parameters": parameters, "template": inner}}
+    if condition is not None:
+        resource["condition"] = condition
+    return resource
+
+
+def findings(path, *rules, **options):
+    return [f for f in scan([str(path)], Options(**options)).findings if f.rule in rules]
+
+
+# ------------------------------------------------------------------------------ null values
+
+def test_null_passed_to_a_nested_deployment_means_its_default(tmp_path):
+    inner = template({"method": METHOD})
+    path = write(tmp_path / "main.json", template(resources=[nested(inner, {"method": {"value": None}})]))
+    assert findings(path, "ARM001") == []
+    # an expression that evaluates to null is no value either; a real value is still checked
+    for value, bad in (("[json('null')]", False), ("[if(true(), null(), 'x')]", False), ("Basic", True)):
+        path = write(tmp_path / "main.json", template(resources=[nested(inner, {"method": {"value": value}})]))
+        found = findings(path, "ARM001")
+        assert len(found) == bad, (value, found)
+        if bad:
+            assert "'Basic' (passed by the enclosing deployment)" in found[0].message
+
+
+def test_null_for_a_parameter_with_a_bad_default_reports_the_default(tmp_path):
+    inner = template({"method": dict(METHOD, defaultValue="Basic")})
+    path = write(tmp_path / "main.json", template(resources=[nested(inner, {"method": {"value": None}})]))
+    (f,) = findings(path, "ARM001")
+    assert "'Basic' (its defaultValue)" in f.message
+
+
+def test_null_without_a_default_is_not_a_value_to_check(tmp_path):
+    spec = {"type": "string", "allowedValues": ["Dynamic", "Static"], "minLength": 5}
+    inner = template({"method": spec})
+    path = write(tmp_path / "main.json", template(resources=[nested(inner, {"method": {"value": None}})]))
+    assert findings(path, "ARM001", "ARM002") == []
+
+
+def test_null_in_a_parameter_file_means_the_default(tmp_path):
+    path = write(tmp_path / "azuredeploy.json", template({"method": METHOD, "size": {"type": "int", "defaultValue": 3,
+                                                                                     "minValue": 1}}))
+    write(tmp_path / "azuredeploy.parameters.json",
+          {"parameters": {"method": {"value": None}, "size": {"value": None}}})
+    assert findings(path, "ARM001", "ARM002") == []
+
+
+# ------------------------------------------------------------- Azure Developer CLI substitution
+
+def test_azd_substitutions_in_a_parameter_file_are_unknown(tmp_path):
+    location = {"type": "string", "allowedValues": ["eastus2", "uksouth"]}
+    name = {"type": "string", "maxLength": 8}
+    regions = {"type": "array", "defaultValue": [], "maxLength": 1}
+    path = write(tmp_path / "main.json", template({"location": location, "sku": METHOD, "name": name,
+                                                   "regions": regions}))
+    write(tmp_path / "main.parameters.json", {"parameters": {
+        "location": {"value": "${AZURE_LOCATION}"}, "sku": {"value": "${HOSTING_PLAN_SKU=B3}"},
+        "name": {"value": "${AZURE_ENV_NAME}-workspace"}, "regions": {"value": ["${REGION_A}", "${REGION_B}"]}}})
+    assert findings(path, "ARM001", "ARM002") == []
+    write(tmp_path / "main.parameters.json", {"parameters": {"location": {"value": "westus"}}})
+    (f,) = findings(path, "ARM001")  # the file is still read
+    assert "'westus' (from " in f.message and "main.parameters.json)" in f.message
+
+
+def test_azd_substitution_explains_where_the_value_comes_from(tmp_path):
+    from preflight.arm.parameters import read_parameter_file
+    pf = read_parameter_file({"parameters": {"kv": {"value": "${KEYVAULT_NAME}"}}}, "main.parameters.json", "/x")
+    value = pf.values["kv"].value
+    assert "environment variable ${KEYVAULT_NAME} by the Azure Developer CLI" in value.reason
+    both = read_parameter_file({"parameters": {"p": {"value": [{"id": "${A}", "n": 1}, "${A=x}"]}}}, "p.json", "/x")
+    entry, other = both.values["p"].value  # the array's length and the object's other keys stay known
+    assert entry["n"] == 1 and isinstance(entry["id"], Unknown) and isinstance(other, Unknown)
+    assert entry["id"].key != other.key  # `${A=x}` is not `${A}` when A is not set
+    literal = read_parameter_file({"parameters": {"kv": {"value": "kv-$5{x}"}}}, "p.json", "/x")
+    assert literal.values["kv"].value == "kv-$5{x}"  # no substitution syntax: a value like any other
