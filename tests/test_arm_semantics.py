@@ -101,3 +101,42 @@ def test_azd_substitution_explains_where_the_value_comes_from(tmp_path):
     assert entry["id"].key != other.key  # `${A=x}` is not `${A}` when A is not set
     literal = read_parameter_file({"parameters": {"kv": {"value": "kv-$5{x}"}}}, "p.json", "/x")
     assert literal.values["kv"].value == "kv-$5{x}"  # no substitution syntax: a value like any other
+
+
+# ------------------------------------------------------------ conditions of enclosing deployments
+
+BAD_INNER = template({"method": dict(METHOD, defaultValue="Basic"), "size": {"type": "int", "defaultValue": 0,
+                                                                             "minValue": 1}})
+
+
+def test_a_nested_deployment_that_is_not_deployed_has_no_parameter_findings(tmp_path):
+    main = template({"enabled": {"type": "bool", "defaultValue": False}},
+                    [nested(BAD_INNER, {}, condition="[parameters('enabled')]")])
+    path = write(tmp_path / "main.json", main)
+    assert findings(path, "ARM001", "ARM002") == []
+    # deployed (here by --param): the values are checked, as errors
+    found = findings(path, "ARM001", "ARM002", params={"enabled": True})
+    assert sorted((f.rule, f.severity.name) for f in found) == [("ARM001", "ERROR"), ("ARM002", "ERROR")]
+
+
+def test_the_condition_of_an_outer_deployment_applies_to_deployments_inside_it(tmp_path):
+    middle = template(resources=[nested(BAD_INNER, {}, name="inner")])
+    path = write(tmp_path / "main.json", template(resources=[nested(middle, {}, condition=False, name="outer")]))
+    assert findings(path, "ARM001", "ARM002") == []
+    path = write(tmp_path / "main.json", template(resources=[nested(middle, {}, condition=True, name="outer")]))
+    assert len(findings(path, "ARM001", "ARM002")) == 2
+
+
+def test_findings_under_an_unknown_condition_hold_only_if_deployed(tmp_path):
+    main = template(resources=[nested(BAD_INNER, {}, condition="[equals(resourceGroup().location, 'westus')]")])
+    found = findings(write(tmp_path / "main.json", main), "ARM001", "ARM002")
+    assert sorted(f.rule for f in found) == ["ARM001", "ARM002"]
+    for f in found:
+        assert f.severity.name == "WARNING"
+        assert "if the nested deployment is deployed: the condition" in f.message and "cannot be evaluated" in f.message
+
+
+def test_arm001_names_an_empty_allowed_values_list(tmp_path):
+    path = write(tmp_path / "main.json", template({"sku": {"type": "string", "defaultValue": "a", "allowedValues": []}}))
+    (f,) = findings(path, "ARM001")
+    assert f.message.endswith("which is not one of an empty allowedValues list")

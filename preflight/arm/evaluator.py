@@ -177,6 +177,7 @@ class Frame:
         self.context = context
         self.root = root
         self.label = label  # distinguishes frames in symbolic keys
+        self.deployment: Any = None  # the nested deployment (a DeployedResource) that evaluates it
         self._params: dict[str, tuple[Any, frozenset[ParamUse]]] = {}
         self._vars: dict[str, tuple[Any, frozenset[ParamUse]]] = {}
         self._busy: set[str] = set()
