@@ -140,3 +140,46 @@ def test_arm001_names_an_empty_allowed_values_list(tmp_path):
     path = write(tmp_path / "main.json", template({"sku": {"type": "string", "defaultValue": "a", "allowedValues": []}}))
     (f,) = findings(path, "ARM001")
     assert f.message.endswith("which is not one of an empty allowedValues list")
+
+
+# ------------------------------------------------------------------------ user-defined types
+
+def kv_template(parameters, definitions, policies="[coalesce(parameters('policies'), createArray())]"):
+    vault = {"type": "Microsoft.KeyVault/vaults", "apiVersion": "2023-07-01", "name": "kv-typed",
+             "location": "westeurope", "properties": {"tenantId": "[subscription().tenantId]",
+                                                     "sku": {"family": "A", "name": "standard"},
+                                                     "accessPolicies": policies}}
+    return template(parameters, {"vault": vault}, languageVersion="2.0", definitions=definitions)
+
+
+ACCESS = ("KV001", "KV002", "KV003", "KV004", "KV005")
+
+
+def test_a_parameter_of_a_nullable_defined_type_without_a_value_is_null(tmp_path):
+    definitions = {"policyList": {"$ref": "#/definitions/_policies", "nullable": True},
+                   "_policies": {"type": "array", "items": {"type": "object"}}}
+    path = write(tmp_path / "main.json", kv_template({"policies": {"$ref": "#/definitions/policyList"}}, definitions))
+    (f,) = findings(path, *ACCESS)
+    assert f.rule == "KV001" and f.severity.name == "ERROR"
+    # nullable on the parameter itself, over a type that is not
+    path = write(tmp_path / "main.json", kv_template(
+        {"policies": {"$ref": "#/definitions/_policies", "nullable": True}}, definitions))
+    assert [f.rule for f in findings(path, *ACCESS)] == ["KV001"]
+    # not nullable anywhere and no value: not known (the deployer must pass it)
+    path = write(tmp_path / "main.json", kv_template({"policies": {"$ref": "#/definitions/_policies"}}, definitions))
+    assert [f.rule for f in findings(path, *ACCESS)] == ["KV004"]
+
+
+def test_defined_types_give_parameters_their_keywords(tmp_path):
+    from preflight.arm.template import Template
+    data = kv_template({"sku": {"$ref": "#/definitions/sku", "defaultValue": "gold"},
+                        "loop": {"$ref": "#/definitions/a"}},
+                       {"sku": {"$ref": "#/definitions/skuName", "maxLength": 9},
+                        "skuName": {"type": "string", "allowedValues": ["standard", "premium"], "maxLength": 20},
+                        "a": {"$ref": "#/definitions/b"}, "b": {"$ref": "#/definitions/a"}})
+    t = Template.from_json(data)
+    sku = t.parameters["sku"]
+    assert (sku.type, sku.allowed, sku.max_length, sku.default) == ("string", ["standard", "premium"], 9, "gold")
+    assert t.parameters["loop"].type is None  # a cycle of references: no type, no hang
+    (f,) = findings(write(tmp_path / "main.json", data), "ARM001")
+    assert "'gold' (its defaultValue)" in f.message
