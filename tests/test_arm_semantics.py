@@ -183,3 +183,40 @@ def test_defined_types_give_parameters_their_keywords(tmp_path):
     assert t.parameters["loop"].type is None  # a cycle of references: no type, no hang
     (f,) = findings(write(tmp_path / "main.json", data), "ARM001")
     assert "'gold' (its defaultValue)" in f.message
+
+
+# --------------------------------------------------------------- a vault behind a default-off switch
+
+def switched_vault(policies, switch_default=False, parameters=None):
+    vault = {"type": "Microsoft.KeyVault/vaults", "apiVersion": "2023-07-01", "name": "kv",
+             "location": "westeurope", "condition": "[parameters('deployVault')]",
+             "properties": {"tenantId": "[subscription().tenantId]", "sku": {"family": "A", "name": "standard"},
+                            "accessPolicies": policies}}
+    return template({"deployVault": {"type": "bool", "defaultValue": switch_default}, **(parameters or {})}, [vault])
+
+
+def test_a_vault_switched_off_by_default_is_reported_for_the_run_that_switches_it_on(tmp_path):
+    path = write(tmp_path / "main.json", switched_vault([]))
+    (f,) = findings(path, *ACCESS)
+    assert (f.rule, f.severity.name) == ("KV004", "INFO")
+    assert f.message.startswith("Key Vault 'kv' is deployed only when parameter `deployVault` is true (default "
+                                "false); then its access policies are wiped: ")
+    assert f.pointer == "/resources/0/properties/accessPolicies" and f.data["switches"] == ["deployVault"]
+    # switched on: the wipe itself (a warning: on the runs where the switch is on)
+    assert [(f.rule, f.severity.name) for f in findings(path, *ACCESS, params={"deployVault": True})] == \
+        [("KV001", "WARNING")]
+
+
+def test_a_switched_off_vault_that_is_safe_when_on_or_off_by_choice_gets_nothing(tmp_path):
+    grant = [{"tenantId": "[subscription().tenantId]", "objectId": "00000000-0000-0000-0000-000000000001",
+              "permissions": {"secrets": ["get"]}}]
+    assert findings(write(tmp_path / "a" / "main.json", switched_vault(grant)), "KV001", "KV002", "KV004") == []
+    # a parameter file that says false is the deployer's choice, not a default
+    path = write(tmp_path / "b" / "azuredeploy.json", switched_vault([]))
+    write(tmp_path / "b" / "azuredeploy.parameters.json", {"parameters": {"deployVault": {"value": False}}})
+    assert findings(path, *ACCESS) == []
+    # the policies come from a parameter that switches them too: evaluated with the switch on
+    path = write(tmp_path / "c" / "main.json", switched_vault(
+        "[if(parameters('deployVault'), parameters('grants'), createArray())]",
+        parameters={"grants": {"type": "array", "defaultValue": grant}}))
+    assert findings(path, *ACCESS) == []
