@@ -21,6 +21,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
+from urllib.parse import urlsplit
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -250,6 +251,20 @@ class PipRequirement:
     def is_vcs(self) -> bool:
         url = self.url or (self.text.strip() if self.kind == "reference" else "")
         return url.startswith(_VCS_PREFIXES)
+
+    @property
+    def vcs_revision(self) -> str | None:
+        """The revision a VCS URL names after `@` (a branch, tag or commit), "" when it names
+        none (the default branch), None when it is not a VCS URL. The `user@` of
+        `git+ssh://git@host/...` and of scp-like `git+git@host:org/repo` is not a revision."""
+        url = self.url or (self.text.strip() if self.kind == "reference" else "")
+        if not url.startswith(_VCS_PREFIXES):
+            return None
+        parts = urlsplit(url)
+        path = parts.path
+        if not parts.netloc and ":" in path:
+            path = path.split(":", 1)[1]  # scp-like: `user@host:path`
+        return path.rsplit("@", 1)[1] if "@" in path else ""
 
     @property
     def unparsable(self) -> bool:

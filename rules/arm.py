@@ -19,7 +19,7 @@ from preflight.arm.parameters import undeclared_in_file
 from preflight.arm.template import ABSENT, ParameterDecl, ResourceDecl, Template, kitem
 from preflight.arm.values import describe, equal3, find_unknown
 from preflight.documents import Document, Kind
-from preflight.engine import ERROR, Context, Issue, rule
+from preflight.engine import ERROR, WARNING, Context, Issue, rule
 from preflight.loaders import join_pointer
 
 from .keyvault import report_once
@@ -27,7 +27,8 @@ from .keyvault import report_once
 
 def local_frames(doc: Document, ctx: Context, wanted: Any = None) -> Iterator[tuple[Frame, str | None]]:
     """Every frame of every evaluation whose template lives in this document, with the
-    parameter file of the evaluation. With `wanted(decl)`, nothing when no parameter of those
+    parameter file of the evaluation, except those of nested deployments that are not deployed
+    (a false condition on their path: ARM never sees their parameters). With `wanted(decl)`, nothing when no parameter of those
     templates is wanted: the template is then not evaluated. (A local frame's template is the
     document's own template or one of its inline nested templates, all of which
     `nested_templates` visits; linked files are other documents.)"""
@@ -36,8 +37,18 @@ def local_frames(doc: Document, ctx: Context, wanted: Any = None) -> Iterator[tu
         return
     for ev in evaluations(doc, ctx):
         for frame in ev.frames:
-            if frame.template.document is doc:
+            if frame.template.document is doc and (frame.deployment is None or frame.deployment.deployed is not False):
                 yield frame, ev.label
+
+
+def deployment_caveat(frame: Frame) -> str:
+    """For a frame whose nested deployment may not be deployed (a condition or copy count on
+    its path cannot be evaluated): the caveat its findings hold under; else ""."""
+    status = frame.deployment.status if frame.deployment is not None else None
+    if status is None or status.state != "unknown":
+        return ""
+    cause = status.unknown.reason if status.unknown is not None else "it cannot be evaluated"
+    return f"; if the nested deployment is deployed: {status.reason} ({cause})"
 
 
 def value_source(frame: Frame, decl: ParameterDecl) -> tuple[str, str] | None:
@@ -134,9 +145,12 @@ def parameter_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
                 if not bad:
                     continue
                 how, pointer = given
-                shown = ", ".join(describe(a, 40) for a in allowed[:12]) + (", …" if len(allowed) > 12 else "")
+                shown = ("its allowedValues: " + ", ".join(describe(a, 40) for a in allowed[:12])
+                         + (", …" if len(allowed) > 12 else "")) if allowed else "an empty allowedValues list"
+                caveat = deployment_caveat(frame)
                 yield Issue(pointer, f"parameter '{decl.name}' is {_shown(decl, bad[0], 60)} ({how}), which is not one "
-                            f"of its allowedValues: {shown}", fix="use an allowed value, or add it to `allowedValues`",
+                            f"of {shown}{caveat}", fix="use an allowed value, or add it to `allowedValues`",
+                            severity=WARNING if caveat else None,
                             data={"parameter": decl.name, "value": bad[0] if not isinstance(bad[0], (dict, list))
                                   and not _secure(decl) else None}), label
     yield from report_once(doc, ctx, candidates(), defaults_alone=False)
@@ -191,9 +205,11 @@ def parameter_out_of_range(doc: Document, ctx: Context) -> Iterator[Issue]:
                     low = keyword.startswith("min")
                     if (measured < bound) if low else (measured > bound):
                         how, pointer = given
+                        caveat = deployment_caveat(frame)
                         yield Issue(pointer, f"parameter '{decl.name}' is {what} ({how}), "
-                                    f"{'below' if low else 'above'} its {keyword} {bound}",
+                                    f"{'below' if low else 'above'} its {keyword} {bound}{caveat}",
                                     fix=f"use a value {'at least' if low else 'at most'} {bound}",
+                                    severity=WARNING if caveat else None,
                                     data={"parameter": decl.name, "bound": keyword}), label
     yield from report_once(doc, ctx, candidates(), defaults_alone=False)
 

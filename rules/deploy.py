@@ -68,13 +68,30 @@ def _pct(value) -> str:
     return f"{num(value)} %"
 
 
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def _words(key: str) -> str:
+    """A key's words (camelCase, snake_case, kebab-case) lower-cased and sorted: keys that
+    differ in word order (`enableAppInsights`, `appInsightsEnabled`) become close spellings."""
+    return " ".join(sorted(w.lower() for w in _WORD.findall(key)))
+
+
 def _did_you_mean(key: str, candidates: list[str]) -> str | None:
-    """A known key that differs only in case, else the closest spelling."""
+    """A known key that differs only in case, else the closest spelling: compared lower-cased
+    (difflib's ratio counts a case difference as a different letter), and word by word in any
+    order; the best match at or above the cutoff."""
     for candidate in candidates:
         if candidate.lower() == key.lower():
             return candidate
-    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.75)
-    return close[0] if close else None
+    best, best_score = None, 0.75
+    lower, words = key.lower(), _words(key)
+    for candidate in candidates:
+        score = max(difflib.SequenceMatcher(None, lower, candidate.lower()).ratio(),
+                    difflib.SequenceMatcher(None, words, _words(candidate)).ratio() if words else 0.0)
+        if score > best_score or (best is None and score == best_score):
+            best, best_score = candidate, score
+    return best
 
 
 def _arm_issues(doc: Document, ctx: Context, resource_type: str, check) -> Iterator[Issue]:

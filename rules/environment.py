@@ -340,7 +340,8 @@ def pip_package_unpinned(doc: Document, ctx: Context) -> Iterator[Issue]:
             where = f" ({req.where})" if req.where else ""
             spec = str(req.specifier) if req.specifier else ""
             if req.is_vcs:
-                how = "the VCS reference names a branch or tag, not a full commit hash"
+                how = "the VCS reference names a branch or tag, not a full commit hash" if req.vcs_revision else \
+                    "the VCS reference names no commit or tag: it installs whatever the default branch holds"
                 fix = "pin the commit: `name @ git+https://...@<40-character commit hash>`"
             else:
                 shown = "its specifier" if included else f"`{spec}`"

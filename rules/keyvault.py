@@ -20,8 +20,8 @@ from preflight.arm.values import (PARAMETER, PLACEHOLDER, SECRET, ResourceRef, R
                                   key_of, same_text)
 from preflight.arm.deployments import MAX_INSTANCES
 from preflight.arm.vaults import (MINIMUM_API, RETIREMENT_DAY, WORKSPACES, VaultDeployment,
-                                  bicep_existing_references, retiring_api_versions, vault_deployments,
-                                  vaults_not_checked)
+                                  bicep_existing_references, retiring_api_versions, switched_off_vaults,
+                                  vault_deployments, vaults_not_checked)
 from preflight.clock import today_for
 from preflight.documents import Document, Kind
 from preflight.engine import ERROR, INFO, WARNING, Context, Issue, rule
@@ -332,8 +332,29 @@ def how_empty(v: VaultDeployment) -> str:
 def verdicts(doc: Document, ctx: Context) -> list[tuple[str, Issue, str | None]]:
     """(rule id, issue, parameter file) for KV001-KV006, computed once per document."""
     if "kv.verdicts" not in doc.cache:
-        doc.cache["kv.verdicts"] = list(_verdicts(vault_deployments(doc, ctx)))
+        doc.cache["kv.verdicts"] = list(_verdicts(vault_deployments(doc, ctx))) + list(_switched_off(doc, ctx))
     return doc.cache["kv.verdicts"]
+
+
+def _switched_off(doc: Document, ctx: Context) -> Iterator[tuple[str, Issue, str | None]]:
+    """KV004 (info) for a vault that a `bool` parameter at its default `false` keeps out of the
+    deployment, when a run that passes `true` would wipe its access policies (KV001/KV002)."""
+    for off in switched_off_vaults(doc, ctx):
+        on = off.switched_on
+        caveats = uncertainty(on)
+        caveats.notes = [note for note in caveats.notes if GUARD not in note]  # the switch: said below
+        wipes = [issue for rule_id, issue in _verdict(on, caveats) if rule_id in ("KV001", "KV002")]
+        if not wipes:
+            continue
+        names = " and ".join(f"`{name}`" for name in off.switches)
+        plural = len(off.switches) > 1
+        msg = (f"Key Vault {VAULT}{where(off.vault)} is deployed only when parameter{'s' if plural else ''} {names} "
+               f"{'are' if plural else 'is'} true (default false); then its access policies are wiped: "
+               f"{wipes[0].message}")
+        data = dict(wipes[0].data, switches=off.switches)
+        yield "KV004", Issue(off.vault.pointer_of("properties/accessPolicies"), msg,
+                             fix=f"before passing {names} true: {wipes[0].fix}", severity=INFO, data=data), \
+            off.vault.parameter_file
 
 
 def _verdicts(vaults: list[VaultDeployment]) -> Iterator[tuple[str, Issue, str | None]]:
@@ -550,7 +571,10 @@ def access_policies_undetermined(doc: Document, ctx: Context) -> Iterator[Issue]
     it with `--param NAME=VALUE` or a parameter file) or a value only Azure knows at deployment
     time (info: `--live` compares with the real vault). A template that deploys more than
     5,000 resource instances is evaluated up to that many; the Key Vaults past them are not
-    checked, and an info finding says how many.
+    checked, and an info finding says how many. A vault that a `bool` parameter at its
+    default `false` keeps out of the deployment (`condition: [parameters('deployVault')]`) is
+    evaluated again with that parameter `true`: when that run would wipe its access policies
+    (KV001, KV002), an info finding names the parameter.
 
     ## Why it matters
     If the list turns out empty, every redeploy removes every access policy on the vault

@@ -308,3 +308,10 @@ def test_arm_findings_are_capped_at_warning_when_deployment_is_uncertain():
     assert by_file["arm-guarded-bad.json"][0][1].startswith("if deployed, autoscale setting 'churn-blue-autoscale'")
     assert sorted(sev for sev, _ in by_file["arm-bad.json"]) == ["error", "error", "error", "warning"]
     assert "arm-good.json" not in by_file
+
+
+def test_dep005_suggests_a_key_whose_words_are_in_another_order(tmp_path):
+    config = {"computeType": "AKS", "enableAppInsights": True, "colour": "blue"}
+    found = findings(tmp_path, "deploymentconfig.json", json.dumps(config), rules=("DEP005",))
+    by_key = {f["data"]["key"]: f["data"].get("suggestion") for f in found}
+    assert by_key == {"enableAppInsights": "appInsightsEnabled", "colour": None}

@@ -426,3 +426,21 @@ def test_rules_never_raise_on_any_shape(data, kind):
     for rule_id, r in REGISTRY.items():
         if rule_id.startswith("ENV") and r.check is not None:
             list(r.check(doc, ctx))
+
+
+def test_env005_says_whether_a_vcs_url_names_a_revision(tmp_path):
+    write(tmp_path, {"conda.yml": """
+        dependencies:
+          - python=3.10.13
+          - pip:
+              - git+https://github.com/org/tool-a.git
+              - git+ssh://git@github.com/org/tool-b.git
+              - git+https://github.com/org/tool-c.git@main#egg=tool-c
+              - git+https://github.com/org/tool-d.git@0123456789abcdef0123456789abcdef01234567
+        """})
+    messages = sorted(f.message for f in run(tmp_path, "ENV005"))
+    assert len(messages) == 3  # the full commit hash is a pin
+    no_revision = [m for m in messages if "names no commit or tag" in m]
+    assert len(no_revision) == 2 and all("tool-a" in m or "tool-b" in m for m in no_revision)
+    (branch,) = [m for m in messages if "branch or tag" in m]
+    assert "tool-c" in branch

@@ -195,6 +195,7 @@ class Evaluation:
         label = f"{parent_scope.frame.label}/{deployment.decl.pointer}#{deployment.copy_index}"
         context = parent_scope.frame.context.nested(sub, rg, deployment.name_segment, label)
         frame = Frame(self.session, template, inputs, context, False, label)
+        frame.deployment = deployment  # its parameters matter only where it deploys (its status)
         self.frames.append(frame)
         self._expand(template, Scope(frame), None, new_chain, depth + 1, files)
 

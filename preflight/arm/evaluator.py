@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from . import functions as _functions
 from .expressions import Call, Index, Invalid, Literal, Member, Node, compile_string, template_strings, to_text, walk
-from .template import ABSENT, FunctionDecl, Template, kget, kitem
+from .template import ABSENT, FunctionDecl, ParameterDecl, Template, kget, kitem
 from .values import (CONTEXT, INVALID, LIMIT, LINK, MAX_VALUE_SIZE, OPAQUE, PARAMETER, PLACEHOLDER, RUNTIME, SECRET,
                      UNSUPPORTED, ResourceRef, RuntimeValue, Unknown, equal3, key_of, leaf_size, type_name,
                      unknown_from, value_size)
@@ -177,6 +177,7 @@ class Frame:
         self.context = context
         self.root = root
         self.label = label  # distinguishes frames in symbolic keys
+        self.deployment: Any = None  # the nested deployment (a DeployedResource) that evaluates it
         self._params: dict[str, tuple[Any, frozenset[ParamUse]]] = {}
         self._vars: dict[str, tuple[Any, frozenset[ParamUse]]] = {}
         self._busy: set[str] = set()
@@ -184,6 +185,7 @@ class Frame:
         self.undeclared: set[tuple[str, str]] = set()  # ("parameter"|"variable", name) read but not declared
         self._refs: dict[tuple[str, str], list[tuple[str, str]]] = {}  # see `_settle`
         self._settling = False
+        self._nulled: dict[str, bool] = {}  # lower-cased name -> whether its given value is null
 
     # ------------------------------------------------------------------------ parameters
 
@@ -214,7 +216,7 @@ class Frame:
         """(source, origin) of a parameter's value: cli, file, parent, default, missing, ..."""
         lower = name.lower()
         inp = self.inputs.get(lower)
-        if inp is not None:
+        if inp is not None and not self._given_null(name, lower, inp):
             return inp.source, inp.origin
         decl = self.template.parameters.get(lower)
         if decl is not None and decl.default is not ABSENT:
@@ -222,6 +224,19 @@ class Frame:
         if decl is not None and decl.nullable:
             return "default", None
         return "missing", None
+
+    def _given_null(self, name: str, lower: str, inp: Input) -> bool:
+        """Whether the value given for a parameter is null: ARM then deploys as if none was
+        given (the default, null for a nullable parameter, else a missing parameter)."""
+        if lower not in self._nulled:
+            if inp.source not in ("parent", "file", "cli"):
+                return False
+            if inp.value is None:
+                return True
+            if inp.source != "parent" or ("p", lower) in self._busy:
+                return False
+            self.parameter(name)  # an expression: null only once evaluated
+        return self._nulled.get(lower, False)
 
     def _use(self, name: str, lower: str, value: Any) -> ParamUse:
         source, origin = self.parameter_source(name)
@@ -235,24 +250,33 @@ class Frame:
             return Unknown.because(INVALID, f"parameter '{name}' is not declared in the template")
         inp = self.inputs.get(lower)
         if inp is not None:
-            if inp.source == "parent":
-                return evaluate(inp.value, inp.scope) if inp.scope is not None else inp.value
-            if inp.source == "secret":
-                return Unknown.because(SECRET, decl.name, key=f"{self.label}:secret:{lower}")
-            if inp.source == "placeholder":
-                return Unknown.because(PLACEHOLDER, f"'{decl.name}' ({inp.value!r} in {inp.origin})",
-                                       key=f"{self.label}:placeholder:{lower}")
-            if inp.source == "link":
-                return Unknown.because(LINK, f"the linked parameter file ({decl.name})", key=f"{self.label}:link:{lower}")
-            return _coerce(inp.value, decl.type)
+            given = self._given_value(decl, lower, inp)
+            self._nulled[lower] = given is None
+            if given is not None:
+                return given
         if decl.default is not ABSENT:
             return evaluate(decl.default, Scope(self))
         if decl.nullable:
             return None
         if self.root:
             return Unknown.because(PARAMETER, decl.name, key=f"{self.label}:param:{lower}")
-        return Unknown.because(INVALID, f"the nested deployment does not pass parameter '{decl.name}'",
+        passes = "passes null for" if inp is not None else "does not pass"
+        return Unknown.because(INVALID, f"the nested deployment {passes} parameter '{decl.name}'",
                                key=f"{self.label}:param:{lower}")
+
+    def _given_value(self, decl: ParameterDecl, lower: str, inp: Input) -> Any:
+        """The value given from outside the template; None when it is null (not given)."""
+        if inp.source == "parent":
+            return evaluate(inp.value, inp.scope) if inp.scope is not None else inp.value
+        if inp.source == "secret":
+            return Unknown.because(SECRET, decl.name, key=f"{self.label}:secret:{lower}")
+        if inp.source == "placeholder":
+            return Unknown.because(PLACEHOLDER, f"'{decl.name}' ({inp.value!r} in {inp.origin}) is a placeholder that "
+                                   f"the test harness replaces",
+                                   key=f"{self.label}:placeholder:{lower}")
+        if inp.source == "link":
+            return Unknown.because(LINK, f"the linked parameter file ({decl.name})", key=f"{self.label}:link:{lower}")
+        return _coerce(inp.value, decl.type)
 
     # ------------------------------------------------------------------------- variables
 

@@ -29,11 +29,17 @@ from .. import fs
 from ..loaders import FileTooLarge, LoadError, decode, join_pointer, load_json
 from .evaluator import Input
 from .template import kitem
+from .values import PLACEHOLDER, Unknown
 
 MAX_PARAMETER_FILE_BYTES = 4 * 1024 * 1024
 # The Azure quickstart templates' test harness replaces these values before deploying
 # (GEN-UNIQUE, GEN-UNIQUE-8, GEN-PASSWORD, GET-PREREQ-<output>): they are not the values deployed.
 _PLACEHOLDER = re.compile(r"^(?:GEN|GET-PREREQ)-[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*$")
+# The Azure Developer CLI substitutes `${NAME}` and `${NAME=default}` in a parameter file from its
+# environment (`azd env set`, the shell) before deploying: the value is the environment's, which
+# may override the default written there.
+_SUBSTITUTION = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:(?::?[-=])[^}]*)?\}")
+MAX_SUBSTITUTED = 10_000  # strings of one value inspected for substitutions
 
 
 @dataclass
@@ -89,7 +95,7 @@ def read_parameter_file(data: Any, path: str, abspath: str, bare_ok: bool = Fals
             pf.values[lower] = Input("placeholder", value[1], origin=path)
             pf.pointers[lower] = join_pointer(pointer, value[0])
         elif value is not None:
-            pf.values[lower] = Input("file", value[1], origin=path)
+            pf.values[lower] = Input("file", substituted(value[1], name, path), origin=path)
             pf.pointers[lower] = join_pointer(pointer, value[0])
         elif kitem(spec, "reference") is not None:
             pf.values[lower] = Input("secret", None, origin=path)
@@ -98,6 +104,35 @@ def read_parameter_file(data: Any, path: str, abspath: str, bare_ok: bool = Fals
             continue
         pf.names[lower] = name
     return pf
+
+
+def substituted(value: Any, parameter: str, origin: str) -> Any:
+    """A parameter file's value with each string that holds an environment substitution
+    (`${NAME}`, `${NAME=default}`) replaced by an Unknown: what the Azure Developer CLI puts
+    there is known only where it deploys. The rest of the value (an array's length, an
+    object's other keys) stays known."""
+    budget = [MAX_SUBSTITUTED]
+
+    def walk(v: Any) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return v
+        if isinstance(v, str):
+            found = _SUBSTITUTION.findall(v) if "${" in v else []
+            if not found:
+                return v
+            names = ", ".join(dict.fromkeys(f"${{{n}}}" for n in found))
+            key = f"env:{v}" if _SUBSTITUTION.fullmatch(v) else None  # the same text, the same value
+            return Unknown.because(PLACEHOLDER, f"'{parameter}' ({v!r} in {origin}) is set from the environment "
+                                   f"variable{'s' if ',' in names else ''} {names} by the Azure Developer CLI at "
+                                   f"deployment", key=key)
+        if isinstance(v, list):
+            return [walk(i) for i in v]
+        if isinstance(v, dict):
+            return {k: walk(i) for k, i in v.items()}
+        return v
+
+    return walk(value)
 
 
 def load_parameter_file(abspath: str, shown: str, ctx: Any, bare_ok: bool = False) -> ParameterFile | None:

@@ -1,7 +1,7 @@
 """The template model: what a template declares, independent of JSON text and of any values.
 
     Template            parameters, variables, functions, resources (+ where it came from)
-      ParameterDecl     type, defaultValue, allowedValues, min/max, nullable
+      ParameterDecl     type, defaultValue, allowedValues, min/max, nullable (`$ref` types resolved)
       VariableDecl      a value, or a variable `copy` loop
       ResourceDecl      type, name, apiVersion, condition, copy, properties, existing,
                         nested children, and for Microsoft.Resources/deployments a DeploymentSpec
@@ -208,7 +208,7 @@ class Template:
             base = join_pointer(pointer, found[0])
             for name, spec in found[1].items():
                 if isinstance(name, str):
-                    t.parameters[name.lower()] = _parameter(name, spec, join_pointer(base, name))
+                    t.parameters[name.lower()] = _parameter(name, resolve_type(spec, data), join_pointer(base, name))
         found = kitem(data, "variables")
         if found and isinstance(found[1], dict):
             base = join_pointer(pointer, found[0])
@@ -275,6 +275,53 @@ def _parameter(name: str, spec: Any, pointer: str) -> ParameterDecl:
         min_value=get("minvalue", _NO_HIT)[1], max_value=get("maxvalue", _NO_HIT)[1],
         min_length=get("minlength", _NO_HIT)[1], max_length=get("maxlength", _NO_HIT)[1],
         nullable=get("nullable", (None, False))[1] is True, pointer=pointer)
+
+
+MAX_TYPE_REFS = 32  # `$ref` hops from a parameter to the type that defines it
+
+
+def resolve_type(spec: Any, root: Any) -> Any:
+    """A parameter (or type) declaration with its `$ref` chain resolved (languageVersion 2.0
+    user-defined types: `{"$ref": "#/definitions/x"}`, a definition referring to another): the
+    keywords of each referenced type, those written nearer the parameter winning, and `nullable`
+    when any type on the way is nullable (`type x = string?`). `#/...` points into the template
+    that declares the parameter. A reference that cannot be followed (outside the template, a
+    cycle) leaves the keywords found so far."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("$ref"), str):
+        return spec
+    merged = {k: v for k, v in spec.items() if k != "$ref"}
+    nullable = kget(spec, "nullable", None) is True
+    ref, seen = spec["$ref"], set()
+    while isinstance(ref, str) and ref not in seen and len(seen) < MAX_TYPE_REFS:
+        seen.add(ref)
+        target = _at_pointer(root, ref)
+        if not isinstance(target, dict):
+            break
+        nullable = nullable or kget(target, "nullable", None) is True
+        for k, v in target.items():
+            if k != "$ref" and kitem(merged, k) is None:
+                merged[k] = v
+        ref = target.get("$ref")
+    if nullable:
+        merged["nullable"] = True
+    return merged
+
+
+def _at_pointer(root: Any, ref: str) -> Any:
+    """The value a `#/a/b` reference names in `root`, or None."""
+    if not ref.startswith("#/"):
+        return None
+    node = root
+    for raw in ref[2:].split("/"):
+        seg = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            found = kitem(node, seg)
+            node = found[1] if found is not None else None
+        elif isinstance(node, list) and seg.isdigit() and int(seg) < len(node):
+            node = node[int(seg)]
+        else:
+            return None
+    return node
 
 
 def _copy_spec(spec: Any, pointer: str) -> CopySpec | None:

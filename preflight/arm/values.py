@@ -26,7 +26,7 @@ from typing import Any, Iterable
 # Kinds of missing input, most actionable first (used to order explanations).
 PARAMETER = "parameter"  # a parameter without a value: --param / parameter file
 SECRET = "secret"  # a Key Vault reference in a parameter file
-PLACEHOLDER = "placeholder"  # a parameter file value that is a test placeholder (GEN-UNIQUE)
+PLACEHOLDER = "placeholder"  # a parameter file value another tool replaces (GEN-UNIQUE, azd's ${NAME})
 CONTEXT = "context"  # subscription(), resourceGroup(), tenant(), deployment(), environment()
 RUNTIME = "runtime"  # reference(), list*(): only known while deploying
 OPAQUE = "opaque"  # uniqueString(), guid(), utcNow(), newGuid()
@@ -373,7 +373,7 @@ def explain(needs: Iterable[tuple[str, str]], limit: int = 4) -> str:
         elif kind == SECRET:
             texts.append(f"parameter '{what}' is a Key Vault secret reference")
         elif kind == PLACEHOLDER:
-            texts.append(f"parameter {what} is a placeholder that the test harness replaces")
+            texts.append(f"parameter {what}")  # what replaces it, and when: the producer says
         elif kind == CONTEXT:
             texts.append(f"{what} is known only at deployment")
         elif kind == RUNTIME:

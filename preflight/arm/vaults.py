@@ -201,6 +201,83 @@ def vault_deployments(doc: Any, ctx: Any) -> list[VaultDeployment]:
 
 
 @dataclass
+class SwitchedOff:
+    """A vault that is not deployed only because a condition reads `bool` parameters left at
+    their default `false`, and how it deploys in a run that passes them `true`."""
+
+    vault: VaultDeployment  # as evaluated (not deployed)
+    switches: list[str]  # the parameters, as declared
+    switched_on: VaultDeployment  # the same vault with those parameters true
+
+
+def switched_off_vaults(doc: Any, ctx: Any) -> list[SwitchedOff]:
+    """The vaults that a default `false` switch keeps out of the deployment (cached). For each,
+    the template is evaluated again, under the same parameter set with the switches `true`
+    (as `--param` values), and the same vault found there: a pipeline that turns the feature on
+    deploys that one."""
+    if "arm.vaults.switched-off" not in doc.cache:
+        out = []
+        for vault in vault_deployments(doc, ctx):
+            switches = _default_false_switches(vault.resource) if vault.branch == "not-deployed" else []
+            on = _switched_on(doc, ctx, vault.resource, switches) if switches else None
+            if on is not None and on.branch != "not-deployed":
+                out.append(SwitchedOff(vault, switches, on))
+        doc.cache["arm.vaults.switched-off"] = out
+    return doc.cache["arm.vaults.switched-off"]
+
+
+def _default_false_switches(resource: DeployedResource) -> list[str]:
+    """The parameters of the first false condition on the resource's path, when each is a root
+    `bool` parameter at its default `false` (and the condition reads nothing else the deployer
+    gives); else []."""
+    path: list[DeployedResource] = list(resource.chain)
+    owners, node = [], resource
+    while node is not None:
+        owners.append(node)
+        node = node.parent
+    for element in path + owners[::-1]:
+        if element.copy_count == 0:
+            return []
+        value, uses = element.own_condition()
+        if value is not False:
+            continue
+        roots = {u.name: u for u in uses if u.root}
+        frame = element.evaluation.root
+        for use in roots.values():
+            decl = frame.template.parameters.get(use.name.lower())
+            if use.source != "default" or use.value is not False or decl is None or decl.type != "bool":
+                return []
+        return sorted(roots)
+    return []
+
+
+def _switched_on(doc: Any, ctx: Any, resource: DeployedResource, switches: list[str]) -> VaultDeployment | None:
+    from .parameters import ParameterSet
+    original = resource.evaluation
+    key = (original.parameter_set.label, tuple(s.lower() for s in switches))
+    cache = doc.cache.setdefault("arm.switched-on", {})
+    if key not in cache:
+        cli = dict(original.parameter_set.cli, **{name: True for name in switches})
+        cache[key] = Evaluation(doc, original.template, ParameterSet(original.parameter_set.file, cli), ctx)
+    ev = cache[key]
+    place = _place(resource)
+    for other in ev.of_type(VAULTS):
+        if _place(other) == place:
+            return _decide(other, ev)
+    return None
+
+
+def _place(resource: DeployedResource) -> tuple:
+    """Which declaration, in which copy of each enclosing loop, a resource instance is."""
+    path = list(resource.chain)
+    node: DeployedResource | None = resource
+    while node is not None:
+        path.append(node)
+        node = node.parent
+    return tuple((id(r.decl), r.copy_index) for r in path)
+
+
+@dataclass
 class VaultsNotChecked:
     """Key Vault instances of one evaluation past its limit of resource instances."""
 
@@ -367,7 +444,7 @@ def _definition(kind: str, name: str, scope: Scope) -> list[tuple[Any, Scope]]:
             return [(decl.copy.input, Scope(frame)), (decl.copy.count, Scope(frame))]
         return [(decl.value, Scope(frame))]
     inp = frame.inputs.get(name)
-    if inp is not None:
+    if inp is not None and not (inp.source in ("parent", "file", "cli") and inp.value is None):  # null: the default
         if inp.source == "parent" and inp.scope is not None:
             return [(inp.value, inp.scope)]
         return []
