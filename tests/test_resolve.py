@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from preflight.cli import main
-from wheel_index import STANDARD, Dist, SimpleIndex, isolated_env
+from wheel_index import STANDARD, Dist, SimpleIndex, build_wheel, isolated_env
 
 DEPLOYMENT = """\
 $schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json
@@ -145,6 +145,7 @@ def test_without_resolve_nothing_is_resolved_or_requested(tmp_path, index, capsy
 def test_environment_index_lines_are_honoured_and_other_options_never_passed(tmp_path, index, capsys, monkeypatch):
     marker = tmp_path / "links"
     marker.mkdir()
+    build_wheel(Dist("numpy", "1.26.9", modules=("numpy",)), str(marker))  # found only through --find-links
     deployment(tmp_path, "own-index", [f"--index-url {index.url}", f"--find-links {marker}",
                                        "--trusted-host evil.example", "-e ./src", "numpy==1.26.9",
                                        "azureml-inference-server-http==1.3.0"])
@@ -160,6 +161,7 @@ def test_unreachable_index_is_a_notice_not_a_finding(tmp_path, index, capsys, mo
                                    "http://127.0.0.1:9/simple/")
     assert of(findings, "ENV020", "SCR006") == []
     assert "http://127.0.0.1:9/simple/" in err and "warning" in err
+    assert "Connection refused" in err, err
     assert of(findings, "ENV003")  # the offline findings are still there
 
 
@@ -186,3 +188,36 @@ def test_every_format_reports_resolve_findings(tmp_path, index, capsys, monkeypa
     monkeypatch.chdir(tmp_path)
     assert main(["scan", ".", "--resolve", "--index-url", index.url, "--format", fmt, "--no-color"]) == 1
     assert "ENV020" in capsys.readouterr().out
+
+
+def test_requirement_files_resolve_or_are_reported(tmp_path, index, capsys, monkeypatch):
+    deployment(tmp_path, "included", ["-r requirements.txt", "-r missing.txt", "-c constraints.txt"],
+               **{"requirements.txt": "azureml-inference-server-http==1.3.0\nnumpy\n",
+                  "constraints.txt": "numpy==1.26.9\n"})
+    _, findings, _ = run_scan(capsys, monkeypatch, tmp_path, "--resolve", "--index-url", index.url)
+    messages = sorted((f["line"], f["message"]) for f in of(findings, "ENV020"))
+    assert [line for line, _ in messages] == [6, 7]
+    assert "requirements.txt line 2" in messages[0][1] and "numpy" in messages[0][1]  # held back by the -c file
+    assert "`-r missing.txt` cannot be opened (missing)" in messages[1][1]
+
+
+def test_progress_line_only_on_a_terminal(tmp_path, index, capsys, monkeypatch):
+    from preflight.progress import Progress
+
+    deployment(tmp_path, "clean", ["numpy==1.26.4", "azureml-inference-server-http==1.3.0"])
+    shown = []
+
+    class Terminal:
+        def write(self, text):
+            shown.append(text)
+
+        def flush(self):
+            pass
+
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(Progress, "on", classmethod(lambda cls, stream: cls(Terminal())))
+    run_scan(capsys, monkeypatch, tmp_path, "--resolve", "--index-url", index.url)
+    assert any("resolving 1/1: clean/env.yml" in text for text in shown)
+    assert shown[-1].endswith("\033[K")  # erased before the report
