@@ -221,3 +221,16 @@ def test_progress_line_only_on_a_terminal(tmp_path, index, capsys, monkeypatch):
     run_scan(capsys, monkeypatch, tmp_path, "--resolve", "--index-url", index.url)
     assert any("resolving 1/1: clean/env.yml" in text for text in shown)
     assert shown[-1].endswith("\033[K")  # erased before the report
+
+
+def test_v1_inference_config_script_and_identical_environments(tmp_path, index, capsys, monkeypatch):
+    monkeypatch.setenv("PREFLIGHT_NO_CACHE", "1")  # identical environments are still resolved once
+    env = conda("numpy==1.26.4", "azureml-defaults==1.56.0").replace("azureml-defaults==1.56.0", "scikit-learn==1.3.2")
+    write(tmp_path, {"svc/inferenceconfig.json": '{"entryScript": "app/score.py", "sourceDirectory": "src", '
+                                                 '"condaFile": "env.yml"}',
+                     "svc/src/env.yml": env, "svc/src/copy/env.yml": env, "svc/src/shared.py": "X = 1\n",
+                     "svc/src/app/score.py": "import shared\nimport sklearn\nimport torch\n" + SCRIPT})
+    _, findings, _ = run_scan(capsys, monkeypatch, tmp_path, "--resolve", "--index-url", index.url)
+    assert [(f["path"], f["line"], f["data"]["module"]) for f in of(findings, "SCR006")] == \
+        [(os.path.join("svc", "src", "app", "score.py"), 3, "torch")]
+    assert sum(r == "/simple/scikit-learn/" for r in index.requests) == 1

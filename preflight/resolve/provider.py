@@ -71,6 +71,7 @@ class ResolveProvider:
         self.shown: dict[str, str] = {}  # abspath -> the path the scan shows
         self.notices: list[str] = []
         self.progress: Any = None
+        self._resolved: dict[str, Resolved] = {}  # by key: identical environments are resolved once
 
     # ------------------------------------------------------------------ collect
 
@@ -96,6 +97,10 @@ class ResolveProvider:
             for held in held_environments(env_doc, ctx):
                 envs.append(self._hold(held.doc, held.env, scanned=False))
         folders = [f for f in (link.code_directory, os.path.dirname(link.path)) if f]
+        if doc.kind == Kind.INFERENCE_V1:  # the service runs in `sourceDirectory`: its modules import too
+            from ..project import v1_source_directories
+
+            folders += [b for b in v1_source_directories(doc) if link.path.startswith(b + os.sep)]
         self.scripts.append(_Script(doc, link.path, folders, envs))
 
     def _hold(self, doc: Document, env: Any, scanned: bool = True) -> tuple[str, str]:
@@ -147,6 +152,13 @@ class ResolveProvider:
         key = key_of({"lines": [line for line, _ in request.lines], "constraints": request.constraints,
                       "python": str(request.python), "platform": "x86_64-manylinux_2_28", "index": index,
                       "extra": extras, "uv": version})
+        if key in self._resolved:
+            return self._resolved[key]
+        self._resolved[key] = result = self._resolve_uncached(request, binary, key, index, extras, store)
+        return result
+
+    def _resolve_uncached(self, request: Request, binary: str, key: str, index: str | None, extras: list[str],
+                          store: Store) -> Resolved:
         cached = store.get("resolution", key, RESOLUTION_MAX_AGE)
         if isinstance(cached, dict) and isinstance(cached.get("packages"), list):
             return Resolved(packages=[p for p in cached["packages"] if isinstance(p, dict)],
