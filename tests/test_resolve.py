@@ -234,3 +234,11 @@ def test_v1_inference_config_script_and_identical_environments(tmp_path, index, 
     assert [(f["path"], f["line"], f["data"]["module"]) for f in of(findings, "SCR006")] == \
         [(os.path.join("svc", "src", "app", "score.py"), 3, "torch")]
     assert sum(r == "/simple/scikit-learn/" for r in index.requests) == 1
+
+
+def test_index_options_are_checked(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["scan", ".", "--index-url", "https://pkgs.example.com/simple/"]) == 2
+    assert "used by --resolve" in capsys.readouterr().err
+    assert main(["scan", ".", "--resolve", "--index-url", "file:///etc/"]) == 2
+    assert "not an http(s) URL" in capsys.readouterr().err

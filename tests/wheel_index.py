@@ -11,7 +11,7 @@ import http.server
 import os
 import threading
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
@@ -38,7 +38,7 @@ def build_wheel(dist: Dist, folder: str) -> str:
     """Write the wheel zip: METADATA, WHEEL, top_level.txt, RECORD and one module per package."""
     stem = dist.name.replace("-", "_")
     info = f"{stem}-{dist.version}.dist-info"
-    metadata = [f"Metadata-Version: 2.1", f"Name: {dist.name}", f"Version: {dist.version}"]
+    metadata = ["Metadata-Version: 2.1", f"Name: {dist.name}", f"Version: {dist.version}"]
     if dist.requires_python:
         metadata.append(f"Requires-Python: {dist.requires_python}")
     metadata += [f"Requires-Dist: {r}" for r in dist.requires]

@@ -34,7 +34,7 @@ def provider_from_args(args: argparse.Namespace, cache_dir: str | None) -> "Reso
     from .provider import ResolveProvider, ResolveSettings
     from .resolver import ResolverMissing, uv_binary
 
-    for url in [args.index_url] + list(args.extra_index_url) if args.index_url else args.extra_index_url:
+    for url in ([args.index_url] if args.index_url else []) + list(args.extra_index_url):
         if not http_url(url):
             raise ResolveOptionError(f"--index-url/--extra-index-url {url!r} is not an http(s) URL")
     try:
