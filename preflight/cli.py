@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .live.options import add_arguments as add_live_arguments
 
     add_live_arguments(scan)
+    from .resolve.options import add_arguments as add_resolve_arguments
+
+    add_resolve_arguments(scan)
     scan.add_argument("--fix", action="store_true",
                       help="first fix what can be fixed safely in environment files and templates "
                            "(see `preflight fix`)")
@@ -206,6 +209,15 @@ def build_options(args: argparse.Namespace):
             options.providers += (provider_from_args(args),)
         except LiveOptionError as exc:
             raise UsageError(str(exc)) from None
+    from .resolve.options import ResolveOptionError, provider_from_args as resolve_provider, wants_resolve
+
+    if wants_resolve(args):
+        try:
+            options.providers += (resolve_provider(args, cache_directory(args)),)
+        except ResolveOptionError as exc:
+            raise UsageError(str(exc)) from None
+    elif getattr(args, "index_url", None) or getattr(args, "extra_index_url", None):
+        raise UsageError("--index-url and --extra-index-url are used by --resolve")
     return options, fail_on
 
 
@@ -243,6 +255,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
             options.progress.close()
     if result.cache_error:
         _say(result.cache_error)
+    for provider in options.providers:  # e.g. an index --resolve could not reach
+        for notice in getattr(provider, "notices", ()):
+            _say(f"warning: {notice}")
     if args.write_baseline:
         try:
             count = write_baseline(args.write_baseline, result.findings)
