@@ -754,19 +754,54 @@ def check_document(doc: Document, ctx: Context, rules: list[Rule]) -> list[Findi
     for r in rules:
         try:
             for issue in r.check(doc, ctx):  # type: ignore[misc]
-                out.append(to_finding(r, doc, issue))
+                out.append(to_finding(r, doc, issue, ctx.document_at))
         except Exception as exc:  # noqa: BLE001 - reported as a finding for this file
             out.append(_internal_error(doc.path, exc, r.id))
     return out
 
 
-def to_finding(r: Rule, doc: Document, issue: Issue) -> Finding:
+def to_finding(r: Rule, doc: Document, issue: Issue, document_at: Callable[[str], Any] | None = None) -> Finding:
+    if doc.format == "bicep" and document_at is not None and (issue.pointer or "_note" in issue.data):
+        moved = _in_module(r, doc, issue, document_at)
+        if moved is not None:
+            return moved
+    issue.data.pop("_note", None)
     if issue.line is not None:
         line, column = issue.line, issue.column or 1
     else:
         line, column = doc.locate(issue.pointer)
     return Finding(r.id, r.name, issue.severity or r.severity, doc.path, issue.pointer, issue.message,
                    issue.fix, line, column, issue.data)
+
+
+def _in_module(r: Rule, doc: Document, issue: Issue, document_at: Callable[[str], Any]) -> Finding | None:
+    """A finding on a resource a Bicep module declares is reported where it is fixed: at its
+    line in the module file, naming the chain of calls that deploys it (`data["callers"]`; the
+    filter stage merges the same finding reached from several callers into one). Its
+    fingerprint is the module's content and the message, never the callers."""
+    from .baseline import fingerprint
+    from .bicep import defined_at, note_defined_at
+
+    data = dict(issue.data)
+    note = data.pop("_note", None)
+    if note is not None:  # a construct skipped inside a module (PF010)
+        found = note_defined_at(doc, note, document_at)
+        if found is None:
+            return None
+        where, line, column, message = found
+    elif issue.line is None:
+        where = defined_at(doc, issue.pointer, document_at)
+        if where is None:
+            return None
+        line, column = where.document.locate(where.pointer)
+        message = issue.message.replace(where.via, "")
+    else:
+        return None
+    chain = " > ".join(f"{path}:{call_line}" for path, call_line in where.calls)
+    finding = Finding(r.id, r.name, issue.severity or r.severity, where.path, where.pointer, message,
+                      issue.fix, line, column, {**data, "callers": [chain]})
+    finding.fingerprint = fingerprint(finding, where.document)
+    return finding
 
 
 def _finding(r: Rule, path: str, pointer: str, message: str, line: int, column: int) -> Finding:

@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 
 from .baseline import set_fingerprints
 from .config import Config, rule_filter
+from .definitions import report_once
 from .documents import Document
 from .engine import PF003, PF004, REGISTRY, Options, Rule
 from .findings import Finding, Severity
@@ -68,8 +69,8 @@ class FindingFilter:
     def document(self, doc: Document, findings: list[Finding], rules: list[Rule]) -> list[Finding]:
         """Apply a checked document's inline suppressions and fingerprint its findings."""
         suppressions = parse(doc) if doc.text else []
-        if suppressions:
-            findings = [f for f in findings if not _hidden(suppressions, f)]
+        if suppressions:  # (a finding located in a module file meets that file's suppressions later)
+            findings = [f for f in findings if f.path != doc.path or not _hidden(suppressions, f)]
             if doc.error is None:
                 findings += self._unused(doc, suppressions, rules)
             self._late[doc.path] = suppressions
@@ -119,7 +120,11 @@ class FindingFilter:
             if f.rule == PF003.id:  # internal errors always show: a file went unchecked
                 kept.append(f)
                 continue
-            if not f.fingerprint:
+            if f.data.get("callers"):  # found in a module file by the check of a file deploying it
+                late = self._late.get(f.path)
+                if late and _hidden(late, f):
+                    continue
+            elif not f.fingerprint:
                 late = self._late.get(f.path)
                 if late and _hidden(late, f):
                     continue
@@ -132,6 +137,7 @@ class FindingFilter:
             if override is not None:
                 f.severity = Severity.parse(override)
             kept.append(f)
+        kept = report_once(kept, self.checked)
         baseline = self.options.baseline
         if baseline is not None:
             internal = [f for f in kept if f.rule == PF003.id]

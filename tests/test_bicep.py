@@ -92,12 +92,16 @@ def test_vault_behind_a_create_switch_is_no_error():
 # ------------------------------------------------------------------------------- modules
 
 
-def test_module_finding_points_at_the_module_call_and_names_it():
+def test_module_finding_is_reported_in_the_module_file_naming_its_caller():
     path = BICEP / "module" / "main.bicep"
+    module = BICEP / "module" / "modules" / "keyvault.bicep"
     found = [f for f in findings(path) if f.rule in POLICY_RULES]
     assert rules_of(found) == ["KV001"]  # the second call passes rbac: true
-    assert found[0].line == line_of(path, "module keyvault ")[0]
-    assert "through module 'keyvault'" in found[0].message
+    assert found[0].path == str(module)
+    assert found[0].line == line_of(module, "accessPolicies:")[0]
+    assert found[0].data["callers"] == [f"{path}:{line_of(path, 'module keyvault ')[0]}"]
+    assert "through module" not in found[0].message
+    assert f"deployed by {path}:3" in found[0].message
     assert "'kv-demo'" in found[0].message  # the value passed in, evaluated in the module
 
 
@@ -669,4 +673,5 @@ def test_a_vault_in_a_module_is_named_by_the_modules_symbol(tmp_path):
     (tmp_path / "main.bicep").write_text("module store 'vault.bicep' = {\n  name: 'store'\n"
                                          "  params: {\n    suffix: 'prod'\n  }\n}\n")
     [kv] = findings(tmp_path / "main.bicep")
-    assert kv.message.startswith("Key Vault `keyVault` ('kv-prod') (through module 'store'")
+    assert kv.message.startswith("Key Vault `keyVault` ('kv-prod') is deployed")
+    assert kv.path.endswith("vault.bicep") and kv.message.endswith(f"(deployed by {tmp_path / 'main.bicep'}:1)")

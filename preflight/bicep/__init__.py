@@ -43,6 +43,7 @@ def load_bicep(path: str, text: str) -> Any:
     doc.cache["bicep.notes"] = compiled.notes
     doc.cache["bicep.modules"] = compiled.modules
     doc.cache["bicep.symbols"] = compiled.symbols
+    doc.cache["bicep.note-origins"] = compiled.note_origins
     return doc
 
 
@@ -78,3 +79,70 @@ def via(resource: Any) -> str:
     if not calls:
         return ""
     return " (through " + " and its ".join(m.describe() for m in calls) + ")"
+
+
+class Definition:
+    """Where a finding on a Bicep file's generated template is fixed: the module file that
+    declares the resource (its path as the scan shows it, the pointer inside the module's own
+    template, and the document to locate that pointer in), and the chain of module calls
+    (file shown, line) from the scanned file to it."""
+
+    def __init__(self, path: str, pointer: str, document: Any, calls: list[tuple[str, int]], via: str):
+        self.path = path
+        self.pointer = pointer
+        self.document = document
+        self.calls = calls
+        self.via = via  # the ' (through module ...)' text `via` put in messages about it
+
+
+def defined_at(doc: Any, pointer: str, document_at: Any) -> Definition | None:
+    """The module file where the part of `doc`'s generated template at `pointer` is written,
+    when it comes from a local module (Bicep or JSON) inside the repository; None otherwise
+    (the scanned file's own resource, a registry module's resource, a module that cannot be
+    read). `document_at(abspath)` loads a document (the scan's store: a recorded dependency)."""
+    modules = getattr(doc, "cache", {}).get("bicep.modules") if doc is not None else None
+    if not modules:
+        return None
+    hits = sorted(((prefix, module) for prefix, module in modules.items()
+                   if pointer == prefix or pointer.startswith(prefix + "/")), key=lambda h: len(h[0]))
+    if not hits:
+        return None
+    from .files import named_path
+
+    shown_folder = os.path.dirname(doc.path)
+    here, target, inner, calls = doc.abspath, None, "", []
+    for prefix, module in hits:
+        nxt = named_path(module.path, here, doc.abspath) if module.path and ":" not in module.path else None
+        if nxt is None:
+            break  # a registry module, or one outside the repository: reported at its call
+        calls.append((_shown(here, doc, shown_folder), module.line))
+        here, target, inner = nxt, nxt, pointer[len(prefix):]
+    if target is None:
+        return None
+    module_doc = document_at(target)
+    if module_doc is None or module_doc.error is not None:
+        return None
+    via = " (through " + " and its ".join(m.describe() for _, m in hits) + ")"
+    return Definition(_shown(target, doc, shown_folder), inner, module_doc, calls, via)
+
+
+def _shown(abspath: str, doc: Any, shown_folder: str) -> str:
+    """A path as the scan shows paths: relative to the scanned file's folder as the user named it."""
+    if os.path.normcase(abspath) == os.path.normcase(doc.abspath):
+        return doc.path
+    return os.path.normpath(os.path.join(shown_folder, os.path.relpath(abspath, os.path.dirname(doc.abspath))))
+
+
+def note_defined_at(doc: Any, note: tuple[int, int, str], document_at: Any) -> tuple[Definition, int, int, str] | None:
+    """For a PF010 note a Bicep file repeats from a module it calls: (where the note is written,
+    its line, column and own message), when that module file is inside the repository."""
+    origin = getattr(doc, "cache", {}).get("bicep.note-origins", {}).get(note)
+    if origin is None:
+        return None
+    module_file, line, column, message, calls = origin
+    module_doc = document_at(module_file)
+    if module_doc is None:
+        return None
+    shown_folder = os.path.dirname(doc.path)
+    chain = [(_shown(path, doc, shown_folder), call_line) for path, call_line in calls]
+    return Definition(_shown(module_file, doc, shown_folder), "", module_doc, chain, ""), line, column, message

@@ -234,6 +234,9 @@ class Unit:
         self._var_busy: set[str] = set()
         self._noted: set[tuple[int, int, str]] = set()
         self.own_notes: set[tuple[int, int, str]] = set()  # not repeated by the files calling this one
+        # A note repeated from a module -> where it is written: (module file, line, column,
+        # message, the module calls from this file to it as (file, line) pairs).
+        self.note_origins: dict[tuple[int, int, str], tuple] = {}
         for d in parsed.decls:
             self._declare(d)
 
@@ -244,13 +247,14 @@ class Unit:
         """The scanned file this unit was reached from: what it names stays in its repository."""
         return self.stack[0] if self.stack else self.abspath
 
-    def note(self, pos: tuple[int, int], message: str, own: bool = False) -> None:
+    def note(self, pos: tuple[int, int], message: str, own: bool = False) -> tuple[int, int, str]:
         key = (pos[0], pos[1], message)
         if key not in self._noted:
             self._noted.add(key)
             self.notes.append(key)
         if own:
             self.own_notes.add(key)
+        return key
 
     def at(self, pointer: str, pos: tuple[int, int]) -> None:
         if self.record:
@@ -773,8 +777,10 @@ class Unit:
             self.modules[pointer + inner] = module
         for inner, label in self.compiler.symbols.get(abspath, {}).items():
             self.symbols[pointer + inner] = label
-        for line, _, message in notes:  # what was skipped inside counts here too
-            self.note(d.pos, f"{where} ('{path}', line {line}): {message}")
+        for line, column, message, origin in notes:  # what was skipped inside counts here too
+            key = self.note(d.pos, f"{where} ('{path}', line {line}): {message}")
+            module_file, at_line, at_column, said, calls = origin or (abspath, line, column, message, ())
+            self.note_origins[key] = (module_file, at_line, at_column, said, ((self.abspath, d.line),) + calls)
         return template
 
     def _registry_module_template(self, info: ModuleInfo, reference: str, pointer: str) -> Any:
@@ -840,7 +846,7 @@ class Unit:
         self.compiler.symbols[abspath] = unit.symbols
         notes = [(p.line, p.col, p.message) for p in parsed.skipped] + \
             [n for n in unit.notes if n not in unit.own_notes]
-        return template, unit.modules, None, sorted(notes)[:20]
+        return template, unit.modules, None, [n + (unit.note_origins.get(n),) for n in sorted(notes)[:20]]
 
     # ------------------------------------------------------------------- JSON positions
 
@@ -1356,13 +1362,14 @@ class Compiled:
     """The result of compiling one Bicep file."""
 
     def __init__(self, template: Any, positions: dict, notes: list, modules: dict, parsed: Parsed,
-                 symbols: dict | None = None):
+                 symbols: dict | None = None, note_origins: dict | None = None):
         self.template = template
         self.positions = positions
         self.notes = notes
         self.modules = modules
         self.parsed = parsed
         self.symbols = symbols or {}  # resource pointer -> (Bicep symbol, its name as written)
+        self.note_origins = note_origins or {}  # a note repeated from a module -> where it is written
 
 
 def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | None = None) -> Compiled:
@@ -1370,4 +1377,4 @@ def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | Non
     template = unit.compile()
     notes = [(p.line, p.col, p.message) for p in parsed.skipped] + unit.notes
     notes.sort()
-    return Compiled(template, unit.positions, notes, unit.modules, parsed, unit.symbols)
+    return Compiled(template, unit.positions, notes, unit.modules, parsed, unit.symbols, unit.note_origins)

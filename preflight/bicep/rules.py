@@ -40,4 +40,4 @@ def bicep_construct_skipped(doc: Document, ctx) -> Iterator[Issue]:
     if doc.format != "bicep":
         return
     for line, column, message in doc.cache.get("bicep.notes", ()):
-        yield Issue("", message, line=line, column=column)
+        yield Issue("", message, line=line, column=column, data={"_note": (line, column, message)})
