@@ -524,6 +524,14 @@ def _installs_core(env) -> bool | None:
     return False
 
 
+def _shown(holder: Document, base: str, deployment: Document) -> str:
+    """Where a conda environment is written, as the deployment's author knows it."""
+    if holder is deployment:
+        return f"inline at {base}"
+    shown = os.path.relpath(holder.abspath, deployment.directory).replace(os.sep, "/")
+    return f"{shown} {base}" if base else shown
+
+
 @rule("SCR007", "v1-sdk-without-azureml-core", ERROR, reads=SCRIPT,
       summary="A v2 deployment's scoring script imports `azureml.core` that its environment lacks")
 def v1_sdk_without_azureml_core(doc: Document, ctx: Context) -> Iterator[Issue]:
@@ -569,7 +577,7 @@ def v1_sdk_without_azureml_core(doc: Document, ctx: Context) -> Iterator[Issue]:
     for deployment in deployments_running(doc.abspath, ctx):
         held = v2_conda_environments(deployment, ctx)
         if held and all(_installs_core(h.env) is False for h in held):
-            where = ", ".join(f"{h.doc.path} {h.env.base}" if h.env.base else h.doc.path for h in held)
+            where = ", ".join(_shown(h.doc, h.env.base, deployment) for h in held)
             lacking.append(f"{deployment.path} (conda environment {where})")
     if not lacking:
         return
