@@ -198,6 +198,62 @@ def _matching(config: Any, path: str) -> list[dict[str, Any]]:
     return out
 
 
+def deployments_running(script_path: str, ctx: Any) -> list[Document]:
+    """The v2 deployments of this scan (online and batch) whose `code_configuration` runs the
+    script at `script_path`."""
+    target = os.path.normpath(script_path)
+    out = []
+    for key, link in project(ctx).scripts.items():
+        if link.exists and link.path and os.path.normpath(link.path) == target:
+            doc = ctx.document_at(key)
+            if doc is not None and doc.kind in (Kind.ONLINE_DEPLOYMENT_V2, Kind.BATCH_DEPLOYMENT_V2):
+                out.append(doc)
+    return out
+
+
+def v2_conda_environments(doc: Document, ctx: Any) -> list[HeldEnvironment] | None:
+    """The conda environment a v2 deployment runs its scoring script in, when the files say
+    it: an inline `environment` with a `conda_file` (inline or a path), or a local environment
+    YAML with one. None when it cannot be known: a registered or registry environment, an image
+    or Docker build context without a conda file (its packages are not written anywhere we
+    read), or a file that is missing or does not parse."""
+    if doc.error is not None:
+        return None
+    environment = doc.get("/environment")
+    if isinstance(environment, dict):
+        return _conda_of(environment, doc, "/environment", ctx)
+    if not isinstance(environment, str):
+        return None
+    link = next((link for link in project(ctx).environments.get(os.path.normpath(doc.abspath), [])
+                 if link.pointer == "/environment"), None)
+    if link is None or not link.exists or not link.path:
+        return None
+    env_doc = ctx.document_at(link.path)
+    if env_doc is None or env_doc.error is not None or not isinstance(env_doc.data, dict):
+        return None
+    return _conda_of(env_doc.data, env_doc, "", ctx)
+
+
+def _conda_of(environment: dict, holder: Document, base: str, ctx: Any) -> list[HeldEnvironment] | None:
+    if environment.get("build") is not None:
+        return None  # the Dockerfile decides what is installed
+    conda = environment.get("conda_file")
+    if isinstance(conda, dict):
+        env = build_environment(conda, f"{base}/conda_file", holder.directory)
+        return [HeldEnvironment(holder, env, [])] if env is not None else None
+    declared = _text(conda)
+    if declared is None:
+        return None  # an image alone
+    link = _resolve([holder.directory], declared, f"{base}/conda_file", holder)
+    if not link.exists or not link.path:
+        return None
+    conda_doc = ctx.document_at(link.path)
+    if conda_doc is None or conda_doc.error is not None:
+        return None
+    env = build_environment(conda_doc.data, "", conda_doc.directory)
+    return [HeldEnvironment(conda_doc, env, [])] if env is not None else None
+
+
 # ----------------------------------------------------------------------------- building links
 
 def build_project(ctx: Any) -> Project:

@@ -57,7 +57,8 @@ class Key:
     type: str | int | float | bool | dict | list | raw (anything but null) | version (a string
     or a number) | enum | object (a nested schema) | union (one of several nested schemas,
     chosen by their `type` key) | asset (an `azureml:` or registry reference, or an inline
-    nested schema) | compute (an `azureml:` reference)."""
+    nested schema) | compute (an `azureml:` reference) | str_or_list (a string or a list of
+    strings)."""
 
     type: str
     required: bool = False
@@ -139,21 +140,34 @@ SCHEMAS["managed_online_deployment"] = {
     **_ONLINE, "instance_type": Key("str", required=True), "egress_public_network_access": enum("enabled", "disabled"),
     "private_network_connection": B, "creation_context": DUMP,
 }
-# _deployment/batch/batch_deployment.py, model_batch_deployment_settings.py
+# _deployment/batch/*.py. `az ml batch-deployment create` reads a file by its `type` (the
+# batch deployment YAML reference): `type: model` with the settings nested under `settings`
+# (ModelBatchDeploymentSchema, compute required), `type: pipeline` for a pipeline component,
+# and no type for the classic deployment with its settings at the top level (BatchDeploymentSchema).
+# A batch `compute` is ComputeField: `local`, an `azureml:` id, or any other string (a virtual cluster).
+_BATCH_FLAT_SETTINGS = {
+    "error_threshold": I, "retry_settings": obj("batch_retry_settings"), "mini_batch_size": I, "logging_level": S,
+    "output_action": enum("append_row", "summary_only"), "output_file_name": S, "max_concurrency_per_instance": I,
+}
 SCHEMAS["batch_deployment"] = {
-    **_DEPLOYMENT, "compute": Key("compute"), "error_threshold": I, "retry_settings": obj("batch_retry_settings"),
-    "mini_batch_size": I, "logging_level": S, "output_action": enum("append_row", "summary_only"),
-    "output_file_name": S, "max_concurrency_per_instance": I, "resources": obj("job_resources"),
-    "type": enum("model", "pipeline"), "job_definition": D, "settings": obj("model_batch_settings"),
-    "provisioning_state": DUMP, "creation_context": DUMP,
+    **_DEPLOYMENT, **_BATCH_FLAT_SETTINGS, "compute": S, "resources": obj("job_resources"),
+    "type": enum("model", "pipeline"), "provisioning_state": DUMP, "creation_context": DUMP,
+}  # the schema also reads job_definition and component, which BatchDeployment() then refuses (TypeError)
+SCHEMAS["model_batch_deployment"] = {
+    **_DEPLOYMENT, "compute": Key("str", required=True), "error_threshold": I, "resources": obj("job_resources"),
+    "type": enum("model", "pipeline"), "settings": obj("model_batch_settings"),
+}
+SCHEMAS["pipeline_batch_deployment"] = {
+    "$schema": DUMP, "name": S, "endpoint_name": S, "description": S, "tags": D, "type": enum("model", "pipeline"),
+    "component": RAW, "settings": D, "job_definition": RAW,
 }
 SCHEMAS["batch_retry_settings"] = {"max_retries": I, "timeout": I}
 SCHEMAS["job_resources"] = {"instance_count": I, "instance_type": S, "properties": D, "shm_size": S,
-                            "docker_args": S, "max_instance_count": I, "locations": LIST}
+                            "docker_args": Key("str_or_list"), "max_instance_count": I, "locations": LIST}
+# ModelBatchDeploymentSettings takes mini_batch_size as a required argument: `settings` without it fails.
 SCHEMAS["model_batch_settings"] = {
-    "error_threshold": I, "instance_count": I, "retry_settings": obj("batch_retry_settings"), "mini_batch_size": I,
-    "logging_level": S, "output_action": enum("append_row", "summary_only"), "output_file_name": S,
-    "max_concurrency_per_instance": I, "environment_variables": D,
+    **_BATCH_FLAT_SETTINGS, "mini_batch_size": Key("int", required=True), "instance_count": I,
+    "environment_variables": D,
 }
 # _endpoint/*.py
 _ENDPOINT = {"$schema": DUMP, "id": S, "name": Key("str", required=True), "description": S, "tags": D,
@@ -178,6 +192,7 @@ TITLES = {
     "Kubernetes online deployment", "batch_deployment": "batch deployment", "managed_online_endpoint":
     "managed online endpoint", "kubernetes_online_endpoint": "Kubernetes online endpoint",
     "batch_endpoint": "batch endpoint", "environment_asset": "environment", "environment": "environment",
+    "model_batch_deployment": "model batch deployment", "pipeline_batch_deployment": "pipeline batch deployment",
     "scale_default": "default scale settings", "scale_target_utilization": "target_utilization scale settings",
 }
 
@@ -195,6 +210,16 @@ def online_endpoint_schema(data: dict) -> str:
     return "kubernetes_online_endpoint" if data.get("compute") else "managed_online_endpoint"
 
 
+def batch_deployment_schema(data: dict) -> str:
+    """The schema the CLI loads a batch deployment with, chosen by its `type`."""
+    kind = data.get("type")
+    if kind == "model":
+        return "model_batch_deployment"
+    if kind == "pipeline":
+        return "pipeline_batch_deployment"
+    return "batch_deployment"
+
+
 def endpoint_is_batch(data: dict) -> bool:
     schema = str(data.get("$schema", "")).lower()
     return "batchendpoint" in schema or ("defaults" in data and "onlineendpoint" not in schema)
@@ -205,7 +230,8 @@ def endpoint_is_batch(data: dict) -> bool:
 
 @dataclass(frozen=True)
 class Problem:
-    """Something the SDK refuses. kind: unknown | null | type | required | enum | reference."""
+    """Something the SDK refuses. kind: unknown | null | type | required | enum | reference |
+    conflict (two settings refused together)."""
 
     kind: str
     path: tuple[str, ...]
@@ -319,7 +345,34 @@ def check(data: Any, schema: str) -> list[Problem]:
                  "write the file as key: value lines")
         return walk.problems
     _object(walk, data, schema, (), "")
+    _batch_conflicts(walk, data, schema)
     return walk.problems
+
+
+def _batch_conflicts(walk: _Walk, data: dict, schema: str) -> None:
+    """Settings a batch deployment refuses together (`BatchDeployment._validate`, and
+    `_setup_instance_count` of a model deployment)."""
+    if schema == "model_batch_deployment":
+        settings, base = data.get("settings"), ("settings",)
+    elif schema == "batch_deployment":
+        settings, base = data, ()
+    else:
+        return
+    if not isinstance(settings, dict):
+        return
+    prefix = "".join(f"/{p}" for p in base)
+    action = enum_value(SCHEMAS["model_batch_settings"]["output_action"], settings.get("output_action"))
+    name = settings.get("output_file_name")
+    if action == "summary_only" and isinstance(name, str) and name:
+        path = base + ("output_file_name",)
+        walk.add("conflict", path, f"{prefix}/output_file_name", f"{'.'.join(path)} is set with output_action "
+                 "summary_only: azure-ai-ml rejects the deployment (summary_only writes no output file)",
+                 f"remove {'.'.join(path)}, or set output_action: append_row")
+    count = coerce_int(settings.get("instance_count")) if schema == "model_batch_deployment" else None
+    if count and isinstance(data.get("resources"), dict):
+        walk.add("conflict", ("settings", "instance_count"), "/settings/instance_count", "settings.instance_count is "
+                 "set next to resources: azure-ai-ml rejects the deployment (\"Can't set instance_count when "
+                 "resources is provided\")", "keep one: resources.instance_count, or settings.instance_count")
 
 
 def _object(walk: _Walk, data: dict, schema: str, path: tuple[str, ...], pointer: str) -> None:
@@ -382,6 +435,10 @@ def _value(walk: _Walk, spec: Key, value: Any, path: tuple[str, ...], pointer: s
     elif kind == "list":
         if not isinstance(value, list):
             wrong()
+    elif kind == "str_or_list":
+        if not isinstance(value, str) and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            wrong("a string or a list of strings")
+
     elif kind == "dict":
         if not isinstance(value, dict):
             wrong()

@@ -45,7 +45,7 @@ def v2_schema_of(doc: Document) -> str:
     if doc.kind == V2:
         return v2schema.online_deployment_schema(data)
     if doc.kind == BATCH:
-        return "batch_deployment"
+        return v2schema.batch_deployment_schema(data)
     if doc.kind == ENDPOINT:
         return "batch_endpoint" if v2schema.endpoint_is_batch(data) else v2schema.online_endpoint_schema(data)
     return "environment_asset"
@@ -629,8 +629,10 @@ def deploy_value_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
     values (`type`, `scale_settings.type`, `auth_mode`, `os_type`, ...; compared the SDK's way,
     so `DEFAULT` and `TargetUtilization` are fine), `model`/`environment` references (a bare
     name such as `sklearn-env` is refused: `azureml:sklearn-env:1`), a registry environment or
-    model on a Kubernetes deployment, and deployment and endpoint names (3-32 letters, digits
-    and '-', starting with a letter, ending alphanumeric).
+    model on a Kubernetes deployment, deployment and endpoint names (3-32 letters, digits
+    and '-', starting with a letter, ending alphanumeric), and batch settings refused together
+    (`output_file_name` with `output_action: summary_only`; a model deployment's
+    `settings.instance_count` next to `resources`).
 
     ## Why it matters
     v1 values are rejected by `az ml model deploy` after the image may already have been
@@ -662,7 +664,7 @@ def deploy_value_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
             yield Issue(cuda.pointer, f"cudaVersion {show(cuda.value)} is not supported: "
                         f"{', '.join(SUPPORTED_CUDA_VERSIONS)}", fix="use a supported CUDA version, or an environment")
     else:
-        yield from _problem_issues(doc, "enum", "reference")
+        yield from _problem_issues(doc, "enum", "reference", "conflict")
         yield from _v2_names(doc)
         if doc.kind != V2:
             return
@@ -1215,13 +1217,13 @@ def _script_problems(path_shown: str, found: str | None, ctx: Context) -> str | 
     return f"{path_shown} {source.problem if source.problem.startswith(('cannot', 'is ')) else 'does not parse: ' + source.problem}{at}"
 
 
-@rule("DEP018", "scoring-script-unusable", ERROR, reads=[IC, V2],
+@rule("DEP018", "scoring-script-unusable", ERROR, reads=[IC, V2, BATCH],
       summary="The entry/scoring script is missing, not a `.py` module, or does not parse")
 def scoring_script_unusable(doc: Document, ctx: Context) -> Iterator[Issue]:
     """
     ## What it does
     Follows a v1 inference config's `entryScript` (relative to `sourceDirectory`) or a v2
-    deployment's `code_configuration.scoring_script` (relative to `code`, itself relative to
+    online or batch deployment's `code_configuration.scoring_script` (relative to `code`, itself relative to
     the YAML file) and checks that the script is named, exists, is an importable `.py` module
     name, and parses with Python's `ast` (it is never imported or run). For v1, where the CLI
     resolves paths against the folder it runs in, the config's folder, its parents up to the
@@ -1385,22 +1387,26 @@ def deprecated_setting(doc: Document, ctx: Context) -> Iterator[Issue]:
                     fix="remove it and raise request_settings.request_timeout_ms instead")
 
 
-@rule("DEP021", "referenced-path-missing", ERROR, reads=[V1, IC, V2],
+@rule("DEP021", "referenced-path-missing", ERROR, reads=[V1, IC, V2, BATCH, ENV2],
       summary="A file or folder the deploy config refers to does not exist")
 def referenced_path_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
     """
     ## What it does
     Checks the local paths a deploy config refers to: a v1 inference config's
     `sourceDirectory`, `condaFile` and `extraDockerfileSteps`; an ACI deploy config's
-    `sslCertificate` and `sslKey` (with `sslEnabled`); a v2 deployment's `code_configuration.code`,
-    `environment.conda_file`, `environment.build.path` and `model.path`. v2 paths are
+    `sslCertificate` and `sslKey` (with `sslEnabled`); a v2 online or batch deployment's
+    `code_configuration.code`, `environment.conda_file`, `environment.build.path` and
+    `model.path`, and an environment file's `conda_file` and `build.path`. A Docker build
+    context that exists must hold its Dockerfile (`build.dockerfile_path`, `Dockerfile` by
+    default, relative to the context). v2 paths are
     relative to the YAML file; v1 paths to the folder the CLI runs in, so the config's folder,
     its parents up to the repository root and the current folder are all tried. A path that
     leaves the repository (absolute, or climbing out of it, or through a symlink) is never
     looked at: it is reported as a warning that it is not checked.
 
     ## Why it matters
-    The CLI fails at upload time, or (v1) after validating everything else.
+    The CLI fails at upload time, or (v1) after validating everything else. A build context
+    without its Dockerfile is uploaded, and the image build fails in the workspace.
 
     ## Example
     ```yaml
@@ -1447,8 +1453,11 @@ def referenced_path_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
                             fix=f"fix the {key} path (it is relative to sourceDirectory)")
         return
     dep = OnlineDeployment.of(doc)
-    checks = (("code_configuration", "code"), ("environment", "conda_file"), ("environment", "build", "path"),
-              ("model", "path"))
+    if doc.kind == ENV2:
+        checks: tuple[tuple[str, ...], ...] = (("conda_file",), ("build", "path"))
+    else:
+        checks = (("code_configuration", "code"), ("environment", "conda_file"), ("environment", "build", "path"),
+                  ("model", "path"))
     for path in checks:
         f = dep.field(*path)
         if not is_local_path(f.value) or (path[-1] == "path" and f.value.startswith(("http:", "https:", "git"))):
@@ -1459,6 +1468,25 @@ def referenced_path_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
         elif not fs.exists(target):
             yield Issue(f.pointer, f"{f.name} {show(f.value)} does not exist (paths are relative to the YAML file's "
                         "folder)", fix=f"fix {f.name}")
+        elif path[-2:] == ("build", "path") and fs.isdir(target):
+            yield from _dockerfile_missing(dep.field(*path[:-1], "dockerfile_path"), f, target, doc)
+
+
+def _dockerfile_missing(dockerfile: Field, context: Field, folder: str, doc: Document) -> Iterator[Issue]:
+    """The Dockerfile of a build context that exists: `dockerfile_path` relative to the context."""
+    declared = dockerfile.value if dockerfile.given else "Dockerfile"
+    if not isinstance(declared, str) or not is_local_path(declared):
+        return  # a wrong type is DEP006's; a placeholder is filled in later
+    target = fs.confine(declared, folder, doc.directory)
+    pointer = dockerfile.pointer if dockerfile.given else context.pointer
+    if target is None:
+        yield _outside(pointer, f"{dockerfile.name} {show(declared)}")
+    elif not fs.isfile(target):
+        what = f"{dockerfile.name} {show(declared)}" if dockerfile.given else "the default Dockerfile"
+        yield Issue(pointer, f"{what} is not in the build context {show(context.value)}: the image build fails "
+                    "after the context is uploaded (dockerfile_path is relative to build.path)",
+                    fix=f"add {os.path.join(context.value, declared)}, or set {dockerfile.name} to the Dockerfile's "
+                    "path inside the context", data={"dockerfile": declared})
 
 
 def _found_v1(doc: Document, path: str) -> bool:

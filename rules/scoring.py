@@ -3,7 +3,8 @@
 The failure modes are those of the Azure ML deployment troubleshooting guide: a script without
 `init()` or `run()`, a debugger the container waits for, exception text sent to clients, an
 unguarded parse of the request, and `Model.get_model_path` asking for a model the deployment
-does not ship.
+does not ship; and the v1 SDK (`azureml.core`) imported by a v2 deployment's script whose
+environment does not install it.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Iterator
 
 from preflight.deploy import script_uses
 from preflight.documents import Document, Kind
+from preflight.project import deployments_running, v2_conda_environments
 from preflight.engine import ERROR, INFO, WARNING, Context, Issue, rule
 
 SCRIPT = Kind.SCORING_SCRIPT
@@ -440,3 +442,154 @@ def model_name_not_deployed(doc: Document, ctx: Context) -> Iterator[Issue]:
                   f"{names}): init() fails and the container restarts (CrashLoopBackOff)",
                   fix=f"use Model.get_model_path({sorted(deployed)[0]!r}), or deploy the model the script needs",
                   data={"model": name, "deployed": sorted(deployed)})
+
+
+# ========================================================================== SCR007
+
+AZUREML_CORE = "azureml-core"
+# azureml-* packages known not to depend on azureml-core; any other may bring it.
+_WITHOUT_CORE = frozenset({"azureml-inference-server-http"})
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+
+
+def _imports_core(node: ast.Import | ast.ImportFrom) -> bool:
+    if isinstance(node, ast.Import):
+        return any(a.name == "azureml.core" or a.name.startswith("azureml.core.") for a in node.names)
+    if node.level or not node.module:
+        return False
+    if node.module == "azureml":
+        return any(a.name == "core" for a in node.names)
+    return node.module == "azureml.core" or node.module.startswith("azureml.core.")
+
+
+def _catches_import_errors(handler_type: ast.AST | None) -> bool:
+    if handler_type is None:
+        return True
+    types = handler_type.elts if isinstance(handler_type, ast.Tuple) else [handler_type]
+    return any((_dotted(t) or "").rsplit(".", 1)[-1] in _IMPORT_ERRORS for t in types)
+
+
+def _core_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Imports of azureml.core that run unguarded: not under a `try` that catches ImportError,
+    not under `if TYPE_CHECKING:`."""
+    found = []
+    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while stack:
+        node, guarded = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if not guarded and _imports_core(node):
+                found.append(node)
+            continue
+        if isinstance(node, ast.Try) or (hasattr(ast, "TryStar") and isinstance(node, ast.TryStar)):
+            inner = guarded or any(_catches_import_errors(h.type) for h in node.handlers)
+            stack.extend((child, inner) for child in node.body)
+            for rest in (node.orelse, node.finalbody, node.handlers):
+                stack.extend((child, guarded) for child in rest)
+            continue
+        if isinstance(node, ast.If) and (_dotted(node.test) or "").endswith("TYPE_CHECKING"):
+            stack.extend((child, guarded) for child in node.orelse)
+            continue
+        stack.extend((child, guarded) for child in ast.iter_child_nodes(node))
+    return sorted(found, key=lambda n: (n.lineno, n.col_offset))
+
+
+def _core_calls(tree: ast.Module, aliases: dict[str, str]) -> list[str]:
+    """The v1 calls a script makes, as `Model.get_model_path`, `Run.get_context`."""
+    calls = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            target = _resolve(node.func, aliases) or ""
+            if target.startswith("azureml.core."):
+                calls.add(".".join(target.split(".")[-2:]))
+    return sorted(calls)
+
+
+def _installs_core(env) -> bool | None:
+    """Whether a conda environment installs azureml-core: True, False, or None when it cannot
+    be told (a URL or path requirement, an unread `-r` file, another azureml-* package that may
+    depend on it)."""
+    python = env.python_version()
+    names = []
+    for req in env.requirements:
+        if req.applies(python) is False:
+            continue
+        if not req.name or req.templated:
+            return None
+        names.append(req.name)
+    names += [p.name for p in env.conda if p.name]
+    if AZUREML_CORE in names:
+        return True
+    if any(n.startswith("azureml") and n not in _WITHOUT_CORE for n in names) or env.unread_includes:
+        return None
+    return False
+
+
+def _shown(holder: Document, base: str, deployment: Document) -> str:
+    """Where a conda environment is written, as the deployment's author knows it."""
+    if holder is deployment:
+        return f"inline at {base}"
+    shown = os.path.relpath(holder.abspath, deployment.directory).replace(os.sep, "/")
+    return f"{shown} {base}" if base else shown
+
+
+@rule("SCR007", "v1-sdk-without-azureml-core", ERROR, reads=SCRIPT,
+      summary="A v2 deployment's scoring script imports `azureml.core` that its environment lacks")
+def v1_sdk_without_azureml_core(doc: Document, ctx: Context) -> Iterator[Issue]:
+    """
+    ## What it does
+    Finds imports of the v1 SDK (`from azureml.core.model import Model`, `import azureml.core`,
+    `from azureml.core import Run`, ...) in the scoring script of a v2 online or batch
+    deployment (`code_configuration.code` + `scoring_script`), when the deployment's conda
+    environment (inline `conda_file`, a conda file, or a local environment YAML with one) does
+    not install `azureml-core`. An import under `try: ... except ImportError` or
+    `if TYPE_CHECKING:` is left alone. Nothing is said when the environment cannot be known
+    from the files: a registered or registry environment (`azureml:name:version`), an image or
+    Docker build context without a conda file, a requirement given as a URL or path, an unread
+    `-r` file, or another `azureml-*` package that may depend on azureml-core.
+
+    ## Why it matters
+    Scripts moved from v1 keep `Model.get_model_path(...)` and `Run.get_context()`. A v2
+    environment installs only what its conda file lists, and the v2 inference server does
+    not bring the v1 SDK: the import raises `ModuleNotFoundError`, `init()` fails, and the
+    deployment never becomes ready (online: CrashLoopBackOff; batch: every mini-batch fails).
+
+    ## Example
+    ```python
+    # deployment.yml: environment.conda_file lists azureml-inference-server-http, scikit-learn
+    from azureml.core.model import Model       # SCR007
+
+    def init():
+        path = Model.get_model_path("churn")
+    ```
+
+    ## How to fix
+    Load the model from the folder v2 mounts it in:
+    `os.path.join(os.environ["AZUREML_MODEL_DIR"], "model.pkl")`, and drop the azureml.core
+    import.
+    """
+    tree = doc.data
+    if not isinstance(tree, ast.Module):
+        return
+    imports = _core_imports(tree)
+    if not imports:
+        return
+    lacking = []
+    for deployment in deployments_running(doc.abspath, ctx):
+        held = v2_conda_environments(deployment, ctx)
+        if held and all(_installs_core(h.env) is False for h in held):
+            where = ", ".join(_shown(h.doc, h.env.base, deployment) for h in held)
+            lacking.append(f"{deployment.path} (conda environment {where})")
+    if not lacking:
+        return
+    calls = _core_calls(tree, _aliases(tree))
+    used = f" for {', '.join(calls)}" if calls else ""
+    if "Model.get_model_path" in calls:
+        fix = ("load the model from the folder v2 mounts it in, os.environ['AZUREML_MODEL_DIR'], instead of "
+               "Model.get_model_path, and drop the azureml.core import")
+    else:
+        fix = ("drop the azureml.core import (v2 needs no v1 SDK: the model is under "
+               "os.environ['AZUREML_MODEL_DIR']), or add azureml-core to the environment")
+    for node in imports:
+        yield _at(node, f"`{ast.unparse(node)}` needs azureml-core (the v1 SDK){used}, which the environment of "
+                  f"{'; '.join(lacking)} does not install: the script fails with ModuleNotFoundError and the "
+                  "deployment never becomes ready", fix=fix, data={"deployments": lacking, "calls": calls})

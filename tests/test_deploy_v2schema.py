@@ -86,3 +86,79 @@ def test_v1_config_gets_the_end_of_support_warning_with_its_v2_mapping(tmp_path)
     [finding] = [f for f in report["findings"] if f["rule"] == "DEP030"]
     assert finding["severity"] == "warning" and "2026-06-30" in finding["message"]
     assert "Kubernetes online deployment" in finding["fix"] and "autoScaler -> scale_settings" in finding["fix"]
+
+
+# ----------------------------------------------------------------------------- build contexts (DEP021)
+
+def dep021(tmp_path, name, text):
+    (tmp_path / name).write_text(text)
+    report, _ = scan_json(str(tmp_path / name), "--fail-on", "never")
+    return [(f["pointer"], f["message"]) for f in report["findings"] if f["rule"] == "DEP021"]
+
+
+@pytest.mark.parametrize("build, dockerfile, expected", [
+    ("build:\n    path: docker\n", None, "/environment/build/path"),
+    ("build:\n    path: docker\n    dockerfile_path: images/serve.Dockerfile\n", "Dockerfile",
+     "/environment/build/dockerfile_path"),
+    ("build:\n    path: docker\n", "Dockerfile", None),
+    ("build:\n    path: docker\n    dockerfile_path: images/serve.Dockerfile\n", "images/serve.Dockerfile", None),
+])
+def test_build_context_must_hold_its_dockerfile(tmp_path, build, dockerfile, expected):
+    (tmp_path / "docker").mkdir()
+    if dockerfile:
+        (tmp_path / "docker" / dockerfile).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "docker" / dockerfile).write_text("FROM python:3.10-slim\n")
+    found = dep021(tmp_path, "deployment.yml", MANAGED.replace("environment: azureml:churn-env:2\n",
+                                                                "environment:\n  " + build))
+    assert [p for p, _ in found] == ([expected] if expected else [])
+    if expected:
+        assert "is not in the build context 'docker'" in found[0][1]
+
+
+def test_missing_build_context_is_one_finding(tmp_path):
+    found = dep021(tmp_path, "deployment.yml", MANAGED.replace("environment: azureml:churn-env:2\n",
+                                                               "environment:\n  build:\n    path: docker\n"))
+    assert [p for p, _ in found] == ["/environment/build/path"] and "does not exist" in found[0][1]
+
+
+def test_environment_file_and_batch_deployment_build_contexts(tmp_path):
+    (tmp_path / "docker").mkdir()
+    env = "$schema: https://azuremlschemas.azureedge.net/latest/environment.schema.json\nname: churn\n" \
+          "build:\n  path: docker\n"
+    assert [p for p, _ in dep021(tmp_path, "env.yml", env)] == ["/build/path"]
+    batch = ("$schema: https://azuremlschemas.azureedge.net/latest/batchDeployment.schema.json\nname: nightly\n"
+             "endpoint_name: churn-batch\nmodel: azureml:churn:3\ncompute: azureml:cpu-cluster\n"
+             "environment:\n  build:\n    path: docker\n")
+    assert [p for p, _ in dep021(tmp_path, "batch.yml", batch)] == ["/environment/build/path"]
+
+
+# ----------------------------------------------------------------------------- batch deployments by type
+
+BATCH = "name: nightly\nendpoint_name: churn-batch\nmodel: azureml:churn:3\ncompute: azureml:cpu-cluster\n"
+MODEL_BATCH = "$schema: https://azuremlschemas.azureedge.net/latest/modelBatchDeployment.schema.json\n" \
+    + BATCH + "type: model\n"
+CLASSIC_BATCH = "$schema: https://azuremlschemas.azureedge.net/latest/batchDeployment.schema.json\n" + BATCH
+
+
+@pytest.mark.parametrize("text, expected", [
+    (MODEL_BATCH + "mini_batch_size: 10\n", ("DEP005", "/mini_batch_size")),  # type: model nests its settings
+    (CLASSIC_BATCH + "settings:\n  mini_batch_size: 10\n", ("DEP005", "/settings")),  # the classic form is flat
+    (MODEL_BATCH + "settings:\n  output_action: append_row\n", ("DEP029", "/settings")),  # mini_batch_size required
+    (MODEL_BATCH.replace("compute: azureml:cpu-cluster\n", ""), ("DEP029", "")),
+    (MODEL_BATCH + "settings:\n  mini_batch_size: 10\n  output_action: Summary_Only\n  output_file_name: out.csv\n",
+     ("DEP008", "/settings/output_file_name")),
+    (CLASSIC_BATCH + "output_action: summary_only\noutput_file_name: out.csv\n", ("DEP008", "/output_file_name")),
+    (MODEL_BATCH + "resources:\n  instance_count: 2\nsettings:\n  mini_batch_size: 10\n  instance_count: 2\n",
+     ("DEP008", "/settings/instance_count")),
+    (CLASSIC_BATCH + "job_definition: azureml:my-job\n", ("DEP005", "/job_definition")),
+])
+def test_batch_deployment_rejections(tmp_path, text, expected):
+    assert expected in errors(tmp_path, text)
+
+
+def test_batch_deployment_forms_the_sdk_accepts(tmp_path):
+    model = MODEL_BATCH + "resources:\n  instance_count: 2\n  docker_args: ['--ipc=host']\n" \
+        "settings:\n  mini_batch_size: 10\n  output_action: SUMMARY_ONLY\n"
+    assert errors(tmp_path, model) == set()
+    classic = CLASSIC_BATCH.replace("azureml:cpu-cluster", "cpu-cluster") + "mini_batch_size: 10\n"
+    assert errors(tmp_path, classic) == set()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from preflight.engine import Options, scan
 
 DEPLOYMENT = """\
@@ -205,3 +207,92 @@ def test_model_name_unknown_when_a_deployment_declares_none(tmp_path):
         "blue.yml": DEPLOYMENT.format(name="blue", model="{path: ./model}"),
     })
     assert of(found, "SCR005") == []
+
+
+# ----------------------------------------------------------------------------- SCR007
+
+V1_SCRIPT = """\
+import os
+from azureml.core.model import Model
+
+def init():
+    global model
+    model = open(Model.get_model_path("churn"), "rb").read()
+
+def run(raw_data):
+    return raw_data
+"""
+SERVING_CONDA = """\
+name: serve
+dependencies:
+  - python=3.10
+  - pip:
+    - azureml-inference-server-http==1.3.4
+    - scikit-learn==1.5.1
+"""
+
+
+def v2_files(environment: str, script: str = V1_SCRIPT, kind: str = "online") -> dict[str, str]:
+    deployment = DEPLOYMENT.format(name="blue", model="azureml:churn:3").replace(
+        "environment: azureml:churn-scoring:3\n", environment)
+    if kind == "batch":
+        deployment = deployment.replace("managedOnlineDeployment", "batchDeployment").replace(
+            "instance_type: Standard_DS3_v2\ninstance_count: 3\n", "compute: azureml:cpu-cluster\n")
+    return {"deployment.yml": deployment, "src/score.py": script}
+
+
+def test_v1_import_without_azureml_core_in_the_conda_file(tmp_path):
+    found = project(tmp_path, {**v2_files("environment:\n  image: mcr.microsoft.com/azureml/minimal\n"
+                                          "  conda_file: conda.yml\n"), "conda.yml": SERVING_CONDA})
+    assert of(found, "SCR007") == [("SCR007", 2, "error")]
+    finding = next(f for f in found if f.rule == "SCR007")
+    assert "Model.get_model_path" in finding.message and "deployment.yml" in finding.message
+    assert "AZUREML_MODEL_DIR" in finding.fix
+
+
+def test_v1_import_with_an_inline_conda_file_and_in_a_batch_deployment(tmp_path):
+    inline = ("environment:\n  image: mcr.microsoft.com/azureml/minimal\n  conda_file:\n"
+              "    dependencies:\n      - python=3.10\n      - pip:\n        - pandas==2.2.2\n")
+    assert of(project(tmp_path / "online", v2_files(inline)), "SCR007") == [("SCR007", 2, "error")]
+    assert of(project(tmp_path / "batch", v2_files(inline, kind="batch")), "SCR007") == [("SCR007", 2, "error")]
+
+
+def test_v1_import_through_a_local_environment_yaml(tmp_path):
+    files = {**v2_files("environment: env.yml\n"), "conda.yml": SERVING_CONDA,
+             "env.yml": "name: churn-env\nimage: mcr.microsoft.com/azureml/minimal\nconda_file: conda.yml\n"}
+    assert of(project(tmp_path, files), "SCR007") == [("SCR007", 2, "error")]
+
+
+def test_registry_environment_is_unknowable(tmp_path):
+    for i, environment in enumerate(["environment: azureml:churn-scoring:3\n",
+                                     "environment: azureml://registries/azureml/environments/sklearn-1.5/versions/1\n",
+                                     "environment:\n  image: myregistry.azurecr.io/churn:1\n",
+                                     "environment:\n  build:\n    path: docker\n"]):
+        files = {**v2_files(environment), "docker/Dockerfile": "FROM python:3.10\n"}
+        assert of(project(tmp_path / str(i), files), "SCR007") == [], environment
+
+
+@pytest.mark.parametrize("extra", ["azureml-core==1.57.0", "azureml-defaults==1.57.0", "./wheels/core.whl"])
+def test_environment_that_may_install_azureml_core(tmp_path, extra):
+    conda = SERVING_CONDA + f"    - {extra}\n"
+    files = {**v2_files("environment:\n  image: img\n  conda_file: conda.yml\n"), "conda.yml": conda}
+    assert of(project(tmp_path, files), "SCR007") == []
+
+
+def test_guarded_or_v2_only_scripts_are_left_alone(tmp_path):
+    guarded = V1_SCRIPT.replace("from azureml.core.model import Model\n",
+                                "try:\n    from azureml.core.model import Model\nexcept ImportError:\n    Model = None\n")
+    plain = "import os\n\ndef init():\n    pass\n\ndef run(raw):\n    return os.environ['AZUREML_MODEL_DIR']\n"
+    for i, script in enumerate([guarded, plain]):
+        files = {**v2_files("environment:\n  image: img\n  conda_file: conda.yml\n", script),
+                 "conda.yml": SERVING_CONDA}
+        assert of(project(tmp_path / str(i), files), "SCR007") == []
+
+
+def test_every_v1_import_form_is_found(tmp_path):
+    script = ("import azureml.core\nfrom azureml import core\nfrom azureml.core import Run\n\n"
+              "def init():\n    Run.get_context()\n\ndef run(raw):\n    return raw\n")
+    files = {**v2_files("environment:\n  image: img\n  conda_file: conda.yml\n", script), "conda.yml": SERVING_CONDA}
+    found = project(tmp_path, files)
+    assert [line for _, line, _ in of(found, "SCR007")] == [1, 2, 3]
+    assert "Run.get_context" in next(f.message for f in found if f.rule == "SCR007")

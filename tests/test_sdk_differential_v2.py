@@ -8,8 +8,12 @@ check), and preflight scans the same file.
   beyond the SDK (BEYOND_SDK below: service limits, referenced files, the scale arithmetic),
   and never one whose message says azure-ai-ml rejects the file.
 
-PREFLIGHT_SDK_EXAMPLES raises the number of examples (default 1000); PREFLIGHT_SDK_SEED runs a
-different, seeded sample instead of the fixed one.
+Batch deployments get the same comparison: `az ml batch-deployment create -f` reads a file by its
+`type` (a model deployment with `settings`, `load_model_batch_deployment`; no type, the classic
+flat form, `load_batch_deployment`), then checks the scoring script and the output settings.
+
+PREFLIGHT_SDK_EXAMPLES raises the number of examples (default 1000 online, 300 batch);
+PREFLIGHT_SDK_SEED runs a different, seeded sample instead of the fixed one.
 """
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ from hypothesis import strategies as st
 
 pytest.importorskip("azure.ai.ml", reason="the v2 SDK differential test needs the 'sdk' extra")
 
-from azure.ai.ml import load_online_deployment  # noqa: E402
+from azure.ai.ml import load_batch_deployment, load_online_deployment  # noqa: E402
+from azure.ai.ml.entities._load_functions import load_model_batch_deployment  # noqa: E402
 from azure.ai.ml._utils._arm_id_utils import AMLVersionedArmId  # noqa: E402
 from azure.ai.ml._utils._endpoint_utils import validate_scoring_script  # noqa: E402
 
@@ -35,6 +40,7 @@ from preflight.engine import Options, scan  # noqa: E402
 from preflight.findings import ERROR  # noqa: E402
 
 EXAMPLES = int(os.environ.get("PREFLIGHT_SDK_EXAMPLES", "1000"))
+BATCH_EXAMPLES = int(os.environ.get("PREFLIGHT_SDK_EXAMPLES", "300"))
 SEED = os.environ.get("PREFLIGHT_SDK_SEED")
 
 # DEP errors an SDK-accepted deployment may get: checks azure-ai-ml does not make locally.
@@ -242,4 +248,141 @@ def test_dep_errors_agree_with_the_v2_sdk(project):
         logging.disable(logging.NOTSET)
     print(dict(sorted(stats.items())))
     assert stats["generated"] >= min(EXAMPLES, 1000) * 0.9, stats
+    assert stats["sdk rejects"] >= stats["generated"] // 5 and stats["sdk accepts"] >= stats["generated"] // 5, stats
+
+
+# ----------------------------------------------------------------------------- batch deployments
+
+def batch_base(draw) -> dict:
+    model_form = draw(st.booleans())
+    data = {"$schema": "https://azuremlschemas.azureedge.net/latest/" + (
+                "modelBatchDeployment.schema.json" if model_form else "batchDeployment.schema.json"),
+            "name": draw(st.sampled_from(["nightly", "scoring-v2"])), "endpoint_name": "churn-batch",
+            "model": draw(st.sampled_from(["azureml:my-model:1", {"path": "model.pkl"}])),
+            "code_configuration": {"code": "src", "scoring_script": "score.py"},
+            "environment": draw(st.sampled_from([
+                "azureml:sklearn-env:1", {"image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04",
+                                          "conda_file": "conda.yml"}, {"build": {"path": "docker"}}])),
+            "compute": "azureml:cpu-cluster"}
+    if draw(st.booleans()):
+        data["resources"] = {"instance_count": draw(st.integers(1, 4))}
+    settings = {}
+    if model_form or draw(st.booleans()):  # required under `settings`
+        settings["mini_batch_size"] = draw(st.integers(1, 20))
+    if draw(st.booleans()):
+        settings["max_concurrency_per_instance"] = draw(st.integers(1, 4))
+    if draw(st.booleans()):
+        settings["output_action"] = "append_row"
+        settings["output_file_name"] = "predictions.csv"
+    if draw(st.booleans()):
+        settings["retry_settings"] = {"max_retries": 3, "timeout": 300}
+    if draw(st.booleans()):
+        settings["logging_level"] = "info"
+    if draw(st.booleans()):
+        settings["error_threshold"] = -1
+    if model_form:
+        data["type"] = "model"
+        data["settings"] = settings
+    else:
+        data.update(settings)
+    return data
+
+
+BATCH_MISTAKES = [
+    # unknown keys, and the forms mixed up
+    put("settings.mini_batch", 5), put("retry_settings.retries", 2), put("resources.instances", 2),
+    put("mini_batch_size", 10), put("settings", {"mini_batch_size": 10}), put("instance_count", 2),
+    put("settings.instance_count", 2), put("settings.mini_batch_size", DELETE), put("output_actions", "append_row"), put("code_configuration.entry_script", "x.py"),
+    put("provisioning_state", "Succeeded"), put("creation_context", {"created_by": "me"}),
+    # nulls and types
+    put("settings", None), put("compute", None), put("tags", None), put("settings.mini_batch_size", None),
+    put("settings.mini_batch_size", "10"), put("settings.mini_batch_size", "ten"), put("mini_batch_size", True),
+    put("settings.max_concurrency_per_instance", 2.5), put("settings.error_threshold", "-1"),
+    put("resources.instance_count", "two"), put("resources.instance_type", 5), put("resources.docker_args", ["--ipc=host"]),
+    put("resources.docker_args", [1]), put("resources.shm_size", 2), put("settings.logging_level", 3),
+    put("settings.environment_variables", ["A=1"]), put("settings.environment_variables", {"A": "1"}),
+    put("environment_variables", {"A": "1"}), put("retry_settings.timeout", "300"), put("retry_settings.timeout", "5m"),
+    # enums
+    put("settings.output_action", "SUMMARY_ONLY"), put("settings.output_action", "summary_only"),
+    put("output_action", "Append_Row"), put("output_action", "overwrite"), put("settings.output_action", 1),
+    put("type", "pipeline"), put("type", "MODEL"), put("type", "batch"), put("type", DELETE),
+    # references
+    put("compute", "cpu-cluster"), put("compute", DELETE), put("compute", 5), put("environment", "sklearn-env"),
+    put("model", "my-model"), put("job_definition", "my-job"), put("job_definition", "azureml:my-job"),
+    # code and required keys
+    put("code_configuration.scoring_script", "broken.py"), put("code_configuration.scoring_script", "missing.py"),
+    put("code_configuration.code", "nowhere"), put("name", DELETE), put("endpoint_name", DELETE), put("name", 5),
+    put("environment", {"build": {"path": "nowhere"}}), put("model", {"path": "missing.pkl"}),
+    put("environment", {"image": "img", "conda_file": "missing.yml"}),
+]
+
+
+@st.composite
+def batch_deployments(draw):
+    data = batch_base(draw)
+    for _ in range(draw(st.sampled_from([0, 1, 1, 1, 2]))):
+        draw(st.sampled_from(BATCH_MISTAKES))(data)
+    return data
+
+
+def sdk_rejects_batch(path: str, data: dict) -> str | None:
+    """What `az ml batch-deployment create -f` does before it creates anything: load the file
+    by its type, check the scoring script, then the output settings."""
+    try:
+        if data.get("type") == "model":
+            deployment = load_model_batch_deployment(path)
+        else:
+            deployment = load_batch_deployment(path)
+        code = deployment.code_configuration
+        if code and not code.code.startswith("azureml:") and not re.match(AMLVersionedArmId.REGEX_PATTERN, code.code):
+            validate_scoring_script(deployment)
+        deployment._validate()
+    except Exception as exc:  # noqa: BLE001 - the CLI reports any of them and stops
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def test_dep_errors_agree_with_the_v2_sdk_on_batch_deployments(project):
+    stats: collections.Counter = collections.Counter()
+    path = str(project / "batch-deployment.yml")
+    logging.disable(logging.WARNING)
+
+    config = settings(max_examples=BATCH_EXAMPLES, deadline=None, derandomize=SEED is None, database=None,
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                             HealthCheck.function_scoped_fixture])
+
+    @config
+    @given(batch_deployments())
+    def agree(data):
+        text = yaml.safe_dump(data, sort_keys=False)
+        with open(path, "w") as f:
+            f.write(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rejected = sdk_rejects_batch(path, data)
+        errors = preflight_errors(path)
+        stats["generated"] += 1
+        if rejected:
+            stats["sdk rejects"] += 1
+            assert errors, f"the SDK rejects this batch deployment ({rejected[:300]}) but preflight reports no DEP " \
+                f"error:\n{text}"
+            for rule_id in sorted({f.rule for f in errors}):
+                stats[f"rejected, answered by {rule_id}"] += 1
+        else:
+            stats["sdk accepts"] += 1
+            unexplained = [(f.rule, f.pointer, f.message) for f in errors
+                           if f.rule not in BEYOND_SDK or SDK_WORDS.search(f.message)]
+            assert not unexplained, f"the SDK accepts this batch deployment:\n{text}\nbut preflight says {unexplained}"
+            for f in errors:
+                stats[f"beyond the SDK: {f.rule}"] += 1
+            stats["clean" if not errors else "accepted with documented extra errors"] += 1
+
+    if SEED is not None:
+        agree = seed(int(SEED))(agree)
+    try:
+        agree()
+    finally:
+        logging.disable(logging.NOTSET)
+    print(dict(sorted(stats.items())))
+    assert stats["generated"] >= min(BATCH_EXAMPLES, 300) * 0.9, stats
     assert stats["sdk rejects"] >= stats["generated"] // 5 and stats["sdk accepts"] >= stats["generated"] // 5, stats
