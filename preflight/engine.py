@@ -746,7 +746,10 @@ def _rules_by_kind(options: Options) -> dict[Kind, list[Rule]]:
     return by_kind
 
 
-def check_document(doc: Document, ctx: Context, rules: list[Rule]) -> list[Finding]:
+def check_document(doc: Document, ctx: Context, rules: list[Rule], in_modules: bool = True) -> list[Finding]:
+    """The findings of `rules` on `doc`. `in_modules`: a finding on a resource a Bicep module
+    declares is placed in the module (the report); `preflight fix` keeps it where the checked
+    file reaches it, since it plans edits by that file's pointers."""
     if doc.error is not None:
         e = doc.error
         return [_finding(PF001, doc.path, "", e.message, e.line, e.column)]
@@ -754,7 +757,7 @@ def check_document(doc: Document, ctx: Context, rules: list[Rule]) -> list[Findi
     for r in rules:
         try:
             for issue in r.check(doc, ctx):  # type: ignore[misc]
-                out.append(to_finding(r, doc, issue, ctx.document_at))
+                out.append(to_finding(r, doc, issue, ctx.document_at if in_modules else None))
         except Exception as exc:  # noqa: BLE001 - reported as a finding for this file
             out.append(_internal_error(doc.path, exc, r.id))
     return out

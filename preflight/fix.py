@@ -944,7 +944,7 @@ def _reported(doc: Document, ctx: Any, filt: Any, rule_ids: tuple[str, ...] = FI
     rules = [REGISTRY[i] for i in rule_ids if i in REGISTRY and rule_enabled(i, ctx.options)]
     if filt is not None:
         rules = filt.rules_for(doc, rules)
-    findings = check_document(doc, ctx, rules)
+    findings = check_document(doc, ctx, rules, in_modules=False)
     if filt is not None:
         findings = filt.document(doc, findings, rules)
     keys = {(f.rule, f.pointer) for f in findings}

@@ -82,7 +82,9 @@ def test_literal_policy_is_kv003():
 
 
 def test_vault_behind_a_create_switch_is_no_error():
-    assert findings(BICEP / "conditional") == []
+    # off by default: an info that names the switch and what it would do
+    (note,) = findings(BICEP / "conditional")
+    assert (note.rule, str(note.severity)) == ("KV004", "info") and "createKeyVault" in note.message
     # deployed when the switch is on: only a warning that names the switch
     found = findings(BICEP / "conditional", params={"createKeyVault": True})
     assert rules_of(found) == ["KV001"]

@@ -182,8 +182,9 @@ def test_a_bicep_module_inside_the_repository_is_still_checked(tmp_path):
     (repo / "infra").mkdir()
     (repo / "infra" / "main.bicep").write_text("module kv '../modules/kv.bicep' = {\n  name: 'kv'\n}\n")
     findings = _findings(repo / "infra")
-    assert any(f["rule"] == "KV001" and f["path"].endswith("main.bicep") and f["line"] == 1 for f in findings), \
-        findings
+    # Reported where it is fixed, in the module, under the caller that deploys it.
+    assert any(f["rule"] == "KV001" and f["path"].endswith("modules/kv.bicep")
+               and [c.rsplit("/", 1)[-1] for c in f["data"]["callers"]] == ["main.bicep:1"] for f in findings), findings
 
 
 def test_a_symlinked_bicep_module_leading_outside_is_refused(tmp_path):

@@ -131,10 +131,12 @@ def test_bicep_reports_at_the_type_string_and_through_modules(tmp_path):
         }
         """))
     found = kv019(main)
-    assert [(f.line, f.column) for f in found] == [line_of(main, "'Microsoft.KeyVault/vaults@2019"),
-                                                   line_of(main, "module vault")]
+    # The module's vault is reported where it is fixed, in the module, naming the caller.
+    assert [(Path(f.path).name, f.line, f.column) for f in found] == [
+        ("main.bicep", *line_of(main, "'Microsoft.KeyVault/vaults@2019")),
+        ("kv.bicep", *line_of(module, "'Microsoft.KeyVault/vaults@"))]
     assert "(existing)" in found[0].message
-    assert "through module 'vault'" in found[1].message and "2023-02-01" in found[1].message
+    assert "2023-02-01" in found[1].message and found[1].data["callers"] == [f"{main}:{line_of(main, 'module vault')[0]}"]
     (own,) = kv019(module)
     assert (own.line, own.column) == line_of(module, "'Microsoft.KeyVault/vaults@")
 
