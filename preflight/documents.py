@@ -10,11 +10,12 @@ import ast
 import enum
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .loaders import (LoadError, TooLargeToCheck, UnsupportedTag, decode, json_positions, load_json, load_yaml,
+from .loaders import (JsonPositions, LoadError, TooLargeToCheck, UnsupportedTag, decode, load_json, load_yaml,
                       load_yaml_untagged, split_pointer, yaml_positions)
 
 
@@ -70,13 +71,11 @@ class Document:
         return os.path.dirname(self.abspath)
 
     @cached_property
-    def positions(self) -> dict[str, tuple[int, int]]:
-        """Pointer -> (line, column); computed on first use, i.e. only for files with findings."""
+    def positions(self) -> Mapping[str, tuple[int, int]]:
+        """Pointer -> (line, column); computed on first use, i.e. only for files with findings
+        (for JSON, only for the pointers looked up)."""
         if self.format == "json":
-            try:
-                return json_positions(self.text)
-            except LoadError:
-                return {"": (1, 1)}
+            return JsonPositions(self.text)
         if self.format == "yaml":
             return yaml_positions(self.text)
         return {"": (1, 1)}

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import bisect
 import json
+import json.scanner
 import os
 import re
 import stat
 import sys
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 _YAML: Any = None
@@ -264,6 +266,130 @@ def json_positions(text: str) -> dict[str, tuple[int, int]]:
     """JSON pointer -> (line, column) of the member's key (or of the array item)."""
     _, positions = _parse_lenient(text, positions=True)
     return positions
+
+
+class JsonPositions(Mapping):
+    """`json_positions(text)` computed one pointer at a time: what a file with a few findings
+    needs, without tokenizing all of a large template in Python. A looked-up pointer is found by
+    walking the text down its path, each container's members read once by the C scanner (which
+    skips their values); offsets become (line, column) by counting line ends. A text the lenient
+    parser reads differently from strict JSON (comments, trailing commas, NaN, duplicate keys,
+    nesting over MAX_DEPTH) gets the full `json_positions` instead, so the answers are the same
+    either way; a text that is not JSON at all has only the root, at (1, 1)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._strict: bool | None = None  # None: not yet known
+        self._full: dict[str, tuple[int, int]] | None = None
+        self._children: dict[int, Any] = {}  # container offset -> {key: (key, value)} | [item]
+        self._found: dict[str, tuple[int, int] | None] = {}
+
+    def _everything(self) -> dict[str, tuple[int, int]]:
+        if self._full is None:
+            try:
+                self._full = json_positions(self.text)
+            except LoadError:
+                self._full = {"": (1, 1)}
+        return self._full
+
+    def _walkable(self) -> bool:
+        if self._strict is None:
+            try:
+                data = json.loads(self.text, parse_constant=_refuse_constant)
+                self._strict = not _nested_deeper_than(data, MAX_DEPTH)
+            except (ValueError, RecursionError):
+                self._strict = False
+        return self._strict and self._full is None
+
+    def _lookup(self, pointer: str) -> tuple[int, int] | None:
+        if pointer in self._found:
+            return self._found[pointer]
+        if not self._walkable():
+            return self._everything().get(pointer)
+        text = self.text
+        offset = _JSON_WS.match(text).end()
+        if not pointer:
+            return self.position(offset) if text[offset] in "{[" else (1, 1)
+        if pointer[0] != "/":
+            return None
+        at: int | None = None
+        for escaped in pointer[1:].split("/"):
+            part = escaped.replace("~1", "/").replace("~0", "~")
+            if pointer_escape(part) != escaped:  # not a pointer join_pointer writes
+                return None
+            children = self._members(offset)
+            if children is None:  # a duplicate key: the full parse says what it makes of it
+                return self._everything().get(pointer)
+            if isinstance(children, dict):
+                if part not in children:
+                    return None
+                at, offset = children[part]
+            else:
+                if not _INDEX.fullmatch(part) or int(part) >= len(children):
+                    return None
+                at = offset = children[int(part)]
+        found = self.position(at)  # type: ignore[arg-type]
+        self._found[pointer] = found
+        return found
+
+    def _members(self, offset: int) -> Any:
+        """{key: (key offset, value offset)} of the object, or [item offset] of the array, at
+        `offset`; [] for a scalar; None for an object with a duplicate key."""
+        if offset in self._children:
+            return self._children[offset]
+        text, ws, scan = self.text, _JSON_WS.match, _SCAN
+        opening = text[offset]
+        children: Any = []
+        if opening in "{[":
+            children = {} if opening == "{" else []
+            closing = "}" if opening == "{" else "]"
+            pos = ws(text, offset + 1).end()
+            while text[pos] != closing:
+                if opening == "{":
+                    key, end = scan(text, pos)
+                    if key in children:
+                        children = None
+                        break
+                    value_at = ws(text, ws(text, end).end() + 1).end()  # past the ':'
+                    children[key] = (pos, value_at)
+                else:
+                    value_at = pos
+                    children.append(pos)
+                _, end = scan(text, value_at)
+                pos = ws(text, end).end()
+                if text[pos] == ",":
+                    pos = ws(text, pos + 1).end()
+        self._children[offset] = children
+        return children
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """(line, column) of an offset, as TextLines gives it."""
+        text = self.text
+        return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+
+    def __contains__(self, pointer: object) -> bool:
+        return isinstance(pointer, str) and self._lookup(pointer) is not None
+
+    def __getitem__(self, pointer: str) -> tuple[int, int]:
+        found = self._lookup(pointer) if isinstance(pointer, str) else None
+        if found is None:
+            raise KeyError(pointer)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._everything())
+
+    def __len__(self) -> int:
+        return len(self._everything())
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+_INDEX = re.compile(r"0|[1-9][0-9]*")
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner: (value, end) at an offset
 
 
 _TOKEN = re.compile(

@@ -146,3 +146,43 @@ def test_pyyaml_is_imported_only_when_a_yaml_file_is_read(tmp_path):
         out = subprocess.run([sys.executable, "-c", code.format(path=str(path))], capture_output=True, text=True,
                              cwd=REPO)
         assert out.stderr.strip().splitlines()[-1] == expected, out.stderr
+
+
+@pytest.mark.parametrize("text", [
+    '{"a": {"b": [1, {"c": 2}, [3]]}, "d~/e": {"": null}, "f": "x\\"y"}',
+    '\n  [ {"k": 1},\n 2, "s", [], {} ]',
+    '"just a string"',
+    '{"a": {"x": 1, "y": 2}, "a": {"x": 3}}',  # duplicate keys: an earlier member's pointers stay
+    '{"a": NaN, "b": [1]}',  # the C parser reads NaN, the lenient parser does not
+    '// comment\n{"a": [1, 2,], "b": {"c": 1,},}',
+    '{"a": "raw\nnewline", "b": [true]}',
+    "[" * 513 + "]" * 513,  # deeper than MAX_DEPTH
+    '{"a": [1, 2',  # not JSON at all
+    "",
+])
+def test_json_positions_looked_up_one_at_a_time_agree_with_the_full_parse(text):
+    from preflight.loaders import JsonPositions
+
+    try:
+        full = json_positions(text)
+    except LoadError:
+        full = {"": (1, 1)}
+    lazy = JsonPositions(text)
+    absent = ["/zz", "/a/zz", "/a/b/9", "/a/b/01", "/0/k/x", "//a", "/a~2", "x", "/1/0"]
+    for pointer in list(full) + absent:
+        assert lazy.get(pointer) == full.get(pointer), pointer
+        assert (pointer in lazy) == (pointer in full), pointer
+    assert dict(lazy) == full
+
+
+def test_json_positions_of_a_large_template_are_found_without_the_full_parse(monkeypatch):
+    import preflight.loaders as loaders
+
+    members = ",\n".join(f'    "p{i}": {{"type": "string", "defaultValue": [{i}, "x"]}}' for i in range(2000))
+    text = '{\n  "parameters": {\n' + members + "\n  }\n}"
+    full = json_positions(text)
+    monkeypatch.setattr(loaders, "json_positions", lambda _: pytest.fail("the full parse ran"))
+    lazy = loaders.JsonPositions(text)
+    assert lazy["/parameters/p1500"] == full["/parameters/p1500"] == (1503, 5)
+    assert lazy["/parameters/p1500/defaultValue/1"] == full["/parameters/p1500/defaultValue/1"] == (1503, 56)
+    assert "/parameters/p2000" not in lazy
