@@ -355,7 +355,7 @@ class _Folder:
 def scan_key(options: Any) -> str:
     """What every file's findings depend on, besides the file and its own dependencies.
     TypeError when an option has no stable identity (then nothing is cached)."""
-    from .engine import REGISTRY
+    from .contract import REGISTRY
 
     limit = options.max_file_bytes
     parts = {

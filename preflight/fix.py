@@ -862,7 +862,7 @@ class FixResult:
 
 def run(paths: list[str], options: Any, pins: Pins | None, write: bool = True) -> FixResult:
     """Plan (and unless `write` is False, apply) the fixes for the files under `paths`."""
-    from .engine import load_rule_packs
+    from .contract import load_rule_packs
 
     started_ns = time.time_ns()
     load_rule_packs()
@@ -873,7 +873,9 @@ def run(paths: list[str], options: Any, pins: Pins | None, write: bool = True) -
 def _run(paths: list[str], options: Any, pins: Pins | None, write: bool, started_ns: int) -> FixResult:
     from .discover import Skipped, discover
     from .documents import load_document
-    from .engine import LINKING_KINDS, Context, DocumentStore, read_file, sniff
+    from .documents import sniff
+    from .engine import LINKING_KINDS, DocumentStore, ScanContext
+    from .loaders import read_regular_file
 
     store = DocumentStore(options)
     filt = _finding_filter(options, store)
@@ -883,7 +885,7 @@ def _run(paths: list[str], options: Any, pins: Pins | None, write: bool, started
         if isinstance(item, Skipped) or (filt is not None and filt.excluded(item.path)):
             continue
         try:
-            raw = read_file(item.path, options.max_file_bytes)
+            raw = read_regular_file(item.path, options.max_file_bytes)
         except Exception:  # noqa: BLE001 - unreadable or too large: scan reports it, fix skips it
             continue
         kind = sniff(item.path, raw)
@@ -899,7 +901,7 @@ def _run(paths: list[str], options: Any, pins: Pins | None, write: bool, started
         documents.append((doc, raw))
         if kind in LINKING_KINDS or doc.kind in LINKING_KINDS:
             store.retain(doc)
-    ctx = Context(options, store)
+    ctx = ScanContext(options, store)
     roots = scanned_trees(paths)
     removed = []
     if write:  # every folder of a file fix considered, once
@@ -939,7 +941,8 @@ def _finding_filter(options: Any, store: Any) -> Any:
 
 def _reported(doc: Document, ctx: Any, filt: Any, rule_ids: tuple[str, ...] = FIXED_RULES) -> Callable[[str, str], bool]:
     """Run the fixable rules on `doc` as the scan would and keep what survives filtering."""
-    from .engine import REGISTRY, check_document, rule_enabled
+    from .contract import REGISTRY, rule_enabled
+    from .engine import check_document
 
     rules = [REGISTRY[i] for i in rule_ids if i in REGISTRY and rule_enabled(i, ctx.options)]
     if filt is not None:

@@ -13,7 +13,8 @@ from preflight.arm.parameters import paired_files, templates_for
 from preflight.arm.template import ABSENT, ResourceDecl, Template
 from preflight.arm.values import PARAMETER, SECRET, Unknown
 from preflight.documents import load_document
-from preflight.engine import Context, DocumentStore, Options
+from preflight.contract import Options
+from preflight.engine import DocumentStore, ScanContext
 
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 PSCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#"
@@ -35,7 +36,7 @@ def template(path: Path, resources, parameters=None, variables=None, **extra) ->
 
 def load(path: Path, **options):
     opts = Options(**options)
-    ctx = Context(opts, DocumentStore(opts))
+    ctx = ScanContext(opts, DocumentStore(opts))
     doc = load_document(str(path), path.read_bytes())
     return doc, ctx
 

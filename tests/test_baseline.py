@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from conftest import FIXTURES, run_cli, scan_json
-from preflight.engine import REGISTRY, load_rule_packs
+from preflight.contract import REGISTRY, load_rule_packs
 
 ENV = """name: e
 dependencies:

@@ -32,7 +32,7 @@ def _git(cwd: Path, *args: str) -> str:
 
 
 def _kv001_registered() -> bool:
-    from preflight.engine import REGISTRY, load_rule_packs
+    from preflight.contract import REGISTRY, load_rule_packs
 
     load_rule_packs()
     return "KV001" in REGISTRY

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import FIXTURES, REPO, run_cli
-from preflight.engine import REGISTRY, load_rule_packs
+from preflight.contract import REGISTRY, load_rule_packs
 
 ENV = """name: e
 dependencies:

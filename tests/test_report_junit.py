@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import FIXTURES, run_cli
-from preflight.engine import REGISTRY, ScanResult, load_rule_packs
+from preflight.contract import REGISTRY, ScanResult, load_rule_packs
 from preflight.findings import WARNING, Finding
 from preflight.report.junit_report import render
 

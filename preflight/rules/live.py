@@ -3,7 +3,7 @@
 These rules are emitted by the live provider (`preflight.live`), not by a per-document check:
 they need the vault's current state, read through Azure Resource Manager.
 """
-from preflight.engine import declare
+from preflight.contract import declare
 from preflight.findings import ERROR, INFO, WARNING
 
 _RUN = """

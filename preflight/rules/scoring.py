@@ -13,7 +13,7 @@ from typing import Iterator
 
 from preflight.deploy import script_uses
 from preflight.documents import Document, Kind
-from preflight.engine import ERROR, INFO, WARNING, Context, Issue, rule
+from preflight.contract import ERROR, INFO, WARNING, Context, Issue, rule
 
 SCRIPT = Kind.SCORING_SCRIPT
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
