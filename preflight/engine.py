@@ -21,6 +21,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
+from . import bicep  # noqa: F401 - plugs the Bicep front end into the document and ARM layers
 from . import clock, fs
 from .contract import REGISTRY, Options, Rule, ScanResult, load_rule_packs, rule_enabled
 from .discover import Candidate, Skipped, discover
