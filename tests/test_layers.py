@@ -107,3 +107,18 @@ def test_the_engine_defines_no_rule_registry():
     defined |= {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
     assert not defined & {"REGISTRY", "rule", "declare", "Rule", "load_rule_packs"}
     assert not any(name.startswith("PF0") for name in defined)
+
+
+def test_no_import_cycles():
+    assert cycles(import_graph()) == []
+
+
+def test_the_document_and_arm_layers_never_import_a_front_end():
+    """Bicep plugs into them (documents.register_front_end, arm.parameters.
+    register_parameter_finder); they must work, and be read, without it."""
+    graph = import_graph()
+    below = [name for name in graph if name == "preflight.documents" or name.startswith("preflight.arm")]
+    # arm.vaults still parses Bicep `existing` declarations for KV019 (bicep_existing_references).
+    below.remove("preflight.arm.vaults")
+    offenders = {name: sorted(d for d in graph[name] if d.startswith("preflight.bicep")) for name in below}
+    assert {name: deps for name, deps in offenders.items() if deps} == {}
