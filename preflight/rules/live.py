@@ -8,7 +8,7 @@ from preflight.findings import ERROR, INFO, WARNING
 
 _RUN = """
     Runs only with `preflight scan --live --subscription ID --resource-group RG` (extra `live`:
-    `pip install 'preflight[live]'`); needs read access to the vault (e.g. the Reader role).
+    `pip install 'azureml-preflight[live]'`); needs read access to the vault (e.g. the Reader role).
 """
 
 declare("LIVE001", "live-principal-dropped", ERROR,
