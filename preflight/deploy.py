@@ -20,6 +20,7 @@ from typing import Any, Iterator
 from .documents import Document, Kind
 from . import fs
 from .loaders import FileTooLarge, LoadError, join_pointer, load_yaml
+from .searchpath import resolution_bases  # noqa: F401 - also the DEP rules' import
 from .v2schema import camel_to_snake
 
 # ------------------------------------------------------------------------------ value helpers
@@ -485,23 +486,6 @@ def leaves_repository(named: str, folder: str) -> bool:
     """Whether a path a config in `folder` names leaves its repository (fs.confine): such a
     path is reported as not checked, never looked at."""
     return fs.confine(named, folder) is None
-
-
-def resolution_bases(start: str, limit: int = 12) -> list[str]:
-    """`start`, its parents up to the repository root (a folder with `.git`), and the cwd."""
-    out, here = [], os.path.abspath(start)
-    for _ in range(limit):
-        out.append(here)
-        if fs.exists(os.path.join(here, ".git")):
-            break
-        parent = os.path.dirname(here)
-        if parent == here:
-            break
-        here = parent
-    cwd = os.getcwd()
-    if cwd not in out:
-        out.append(cwd)
-    return out
 
 
 # ------------------------------------------------------------------- v2 online deployment
