@@ -572,9 +572,9 @@ class OnlineDeployment:
         # azure-ai-ml loads the Kubernetes schema for `type: kubernetes` exactly; any other
         # spelling, or a Kubernetes `$schema` alone, loads as a managed deployment.
         if self.data.get("type") == KUBERNETES:
-            self.compute, self.compute_pointer = KUBERNETES, "/type"
+            self.compute = KUBERNETES
         else:
-            self.compute, self.compute_pointer = MANAGED, ("/type" if "type" in self.data else "")
+            self.compute = MANAGED
 
     @classmethod
     def of(cls, doc: Document) -> "OnlineDeployment":
