@@ -16,7 +16,8 @@ with atheris.instrument_imports(include=["preflight"]):
     import preflight.arm
     import preflight.bicep
     from preflight.documents import load_document
-    from preflight.engine import REGISTRY, Context, DocumentStore, Options, check_document, load_rule_packs
+    from preflight.contract import REGISTRY, Options, load_rule_packs
+    from preflight.engine import DocumentStore, ScanContext, check_document
 
     load_rule_packs()  # the rules, and what they import, are instrumented too
 OPTIONS = Options()
@@ -33,7 +34,7 @@ def test_one_input(data: bytes) -> None:
         return
     store = DocumentStore(OPTIONS)
     store.current = doc
-    ctx = Context(OPTIONS, store)
+    ctx = ScanContext(OPTIONS, store)
     for finding in check_document(doc, ctx, [r for r in RULES if doc.kind in r.kinds]):
         if finding.rule == "PF003":  # an exception inside a rule: make the fuzzer stop here
             raise RuntimeError(finding.message)

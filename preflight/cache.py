@@ -355,7 +355,7 @@ class _Folder:
 def scan_key(options: Any) -> str:
     """What every file's findings depend on, besides the file and its own dependencies.
     TypeError when an option has no stable identity (then nothing is cached)."""
-    from .engine import REGISTRY
+    from .contract import REGISTRY
 
     limit = options.max_file_bytes
     parts = {
@@ -398,18 +398,16 @@ def _identity(value: Any) -> Any:
 def _code_digest() -> str:
     """preflight's own code as installed (size and time of each module): a changed rule in an
     editable install invalidates the cache as a new version would."""
-    import preflight
-    import preflight.rules
+    import preflight  # the rule pack (preflight.rules) included
 
     stats = []
-    for package in (preflight, preflight.rules):
-        root = os.path.dirname(package.__file__ or "")
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-            for name in sorted(filenames):
-                if name.endswith(".py"):
-                    st = os.stat(os.path.join(dirpath, name))
-                    stats.append(f"{os.path.relpath(os.path.join(dirpath, name), root)}:{st.st_size}:{st.st_mtime_ns}")
+    root = os.path.dirname(preflight.__file__ or "")
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(dirpath, name))
+                stats.append(f"{os.path.relpath(os.path.join(dirpath, name), root)}:{st.st_size}:{st.st_mtime_ns}")
     return fs.digest("\n".join(stats).encode())
 
 

@@ -150,7 +150,7 @@ def split_ids(text: str | None) -> list[str]:
 def build_options(args: argparse.Namespace):
     from .baseline import Baseline, BaselineError
     from .config import ConfigError, Configs
-    from .engine import Options
+    from .contract import Options
 
     # Each file follows its nearest configuration (select, ignore, per-file-ignores, severity,
     # exclude: applied in the filter stage); settings of the whole run (fail-on, max-file-size)
@@ -307,7 +307,7 @@ def _say(message: str) -> None:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from .engine import REGISTRY, load_rule_packs
+    from .contract import REGISTRY, load_rule_packs
 
     load_rule_packs()
     rules = sorted(REGISTRY.values(), key=lambda r: (r.family, r.id))
@@ -337,7 +337,7 @@ def rules_markdown(rules) -> str:
 
 
 def cmd_rule(args: argparse.Namespace) -> int:
-    from .engine import REGISTRY, load_rule_packs
+    from .contract import REGISTRY, load_rule_packs
 
     load_rule_packs()
     r = REGISTRY.get(args.id.upper())

@@ -20,6 +20,7 @@ from typing import Any, Iterator
 from .documents import Document, Kind
 from . import fs
 from .loaders import FileTooLarge, LoadError, join_pointer, load_yaml
+from .searchpath import resolution_bases  # noqa: F401 - also the DEP rules' import
 from .v2schema import camel_to_snake
 
 # ------------------------------------------------------------------------------ value helpers
@@ -487,23 +488,6 @@ def leaves_repository(named: str, folder: str) -> bool:
     return fs.confine(named, folder) is None
 
 
-def resolution_bases(start: str, limit: int = 12) -> list[str]:
-    """`start`, its parents up to the repository root (a folder with `.git`), and the cwd."""
-    out, here = [], os.path.abspath(start)
-    for _ in range(limit):
-        out.append(here)
-        if fs.exists(os.path.join(here, ".git")):
-            break
-        parent = os.path.dirname(here)
-        if parent == here:
-            break
-        here = parent
-    cwd = os.getcwd()
-    if cwd not in out:
-        out.append(cwd)
-    return out
-
-
 # ------------------------------------------------------------------- v2 online deployment
 
 MANAGED, KUBERNETES = "managed", "kubernetes"
@@ -588,9 +572,9 @@ class OnlineDeployment:
         # azure-ai-ml loads the Kubernetes schema for `type: kubernetes` exactly; any other
         # spelling, or a Kubernetes `$schema` alone, loads as a managed deployment.
         if self.data.get("type") == KUBERNETES:
-            self.compute, self.compute_pointer = KUBERNETES, "/type"
+            self.compute = KUBERNETES
         else:
-            self.compute, self.compute_pointer = MANAGED, ("/type" if "type" in self.data else "")
+            self.compute = MANAGED
 
     @classmethod
     def of(cls, doc: Document) -> "OnlineDeployment":

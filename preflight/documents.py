@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 from .loaders import (JsonPositions, LoadError, TooLargeToCheck, UnsupportedTag, decode, load_json, load_yaml,
                       load_yaml_untagged, split_pointer, yaml_positions)
@@ -39,8 +39,19 @@ class Kind(str, enum.Enum):
 JSON_SUFFIXES = (".json", ".jsonc")
 YAML_SUFFIXES = (".yml", ".yaml")
 PY_SUFFIXES = (".py",)
-BICEP_SUFFIXES = (".bicep", ".bicepparam")  # read by preflight.bicep
+BICEP_SUFFIXES = (".bicep", ".bicepparam")  # read by the Bicep front end (preflight.bicep)
 SUFFIXES = JSON_SUFFIXES + YAML_SUFFIXES + PY_SUFFIXES + BICEP_SUFFIXES
+
+# Front ends: formats another package reads into documents. The document layer knows their file
+# endings and kinds (classification stays cheap); their parsers plug in here, so this layer never
+# imports them: `preflight.bicep` registers "bicep" and "bicepparam", and the engine imports it.
+FrontEndLoader = Callable[[str, str], "Document"]
+_FRONT_ENDS: dict[str, FrontEndLoader] = {}
+
+
+def register_front_end(fmt: str, load: FrontEndLoader) -> None:
+    """Read files of format `fmt` with `load(path, text) -> Document` (its errors as PF001)."""
+    _FRONT_ENDS[fmt] = load
 
 _ARM_TEMPLATE_SCHEMA = re.compile(r"deploymentTemplate\.json#?", re.I)
 _ARM_PARAMS_SCHEMA = re.compile(r"deploymentParameters\.json#?", re.I)
@@ -131,8 +142,8 @@ def load_document(path: str, raw: bytes, explicit: bool = False) -> Document | N
     if fmt == "python":
         return _python_document(path, text, explicit)
     if fmt in ("bicep", "bicepparam"):
-        from . import bicep  # imports the parser only now
-        return bicep.load_bicep(path, text) if fmt == "bicep" else bicep.load_bicepparam(path, text)
+        load = _FRONT_ENDS.get(fmt)
+        return load(path, text) if load is not None else None  # no front end plugged in: not read
     kind = _sniff(fmt, text)
     if kind is None:
         return None

@@ -1,11 +1,13 @@
-"""The rule engine: a registry of rules, and one scan from paths to sorted findings.
+"""The composition root: one scan from paths to sorted findings.
 
-    discover -> load (classify + parse) -> project links -> rules -> filter -> findings
+    discover -> classify + load (preflight.documents) -> models and links -> rules -> filter
 
-A rule is a function decorated with `@rule(...)`: its metadata sits beside its check, and its
-docstring is its documentation (What it does / Why it matters / Example / How to fix).
-A rule reads documents of the kinds it declares and yields `Issue`s; the engine attaches the
-rule's id, name and severity and resolves positions, only for files that have findings.
+The rule contract (`Rule`, the registry, `@rule`, `Options`, `ScanResult`, the `Context`
+protocol) is `preflight.contract`; the rules are the pack in `preflight.rules`. This module wires
+the stages: it keeps the linking documents (`DocumentStore`), runs each file's rules
+(`ScanContext` is the context they see), hands the findings to the filter stage
+(`preflight.filters`), and owns the worker pool and the result cache's wiring (`preflight.cache`).
+Nothing below it imports it: only the command line, `fix` and `merge` do.
 
 With a result cache (preflight.cache), a file whose bytes, configuration and recorded
 look-ups (preflight.fs) are unchanged skips load and rules: its findings come from the cache.
@@ -13,177 +15,23 @@ look-ups (preflight.fs) are unchanged skips load and rules: its findings come fr
 from __future__ import annotations
 
 import gc
-import importlib
-import inspect
 import os
 import traceback
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
+from . import bicep  # noqa: F401 - plugs the Bicep front end into the document and ARM layers
 from . import clock, fs
-from .config import rule_filter
+from .contract import REGISTRY, Options, Rule, ScanResult, load_rule_packs, rule_enabled
 from .discover import Candidate, Skipped, discover
 from .documents import Document, Kind, load_document, sniff
-from .findings import ERROR, INFO, WARNING, Finding, Issue, Severity
+from .findings import Finding, Issue, Severity
 from .loaders import FileTooLarge, NotRegularFile, read_regular_file
-
-DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    name: str
-    severity: Severity
-    kinds: frozenset[Kind]
-    summary: str
-    check: Callable[[Document, "Context"], Iterable[Issue]] | None
-    docs: str = ""
-    family: str = ""
-
-
-REGISTRY: dict[str, Rule] = {}
-
-
-def rule(id: str, name: str, severity: Severity, reads: Iterable[Kind] | Kind, summary: str):
-    """Register a check. `reads` is the kind (or kinds) of document it is called for."""
-    kinds = frozenset([reads] if isinstance(reads, Kind) else reads)
-
-    def register(check: Callable[[Document, "Context"], Iterable[Issue]]):
-        if id in REGISTRY:
-            raise ValueError(f"rule id {id} registered twice")
-        REGISTRY[id] = Rule(id, name, severity, kinds, summary, check,
-                            docs=inspect.cleandoc(check.__doc__ or ""), family=_family(id))
-        return check
-
-    return register
-
-
-def declare(id: str, name: str, severity: Severity, summary: str, docs: str) -> Rule:
-    """Register a rule the engine itself emits (PF001) or one emitted by a provider."""
-    r = Rule(id, name, severity, frozenset(), summary, None, docs=inspect.cleandoc(docs), family=_family(id))
-    REGISTRY[id] = r
-    return r
-
-
-def _family(rule_id: str) -> str:
-    return rule_id.rstrip("0123456789")
-
-
-PF001 = declare(
-    "PF001", "invalid-file", ERROR,
-    "A file of a known kind cannot be read or parsed",
-    """
-    ## What it does
-    Reports a file that looks like one preflight reads (an ARM template or parameter file, a
-    conda environment, an Azure ML deploy or inference config, a scoring script) but cannot be
-    decoded or parsed. The position is the parser's. Also a file or folder under the scanned
-    paths that cannot be read or listed (nothing in it was checked), and a YAML file of a known
-    kind with a tag plain YAML does not have (`!!python/object:...`, `!Ref`; never run).
-
-    ## Why it matters
-    Azure rejects the file at deployment time, after the build has already run; and preflight
-    can check nothing else in it.
-
-    ## Example
-    ```json
-    { "resources": [ { "type": "Microsoft.KeyVault/vaults", } ]   // <- missing '}'
-    ```
-
-    ## How to fix
-    Fix the syntax at the reported line and column.
-    """,
-)
-PF002 = declare(
-    "PF002", "file-too-large", WARNING,
-    "A file over the size limit was skipped",
-    """
-    ## What it does
-    Reports a file larger than the configured limit (`max-file-size`, 20 MB by default),
-    which preflight skips without reading.
-
-    ## Why it matters
-    No real template or environment is that large; a generated or hostile file should not slow
-    every commit.
-
-    ## How to fix
-    Exclude the file (`exclude` in the configuration) or raise `max-file-size`.
-    """,
-)
-PF003 = declare(
-    "PF003", "internal-error", ERROR,
-    "preflight failed on this file; the rest of the scan went on",
-    """
-    ## What it does
-    Reports an unexpected failure of preflight itself on one file, naming the exception, or a
-    file whose worker process died each time it checked the file (killed, e.g. by the
-    out-of-memory killer, or crashed). The other files are still scanned.
-
-    ## Why it matters
-    The file was not fully checked.
-
-    ## How to fix
-    Report the message and, if possible, the file to preflight's maintainers.
-    """,
-)
-PF004 = declare(
-    "PF004", "unused-suppression", INFO,
-    "An inline suppression that hides nothing",
-    """
-    ## What it does
-    Reports a suppression (`# preflight: ignore[ID]`, `ignore-file[ID]`, or an ARM
-    `"metadata": {"preflight": {"ignore": [...]}}`) that hid no finding of a rule that checked
-    the file, or that names a rule that does not exist.
-
-    ## Why it matters
-    A suppression outlives the problem it hid: once the file is fixed it stays, and it would
-    silently hide the next, unrelated finding of that rule in the same place.
-
-    ## Example
-    ```yaml
-    dependencies:
-      - pip:
-          - numpy==1.26.4  # preflight: ignore[ENV005]   <- numpy is pinned: nothing to hide
-    ```
-
-    ## How to fix
-    Remove the rule id (or the whole suppression). `--ignore PF004` turns this report off.
-    """,
-)
-
-
-def load_rule_packs() -> None:
-    """Import the built-in rule pack (and, later, third-party packs) once."""
-    importlib.import_module("preflight.rules")
-    importlib.import_module("preflight.bicep.rules")  # PF010; the parser itself loads lazily
+from .rules.scan import PF001, PF002, PF003
 
 
 # --------------------------------------------------------------------------------- the scan
-
-
-@dataclass
-class Options:
-    """Everything a scan needs besides the paths; filled from the CLI and the config."""
-
-    select: set[str] | None = None  # None: every rule
-    ignore: set[str] = field(default_factory=set)
-    exclude: tuple[str, ...] = ()
-    params: dict[str, Any] = field(default_factory=dict)  # --param NAME=VALUE
-    parameter_files: tuple[str, ...] = ()  # --parameters FILE
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    extra: dict[str, Any] = field(default_factory=dict)  # options owned by rule families
-    # The filter stage (preflight.filters): each file's configuration (preflight.config.Configs;
-    # None: only select/ignore above), a baseline to hide known findings (preflight.baseline).
-    configs: Any = None
-    baseline: Any = None
-    # Progress display (preflight.progress.Progress): `start(label, total)` returns a tick.
-    progress: Any = None
-    # Providers (e.g. `--live`): `collect(doc, ctx)` sees each checked document, `finish(ctx)`
-    # runs after every offline rule and returns findings; its failure never hides the others.
-    providers: tuple[Any, ...] = ()
-    jobs: int | None = None  # worker processes for large scans; None: one per CPU, 1: none
-    cache_dir: str | None = None  # the result cache (preflight.cache); None: no cache
 
 
 # Kinds that other documents point at or are pointed from (an inference config names its conda
@@ -293,8 +141,9 @@ def _kinds_key(kinds: Iterable[Kind]) -> str:
 
 
 @dataclass
-class Context:
-    """What a rule may look at besides its document: other documents and the scan's options."""
+class ScanContext:
+    """What a rule may look at besides its document (the `preflight.contract.Context` protocol):
+    other documents, the models built once per scan, and the scan's options."""
 
     options: Options
     store: DocumentStore
@@ -337,25 +186,6 @@ class Context:
 
 
 _LOCAL_MODELS = 256
-
-
-@dataclass
-class ScanResult:
-    findings: list[Finding]
-    files: int  # files of a known kind that were read
-    checked: list[str] = field(default_factory=list)  # their paths, in the order they were checked
-    baselined: int = 0  # findings hidden by the baseline
-    cache_hits: int = 0  # files whose findings came from the result cache
-    cache_error: str | None = None  # why the cache could not be used or saved
-
-
-def rule_enabled(rule_id: str, options: Options) -> bool:
-    """Enabled by select/ignore (the more specific selector wins); each file's configuration
-    narrows this further in the filter stage."""
-    return rule_filter(options.select, options.ignore)(rule_id)
-
-
-read_file = read_regular_file  # the engine's name for it (fix and tests import it from here)
 
 
 def _read_candidate(item: Candidate, options: Options, findings: list[Finding]) -> bytes | None:
@@ -431,7 +261,7 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
             if item.explicit and kind in LINKED_KINDS:
                 linked.append(item)
     _load_neighbourhood(linked, store, options, filt)
-    ctx = Context(options, store, record_dependencies=cache is not None)
+    ctx = ScanContext(options, store, record_dependencies=cache is not None)
     rules_by_kind = _rules_by_kind(options)
     files = 0
     tick = _ticker(options, "checking", len(store.retained) + len(deferred))
@@ -539,7 +369,7 @@ def _load_neighbourhood(named: list[Candidate], store: DocumentStore, options: O
         if os.path.normpath(os.path.abspath(item.path)) in store.retained:
             continue
         try:
-            raw = read_file(item.path, options.max_file_bytes)
+            raw = read_regular_file(item.path, options.max_file_bytes)
         except (OSError, FileTooLarge):
             continue
         if _kept(sniff(item.path, raw), item.path):
@@ -553,7 +383,7 @@ def _load_neighbourhood(named: list[Candidate], store: DocumentStore, options: O
 # only file paths go out and findings come back, in order.
 POOL_MIN_FILES = 400
 _POOL_BATCH = 32
-_pool_state: tuple[Context, dict[Kind, list[Rule]], Any] | None = None
+_pool_state: tuple[ScanContext, dict[Kind, list[Rule]], Any] | None = None
 
 
 def _workers(options: Options, count: int) -> int:
@@ -566,7 +396,7 @@ def _workers(options: Options, count: int) -> int:
     return min(jobs, 8)
 
 
-def _check_one(item: Candidate, ctx: Context, rules_by_kind: dict[Kind, list[Rule]], filt: Any):
+def _check_one(item: Candidate, ctx: ScanContext, rules_by_kind: dict[Kind, list[Rule]], filt: Any):
     """Load, check and release one deferred file: (path or None, findings, its suppressions,
     what the check looked at or None)."""
     if not ctx.record_dependencies:
@@ -575,7 +405,7 @@ def _check_one(item: Candidate, ctx: Context, rules_by_kind: dict[Kind, list[Rul
         return _check_file(item, ctx, rules_by_kind, filt) + (deps,)
 
 
-def _check_file(item: Candidate, ctx: Context, rules_by_kind: dict[Kind, list[Rule]], filt: Any):
+def _check_file(item: Candidate, ctx: ScanContext, rules_by_kind: dict[Kind, list[Rule]], filt: Any):
     found: list[Finding] = []
     raw = _read_candidate(item, ctx.options, found)
     doc = _load(item, raw, found) if raw is not None else None
@@ -617,7 +447,7 @@ class _Batch:
         return self.deaths >= 2
 
 
-def _check_deferred(deferred: list[Candidate], ctx: Context, rules_by_kind: dict[Kind, list[Rule]],
+def _check_deferred(deferred: list[Candidate], ctx: ScanContext, rules_by_kind: dict[Kind, list[Rule]],
                     filt: Any, tick: Callable[[], None]) -> Iterator[tuple[str | None, list[Finding], Any, Any]]:
     workers = _workers(ctx.options, len(deferred))
     if workers <= 1:
@@ -711,7 +541,7 @@ def _worker_died(path: str) -> Finding:
                    "killer, or crashed), also with this file alone; the file was not checked", None, 1, 1)
 
 
-def _check(doc: Document, ctx: Context, rules_by_kind: dict[Kind, list[Rule]], filt: Any) -> list[Finding]:
+def _check(doc: Document, ctx: ScanContext, rules_by_kind: dict[Kind, list[Rule]], filt: Any) -> list[Finding]:
     """Run the rules the document's configuration enables, then its inline suppressions."""
     rules = filt.rules_for(doc, rules_by_kind.get(doc.kind, []) if doc.kind else [])
     return filt.document(doc, check_document(doc, ctx, rules), rules)
@@ -725,7 +555,7 @@ def _no_tick() -> None:
     pass
 
 
-def _collect(doc: Document, ctx: Context, findings: list[Finding]) -> None:
+def _collect(doc: Document, ctx: ScanContext, findings: list[Finding]) -> None:
     if doc.error is not None:
         return
     for provider in ctx.options.providers:
@@ -746,7 +576,7 @@ def _rules_by_kind(options: Options) -> dict[Kind, list[Rule]]:
     return by_kind
 
 
-def check_document(doc: Document, ctx: Context, rules: list[Rule], in_modules: bool = True) -> list[Finding]:
+def check_document(doc: Document, ctx: ScanContext, rules: list[Rule], in_modules: bool = True) -> list[Finding]:
     """The findings of `rules` on `doc`. `in_modules`: a finding on a resource a Bicep module
     declares is placed in the module (the report); `preflight fix` keeps it where the checked
     file reaches it, since it plans edits by that file's pointers."""
@@ -825,5 +655,5 @@ def exit_code(findings: Iterable[Finding], fail_on: Severity | None) -> int:
     return 1 if any(f.severity >= fail_on for f in findings) else 0
 
 
-__all__ = ["ERROR", "WARNING", "INFO", "Issue", "Kind", "rule", "declare", "REGISTRY", "Rule", "Context",
-           "Options", "scan", "exit_code", "Document", "Candidate"]
+__all__ = ["scan", "exit_code", "Options", "ScanResult", "ScanContext", "DocumentStore", "check_document",
+           "to_finding", "LINKING_KINDS"]

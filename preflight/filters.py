@@ -16,10 +16,11 @@ from typing import Callable, Iterable
 
 from .baseline import set_fingerprints
 from .config import Config, rule_filter
+from .contract import REGISTRY, Options, Rule
 from .definitions import report_once
 from .documents import Document
-from .engine import PF003, PF004, REGISTRY, Options, Rule
 from .findings import Finding, Severity
+from .rules.scan import PF003, PF004
 from .suppress import Suppression, parse
 
 

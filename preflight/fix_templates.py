@@ -37,7 +37,7 @@ from .arm.template import ABSENT
 from .arm.vaults import (MINIMUM_API, RetiringApi, api_date, bicep_existing_references, is_preview,
                          retiring_api_versions)
 from .documents import Document
-from .fix import Change, EditError, FilePlan, JsonText, Note, Splice, _newline
+from .edits import Change, EditError, FilePlan, JsonText, Note, Splice, newline
 from .loaders import JSON_STRING, LoadError, TextLines, load_json, split_pointer
 
 RULES = ("KV019",)
@@ -218,7 +218,7 @@ class _Editor:
         self.doc = doc
         self.text = doc.text
         self.lines = TextLines(self.text)
-        self.newline = _newline(self.text)
+        self.newline = newline(self.text)
 
     def splices(self, change: Change) -> list[Splice]:
         out = [self.version(change)]

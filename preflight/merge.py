@@ -158,7 +158,7 @@ def count_files(reports: list[Report]) -> tuple[int, list[str]]:
 
 def merge(paths: Iterable[str]):
     """Read, check and merge the reports at `paths` into a ScanResult."""
-    from .engine import ScanResult
+    from .contract import ScanResult
 
     seen: set[str] = set()
     reports = []

@@ -26,6 +26,7 @@ from packaging.utils import canonicalize_name
 from . import fs
 from .conda import CondaEnvironment, PinPolicy, build_environment
 from .documents import Document, Kind
+from .searchpath import resolution_bases
 
 V1_SCORING = "v1-scoring"
 V2_SCORING = "v2-scoring"
@@ -35,9 +36,6 @@ PURPOSES = (V1_SCORING, V2_SCORING, TRAINING)  # the ones a configuration may de
 
 ENVIRONMENT_KINDS = (Kind.CONDA, Kind.ENVIRONMENT_V1, Kind.ENVIRONMENT_V2)
 LINKING_KINDS = (Kind.INFERENCE_V1, Kind.ONLINE_DEPLOYMENT_V2, Kind.BATCH_DEPLOYMENT_V2)
-# The v1 CLI resolves `sourceDirectory` against the folder it runs in, which is usually the
-# inference config's folder or one of its parents: look that far up, and only link a file that exists.
-_V1_PARENT_LEVELS = 2
 _NOT_LOCAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|<)", re.I)  # azureml:, https://, <PLACEHOLDER>
 
 
@@ -287,19 +285,12 @@ def _resolve(bases: list[str], relative: str, pointer: str, doc: Document) -> Li
 
 
 def v1_source_directories(doc: Document) -> list[str]:
-    """Where an inference config's relative paths may start: `sourceDirectory` taken from the
-    config's folder, then from its parents (the CLI resolves it against its working folder)."""
+    """Where an inference config's relative paths may start: `sourceDirectory` taken from each
+    folder the CLI may run in (preflight.searchpath, the search the deploy model uses too)."""
     source = _text(doc.get("/sourceDirectory")) or ""
     if os.path.isabs(source):
         return []  # outside the repository: nothing it names is followed
-    roots, here = [doc.directory], doc.directory
-    for _ in range(_V1_PARENT_LEVELS):
-        parent = os.path.dirname(here)
-        if parent == here:
-            break
-        roots.append(parent)
-        here = parent
-    return [os.path.normpath(os.path.join(r, source)) for r in roots]
+    return [os.path.normpath(os.path.join(r, source)) for r in resolution_bases(doc.directory)]
 
 
 def _link_inference_config(proj: Project, doc: Document) -> None:

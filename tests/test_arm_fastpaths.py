@@ -10,7 +10,8 @@ from preflight.arm.deployments import possible_types, template_of
 from preflight.arm.expressions import Node, compile_string, template_strings
 from preflight.arm.vaults import vault_deployments
 from preflight.documents import load_document
-from preflight.engine import Context, DocumentStore, Options, scan
+from preflight.contract import Options
+from preflight.engine import DocumentStore, ScanContext, scan
 from preflight.loaders import join_pointer
 
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
@@ -122,7 +123,7 @@ def test_a_type_from_an_expression_or_a_linked_file_is_not_ruled_out(tmp_path):
     path = template(tmp_path, variables={"t": "Microsoft.KeyVault/vaults"}, resources=[dynamic])
     doc = document(path)
     assert possible_types(doc) is None
-    ctx = Context(Options(), DocumentStore(Options()))
+    ctx = ScanContext(Options(), DocumentStore(Options()))
     assert [v.branch for v in vault_deployments(doc, ctx)] == ["declared"]
     assert findings(path, "KV001")
 
@@ -138,8 +139,8 @@ def test_a_template_without_vaults_or_checked_parameters_is_not_evaluated(tmp_pa
     path = template(tmp_path, parameters={"n": {"type": "string", "defaultValue": "x"}},
                     resources=[{"type": "Microsoft.Storage/storageAccounts", "name": "[parameters('n')]"}])
     doc = document(path)
-    ctx = Context(Options(), DocumentStore(Options()))
-    from preflight.engine import REGISTRY, load_rule_packs
+    ctx = ScanContext(Options(), DocumentStore(Options()))
+    from preflight.contract import REGISTRY, load_rule_packs
     load_rule_packs()
     for rule_id in ("KV001", "KV015", "ARM001", "ARM002", "ARM003", "ARM004"):
         assert list(REGISTRY[rule_id].check(doc, ctx)) == []

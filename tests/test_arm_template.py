@@ -9,11 +9,12 @@ from pathlib import Path
 from preflight.arm.deployments import deployed_resources, evaluations, template_of
 from preflight.arm.evaluator import evaluate, standalone_scope
 from preflight.arm.expressions import compile_string
-from preflight.arm.parameters import paired_files, templates_for
+from preflight.arm.parameters import paired_files
 from preflight.arm.template import ABSENT, ResourceDecl, Template
 from preflight.arm.values import PARAMETER, SECRET, Unknown
 from preflight.documents import load_document
-from preflight.engine import Context, DocumentStore, Options
+from preflight.contract import Options
+from preflight.engine import DocumentStore, ScanContext
 
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 PSCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#"
@@ -35,7 +36,7 @@ def template(path: Path, resources, parameters=None, variables=None, **extra) ->
 
 def load(path: Path, **options):
     opts = Options(**options)
-    ctx = Context(opts, DocumentStore(opts))
+    ctx = ScanContext(opts, DocumentStore(opts))
     doc = load_document(str(path), path.read_bytes())
     return doc, ctx
 
@@ -257,7 +258,6 @@ def test_pairing_by_naming_convention(tmp_path):
     assert names(paired_files(str(tmp_path / "template.json"))) == ["parameters.json"]
     assert names(paired_files(str(tmp_path / "main.json"))) == ["main.parameters.json"]
     assert paired_files(str(tmp_path / "azuredeploy.parameters.json")) == []
-    assert names(templates_for(str(tmp_path / "azuredeploy.parameters.prod.json"))) == ["azuredeploy.json"]
 
 
 def test_each_paired_file_is_evaluated_beside_the_defaults(tmp_path):

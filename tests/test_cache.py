@@ -198,7 +198,8 @@ def test_a_configuration_read_for_another_file_is_a_dependency(tmp_path):
     the project) depends on it: a configuration added in that file's folder is a change."""
     from preflight import fs
     from preflight.config import Configs
-    from preflight.engine import DocumentStore, Options
+    from preflight.contract import Options
+    from preflight.engine import DocumentStore
 
     (tmp_path / "sub").mkdir()
     configs = Configs()
@@ -483,7 +484,7 @@ def _file_system_calls(path: Path) -> list[str]:
 def test_checks_look_at_files_only_through_preflight_fs():
     sources = [p for p in (REPO / "preflight").rglob("*.py")
                if not (p.parent.name == "preflight" and p.name in OUTSIDE_CHECKS)
-               and p.parent.name not in ("report", "live", "resolve")]  # providers that turn the cache off + list((REPO / "rules").rglob("*.py"))
+               and p.parent.name not in ("report", "live", "resolve")]  # providers turn the cache off; rules included
     assert len(sources) > 20
     offenders = [call for p in sources for call in _file_system_calls(p)]
     assert offenders == [], "use preflight.fs so the result cache sees these: " + ", ".join(offenders)
@@ -527,7 +528,7 @@ def test_findings_whose_evidence_is_not_json_are_not_cached(project, cache_dir):
 def test_the_scan_key_follows_the_installed_parsers(tmp_path, monkeypatch):
     """An upgraded parser package (its files rewritten) is a new cache: findings rest on it."""
     from preflight import cache as cache_module
-    from preflight.engine import Options, load_rule_packs
+    from preflight.contract import Options, load_rule_packs
 
     load_rule_packs()
     package = tmp_path / "fakeparser"

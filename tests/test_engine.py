@@ -1,6 +1,8 @@
 import os
 
-from preflight.engine import REGISTRY, Context, Options, load_rule_packs, scan, to_finding
+from preflight import contract
+from preflight.contract import REGISTRY, Options, load_rule_packs
+from preflight.engine import ScanContext, scan, to_finding
 from preflight.findings import ERROR, WARNING, Finding, Issue, Severity
 
 
@@ -26,7 +28,6 @@ def test_severity_order_and_parse():
 
 
 def test_exception_in_a_rule_becomes_a_finding_and_the_scan_continues(tmp_path, monkeypatch):
-    from preflight import engine
     from preflight.documents import Kind
 
     def explode(doc, ctx):
@@ -34,7 +35,7 @@ def test_exception_in_a_rule_becomes_a_finding_and_the_scan_continues(tmp_path, 
         yield  # pragma: no cover
 
     load_rule_packs()
-    monkeypatch.setitem(REGISTRY, "ZZ999", engine.Rule("ZZ999", "explodes", ERROR, frozenset([Kind.CONDA]),
+    monkeypatch.setitem(REGISTRY, "ZZ999", contract.Rule("ZZ999", "explodes", ERROR, frozenset([Kind.CONDA]),
                                                        "test", explode, docs=""))
     (tmp_path / "a.yml").write_text("dependencies:\n  - pip=23.3.1\n  - pip:\n      - numpy\n")
     result = scan([str(tmp_path)], Options())
@@ -58,7 +59,7 @@ def test_positions_are_computed_only_for_files_with_findings():
 
     load_rule_packs()
     options = Options()
-    ctx = Context(options, DocumentStore(options))
+    ctx = ScanContext(options, DocumentStore(options))
     rules = [REGISTRY["ENV005"]]
     clean = load_document("clean.yml", b"dependencies:\n  - pip:\n      - numpy==1.0.0\n")
     dirty = load_document("dirty.yml", b"dependencies:\n  - pip:\n      - numpy\n")
@@ -69,7 +70,6 @@ def test_positions_are_computed_only_for_files_with_findings():
 
 def test_linked_documents_are_kept_and_others_loaded_on_demand(tmp_path):
     from preflight.documents import Kind
-    from preflight.engine import DocumentStore
 
     (tmp_path / "ic.json").write_text('{"entryScript": "score.py", "condaFile": "env.yml"}')
     (tmp_path / "env.yml").write_text("dependencies:\n  - pip:\n      - numpy==1.0.0\n")
@@ -81,13 +81,12 @@ def test_linked_documents_are_kept_and_others_loaded_on_demand(tmp_path):
         seen["linked_kind"] = linked.kind if linked else None
         return iter(())
 
-    import preflight.engine as engine
     load_rule_packs()
-    engine.REGISTRY["ZZ998"] = engine.Rule("ZZ998", "look", engine.INFO, frozenset([Kind.CONDA]), "t", look)
+    contract.REGISTRY["ZZ998"] = contract.Rule("ZZ998", "look", contract.INFO, frozenset([Kind.CONDA]), "t", look)
     try:
         scan([str(tmp_path)], Options())
     finally:
-        del engine.REGISTRY["ZZ998"]
+        del contract.REGISTRY["ZZ998"]
     assert seen == {"configs": [str(tmp_path / "ic.json")], "linked_kind": Kind.CONDA}
 
 
@@ -136,7 +135,7 @@ def test_models_of_files_and_folders_are_bounded_and_rebuilt_alike(monkeypatch, 
         (tmp_path / f"{name}.parameters.json").write_text(
             json.dumps({"parameters": {"keyVaultOption": {"value": option}}}))
     built: list[str] = []
-    real_model = Context.model
+    real_model = ScanContext.model
 
     def counting(self, key, build, local=False):
         if key not in (self.local if local else self.cache):
@@ -145,7 +144,7 @@ def test_models_of_files_and_folders_are_bounded_and_rebuilt_alike(monkeypatch, 
         assert len(self.local) <= engine._LOCAL_MODELS
         return value
 
-    monkeypatch.setattr(Context, "model", counting)
+    monkeypatch.setattr(ScanContext, "model", counting)
     unbounded = scan([str(tmp_path), str(FIXTURES)], Options(jobs=1))
     builds_unbounded = len(built)
     built.clear()
@@ -187,7 +186,7 @@ def _scan_with_a_worker_killer(monkeypatch, capsys, tmp_path, victim: str, death
         return iter(())
 
     load_rule_packs()
-    monkeypatch.setitem(REGISTRY, "ZZ997", engine.Rule("ZZ997", "kills-its-worker", ERROR,
+    monkeypatch.setitem(REGISTRY, "ZZ997", contract.Rule("ZZ997", "kills-its-worker", ERROR,
                                                        frozenset([Kind.CONDA]), "test", kill_the_worker))
     monkeypatch.setattr(engine, "POOL_MIN_FILES", 2)
     monkeypatch.setattr(engine, "_POOL_BATCH", 4)

@@ -334,8 +334,9 @@ def test_env012_extra_index_outside_pypi(tmp_path):
 
 def test_scoring_script_of_v1_and_v2():
     from preflight.documents import Kind
-    from preflight.engine import Context, DocumentStore, load_rule_packs
-    from preflight.engine import read_file
+    from preflight.contract import load_rule_packs
+    from preflight.engine import DocumentStore, ScanContext
+    from preflight.loaders import read_regular_file as read_file
     from preflight.documents import load_document
     from preflight.project import environment_links_of, scoring_script_of
 
@@ -347,7 +348,7 @@ def test_scoring_script_of_v1_and_v2():
         path = str(ENV_FIXTURES / rel)
         docs[rel] = load_document(path, read_file(path, 10**6))
         store.retain(docs[rel])
-    ctx = Context(options, store)
+    ctx = ScanContext(options, store)
     v1 = scoring_script_of(docs["v1-missing/inferenceconfig.json"], ctx)
     v2 = scoring_script_of(docs["v2-missing/deployment.yml"], ctx)
     assert v1.exists and v1.path == str(ENV_FIXTURES / "v1-missing" / "score.py") and v1.pointer == "/entryScript"
@@ -358,7 +359,7 @@ def test_scoring_script_of_v1_and_v2():
 
 
 def test_scoring_script_of_missing_and_non_local_code(tmp_path):
-    from preflight.engine import Context, DocumentStore
+    from preflight.engine import DocumentStore, ScanContext
     from preflight.documents import load_document
     from preflight.project import scoring_script_of
 
@@ -369,7 +370,7 @@ def test_scoring_script_of_missing_and_non_local_code(tmp_path):
     b = load_document(str(tmp_path / "b.json"), b'{"entryScript": "nope.py", "sourceDirectory": "src"}')
     store.retain(a)
     store.retain(b)
-    ctx = Context(options, store)
+    ctx = ScanContext(options, store)
     assert scoring_script_of(a, ctx).path is None and scoring_script_of(a, ctx).reason
     link = scoring_script_of(b, ctx)
     assert not link.exists and link.path == str(tmp_path / "src" / "nope.py")
@@ -414,7 +415,8 @@ _values = st.recursive(
                                  "ONLINE_DEPLOYMENT_V2", "BATCH_DEPLOYMENT_V2"]))
 def test_rules_never_raise_on_any_shape(data, kind):
     from preflight.documents import Document, Kind
-    from preflight.engine import REGISTRY, Context, DocumentStore, load_rule_packs
+    from preflight.contract import REGISTRY, load_rule_packs
+    from preflight.engine import DocumentStore, ScanContext
 
     load_rule_packs()
     doc = Document("/nonexistent/x.yml", Kind[kind], "yaml", text="", data=data)
@@ -422,7 +424,7 @@ def test_rules_never_raise_on_any_shape(data, kind):
     store = DocumentStore(options)
     if doc.kind in (Kind.INFERENCE_V1, Kind.ONLINE_DEPLOYMENT_V2, Kind.BATCH_DEPLOYMENT_V2):
         store.retain(doc)
-    ctx = Context(options, store)
+    ctx = ScanContext(options, store)
     for rule_id, r in REGISTRY.items():
         if rule_id.startswith("ENV") and r.check is not None:
             list(r.check(doc, ctx))

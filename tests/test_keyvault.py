@@ -11,7 +11,8 @@ import pytest
 from preflight.arm.values import Unknown
 from preflight.arm.vaults import vault_deployments
 from preflight.documents import load_document
-from preflight.engine import Context, DocumentStore, Options, scan
+from preflight.contract import Options
+from preflight.engine import DocumentStore, ScanContext, scan
 from preflight.findings import ERROR, INFO, WARNING
 
 from conftest import scan_json
@@ -47,7 +48,7 @@ def write_template(tmp_path, resources, parameters=None, variables=None, name="a
 def vaults_of(path, **options):
     opts = Options(**options)
     doc = load_document(str(path), Path(path).read_bytes())
-    return vault_deployments(doc, Context(opts, DocumentStore(opts)))
+    return vault_deployments(doc, ScanContext(opts, DocumentStore(opts)))
 
 
 # ------------------------------------------------------------------- SPEC §2.6 (a)-(g)

@@ -125,7 +125,7 @@ def test_live_without_the_extra_exits_2_with_the_install_command(tmp_path):
     env = {"PYTHONPATH": str(tmp_path), "AZURE_SUBSCRIPTION_ID": SUB}
     proc = run_cli("scan", str(FIXTURES / "demo"), "--live", env=env)
     assert proc.returncode == 2, proc.stderr
-    assert "pip install 'preflight[live]'" in proc.stderr and "Traceback" not in proc.stderr
+    assert "pip install 'azureml-preflight[live]'" in proc.stderr and "Traceback" not in proc.stderr
     # Without --live the same environment scans normally.
     assert run_cli("scan", str(FIXTURES / "demo"), env=env).returncode in (0, 1)
 

@@ -31,13 +31,6 @@ def _git(cwd: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
-def _kv001_registered() -> bool:
-    from preflight.engine import REGISTRY, load_rule_packs
-
-    load_rule_packs()
-    return "KV001" in REGISTRY
-
-
 @pytest.fixture(scope="module")
 def hook_source(tmp_path_factory) -> tuple[Path, str, dict]:
     """A committed copy of this repository (and its revision), and the environment pre-commit
@@ -123,7 +116,6 @@ def test_pre_commit_fails_on_findings_and_passes_when_clean(project):
     assert skipped.returncode == 0 and "no files to check" in skipped.stdout
 
 
-@pytest.mark.skipif(not _kv001_registered(), reason="KV001 is not registered in this checkout")
 def test_pre_commit_fails_on_a_wiped_key_vault(project):
     root, env = project
     infra = root / "infra"

@@ -13,7 +13,8 @@ from preflight.arm.functions import FUNCTIONS, Lambda
 from preflight.arm.template import Template
 from preflight.arm.values import ResourceRef, RuntimeValue, Unknown
 from preflight.documents import Kind, load_document
-from preflight.engine import REGISTRY, Context, DocumentStore, Options, check_document, load_rule_packs
+from preflight.contract import REGISTRY, Options, load_rule_packs
+from preflight.engine import DocumentStore, ScanContext, check_document
 
 # the strategies below are large: hypothesis warns about the size of their repr, which is harmless
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
@@ -121,7 +122,7 @@ def internal_errors(data):
     assert doc is not None and doc.kind == Kind.ARM_TEMPLATE
     store = DocumentStore(Options())
     store.current = doc
-    return [f.message for f in check_document(doc, Context(Options(), store), ARM_RULES) if f.rule == "PF003"]
+    return [f.message for f in check_document(doc, ScanContext(Options(), store), ARM_RULES) if f.rule == "PF003"]
 
 
 @SETTINGS

@@ -6,9 +6,10 @@ import json
 import pytest
 
 from conftest import FIXTURES, run_cli, scan_json
-from preflight import engine
+from preflight import contract
+from preflight.contract import REGISTRY, Options, load_rule_packs
 from preflight.documents import Kind, load_document
-from preflight.engine import REGISTRY, Options, load_rule_packs, scan
+from preflight.engine import scan
 from preflight.findings import ERROR, Issue
 from preflight.suppress import parse
 
@@ -127,7 +128,7 @@ def wiped_rule(monkeypatch):
                 yield Issue(f"/resources/{i}/properties/accessPolicies", f"vault '{r.get('name')}' wiped")
 
     load_rule_packs()
-    monkeypatch.setitem(REGISTRY, "ZZ901", engine.Rule("ZZ901", "test-wiped", ERROR, frozenset([Kind.ARM_TEMPLATE]),
+    monkeypatch.setitem(REGISTRY, "ZZ901", contract.Rule("ZZ901", "test-wiped", ERROR, frozenset([Kind.ARM_TEMPLATE]),
                                                        "test", check, docs=""))
     return Options(select={"ZZ9", "PF"})
 

@@ -16,7 +16,8 @@ Layers, each usable on its own:
     evaluator     evaluate(raw_or_node, scope) -> value | Unknown; standalone_scope(template,
                   parameters) for one template; Scope/Frame/Session/DeploymentContext
     parameters    parameter_sets(doc, ctx, declared) -> [ParameterSet]; paired_files(path);
-                  templates_for(parameter_path); read_parameter_file(data, path, abspath)
+                  read_parameter_file(data, path, abspath); register_parameter_finder(find)
+                  (a front end's own parameter files, e.g. `.bicepparam`)
     deployments   evaluations(doc, ctx) -> [Evaluation] (one per parameter set, cached);
                   deployed_resources(doc, ctx, type=None) -> [DeployedResource];
                   template_of(doc) -> Template; parameter_sets_of(doc, ctx) (cached, no

@@ -379,8 +379,8 @@ class DeployedResource:
     def bicep_symbol(self) -> tuple[str, str] | None:
         """(symbol, name as written in Bicep) when the resource was compiled from a `.bicep`
         declaration (`resource keyVault ...`), for messages in the file's own terms; else None."""
-        from ..bicep import symbol_of
-        return symbol_of(self.document, self.decl.pointer)
+        symbols = getattr(self.document, "cache", {}).get("bicep.symbols") if self.document is not None else None
+        return symbols.get(self.decl.pointer) if symbols else None  # left there by the Bicep front end
 
     @property
     def api_version(self) -> Any:

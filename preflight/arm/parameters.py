@@ -23,9 +23,10 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .. import fs
+from ..documents import load_document
 from ..loaders import FileTooLarge, LoadError, decode, join_pointer, load_json
 from .evaluator import Input
 from .template import kitem
@@ -140,8 +141,7 @@ def load_parameter_file(abspath: str, shown: str, ctx: Any, bare_ok: bool = Fals
     def build() -> ParameterFile | None:
         doc = ctx.document_at(abspath) if ctx is not None else None
         if doc is None and abspath.lower().endswith(".bicepparam"):
-            from ..bicep.params import load_file
-            doc = load_file(abspath)
+            doc = _front_end_document(abspath)
         if doc is not None:
             if doc.error is not None or doc.data is None:
                 return None
@@ -159,6 +159,25 @@ def load_parameter_file(abspath: str, shown: str, ctx: Any, bare_ok: bool = Fals
     return ctx.model(f"arm.parameter-file:{abspath}:{bare_ok}", build, local=True)
 
 
+def _front_end_document(abspath: str) -> Any:
+    """A parameter file a front end reads (.bicepparam), loaded by the document layer; None
+    when it cannot be read."""
+    raw = fs.read_or_none(abspath, MAX_PARAMETER_FILE_BYTES)
+    return load_document(abspath, raw, explicit=True) if raw is not None else None
+
+
+# Front ends pair parameter files of their own with a template (preflight.bicep: the
+# `.bicepparam` files whose `using` names it): `find(template_abspath, folder, names, ctx)`
+# gets the names in the template's folder that the JSON naming convention did not pair.
+ParameterFinder = Callable[[str, str, "list[str]", Any], "list[str]"]
+PARAMETER_FINDERS: list[ParameterFinder] = []
+
+
+def register_parameter_finder(find: ParameterFinder) -> None:
+    if find not in PARAMETER_FINDERS:
+        PARAMETER_FINDERS.append(find)
+
+
 _PAIRED = re.compile(r"^(?P<stem>.+?)\.parameters(?:\.[^/\\]+)?\.jsonc?$", re.I)
 
 
@@ -169,52 +188,33 @@ def paired_files(template_abspath: str, ctx: Any = None) -> list[str]:
     if ".parameters" in stem.lower():
         return []
     try:
-        by_stem, bicepparams = _folder_pairs(folder) if ctx is None else \
+        by_stem, unpaired = _folder_pairs(folder) if ctx is None else \
             ctx.model(f"arm.paired:{folder}", lambda: _folder_pairs(folder), local=True)
     except OSError:
         return []
     out = [os.path.join(folder, name) for name in by_stem.get(stem.lower(), ())]
-    if ctx is not None or bicepparams:
-        from ..bicep.links import bicepparam_for  # `using './main.bicep'` links
-        out += [p for p in bicepparam_for(template_abspath, folder, bicepparams, ctx) if p not in out]
+    for find in PARAMETER_FINDERS:
+        out += [p for p in find(template_abspath, folder, unpaired, ctx) if p not in out]
     return [p for p in out if fs.isfile(p)]
 
 
 def _folder_pairs(folder: str) -> tuple[dict[str, list[str]], list[str]]:
     """A folder's parameter files by the lower-cased template stem they pair with (each list in
-    sorted file-name order), and its .bicepparam files: read once per folder, not per template.
+    sorted file-name order), and its other file names (for PARAMETER_FINDERS): read once per
+    folder, not per template.
     A name pairs with at most one stem: `X.parameters[.*].json` with X, and `parameters.json`
     (which that pattern never matches) with `template`."""
     by_stem: dict[str, list[str]] = {}
-    bicepparams: list[str] = []
+    unpaired: list[str] = []
     for name in sorted(fs.listdir(folder)):
         m = _PAIRED.match(name)
         if m:
             by_stem.setdefault(m.group("stem").lower(), []).append(name)
         elif name.lower() == "parameters.json":
             by_stem.setdefault("template", []).append(name)
-        if name.lower().endswith(".bicepparam"):
-            bicepparams.append(name)
-    return by_stem, bicepparams
-
-
-def templates_for(parameter_abspath: str) -> list[str]:
-    """The template(s) a parameter file pairs with by naming convention (the reverse of
-    `paired_files`)."""
-    folder, base = os.path.split(parameter_abspath)
-    out = []
-    m = _PAIRED.match(base)
-    if m:
-        for ext in (".json", ".jsonc", ".bicep"):
-            out.append(os.path.join(folder, m.group("stem") + ext))
-    if base.lower() == "parameters.json":
-        out.append(os.path.join(folder, "template.json"))
-    if base.lower().endswith(".bicepparam"):
-        from ..bicep.links import using_target
-        target = using_target(parameter_abspath)
-        if target:
-            out.append(target)
-    return [p for p in out if fs.isfile(p)]
+        else:
+            unpaired.append(name)
+    return by_stem, unpaired
 
 
 def _shown(template_path: str, abspath: str) -> str:

@@ -7,12 +7,21 @@ to the Bicep line and column it came from. Every ARM and Key Vault rule then run
 A `.bicepparam` file becomes an ARM_PARAMETERS document (format "bicepparam") paired with the
 template its `using` names (`preflight.bicep.params`).
 
+The front end plugs into the layers below it when imported (the engine imports it): the
+document layer's loaders for the two formats (`documents.register_front_end`), and the ARM
+parameter model's finder of the `.bicepparam` files that name a template
+(`arm.parameters.register_parameter_finder`). Neither layer imports this package.
+
 Nothing here imports the parser (`preflight.bicep.syntax`) until a Bicep file is loaded.
 """
 from __future__ import annotations
 
 import os
 from typing import Any
+
+from ..arm.parameters import register_parameter_finder
+from ..documents import register_front_end
+from .links import bicepparam_for
 
 BICEP_FORMATS = ("bicep", "bicepparam")
 
@@ -146,3 +155,8 @@ def note_defined_at(doc: Any, note: tuple[int, int, str], document_at: Any) -> t
     shown_folder = os.path.dirname(doc.path)
     chain = [(_shown(path, doc, shown_folder), call_line) for path, call_line in calls]
     return Definition(_shown(module_file, doc, shown_folder), "", module_doc, chain, ""), line, column, message
+
+
+register_front_end("bicep", load_bicep)
+register_front_end("bicepparam", load_bicepparam)
+register_parameter_finder(bicepparam_for)  # `using './main.bicep'` links

@@ -82,11 +82,3 @@ def _parameter_file(doc: Any, shown: str, values: dict, unknown: dict, positions
         pf.names[lower] = name
         pf.pointers[lower] = join_pointer("/parameters", name)
     return pf
-
-
-def load_file(abspath: str) -> Any:
-    """A .bicepparam document read from disk (None when it cannot be read)."""
-    from ..documents import load_document
-    from .files import read_regular
-    raw = read_regular(abspath, 4 * 1024 * 1024)
-    return load_document(abspath, raw, explicit=True) if raw is not None else None

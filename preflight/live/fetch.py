@@ -30,7 +30,7 @@ from .segments import location_segment, resource_group_problem, subscription_pro
 
 T = TypeVar("T")
 
-INSTALL_HINT = "pip install 'preflight[live]'"
+INSTALL_HINT = "pip install 'azureml-preflight[live]'"
 
 
 class LiveUnavailable(Exception):

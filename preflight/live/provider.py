@@ -48,7 +48,7 @@ def _wanted(plan: PlannedVault, ctx: Any) -> bool:
     """False when the command line and the file's configuration deselect every LIVE rule for
     the template: then there is no reason to call Azure for its vaults."""
     from ..config import rule_filter
-    from ..engine import REGISTRY
+    from ..contract import REGISTRY
 
     options = getattr(ctx, "options", None)
     if options is None:
@@ -131,7 +131,7 @@ def describe_vault(plan: PlannedVault, target: VaultTarget | None, settings: Liv
 def check(plans: Iterable[PlannedVault], settings: LiveSettings, ctx: Any = None,
           credential: Any = None) -> list[Finding]:
     """Every LIVE finding for these plans. Never raises for an Azure-side failure: those are LIVE010."""
-    from ..engine import REGISTRY, load_rule_packs
+    from ..contract import REGISTRY, load_rule_packs
 
     load_rule_packs()
     jobs: list[tuple[PlannedVault, VaultTarget | None, str | None, str | None]] = []

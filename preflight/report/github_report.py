@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from ..engine import ScanResult
+from ..contract import ScanResult
 from ..findings import Severity
 from .untrusted import printable
 

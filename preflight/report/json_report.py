@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from .. import __version__
-from ..engine import ScanResult
+from ..contract import ScanResult
 from ..findings import Severity
 
 

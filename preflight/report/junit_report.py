@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ..engine import ScanResult
+from ..contract import ScanResult
 from ..findings import Finding
 from . import rule_doc_url
 from .untrusted import printable

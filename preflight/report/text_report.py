@@ -5,7 +5,7 @@ Each finding is one line whatever the file held: paths, messages and fixes are p
 """
 from __future__ import annotations
 
-from ..engine import ScanResult
+from ..contract import ScanResult
 from ..findings import Severity
 from .untrusted import line_start, printable
 

@@ -24,7 +24,7 @@ from preflight.arm.vaults import (MINIMUM_API, RETIREMENT_DAY, WORKSPACES, Vault
                                   vault_deployments, vaults_not_checked)
 from preflight.clock import today_for
 from preflight.documents import Document, Kind
-from preflight.engine import ERROR, INFO, WARNING, Context, Issue, rule
+from preflight.contract import ERROR, INFO, WARNING, Context, Issue, rule
 from preflight.findings import Severity
 
 FIXES = ("in order of robustness: (a) switch the vault to Azure RBAC (`enableRbacAuthorization: true` "

@@ -14,8 +14,8 @@ from typing import Iterator
 
 from preflight.deploy import script_uses
 from preflight.documents import Document, Kind
+from preflight.contract import ERROR, INFO, WARNING, Context, Issue, rule
 from preflight.project import deployments_running, v2_conda_environments
-from preflight.engine import ERROR, INFO, WARNING, Context, Issue, rule
 
 SCRIPT = Kind.SCORING_SCRIPT
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)

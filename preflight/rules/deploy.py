@@ -26,7 +26,7 @@ from preflight.deploy import (
 )
 from preflight import v2schema
 from preflight.documents import Document, Kind
-from preflight.engine import ERROR, INFO, WARNING, Context, Issue, rule
+from preflight.contract import ERROR, INFO, WARNING, Context, Issue, rule
 
 V1 = Kind.DEPLOY_V1
 IC = Kind.INFERENCE_V1

@@ -3,7 +3,7 @@
 These rules are emitted by the resolve provider (`preflight.resolve`), not by a per-document
 check: they need the package index.
 """
-from preflight.engine import declare
+from preflight.contract import declare
 from preflight.findings import ERROR
 
 _RUN = """

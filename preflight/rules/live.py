@@ -3,12 +3,12 @@
 These rules are emitted by the live provider (`preflight.live`), not by a per-document check:
 they need the vault's current state, read through Azure Resource Manager.
 """
-from preflight.engine import declare
+from preflight.contract import declare
 from preflight.findings import ERROR, INFO, WARNING
 
 _RUN = """
     Runs only with `preflight scan --live --subscription ID --resource-group RG` (extra `live`:
-    `pip install 'preflight[live]'`); needs read access to the vault (e.g. the Reader role).
+    `pip install 'azureml-preflight[live]'`); needs read access to the vault (e.g. the Reader role).
 """
 
 declare("LIVE001", "live-principal-dropped", ERROR,

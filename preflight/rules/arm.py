@@ -19,7 +19,7 @@ from preflight.arm.parameters import undeclared_in_file
 from preflight.arm.template import ABSENT, ParameterDecl, ResourceDecl, Template, kitem
 from preflight.arm.values import describe, equal3, find_unknown
 from preflight.documents import Document, Kind
-from preflight.engine import ERROR, WARNING, Context, Issue, rule
+from preflight.contract import ERROR, WARNING, Context, Issue, rule
 from preflight.loaders import join_pointer
 
 from .keyvault import report_once

@@ -15,7 +15,7 @@ from preflight.conda import (AZUREML_DEFAULTS, INFERENCE_SERVER, OUTSIDE, V1_MIN
                              CondaPackage, PipRequirement, admits_below, conda_admits_below, unpinned_conda_packages,
                              unpinned_pip_requirements, v1_serving, v2_serving)
 from preflight.documents import Document, Kind
-from preflight.engine import ERROR, INFO, WARNING, Context, Issue, rule
+from preflight.contract import ERROR, INFO, WARNING, Context, Issue, rule
 from preflight.project import (V1_SCORING, V2_SCORING, HeldEnvironment, held_environments, pin_policy)
 
 READS = [Kind.CONDA, Kind.ENVIRONMENT_V1, Kind.ENVIRONMENT_V2, Kind.INFERENCE_V1, Kind.ONLINE_DEPLOYMENT_V2,

@@ -1,0 +1,136 @@
+"""The rule contract: what rules, models, filters, the cache, reporters and providers share.
+
+A rule is a function decorated with `@rule(...)`: its metadata sits beside its check, and its
+docstring is its documentation (What it does / Why it matters / Example / How to fix). It reads
+documents of the kinds it declares and yields `Issue`s; the engine (`preflight.engine`, the
+composition root) attaches the rule's id, name and severity and resolves positions. A rule that
+is emitted elsewhere (by the scan itself, by a provider such as `--live`) is `declare`d.
+
+The built-in rules live in `preflight.rules`, one module per family; `load_rule_packs()` imports
+them. Everything here is plain data and a registry: this module imports no stage of the scan.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Protocol
+
+from .config import rule_filter
+from .documents import Document, Kind
+from .findings import ERROR, INFO, WARNING, Finding, Issue, Severity
+
+DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+class Context(Protocol):
+    """What a rule (or a model) may look at besides its document: other documents, the models
+    built once per scan, and the scan's options. The engine's `ScanContext` implements it."""
+
+    options: Options
+
+    def document_at(self, abspath: str) -> Document | None:
+        """The document at a path (loaded on demand if the scan has not kept it)."""
+        ...
+
+    def documents_of(self, *kinds: Kind) -> list[Document]:
+        """Every scanned document of the linking kinds asked for."""
+        ...
+
+    def model(self, key: str, build: Callable[[], Any], local: bool = False) -> Any:
+        """Build a model once: project-wide, or with `local` one of a file or folder."""
+        ...
+
+
+Check = Callable[[Document, Context], Iterable[Issue]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    severity: Severity
+    kinds: frozenset[Kind]
+    summary: str
+    check: Check | None
+    docs: str = ""
+    family: str = ""
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def rule(id: str, name: str, severity: Severity, reads: Iterable[Kind] | Kind,
+         summary: str) -> Callable[[Check], Check]:
+    """Register a check. `reads` is the kind (or kinds) of document it is called for."""
+    kinds = frozenset([reads] if isinstance(reads, Kind) else reads)
+
+    def register(check: Check) -> Check:
+        if id in REGISTRY:
+            raise ValueError(f"rule id {id} registered twice")
+        REGISTRY[id] = Rule(id, name, severity, kinds, summary, check,
+                            docs=inspect.cleandoc(check.__doc__ or ""), family=_family(id))
+        return check
+
+    return register
+
+
+def declare(id: str, name: str, severity: Severity, summary: str, docs: str) -> Rule:
+    """Register a rule the scan itself emits (PF001) or one emitted by a provider."""
+    r = Rule(id, name, severity, frozenset(), summary, None, docs=inspect.cleandoc(docs), family=_family(id))
+    REGISTRY[id] = r
+    return r
+
+
+def _family(rule_id: str) -> str:
+    return rule_id.rstrip("0123456789")
+
+
+def load_rule_packs() -> None:
+    """Import the built-in rule pack (preflight.rules) once: importing it registers every rule."""
+    importlib.import_module("preflight.rules")
+
+
+@dataclass
+class Options:
+    """Everything a scan needs besides the paths; filled from the CLI and the config."""
+
+    select: set[str] | None = None  # None: every rule
+    ignore: set[str] = field(default_factory=set)
+    exclude: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)  # --param NAME=VALUE
+    parameter_files: tuple[str, ...] = ()  # --parameters FILE
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    extra: dict[str, Any] = field(default_factory=dict)  # options owned by rule families
+    # The filter stage (preflight.filters): each file's configuration (preflight.config.Configs;
+    # None: only select/ignore above), a baseline to hide known findings (preflight.baseline).
+    configs: Any = None
+    baseline: Any = None
+    # Progress display (preflight.progress.Progress): `start(label, total)` returns a tick.
+    progress: Any = None
+    # Providers (e.g. `--live`): `collect(doc, ctx)` sees each checked document, `finish(ctx)`
+    # runs after every offline rule and returns findings; its failure never hides the others.
+    providers: tuple[Any, ...] = ()
+    jobs: int | None = None  # worker processes for large scans; None: one per CPU, 1: none
+    cache_dir: str | None = None  # the result cache (preflight.cache); None: no cache
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding]
+    files: int  # files of a known kind that were read
+    checked: list[str] = field(default_factory=list)  # their paths, in the order they were checked
+    baselined: int = 0  # findings hidden by the baseline
+    cache_hits: int = 0  # files whose findings came from the result cache
+    cache_error: str | None = None  # why the cache could not be used or saved
+
+
+def rule_enabled(rule_id: str, options: Options) -> bool:
+    """Enabled by select/ignore (the more specific selector wins); each file's configuration
+    narrows this further in the filter stage."""
+    return rule_filter(options.select, options.ignore)(rule_id)
+
+
+__all__ = ["ERROR", "WARNING", "INFO", "Severity", "Issue", "Finding", "Document", "Kind", "Context", "Check",
+           "Rule", "REGISTRY", "rule", "declare", "load_rule_packs", "Options", "ScanResult", "rule_enabled",
+           "DEFAULT_MAX_FILE_BYTES"]
