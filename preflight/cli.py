@@ -11,6 +11,10 @@ from . import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 FAIL_ON = ("error", "warning", "info", "never")
+# The default fails a run on errors alone: findings that break a deployment or wipe access (KV001,
+# KV019 from its date, PF001...); warnings (hygiene: open network KV015, unpinned ENV004/ENV005)
+# are reported without failing. `fail-on = "warning"` restores the stricter gate.
+DEFAULT_FAIL_ON = "error"
 
 
 class UsageError(Exception):
@@ -39,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--select", metavar="IDS", help="only these rules (comma-separated ids or prefixes)")
     scan.add_argument("--ignore", metavar="IDS", help="skip these rules (comma-separated ids or prefixes)")
     scan.add_argument("--fail-on", choices=FAIL_ON, default=None,
-                      help="lowest severity that makes the exit code 1 (default: warning)")
+                      help="lowest severity that makes the exit code 1 (default: error, what breaks a "
+                      "deployment; warnings are reported without failing)")
     scan.add_argument("--config", metavar="FILE", help="configuration file (default: nearest "
                       ".preflight.toml or pyproject.toml with [tool.preflight])")
     scan.add_argument("--baseline", metavar="FILE", help="hide the findings recorded in FILE; report only new ones")
@@ -98,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--format", default="json", choices=("json", "sarif"), help="report format (default json)")
     merge.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     merge.add_argument("--fail-on", choices=FAIL_ON, default=None,
-                       help="lowest severity that makes the exit code 1 (default: the configuration's, else warning)")
+                       help="lowest severity that makes the exit code 1 (default: the configuration's, else error)")
     return parser
 
 
@@ -166,7 +171,7 @@ def build_options(args: argparse.Namespace):
     for f in args.parameters:
         if not os.path.isfile(f):
             raise UsageError(f"--parameters {f}: no such file")
-    fail_on = args.fail_on or config.get("fail-on", "warning")
+    fail_on = args.fail_on or config.get("fail-on", DEFAULT_FAIL_ON)
     from .clock import DateError, pinned_day
 
     try:
@@ -380,7 +385,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from .merge import MergeError, merge, render
 
     try:
-        fail_on = args.fail_on or Configs().for_path(".").get("fail-on", "warning")
+        fail_on = args.fail_on or Configs().for_path(".").get("fail-on", DEFAULT_FAIL_ON)
         result = merge(args.reports)
     except (ConfigError, MergeError) as exc:
         raise UsageError(str(exc)) from None

@@ -56,7 +56,7 @@ SCHEMA: dict[str, Any] = {
             "type": "object", "propertyNames": _SELECTOR, "additionalProperties": {"enum": list(SEVERITIES)},
             "description": "rule id or prefix -> error | warning | info",
         },
-        "fail-on": {"enum": list(FAIL_ON), "description": "lowest severity that makes the exit code 1"},
+        "fail-on": {"enum": list(FAIL_ON), "description": "lowest severity that makes the exit code 1 (default error)"},
         "exclude": {"type": "array", "items": _GLOB, "description": "globs of files and folders never scanned"},
         "max-file-size": {"type": "integer", "minimum": 1, "description": "bytes; larger files are skipped (PF002)"},
         "pin-exempt": {

@@ -25,7 +25,7 @@ from .findings import Finding
 KEEP_ALWAYS = frozenset({"PF001", "PF002", "PF003", "PF004"})  # about the file, not its values
 _MODULE = re.compile(r"^[ \t]*module[ \t]+[A-Za-z_][A-Za-z0-9_]*[ \t]+'([^'\n]*)'", re.M)
 MAX_BICEP_BYTES = 4 * 1024 * 1024
-SHOWN_CALLERS = 3
+SHOWN_CALLERS = 1  # a message names the first deploying file; data names them all
 
 
 def _key(path: str) -> str:
@@ -97,11 +97,25 @@ def report_once(findings: list[Finding], checked: Iterable[str]) -> list[Finding
     for f in kept:
         if f.data.get("callers"):
             f.data["callers"] = sorted(f.data["callers"])
-            f.message = f"{f.message} ({_deployed_by(f.data['callers'])})"
+            f.message = f"{f.message} ({_deployed_by(f.data['callers'], f.path)})"
     return kept
 
 
-def _deployed_by(callers: list[str]) -> str:
-    shown = ", ".join(callers[:SHOWN_CALLERS])
-    more = len(callers) - SHOWN_CALLERS
+def _deployed_by(callers: list[str], path: str) -> str:
+    """The scanned files that deploy the module at `path`, as a message names them: the
+    outermost file of each chain of calls, relative to the module's folder (the chains in full,
+    as scanned, stay in `data["callers"]`), at most SHOWN_CALLERS."""
+    roots = list(dict.fromkeys(_relative(chain.split(" > ")[0], path) for chain in callers))
+    shown = ", ".join(roots[:SHOWN_CALLERS])
+    more = len(roots) - SHOWN_CALLERS
     return f"deployed by {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def _relative(call: str, path: str) -> str:
+    """'FILE:LINE' with FILE relative to the folder of `path` (as scanned, where none exists)."""
+    file, _, line = call.rpartition(":")
+    try:
+        file = os.path.relpath(file, os.path.dirname(path) or os.curdir)
+    except ValueError:  # another drive
+        pass
+    return f"{file}:{line}"

@@ -32,7 +32,7 @@ def write_baseline(cwd, *paths, baseline="baseline.json"):
 def test_round_trip_only_new_findings_are_reported(tmp_path):
     (tmp_path / "envs").mkdir()
     (tmp_path / "envs" / "env.yml").write_text(ENV)
-    assert run_cli("scan", "envs", cwd=tmp_path).returncode == 1
+    assert run_cli("scan", "envs", "--fail-on", "warning", cwd=tmp_path).returncode == 1
 
     data = write_baseline(tmp_path, "envs")
     assert data["preflight-baseline"] == 1
@@ -45,7 +45,7 @@ def test_round_trip_only_new_findings_are_reported(tmp_path):
     assert report["findings"] == [] and proc.returncode == 0
 
     (tmp_path / "envs" / "new.yml").write_text(ENV.replace("pandas", "scipy"))
-    report, proc = scan_json("envs", "--baseline", "baseline.json", cwd=tmp_path)
+    report, proc = scan_json("envs", "--baseline", "baseline.json", "--fail-on", "warning", cwd=tmp_path)
     assert rules(report) == [("envs/new.yml", "ENV005", 7), ("envs/new.yml", "ENV005", 8)]
     assert proc.returncode == 1
 
@@ -60,7 +60,7 @@ def test_edits_elsewhere_keep_findings_hidden_but_changed_content_returns(tmp_pa
     assert report["findings"] == [] and proc.returncode == 0
     # The offending requirement itself changed: a new finding.
     (tmp_path / "env.yml").write_text(moved.replace("requests>=2", "requests>=2.31"))
-    report, proc = scan_json("env.yml", "--baseline", "baseline.json", cwd=tmp_path)
+    report, proc = scan_json("env.yml", "--baseline", "baseline.json", "--fail-on", "warning", cwd=tmp_path)
     assert [f["message"] for f in report["findings"]] == [
         "pip package 'requests' is not pinned: `>=2.31` admits more than one version"]
     assert proc.returncode == 1
@@ -70,7 +70,8 @@ def test_identical_findings_are_counted(tmp_path):
     (tmp_path / "env.yml").write_text(ENV)
     write_baseline(tmp_path, "env.yml", "--select", "ENV005")
     (tmp_path / "env.yml").write_text(ENV + "      - pandas\n")  # a second, identical finding
-    report, proc = scan_json("env.yml", "--select", "ENV005", "--baseline", "baseline.json", cwd=tmp_path)
+    report, proc = scan_json("env.yml", "--select", "ENV005", "--baseline", "baseline.json", "--fail-on", "warning",
+                             cwd=tmp_path)
     assert rules(report) == [("env.yml", "ENV005", 9)] and proc.returncode == 1
 
 

@@ -43,7 +43,7 @@ def test_json_report_for_unpinned_pip_package(tmp_path):
     (tmp_path / "envs").mkdir()
     (tmp_path / "envs" / "conda.yml").write_text(UNPINNED)
     report, proc = scan_json("envs/conda.yml", cwd=tmp_path)
-    assert proc.returncode == 1
+    assert proc.returncode == 0  # a warning is reported; by default only errors fail the run
     [finding] = report["findings"]
     assert finding["rule"] == "ENV005" and finding["name"] == "pip-package-unpinned"
     assert finding["severity"] == "warning"
@@ -72,9 +72,10 @@ def test_fail_on_controls_the_exit_code(tmp_path):
 
 def test_select_and_ignore(tmp_path):
     (tmp_path / "conda.yml").write_text(UNPINNED)
-    assert run_cli("scan", str(tmp_path), "--ignore", "ENV005").returncode == 0
-    assert run_cli("scan", str(tmp_path), "--select", "ENV").returncode == 1
-    assert run_cli("scan", str(tmp_path), "--select", "KV").returncode == 0
+    strict = ("--fail-on", "warning")
+    assert run_cli("scan", str(tmp_path), "--ignore", "ENV005", *strict).returncode == 0
+    assert run_cli("scan", str(tmp_path), "--select", "ENV", *strict).returncode == 1
+    assert run_cli("scan", str(tmp_path), "--select", "KV", *strict).returncode == 0
 
 
 def test_output_file(tmp_path):
@@ -138,7 +139,8 @@ def test_a_file_reached_by_several_paths_is_checked_once(tmp_path):
     (tmp_path / "a.yml").write_text(UNPINNED)
     (tmp_path / "sub" / "b.yml").write_text(UNPINNED)
     os.symlink("a.yml", tmp_path / "link.yml")
-    report, proc = scan_json("sub/b.yml", "a.yml", "./a.yml", ".", "sub", "sub/b.yml", "link.yml", cwd=tmp_path)
+    report, proc = scan_json("sub/b.yml", "a.yml", "./a.yml", ".", "sub", "sub/b.yml", "link.yml", "--fail-on",
+                             "warning", cwd=tmp_path)
     assert proc.returncode == 1
     assert _findings_by_path(report) == {"sub/b.yml": ["ENV005"], "a.yml": ["ENV005"]}
     assert report["summary"]["files"] == 2

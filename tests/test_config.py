@@ -53,7 +53,7 @@ def test_pyproject_tool_section_and_precedence(tmp_path):
     write(tmp_path, "pyproject.toml", '[project]\nname = "x"\n\n[tool.preflight]\nignore = ["ENV005"]\n')
     assert run_cli("scan", ".", cwd=tmp_path).returncode == 0
     # .preflight.toml wins over pyproject.toml in the same folder.
-    write(tmp_path, ".preflight.toml", 'select = ["ENV"]\n')
+    write(tmp_path, ".preflight.toml", 'select = ["ENV"]\nfail-on = "warning"\n')
     assert run_cli("scan", ".", cwd=tmp_path).returncode == 1
 
 
@@ -66,8 +66,8 @@ def test_pyproject_without_a_tool_section_is_passed_over(tmp_path):
 
 def test_explicit_config_file_applies_everywhere(tmp_path):
     write(tmp_path, "a/env.yml", UNPINNED)
-    write(tmp_path, "a/.preflight.toml", 'select = ["ENV"]\n')
-    write(tmp_path, "ci.toml", 'ignore = ["ENV005"]\n')
+    write(tmp_path, "a/.preflight.toml", 'select = ["ENV"]\nfail-on = "warning"\n')
+    write(tmp_path, "ci.toml", 'ignore = ["ENV005"]\nfail-on = "warning"\n')
     assert run_cli("scan", "a", cwd=tmp_path).returncode == 1
     assert run_cli("scan", "a", "--config", "ci.toml", cwd=tmp_path).returncode == 0
 
@@ -98,10 +98,10 @@ def test_select_extend_select_and_cli_override(tmp_path):
     write(tmp_path, ".preflight.toml", 'select = ["KV"]\n')
     assert run_cli("scan", ".", cwd=tmp_path).returncode == 0
     write(tmp_path, ".preflight.toml", 'select = ["KV"]\nextend-select = ["ENV005"]\n')
-    assert run_cli("scan", ".", cwd=tmp_path).returncode == 1
+    assert run_cli("scan", ".", "--fail-on", "warning", cwd=tmp_path).returncode == 1
     # --select on the command line replaces the configuration's selection.
     write(tmp_path, ".preflight.toml", 'select = ["KV"]\n')
-    assert run_cli("scan", ".", "--select", "ENV", cwd=tmp_path).returncode == 1
+    assert run_cli("scan", ".", "--select", "ENV", "--fail-on", "warning", cwd=tmp_path).returncode == 1
 
 
 def test_per_file_ignores_with_globs(tmp_path):
@@ -251,7 +251,7 @@ def test_config_that_is_a_fifo_or_a_device_is_refused_not_read(tmp_path, special
         os.mkfifo(tmp_path / "fifo.toml")
         special = "fifo.toml"
         os.mkfifo(tmp_path / ".preflight.toml")
-        proc = run_cli("scan", "--format", "json", ".", cwd=tmp_path, timeout=60)
+        proc = run_cli("scan", "--format", "json", "--fail-on", "warning", ".", cwd=tmp_path, timeout=60)
         assert proc.returncode == 1 and json.loads(proc.stdout)["summary"]["files"] == 1, proc.stderr
     proc = run_cli("scan", "--config", special, "env.yml", cwd=tmp_path, timeout=60)
     assert proc.returncode == 2 and proc.stdout == ""
@@ -345,3 +345,12 @@ def test_folders_without_a_configuration_share_one_default_object(tmp_path, monk
     configs = Configs()
     found = {id(configs.for_file(str(tmp_path / f"f{i}" / "x.yml"))) for i in range(5)}
     assert len(found) == 1 and configs.for_file(str(tmp_path / "x.yml")).path is None
+
+
+def test_by_default_only_errors_fail_and_fail_on_in_the_configuration_restores_warnings(tmp_path):
+    write(tmp_path, "env.yml", UNPINNED)
+    proc = run_cli("scan", "--format", "json", ".", cwd=tmp_path)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["summary"]["warnings"] >= 1  # reported, not failing
+    write(tmp_path, ".preflight.toml", 'fail-on = "warning"\n')
+    assert run_cli("scan", ".", cwd=tmp_path).returncode == 1
+    assert run_cli("scan", ".", "--fail-on", "error", cwd=tmp_path).returncode == 0  # the command line wins

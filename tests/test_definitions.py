@@ -60,7 +60,16 @@ def test_a_module_deployed_by_several_files_is_one_finding_naming_them(tmp_path)
     assert finding.path == str(root / "modules" / "vault.bicep")
     assert finding.line == VAULT_MODULE.splitlines().index("    accessPolicies: accessPolicies") + 1
     assert finding.data["callers"] == [f"{root / 'dev.bicep'}:1", f"{root / 'prod.bicep'}:1"]
-    assert finding.message.endswith(f"(deployed by {root / 'dev.bicep'}:1, {root / 'prod.bicep'}:1)")
+    assert finding.message.endswith("(deployed by ../dev.bicep:1 and 1 more)")
+
+
+def test_the_message_names_the_outermost_deploying_file_and_data_the_whole_chain(tmp_path):
+    root = repo(tmp_path, {"main.bicep": "module mid 'modules/mid.bicep' = {\n  name: 'mid'\n}\n"})
+    (root / "modules" / "mid.bicep").write_text(caller("kv-x").replace("modules/vault.bicep", "vault.bicep"))
+    [finding] = kv(scan([str(root / "main.bicep")], Options()), "KV001")
+    assert finding.data["callers"] == [f"{root / 'main.bicep'}:1 > {root / 'modules' / 'mid.bicep'}:1"]
+    assert finding.message.endswith("(deployed by ../main.bicep:1)")
+    assert "'kv-x'" in finding.message
 
 
 def test_a_module_whose_only_caller_passes_policies_is_not_judged_on_its_empty_default(tmp_path):

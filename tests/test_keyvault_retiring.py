@@ -187,11 +187,15 @@ def test_a_day_that_is_not_a_date_is_a_usage_error(tmp_path, args, env, config, 
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
 
 
-def test_kv019_alone_fails_a_default_run(tmp_path):
+def test_kv019_fails_a_default_run_from_the_retirement_day(tmp_path):
+    """A warning before the day (reported, the run passes); an error from the day on, when the
+    template no longer deploys (the run fails)."""
     (tmp_path / "t.json").write_text(template(vault("2023-07-01", properties={**PROPS, "enableRbacAuthorization": True,
                                                                               "networkAcls": {"defaultAction": "Deny"}})))
-    report, proc = scan_json(str(tmp_path), "--no-cache")
-    assert [f["rule"] for f in report["findings"]] == ["KV019"] and proc.returncode == 1
+    report, proc = scan_json(str(tmp_path), "--no-cache", "--today", "2027-02-26")
+    assert [(f["rule"], f["severity"]) for f in report["findings"]] == [("KV019", "warning")] and proc.returncode == 0
+    report, proc = scan_json(str(tmp_path), "--no-cache", "--today", "2027-02-27")
+    assert [(f["rule"], f["severity"]) for f in report["findings"]] == [("KV019", "error")] and proc.returncode == 1
 
 
 def test_the_cache_keys_on_the_day(tmp_path, monkeypatch):

@@ -103,7 +103,13 @@ def test_pre_commit_fails_on_findings_and_passes_when_clean(project):
     shutil.copy(INTEGRATIONS / "conda-pinned.yml", root / "pinned.yml")
     (root / "notes.md").write_text("not for preflight\n")
 
-    failed = pre_commit(root, env, "environment.yml")
+    # By default only errors fail: the unpinned packages are warnings.
+    assert pre_commit(root, env, "environment.yml").returncode == 0
+    (root / ".preflight.toml").write_text('fail-on = "warning"\n')  # the hook follows the configuration
+    try:
+        failed = pre_commit(root, env, "environment.yml")
+    finally:
+        (root / ".preflight.toml").unlink()
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "ENV005" in failed.stdout and "environment.yml:9:9" in failed.stdout
     assert "Failed" in failed.stdout
@@ -170,6 +176,7 @@ def test_a_staged_file_named_like_an_output_option_overwrites_nothing(hook_sourc
     _git(root, "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "victim")
     (root / "--output=victim.json").write_text("{}\n")
     shutil.copy(INTEGRATIONS / "conda-unpinned.yml", root / "environment.yml")
+    (root / ".preflight.toml").write_text('fail-on = "warning"\n')  # so the report is shown
     proc = pre_commit_staged(root, env)
     assert (root / "victim.json").read_text() == '{"keep": true}\n'
     assert (root / "--output=victim.json").read_text() == "{}\n"

@@ -31,7 +31,7 @@ def annotations(*args, cwd):
 
 def test_warning_annotation_with_position_title_and_fix(tmp_path):
     (tmp_path / "env.yml").write_text(ENV)
-    lines, proc = annotations("env.yml", cwd=tmp_path)
+    lines, proc = annotations("env.yml", "--fail-on", "warning", cwd=tmp_path)
     assert proc.returncode == 1
     [line] = lines
     assert line.startswith("::warning file=env.yml,line=7,col=9,title=ENV005::pip package 'requests'")
@@ -116,7 +116,7 @@ def test_action_scan_step_writes_sarif_and_annotations(tmp_path, console_script)
     workspace = tmp_path / "repo"
     (workspace / "envs").mkdir(parents=True)
     (workspace / "envs" / "env.yml").write_text(ENV)
-    proc, outputs = _run_scan_step(workspace, tmp_path, paths="envs", annotations="true")
+    proc, outputs = _run_scan_step(workspace, tmp_path, paths="envs", annotations="true", args="--fail-on warning")
     assert proc.returncode == 0, proc.stderr  # the exit code is reported, and used by a later step
     assert outputs == {"exit-code": "1"}
     log = json.loads((workspace / "preflight.sarif").read_text())

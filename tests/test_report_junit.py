@@ -28,7 +28,7 @@ def junit(*args, cwd):
 def test_failures_per_finding_and_passing_cases_for_clean_files(tmp_path):
     (tmp_path / "bad.yml").write_text(ENV)
     (tmp_path / "good.yml").write_text(ENV.replace("requests>=2", "requests==2.31.0"))
-    root, proc = junit(".", cwd=tmp_path)
+    root, proc = junit(".", "--fail-on", "warning", cwd=tmp_path)
     assert proc.returncode == 1
     assert root.tag == "testsuites" and (root.get("tests"), root.get("failures")) == ("2", "1")
     suites = {s.get("name"): s for s in root.iter("testsuite")}

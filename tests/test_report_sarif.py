@@ -43,7 +43,7 @@ def test_vendored_schema_is_the_shared_one():
 def test_sarif_is_valid_and_describes_every_rule(tmp_path):
     (tmp_path / "envs").mkdir()
     (tmp_path / "envs" / "env.yml").write_text(ENV)
-    log, proc = sarif("envs", cwd=tmp_path)
+    log, proc = sarif("envs", "--fail-on", "warning", cwd=tmp_path)
     validate(log)
     assert proc.returncode == 1 and log["version"] == "2.1.0"
     [run] = log["runs"]

@@ -199,9 +199,9 @@ def test_kv001_suppressed_by_arm_metadata_and_by_config(tmp_path):
 def test_yaml_comment_and_config_ignore_through_the_cli(tmp_path):
     (tmp_path / "env.yml").write_text(ENV.replace("requests>=2", "requests>=2  # preflight: ignore[ENV005]")
                                       .replace("      - pandas", "      - pandas  # preflight: ignore[ENV005]"))
-    assert run_cli("scan", "env.yml", cwd=tmp_path).returncode == 0
+    assert run_cli("scan", "env.yml", "--fail-on", "warning", cwd=tmp_path).returncode == 0
     (tmp_path / "env.yml").write_text(ENV)
-    assert run_cli("scan", "env.yml", cwd=tmp_path).returncode == 1
+    assert run_cli("scan", "env.yml", "--fail-on", "warning", cwd=tmp_path).returncode == 1
     (tmp_path / ".preflight.toml").write_text('ignore = ["ENV005"]\n')
     assert run_cli("scan", "env.yml", cwd=tmp_path).returncode == 0
 

@@ -556,13 +556,15 @@ class RetiringApi:
 
     @property
     def display_name(self) -> str:
-        """`'kv-prod'`, or the name expression with the names it resolves to."""
+        """`'kv-prod'`, or the name expression (from Bicep, the resource's symbol) with the names it
+        resolves to."""
         written = self.resource.decl.name
         if isinstance(written, str) and not written.startswith("[") and self.names == [written]:
             return f"'{written}'"
         resolved = f" ({', '.join(repr(n) for n in self.names[:5])}{', ...' if len(self.names) > 5 else ''})" \
             if self.names else ""
-        return f"`{self.resource.name_text}`{resolved}"
+        bicep = self.resource.bicep_symbol  # from Bicep: the resource's symbol, in the file's own terms
+        return f"`{bicep[0] if bicep is not None else self.resource.name_text}`{resolved}"
 
     @property
     def declaration(self) -> Any:

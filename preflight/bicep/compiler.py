@@ -809,7 +809,7 @@ class Unit:
         if problem == "missing":
             restore = f"bicep restore {os.path.basename(self.abspath)}" if self.abspath else "bicep restore"
             self.note(d.pos, f"{where} comes from a registry ('{reference}') and is not in the local module "
-                             f"cache ({os.path.dirname(abspath)}); run `{restore}` to have it checked",
+                             f"cache; run `{restore}` to have it checked",
                       own=True)
             return None
         if problem:

@@ -7,6 +7,7 @@ a parameter or variable that is not declared, and variables that refer to each o
 """
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from typing import Any, Iterator
@@ -246,7 +247,8 @@ def parameter_not_declared(doc: Document, ctx: Context) -> Iterator[Issue]:
             found = kitem(doc.data, "parameters")
             pointer = join_pointer("", found[0]) if found else ""
             listed = ", ".join(f"'{n}'" for n in names)
-            yield Issue(pointer, f"{pf.path} sets {listed}, which the template does not declare: Azure rejects "
+            yield Issue(pointer, f"parameter file {os.path.basename(pf.path)} sets {listed}, which the template "
+                        f"does not declare: Azure rejects "
                         f"the deployment", fix="rename or remove them in the parameter file, or declare them",
                         data={"parameterFile": pf.path, "parameters": names})
 

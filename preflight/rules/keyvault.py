@@ -27,16 +27,8 @@ from preflight.documents import Document, Kind
 from preflight.contract import ERROR, INFO, WARNING, Context, Issue, rule
 from preflight.findings import Severity
 
-FIXES = ("in order of robustness: (a) switch the vault to Azure RBAC (`enableRbacAuthorization: true` "
-         "plus role assignments), so access policies no longer matter; (b) deploy the vault only when it "
-         "is new (a `condition` on a parameter such as `createKeyVault`) or pass an existing vault's id "
-         "instead; (c) grant access with `Microsoft.KeyVault/vaults/accessPolicies` resources named `add`, "
-         "which never remove other principals, and keep the vault itself out of templates that are re-run; "
-         "(d) re-apply the live list with `reference(resourceId('Microsoft.KeyVault/vaults', <name>)).accessPolicies` "
-         "behind an 'exists' parameter")
-
-LOSES = ("added outside this template (in the portal, with the CLI, by other pipelines, and the one "
-         "Azure ML adds for a workspace's identity)")
+# One line; the options in order of robustness are in the rules' documentation (`preflight rule KV001`).
+FIXES = "use Azure RBAC (`enableRbacAuthorization: true`) or grant with `accessPolicies/add` resources"
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -76,10 +68,11 @@ def report_once(doc: Document, ctx: Context, candidates: Iterable[tuple[Issue, s
             if labels == [DEFAULTS] and not defaults_alone:
                 continue
             files = [label for label in labels if label is not None]
-            shown = [_short(f, doc) for f in files]
-            names = (["the template's default values"] if DEFAULTS in labels else []) + \
-                ([f"parameter file{'s' if len(shown) > 1 else ''} {', '.join(shown)}"] if shown else [])
-            message = f"{message} (with {' and '.join(names)})"
+            shown = _short(files[0], doc) + (f" and {len(files) - 1} more" if len(files) > 1 else "") \
+                if files else ""  # every file is named in data["parameterFiles"]
+            names = (["the defaults"] if DEFAULTS in labels else []) + \
+                ([f"parameter file{'s' if len(files) > 1 else ''} {shown}"] if shown else [])
+            message = f"{message} (with {', '.join(names)})"
             data.update(parameterFiles=files, defaults=DEFAULTS in labels)
         secrets = secure_values(doc, ctx)
         yield replace(issue, message=tidy(message, secrets, MAX_WORD), data=tidy(data, secrets),
@@ -263,19 +256,15 @@ def uncertainty(v: VaultDeployment) -> Uncertainty:
     missing = needs_input(status.unknown) or needs_input(v.enable_rbac_authorization) or \
         needs_input(v.create_mode)
     if status.state == "guarded":
-        notes.append(f"this happens on every run where the vault's condition holds, as it does here: {GUARD}; "
-                     f"once the vault exists, deploy with the value that skips it")
+        notes.append(f"on runs where its condition holds: {GUARD}")
     elif status.state == "unknown":
         cause = status.unknown.reason if status.unknown is not None else "it cannot be evaluated"
-        notes.append(f"if the vault is deployed: {status.reason} ({cause})")
+        notes.append(f"if the vault is deployed ({cause})")
     rbac = v.enable_rbac_authorization
     if isinstance(rbac, Unknown):
-        notes.append(f"unless `enableRbacAuthorization` "
-                     f"(`{describe_raw(v, 'properties/enableRbacAuthorization')}`) is true: {rbac.reason}")
+        notes.append(f"unless `enableRbacAuthorization` is true ({rbac.reason})")
     elif v.rbac_implicit:
-        notes.append(f"apiVersion {v.api_version} creates new vaults with Azure RBAC (policies ignored) when "
-                     f"`enableRbacAuthorization` is not set, but an existing vault in access-policy mode keeps "
-                     f"that mode and is affected")
+        notes.append(f"if it exists in access-policy mode (apiVersion {v.api_version} creates new vaults with RBAC)")
     return Uncertainty(notes, missing)
 
 
@@ -292,9 +281,7 @@ def workspace_note(v: VaultDeployment, policies: Any = None) -> str:
         return ""
     which = "workspace" if len(losing) == 1 else "workspaces"
     shown = WORKSPACE if len(losing) == len(v.workspaces) else ", ".join(_ws_display(w) for w in losing)
-    return (f"; Azure ML {which} {shown} in this template {'uses' if len(losing) == 1 else 'use'} this vault: the "
-            f"access policy Azure ML adds for {'its' if len(losing) == 1 else 'their'} managed identity is removed "
-            f"and the workspace loses access to its secrets")
+    return f"; Azure ML {which} {shown} {'loses' if len(losing) == 1 else 'lose'} access to its secrets"
 
 
 def _grants_workspace(policies: list, ws: Any) -> bool:
@@ -315,8 +302,7 @@ def operations_note(v: VaultDeployment) -> str:
     adds = [op for op in v.operations if op.kind == "add"]
     if not adds:
         return ""
-    return (f"; the {len(adds)} `accessPolicies/add` operation(s) in this template re-grant only their own "
-            f"principals")
+    return f"; its {len(adds)} `accessPolicies/add` re-grant only their own principals"
 
 
 def how_empty(v: VaultDeployment) -> str:
@@ -394,18 +380,15 @@ def _verdict(v: VaultDeployment, caveats: Uncertainty) -> Iterator[tuple[str, Is
                 "list, and grant with `accessPolicies/add` resources",
                 data=vault_data(v, policies=len(policies)))
         if not policies:
-            msg = (f"Key Vault {VAULT}{where(v)} is deployed with {how_empty(v)}: every redeploy removes every "
-                   f"access policy on the vault, including those {LOSES}{workspace_note(v)}{operations_note(v)}"
-                   f"{caveats.text()}")
+            msg = (f"Key Vault {VAULT}{where(v)} is deployed with {how_empty(v)}: every redeploy removes all its "
+                   f"access policies{workspace_note(v)}{operations_note(v)}{caveats.text()}")
             yield "KV001", Issue(pointer, msg, fix=FIXES, severity=caveats.severity(ERROR),
                                  data=vault_data(v))
         else:
             count = f"{len(policies)} access polic{'y' if len(policies) == 1 else 'ies'}"
-            msg = (f"Key Vault {VAULT}{where(v)} declares {count}: a redeploy replaces the vault's whole list "
-                   f"with {'it' if len(policies) == 1 else 'them'}, removing any access policy {LOSES}"
+            msg = (f"Key Vault {VAULT}{where(v)} declares {count}: a redeploy removes any other access policy"
                    f"{workspace_note(v, policies)}{caveats.text()}")
-            yield "KV003", Issue(pointer, msg, fix=FIXES.replace("(d) re-apply", "(d) list every principal "
-                                 "that needs access here, or re-apply"), severity=WARNING,
+            yield "KV003", Issue(pointer, msg, fix=FIXES + ", or list every principal here", severity=WARNING,
                                  data=vault_data(v, policies=len(policies)))
         return
     if v.branch == "missing":
@@ -415,20 +398,17 @@ def _verdict(v: VaultDeployment, caveats: Uncertainty) -> Iterator[tuple[str, Is
                                  f"'recover': {mode.reason}")
         null = v.policies_value is None
         what = "`accessPolicies` is null" if null else "has no `accessPolicies`"
-        msg = (f"Key Vault {VAULT}{where(v)} {what} and `createMode` is not 'recover': the Key Vault resource "
-               f"provider rejects this ('An invalid value was provided for accessPolicies'), and where it is "
-               f"accepted a redeploy leaves no access policy on the vault, removing every one {LOSES}"
-               f"{workspace_note(v)}{caveats.text()}")
+        msg = (f"Key Vault {VAULT}{where(v)} {what} and `createMode` is not 'recover': Azure rejects it, or a "
+               f"redeploy removes all its access policies{workspace_note(v)}{caveats.text()}")
         pointer = v.pointer_of("properties")
-        yield "KV002", Issue(pointer, msg, fix="declare `accessPolicies` explicitly; " + FIXES,
+        yield "KV002", Issue(pointer, msg, fix="declare `accessPolicies`, or " + FIXES,
                              severity=caveats.severity(ERROR), data=vault_data(v))
         return
     # unknown
     value = v.policies_value
     if v.policies_nonempty:
-        msg = (f"Key Vault {VAULT}{where(v)} declares a non-empty `accessPolicies` list whose entries are not "
-               f"all known offline: a redeploy replaces the vault's whole list with it, removing any access policy {LOSES}"
-               f"{workspace_note(v)}{caveats.text()}")
+        msg = (f"Key Vault {VAULT}{where(v)} declares access policies (not all known offline): a redeploy removes "
+               f"any other access policy{workspace_note(v)}{caveats.text()}")
         yield "KV003", Issue(pointer, msg, fix=FIXES, severity=WARNING, data=vault_data(v))
         return
     if isinstance(value, Unknown):
@@ -439,11 +419,10 @@ def _verdict(v: VaultDeployment, caveats: Uncertainty) -> Iterator[tuple[str, Is
         reason = f"it is a {type(value).__name__}, not an array"
         resolvable = False
     expr = describe_raw(v, "properties/accessPolicies") or "its accessPolicies copy loop"
-    msg = (f"cannot tell what a redeploy does to the access policies of Key Vault {VAULT}{where(v)}: "
-           f"`accessPolicies` (`{expr}`) is not known offline: {reason}; if it is empty, every redeploy "
-           f"removes every access policy on the vault{workspace_note(v)}{caveats.text()}")
-    yield "KV004", Issue(pointer, msg, fix="supply the missing values (`--param NAME=VALUE` or a parameter "
-                         "file) or check the live vault with `--live`; " + FIXES,
+    msg = (f"Key Vault {VAULT}{where(v)}: `accessPolicies` (`{expr}`) is not known offline ({reason}); if it is "
+           f"empty, every redeploy removes all its access policies{workspace_note(v)}{caveats.text()}")
+    yield "KV004", Issue(pointer, msg, fix="pass the missing values (`--param NAME=VALUE` or a parameter file) "
+                         "or check the live vault with `--live`",
                          severity=WARNING if resolvable else INFO, data=vault_data(v))
 
 
@@ -468,12 +447,19 @@ def access_policies_wiped(doc: Document, ctx: Context) -> Iterator[Issue]:
 
     A vault behind a parameter-driven `condition` (such as `keyVaultOption == 'new'`) already
     has a switch to skip it, so it gets a warning that names the parameter values that make a
-    redeploy wipe it; so does anything that cannot be evaluated offline.
+    redeploy wipe it (once the vault exists, deploy with the value that skips it); so does
+    anything that cannot be evaluated offline. From apiVersion 2026-02-01, a new vault without
+    `enableRbacAuthorization` is created in RBAC mode (access policies ignored), but an existing
+    vault in access-policy mode keeps that mode and is still wiped: a warning too.
+
+    The message names the vault (its Bicep symbol, or its ARM name), how the list comes to be
+    empty, the Azure ML workspaces of the template that lose access, and the caveats; the
+    finding's JSON `data` holds the vault name, apiVersion, parameter files and callers.
 
     ## Why it matters
     ARM sends the whole vault on every deployment, and `accessPolicies` is replaced wholesale:
     a redeploy of this template (every CI run) removes every access policy that was added
-    outside it. Azure ML adds one for a workspace's managed identity when the workspace is
+    outside it (in the portal, with the CLI, by other pipelines). Azure ML adds one for a workspace's managed identity when the workspace is
     created, so redeploying the workspace template breaks the workspace ("Received bad response
     from Model Management Service", failing image builds, inaccessible secrets).
 
@@ -491,11 +477,17 @@ def access_policies_wiped(doc: Document, ctx: Context) -> Iterator[Issue]:
     ```
 
     ## How to fix
-    In order of robustness: switch the vault to Azure RBAC (`"enableRbacAuthorization": true`
-    plus role assignments); deploy it only when it is new (`"condition": "[parameters('createKeyVault')]"`)
-    or pass an existing vault's id; grant access with `Microsoft.KeyVault/vaults/accessPolicies`
-    resources named `add`; or re-apply the live list with
-    `reference(resourceId('Microsoft.KeyVault/vaults', <name>), '2023-07-01').accessPolicies`.
+    In order of robustness (KV002 and KV003 take the same fixes):
+    1. switch the vault to Azure RBAC (`"enableRbacAuthorization": true` plus role
+       assignments), so access policies no longer matter;
+    2. deploy it only when it is new (`"condition": "[parameters('createKeyVault')]"`) or pass
+       an existing vault's id instead;
+    3. grant access with `Microsoft.KeyVault/vaults/accessPolicies` resources named `add`,
+       which never remove other principals, and keep the vault itself out of templates that are
+       re-run;
+    4. re-apply the live list with
+       `reference(resourceId('Microsoft.KeyVault/vaults', <name>), '2023-07-01').accessPolicies`
+       behind an 'exists' parameter.
     """
     yield from _emit("KV001", doc, ctx)
 
@@ -513,7 +505,9 @@ def access_policies_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
     The JSON schema marks `accessPolicies` optional, but the Key Vault resource provider
     requires it unless `createMode` is `recover` ("An invalid value was provided for
     'accessPolicies'"). Where a deployment is accepted, the vault ends up with no policy at all:
-    every principal that had access loses it on each redeploy.
+    every principal that had access loses it on each redeploy, including those added outside
+    this template (in the portal, with the CLI, by other pipelines, and the one Azure ML adds
+    for a workspace's identity).
 
     ## Example
     ```json
@@ -526,7 +520,8 @@ def access_policies_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
 
     ## How to fix
     Use Azure RBAC (`"enableRbacAuthorization": true`), or declare `accessPolicies`
-    explicitly and grant additional principals with `vaults/accessPolicies` `add` resources.
+    explicitly and grant additional principals with `vaults/accessPolicies` `add` resources
+    (the options in order of robustness are under KV001).
     """
     yield from _emit("KV002", doc, ctx)
 
@@ -556,7 +551,7 @@ def access_policies_replaced(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## How to fix
     Prefer Azure RBAC. Otherwise list every principal that needs access here, or move grants
     into `Microsoft.KeyVault/vaults/accessPolicies` resources named `add`, which never remove
-    other principals.
+    other principals (the options in order of robustness are under KV001).
     """
     yield from _emit("KV003", doc, ctx)
 
@@ -1031,7 +1026,7 @@ def network_open(doc: Document, ctx: Context) -> Iterator[Issue]:
                 pointer = v.pointer_of("properties/networkAcls/defaultAction")
                 yield Issue(pointer, f"Key Vault {VAULT}{where(v)} {what} and public network access is "
                             f"not disabled: it accepts connections from any network{caveats.text()}",
-                            fix="set `networkAcls.defaultAction` to Deny with the allowed networks, or "
+                            fix="set `networkAcls.defaultAction: Deny` with allowed networks, or "
                             "`publicNetworkAccess: Disabled` with a private endpoint",
                             severity=caveats.severity(WARNING), data=vault_data(v)), v.parameter_file
     yield from report_once(doc, ctx, candidates(), defaults_alone=False)
@@ -1246,12 +1241,11 @@ def api_retiring(doc: Document, ctx: Context) -> Iterator[Issue]:
     days = (RETIREMENT_DAY - day).days
     if days > 0:
         severity = WARNING
-        when = (f"which retires on {RETIREMENT_DAY} ({_days(days)} left): Key Vault control-plane API versions "
-                f"before {MINIMUM_API} stop working then, and this template no longer deploys")
+        when = f"which retires on {RETIREMENT_DAY} ({_days(days)} left): the template then no longer deploys"
     else:
         severity = ERROR
-        when = (f"retired on {RETIREMENT_DAY} ({'today' if days == 0 else _days(-days) + ' ago'}): Key Vault "
-                f"control-plane API versions before {MINIMUM_API} no longer work, and this template no longer deploys")
+        when = (f"retired on {RETIREMENT_DAY} ({'today' if days == 0 else _days(-days) + ' ago'}): the template "
+                f"no longer deploys")
     secrets = secure_values(doc, ctx)
     for use in found:
         resource = use.resource
@@ -1259,8 +1253,8 @@ def api_retiring(doc: Document, ctx: Context) -> Iterator[Issue]:
                    f"uses apiVersion "
                    f"{' or '.join(use.versions)}, {when}")
         yield Issue(use.pointer, tidy(message, secrets, MAX_WORD), severity=severity,
-                    fix=f"raise the apiVersion to {MINIMUM_API} or later (`preflight fix` does it) and keep "
-                        "access-policy vaults in that mode with an explicit `enableRbacAuthorization: false`",
+                    fix=f"raise the apiVersion to {MINIMUM_API}+ and set `enableRbacAuthorization: false` on policy "
+                        "vaults (`preflight fix`)",
                     data=tidy({"type": use.type, "apiVersion": use.versions[0], "versions": use.versions,
                                "minimum": MINIMUM_API, "retires": RETIREMENT_DAY.isoformat(),
                                "today": day.isoformat(), "daysLeft": max(days, 0)}, secrets))
