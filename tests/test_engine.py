@@ -191,7 +191,7 @@ def _scan_with_a_worker_killer(monkeypatch, capsys, tmp_path, victim: str, death
     monkeypatch.setattr(engine, "POOL_MIN_FILES", 2)
     monkeypatch.setattr(engine, "_POOL_BATCH", 4)
     capsys.readouterr()
-    code = main(["scan", "--quiet", "--jobs", "2", "--format", "json", str(files)])
+    code = main(["scan", "--quiet", "--fail-on", "warning", "--jobs", "2", "--format", "json", str(files)])
     out, err = capsys.readouterr()
     assert "internal error" not in err, err
     return code, json.loads(out), len(_lines(killed))

@@ -347,7 +347,7 @@ def test_inline_suppressions_and_selection_are_respected(tmp_path):
 def test_scan_fix_then_reports_what_is_left(tmp_path):
     v1_project(tmp_path)
     (tmp_path / "lock.txt").write_text(LOCK.replace("pandas==2.1.4\n", ""))
-    report, proc = scan_json("--select", "ENV", "--fix", "--pins", "lock.txt", ".", cwd=tmp_path)
+    report, proc = scan_json("--select", "ENV", "--fail-on", "warning", "--fix", "--pins", "lock.txt", ".", cwd=tmp_path)
     assert [(f["rule"], f["data"]["package"]) for f in report["findings"]] == [("ENV005", "pandas")]
     assert "not fixed: pip package 'pandas'" in proc.stderr and proc.returncode == 1
 
