@@ -670,4 +670,7 @@ def summary(result: FixResult, wrote: bool) -> str:
                + (f"; {left} could not be fixed." if left else "."))
     if result.pins is None:
         out.append("Unpinned packages are pinned only from a lock: pass --pins FILE (pip freeze or conda list --export).")
-    return "\n".join(out) + "\n"
+    # Paths and package names come from the repository: one printable line each, as in a report.
+    from .report.untrusted import line_start, printable
+
+    return "\n".join(line_start(printable(line)) for line in out) + "\n"

@@ -332,3 +332,14 @@ def test_only_stale_temporary_files_of_ours_are_removed(tmp_path):
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_the_fix_summary_prints_repository_text_on_one_line(tmp_path):
+    """A file name with a newline and a workflow command cannot forge a line of the summary."""
+    name = "env\n::error title=forged::x\x1b[31m.yml"
+    (tmp_path / name).write_text(CONDA)
+    (tmp_path / "lock.txt").write_text(LOCK)
+    proc = run_cli("fix", ".", "--pins", "lock.txt", cwd=tmp_path)
+    assert "fixed" in proc.stdout and "\\n::error title=forged::x\\x1b[31m.yml" in proc.stdout
+    assert not any(line.lstrip().startswith("::") for line in proc.stdout.splitlines())
+    assert "\x1b" not in proc.stdout
