@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .arm.template import ABSENT
-from .arm.vaults import (MINIMUM_API, RetiringApi, api_date, bicep_existing_references, is_preview,
+from .arm.vaults import (MINIMUM_API, RetiringApi, api_date, is_preview,
                          retiring_api_versions)
 from .documents import Document
 from .edits import Change, EditError, FilePlan, JsonText, Note, Splice, newline
@@ -96,11 +96,6 @@ def plan_template(doc: Document, ctx: Any, reported: Callable[[str, str], bool],
             inherited.append(use)
         else:
             _plan_resource(plan, doc, use, target, fixing)
-    for ref in bicep_existing_references(doc):
-        if reported("KV019", ref.pointer):
-            plan.changes.append(TemplateChange("api-version", ref.pointer, target, f"`{ref.type}` {ref.display_name} "
-                                               f"(existing): apiVersion {ref.version} -> {target}", None, ref.type,
-                                               ref.position))
     raised = {getattr(c, "resource_type", "").lower() for c in plan.changes}
     for use in inherited:
         parent = use.type.rsplit("/", 1)[0]

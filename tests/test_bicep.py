@@ -285,10 +285,36 @@ def test_nested_child_of_an_existing_vault_is_deployed_alone(tmp_path):
           }
         }
         """)
-    [grant] = deployed_resources(doc, None)
-    assert (grant.type, grant.name, grant.api_version) == (
-        "Microsoft.KeyVault/vaults/accessPolicies", "shared/add", "2023-07-01")
+    vault, grant = deployed_resources(doc, None)
+    assert (vault.type, vault.name, vault.existing, vault.deployed) == (
+        "Microsoft.KeyVault/vaults", "shared", True, False)  # a reference, not deployed
+    assert (grant.type, grant.name, grant.api_version, grant.existing) == (
+        "Microsoft.KeyVault/vaults/accessPolicies", "shared/add", "2023-07-01", False)
     assert findings(tmp_path) == []
+
+
+def test_existing_vault_in_a_module_is_in_the_callers_template(tmp_path):
+    """An `existing` resource is in the generated template, marked `existing` (as in the Bicep
+    compiler's symbolic-name output): reading it is a call with its apiVersion, also when a
+    module declares it. KV019 reports the module's reference where it is written."""
+    module = tmp_path / "modules" / "secrets.bicep"
+    module.parent.mkdir()
+    module.write_text(textwrap.dedent("""\
+        param vaultName string
+        resource kv 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+          name: vaultName
+        }
+        output uri string = kv.properties.vaultUri
+        """))
+    main = tmp_path / "main.bicep"
+    main.write_text("module s 'modules/secrets.bicep' = {\n  name: 's'\n  params: { vaultName: 'kv1' }\n}\n")
+    doc = load_document(str(main), main.read_bytes())
+    [vault] = deployed_resources(doc, None, "Microsoft.KeyVault/vaults")
+    assert (vault.type, vault.name, vault.api_version, vault.existing, vault.deployed) == (
+        "Microsoft.KeyVault/vaults", "kv1", "2023-07-01", True, False)
+    [found] = scan([str(main)], Options(select={"KV019"})).findings
+    assert (found.path, found.line, found.column) == (str(module), *line_of(module, "'Microsoft.KeyVault/vaults@"))
+    assert "(existing)" in found.message and found.data["callers"] == [f"{main}:1"]
 
 
 def test_child_of_a_conditional_parent_keeps_the_condition(tmp_path):
@@ -350,8 +376,10 @@ def test_existing_resources_are_not_deployed_but_can_be_referenced(tmp_path):
           }
         }
         """)
-    assert [r.type for r in deployed_resources(doc, None)] == ["Microsoft.Web/sites"]
-    app = deployed_resources(doc, None)[0]
+    resources = deployed_resources(doc, None)
+    assert [(r.type, r.existing, r.deployed) for r in resources] == [
+        ("Microsoft.KeyVault/vaults", True, False), ("Microsoft.Web/sites", False, True)]
+    app = resources[1]
     vault_id = app.get("properties/vaultId")
     assert isinstance(vault_id, ResourceRef) and vault_id.names == ("shared",)
     assert vault_id.resource_group == "security"

@@ -10,7 +10,8 @@ evaluator runs unchanged:
                  runtime value (`reference()`, `list*()`) is inlined where it is used, as Bicep does
   func        -> functions (namespace `__bicep`)
   resource    -> resources: 'type@version' split; `if (...)` -> condition; `[for ...]` -> copy;
-                 `existing` -> not emitted (a reference, not a deployment); `parent:` and nested
+                 `existing` -> `"existing": true` (a reference, not a deployment, as in the
+                 compiler's symbolic-name output: reading it is a call with its apiVersion); `parent:` and nested
                  child resources -> one resource with the composed type and name (a child keeps
                  its parent's condition)
   module      -> Microsoft.Resources/deployments, expressionEvaluationOptions.scope = inner, the
@@ -335,8 +336,8 @@ class Unit:
             out["functions"] = [{"namespace": FUNCTION_NAMESPACE, "members": members}]
         resources: list[Any] = []
         for info in self.all_resources:
-            if info.existing:
-                continue
+            if info.existing and info.body is None:
+                continue  # the stand-in for an unreadable declaration: nothing known to reference
             info.index = len(resources)
             resources.append(self._resource(info, join_pointer("/resources", info.index)))
         for d in self.parsed.decls:
@@ -570,6 +571,8 @@ class Unit:
         self.symbols[pointer] = (info.symbol, source_text(name_prop.value) if name_prop is not None else "?")
         env = self.resource_env(info, None)
         out: dict[str, Any] = {"type": self.type_of(info), "apiVersion": info.api}
+        if info.existing:
+            out["existing"] = True
         self.at(join_pointer(pointer, "type"), d.extra or d.pos)
         self.at(join_pointer(pointer, "apiVersion"), d.extra or d.pos)
         out["name"] = self._raw_or_node(self.name_node(info, None))

@@ -20,7 +20,7 @@ from preflight.arm.values import (PARAMETER, PLACEHOLDER, SECRET, ResourceRef, R
                                   key_of, same_text)
 from preflight.arm.deployments import MAX_INSTANCES
 from preflight.arm.vaults import (MINIMUM_API, RETIREMENT_DAY, WORKSPACES, VaultDeployment,
-                                  bicep_existing_references, retiring_api_versions, switched_off_vaults,
+                                  retiring_api_versions, switched_off_vaults,
                                   vault_deployments, vaults_not_checked)
 from preflight.clock import today_for
 from preflight.documents import Document, Kind
@@ -1234,8 +1234,7 @@ def api_retiring(doc: Document, ctx: Context) -> Iterator[Issue]:
     its value is defined, by hand.
     """
     found = retiring_api_versions(doc, ctx)
-    existing = bicep_existing_references(doc)
-    if not found and not existing:
+    if not found:
         return
     day = today_for(ctx)
     days = (RETIREMENT_DAY - day).days
@@ -1258,14 +1257,6 @@ def api_retiring(doc: Document, ctx: Context) -> Iterator[Issue]:
                     data=tidy({"type": use.type, "apiVersion": use.versions[0], "versions": use.versions,
                                "minimum": MINIMUM_API, "retires": RETIREMENT_DAY.isoformat(),
                                "today": day.isoformat(), "daysLeft": max(days, 0)}, secrets))
-    for ref in existing:
-        yield Issue(ref.pointer, tidy(f"`{ref.type}` {ref.display_name} (existing) uses apiVersion {ref.version}, "
-                                      f"{when}", secrets, MAX_WORD), severity=severity, line=ref.position[0],
-                    column=ref.position[1], fix=f"raise the apiVersion to {MINIMUM_API} or later (`preflight fix` "
-                                                "does it)",
-                    data={"type": ref.type, "apiVersion": ref.version, "versions": [ref.version],
-                          "minimum": MINIMUM_API, "retires": RETIREMENT_DAY.isoformat(), "today": day.isoformat(),
-                          "daysLeft": max(days, 0)})
 
 
 def _days(n: int) -> str:
