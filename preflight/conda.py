@@ -738,7 +738,8 @@ def unpinned_conda_packages(env: CondaEnvironment, policy: PinPolicy = DEFAULT_P
 
 def unpinned_pip_requirements(env: CondaEnvironment, policy: PinPolicy = DEFAULT_POLICY) -> list[PipRequirement]:
     """pip entries the pinning policy does not accept (ENV005): not pinned by `==`/`===`/a direct
-    reference (or `~=`/`==X.Y.*` under the compatible policy) or a `-c` constraint, not exempt, and not excluded by a marker for this Python.
+    reference (or `~=`/`==X.Y.*` under the compatible policy) or a `-c` constraint, not exempt,
+    and not excluded by a marker for this Python.
     Local and artifact references are files, not versions: only VCS references count."""
     python = env.python_version()
     out = []

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from preflight.arm.evaluator import MAX_COPY, DeploymentContext, Session, evaluate, standalone_scope
 from preflight.arm.template import Template
-from preflight.arm.values import (CONTEXT, INVALID, LIMIT, OPAQUE, PARAMETER, PLACEHOLDER, RUNTIME, ResourceRef, RuntimeValue,
-                                  Unknown, find_unknown, same_text, split_last)
+from preflight.arm.values import (CONTEXT, INVALID, LIMIT, OPAQUE, PARAMETER, PLACEHOLDER, RUNTIME, ResourceRef,
+                                  RuntimeValue, Unknown, find_unknown, same_text, split_last)
 
 TEMPLATE = {
     "parameters": {

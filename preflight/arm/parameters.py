@@ -110,8 +110,8 @@ def read_parameter_file(data: Any, path: str, abspath: str, bare_ok: bool = Fals
 def substituted(value: Any, parameter: str, origin: str) -> Any:
     """A parameter file's value with each string that holds an environment substitution
     (`${NAME}`, `${NAME=default}`) or a pipeline token (`#_name_#`) replaced by an Unknown: what
-    the Azure Developer CLI or the pipeline puts there is known only where it deploys. The rest of the value (an array's length, an
-    object's other keys) stays known."""
+    the Azure Developer CLI or the pipeline puts there is known only where it deploys. The rest
+    of the value (an array's length, an object's other keys) stays known."""
     budget = [MAX_SUBSTITUTED]
 
     def walk(v: Any) -> Any:
@@ -124,9 +124,10 @@ def substituted(value: Any, parameter: str, origin: str) -> Any:
                 return pipeline_substituted(v)
             names = ", ".join(dict.fromkeys(f"${{{n}}}" for n in found))
             key = f"env:{v}" if _SUBSTITUTION.fullmatch(v) else None  # the same text, the same value
+            plural = "s" if "," in names else ""
             return Unknown.because(PLACEHOLDER, f"parameter '{parameter}' ({v!r} in {origin}) is set from the "
-                                   f"environment variable{'s' if ',' in names else ''} {names} by the Azure Developer CLI at "
-                                   f"deployment", key=key)
+                                   f"environment variable{plural} {names} by the Azure Developer CLI at deployment",
+                                   key=key)
         if isinstance(v, list):
             return [walk(i) for i in v]
         if isinstance(v, dict):
