@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "PREFLIGHT_NO_CACHE=1 turns it off")
     scan.add_argument("--today", metavar="YYYY-MM-DD", help="the day date-bound rules judge against (KV019; "
                       "default: $PREFLIGHT_TODAY, the configuration's `today`, else the real date)")
+    scan.add_argument("--pinning", choices=("exact", "compatible"), default=None,
+                      help="what ENV004/ENV005 accept as pinned: one version (exact, default) or also "
+                           "`~=X.Y[.Z]`/`==X.Y.*` (compatible); overrides the configuration's `pinning`")
     load = scan.add_argument_group("declared load (DEP003, DEP016, DEP017; or [[load]] in the config)")
     load.add_argument("--expected-rps", type=float, metavar="RPS", help="requests per second the deployment serves")
     load.add_argument("--latency-ms", type=float, metavar="MS", help="time to score one request, in milliseconds")
@@ -95,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--ignore", metavar="IDS", help="do not fix these rules' findings")
     fix.add_argument("--config", metavar="FILE", help="configuration file (default: nearest one)")
     fix.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip paths matching GLOB")
+    fix.add_argument("--pinning", choices=("exact", "compatible"), default=None,
+                     help="what counts as pinned already (compatible: `~=X.Y[.Z]`, `==X.Y.*` are left alone)")
     _add_fix_arguments(fix)
     fix.set_defaults(fix=True)
 
@@ -194,7 +199,8 @@ def build_options(args: argparse.Namespace):
         parameter_files=tuple(args.parameters),
         max_file_bytes=config.get("max-file-size", 20 * 1024 * 1024),
         # Rule families read a file's own configuration through extra["configs"].for_file(path).
-        extra={"config": config, "configs": configs, **fixing, **({"today": today} if today else {})},
+        extra={"config": config, "configs": configs, **fixing, **({"today": today} if today else {}),
+               **({"pinning": args.pinning} if getattr(args, "pinning", None) else {})},
         configs=configs,
         baseline=baseline,
         jobs=args.jobs,

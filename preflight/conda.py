@@ -77,19 +77,33 @@ class PinPolicy:
     conda: `name=X.Y[.Z][=build]` or `==` is pinned, wildcards and ranges are not; with
     `conda_minor=False`, `name=X.Y` (a fuzzy `X.Y.*`) no longer counts, except for `python`,
     whose minor version is what matters. pip: `==` (no wildcard), `===` or a direct reference.
+    With `pinning="compatible"`, a compatible release (`~=X.Y[.Z]`) or a release series
+    (`==X.Y.*`, conda `X.Y.*`) counts as pinned too: teams that take patch releases on purpose.
     Names in the exemption lists may float (canonical names)."""
 
     conda_minor: bool = True
     exempt_conda: frozenset[str] = frozenset()
     exempt_pip: frozenset[str] = frozenset()
+    pinning: str = "exact"  # one of PINNING
+
+    @property
+    def compatible(self) -> bool:
+        return self.pinning == "compatible"
 
     @classmethod
     def from_options(cls, extra: dict[str, Any]) -> "PinPolicy":
         policy = extra.get("pin_policy")
         if isinstance(policy, PinPolicy):
             return policy
+        pinning = extra.get("pinning")
         return cls(exempt_conda=frozenset(canonicalize_name(n) for n in extra.get("pin_exempt_conda", ())),
-                   exempt_pip=frozenset(canonicalize_name(n) for n in extra.get("pin_exempt_pip", ())))
+                   exempt_pip=frozenset(canonicalize_name(n) for n in extra.get("pin_exempt_pip", ())),
+                   pinning=pinning if pinning in PINNING else "exact")
+
+
+PINNING = ("exact", "compatible")
+# A compatible-release or series version: at least `X.Y`, with an optional trailing `.*`.
+_SERIES = re.compile(r"^\d+(?:\.\d+)+(?:\.\*)?$")
 
 
 DEFAULT_POLICY = PinPolicy()
@@ -120,6 +134,8 @@ class CondaPackage:
         v = self.version
         if not v:
             return False
+        if policy.compatible and _conda_compatible(v):
+            return True
         if v.startswith("=="):
             rest = v[2:]
             return bool(rest) and not any(c in rest for c in "*|,<>!~=")
@@ -137,6 +153,16 @@ class CondaPackage:
         """The version constraint as PEP 440 specifier sets (one per `|` alternative), or None
         when it has no PEP 440 equivalent. An empty list: no constraint at all."""
         return conda_specifiers(self.version)
+
+
+def _conda_compatible(version: str) -> bool:
+    """`~=X.Y[.Z]`, `X.Y.*` or `==X.Y.*`: one compatible release or release series."""
+    v = version.strip()
+    if v.startswith("~="):
+        return bool(_SERIES.match(v[2:].strip())) and not v.endswith("*")
+    if v.startswith("=="):
+        v = v[2:].strip()
+    return v.endswith(".*") and bool(_SERIES.match(v))
 
 
 def conda_specifiers(version: str | None) -> list[SpecifierSet] | None:
@@ -235,8 +261,12 @@ class PipRequirement:
 
     @property
     def pinned(self) -> bool:
+        return self.is_pinned(DEFAULT_POLICY)
+
+    def is_pinned(self, policy: PinPolicy = DEFAULT_POLICY) -> bool:
         """DESIGN pinning policy: `==` without a wildcard, `===`, or a direct URL reference
-        (a VCS URL only with a full commit hash). Options and comments are not requirements."""
+        (a VCS URL only with a full commit hash); under the compatible policy also `~=X.Y[.Z]`
+        and `==X.Y.*`. Options and comments are not requirements."""
         if self.templated or self.kind in ("option", "comment"):
             return True
         url = self.url or (self.text.strip() if self.kind == "reference" else "")
@@ -245,7 +275,11 @@ class PipRequirement:
                 return bool(_FULL_COMMIT.search(url))
             return True
         specs = list(self.specifier or ())
-        return any((s.operator == "==" and "*" not in s.version) or s.operator == "===" for s in specs)
+        if any((s.operator == "==" and "*" not in s.version) or s.operator == "===" for s in specs):
+            return True
+        # Other clauses beside a compatible one only narrow it further.
+        return policy.compatible and any(
+            s.operator == "~=" or (s.operator == "==" and _SERIES.match(s.version)) for s in specs)
 
     @property
     def is_vcs(self) -> bool:
@@ -506,9 +540,9 @@ class CondaEnvironment:
         except InvalidVersion:
             return None
 
-    def constrained_exactly(self, name: str | None) -> bool:
-        """A `-c` constraints file pins this package to one version."""
-        return name is not None and any(r.name == name and r.pinned for r in self.constraints)
+    def constrained_exactly(self, name: str | None, policy: PinPolicy = DEFAULT_POLICY) -> bool:
+        """A `-c` constraints file pins this package (to one version, or as the policy allows)."""
+        return name is not None and any(r.name == name and r.is_pinned(policy) for r in self.constraints)
 
 
 def build_environment(data: Any, base: str = "", directory: str | None = None) -> CondaEnvironment | None:
@@ -704,15 +738,16 @@ def unpinned_conda_packages(env: CondaEnvironment, policy: PinPolicy = DEFAULT_P
 
 def unpinned_pip_requirements(env: CondaEnvironment, policy: PinPolicy = DEFAULT_POLICY) -> list[PipRequirement]:
     """pip entries the pinning policy does not accept (ENV005): not pinned by `==`/`===`/a direct
-    reference or a `-c` constraint, not exempt, and not excluded by a marker for this Python.
+    reference (or `~=`/`==X.Y.*` under the compatible policy) or a `-c` constraint, not exempt,
+    and not excluded by a marker for this Python.
     Local and artifact references are files, not versions: only VCS references count."""
     python = env.python_version()
     out = []
     for req in env.requirements:
-        if req.pinned or (req.kind == "reference" and not req.is_vcs):
+        if req.is_pinned(policy) or (req.kind == "reference" and not req.is_vcs):
             continue
         name = req.name or req.text.strip()
-        if name in policy.exempt_pip or env.constrained_exactly(req.name) or req.applies(python) is False:
+        if name in policy.exempt_pip or env.constrained_exactly(req.name, policy) or req.applies(python) is False:
             continue
         out.append(req)
     return out

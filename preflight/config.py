@@ -101,6 +101,11 @@ SCHEMA: dict[str, Any] = {
         "keyvault-api-version": {
             **_DAY, "description": "the Key Vault apiVersion `preflight fix` raises retiring ones to (KV019; "
                                    "default 2026-02-01, at least that, not a preview)"},
+        "pinning": {
+            "enum": ["exact", "compatible"],
+            "description": "what counts as a pinned package (ENV004/ENV005): `exact` (default) one version; "
+                           "`compatible` also `~=X.Y[.Z]` and `==X.Y.*` (`--pinning` wins)",
+        },
         "pin-conda-minor": {
             "type": "boolean",
             "description": "`name=X.Y` counts as a pinned conda package (default true); false requires X.Y.Z "

@@ -24,7 +24,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from . import fs
-from .conda import CondaEnvironment, PinPolicy, build_environment
+from .conda import PINNING, CondaEnvironment, PinPolicy, build_environment
 from .documents import Document, Kind
 from .searchpath import resolution_bases
 
@@ -151,8 +151,11 @@ def pin_policy(doc: Document, ctx: Any) -> PinPolicy:
     exempt = config.get("pin-exempt", {}) if hasattr(config, "get") else {}
     exempt = exempt if isinstance(exempt, dict) else {}
     minor = config.get("pin-conda-minor", base.conda_minor) if hasattr(config, "get") else base.conda_minor
+    # `--pinning` on the command line wins over the file's `pinning`.
+    pinning = extra.get("pinning") or (config.get("pinning") if hasattr(config, "get") else None) or base.pinning
     return PinPolicy(
         conda_minor=bool(minor),
+        pinning=pinning if pinning in PINNING else base.pinning,
         exempt_conda=base.exempt_conda | {canonicalize_name(n) for n in exempt.get("conda", []) if isinstance(n, str)},
         exempt_pip=base.exempt_pip | {canonicalize_name(n) for n in exempt.get("pip", []) if isinstance(n, str)},
     )

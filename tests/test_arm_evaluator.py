@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from preflight.arm.evaluator import MAX_COPY, DeploymentContext, Session, evaluate, standalone_scope
 from preflight.arm.template import Template
-from preflight.arm.values import (CONTEXT, INVALID, LIMIT, OPAQUE, PARAMETER, RUNTIME, ResourceRef, RuntimeValue,
-                                  Unknown, find_unknown, same_text, split_last)
+from preflight.arm.values import (CONTEXT, INVALID, LIMIT, OPAQUE, PARAMETER, PLACEHOLDER, RUNTIME, ResourceRef,
+                                  RuntimeValue, Unknown, find_unknown, same_text, split_last)
 
 TEMPLATE = {
     "parameters": {
@@ -116,6 +116,18 @@ def test_concat_around_unknowns_keeps_parts_for_comparison():
     assert same_text(head, ev("[parameters('required')]")) is True
     assert same_text(ev("[concat('kv-', parameters('required'))]"), "app-x") is False  # prefixes differ
     assert same_text(ev("[concat('kv-', parameters('required'))]"), "kv-x") is None  # cannot tell
+
+
+def test_pipeline_tokens_are_unknown_parts_of_a_known_text():
+    template = {"parameters": {"namePrefix": {"type": "string", "defaultValue": "#_namePrefix_#"}}}
+    name = ev("[format('dep-{0}-kv-{1}', parameters('namePrefix'), 'x')]", template=template)
+    assert isinstance(name, Unknown) and name.parts[0] == "dep-" and name.parts[-1] == "-kv-x"
+    assert needs(name) == {PLACEHOLDER} and "#_namePrefix_#" in name.reason
+    assert same_text(name, "app-x") is False and same_text(name, "dep-abc-kv-x") is None
+    literal = ev("dep-#_namePrefix_#-kv-x")  # a plain string in a template, not an expression
+    assert isinstance(literal, Unknown) and same_text(literal, name) is True
+    assert ev("#_namePrefix_#").key == "#_namePrefix_#"
+    assert ev("a #_ b _# c") == "a #_ b _# c"  # not a token: letters and digits only
 
 
 def test_to_lower_of_unknown_parts():

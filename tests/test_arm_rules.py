@@ -60,6 +60,28 @@ def test_arm001_arrays_and_values_passed_to_nested_deployments(tmp_path):
     assert f.pointer == "/resources/0/properties/template/parameters/sku"
 
 
+def test_arm001_checks_each_element_of_an_array_whose_type_comes_from_a_resource(tmp_path):
+    route = "resourceInput<'Microsoft.Cdn/profiles/afdEndpoints/routes@2025-04-15'>.properties.supportedProtocols"
+    path = tmp_path / "main.bicep"
+    path.write_text(f"@allowed(['Http', 'Https'])\nparam protocols {route} = ['Http', 'Https']\n"
+                    "output p array = protocols\n")
+    assert findings(path, "ARM001") == []
+    (f,) = findings(path, "ARM001", params={"protocols": ["Https", "Ftp"]})
+    assert "'Ftp'" in f.message and "Http, Https" in f.message
+
+
+def test_arm002_pipeline_tokens_leave_the_length_unknown(tmp_path):
+    name = {"type": "string", "maxLength": 10, "defaultValue": "#_namePrefix_#ab"}
+    path = write(tmp_path, {"name": name})
+    assert findings(path, "ARM002") == []
+    (tmp_path / "azuredeploy.parameters.json").write_text(
+        json.dumps({"parameters": {"name": {"value": "#_prefix_#-0123456789"}}}))
+    assert findings(path, "ARM002") == []
+    (tmp_path / "azuredeploy.parameters.json").write_text(json.dumps({"parameters": {"name": {"value": "x" * 16}}}))
+    (f,) = findings(path, "ARM002")  # without a token, the same bound is checked
+    assert "(length 16)" in f.message
+
+
 def test_arm001_unknown_values_are_not_reported(tmp_path):
     path = write(tmp_path, {"sku": dict(SKU, defaultValue="[parameters('other')]"), "other": {"type": "string"}})
     assert findings(path, "ARM001") == []

@@ -187,6 +187,7 @@ purpose = "v1-scoring"
     ('[[environment]]\npath = "e.yml"\npurpose = "v3"\n', "'environment[0].purpose' must be one of v1-scoring"),
     ('[[environment]]\npath = "e.yml"\n', "'environment[0]' is missing 'purpose'"),
     ('exclude = ["[z-a]"]\n', "invalid glob '[z-a]'"),
+    ('pinning = "loose"\n', "'pinning' must be one of exact, compatible"),
     ('select = [\n', "invalid TOML"),
 ])
 def test_invalid_configuration_exits_2_naming_the_key(tmp_path, toml, expected):

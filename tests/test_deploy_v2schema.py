@@ -162,3 +162,28 @@ def test_batch_deployment_forms_the_sdk_accepts(tmp_path):
     assert errors(tmp_path, model) == set()
     classic = CLASSIC_BATCH.replace("azureml:cpu-cluster", "cpu-cluster") + "mini_batch_size: 10\n"
     assert errors(tmp_path, classic) == set()
+
+
+SCHEMA_URL = "$schema: https://azuremlschemas.azureedge.net/latest/"
+
+
+@pytest.mark.parametrize("name, text, command", [
+    ("deployment.yml", SCHEMA_URL + "managedOnlineDeployment.schema.json\n"
+     + MANAGED.replace("name: blue\nendpoint_name: churn-endpoint\n", ""), "online-deployment"),
+    ("batch-deployment.yml", SCHEMA_URL + "batchDeployment.schema.json\n"
+     + BATCH.replace("name: nightly\nendpoint_name: churn-batch\n", ""), "batch-deployment"),
+    ("endpoint.yml", SCHEMA_URL + "managedOnlineEndpoint.schema.json\nauth_mode: key\n", "online-endpoint"),
+])
+def test_name_and_endpoint_name_may_come_from_the_command_line(tmp_path, name, text, command):
+    # `az ml online-deployment create -f FILE --name blue --endpoint-name churn` supplies them.
+    (tmp_path / name).write_text(text)
+    report, _ = scan_json(str(tmp_path / name), "--fail-on", "never", "--select", "DEP")
+    found = {(f["rule"], f["severity"], f["data"]["key"]): f["message"] for f in report["findings"]}
+    keys = ["name"] if command.endswith("endpoint") else ["endpoint_name", "name"]
+    assert sorted(k for _, _, k in found) == keys
+    assert all(rule == "DEP029" and severity == "info" for rule, severity, _ in found)
+    assert f"give it as --name to `az ml {command} create`" in found[("DEP029", "info", "name")]
+    # what the command line cannot supply stays an error
+    (tmp_path / name).write_text(text.replace("instance_type: Standard_DS3_v2\n", ""))
+    if command == "online-deployment":
+        assert ("DEP029", "") in errors(tmp_path, (tmp_path / name).read_text(), name)

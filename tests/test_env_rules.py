@@ -269,6 +269,47 @@ def test_pin_exemptions_and_strict_conda_policy_from_the_configuration(tmp_path)
     assert sorted(f["data"]["package"] for f in report["findings"]) == ["numpy", "pip"]  # python=3.10 stays ok
 
 
+COMPATIBLE_PINS = """
+    dependencies:
+      - python=3.10
+      - numpy~=1.26.0
+      - scipy=1.11.*
+      - pandas>=2.0
+      - pip:
+          - requests~=2.31
+          - urllib3==2.0.*
+          - idna==3.*
+          - flask>=3.0
+          - click
+    """
+
+
+def test_compatible_pinning_accepts_compatible_release_and_series(tmp_path):
+    write(tmp_path, {"conda.yml": COMPATIBLE_PINS})
+    exact, _ = scan_json("--select", "ENV004,ENV005", ".", cwd=tmp_path)
+    assert sorted(f["data"]["package"] for f in exact["findings"]) == [
+        "click", "flask", "idna", "numpy", "pandas", "requests", "scipy", "urllib3"]
+    compatible, _ = scan_json("--select", "ENV004,ENV005", "--pinning", "compatible", ".", cwd=tmp_path)
+    # A range or a bare name stays unpinned; a series needs at least X.Y (`==3.*` is a major series).
+    assert sorted(f["data"]["package"] for f in compatible["findings"]) == ["click", "flask", "idna", "pandas"]
+
+
+def test_pinning_from_the_configuration_and_the_command_line_wins(tmp_path):
+    write(tmp_path, {"conda.yml": COMPATIBLE_PINS, ".preflight.toml": 'pinning = "compatible"\n'})
+    report, _ = scan_json("--select", "ENV005", ".", cwd=tmp_path)
+    assert sorted(f["data"]["package"] for f in report["findings"]) == ["click", "flask", "idna"]
+    report, _ = scan_json("--select", "ENV005", "--pinning", "exact", ".", cwd=tmp_path)
+    assert "requests" in {f["data"]["package"] for f in report["findings"]}
+
+
+def test_compatible_pinning_accepts_a_compatible_constraint_file(tmp_path):
+    write(tmp_path, {"conda.yml": "dependencies:\n  - pip:\n      - -c constraints.txt\n      - requests\n",
+                     "constraints.txt": "requests~=2.31.0\n"})
+    assert [f.data["package"] for f in run(tmp_path, "ENV005")] == ["requests"]
+    report, _ = scan_json("--select", "ENV005", "--pinning", "compatible", ".", cwd=tmp_path)
+    assert report["findings"] == []
+
+
 # ----------------------------------------------------------------------------- hygiene rules
 
 @pytest.mark.parametrize("deps, expected", [

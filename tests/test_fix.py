@@ -372,3 +372,14 @@ def test_demo_project_fix_round_trip(tmp_path):
     report, _ = scan_json("--select", "ENV", "demo", cwd=tmp_path)
     assert report["findings"] == []
     assert json.loads((tmp_path / "demo" / "deploy" / "inferenceconfig.json").read_text())["condaFile"]
+
+
+def test_fix_leaves_compatible_pins_alone_under_the_compatible_policy(tmp_path):
+    conda = tmp_path / "conda.yml"
+    text = "dependencies:\n  - numpy~=1.26.0\n  - pip:\n    - pandas~=2.1.0\n    - joblib>=1.0\n"
+    conda.write_text(text)
+    (tmp_path / ".preflight.toml").write_text('pinning = "compatible"\n')
+    proc = fix(tmp_path, "--select", "ENV004,ENV005", ".")
+    assert conda.read_text() == text.replace("joblib>=1.0", "joblib==1.3.2"), proc.stdout + proc.stderr
+    proc = fix(tmp_path, "--select", "ENV004,ENV005", "--pinning", "exact", ".")
+    assert "pandas==2.1.4" in conda.read_text() and "numpy=1.26.4" in conda.read_text()

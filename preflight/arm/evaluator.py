@@ -26,8 +26,8 @@ from . import functions as _functions
 from .expressions import Call, Index, Invalid, Literal, Member, Node, compile_string, template_strings, to_text, walk
 from .template import ABSENT, FunctionDecl, ParameterDecl, Template, kget, kitem
 from .values import (CONTEXT, INVALID, LIMIT, LINK, MAX_VALUE_SIZE, OPAQUE, PARAMETER, PLACEHOLDER, RUNTIME, SECRET,
-                     UNSUPPORTED, ResourceRef, RuntimeValue, Unknown, equal3, key_of, leaf_size, type_name,
-                     unknown_from, value_size)
+                     UNSUPPORTED, ResourceRef, RuntimeValue, Unknown, equal3, key_of, leaf_size,
+                     pipeline_substituted, type_name, unknown_from, value_size)
 
 MAX_STEPS = 400_000  # expression nodes evaluated per session (one template x one parameter set)
 MAX_DEPTH = 150  # nested evaluations: variables of variables, user functions, lambdas
@@ -271,7 +271,8 @@ class Frame:
         if inp.source == "secret":
             return Unknown.because(SECRET, decl.name, key=f"{self.label}:secret:{lower}")
         if inp.source == "placeholder":
-            return Unknown.because(PLACEHOLDER, f"'{decl.name}' ({inp.value!r} in {inp.origin}) is a placeholder that "
+            return Unknown.because(PLACEHOLDER, f"parameter '{decl.name}' ({inp.value!r} in {inp.origin}) is a "
+                                   f"placeholder that "
                                    f"the test harness replaces",
                                    key=f"{self.label}:placeholder:{lower}")
         if inp.source == "link":
@@ -436,7 +437,7 @@ def evaluate(value: Any, scope: Scope) -> Any:
     """Evaluate a raw template value (or an expression tree) deeply."""
     if isinstance(value, str):
         compiled = compile_string(value)
-        return compiled if isinstance(compiled, str) else evaluate_node(compiled, scope)
+        return pipeline_substituted(compiled) if isinstance(compiled, str) else evaluate_node(compiled, scope)
     if isinstance(value, (dict, list)):
         session = scope.frame.session
         if session.depth >= MAX_DEPTH:
@@ -510,7 +511,7 @@ def evaluate_node(node: Node, scope: Scope) -> Any:
         session.exhausted = True
         return Unknown.because(LIMIT, "the evaluation budget for this template was exhausted")
     if isinstance(node, Literal):
-        return node.value
+        return pipeline_substituted(node.value) if isinstance(node.value, str) else node.value
     if session.depth >= MAX_DEPTH:
         return Unknown.because(LIMIT, f"expressions nested deeper than {MAX_DEPTH} levels")
     session.depth += 1

@@ -30,7 +30,7 @@ from ..documents import load_document
 from ..loaders import FileTooLarge, LoadError, decode, join_pointer, load_json
 from .evaluator import Input
 from .template import kitem
-from .values import PLACEHOLDER, Unknown
+from .values import PLACEHOLDER, Unknown, pipeline_substituted
 
 MAX_PARAMETER_FILE_BYTES = 4 * 1024 * 1024
 # The Azure quickstart templates' test harness replaces these values before deploying
@@ -109,9 +109,9 @@ def read_parameter_file(data: Any, path: str, abspath: str, bare_ok: bool = Fals
 
 def substituted(value: Any, parameter: str, origin: str) -> Any:
     """A parameter file's value with each string that holds an environment substitution
-    (`${NAME}`, `${NAME=default}`) replaced by an Unknown: what the Azure Developer CLI puts
-    there is known only where it deploys. The rest of the value (an array's length, an
-    object's other keys) stays known."""
+    (`${NAME}`, `${NAME=default}`) or a pipeline token (`#_name_#`) replaced by an Unknown: what
+    the Azure Developer CLI or the pipeline puts there is known only where it deploys. The rest
+    of the value (an array's length, an object's other keys) stays known."""
     budget = [MAX_SUBSTITUTED]
 
     def walk(v: Any) -> Any:
@@ -121,12 +121,13 @@ def substituted(value: Any, parameter: str, origin: str) -> Any:
         if isinstance(v, str):
             found = _SUBSTITUTION.findall(v) if "${" in v else []
             if not found:
-                return v
+                return pipeline_substituted(v)
             names = ", ".join(dict.fromkeys(f"${{{n}}}" for n in found))
             key = f"env:{v}" if _SUBSTITUTION.fullmatch(v) else None  # the same text, the same value
-            return Unknown.because(PLACEHOLDER, f"'{parameter}' ({v!r} in {origin}) is set from the environment "
-                                   f"variable{'s' if ',' in names else ''} {names} by the Azure Developer CLI at "
-                                   f"deployment", key=key)
+            plural = "s" if "," in names else ""
+            return Unknown.because(PLACEHOLDER, f"parameter '{parameter}' ({v!r} in {origin}) is set from the "
+                                   f"environment variable{plural} {names} by the Azure Developer CLI at deployment",
+                                   key=key)
         if isinstance(v, list):
             return [walk(i) for i in v]
         if isinstance(v, dict):

@@ -21,6 +21,7 @@ Two subclasses keep the structure SPEC §2.4 asks for:
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable
 
 # Kinds of missing input, most actionable first (used to order explanations).
@@ -140,6 +141,35 @@ class RuntimeValue(Unknown):
 
 _CURRENT_SUB = Unknown.because(CONTEXT, "the subscription id", key="subscription().subscriptionId")
 _CURRENT_RG = Unknown.because(CONTEXT, "the resource group", key="resourceGroup().name")
+
+
+# ---------------------------------------------------------------------------------- pipeline tokens
+
+# Deployment pipelines replace tokens in the files before deploying: Azure Verified Modules'
+# tests default a name prefix to `#_namePrefix_#`, which their pipeline fills in. The text
+# around a token is as written; what replaces the token is known only where the pipeline runs.
+PIPELINE_TOKEN = re.compile(r"(#_[A-Za-z0-9]+_#)")
+
+
+def pipeline_substituted(text: str) -> Any:
+    """A string as deployed: itself, or when it holds pipeline tokens an Unknown string of the
+    text around them and one unknown part per token (the same token is the same value)."""
+    if "#_" not in text:
+        return text
+    pieces = PIPELINE_TOKEN.split(text)
+    if len(pieces) == 1:
+        return text
+    parts: list[Any] = []
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            parts.append(piece)
+        else:
+            parts.append(Unknown.because(PLACEHOLDER, f"`{piece}` in {text!r} is a token the deployment pipeline "
+                                         f"replaces", key=piece))
+    parts_t = normalise_parts(parts)
+    if len(parts_t) == 1:
+        return parts_t[0]
+    return Unknown(merge_needs(parts_t), "p:" + "|".join(key_of(p) or "?" for p in parts_t), parts_t)
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -373,7 +403,7 @@ def explain(needs: Iterable[tuple[str, str]], limit: int = 4) -> str:
         elif kind == SECRET:
             texts.append(f"parameter '{what}' is a Key Vault secret reference")
         elif kind == PLACEHOLDER:
-            texts.append(f"parameter {what}")  # what replaces it, and when: the producer says
+            texts.append(what)  # what replaces it, and when: the producer says
         elif kind == CONTEXT:
             texts.append(f"{what} is known only at deployment")
         elif kind == RUNTIME:

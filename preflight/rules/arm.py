@@ -140,9 +140,11 @@ def parameter_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
                     continue
                 if _allowed_match(value, allowed) is not False:
                     continue
-                # An array parameter may also be checked element by element.
+                # ARM checks an array parameter element by element. A type preflight cannot name
+                # (a Bicep resource-derived type) holding a list is an array: no other type
+                # takes one.
                 bad = [i for i in value if _allowed_match(i, allowed) is False] \
-                    if decl.type == "array" and isinstance(value, list) else [value]
+                    if decl.type in ("array", None) and isinstance(value, list) else [value]
                 if not bad:
                     continue
                 how, pointer = given

@@ -1834,6 +1834,22 @@ def _autoscale_problems(res: ArmResource):
 # ==================================================================== v2 schema and endpoints
 
 
+# Keys `az ml <command> create -f FILE` also takes from its command line: a file may leave them
+# out (one file for several deployments, the name chosen by the pipeline).
+_CLI_SUPPLIED = {"name": "--name", "endpoint_name": "--endpoint-name"}
+
+
+def _create_command(doc: Document) -> str:
+    if doc.kind == V2:
+        return "online-deployment"
+    if doc.kind == BATCH:
+        return "batch-deployment"
+    if doc.kind == ENDPOINT:
+        data = doc.data if isinstance(doc.data, dict) else {}
+        return "batch-endpoint" if v2schema.endpoint_is_batch(data) else "online-endpoint"
+    return "environment"
+
+
 @rule("DEP029", "required-key-missing", ERROR, reads=V2_FILES,
       summary="A v2 file without a key azure-ai-ml requires (`name`, `instance_type`, `scale_settings.type`, ...)")
 def required_key_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
@@ -1842,7 +1858,9 @@ def required_key_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
     Reports keys the azure-ai-ml schema requires and the file lacks: a deployment's `name` and
     `endpoint_name`, a managed deployment's `instance_type`, `scale_settings.type`, the routes
     of an environment's `inference_config`, an endpoint's or environment's `name`; and a
-    `code_configuration` without `code` (the CLI fails reading it).
+    `code_configuration` without `code` (the CLI fails reading it). A missing `name` or
+    `endpoint_name` is only information: `az ml ... create -f FILE --name x --endpoint-name y`
+    supplies them from the command line.
 
     ## Why it matters
     `az ml ... create -f` stops with "Missing data for required field". A managed deployment
@@ -1861,6 +1879,13 @@ def required_key_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
     Add the key the message names (or write `type: kubernetes` in lower case).
     """
     for problem in v2_problems(doc, "required"):
+        option = _CLI_SUPPLIED.get(problem.name) if len(problem.path) == 1 else None
+        if option is not None:
+            command = f"az ml {_create_command(doc)} create"
+            yield Issue(problem.pointer, f"{problem.name} is not in the file: give it as {option} to `{command}`",
+                        fix=f"pass {option} to `{command}`, or add {problem.name} to the file", severity=INFO,
+                        data={"key": problem.name})
+            continue
         fix = problem.fix
         data = doc.data if isinstance(doc.data, dict) else {}
         if problem.path == ("instance_type",) and isinstance(data.get("type"), str) \

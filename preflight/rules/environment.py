@@ -263,8 +263,10 @@ def conda_package_unpinned(doc: Document, ctx: Context) -> Iterator[Issue]:
     Flags each conda dependency not pinned to a version: pinned means `name=X.Y[.Z]`,
     `name=X.Y.Z=build`, `name==X.Y` or the space form `name X.Y.Z build`; a bare name, a
     wildcard (`=3.7.*`), a range (`>=1.2,<2`) or alternatives (`1.1|1.2`) are not. With
-    `pin-conda-minor = false`, `name=X.Y` no longer counts either (except `python`).
-    Packages listed in `pin-exempt.conda` may float; templated versions are left alone.
+    `pin-conda-minor = false`, `name=X.Y` no longer counts either (except `python`). With
+    `pinning = "compatible"` (or `--pinning compatible`), a compatible release `~=X.Y[.Z]` and a
+    release series `X.Y.*` count as pinned too. Packages listed in `pin-exempt.conda` may float;
+    templated versions are left alone.
 
     ## Why it matters
     Azure ML builds the image from this file: an unpinned package resolves to whatever the
@@ -311,7 +313,10 @@ def pip_package_unpinned(doc: Document, ctx: Context) -> Iterator[Issue]:
     it includes) that is not pinned to one version: pinned means `==X.Y.Z` (no wildcard),
     `===X`, or a direct reference (`name @ https://.../name-1.2.3.whl`, or a VCS URL with a
     full commit hash). A package pinned by a `-c` constraints file counts as pinned; one whose
-    marker excludes it for the environment's Python is not installed and not reported.
+    marker excludes it for the environment's Python is not installed and not reported. With
+    `pinning = "compatible"` (or `--pinning compatible`), for teams that take patch releases on
+    purpose, a compatible release `~=X.Y[.Z]` and a release series `==X.Y.*` count as pinned too
+    (`==X.*` does not), and `preflight fix` leaves them alone.
     Templated versions such as `=={{latest-pypi-version}}` are left alone; pip options
     (`-r`, `--index-url`) are not requirements; `pin-exempt.pip` lists packages that may float.
 
