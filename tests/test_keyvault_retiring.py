@@ -284,3 +284,14 @@ def test_the_cache_keys_on_the_day(tmp_path, monkeypatch):
     after, found = run("2027-02-27")
     assert found == [(ERROR, 0)] and after.cache_hits == 1  # only the file without a vault
     assert PINNED_TODAY < "2027-02-27"  # (the other tests run on a pinned day before it)
+
+
+@pytest.mark.parametrize("output, reported", [("[resourceInfo('kv').id]", False), ("[reference('kv').vaultUri]", True)])
+def test_a_symbolic_existing_vault_is_reported_when_its_symbol_is_read(tmp_path, output, reported):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({
+        "$schema": SCHEMA, "contentVersion": "1.0.0.0", "languageVersion": "2.0",
+        "resources": {"kv": {"existing": True, "type": "Microsoft.KeyVault/vaults", "apiVersion": "2023-07-01",
+                             "name": "kv-sym"}},
+        "outputs": {"o": {"type": "string", "value": output}}}, indent=2))
+    assert [f.pointer for f in kv019(path)] == (["/resources/kv/apiVersion"] if reported else [])
