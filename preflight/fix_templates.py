@@ -33,8 +33,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .arm.expressions import Call, Index, Literal, Member, Node, compile_string
 from .arm.template import ABSENT
-from .arm.vaults import (MINIMUM_API, RetiringApi, api_date, is_preview,
+from .arm.vaults import (MINIMUM_API, KeyVaultRead, RetiringApi, api_date, is_preview, keyvault_reads,
                          retiring_api_versions)
 from .documents import Document
 from .edits import Change, EditError, FilePlan, JsonText, Note, Splice, newline
@@ -51,6 +52,17 @@ class TemplateChange(Change):
     properties: str | None = None
     resource_type: str = ""
     position: tuple[int, int] | None = None  # of a Bicep `existing` resource's type string (no pointer)
+
+
+
+@dataclass(frozen=True)
+class ReadChange(Change):
+    """The version arguments of the `reference()` / `list*()` calls on Key Vault resources in
+    the expression string at `pointer` raised to `value`."""
+
+    calls: tuple[Call, ...] = ()
+    versions: tuple[str, ...] = ()  # the versions they are called with now
+
 
 DEFAULT_API = MINIMUM_API  # see KV019's documentation for why not a newer one
 RBAC = "enableRbacAuthorization"
@@ -96,6 +108,7 @@ def plan_template(doc: Document, ctx: Any, reported: Callable[[str, str], bool],
             inherited.append(use)
         else:
             _plan_resource(plan, doc, use, target, fixing)
+    _plan_reads(plan, doc, ctx, reported, target)
     raised = {getattr(c, "resource_type", "").lower() for c in plan.changes}
     for use in inherited:
         parent = use.type.rsplit("/", 1)[0]
@@ -151,6 +164,30 @@ def _plan_resource(plan: FilePlan, doc: Document, use: RetiringApi, target: str,
     plan.changes.append(TemplateChange("api-version", use.pointer, target,
                                        f"{what}: apiVersion {use.versions[0]} -> {target}{also}", properties,
                                        use.type))
+
+
+def _plan_reads(plan: FilePlan, doc: Document, ctx: Any, reported: Callable[[str, str], bool], target: str) -> None:
+    """One change per expression string whose Key Vault reads the scan reports."""
+    by_string: dict[str, list[KeyVaultRead]] = {}
+    for read in keyvault_reads(doc, ctx):
+        if not reported("KV019", read.pointer):
+            continue
+        what = f"`{read.function}()` of `{read.type}`"
+        if not read.local:
+            plan.notes.append(Note(read.pointer, f"{what} is in a linked template: raise its apiVersion there"))
+        elif not read.literal:
+            plan.notes.append(Note(read.pointer, f"{what}: its apiVersion is an expression; set the value it reads "
+                                                 f"to {target} where it is defined"))
+        elif doc.format == "bicep":
+            plan.notes.append(Note(read.pointer, f"{what}: raise its apiVersion argument to {target} by hand"))
+        else:
+            by_string.setdefault(read.string_pointer, []).append(read)
+    for pointer, reads in by_string.items():
+        versions = tuple(dict.fromkeys(r.version for r in reads))
+        plan.changes.append(ReadChange("read-api-version", pointer, target,
+                                       f"`{reads[0].function}()` of `{reads[0].type}`: apiVersion "
+                                       f"{' and '.join(versions)} -> {target}",
+                                       calls=tuple(r.call for r in reads), versions=versions))
 
 
 def _declared_in(doc: Document, use: RetiringApi) -> str | None:
@@ -216,6 +253,8 @@ class _Editor:
         self.newline = newline(self.text)
 
     def splices(self, change: Change) -> list[Splice]:
+        if isinstance(change, ReadChange):
+            return self.read_versions(change)
         out = [self.version(change)]
         properties = getattr(change, "properties", None)
         if properties is not None:
@@ -224,6 +263,9 @@ class _Editor:
 
     def version(self, change: Change) -> Splice:
         raise NotImplementedError
+
+    def read_versions(self, change: "ReadChange") -> list[Splice]:
+        raise EditError("not an expression this editor changes")
 
     def rbac_false(self, pointer: str) -> Splice:
         raise NotImplementedError
@@ -284,6 +326,7 @@ class _JsonText(_Editor):
     def __init__(self, doc: Document):
         super().__init__(doc)
         self.json = JsonText(self.text)
+        self.rewritten: dict[str, str] = {}  # expression strings with their reads raised
 
     def _value(self, pointer: str) -> int:
         key = self.json._offset(pointer)
@@ -299,6 +342,48 @@ class _JsonText(_Editor):
             raise EditError("the apiVersion is not a string")
         return Splice(m.start(), m.end(), json.dumps(change.value))
 
+    def read_versions(self, change: "ReadChange") -> list[Splice]:
+        """Each quoted version in the string whose rewrite alone changes exactly one version
+        argument of the calls (found by compiling the rewritten text, not by reading it), all
+        of them; the string's other bytes stay."""
+        at = self._offset_of_string(change.pointer)
+        token = self._STRING.match(self.text, at)
+        if token is None:
+            raise EditError("the expression is not a string")
+        raw = token.group()
+        before = compile_string(json.loads(raw))
+        if not isinstance(before, Node):
+            raise EditError("the expression does not parse")
+        expected = _bumped(before, set(change.calls), change.value)
+        chosen: list[tuple[int, int]] = []
+        for version in change.versions:
+            quoted = f"'{version}'"
+            start = raw.find(quoted)
+            while start >= 0:
+                span = (start + 1, start + 1 + len(version))
+                alone = raw[:span[0]] + change.value + raw[span[1]:]
+                if _bumped(_compiled(alone), set(change.calls), change.value) == expected:
+                    chosen.append(span)
+                start = raw.find(quoted, start + 1)
+        chosen.sort()
+        new = raw
+        for begin, end in reversed(chosen):
+            new = new[:begin] + change.value + new[end:]
+        if not chosen or _compiled(new) != expected:
+            raise EditError("cannot tell which text is the version argument; raise it by hand")
+        self.rewritten[change.pointer] = json.loads(new)
+        return [Splice(token.start() + begin, token.start() + end, change.value) for begin, end in chosen]
+
+    def _offset_of_string(self, pointer: str) -> int:
+        """The string at `pointer`: a member's value (its position is its key's) or an array
+        item."""
+        at = self.json._offset(pointer)
+        m = self._STRING.match(self.text, at)
+        if m is None:
+            raise EditError("the value is no longer where it was")
+        colon = self._skip(m.end())
+        return self._skip(colon + 1) if self.text.startswith(":", colon) else at
+
     def rbac_false(self, pointer: str) -> Splice:
         at = self._value(pointer)
         if not self.text.startswith("{", at):
@@ -309,6 +394,9 @@ class _JsonText(_Editor):
         expected = copy.deepcopy(self.doc.data)
         for change in changes:
             parts = split_pointer(change.pointer)
+            if isinstance(change, ReadChange):
+                _set(expected, parts, self.rewritten[change.pointer])
+                continue
             _walk(expected, parts[:-1])[parts[-1]] = change.value
             properties = getattr(change, "properties", None)
             if properties is not None:
@@ -401,4 +489,30 @@ class _Shape:
 def _walk(node: Any, parts: list[str]) -> Any:
     for part in parts:
         node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def _set(node: Any, parts: list[str], value: Any) -> None:
+    parent = _walk(node, parts[:-1])
+    parent[int(parts[-1]) if isinstance(parent, list) else parts[-1]] = value
+
+
+def _compiled(raw_json_string: str) -> Any:
+    try:
+        return compile_string(json.loads(raw_json_string))
+    except ValueError:
+        return None
+
+
+def _bumped(node: Any, calls: set[Call], version: str) -> Any:
+    """An expression tree with the version argument of each of `calls` set to `version`."""
+    if isinstance(node, Call):
+        args = tuple(_bumped(a, calls, version) for a in node.args)
+        if node in calls and len(args) > 1:
+            args = (args[0], Literal(version)) + args[2:]
+        return Call(node.name, args, node.spelling)
+    if isinstance(node, Member):
+        return Member(_bumped(node.target, calls, version), node.name)
+    if isinstance(node, Index):
+        return Index(_bumped(node.target, calls, version), _bumped(node.index, calls, version))
     return node

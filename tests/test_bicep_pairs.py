@@ -139,9 +139,6 @@ def test_verified_modules_agree_with_their_compiled_json(per_file_verdicts):
     assert result.rate >= AGREEMENT, result.summary()
 
 
-@pytest.mark.xfail(strict=True, reason="KV019 on ARM JSON does not yet read the apiVersion of "
-                   "`reference(resourceId('Microsoft.KeyVault/...'), 'version')`: the compiler's output without "
-                   "symbolic names has no resource for a Bicep `existing` vault, only such calls")
 def test_corpus_bicep_files_agree_with_their_compiled_json(per_file_verdicts, corpus):
     pairs = compiled_pairs(corpus)
     assert len(pairs) == 118

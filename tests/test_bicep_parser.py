@@ -106,12 +106,12 @@ def test_module_paths(path):
     assert [p.key for p in m.value.a] == ["name", "params"]
 
 
-def test_outputs_are_read_but_not_evaluated():
+def test_outputs_are_read_with_their_values():
     a, b = tree("""
         output id string = kv.id
         output store resource 'Microsoft.Storage/storageAccounts@2023-01-01' = sa
         """)
-    assert (a.kind, a.name, a.value, b.name) == ("output", "id", None, "store")
+    assert (a.kind, a.name, a.value.kind, a.value.b, b.name, b.value.a) == ("output", "id", "mem", "id", "store", "sa")
 
 
 def test_user_defined_types():

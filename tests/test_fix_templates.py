@@ -135,6 +135,8 @@ resource legacy 'Microsoft.KeyVault/vaults@2019-09-01' = {
     sku: { family: 'A', name: 'standard' }
   }
 }
+
+output sharedUri string = shared.properties.vaultUri // a read of the existing vault: a GET at its version
 """
 MAIN_FIXED = (MAIN.replace("@2022-07-01", "@2026-02-01").replace("@2019-09-01", "@2026-02-01")
               .replace("  properties: {\n    // no enableRbac",
@@ -197,6 +199,40 @@ def test_a_module_outside_the_files_fixed_is_named_not_edited(bicep):
     assert "declared in modules/kv.bicep, which is not among the files being fixed" in proc.stdout
     assert (bicep / "modules" / "kv.bicep").read_text() == MODULE
     assert (bicep / "main.bicep").read_text() == MAIN_FIXED
+
+
+READS = """\
+{
+  // reads of a vault at a version
+  "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+  "contentVersion": "1.0.0.0",
+  "resources": [
+    { "type": "Microsoft.Web/sites", "apiVersion": "2022-03-01", "name": "app",
+      "properties": { "siteConfig": { "appSettings": [
+        { "name": "VAULT", "value": "[reference(resourceId('Microsoft.KeyVault/vaults', 'kv'), '2019-09-01').vaultUri]" },
+        { "name": "MIXED", "value": "[concat(reference(resourceId('Microsoft.Storage/storageAccounts', 'st'),  '2019-09-01').x, reference(resourceId('Microsoft.KeyVault/vaults', 'kv'),'2019-09-01', 'Full').location)]" }
+      ] } } }
+  ],
+  "outputs": { "keys": { "type": "array", "value": ["[listKeys(resourceId('Microsoft.KeyVault/vaults/keys', 'kv', 'k'), '2022-07-01')]"] } }
+}
+"""
+READS_FIXED = (READS
+               .replace("'kv'), '2019-09-01').vaultUri", "'kv'), '2026-02-01').vaultUri")
+               .replace("'kv'),'2019-09-01', 'Full')", "'kv'),'2026-02-01', 'Full')")
+               .replace("'k'), '2022-07-01')", "'k'), '2026-02-01')"))
+
+
+def test_reads_of_a_vault_at_a_retiring_version_are_raised_in_the_expression(tmp_path):
+    path = tmp_path / "reads.json"
+    path.write_text(READS)
+    assert len(kv_rules(path, "KV019")) == 3
+    proc = run_cli("fix", str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert path.read_text() == READS_FIXED  # the storage account's call in the same string is kept
+    assert "Fixed 3 problems in 1 file." in proc.stdout
+    assert kv_rules(path, "KV019") == []
+    again = run_cli("fix", str(path))
+    assert "Fixed 0 problems in 0 files." in again.stdout and path.read_text() == READS_FIXED
 
 
 def test_crlf_and_a_bom_are_kept(tmp_path):

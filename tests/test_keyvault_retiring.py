@@ -129,6 +129,8 @@ def test_bicep_reports_at_the_type_string_and_through_modules(tmp_path):
           name: 'token'
           properties: { value: 'x' }
         }
+
+        output sharedUri string = shared.properties.vaultUri
         """))
     found = kv019(main)
     # The module's vault is reported where it is fixed, in the module, naming the caller.
@@ -139,6 +141,66 @@ def test_bicep_reports_at_the_type_string_and_through_modules(tmp_path):
     assert "2023-02-01" in found[1].message and found[1].data["callers"] == [f"{main}:{line_of(main, 'module vault')[0]}"]
     (own,) = kv019(module)
     assert (own.line, own.column) == line_of(module, "'Microsoft.KeyVault/vaults@")
+
+
+# ----------------------------------------------------------------- reads of a Key Vault resource
+
+
+def test_a_json_read_of_a_vault_at_a_retiring_version_is_reported_at_the_expression(tmp_path):
+    path = tmp_path / "t.json"
+    kv = "resourceId('Microsoft.KeyVault/vaults', 'kv-read')"
+    storage = "resourceId('Microsoft.Storage/storageAccounts', 'st1')"
+    path.write_text(template(
+        {"type": "Microsoft.Web/sites", "apiVersion": "2022-03-01", "name": "app",
+         "properties": {"siteConfig": {"appSettings": [
+             {"name": "VAULT", "value": f"[reference({kv}, '2019-09-01').vaultUri]"},
+             {"name": "BOTH", "value": f"[concat(reference({kv}, '2019-09-01').vaultUri, reference({kv}, "
+                                       f"'2019-09-01').vaultUri, reference({storage}, '2019-09-01').x)]"},
+             {"name": "NEW", "value": f"[reference({kv}, '2026-02-01').vaultUri]"},
+             {"name": "STORAGE", "value": f"[reference({storage}, '2019-09-01').x]"}]}}},
+        outputs={"keys": {"type": "object", "value": f"[listKeys({kv}, '2022-07-01', 'Full')]"}}))
+    found = sorted(kv019(path), key=lambda f: (f.pointer.startswith("/outputs"), f.pointer))
+    settings = "/resources/0/properties/siteConfig/appSettings"
+    assert [(f.pointer, f.data["apiVersion"], f.data["read"]) for f in found] == [
+        (f"{settings}/0/value", "2019-09-01", "reference"),
+        (f"{settings}/1/value", "2019-09-01", "reference"),  # the same call twice in a string: once
+        ("/outputs/keys/value", "2022-07-01", "listKeys")]
+    assert (found[0].line, found[0].column) == line_of(path, '"value": "[reference(')
+    assert "`reference()` reads `Microsoft.KeyVault/vaults` 'kv-read' at apiVersion 2019-09-01" in found[0].message
+
+
+def bicep_file(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "main.bicep"
+    path.write_text(textwrap.dedent("""        resource keyVault 'Microsoft.KeyVault/vaults@2023-02-01' existing = {
+          name: 'kv-existing'
+        }
+        """) + textwrap.dedent(body))
+    return path
+
+
+@pytest.mark.parametrize("body", [
+    "output id string = keyVault.id\noutput name string = keyVault.name\n",
+    # a deployed child names its parent: the child's own apiVersion is the call
+    "resource s 'Microsoft.KeyVault/vaults/secrets@2026-02-01' = {\n  parent: keyVault\n  name: 's'\n"
+    "  properties: { value: 'x' }\n}\n",
+    # an extension resource on the vault: a call of the other provider
+    "resource lock 'Microsoft.Authorization/locks@2020-05-01' = {\n  scope: keyVault\n  name: 'l'\n"
+    "  properties: { level: 'CanNotDelete' }\n}\n",
+])
+def test_an_existing_vault_used_only_for_its_id_or_name_is_not_a_call(tmp_path, body):
+    assert kv019(bicep_file(tmp_path, body)) == []
+
+
+@pytest.mark.parametrize("body", [
+    "output uri string = keyVault.properties.vaultUri\n",
+    "resource site 'Microsoft.Web/sites@2022-03-01' = {\n  name: 'app'\n  location: keyVault.location\n}\n",
+    "var keys = keyVault.listKeys()\noutput k object = keys\n",
+])
+def test_an_existing_vault_whose_properties_are_read_is_reported(tmp_path, body):
+    path = bicep_file(tmp_path, body)
+    (found,) = kv019(path)
+    assert (found.line, found.column) == line_of(path, "'Microsoft.KeyVault/vaults@2023-02-01'")
+    assert "(existing)" in found.message and found.data["apiVersion"] == "2023-02-01"
 
 
 # ------------------------------------------------------------------------------ the day
@@ -222,3 +284,14 @@ def test_the_cache_keys_on_the_day(tmp_path, monkeypatch):
     after, found = run("2027-02-27")
     assert found == [(ERROR, 0)] and after.cache_hits == 1  # only the file without a vault
     assert PINNED_TODAY < "2027-02-27"  # (the other tests run on a pinned day before it)
+
+
+@pytest.mark.parametrize("output, reported", [("[resourceInfo('kv').id]", False), ("[reference('kv').vaultUri]", True)])
+def test_a_symbolic_existing_vault_is_reported_when_its_symbol_is_read(tmp_path, output, reported):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({
+        "$schema": SCHEMA, "contentVersion": "1.0.0.0", "languageVersion": "2.0",
+        "resources": {"kv": {"existing": True, "type": "Microsoft.KeyVault/vaults", "apiVersion": "2023-07-01",
+                             "name": "kv-sym"}},
+        "outputs": {"o": {"type": "string", "value": output}}}, indent=2))
+    assert [f.pointer for f in kv019(path)] == (["/resources/kv/apiVersion"] if reported else [])

@@ -610,8 +610,9 @@ def is_keyvault_type(rtype: Any) -> bool:
 
 def retiring_api_versions(doc: Any, ctx: Any) -> list[RetiringApi]:
     """Every `Microsoft.KeyVault/*` resource declaration (children, nested deployments, linked
-    templates and Bicep modules included; `existing` references too: reading a vault is a
-    control-plane call) whose apiVersion is known and older than MINIMUM_API (cached)."""
+    templates and Bicep modules included) whose apiVersion is known and older than MINIMUM_API
+    (cached). An `existing` reference counts when the template reads it (`existing_read`):
+    reading a vault is a control-plane GET at that version; using only its id or name is not."""
     if "arm.kv-retiring" not in doc.cache:
         doc.cache["arm.kv-retiring"] = _retiring(doc, ctx)
     return doc.cache["arm.kv-retiring"]
@@ -622,10 +623,13 @@ def _retiring(doc: Any, ctx: Any) -> list[RetiringApi]:
     if types is not None and not any(t.startswith(KEYVAULT_NAMESPACE) for t in types):
         return []  # no evaluation can have a Key Vault resource: none is evaluated
     found: dict[int, RetiringApi] = {}
+    read = _reads(doc, ctx).symbolic
     for ev in evaluations(doc, ctx):
         for resource in ev.resources:
             rtype = resource.type
             if not is_keyvault_type(rtype):
+                continue
+            if resource.existing and not _existing_read(resource, read):
                 continue
             version = resource.api_version
             day = api_date(version)
@@ -640,3 +644,191 @@ def _retiring(doc: Any, ctx: Any) -> list[RetiringApi]:
             if isinstance(name, str) and name not in entry.names:
                 entry.names.append(name)
     return list(found.values())
+
+
+
+# ------------------------------------------------------------------ reads at a version
+
+@dataclass
+class KeyVaultRead:
+    """A `reference()` or `list*()` call on a `Microsoft.KeyVault/*` resource, at an API version
+    before MINIMUM_API given in the call (`reference(resourceId('Microsoft.KeyVault/vaults',
+    'kv'), '2019-09-01').vaultUri`): a control-plane GET (or POST) at that version, rejected
+    after the retirement as a declared resource is. Once per call site (identical calls in one
+    string are one), whatever the copies and parameter sets."""
+
+    resource: DeployedResource | None  # the resource whose text holds the call (None: an output)
+    document: Any  # the document that holds the call
+    evaluation: Evaluation
+    anchor_pointer: str  # in the scanned document: the string, or the deployment that links to it
+    string_pointer: str  # in `document`: the string that holds the call
+    call: Call
+    type: str
+    version: str
+    literal: bool  # the version is a literal argument of the call: a fix can rewrite it
+    name: str | None = None  # the resource's name, when known offline
+
+    @property
+    def local(self) -> bool:
+        return self.document is self.evaluation.document or self.document is None
+
+    @property
+    def pointer(self) -> str:
+        return self.anchor_pointer
+
+    @property
+    def function(self) -> str:
+        return self.call.spelling
+
+
+@dataclass
+class _Reads:
+    calls: list[KeyVaultRead]
+    symbolic: set[int]  # ids of declarations a languageVersion 2.0 `reference('symbol')` reads
+
+
+def keyvault_reads(doc: Any, ctx: Any) -> list[KeyVaultRead]:
+    """Every `reference()` / `list*()` call on a Key Vault resource at a retiring API version
+    written in the call (cached). A call the Bicep front end generates for a resource symbol
+    (`kv.properties`) is not one: its version is the declaration's, reported there."""
+    return _reads(doc, ctx).calls
+
+
+def existing_read(resource: DeployedResource, doc: Any, ctx: Any) -> bool:
+    """Whether the template reads an `existing` resource: its properties or a `list*()`
+    function. From Bicep, as the front end found it; from ARM JSON, a `reference()` or
+    `list*()` of its symbolic name."""
+    return _existing_read(resource, _reads(doc, ctx).symbolic)
+
+
+def _existing_read(resource: DeployedResource, symbolic: set[int]) -> bool:
+    document = resource.document
+    cache = getattr(document, "cache", None)
+    unread = cache.get("bicep.unread") if isinstance(cache, dict) else None
+    if unread is not None:
+        return resource.decl.pointer not in unread
+    return id(resource.decl) in symbolic
+
+
+_SKIPPED = frozenset({"resources", "metadata", "comments"})
+
+
+def _reads(doc: Any, ctx: Any) -> _Reads:
+    if "arm.kv-reads" not in doc.cache:
+        doc.cache["arm.kv-reads"] = _find_reads(doc, ctx)
+    return doc.cache["arm.kv-reads"]
+
+
+def _find_reads(doc: Any, ctx: Any) -> _Reads:
+    out = _Reads([], set())
+    seen: set[tuple[int, str, Call]] = set()
+    candidates: dict[int, list[tuple[str, Call]]] = {}  # per declaration (or template: outputs)
+    for ev in evaluations(doc, ctx):
+        visited: set[int] = set()
+        for resource in ev.resources:
+            decl = resource.decl
+            if id(decl) in visited:
+                continue  # the first instance of a copy stands for the others
+            visited.add(id(decl))
+            if id(decl) not in candidates:
+                candidates[id(decl)] = _read_calls(_own_body(decl), decl.pointer)
+            anchor = resource.anchor
+            for pointer, call in candidates[id(decl)]:
+                _add_read(out, seen, ev, resource, resource.document, pointer if resource.local else anchor,
+                          pointer, call, resource.scope)
+        for frame in ev.frames:
+            template = frame.template
+            outputs = kget(template.raw, "outputs") if isinstance(template.raw, dict) else ABSENT
+            if not isinstance(outputs, dict):
+                continue
+            if id(template) not in candidates:
+                base = f"{template.pointer}/outputs" if template.pointer else "/outputs"
+                candidates[id(template)] = _read_calls(outputs, base)
+            deployment = getattr(frame, "deployment", None)
+            local = template.document is ev.document or template.document is None
+            for pointer, call in candidates[id(template)]:
+                anchor = pointer if local else (deployment.anchor if deployment is not None else "")
+                _add_read(out, seen, ev, None, template.document, anchor, pointer, call, Scope(frame))
+    return out
+
+
+def _own_body(decl: Any) -> dict:
+    """A resource without its children and metadata, and a nested deployment without its
+    template (each is visited on its own)."""
+    body = {}
+    for key, value in decl.body.items():
+        lower = key.lower() if isinstance(key, str) else ""
+        if lower in _SKIPPED:
+            continue
+        if lower == "properties" and decl.deployment is not None and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if not (isinstance(k, str) and k.lower() == "template")}
+        body[key] = value
+    return body
+
+
+def _read_calls(value: Any, pointer: str) -> list[tuple[str, Call]]:
+    """(pointer of the string, call) for each `reference()` / `list*()` call with a target, in
+    the expression trees of a raw value; identical calls in one string once."""
+    out: list[tuple[str, Call]] = []
+    for p, compiled in template_strings(value, pointer, _SKIPPED - {"resources"}, expressions_only=True):
+        if not isinstance(compiled, Node):
+            continue
+        here: list[Call] = []
+        for node in walk(compiled):
+            if isinstance(node, Call) and node.args and (node.name == "reference" or node.name.startswith("list")) \
+                    and not getattr(node, "from_declaration", False) and node not in here:
+                here.append(node)
+        out.extend((p, c) for c in here)
+    return out
+
+
+def _add_read(out: _Reads, seen: set, ev: Evaluation, resource: DeployedResource | None, document: Any,
+              anchor: str, pointer: str, call: Call, scope: Scope) -> None:
+    target = evaluate(call.args[0], scope)
+    if isinstance(target, str) and "/" not in target and scope.frame.template.symbolic:
+        decl = scope.frame.template.by_symbolic_name(target)  # list*('symbol', ...)
+        target = SymbolicTarget(decl, scope) if decl is not None else target
+    if isinstance(target, SymbolicTarget):
+        if len(call.args) < 2:  # at the declared version: the declaration's finding
+            out.symbolic.add(id(target.decl))
+            return
+        rtype: Any = target.decl.static_type
+    name = None
+    if isinstance(target, ResourceRef):
+        rtype = target.type
+        if target.names and all(isinstance(n, str) for n in target.names):
+            name = "/".join(target.names)
+    elif isinstance(target, str):
+        rtype = type_of_id(target)
+        name = target.rsplit("/", 1)[-1] if rtype else None
+    elif isinstance(target, SymbolicTarget):
+        declared = evaluate(target.decl.name, target.scope)
+        name = declared if isinstance(declared, str) else None
+    else:
+        return
+    if len(call.args) < 2 or not is_keyvault_type(rtype):
+        return
+    version = evaluate(call.args[1], scope)
+    day = api_date(version)
+    if day is None or day >= MINIMUM_API:
+        return
+    key = (id(document), pointer, call)
+    if key in seen:
+        return
+    seen.add(key)
+    out.calls.append(KeyVaultRead(resource, document, ev, anchor, pointer, call, rtype, version.strip(),
+                                  isinstance(call.args[1], Literal) and isinstance(call.args[1].value, str),
+                                  name))
+
+
+def type_of_id(resource_id: str) -> str | None:
+    """The resource type of a resource id (`/subscriptions/../providers/Microsoft.KeyVault/vaults/kv/
+    secrets/s` -> `Microsoft.KeyVault/vaults/secrets`), or None when it is not one."""
+    lower = resource_id.lower()
+    at = lower.rfind("/providers/")
+    if at < 0:
+        return None
+    segments = resource_id[at + len("/providers/"):].strip("/").split("/")
+    if len(segments) < 3 or len(segments) % 2 == 0:
+        return None
+    return "/".join([segments[0]] + segments[1::2])

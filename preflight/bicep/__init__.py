@@ -53,6 +53,7 @@ def load_bicep(path: str, text: str) -> Any:
     doc.cache["bicep.modules"] = compiled.modules
     doc.cache["bicep.symbols"] = compiled.symbols
     doc.cache["bicep.note-origins"] = compiled.note_origins
+    doc.cache["bicep.unread"] = compiled.unread
     return doc
 
 

@@ -11,7 +11,9 @@ evaluator runs unchanged:
   func        -> functions (namespace `__bicep`)
   resource    -> resources: 'type@version' split; `if (...)` -> condition; `[for ...]` -> copy;
                  `existing` -> `"existing": true` (a reference, not a deployment, as in the
-                 compiler's symbolic-name output: reading it is a call with its apiVersion); `parent:` and nested
+                 compiler's symbolic-name output), with the pointers of those the file never
+                 reads (`properties`, `list*()`; `.id`, `.name`, `parent:` and `scope:` make no
+                 GET) in `unread`; `parent:` and nested
                  child resources -> one resource with the composed type and name (a child keeps
                  its parent's condition)
   module      -> Microsoft.Resources/deployments, expressionEvaluationOptions.scope = inner, the
@@ -97,6 +99,15 @@ def call(name: str, *args: Node) -> Call:
     return Call(name, tuple(args), name)
 
 
+class SymbolRead(Call):
+    """The `reference()` or `list*()` call a resource symbol's member or function becomes
+    (`kv.properties.vaultUri`, `kv.listKeys()`): its apiVersion is the declaration's, written
+    there and changed there, not in the expression."""
+
+    __slots__ = ()
+    from_declaration = True
+
+
 # ------------------------------------------------------------------------------ symbols
 
 
@@ -133,6 +144,7 @@ class ResourceInfo:
         self.own_type = rtype
         self.api = api or (parent.api if parent is not None else "")
         self.existing = decl.existing
+        self.read = False  # the file reads its properties or calls a list*() function on it
         self.loop, self.condition, self.body, self.props = _declaration_body(decl.value)
         self.index = -1  # position in the emitted resources list
 
@@ -205,6 +217,7 @@ class Compiler:
         self.read = read or _read_text
         self.cache: dict[str, tuple[Any, dict, str | None, list]] = {}
         self.symbols: dict[str, dict[str, tuple[str, str]]] = {}  # module file -> its resources' symbols
+        self.unread: dict[str, set[str]] = {}  # module file -> its `existing` resources nothing reads
         self.configs: dict = {}  # folder -> the Bicep configuration that applies there
 
 
@@ -222,6 +235,7 @@ class Unit:
         self.notes: list[tuple[int, int, str]] = []
         self.modules: dict[str, Module] = {}  # pointer of a generated deployment -> its module call
         self.symbols: dict[str, tuple[str, str]] = {}  # pointer of a resource -> (symbol, name as written)
+        self.unread: set[str] = set()  # pointers of the `existing` resources nothing reads (no GET)
         self.target_scope = "resourcegroup"
         self.params: dict[str, Decl] = {}
         self.vars: dict[str, Decl] = {}
@@ -348,7 +362,19 @@ class Unit:
                 self.note(d.pos, f"`{d.type}` is not evaluated by preflight; skipped")
         out["resources"] = resources
         self.at("/resources", (1, 1))
+        self._outputs_read(env)
+        self.unread.update(join_pointer("/resources", info.index) for info in self.all_resources
+                           if info.existing and not info.read and info.index >= 0)
         return out
+
+    def _outputs_read(self, env: Env) -> None:
+        """Mark the resources the outputs read. Outputs are not evaluated: their conversion is
+        dropped, and so are its notes."""
+        notes, noted = list(self.notes), set(self._noted)
+        for d in self.parsed.decls:
+            if d.kind == "output" and isinstance(d.value, X):
+                self.node(d.value, env)
+        self.notes, self._noted = notes, noted
 
     # ------------------------------------------------------------------------ parameters
 
@@ -562,7 +588,7 @@ class Unit:
         args = [self.id_node(info, index), lit(info.api)]
         if full:
             args.append(lit("full"))
-        return call("reference", *args)
+        return SymbolRead("reference", tuple(args))
 
     def _resource(self, info: ResourceInfo, pointer: str) -> dict:
         d = info.decl
@@ -780,6 +806,7 @@ class Unit:
             self.modules[pointer + inner] = module
         for inner, label in self.compiler.symbols.get(abspath, {}).items():
             self.symbols[pointer + inner] = label
+        self.unread.update(pointer + inner for inner in self.compiler.unread.get(abspath, ()))
         for line, column, message, origin in notes:  # what was skipped inside counts here too
             key = self.note(d.pos, f"{where} ('{path}', line {line}): {message}")
             module_file, at_line, at_column, said, calls = origin or (abspath, line, column, message, ())
@@ -847,6 +874,7 @@ class Unit:
         except RecursionError:
             return None, {}, f"'{name}' is nested too deeply", []
         self.compiler.symbols[abspath] = unit.symbols
+        self.compiler.unread[abspath] = unit.unread
         notes = [(p.line, p.col, p.message) for p in parsed.skipped] + \
             [n for n in unit.notes if n not in unit.own_notes]
         return template, unit.modules, None, [n + (unit.note_origins.get(n),) for n in sorted(notes)[:20]]
@@ -1131,6 +1159,7 @@ class Unit:
             return lit(self.type_of(info))
         if member == "apiversion":
             return lit(info.api)
+        info.read = True  # a GET of the resource at its apiVersion
         if member == "properties":
             return self.reference_node(info, index, False)
         return Member(self.reference_node(info, index, True), x.b)
@@ -1157,8 +1186,9 @@ class Unit:
                 if lower == "getsecret":
                     return unknown_node(f"{ref.symbol}.getSecret(…)", SECRET)
                 if lower.startswith("list"):
+                    ref.read = True
                     args = [self.id_node(ref, index), lit(ref.api)] + [self.node(a, env) for a in x.b]
-                    return call(name, *args)
+                    return SymbolRead(name, tuple(args))
                 return unknown_node(f"{ref.symbol}.{name}(…)")
             return unknown_node(f"the function {name}() of an expression")
         lower = name.lower()
@@ -1365,7 +1395,7 @@ class Compiled:
     """The result of compiling one Bicep file."""
 
     def __init__(self, template: Any, positions: dict, notes: list, modules: dict, parsed: Parsed,
-                 symbols: dict | None = None, note_origins: dict | None = None):
+                 symbols: dict | None = None, note_origins: dict | None = None, unread: set | None = None):
         self.template = template
         self.positions = positions
         self.notes = notes
@@ -1373,6 +1403,7 @@ class Compiled:
         self.parsed = parsed
         self.symbols = symbols or {}  # resource pointer -> (Bicep symbol, its name as written)
         self.note_origins = note_origins or {}  # a note repeated from a module -> where it is written
+        self.unread = unread or set()  # pointers of the `existing` resources nothing reads
 
 
 def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | None = None) -> Compiled:
@@ -1380,4 +1411,5 @@ def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | Non
     template = unit.compile()
     notes = [(p.line, p.col, p.message) for p in parsed.skipped] + unit.notes
     notes.sort()
-    return Compiled(template, unit.positions, notes, unit.modules, parsed, unit.symbols, unit.note_origins)
+    return Compiled(template, unit.positions, notes, unit.modules, parsed, unit.symbols, unit.note_origins,
+                    unit.unread)

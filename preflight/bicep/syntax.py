@@ -510,8 +510,8 @@ class _Parser:
             else:
                 self.type_text(("=",))
             self.expect("=")
-            self.expr()  # outputs are not evaluated
-            return Decl("output", name, pos, decorators=decorators)
+            value = self.expr()  # not evaluated: kept for what it reads (the compiler's reads)
+            return Decl("output", name, pos, value, decorators=decorators)
         if word == "type":
             self.expect("=")
             self.skip_newlines()

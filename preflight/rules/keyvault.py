@@ -20,7 +20,7 @@ from preflight.arm.values import (PARAMETER, PLACEHOLDER, SECRET, ResourceRef, R
                                   key_of, same_text)
 from preflight.arm.deployments import MAX_INSTANCES
 from preflight.arm.vaults import (MINIMUM_API, RETIREMENT_DAY, WORKSPACES, VaultDeployment,
-                                  retiring_api_versions, switched_off_vaults,
+                                  keyvault_reads, retiring_api_versions, switched_off_vaults,
                                   vault_deployments, vaults_not_checked)
 from preflight.clock import today_for
 from preflight.documents import Document, Kind
@@ -1185,9 +1185,15 @@ def api_retiring(doc: Document, ctx: Context) -> Iterator[Issue]:
     Finds every `Microsoft.KeyVault/*` resource (`vaults`, `vaults/accessPolicies`,
     `vaults/secrets`, `vaults/keys`, `managedHSMs`, ...) whose `apiVersion` is before
     2026-02-01, in ARM JSON and in Bicep (`'Microsoft.KeyVault/vaults@2023-07-01'`), including
-    child resources, nested deployments, linked templates, Bicep modules and `existing`
-    references. Each resource is reported once, at its `apiVersion` (in Bicep, the type
-    string); a preview version counts by its date (`2025-05-01-preview` is before). An
+    child resources, nested deployments, linked templates and Bicep modules. Each resource is
+    reported once, at its `apiVersion` (in Bicep, the type string); a preview version counts by
+    its date (`2025-05-01-preview` is before). An `existing` reference is reported when the
+    template reads it (its `properties`, a `list*()` function): that is a GET at its version;
+    one used only for its `id`, `name`, as a `parent:` or a `scope:` makes no call and is not.
+    A read written with its version in ARM JSON, `reference(resourceId('Microsoft.KeyVault/
+    vaults', 'kv'), '2019-09-01').vaultUri` or `listKeys(..., '2022-07-01')` (what `bicep
+    build` makes of an `existing` vault whose properties are read), is reported at the
+    expression, once per call site. An
     apiVersion preflight cannot evaluate offline is not reported. Severity is a warning until
     2027-02-27 and an error from that day on; the day is today's date, or the one pinned with
     `--today YYYY-MM-DD`, `PREFLIGHT_TODAY` or `today = "YYYY-MM-DD"` in the configuration (for
@@ -1227,14 +1233,17 @@ def api_retiring(doc: Document, ctx: Context) -> Iterator[Issue]:
     `enableRbacAuthorization: false` into the `properties` of each deployed vault in
     access-policy mode (it has `accessPolicies`, or `enableRbacAuthorization` is false or
     absent). A vault whose `enableRbacAuthorization` is true, a parameter or an expression keeps
-    it as written, and `existing` references and child resources only get the new version.
+    it as written, and `existing` references and child resources only get the new version. In
+    a read written with its version (`reference(..., '2019-09-01')`), the version argument is
+    raised in the expression, and nothing else in it changes.
     2026-02-01 is the default because it is the version Microsoft's migration guide names and
     the first one whose schema and Bicep types every tool knows; newer stable versions work too.
     An apiVersion written as an expression (`[variables('kvApiVersion')]`) is changed where
     its value is defined, by hand.
     """
     found = retiring_api_versions(doc, ctx)
-    if not found:
+    reads = keyvault_reads(doc, ctx)
+    if not found and not reads:
         return
     day = today_for(ctx)
     days = (RETIREMENT_DAY - day).days
@@ -1257,6 +1266,17 @@ def api_retiring(doc: Document, ctx: Context) -> Iterator[Issue]:
                     data=tidy({"type": use.type, "apiVersion": use.versions[0], "versions": use.versions,
                                "minimum": MINIMUM_API, "retires": RETIREMENT_DAY.isoformat(),
                                "today": day.isoformat(), "daysLeft": max(days, 0)}, secrets))
+    for read in reads:
+        named = f" '{read.name}'" if read.name else ""
+        where = "" if read.local else " (in a linked template)"
+        message = (f"`{read.function}()` reads `{read.type}`{named} at apiVersion {read.version}{where}, {when}")
+        yield Issue(read.pointer, tidy(message, secrets, MAX_WORD), severity=severity,
+                    fix=f"raise the apiVersion argument to {MINIMUM_API}+ (`preflight fix`)" if read.literal
+                    else f"set the apiVersion the call reads to {MINIMUM_API}+ where it is defined",
+                    data=tidy({"type": read.type, "apiVersion": read.version, "versions": [read.version],
+                               "read": read.function, "minimum": MINIMUM_API,
+                               "retires": RETIREMENT_DAY.isoformat(), "today": day.isoformat(),
+                               "daysLeft": max(days, 0)}, secrets))
 
 
 def _days(n: int) -> str:
