@@ -541,7 +541,8 @@ def build_environment(data: Any, base: str = "", directory: str | None = None) -
             pips = item.get("pip")
             extra_keys = [k for k in item if k != "pip"]
             if extra_keys:
-                env.bad_items.append((pointer, item, f"a `pip:` entry with other keys ({', '.join(map(str, extra_keys))})"))
+                env.bad_items.append((pointer, item,
+                                      f"a `pip:` entry with other keys ({', '.join(map(str, extra_keys))})"))
             if not isinstance(pips, list):
                 if pips is not None:
                     env.bad_items.append((f"{pointer}/pip", pips, "`pip:` must be a list of requirement lines"))

@@ -257,7 +257,8 @@ def _confirm(guess: Kind, data: Any, text: str) -> Kind | None:
         return Kind.ENDPOINT_V2
     if "endpoint_name" in data and "name" in data:
         if any(k in data for k in ("mini_batch_size", "output_action", "output_file_name",
-                                   "max_concurrency_per_instance", "retry_settings")) or data.get("type") == "model" and "compute" in data:
+                                   "max_concurrency_per_instance", "retry_settings")) \
+                or data.get("type") == "model" and "compute" in data:
             return Kind.BATCH_DEPLOYMENT_V2
         return Kind.ONLINE_DEPLOYMENT_V2
     if "auth_mode" in data and "name" in data and "dependencies" not in data:

@@ -193,7 +193,8 @@ def _read_candidate(item: Candidate, options: Options, findings: list[Finding]) 
         return fs.read(item.path, options.max_file_bytes)
     except FileTooLarge as exc:
         findings.append(_finding(PF002, item.path, "",
-                                 f"skipped: {exc.size:,} bytes is over the {options.max_file_bytes:,}-byte limit", 1, 1))
+                                 f"skipped: {exc.size:,} bytes is over the {options.max_file_bytes:,}-byte limit",
+                                 1, 1))
     except OSError as exc:
         # A file found in a folder that is gone since, or is no longer a regular file, is passed
         # over as discovery passes them over; one that is there but cannot be read was not checked.

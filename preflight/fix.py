@@ -109,7 +109,8 @@ def parse_pins(text: str, source: str) -> Pins:
             items = None
         if isinstance(items, list):  # pip list --format=json
             for item in items:
-                if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("version"), str):
+                if (isinstance(item, dict) and isinstance(item.get("name"), str)
+                        and isinstance(item.get("version"), str)):
                     pins.pip[canonicalize_name(item["name"])] = item["version"]
             return pins
     if re.search(r"^dependencies\s*:", text, re.M):  # conda env export
@@ -637,7 +638,8 @@ def _finding_filter(options: Any, store: Any) -> Any:
     return FindingFilter(options, store.get)
 
 
-def _reported(doc: Document, ctx: Any, filt: Any, rule_ids: tuple[str, ...] = FIXED_RULES) -> Callable[[str, str], bool]:
+def _reported(doc: Document, ctx: Any, filt: Any,
+              rule_ids: tuple[str, ...] = FIXED_RULES) -> Callable[[str, str], bool]:
     """Run the fixable rules on `doc` as the scan would and keep what survives filtering."""
     from .contract import REGISTRY, rule_enabled
     from .engine import check_document
@@ -669,5 +671,6 @@ def summary(result: FixResult, wrote: bool) -> str:
     out.append(f"{verb} {fixed} problem{'s' if fixed != 1 else ''} in {files} file{'s' if files != 1 else ''}"
                + (f"; {left} could not be fixed." if left else "."))
     if result.pins is None:
-        out.append("Unpinned packages are pinned only from a lock: pass --pins FILE (pip freeze or conda list --export).")
+        out.append("Unpinned packages are pinned only from a lock: "
+                   "pass --pins FILE (pip freeze or conda list --export).")
     return "\n".join(out) + "\n"

@@ -352,7 +352,8 @@ def _link_v2_deployment(proj: Project, doc: Document, ctx: Any) -> None:
             link = _resolve([doc.directory], conda_file, "/environment/conda_file", doc)
             links.append(link)
             if link.exists and link.path:
-                proj.add_use(link.path, Use(purpose, doc.path, "/environment/conda_file", "environment.conda_file", exempt))
+                proj.add_use(link.path,
+                             Use(purpose, doc.path, "/environment/conda_file", "environment.conda_file", exempt))
     elif isinstance(environment, str) and re.search(r"\.ya?ml$", environment.strip(), re.I):
         # A local environment YAML (`file:env.yml` or a bare path): its conda file serves this deployment.
         declared = environment.strip()

@@ -70,7 +70,8 @@ class Key:
     dump_only: bool = False  # written by the SDK: dropped on load when it has a value
 
 
-S, I, F, B, D = Key("str"), Key("int"), Key("float"), Key("bool"), Key("dict")
+# one letter per scalar type keeps the schema tables below as compact as the SDK's own
+S, I, F, B, D = Key("str"), Key("int"), Key("float"), Key("bool"), Key("dict")  # noqa: E741
 RAW, VERSION, LIST = Key("raw"), Key("version"), Key("list")
 DUMP = Key("raw", dump_only=True)
 

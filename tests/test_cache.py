@@ -471,7 +471,8 @@ def _file_system_calls(path: Path) -> list[str]:
         f = node.func
         if isinstance(f, ast.Name) and f.id in ("open", "read_regular_file"):
             out.append(f"{path.name}:{node.lineno} {f.id}()")
-        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "os" and f.attr in _OS_CALLS:
+        elif (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "os"
+              and f.attr in _OS_CALLS):
             out.append(f"{path.name}:{node.lineno} os.{f.attr}()")
         elif isinstance(f, ast.Attribute) and f.attr in _PATH_CALLS and isinstance(f.value, ast.Attribute) \
                 and f.value.attr == "path":

@@ -2,8 +2,8 @@
 
 A file named `*-bad.*` / `*_bad.*` must get the folder's rule exactly on the lines marked
 `# expect: RULE` (`// expect: RULE` in ARM templates; a v1 JSON config, which has no comments,
-must get the same findings as its YAML twin); a `*-good.*` / `*_good.*` file must get no DEP or SCR finding at all; any other file of
-the folder (a script a config points at) must not get the folder's rule.
+must get the same findings as its YAML twin); a `*-good.*` / `*_good.*` file must get no DEP or
+SCR finding at all; any other file of the folder (a script a config points at) must not get the folder's rule.
 """
 from __future__ import annotations
 

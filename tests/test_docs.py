@@ -20,7 +20,8 @@ def test_rules_md_is_fresh():
     assert proc.returncode == 0, proc.stderr
     path = REPO / "docs" / "rules.md"
     current = path.read_text() if path.exists() else ""
-    assert current == proc.stdout, f"docs/rules.md is stale: regenerate it with `{REGENERATE}` (from the repository root)"
+    assert current == proc.stdout, \
+        f"docs/rules.md is stale: regenerate it with `{REGENERATE}` (from the repository root)"
 
 
 def test_rules_md_has_a_section_per_rule():

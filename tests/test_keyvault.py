@@ -294,7 +294,8 @@ def test_vault_deployments_carry_what_the_live_check_needs(tmp_path):
 
 
 def test_unresolved_names_are_none_with_the_expression(tmp_path):
-    path = write_template(tmp_path, [vault({"accessPolicies": []}, name="[concat('kv-', uniqueString(resourceGroup().id))]")])
+    path = write_template(tmp_path, [vault({"accessPolicies": []},
+                                           name="[concat('kv-', uniqueString(resourceGroup().id))]")])
     (kv,) = vaults_of(path)
     assert kv.name is None and isinstance(kv.name_value, Unknown)
     assert kv.name_expression == "[concat('kv-', uniqueString(resourceGroup().id))]"

@@ -553,7 +553,8 @@ def index(target: Any, key: Any) -> Any:
     if isinstance(target, RuntimeValue) and not isinstance(key, Unknown):
         return target.member(key)
     if isinstance(target, Unknown) or isinstance(key, Unknown):
-        return unknown_from([target, key], f"{key_of(target)}[{key_of(key)}]" if key_of(target) and key_of(key) else None)
+        return unknown_from([target, key],
+                            f"{key_of(target)}[{key_of(key)}]" if key_of(target) and key_of(key) else None)
     if isinstance(target, list) and isinstance(key, int) and not isinstance(key, bool):
         if 0 <= key < len(target):
             return target[key]
@@ -608,7 +609,7 @@ def _call(node: Call, scope: Scope) -> Any:
     try:
         result = spec.impl(*args)
         return result if any(result is a for a in args) else session.produced(result)
-    except _functions.OpaqueResult as exc:
+    except _functions.OpaqueResult:
         keys = [key_of(x) for x in args]
         return Unknown.because(OPAQUE, f"{node.spelling}(…)",
                                key=f"{name}({','.join(keys)})" if all(keys) and spec.deterministic else None,
@@ -767,7 +768,8 @@ def _resource_id(node: Call, scope: Scope) -> Any:
         parts = [lead[0], "/providers/"]
     elif function == "managementGroupResourceId":
         parts = ["/providers/Microsoft.Management/managementGroups/",
-                 before[0] if before else Unknown.because(CONTEXT, "the management group", key="managementGroup().name"),
+                 before[0] if before else Unknown.because(CONTEXT, "the management group",
+                                                          key="managementGroup().name"),
                  "/providers/"]
     else:
         parts = ["/providers/"]

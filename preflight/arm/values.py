@@ -43,7 +43,8 @@ MAX_VALUE_SIZE = 1_000_000
 MAX_STRING = 1_000_000  # characters of a string the evaluator builds
 MAX_KEY = 400  # characters of a symbolic key; a longer one is dropped (too long to be useful)
 
-_ORDER = {k: i for i, k in enumerate((PARAMETER, SECRET, PLACEHOLDER, CONTEXT, RUNTIME, LINK, OPAQUE, UNSUPPORTED, LIMIT, INVALID))}
+_ORDER = {k: i for i, k in enumerate((PARAMETER, SECRET, PLACEHOLDER, CONTEXT, RUNTIME, LINK, OPAQUE, UNSUPPORTED,
+                                       LIMIT, INVALID))}
 
 
 class Unknown:

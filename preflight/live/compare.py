@@ -176,7 +176,8 @@ def _existing(plan: PlannedVault, live: LiveVault, where: str, caller_oid: str |
         return out
     if rbac_after:
         out.append(Outcome("LIVE006", f"{where}: the vault uses Azure RBAC; access policies grant no data access, "
-                                      "so nobody loses access through them", pointer="/properties/enableRbacAuthorization"))
+                                      "so nobody loses access through them",
+                           pointer="/properties/enableRbacAuthorization"))
         return out
     if live.enable_rbac and not rbac_after:
         out.append(Outcome(
@@ -220,7 +221,8 @@ def _existing(plan: PlannedVault, live: LiveVault, where: str, caller_oid: str |
         if lost:
             out.append(Outcome(
                 "LIVE002",
-                f"{where}: {p.describe()}{tag} loses {format_permissions(lost)} (has {format_permissions(p.permissions)} "
+                f"{where}: {p.describe()}{tag} loses {format_permissions(lost)} "
+                f"(has {format_permissions(p.permissions)} "
                 f"today, keeps {format_permissions(after[k].permissions)}){_if_deployed(plan)}",
                 data=dict(_principal_json(p), lost=permissions_json(lost),
                           after=permissions_json(after[k].permissions)),

@@ -657,7 +657,8 @@ def _credential_message(text: str) -> str:
             name, _, why = line.strip().partition(":")
             tried.append(f"{name}: {why.strip().split('. ')[0].rstrip('.')}")
     summary = "; ".join(tried) if tried else text.splitlines()[0] if text else "no credential available"
-    return _short(summary, 400) + " (run `az login`, or set AZURE_CLIENT_ID/AZURE_TENANT_ID/... for a service principal)"
+    return _short(summary, 400) + (" (run `az login`, or set AZURE_CLIENT_ID/AZURE_TENANT_ID/... "
+                                   "for a service principal)")
 
 
 def _network_reason(text: str) -> str:

@@ -69,7 +69,7 @@ class AccessPolicy:
         return ((tenant or "").lower(), self.object_id.lower(), (self.application_id or "").lower())
 
     def describe(self) -> str:
-        who = f"objectId {self.object_id}" if self.object_id else f"objectId {self.object_id_expression or '(computed at deploy time)'}"
+        who = f"objectId {self.object_id or self.object_id_expression or '(computed at deploy time)'}"
         if self.application_id:
             who += f" (applicationId {self.application_id})"
         return who

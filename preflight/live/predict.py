@@ -62,7 +62,8 @@ def predict(plan: PlannedVault, live: list[AccessPolicy] | None, vault_tenant: s
     prediction = Prediction(base, uncertain=uncertain)
     for child in plan.children:
         if child.policies is None:
-            return Prediction(None, f"the list of its `accessPolicies/{child.kind}` resource cannot be resolved offline")
+            return Prediction(None,
+                              f"the list of its `accessPolicies/{child.kind}` resource cannot be resolved offline")
         for entry in child.policies:
             _apply(prediction, child.kind, entry, vault_tenant)
     return prediction

@@ -20,9 +20,9 @@ from preflight.deploy import (
     V1_DEFAULT_MAX_REPLICAS, V1_DEFAULT_QUEUE_WAIT_MS, V1_DEFAULT_SCORING_TIMEOUT_MS, V1_IGNORED_KEYS, V1_KEYS,
     V2_DEFAULT_QUEUE_WAIT_MS, V2_DEFAULT_REQUEST_TIMEOUT_MS, ARM_AUTOSCALE, ARM_ONLINE_DEPLOYMENT, ArmResource,
     Field, arm_resources, iso_seconds, leaves_repository, OnlineDeployment, ScalePlan, V1Deploy,
-    V1Inference, declared_load, exact, is_local_path, is_number, is_placeholder, max_target_for_spike, num, parse_quantity,
-    read_script, replicas_for_spike, required_replicas, resolution_bases, settings_of, show, spike_absorbed,
-    type_name, v1_scale_plan, v2_scale_plan, value_has_type,
+    V1Inference, declared_load, exact, is_local_path, is_number, is_placeholder, max_target_for_spike, num,
+    parse_quantity, read_script, replicas_for_spike, required_replicas, resolution_bases, settings_of, show,
+    spike_absorbed, type_name, v1_scale_plan, v2_scale_plan, value_has_type,
 )
 from preflight import v2schema
 from preflight.documents import Document, Kind
@@ -165,12 +165,14 @@ def autoscale_target_utilization(doc: Document, ctx: Context) -> Iterator[Issue]
         iv = dep.int("scale_settings", "target_utilization_percentage")
         f = iv.field
         value = f.value if is_number(f.value) else iv.value
-        note = f" (azure-ai-ml truncates it to {int(value)})" if isinstance(value, float) and not value.is_integer() else ""
+        truncated = isinstance(value, float) and not value.is_integer()
+        note = f" (azure-ai-ml truncates it to {int(value)})" if truncated else ""
     if value is None:
         return
     if value > 100:
         yield Issue(f.pointer, f"{f.name} is {show(value)}: it is a percentage of busy replicas and must be at "
-                    f"most 100; the autoscaler would never add replicas", fix=f"set {f.name} to a percentage such as 70",
+                    f"most 100; the autoscaler would never add replicas",
+                    fix=f"set {f.name} to a percentage such as 70",
                     data={"value": value})
     elif value <= 0:
         yield Issue(f.pointer, f"{f.name} is {show(value)}{note}: the target must be above 0 %",
@@ -241,7 +243,8 @@ def autoscale_min_above_max(doc: Document, ctx: Context) -> Iterator[Issue]:
     high_text = f"{show(high)} (the default)" if defaulted and not max_f.given else show(high)
     low_text = f"{show(low)} (the default)" if defaulted and not min_f.given else show(low)
     pointer = min_f.pointer if min_f.given else max_f.pointer
-    yield Issue(pointer, f"{min_f.name} {low_text} is above {max_f.name} {high_text}: the autoscaler has no valid range",
+    yield Issue(pointer,
+                f"{min_f.name} {low_text} is above {max_f.name} {high_text}: the autoscaler has no valid range",
                 fix=f"lower {min_f.name} to at most {show(high)}, or raise {max_f.name}",
                 severity=WARNING if defaulted else None, data={"min": low, "max": high})
 
@@ -706,7 +709,8 @@ def _arm_not_allowed(res: ArmResource, managed_max_ms: int):
         value, v = _arm_number(res, path)
         if value is not None and value < 1:
             name = path.split("/", 1)[1].replace("/", ".")
-            yield v.pointer, f"{label}: {name} is {show(value)}: it must be at least 1", f"set {name} to 1 or more", None
+            yield (v.pointer, f"{label}: {name} is {show(value)}: it must be at least 1",
+                   f"set {name} to 1 or more", None)
     polling = res.at("properties/scaleSettings/pollingInterval")
     seconds = iso_seconds(polling.value)
     if polling.known and polling.present and isinstance(polling.value, str) and (seconds is None or seconds < 1):
@@ -1065,7 +1069,8 @@ def aci_settings_incomplete(doc: Document, ctx: Context) -> Iterator[Issue]:
     if ssl.value:
         missing = [f.name for f in parts if not f.value]
         if missing:
-            yield Issue(ssl.pointer, f"sslEnabled is on but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+            verb = "is" if len(missing) == 1 else "are"
+            yield Issue(ssl.pointer, f"sslEnabled is on but {', '.join(missing)} {verb} "
                         "missing: the SDK needs a certificate, a key and a cname", fix=f"add {', '.join(missing)}")
     else:
         for f in parts:
@@ -1214,7 +1219,8 @@ def _script_problems(path_shown: str, found: str | None, ctx: Context) -> str | 
     if source.problem is None:
         return None
     at = f" (line {source.line})" if source.line else ""
-    return f"{path_shown} {source.problem if source.problem.startswith(('cannot', 'is ')) else 'does not parse: ' + source.problem}{at}"
+    problem = source.problem if source.problem.startswith(("cannot", "is ")) else "does not parse: " + source.problem
+    return f"{path_shown} {problem}{at}"
 
 
 @rule("DEP018", "scoring-script-unusable", ERROR, reads=[IC, V2, BATCH],
@@ -1582,7 +1588,8 @@ def instance_count_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
                     f"{' with the default scale type' if dep.compute == KUBERNETES else ''} needs it",
                     fix="add instance_count: 3")
     elif iv.value is not None and iv.value < 1:
-        yield Issue(iv.field.pointer, f"instance_count is {iv.value}: it must be at least 1", fix="set instance_count: 3")
+        yield Issue(iv.field.pointer, f"instance_count is {iv.value}: it must be at least 1",
+                    fix="set instance_count: 3")
 
 
 def _arm_capacity(res: ArmResource):

@@ -126,7 +126,8 @@ def azureml_defaults_too_old(doc: Document, ctx: Context) -> Iterator[Issue]:
                 fix = (f"v2 online deployments are served by `{INFERENCE_SERVER}`: list it (pinned) under `pip:` "
                        "instead of an old azureml-defaults")
             else:
-                fix = "require `azureml-defaults>=1.0.45`, or pin a tested release such as `azureml-defaults==<version>`"
+                fix = ("require `azureml-defaults>=1.0.45`, "
+                       "or pin a tested release such as `azureml-defaults==<version>`")
             text = _label(req) if isinstance(req, PipRequirement) else f"conda `{req.text.strip()}`"
             yield Issue(req.pointer,
                         f"{text} admits azureml-defaults {admitted}, older than 1.0.45, the minimum for Azure ML "

@@ -231,12 +231,14 @@ def debugger_left_in(doc: Document, ctx: Context) -> Iterator[Issue]:
             continue
         if target in _DEBUG_WAITS:
             timeout = next((k.value for k in call.keywords if k.arg == "timeout"), None)
-            seconds = timeout.value if isinstance(timeout, ast.Constant) and isinstance(timeout.value, (int, float)) else None
+            constant = isinstance(timeout, ast.Constant) and isinstance(timeout.value, (int, float))
+            seconds = timeout.value if constant else None
             how = (f"blocks every container start for up to {seconds} s" if seconds is not None else
                    "blocks the container until a debugger attaches, so the deployment never becomes ready")
             message = f"{target}() waits for a debugger: it {how}"
         else:
-            message = f"{target}() opens a debug connection from the scoring container: whoever reaches it can run code there"
+            message = (f"{target}() opens a debug connection from the scoring container: "
+                       "whoever reaches it can run code there")
         if guarded:
             message += " (under a condition: make sure it is off in production)"
         yield _at(call, message, fix="remove the debugger calls; debug locally with the inference HTTP server "
