@@ -23,12 +23,13 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import bicep  # noqa: F401 - plugs the Bicep front end into the document and ARM layers
 from . import clock, fs
-from .contract import REGISTRY, Options, Rule, ScanResult, load_rule_packs, rule_enabled
+from .contract import REGISTRY, Options, Rule, ScanResult, rule_enabled
 from .discover import Candidate, Skipped, discover
 from .documents import Document, Kind, load_document, sniff
 from .findings import Finding, Issue, Severity
 from .loaders import FileTooLarge, NotRegularFile, read_regular_file
 from .rules.scan import PF001, PF002, PF003
+from .rulepacks import load_rule_packs
 
 
 # --------------------------------------------------------------------------------- the scan

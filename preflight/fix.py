@@ -561,7 +561,7 @@ class FixResult:
 
 def run(paths: list[str], options: Any, pins: Pins | None, write: bool = True) -> FixResult:
     """Plan (and unless `write` is False, apply) the fixes for the files under `paths`."""
-    from .contract import load_rule_packs
+    from .rulepacks import load_rule_packs
 
     started_ns = time.time_ns()
     load_rule_packs()

@@ -529,7 +529,8 @@ def test_findings_whose_evidence_is_not_json_are_not_cached(project, cache_dir):
 def test_the_scan_key_follows_the_installed_parsers(tmp_path, monkeypatch):
     """An upgraded parser package (its files rewritten) is a new cache: findings rest on it."""
     from preflight import cache as cache_module
-    from preflight.contract import Options, load_rule_packs
+    from preflight.contract import Options
+    from preflight.rulepacks import load_rule_packs
 
     load_rule_packs()
     package = tmp_path / "fakeparser"

@@ -16,7 +16,8 @@ import pytest
 
 from conftest import FIXTURES
 from preflight.cli import build_options, build_parser
-from preflight.contract import REGISTRY, load_rule_packs
+from preflight.contract import REGISTRY
+from preflight.rulepacks import load_rule_packs
 from preflight.engine import scan
 
 RULE_DIRS = sorted(p for root in ("deploy", "scoring") for p in (FIXTURES / root).glob("[A-Z]*[0-9]") if p.is_dir())

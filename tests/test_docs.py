@@ -25,7 +25,8 @@ def test_rules_md_is_fresh():
 
 
 def test_rules_md_has_a_section_per_rule():
-    from preflight.contract import REGISTRY, load_rule_packs
+    from preflight.contract import REGISTRY
+    from preflight.rulepacks import load_rule_packs
 
     load_rule_packs()
     text = (REPO / "docs" / "rules.md").read_text()

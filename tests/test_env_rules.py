@@ -338,7 +338,7 @@ def test_env012_extra_index_outside_pypi(tmp_path):
 
 def test_scoring_script_of_v1_and_v2():
     from preflight.documents import Kind
-    from preflight.contract import load_rule_packs
+    from preflight.rulepacks import load_rule_packs
     from preflight.engine import DocumentStore, ScanContext
     from preflight.loaders import read_regular_file as read_file
     from preflight.documents import load_document
@@ -420,7 +420,8 @@ _values = st.recursive(
                                  "ONLINE_DEPLOYMENT_V2", "BATCH_DEPLOYMENT_V2"]))
 def test_rules_never_raise_on_any_shape(data, kind):
     from preflight.documents import Document, Kind
-    from preflight.contract import REGISTRY, load_rule_packs
+    from preflight.contract import REGISTRY
+    from preflight.rulepacks import load_rule_packs
     from preflight.engine import DocumentStore, ScanContext
 
     load_rule_packs()

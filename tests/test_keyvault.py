@@ -60,7 +60,8 @@ def test_a_workspace_template_with_empty_policies_is_kv001_naming_the_workspace(
     assert "workspace 'mlw-demo'" in f.message and "loses access" in f.message
     assert len(f.fix) <= 120 and "RBAC" in f.fix and "`accessPolicies/add`" in f.fix  # one line
     # the options in order of robustness are in the rule's documentation (`preflight rule KV001`)
-    from preflight.engine import REGISTRY, load_rule_packs
+    from preflight.contract import REGISTRY
+    from preflight.rulepacks import load_rule_packs
     load_rule_packs()
     docs = REGISTRY["KV001"].docs.split("## How to fix")[1]
     assert docs.index("Azure RBAC") < docs.index("condition") < docs.index("named `add`") < docs.index("reference(")

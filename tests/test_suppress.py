@@ -7,7 +7,8 @@ import pytest
 
 from conftest import FIXTURES, run_cli, scan_json
 from preflight import contract
-from preflight.contract import REGISTRY, Options, load_rule_packs
+from preflight.contract import REGISTRY, Options
+from preflight.rulepacks import load_rule_packs
 from preflight.documents import Kind, load_document
 from preflight.engine import scan
 from preflight.findings import ERROR, Issue

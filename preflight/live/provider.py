@@ -131,7 +131,8 @@ def describe_vault(plan: PlannedVault, target: VaultTarget | None, settings: Liv
 def check(plans: Iterable[PlannedVault], settings: LiveSettings, ctx: Any = None,
           credential: Any = None) -> list[Finding]:
     """Every LIVE finding for these plans. Never raises for an Azure-side failure: those are LIVE010."""
-    from ..contract import REGISTRY, load_rule_packs
+    from ..contract import REGISTRY
+    from ..rulepacks import load_rule_packs
 
     load_rule_packs()
     jobs: list[tuple[PlannedVault, VaultTarget | None, str | None, str | None]] = []

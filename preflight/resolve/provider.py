@@ -115,7 +115,8 @@ class ResolveProvider:
     # ------------------------------------------------------------------ finish
 
     def finish(self, ctx: Any) -> list[Finding]:
-        from ..contract import REGISTRY, load_rule_packs
+        from ..contract import REGISTRY
+        from ..rulepacks import load_rule_packs
 
         load_rule_packs()
         env020, scr006 = REGISTRY["ENV020"], REGISTRY["SCR006"]
