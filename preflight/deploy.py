@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any, Iterator
+import builtins
+from typing import Any, Iterator, TypeGuard
 
 from .documents import Document, Kind
 from . import fs
@@ -125,8 +126,9 @@ def field_at(data: Any, path: tuple[str, ...]) -> Field:
 _QUANTITY = re.compile(r"([+-]?(?:\d{1,30}(?:\.\d{0,30})?|\.\d{1,30}))"
                        r"(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d{1,3})?")
 _BINARY_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL_SUFFIX = {"n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "k": 10**3,
-                   "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+_DECIMAL_SUFFIX: dict[str, Fraction | int] = {
+    "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "k": 10**3,
+    "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
 
 
 def parse_quantity(text: Any) -> Fraction | None:
@@ -556,7 +558,7 @@ def is_placeholder(text: Any) -> bool:
     return isinstance(text, str) and bool(_PLACEHOLDER.search(text))
 
 
-def is_local_path(reference: Any) -> bool:
+def is_local_path(reference: Any) -> TypeGuard[str]:
     """A string that names a file or folder on disk (not an asset id, a URI, a datastore, or a
     placeholder a pipeline substitutes)."""
     return isinstance(reference, str) and bool(reference.strip()) and "://" not in reference \
@@ -603,14 +605,15 @@ class OnlineDeployment:
             return camel_to_snake(raw)
         return "target_utilization" if self.compute == KUBERNETES else "default"
 
-    def scale_value(self, key: str) -> tuple[int | None, Field, bool]:
+    # `builtins.int`: inside this class `int` is the method below
+    def scale_value(self, key: str) -> tuple[builtins.int | None, Field, bool]:
         """A target-utilisation setting: (value or its default, field, whether defaulted)."""
         iv = self.int("scale_settings", key)
         if iv.field.given:
             return iv.value, iv.field, False
         return V2_K8S_DEFAULTS.get(key), iv.field, True
 
-    def worker_count(self) -> tuple[int | None, Field]:
+    def worker_count(self) -> tuple[builtins.int | None, Field]:
         iv = self.int("environment_variables", "WORKER_COUNT")
         return iv.value, iv.field
 

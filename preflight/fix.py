@@ -230,7 +230,7 @@ def _plan_serving_package(plan: FilePlan, env: Any, name: str, pins: Pins | None
                           minimum: Version | None = None) -> None:
     line = name
     version = pins.for_pip(name) if pins is not None else None
-    if version is not None:
+    if pins is not None and version is not None:
         try:
             too_old = minimum is not None and Version(version) < minimum
         except InvalidVersion:

@@ -180,7 +180,7 @@ class Frame:
         self.deployment: Any = None  # the nested deployment (a DeployedResource) that evaluates it
         self._params: dict[str, tuple[Any, frozenset[ParamUse]]] = {}
         self._vars: dict[str, tuple[Any, frozenset[ParamUse]]] = {}
-        self._busy: set[str] = set()
+        self._busy: set[str | tuple[str, str]] = set()  # variables by name, parameters as ("p", name)
         self.cycles: set[str] = set()  # variables (or parameters) that refer to themselves
         self.undeclared: set[tuple[str, str]] = set()  # ("parameter"|"variable", name) read but not declared
         self._refs: dict[tuple[str, str], list[tuple[str, str]]] = {}  # see `_settle`
@@ -596,7 +596,7 @@ def _call(node: Call, scope: Scope) -> Any:
         for a in args:
             if isinstance(a, Unknown):
                 keys = [key_of(x) for x in args]
-                key = f"{name}({','.join(keys)})" if all(keys) and spec.deterministic else None
+                key = f"{name}({','.join(k or '' for k in keys)})" if all(keys) and spec.deterministic else None
                 return unknown_from(args, key)
     # Every function's work grows with its arguments: their size is charged to the budget (a
     # step per 16 nodes read), and arguments over the size bound (many large arrays to
@@ -612,7 +612,8 @@ def _call(node: Call, scope: Scope) -> Any:
     except _functions.OpaqueResult:
         keys = [key_of(x) for x in args]
         return Unknown.because(OPAQUE, f"{node.spelling}(…)",
-                               key=f"{name}({','.join(keys)})" if all(keys) and spec.deterministic else None,
+                               key=f"{name}({','.join(k or '' for k in keys)})" if all(keys) and spec.deterministic
+                               else None,
                                parts=None)
     except _functions.OverLimit as exc:
         return Unknown.because(LIMIT, f"{node.spelling}(): {exc}")

@@ -231,7 +231,8 @@ def _default_false_switches(resource: DeployedResource) -> list[str]:
     `bool` parameter at its default `false` (and the condition reads nothing else the deployer
     gives); else []."""
     path: list[DeployedResource] = list(resource.chain)
-    owners, node = [], resource
+    owners: list[DeployedResource] = []
+    node: DeployedResource | None = resource
     while node is not None:
         owners.append(node)
         node = node.parent
@@ -448,9 +449,9 @@ def _definition(kind: str, name: str, scope: Scope) -> list[tuple[Any, Scope]]:
         if inp.source == "parent" and inp.scope is not None:
             return [(inp.value, inp.scope)]
         return []
-    decl = frame.template.parameters.get(name)
-    if decl is not None and decl.default is not ABSENT:
-        return [(decl.default, Scope(frame))]
+    param = frame.template.parameters.get(name)
+    if param is not None and param.default is not ABSENT:
+        return [(param.default, Scope(frame))]
     return []
 
 
@@ -690,7 +691,7 @@ def bicep_existing_references(doc: Any) -> list[ExistingReference]:
     return out
 
 
-def _nested(body: Any, prop: type, x: type) -> list[Any]:
+def _nested(body: Any, prop: type[Any], x: type[Any]) -> list[Any]:
     """The resource declarations nested in a resource body (`obj`, `if`, `for`)."""
     while isinstance(body, x) and body.kind in ("if", "for"):
         body = body.b if body.kind == "if" else body.d

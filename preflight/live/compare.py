@@ -117,7 +117,9 @@ def _absent(plan: PlannedVault, state: VaultAbsent, where: str) -> list[Outcome]
     deleted = state.deleted
     recover = (plan.create_mode or "").lower() == "recover"
     if deleted is not None and not recover:
-        props = deleted.get("properties") if isinstance(deleted.get("properties"), dict) else {}
+        props = deleted.get("properties")
+        if not isinstance(props, dict):
+            props = {}
         when = props.get("deletionDate")
         purge = props.get("scheduledPurgeDate")
         detail = "".join([f", deleted {when}" if when else "", f", purge scheduled {purge}" if purge else ""])

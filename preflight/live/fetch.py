@@ -17,6 +17,7 @@ azure-mgmt-keyvault 10.x to 14.x, whose model classes are not (SPEC 6.1).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
@@ -748,7 +749,7 @@ def fetch_all(requests: list[FetchRequest], settings: LiveSettings, credential: 
         timed_out.append(i)
         return Unavailable(f"timed out: no answer within the {settings.timeout:g}s live-check limit")
 
-    states = run_bounded([(lambda r=r: fetch_one(clients, r)) for r in order], settings.concurrency,
+    states = run_bounded([functools.partial(fetch_one, clients, r) for r in order], settings.concurrency,
                          time.monotonic() + settings.timeout, on_timeout)
     if not timed_out:  # an abandoned worker may still hold a client: leave those to the process exit
         clients.close()

@@ -136,6 +136,7 @@ class ResolveProvider:
                 if binary is None:
                     binary = uv_binary()
                     version = uv_version(binary)
+                assert item.request is not None  # `wanted` holds the environments with a request
                 item.resolved = self._resolve(item.request, binary, version or "", store)
             for item in self.environments.values():
                 if item.scanned:

@@ -165,8 +165,8 @@ def autoscale_target_utilization(doc: Document, ctx: Context) -> Iterator[Issue]
         iv = dep.int("scale_settings", "target_utilization_percentage")
         f = iv.field
         value = f.value if is_number(f.value) else iv.value
-        truncated = isinstance(value, float) and not value.is_integer()
-        note = f" (azure-ai-ml truncates it to {int(value)})" if truncated else ""
+        note = (f" (azure-ai-ml truncates it to {int(value)})"
+                if isinstance(value, float) and not value.is_integer() else "")
     if value is None:
         return
     if value > 100:
@@ -742,11 +742,13 @@ def _v1_not_allowed(dc: V1Deploy) -> Iterator[Issue]:
             yield Issue(dc.field("port").pointer, f"port is {show(port)}: it must be in 1-65535",
                         fix="use a free port such as 8890")
     elif dc.is_aks():
-        checks = list(_V1_ABOVE_ZERO) + (list(_V1_ABOVE_ZERO_WHEN_AUTOSCALED) if dc.autoscale_enabled else [])
-        for path in checks:
-            value = dc.typed(*path)
+        checks: list[tuple[str, ...]] = list(_V1_ABOVE_ZERO)
+        if dc.autoscale_enabled:
+            checks += _V1_ABOVE_ZERO_WHEN_AUTOSCALED
+        for keys in checks:
+            value = dc.typed(*keys)
             if value is not None and value <= 0:
-                f = dc.field(*path)
+                f = dc.field(*keys)
                 yield Issue(f.pointer, f"{f.name} is {show(value)}: it must be greater than 0",
                             fix=f"set {f.name} above 0")
         gpu = dc.typed("gpuCores")
@@ -1974,7 +1976,9 @@ def endpoint_traffic_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
                     fix="set auth_mode: aad_token")
     name = data.get("name")
     known = _deployment_names(ctx, name) if isinstance(name, str) else set()
-    traffic = data.get("traffic") if isinstance(data.get("traffic"), dict) else {}
+    traffic = data.get("traffic")
+    if not isinstance(traffic, dict):
+        traffic = {}
     live = {k: v2schema.coerce_int(v) for k, v in traffic.items()}
     for key, share in live.items():
         if known and key not in known and share:
@@ -1986,7 +1990,9 @@ def endpoint_traffic_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
     if len(shares) == len(live) and shares and sum(shares) != 0 and sum(shares) != 100:
         yield Issue("/traffic", f"traffic sums to {sum(shares)} %: live traffic must add up to 100 %",
                     fix="adjust the percentages so they add up to 100 (or all 0)")
-    mirror = data.get("mirror_traffic") if isinstance(data.get("mirror_traffic"), dict) else {}
+    mirror = data.get("mirror_traffic")
+    if not isinstance(mirror, dict):
+        mirror = {}
     if len(mirror) > 1:
         yield Issue("/mirror_traffic", f"mirror_traffic names {len(mirror)} deployments: an endpoint mirrors to one",
                     fix="keep one deployment in mirror_traffic")

@@ -186,7 +186,7 @@ def deployed(vaults: list[VaultDeployment]) -> Iterator[VaultDeployment]:
 
 
 def vault_data(v: VaultDeployment, **extra: Any) -> dict[str, Any]:
-    data = {"vault": v.name if v.name is not None else v.name_expression, "apiVersion":
+    data: dict[str, Any] = {"vault": v.name if v.name is not None else v.name_expression, "apiVersion":
             v.api_version if isinstance(v.api_version, str) else None, "branch": v.branch,
             "deployment": v.status.state}
     data.update(extra)
