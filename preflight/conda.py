@@ -326,7 +326,7 @@ def parse_pip_line(text: str, pointer: str, source: str | None = None, line: int
                    section: int = 0) -> PipRequirement:
     body = _strip_comment(text)
     templated = bool(_TEMPLATED.search(body))
-    base = dict(source=source, line=line, section=section, templated=templated)
+    base: dict[str, Any] = dict(source=source, line=line, section=section, templated=templated)
     if not body:
         return PipRequirement(pointer, text, "comment", **base)
     if body.startswith("-"):
@@ -336,6 +336,7 @@ def parse_pip_line(text: str, pointer: str, source: str | None = None, line: int
             ref.text, ref.option, ref.value = text, option, value
             return ref
         return PipRequirement(pointer, text, "option", option=option, value=value, **base)
+    req: Requirement | None
     try:
         req = Requirement(_TEMPLATED.sub("0", body) if templated else body)
     except InvalidRequirement:
@@ -357,8 +358,8 @@ def _split_option(body: str) -> tuple[str, str | None]:
     first, _, rest = body.partition(" ")
     rest = rest.strip()
     if first.startswith("--"):
-        name, eq, value = first.partition("=")
-        return name, (value if eq else (rest.split()[0] if rest else None))
+        name, eq, inline = first.partition("=")
+        return name, (inline if eq else (rest.split()[0] if rest else None))
     short = first[:2]
     long = _PIP_SHORT_OPTIONS.get(short, short)
     attached = first[2:]
@@ -372,7 +373,8 @@ def _reference(pointer: str, text: str, body: str, base: dict) -> PipRequirement
     """A URL, VCS URL or local path without `name @`: take name and version from it when it
     names them (wheel or sdist file name, `#egg=name`)."""
     url = body.split()[0]
-    name = version = None
+    name: str | None = None
+    version: Version | None = None
     egg = re.search(r"[#&]egg=([A-Za-z0-9_.\-]+)", url)
     if egg:
         name = canonicalize_name(egg.group(1))
@@ -670,7 +672,8 @@ def v1_serving(env: CondaEnvironment) -> ServingVerdict:
 def v2_serving(env: CondaEnvironment) -> ServingVerdict:
     """v2 online deployments need azureml-inference-server-http, directly or through
     azureml-defaults >= 1.34 (SPEC 4.5)."""
-    server = _applicable(env, INFERENCE_SERVER) or [p for p in env.conda if p.name == INFERENCE_SERVER]
+    server: list[PipRequirement] | list[CondaPackage] = (
+        _applicable(env, INFERENCE_SERVER) or [p for p in env.conda if p.name == INFERENCE_SERVER])
     if server:
         return ServingVerdict("ok", server[0])
     defaults: list[PipRequirement | CondaPackage] = list(_applicable(env, AZUREML_DEFAULTS))

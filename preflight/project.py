@@ -311,7 +311,9 @@ def _link_inference_config(proj: Project, doc: Document) -> None:
             proj.add_use(link.path, Use(V1_SCORING, doc.path, "/environment", "environment"))
     elif isinstance(environment, dict):
         python = environment.get("python")
-        conda_path = _text(python.get("condaDependenciesFile")) if isinstance(python, dict) else None
+        if not isinstance(python, dict):
+            python = {}
+        conda_path = _text(python.get("condaDependenciesFile"))
         if conda_path and not isinstance(python.get("condaDependencies"), dict):
             pointer = "/environment/python/condaDependenciesFile"
             link = _resolve(bases, conda_path, pointer, doc)

@@ -550,9 +550,10 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 _SECTIONS = {"parameters": dict, "variables": dict, "outputs": dict, "functions": list, "metadata": dict}
 # A resource's keys whose JSON type ARM fixes; an expression string (`[...]`) stands for any type.
-_RESOURCE_KEYS = {"type": str, "name": str, "apiVersion": str, "location": str, "dependsOn": list,
-                  "condition": (bool, str), "copy": dict, "properties": dict, "tags": dict, "sku": dict,
-                  "resources": list}
+_RESOURCE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "type": str, "name": str, "apiVersion": str, "location": str, "dependsOn": list,
+    "condition": (bool, str), "copy": dict, "properties": dict, "tags": dict, "sku": dict,
+    "resources": list}
 _JSON_TYPE = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
 
 
@@ -649,6 +650,6 @@ def template_structure(doc: Document, ctx: Context) -> Iterator[Issue]:
     if isinstance(resources, list) or (symbolic and isinstance(resources, dict)):
         yield from _resource_structure(resources, join_pointer("", key))
     else:
-        expected = "an array (or an object keyed by symbolic name, with languageVersion 2.0)"
-        yield Issue(join_pointer("", key), f"`{key}` is {_json_type(resources)}; ARM expects {expected}",
+        wanted = "an array (or an object keyed by symbolic name, with languageVersion 2.0)"
+        yield Issue(join_pointer("", key), f"`{key}` is {_json_type(resources)}; ARM expects {wanted}",
                     fix="write `resources` as an array of resource objects")

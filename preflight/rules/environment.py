@@ -196,7 +196,7 @@ def inference_server_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
             yield Issue(_pip_anchor(held.env),
                         f"{what} lacks {INFERENCE_SERVER}: the deployment fails with \"{SERVER_MISSING_ERROR}\"",
                         fix=fix, data=data)
-        elif verdict.state == "old-defaults":
+        elif verdict.state == "old-defaults" and verdict.requirement is not None:  # it names the requirement
             req = verdict.requirement
             text = _label(req) if isinstance(req, PipRequirement) else f"conda `{req.text.strip()}`"
             yield Issue(req.pointer,
@@ -204,7 +204,7 @@ def inference_server_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
                         f"server (a dependency of azureml-defaults from 1.34.0 on), and {INFERENCE_SERVER} is not "
                         "listed",
                         fix=fix, data={**data, "admits": str(verdict.admitted)})
-        elif verdict.state == "unpinned-defaults":
+        elif verdict.state == "unpinned-defaults" and verdict.requirement is not None:
             yield Issue(verdict.requirement.pointer,
                         f"{what} gets {INFERENCE_SERVER} only through an unpinned azureml-defaults (the latest "
                         "release depends on it)",
