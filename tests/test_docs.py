@@ -34,6 +34,21 @@ def test_rules_md_has_a_section_per_rule():
     assert sorted(headings) == sorted(REGISTRY), f"regenerate with `{REGENERATE}`"
 
 
+# Citations of documents users do not have (the project's internal specification and design
+# notes): user-facing docs name the public source instead.
+PRIVATE_CITATION = re.compile(r"\bSPEC\b\s*§?\s*\d|\bDESIGN\b")
+
+
+def test_generated_rule_docs_and_readme_cite_no_private_document():
+    generated = run_cli("rules", "--format", "markdown")
+    assert generated.returncode == 0, generated.stderr
+    assert "## ENV005" in generated.stdout  # the rule docs were really produced
+    for name, text in (("preflight rules --format markdown", generated.stdout), ("README.md", README),
+                       ("CONTRIBUTING.md", (REPO / "CONTRIBUTING.md").read_text())):
+        cited = [line for line in text.splitlines() if PRIVATE_CITATION.search(line)]
+        assert cited == [], f"{name} cites a document users do not have: {cited}"
+
+
 def _blocks(language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", README, re.S | re.M)
 

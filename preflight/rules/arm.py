@@ -1,4 +1,4 @@
-"""ARM: template errors the evaluation finds before Azure does (SPEC §2.3, §1.7).
+"""ARM: template errors the evaluation finds before Azure does.
 
 Each of these fails a deployment at validation time: a parameter value outside
 `allowedValues` or its min/max bounds, a parameter file that sets a parameter the template does

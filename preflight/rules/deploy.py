@@ -1,4 +1,4 @@
-"""DEP: Azure ML deploy configurations (SPEC §3, §4): v1 deploy and inference configs, v2 online
+"""DEP: Azure ML deploy configurations: v1 deploy and inference configs, v2 online
 deployments, and the capacity they give against a declared load.
 
 Every check reads the normalised models of `preflight.deploy`, which read the files the way the
@@ -135,9 +135,10 @@ def autoscale_target_utilization(doc: Document, ctx: Context) -> Iterator[Issue]
     fraction (`0.7`) written where a percent (`70`) is meant.
 
     ## Why it matters
-    The SDK accepts 150 and 0.7 alike (SPEC §3.3). At 0.7 % the autoscaler adds replicas as
-    soon as any request is in flight and runs at the maximum all the time (azure-ai-ml even
-    truncates 0.7 to 0); above 100 it never scales up, and clients get HTTP 503s under load.
+    The SDK accepts 150 and 0.7 alike (azureml-core's `deploy_config_dict_to_obj`). At 0.7 %
+    the autoscaler adds replicas as soon as any request is in flight and runs at the maximum
+    all the time (azure-ai-ml even truncates 0.7 to 0); above 100 it never scales up, and
+    clients get HTTP 503s under load.
 
     ## Example
     ```yaml
@@ -204,7 +205,8 @@ def autoscale_min_above_max(doc: Document, ctx: Context) -> Iterator[Issue]:
 
     ## Why it matters
     The v1 SDK rejects min above max when autoscaling is on; azure-ai-ml does not check it at
-    all (SPEC §4.3), so a v2 Kubernetes deployment fails only on the cluster, after the upload.
+    all (its client-side validation checks names and the scale-settings type only), so a v2
+    Kubernetes deployment fails only on the cluster, after the upload.
 
     ## Example
     ```yaml
@@ -262,7 +264,7 @@ def _scale_plan(doc: Document) -> ScalePlan | None:
 
 
 @rule("DEP003", "capacity-below-declared-load", ERROR, reads=[V1, V2],
-      summary="The declared load needs more replicas than the config allows (SPEC §3.5)")
+      summary="The declared load needs more replicas than the config allows (v1 docs' replica formula)")
 def capacity_below_declared_load(doc: Document, ctx: Context) -> Iterator[Issue]:
     """
     ## What it does
@@ -334,7 +336,8 @@ def autoscale_not_enabled(doc: Document, ctx: Context) -> Iterator[Issue]:
     The docs say autoscaling is on by default, but that default is the service's: the SDK's
     file parser passes `autoscale_enabled=None`, and its validation then rejects every
     non-zero autoScaler value ("autoscale_min_replicas provided without enabling
-    autoscaling"); zero values are dropped from the request (SPEC §3.3).
+    autoscaling"); zero values are dropped from the request (azureml-core's
+    `deploy_config_dict_to_obj`).
 
     ## Example
     ```yaml
@@ -384,7 +387,7 @@ def deploy_config_unknown_key(doc: Document, ctx: Context) -> Iterator[Issue]:
 
     ## Why it matters
     The parser reads each key with `dict.get`: keys are case-sensitive and unknown ones are
-    dropped without a word (SPEC §3.1). `autoscaler:` instead of `autoScaler:` silently
+    dropped without a word (azureml-core's `deploy_config_dict_to_obj`). `autoscaler:` instead of `autoScaler:` silently
     deploys with none of the autoscale settings.
 
     ## Example
@@ -600,7 +603,8 @@ def compute_type_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
                     f"({choices}){hint}", fix=f"set computeType to {COMPUTE_TYPES[guess] if guess else 'AKS'}")
 
 
-# Bounds the SDK's validate_configuration enforces (SPEC §3.2) plus two it does not (limits).
+# Bounds the SDK's validate_configuration enforces (azureml-core webservice classes) plus two it
+# does not (limits).
 _V1_ABOVE_ZERO = (
     ("containerResourceRequirements", "cpu"), ("containerResourceRequirements", "memoryInGB"),
     ("scoringTimeoutMs",), ("maxConcurrentRequestsPerContainer",), ("maxQueueWaitMs",), ("numReplicas",),
@@ -619,11 +623,12 @@ SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 def deploy_value_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
     """
     ## What it does
-    Checks values against their allowed range or set. v1 (the SDK's own validation, SPEC
-    §3.2): CPU, memory, timeouts, queue wait, concurrency, replica counts and liveness-probe
-    settings above 0, `gpuCores` >= 0, the AKS `namespace` pattern, an AKS endpoint's
+    Checks values against their allowed range or set. v1 (the SDK's own validation,
+    azureml-core's `validate_configuration`): CPU, memory, timeouts, queue wait, concurrency,
+    replica counts and liveness-probe settings above 0, `gpuCores` >= 0, the AKS `namespace` pattern, an AKS endpoint's
     `versionName` and `trafficPercentile`, a local `port` in 1-65535, the inference `runtime`
-    and `cudaVersion`. v2 (SPEC §4.4, checked only server-side): instance bounds and polling
+    and `cudaVersion`. v2 (the *online deployment YAML schema* and *Manage and increase quotas*
+    pages of the Azure ML docs, checked only server-side): instance bounds and polling
     interval >= 1, `request_timeout_ms` between 1 and the platform maximum (180000 ms for
     managed; `[deploy]` settings), concurrency >= 1, probe settings >= 1 and a managed
     liveness probe's `success_threshold` of exactly 1. ARM online deployments: the same bounds
@@ -969,8 +974,8 @@ def gpu_setting_ignored(doc: Document, ctx: Context) -> Iterator[Issue]:
 
     ## Why it matters
     The REST payload has that field, but the deploy-config file parser reads GPUs only from
-    the top-level `gpuCores` (SPEC §3.1): the service is deployed without a GPU, and a GPU
-    model then fails or crawls on CPU.
+    the top-level `gpuCores` (azureml-core's `deploy_config_dict_to_obj`): the service is
+    deployed without a GPU, and a GPU model then fails or crawls on CPU.
 
     ## Example
     ```yaml
@@ -1565,7 +1570,7 @@ def instance_count_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
     managed online deployment, when set).
 
     ## Why it matters
-    azure-ai-ml accepts `instance_count: 0` and a missing count (SPEC §4.3); the service then
+    azure-ai-ml accepts `instance_count: 0` and a missing count (it checks no ranges); the service then
     refuses the deployment, or creates one that serves nothing.
 
     ## Example
@@ -1683,7 +1688,8 @@ def environment_is_conda_file(doc: Document, ctx: Context) -> Iterator[Issue]:
     file, not of an Azure ML environment.
 
     ## Why it matters
-    The environment schema rejects them (SPEC §4.1); the conda packages are not installed.
+    The environment schema rejects them (azure-ai-ml's `EnvironmentSchema`); the conda packages
+    are not installed.
 
     ## Example
     ```yaml
@@ -1772,7 +1778,8 @@ def autoscale_settings_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
     outside PT1M-PT12H.
 
     ## Why it matters
-    These are the Insights schema's own limits (SPEC §4.4); a setting created disabled never
+    These are the limits of the `Microsoft.Insights/autoscalesettings` resource schema; a setting
+    created disabled never
     scales, and the others fail the deployment after everything before it has run.
 
     ## Example

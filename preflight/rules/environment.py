@@ -1,4 +1,4 @@
-"""ENV: conda environments (SPEC §4.5, §5): the serving package, pinning, and file hygiene.
+"""ENV: conda environments: the serving package, pinning, and file hygiene.
 
 Every rule reads the environments a document holds (`preflight.project.held_environments`): a
 conda file, or a conda mapping inline in a v1 Environment JSON, a v2 environment YAML, an
@@ -106,7 +106,8 @@ def azureml_defaults_too_old(doc: Document, ctx: Context) -> Iterator[Issue]:
 
     ## Why it matters
     Azure ML v1 documents 1.0.45 as the minimum: older releases predate the web-serving stack
-    the scoring container starts (SPEC §5.4), so the service fails after the image is built.
+    the scoring container starts (the releases' metadata on PyPI), so the service fails after
+    the image is built.
 
     ## Example
     ```yaml

@@ -1,4 +1,4 @@
-"""KV: Key Vaults in ARM templates (SPEC §1): what a redeploy does to access policies, and
+"""KV: Key Vaults in ARM templates: what a redeploy does to access policies, and
 vault settings Azure rejects or that weaken the vault.
 
 Every rule reads `preflight.arm.vaults.vault_deployments`, the evaluated vaults under each
@@ -355,7 +355,8 @@ def _verdicts(vaults: list[VaultDeployment]) -> Iterator[tuple[str, Issue, str |
 
 
 def _verdict(v: VaultDeployment, caveats: Uncertainty) -> Iterator[tuple[str, Issue]]:
-    """The access-policy finding for one deployed vault not in RBAC mode (SPEC §1.5)."""
+    """The access-policy finding for one deployed vault not in RBAC mode (the decision procedure
+    of `preflight.arm.vaults`)."""
     pointer = v.pointer_of("properties/accessPolicies")
     if v.branch == "preserving":
         if v.preserving_how == "reference":
