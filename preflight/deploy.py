@@ -1,6 +1,6 @@
 """Deploy configurations, normalised: Azure ML v1 deploy and inference configs and v2 online
-deployments, read the way the Azure ML tools read them (SPEC §3, §4), plus the arithmetic the
-DEP rules need: Kubernetes quantities and the replica formula of the v1 docs (SPEC §3.5).
+deployments, read the way the Azure ML tools read them, plus the arithmetic the
+DEP rules need: Kubernetes quantities and the replica formula of the v1 docs (*Deploy to AKS*).
 
 Nothing here reports anything; the rules in `preflight.rules.deploy` and
 `preflight.rules.scoring` do. The models answer questions such as "which keys does the v1 file
@@ -158,7 +158,7 @@ def parse_quantity(text: Any) -> Fraction | None:
 
 
 def required_replicas(rps: float, latency_ms: float, utilization_pct: float | Fraction, concurrency: float) -> int:
-    """Replicas needed for a steady load, as the v1 docs compute it (SPEC §3.5):
+    """Replicas needed for a steady load, as the v1 docs compute it (*Deploy to AKS*, autoscaling):
     ceil(rps x latency / utilisation / concurrency). 20 rps at 10 s, 70 %, 1 request: 286."""
     in_flight = exact(rps) * exact(latency_ms) / 1000  # requests being served at any moment
     return math.ceil(in_flight / (exact(utilization_pct) / 100) / exact(concurrency))
@@ -203,7 +203,7 @@ class DeclaredLoad:
 
 @dataclass(frozen=True)
 class DeploySettings:
-    """Platform limits that change over time (SPEC §4.2): `[deploy]` in the configuration."""
+    """Platform limits that change over time (*Manage and increase quotas*): `[deploy]` in the configuration."""
 
     managed_max_request_timeout_ms: int = 180_000
     kubernetes_max_request_timeout_ms: int | None = None
@@ -290,7 +290,7 @@ def _keys(read_by: frozenset[str], *specs: tuple[str, str]) -> list[V1Key]:
     return [V1Key(tuple(path.split(".")), kind, read_by) for path, kind in specs]
 
 
-# SPEC §3.1, checked against azureml-core 1.61 `deploy_config_dict_to_obj`.
+# Checked against azureml-core 1.61 `deploy_config_dict_to_obj`.
 V1_KEYS: dict[tuple[str, ...], V1Key] = {k.path: k for k in [
     *_keys(_ALL, ("computeType", "string")),
     *_keys(_ACI_AKS,
@@ -321,7 +321,7 @@ V1_KEYS: dict[tuple[str, ...], V1Key] = {k.path: k for k in [
            ("keyVersion", "string"), ("vnetName", "string"), ("subnetName", "string")),
     *_keys(frozenset({LOCAL}), ("port", "integer")),
 ]}
-# In the REST payload, but never read from a deploy-config file (SPEC §3.1): a silent no-op.
+# In the REST payload, but never read from a deploy-config file (`deploy_config_dict_to_obj`): a silent no-op.
 V1_IGNORED_KEYS = {("containerResourceRequirements", "gpu")}
 AUTOSCALER_VALUES = ("minReplicas", "maxReplicas", "refreshPeriodInSeconds", "targetUtilization")
 V1_DEFAULT_MAX_REPLICAS = 10
@@ -426,10 +426,10 @@ INFERENCE_KEYS: dict[str, str] = {
     "entryScript": "string", "sourceDirectory": "string", "runtime": "string", "condaFile": "string",
     "extraDockerfileSteps": "string", "enableGpu": "boolean", "cudaVersion": "string", "baseImage": "string",
     "baseImageRegistry": "mapping", "environment": "mapping", "description": "string",
-    # The docs' table spells it with a capital F (SPEC §3.4); accepted as written there.
+    # The docs' table spells it with a capital F (v1 inference configuration docs); accepted as written there.
     "extraDockerFileSteps": "string",
 }
-# Keys `InferenceConfig` refuses next to an `environment` (SPEC §3.4); truthiness as the SDK tests it.
+# Keys azureml-core's `InferenceConfig` refuses next to an `environment`; truthiness as the SDK tests it.
 ENVIRONMENT_EXCLUSIVE = ("runtime", "condaFile", "extraDockerfileSteps", "enableGpu", "cudaVersion", "baseImage")
 DEPRECATED_INFERENCE_KEYS = ("runtime", "condaFile", "extraDockerfileSteps", "extraDockerFileSteps", "enableGpu",
                              "cudaVersion", "baseImage", "baseImageRegistry")
@@ -598,7 +598,7 @@ class OnlineDeployment:
     @property
     def scale_type(self) -> str:
         """`default` or `target_utilization` (camel case accepted); a kubernetes deployment
-        without scale_settings autoscales by target utilisation (SPEC §4.2)."""
+        without scale_settings autoscales by target utilisation (*Kubernetes online deployment YAML schema*)."""
         settings = self.data.get("scale_settings")
         raw = settings.get("type") if isinstance(settings, dict) else None
         if isinstance(raw, str) and raw:
@@ -803,7 +803,7 @@ def read_script(path: str, ctx: Any) -> ScriptSource:
 
 
 
-# ------------------------------------------------------------------- ARM templates (SPEC §4.4)
+# ------------------------------------------------------------------------------ ARM templates
 
 ARM_ONLINE_DEPLOYMENT = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
 ARM_AUTOSCALE = "Microsoft.Insights/autoscalesettings"

@@ -1,9 +1,9 @@
-"""Key Vaults a template deploys, and what a redeploy does to their access policies (SPEC §1.5).
+"""Key Vaults a template deploys, and what a redeploy does to their access policies.
 
     vault_deployments(doc, ctx) -> [VaultDeployment]     cached per document
 
 One `VaultDeployment` per `Microsoft.KeyVault/vaults` instance per parameter set, with the
-decision branch of SPEC §1.5:
+decision branch:
 
   not-deployed  condition false, copy count 0, or `existing: true`
   rbac          `enableRbacAuthorization` is true: access policies are ignored
@@ -35,9 +35,10 @@ from .values import ResourceRef, RuntimeValue, Unknown, same_text, split_last
 VAULTS = "Microsoft.KeyVault/vaults"
 POLICY_CHILD = "Microsoft.KeyVault/vaults/accessPolicies"
 WORKSPACES = "Microsoft.MachineLearningServices/workspaces"
-RBAC_DEFAULT_API = "2026-02-01"  # new vaults default to RBAC from this API version on (SPEC §1.3)
+# new vaults default to RBAC from this API version on (Key Vault docs, *access-control-default*)
+RBAC_DEFAULT_API = "2026-02-01"
 # Every Key Vault control-plane API version before 2026-02-01 retires on 2027-02-27, with no
-# exception or extension (SPEC §1.3, "migrate-api-version"): the same version as the RBAC default.
+# exception or extension (same page, "migrate-api-version"): the same version as the RBAC default.
 MINIMUM_API = RBAC_DEFAULT_API
 RETIREMENT_DAY = datetime.date(2027, 2, 27)
 KEYVAULT_NAMESPACE = "microsoft.keyvault/"

@@ -1,4 +1,4 @@
-"""Compare the vault as it is (live) with the vault as the deployment would leave it (SPEC 7.3).
+"""Compare the vault as it is (live) with the vault as the deployment would leave it.
 
 Pure functions over plain data: no network, no Azure SDK. The outcome is a list of `Outcome`s
 (rule id, message, evidence); the provider turns them into findings at the vault's position.

@@ -12,7 +12,7 @@ further, and every string it carries is made one printable line of bounded lengt
 can reach a finding.
 
 The vault is read as raw REST JSON (`cls=` returns the HTTP body), which is identical across
-azure-mgmt-keyvault 10.x to 14.x, whose model classes are not (SPEC 6.1).
+azure-mgmt-keyvault 10.x to 14.x, whose model classes are not.
 """
 from __future__ import annotations
 

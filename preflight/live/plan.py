@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-# The decision branch of SPEC 1.5, as reported by the template model.
+# The decision branch of preflight.arm.vaults, as reported by the template model.
 NOT_DEPLOYED = "not-deployed"  # condition false, `existing: true`, copy count 0
 RBAC = "rbac"                  # enableRbacAuthorization resolves to true
 PRESERVING = "preserving"      # reference(<this vault>).accessPolicies, or createMode recover + null
