@@ -37,7 +37,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 CHECKOV_VERSION = "3.3.30"
-SINGLE = "azure-quickstart-templates/quickstarts/microsoft.machinelearningservices/machine-learning-workspace/azuredeploy.json"
+SINGLE = ("azure-quickstart-templates/quickstarts/microsoft.machinelearningservices/"
+          "machine-learning-workspace/azuredeploy.json")
 EXTENSIONS = (".json", ".jsonc", ".yml", ".yaml", ".bicep", ".bicepparam")
 
 FLOOR = r"""

@@ -318,7 +318,8 @@ def _say(message: str) -> None:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from .contract import REGISTRY, load_rule_packs
+    from .contract import REGISTRY
+    from .rulepacks import load_rule_packs
 
     load_rule_packs()
     rules = sorted(REGISTRY.values(), key=lambda r: (r.family, r.id))
@@ -348,7 +349,8 @@ def rules_markdown(rules) -> str:
 
 
 def cmd_rule(args: argparse.Namespace) -> int:
-    from .contract import REGISTRY, load_rule_packs
+    from .contract import REGISTRY
+    from .rulepacks import load_rule_packs
 
     load_rule_packs()
     r = REGISTRY.get(args.id.upper())

@@ -13,7 +13,7 @@ The same mapping appears inline in v1 Environment JSON (`python.condaDependencie
 configs and v2 YAML (`conda_file:` as a mapping); `build_environment(data, base)` reads any of them.
 
 This module also holds the domain checks shared by the ENV rules and the autofix: what "pinned"
-means (DESIGN pinning policy) and whether an environment installs the Azure ML serving package.
+means (preflight's pinning policy) and whether an environment installs the Azure ML serving package.
 """
 from __future__ import annotations
 
@@ -35,12 +35,12 @@ from .loaders import FileTooLarge
 
 AZUREML_DEFAULTS = "azureml-defaults"
 INFERENCE_SERVER = "azureml-inference-server-http"
-# "you must add azureml-defaults with version >= 1.0.45 as a pip dependency" (v1 docs, SPEC 4.5).
+# "you must add azureml-defaults with version >= 1.0.45 as a pip dependency" (v1 docs, *How and where to deploy*).
 V1_MINIMUM = Version("1.0.45")
-# azureml-defaults depends on azureml-inference-server-http from 1.34.0 on (wheel metadata, SPEC 5.4).
+# azureml-defaults depends on azureml-inference-server-http from 1.34.0 on (wheel metadata on PyPI).
 V2_MINIMUM = Version("1.34.0")
 
-# Every azureml-defaults release below 1.0.45 (`pip index versions`, SPEC 5.4), and releases up to
+# Every azureml-defaults release below 1.0.45 (`pip index versions`), and releases up to
 # 1.33: a specifier "admits a version below X" when one of these probes satisfies it, which avoids
 # reasoning symbolically about `~=`, `==1.*` or `!=`. The last probe stands for a patch release
 # just below the minimum, so `>1.0.44` is not mistaken for a safe lower bound.
@@ -72,7 +72,7 @@ MAX_INCLUDE_BYTES = 2 * 1024 * 1024
 
 @dataclass(frozen=True)
 class PinPolicy:
-    """The DESIGN pinning policy and its configurable parts.
+    """The pinning policy and its configurable parts.
 
     conda: `name=X.Y[.Z][=build]` or `==` is pinned, wildcards and ranges are not; with
     `conda_minor=False`, `name=X.Y` (a fuzzy `X.Y.*`) no longer counts, except for `python`,
@@ -146,7 +146,7 @@ class CondaPackage:
         parts = v.split(".")
         if len(parts) >= 3:
             return True
-        # `=X.Y` is fuzzy (X.Y.*); DESIGN counts it as pinned by default.
+        # `=X.Y` is fuzzy (X.Y.*); the policy counts it as pinned by default.
         return len(parts) == 2 and (policy.conda_minor or self.name == "python")
 
     def alternatives(self) -> list[SpecifierSet] | None:
@@ -264,7 +264,7 @@ class PipRequirement:
         return self.is_pinned(DEFAULT_POLICY)
 
     def is_pinned(self, policy: PinPolicy = DEFAULT_POLICY) -> bool:
-        """DESIGN pinning policy: `==` without a wildcard, `===`, or a direct URL reference
+        """The pinning policy: `==` without a wildcard, `===`, or a direct URL reference
         (a VCS URL only with a full commit hash); under the compatible policy also `~=X.Y[.Z]`
         and `==X.Y.*`. Options and comments are not requirements."""
         if self.templated or self.kind in ("option", "comment"):
@@ -360,7 +360,7 @@ def parse_pip_line(text: str, pointer: str, source: str | None = None, line: int
                    section: int = 0) -> PipRequirement:
     body = _strip_comment(text)
     templated = bool(_TEMPLATED.search(body))
-    base = dict(source=source, line=line, section=section, templated=templated)
+    base: dict[str, Any] = dict(source=source, line=line, section=section, templated=templated)
     if not body:
         return PipRequirement(pointer, text, "comment", **base)
     if body.startswith("-"):
@@ -370,6 +370,7 @@ def parse_pip_line(text: str, pointer: str, source: str | None = None, line: int
             ref.text, ref.option, ref.value = text, option, value
             return ref
         return PipRequirement(pointer, text, "option", option=option, value=value, **base)
+    req: Requirement | None
     try:
         req = Requirement(_TEMPLATED.sub("0", body) if templated else body)
     except InvalidRequirement:
@@ -391,8 +392,8 @@ def _split_option(body: str) -> tuple[str, str | None]:
     first, _, rest = body.partition(" ")
     rest = rest.strip()
     if first.startswith("--"):
-        name, eq, value = first.partition("=")
-        return name, (value if eq else (rest.split()[0] if rest else None))
+        name, eq, inline = first.partition("=")
+        return name, (inline if eq else (rest.split()[0] if rest else None))
     short = first[:2]
     long = _PIP_SHORT_OPTIONS.get(short, short)
     attached = first[2:]
@@ -406,7 +407,8 @@ def _reference(pointer: str, text: str, body: str, base: dict) -> PipRequirement
     """A URL, VCS URL or local path without `name @`: take name and version from it when it
     names them (wheel or sdist file name, `#egg=name`)."""
     url = body.split()[0]
-    name = version = None
+    name: str | None = None
+    version: Version | None = None
     egg = re.search(r"[#&]egg=([A-Za-z0-9_.\-]+)", url)
     if egg:
         name = canonicalize_name(egg.group(1))
@@ -575,7 +577,8 @@ def build_environment(data: Any, base: str = "", directory: str | None = None) -
             pips = item.get("pip")
             extra_keys = [k for k in item if k != "pip"]
             if extra_keys:
-                env.bad_items.append((pointer, item, f"a `pip:` entry with other keys ({', '.join(map(str, extra_keys))})"))
+                env.bad_items.append((pointer, item,
+                                      f"a `pip:` entry with other keys ({', '.join(map(str, extra_keys))})"))
             if not isinstance(pips, list):
                 if pips is not None:
                     env.bad_items.append((f"{pointer}/pip", pips, "`pip:` must be a list of requirement lines"))
@@ -688,7 +691,7 @@ def _applicable(env: CondaEnvironment, name: str) -> list[PipRequirement]:
 
 
 def v1_serving(env: CondaEnvironment) -> ServingVerdict:
-    """v1 web services need azureml-defaults as a pip dependency (SPEC 4.5, 5.5)."""
+    """v1 web services need azureml-defaults as a pip dependency (v1 docs, *How and where to deploy*)."""
     found = _applicable(env, AZUREML_DEFAULTS)
     if found:
         return ServingVerdict("ok", found[0])
@@ -702,8 +705,9 @@ def v1_serving(env: CondaEnvironment) -> ServingVerdict:
 
 def v2_serving(env: CondaEnvironment) -> ServingVerdict:
     """v2 online deployments need azureml-inference-server-http, directly or through
-    azureml-defaults >= 1.34 (SPEC 4.5)."""
-    server = _applicable(env, INFERENCE_SERVER) or [p for p in env.conda if p.name == INFERENCE_SERVER]
+    azureml-defaults >= 1.34 (its wheel metadata on PyPI)."""
+    server: list[PipRequirement] | list[CondaPackage] = (
+        _applicable(env, INFERENCE_SERVER) or [p for p in env.conda if p.name == INFERENCE_SERVER])
     if server:
         return ServingVerdict("ok", server[0])
     defaults: list[PipRequirement | CondaPackage] = list(_applicable(env, AZUREML_DEFAULTS))

@@ -6,12 +6,12 @@ documents of the kinds it declares and yields `Issue`s; the engine (`preflight.e
 composition root) attaches the rule's id, name and severity and resolves positions. A rule that
 is emitted elsewhere (by the scan itself, by a provider such as `--live`) is `declare`d.
 
-The built-in rules live in `preflight.rules`, one module per family; `load_rule_packs()` imports
-them. Everything here is plain data and a registry: this module imports no stage of the scan.
+The built-in rules live in `preflight.rules`, one module per family; `preflight.rulepacks`
+imports them. Everything here is plain data and a registry: this module imports no stage of the
+scan, and no rule.
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
@@ -86,11 +86,6 @@ def _family(rule_id: str) -> str:
     return rule_id.rstrip("0123456789")
 
 
-def load_rule_packs() -> None:
-    """Import the built-in rule pack (preflight.rules) once: importing it registers every rule."""
-    importlib.import_module("preflight.rules")
-
-
 @dataclass
 class Options:
     """Everything a scan needs besides the paths; filled from the CLI and the config."""
@@ -132,5 +127,5 @@ def rule_enabled(rule_id: str, options: Options) -> bool:
 
 
 __all__ = ["ERROR", "WARNING", "INFO", "Severity", "Issue", "Finding", "Document", "Kind", "Context", "Check",
-           "Rule", "REGISTRY", "rule", "declare", "load_rule_packs", "Options", "ScanResult", "rule_enabled",
+           "Rule", "REGISTRY", "rule", "declare", "Options", "ScanResult", "rule_enabled",
            "DEFAULT_MAX_FILE_BYTES"]

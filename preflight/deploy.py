@@ -1,6 +1,6 @@
 """Deploy configurations, normalised: Azure ML v1 deploy and inference configs and v2 online
-deployments, read the way the Azure ML tools read them (SPEC §3, §4), plus the arithmetic the
-DEP rules need: Kubernetes quantities and the replica formula of the v1 docs (SPEC §3.5).
+deployments, read the way the Azure ML tools read them, plus the arithmetic the
+DEP rules need: Kubernetes quantities and the replica formula of the v1 docs (*Deploy to AKS*).
 
 Nothing here reports anything; the rules in `preflight.rules.deploy` and
 `preflight.rules.scoring` do. The models answer questions such as "which keys does the v1 file
@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any, Iterator
+import builtins
+from typing import Any, Iterator, TypeGuard
 
 from .documents import Document, Kind
 from . import fs
@@ -125,8 +126,9 @@ def field_at(data: Any, path: tuple[str, ...]) -> Field:
 _QUANTITY = re.compile(r"([+-]?(?:\d{1,30}(?:\.\d{0,30})?|\.\d{1,30}))"
                        r"(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d{1,3})?")
 _BINARY_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL_SUFFIX = {"n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "k": 10**3,
-                   "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+_DECIMAL_SUFFIX: dict[str, Fraction | int] = {
+    "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "k": 10**3,
+    "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
 
 
 def parse_quantity(text: Any) -> Fraction | None:
@@ -156,7 +158,7 @@ def parse_quantity(text: Any) -> Fraction | None:
 
 
 def required_replicas(rps: float, latency_ms: float, utilization_pct: float | Fraction, concurrency: float) -> int:
-    """Replicas needed for a steady load, as the v1 docs compute it (SPEC §3.5):
+    """Replicas needed for a steady load, as the v1 docs compute it (*Deploy to AKS*, autoscaling):
     ceil(rps x latency / utilisation / concurrency). 20 rps at 10 s, 70 %, 1 request: 286."""
     in_flight = exact(rps) * exact(latency_ms) / 1000  # requests being served at any moment
     return math.ceil(in_flight / (exact(utilization_pct) / 100) / exact(concurrency))
@@ -201,7 +203,7 @@ class DeclaredLoad:
 
 @dataclass(frozen=True)
 class DeploySettings:
-    """Platform limits that change over time (SPEC §4.2): `[deploy]` in the configuration."""
+    """Platform limits that change over time (*Manage and increase quotas*): `[deploy]` in the configuration."""
 
     managed_max_request_timeout_ms: int = 180_000
     kubernetes_max_request_timeout_ms: int | None = None
@@ -288,7 +290,7 @@ def _keys(read_by: frozenset[str], *specs: tuple[str, str]) -> list[V1Key]:
     return [V1Key(tuple(path.split(".")), kind, read_by) for path, kind in specs]
 
 
-# SPEC §3.1, checked against azureml-core 1.61 `deploy_config_dict_to_obj`.
+# Checked against azureml-core 1.61 `deploy_config_dict_to_obj`.
 V1_KEYS: dict[tuple[str, ...], V1Key] = {k.path: k for k in [
     *_keys(_ALL, ("computeType", "string")),
     *_keys(_ACI_AKS,
@@ -319,7 +321,7 @@ V1_KEYS: dict[tuple[str, ...], V1Key] = {k.path: k for k in [
            ("keyVersion", "string"), ("vnetName", "string"), ("subnetName", "string")),
     *_keys(frozenset({LOCAL}), ("port", "integer")),
 ]}
-# In the REST payload, but never read from a deploy-config file (SPEC §3.1): a silent no-op.
+# In the REST payload, but never read from a deploy-config file (`deploy_config_dict_to_obj`): a silent no-op.
 V1_IGNORED_KEYS = {("containerResourceRequirements", "gpu")}
 AUTOSCALER_VALUES = ("minReplicas", "maxReplicas", "refreshPeriodInSeconds", "targetUtilization")
 V1_DEFAULT_MAX_REPLICAS = 10
@@ -424,10 +426,10 @@ INFERENCE_KEYS: dict[str, str] = {
     "entryScript": "string", "sourceDirectory": "string", "runtime": "string", "condaFile": "string",
     "extraDockerfileSteps": "string", "enableGpu": "boolean", "cudaVersion": "string", "baseImage": "string",
     "baseImageRegistry": "mapping", "environment": "mapping", "description": "string",
-    # The docs' table spells it with a capital F (SPEC §3.4); accepted as written there.
+    # The docs' table spells it with a capital F (v1 inference configuration docs); accepted as written there.
     "extraDockerFileSteps": "string",
 }
-# Keys `InferenceConfig` refuses next to an `environment` (SPEC §3.4); truthiness as the SDK tests it.
+# Keys azureml-core's `InferenceConfig` refuses next to an `environment`; truthiness as the SDK tests it.
 ENVIRONMENT_EXCLUSIVE = ("runtime", "condaFile", "extraDockerfileSteps", "enableGpu", "cudaVersion", "baseImage")
 DEPRECATED_INFERENCE_KEYS = ("runtime", "condaFile", "extraDockerfileSteps", "extraDockerFileSteps", "enableGpu",
                              "cudaVersion", "baseImage", "baseImageRegistry")
@@ -556,7 +558,7 @@ def is_placeholder(text: Any) -> bool:
     return isinstance(text, str) and bool(_PLACEHOLDER.search(text))
 
 
-def is_local_path(reference: Any) -> bool:
+def is_local_path(reference: Any) -> TypeGuard[str]:
     """A string that names a file or folder on disk (not an asset id, a URI, a datastore, or a
     placeholder a pipeline substitutes)."""
     return isinstance(reference, str) and bool(reference.strip()) and "://" not in reference \
@@ -596,21 +598,22 @@ class OnlineDeployment:
     @property
     def scale_type(self) -> str:
         """`default` or `target_utilization` (camel case accepted); a kubernetes deployment
-        without scale_settings autoscales by target utilisation (SPEC §4.2)."""
+        without scale_settings autoscales by target utilisation (*Kubernetes online deployment YAML schema*)."""
         settings = self.data.get("scale_settings")
         raw = settings.get("type") if isinstance(settings, dict) else None
         if isinstance(raw, str) and raw:
             return camel_to_snake(raw)
         return "target_utilization" if self.compute == KUBERNETES else "default"
 
-    def scale_value(self, key: str) -> tuple[int | None, Field, bool]:
+    # `builtins.int`: inside this class `int` is the method below
+    def scale_value(self, key: str) -> tuple[builtins.int | None, Field, bool]:
         """A target-utilisation setting: (value or its default, field, whether defaulted)."""
         iv = self.int("scale_settings", key)
         if iv.field.given:
             return iv.value, iv.field, False
         return V2_K8S_DEFAULTS.get(key), iv.field, True
 
-    def worker_count(self) -> tuple[int | None, Field]:
+    def worker_count(self) -> tuple[builtins.int | None, Field]:
         iv = self.int("environment_variables", "WORKER_COUNT")
         return iv.value, iv.field
 
@@ -800,7 +803,7 @@ def read_script(path: str, ctx: Any) -> ScriptSource:
 
 
 
-# ------------------------------------------------------------------- ARM templates (SPEC §4.4)
+# ------------------------------------------------------------------------------ ARM templates
 
 ARM_ONLINE_DEPLOYMENT = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
 ARM_AUTOSCALE = "Microsoft.Insights/autoscalesettings"

@@ -55,7 +55,7 @@ def register_front_end(fmt: str, load: FrontEndLoader) -> None:
 
 _ARM_TEMPLATE_SCHEMA = re.compile(r"deploymentTemplate\.json#?", re.I)
 _ARM_PARAMS_SCHEMA = re.compile(r"deploymentParameters\.json#?", re.I)
-# Keys only a v1 deploy configuration has (the SDK's file parser reads these, SPEC 3.1).
+# Keys only a v1 deploy configuration has (azureml-core's `deploy_config_dict_to_obj` reads these).
 _V1_DEPLOY_KEYS = {"computeType", "autoScaler", "containerResourceRequirements", "numReplicas",
                    "scoringTimeoutMs", "maxConcurrentRequestsPerContainer", "dnsNameLabel"}
 _V2_BATCH_MARKERS = ("batchdeployment", "mini_batch_size", "output_action", "compute:")
@@ -257,7 +257,8 @@ def _confirm(guess: Kind, data: Any, text: str) -> Kind | None:
         return Kind.ENDPOINT_V2
     if "endpoint_name" in data and "name" in data:
         if any(k in data for k in ("mini_batch_size", "output_action", "output_file_name",
-                                   "max_concurrency_per_instance", "retry_settings")) or data.get("type") == "model" and "compute" in data:
+                                   "max_concurrency_per_instance", "retry_settings")) \
+                or data.get("type") == "model" and "compute" in data:
             return Kind.BATCH_DEPLOYMENT_V2
         return Kind.ONLINE_DEPLOYMENT_V2
     if "auth_mode" in data and "name" in data and "dependencies" not in data:

@@ -310,7 +310,7 @@ def _expected_data(data: Any, changes: list[Change]) -> Any:
             _walk(expected, parts).append(change.value)
         elif change.op == "pip-section":
             deps = _walk(expected, parts)
-            if not (deps and isinstance(deps[-1], dict) and deps[-1].get("pip") is added):
+            if added is None or not (deps and isinstance(deps[-1], dict) and deps[-1].get("pip") is added):
                 if pip_package:
                     deps.append(pip_package)
                 added = []

@@ -19,16 +19,17 @@ import os
 import traceback
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Generator, Iterable
 
 from . import bicep  # noqa: F401 - plugs the Bicep front end into the document and ARM layers
 from . import clock, fs
-from .contract import REGISTRY, Options, Rule, ScanResult, load_rule_packs, rule_enabled
+from .contract import REGISTRY, Options, Rule, ScanResult, rule_enabled
 from .discover import Candidate, Skipped, discover
 from .documents import Document, Kind, load_document, sniff
 from .findings import Finding, Issue, Severity
 from .loaders import FileTooLarge, NotRegularFile, read_regular_file
 from .rules.scan import PF001, PF002, PF003
+from .rulepacks import load_rule_packs
 
 
 # --------------------------------------------------------------------------------- the scan
@@ -64,7 +65,7 @@ class DocumentStore:
         self.retained: dict[str, Document] = {}
         self.context: dict[str, Document] = {}  # linking documents near named files (see _neighbourhood)
         self.digests: dict[str, str | None] = {}  # content digest of each kept document (with a cache)
-        self._recent: "OrderedDict[str, tuple[Document | None, str]]" = OrderedDict()
+        self._recent: "OrderedDict[str, tuple[Document | None, Any]]" = OrderedDict()
         self._kept_digests: dict[str, str] = {}
         self.current: Document | None = None  # the document whose rules are running
 
@@ -169,7 +170,7 @@ class ScanContext:
         models = self.local if local else self.cache
         if key in models:
             if local:
-                models.move_to_end(key)
+                self.local.move_to_end(key)
             if self.record_dependencies:  # each check that uses the model depends on what it looked at
                 fs.replay(self.model_dependencies[key])
             return models[key]
@@ -180,7 +181,7 @@ class ScanContext:
         else:
             models[key] = value = build()
         if local and len(models) > _LOCAL_MODELS:
-            dropped, _ = models.popitem(last=False)
+            dropped, _ = self.local.popitem(last=False)
             self.model_dependencies.pop(dropped, None)
         return value
 
@@ -193,7 +194,8 @@ def _read_candidate(item: Candidate, options: Options, findings: list[Finding]) 
         return fs.read(item.path, options.max_file_bytes)
     except FileTooLarge as exc:
         findings.append(_finding(PF002, item.path, "",
-                                 f"skipped: {exc.size:,} bytes is over the {options.max_file_bytes:,}-byte limit", 1, 1))
+                                 f"skipped: {exc.size:,} bytes is over the {options.max_file_bytes:,}-byte limit",
+                                 1, 1))
     except OSError as exc:
         # A file found in a folder that is gone since, or is no longer a regular file, is passed
         # over as discovery passes them over; one that is there but cannot be read was not checked.
@@ -274,6 +276,7 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
     # Deferred files: from the cache when nothing their findings came from changed, else checked.
     hits = _cached_results(cache, deferred, digests, store, filt)
     checked = _check_deferred([item for item in deferred if item.path not in hits], ctx, rules_by_kind, filt, tick)
+    path: str | None
     for item in deferred:
         if item.path in hits:
             tick()
@@ -355,9 +358,10 @@ def _load_neighbourhood(named: list[Candidate], store: DocumentStore, options: O
     # Shown relative to the working folder when inside it, as paths the user gives are.
     shown = [os.path.relpath(r) if not os.path.relpath(r).startswith("..") else r for r in roots]
     seen = 0
-    for item in discover(shown, options.exclude):
-        if isinstance(item, Skipped):
+    for found in discover(shown, options.exclude):
+        if isinstance(found, Skipped):
             continue
+        item = found
         try:
             if filt.excluded(item.path):
                 continue
@@ -448,7 +452,8 @@ class _Batch:
 
 
 def _check_deferred(deferred: list[Candidate], ctx: ScanContext, rules_by_kind: dict[Kind, list[Rule]],
-                    filt: Any, tick: Callable[[], None]) -> Iterator[tuple[str | None, list[Finding], Any, Any]]:
+                    filt: Any, tick: Callable[[], None],
+                    ) -> Generator[tuple[str | None, list[Finding], Any, Any], None, None]:
     workers = _workers(ctx.options, len(deferred))
     if workers <= 1:
         for item in deferred:
@@ -623,9 +628,10 @@ def _in_module(r: Rule, doc: Document, issue: Issue, document_at: Callable[[str]
             return None
         where, line, column, message = found
     elif issue.line is None:
-        where = defined_at(doc, issue.pointer, document_at)
-        if where is None:
+        defined = defined_at(doc, issue.pointer, document_at)
+        if defined is None:
             return None
+        where = defined
         line, column = where.document.locate(where.pointer)
         message = issue.message.replace(where.via, "")
     else:

@@ -109,7 +109,8 @@ def parse_pins(text: str, source: str) -> Pins:
             items = None
         if isinstance(items, list):  # pip list --format=json
             for item in items:
-                if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("version"), str):
+                if (isinstance(item, dict) and isinstance(item.get("name"), str)
+                        and isinstance(item.get("version"), str)):
                     pins.pip[canonicalize_name(item["name"])] = item["version"]
             return pins
     if re.search(r"^dependencies\s*:", text, re.M):  # conda env export
@@ -229,7 +230,7 @@ def _plan_serving_package(plan: FilePlan, env: Any, name: str, pins: Pins | None
                           minimum: Version | None = None) -> None:
     line = name
     version = pins.for_pip(name) if pins is not None else None
-    if version is not None:
+    if pins is not None and version is not None:
         try:
             too_old = minimum is not None and Version(version) < minimum
         except InvalidVersion:
@@ -560,7 +561,7 @@ class FixResult:
 
 def run(paths: list[str], options: Any, pins: Pins | None, write: bool = True) -> FixResult:
     """Plan (and unless `write` is False, apply) the fixes for the files under `paths`."""
-    from .contract import load_rule_packs
+    from .rulepacks import load_rule_packs
 
     started_ns = time.time_ns()
     load_rule_packs()
@@ -637,7 +638,8 @@ def _finding_filter(options: Any, store: Any) -> Any:
     return FindingFilter(options, store.get)
 
 
-def _reported(doc: Document, ctx: Any, filt: Any, rule_ids: tuple[str, ...] = FIXED_RULES) -> Callable[[str, str], bool]:
+def _reported(doc: Document, ctx: Any, filt: Any,
+              rule_ids: tuple[str, ...] = FIXED_RULES) -> Callable[[str, str], bool]:
     """Run the fixable rules on `doc` as the scan would and keep what survives filtering."""
     from .contract import REGISTRY, rule_enabled
     from .engine import check_document
@@ -669,7 +671,8 @@ def summary(result: FixResult, wrote: bool) -> str:
     out.append(f"{verb} {fixed} problem{'s' if fixed != 1 else ''} in {files} file{'s' if files != 1 else ''}"
                + (f"; {left} could not be fixed." if left else "."))
     if result.pins is None:
-        out.append("Unpinned packages are pinned only from a lock: pass --pins FILE (pip freeze or conda list --export).")
+        out.append("Unpinned packages are pinned only from a lock: "
+                   "pass --pins FILE (pip freeze or conda list --export).")
     # Paths and package names come from the repository: one printable line each, as in a report.
     from .report.untrusted import line_start, printable
 

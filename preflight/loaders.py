@@ -19,7 +19,7 @@ import re
 import stat
 import sys
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Callable, cast
 
 _YAML: Any = None
 
@@ -307,7 +307,7 @@ class JsonPositions(Mapping):
         if not self._walkable():
             return self._everything().get(pointer)
         text = self.text
-        offset = _JSON_WS.match(text).end()
+        offset = _json_ws(text).end()
         if not pointer:
             return self.position(offset) if text[offset] in "{[" else (1, 1)
         if pointer[0] != "/":
@@ -337,7 +337,7 @@ class JsonPositions(Mapping):
         `offset`; [] for a scalar; None for an object with a duplicate key."""
         if offset in self._children:
             return self._children[offset]
-        text, ws, scan = self.text, _JSON_WS.match, _SCAN
+        text, ws, scan = self.text, _json_ws, _SCAN
         opening = text[offset]
         children: Any = []
         if opening in "{[":
@@ -388,8 +388,11 @@ def _refuse_constant(name: str) -> Any:
 
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")
+# matches at every offset (perhaps nothing), so its match is never None
+_json_ws = cast(Callable[..., "re.Match[str]"], _JSON_WS.match)
 _INDEX = re.compile(r"0|[1-9][0-9]*")
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner: (value, end) at an offset
+# the C scanner: (value, end) at an offset. typeshed's stub wrongly types its argument as a scanner
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 _TOKEN = re.compile(

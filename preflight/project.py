@@ -314,7 +314,9 @@ def _link_inference_config(proj: Project, doc: Document) -> None:
             proj.add_use(link.path, Use(V1_SCORING, doc.path, "/environment", "environment"))
     elif isinstance(environment, dict):
         python = environment.get("python")
-        conda_path = _text(python.get("condaDependenciesFile")) if isinstance(python, dict) else None
+        if not isinstance(python, dict):
+            python = {}
+        conda_path = _text(python.get("condaDependenciesFile"))
         if conda_path and not isinstance(python.get("condaDependencies"), dict):
             pointer = "/environment/python/condaDependenciesFile"
             link = _resolve(bases, conda_path, pointer, doc)
@@ -355,7 +357,8 @@ def _link_v2_deployment(proj: Project, doc: Document, ctx: Any) -> None:
             link = _resolve([doc.directory], conda_file, "/environment/conda_file", doc)
             links.append(link)
             if link.exists and link.path:
-                proj.add_use(link.path, Use(purpose, doc.path, "/environment/conda_file", "environment.conda_file", exempt))
+                proj.add_use(link.path,
+                             Use(purpose, doc.path, "/environment/conda_file", "environment.conda_file", exempt))
     elif isinstance(environment, str) and re.search(r"\.ya?ml$", environment.strip(), re.I):
         # A local environment YAML (`file:env.yml` or a bare path): its conda file serves this deployment.
         declared = environment.strip()

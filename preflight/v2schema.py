@@ -70,7 +70,8 @@ class Key:
     dump_only: bool = False  # written by the SDK: dropped on load when it has a value
 
 
-S, I, F, B, D = Key("str"), Key("int"), Key("float"), Key("bool"), Key("dict")
+# one letter per scalar type keeps the schema tables below as compact as the SDK's own
+S, I, F, B, D = Key("str"), Key("int"), Key("float"), Key("bool"), Key("dict")  # noqa: E741
 RAW, VERSION, LIST = Key("raw"), Key("version"), Key("list")
 DUMP = Key("raw", dump_only=True)
 
@@ -352,6 +353,7 @@ def check(data: Any, schema: str) -> list[Problem]:
 def _batch_conflicts(walk: _Walk, data: dict, schema: str) -> None:
     """Settings a batch deployment refuses together (`BatchDeployment._validate`, and
     `_setup_instance_count` of a model deployment)."""
+    base: tuple[str, ...]
     if schema == "model_batch_deployment":
         settings, base = data.get("settings"), ("settings",)
     elif schema == "batch_deployment":
@@ -421,9 +423,10 @@ def _value(walk: _Walk, spec: Key, value: Any, path: tuple[str, ...], pointer: s
         if coerce_int(value) is None:
             wrong()
     elif kind == "float":
-        if coerce_float(value) is None:
+        number = coerce_float(value)
+        if number is None:
             wrong()
-        elif path[-1] == "sampling_rate" and not 0 <= coerce_float(value) <= 1:
+        elif path[-1] == "sampling_rate" and not 0 <= number <= 1:
             walk.add("enum", path, pointer, f"{name} is {_describe(value)}: it must be in 0.0-1.0",
                      f"set {name} between 0 and 1")
     elif kind == "bool":

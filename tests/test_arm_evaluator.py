@@ -238,8 +238,8 @@ def test_context_fields_are_unknown_unless_configured():
     assert needs(tenant) == {CONTEXT}
     assert same_text(tenant, ev("[tenant().tenantId]")) is True  # one tenant
     assert needs(ev("[resourceGroup().location]")) == {CONTEXT}
-    context = DeploymentContext.from_options({"subscription": "sub-1", "resource_group": "rg-1", "location": "westeurope",
-                                              "tenant": "tenant-1"})
+    context = DeploymentContext.from_options({"subscription": "sub-1", "resource_group": "rg-1",
+                                              "location": "westeurope", "tenant": "tenant-1"})
     assert ev("[resourceGroup().location]", context=context) == "westeurope"
     assert ev("[subscription().tenantId]", context=context) == "tenant-1"
     assert ev("[resourceGroup().id]", context=context) == "/subscriptions/sub-1/resourceGroups/rg-1"

@@ -140,7 +140,8 @@ def test_a_template_without_vaults_or_checked_parameters_is_not_evaluated(tmp_pa
                     resources=[{"type": "Microsoft.Storage/storageAccounts", "name": "[parameters('n')]"}])
     doc = document(path)
     ctx = ScanContext(Options(), DocumentStore(Options()))
-    from preflight.contract import REGISTRY, load_rule_packs
+    from preflight.contract import REGISTRY
+    from preflight.rulepacks import load_rule_packs
     load_rule_packs()
     for rule_id in ("KV001", "KV015", "ARM001", "ARM002", "ARM003", "ARM004"):
         assert list(REGISTRY[rule_id].check(doc, ctx)) == []

@@ -137,7 +137,8 @@ def test_findings_under_an_unknown_condition_hold_only_if_deployed(tmp_path):
 
 
 def test_arm001_names_an_empty_allowed_values_list(tmp_path):
-    path = write(tmp_path / "main.json", template({"sku": {"type": "string", "defaultValue": "a", "allowedValues": []}}))
+    path = write(tmp_path / "main.json",
+                 template({"sku": {"type": "string", "defaultValue": "a", "allowedValues": []}}))
     (f,) = findings(path, "ARM001")
     assert f.message.endswith("which is not one of an empty allowedValues list")
 

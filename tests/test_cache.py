@@ -471,7 +471,8 @@ def _file_system_calls(path: Path) -> list[str]:
         f = node.func
         if isinstance(f, ast.Name) and f.id in ("open", "read_regular_file"):
             out.append(f"{path.name}:{node.lineno} {f.id}()")
-        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "os" and f.attr in _OS_CALLS:
+        elif (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "os"
+              and f.attr in _OS_CALLS):
             out.append(f"{path.name}:{node.lineno} os.{f.attr}()")
         elif isinstance(f, ast.Attribute) and f.attr in _PATH_CALLS and isinstance(f.value, ast.Attribute) \
                 and f.value.attr == "path":
@@ -528,7 +529,8 @@ def test_findings_whose_evidence_is_not_json_are_not_cached(project, cache_dir):
 def test_the_scan_key_follows_the_installed_parsers(tmp_path, monkeypatch):
     """An upgraded parser package (its files rewritten) is a new cache: findings rest on it."""
     from preflight import cache as cache_module
-    from preflight.contract import Options, load_rule_packs
+    from preflight.contract import Options
+    from preflight.rulepacks import load_rule_packs
 
     load_rule_packs()
     package = tmp_path / "fakeparser"

@@ -1,5 +1,4 @@
 import csv
-import os
 import time
 
 import pytest
@@ -32,16 +31,21 @@ def classify(path, text, explicit=False):
 
 
 @pytest.mark.parametrize("path, text, kind", [
-    ("t.json", '{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "resources": []}', Kind.ARM_TEMPLATE),
+    ("t.json", '{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", '
+               '"resources": []}', Kind.ARM_TEMPLATE),
     ("t.json", '{"contentVersion": "1.0.0.0", "resources": []}', Kind.ARM_TEMPLATE),
-    ("p.json", '{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#", "parameters": {}}', Kind.ARM_PARAMETERS),
+    ("p.json", '{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#", '
+               '"parameters": {}}', Kind.ARM_PARAMETERS),
     ("env.yml", "name: e\ndependencies:\n  - python=3.10\n", Kind.CONDA),
     ("dc.json", '{"computeType": "aks", "autoScaler": {}}', Kind.DEPLOY_V1),
     ("dc.yml", "computeType: ACI\n", Kind.DEPLOY_V1),
     ("ic.yml", "entryScript: score.py\ndependencies:\n", Kind.INFERENCE_V1),
-    ("d.yml", "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\nname: blue\nendpoint_name: e\n", Kind.ONLINE_DEPLOYMENT_V2),
-    ("d.yml", "$schema: https://azuremlschemas.azureedge.net/latest/batchDeployment.schema.json\nname: b\nendpoint_name: e\n", Kind.BATCH_DEPLOYMENT_V2),
-    ("e.yml", "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json\nname: e\nauth_mode: key\n", Kind.ENDPOINT_V2),
+    ("d.yml", "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\n"
+              "name: blue\nendpoint_name: e\n", Kind.ONLINE_DEPLOYMENT_V2),
+    ("d.yml", "$schema: https://azuremlschemas.azureedge.net/latest/batchDeployment.schema.json\n"
+              "name: b\nendpoint_name: e\n", Kind.BATCH_DEPLOYMENT_V2),
+    ("e.yml", "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json\n"
+              "name: e\nauth_mode: key\n", Kind.ENDPOINT_V2),
     ("score.py", "def init():\n    pass\n", Kind.SCORING_SCRIPT),
     ("serve.py", "def init():\n    pass\n\ndef run(data):\n    return data\n", Kind.SCORING_SCRIPT),
     ("util.py", "def run():\n    pass\n", None),
@@ -54,7 +58,8 @@ def test_classification_by_content(path, text, kind):
 
 
 def test_broken_template_is_reported_not_skipped():
-    doc = load_document("t.json", b'{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "resources": [')
+    doc = load_document("t.json", b'{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/'
+                                  b'deploymentTemplate.json#", "resources": [')
     assert doc.kind == Kind.ARM_TEMPLATE and doc.error is not None
 
 

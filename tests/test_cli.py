@@ -1,9 +1,10 @@
 """The CLI end to end, through a real subprocess, as users and CI call it."""
 import json
 
-from conftest import FIXTURES, REPO, run_cli, scan_json
+from conftest import REPO, run_cli, scan_json
 
-UNPINNED = "name: e\ndependencies:\n  - python=3.10.12\n  - pip=23.3.1\n  - pip:\n      - numpy==1.26.4\n      - requests>=2\n"
+UNPINNED = ("name: e\ndependencies:\n  - python=3.10.12\n  - pip=23.3.1\n  - pip:\n"
+            "      - numpy==1.26.4\n      - requests>=2\n")
 
 
 def test_version():

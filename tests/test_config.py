@@ -11,7 +11,8 @@ from conftest import run_cli, scan_json
 from preflight import config as config_module
 from preflight.config import Config, ConfigError, Configs, Glob, load_config, rule_filter
 
-UNPINNED = "name: e\ndependencies:\n  - python=3.10.12\n  - pip=23.3.1\n  - pip:\n      - numpy==1.26.4\n      - requests>=2\n"
+UNPINNED = ("name: e\ndependencies:\n  - python=3.10.12\n  - pip=23.3.1\n  - pip:\n"
+            "      - numpy==1.26.4\n      - requests>=2\n")
 
 
 def write(root, rel, text):

@@ -37,7 +37,8 @@ def caller(name: str, policies: str = "[]") -> str:
         """)
 
 
-GRANT = "[\n      {\n        tenantId: subscription().tenantId\n        objectId: '00000000-0000-0000-0000-000000000001'\n" \
+GRANT = "[\n      {\n        tenantId: subscription().tenantId\n" \
+        "        objectId: '00000000-0000-0000-0000-000000000001'\n" \
         "        permissions: { secrets: [ 'get' ] }\n      }\n    ]"
 
 

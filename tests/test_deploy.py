@@ -156,7 +156,8 @@ def test_spike_headroom_is_dep017(tmp_path):
     found = findings(tmp_path, "aks.json", json.dumps(config), *args, "--spike-pct", "50")
     dep017 = [f for f in found if f["rule"] == "DEP017"]
     assert len(dep017) == 1 and "1.20 > 1" in dep017[0]["message"]
-    assert dep017[0]["fix"] == "lower autoScaler.targetUtilization to at most 66, or raise autoScaler.minReplicas to at least 3"
+    assert dep017[0]["fix"] == ("lower autoScaler.targetUtilization to at most 66, "
+                                "or raise autoScaler.minReplicas to at least 3")
     assert not [f for f in findings(tmp_path, "aks.json", json.dumps(config), *args, "--spike-pct", "25")
                 if f["rule"] == "DEP017"]
 
@@ -192,7 +193,8 @@ def test_replica_formula_matches_the_docs_and_is_exact():
 @pytest.mark.parametrize("reference, name", [
     ("azureml:churn:3", "churn"), ("azureml:churn@latest", "churn"),
     ("azureml://registries/azureml/models/phi-3/versions/2", "phi-3"),
-    ("azureml:/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w/models/sk/versions/4", "sk"),
+    ("azureml:/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w"
+     "/models/sk/versions/4", "sk"),
     ({"name": "churn", "version": 1, "path": "model.pkl"}, "churn"), ({"path": "./model"}, None),
     ("./model", None), (42, None),
 ])
@@ -247,9 +249,11 @@ def test_truncated_v2_integer_is_a_warning(tmp_path):
 
 
 def test_deploy_settings_change_limits(tmp_path):
-    text = MANAGED.replace("instance_count: 3", "instance_count: 2") + "request_settings:\n  request_timeout_ms: 250000\n"
+    text = (MANAGED.replace("instance_count: 3", "instance_count: 2")
+            + "request_settings:\n  request_timeout_ms: 250000\n")
     assert rules_of(findings(tmp_path, "d.yml", text)) == ["DEP008", "DEP024"]
-    (tmp_path / ".preflight.toml").write_text("[deploy]\nmanaged-max-request-timeout-ms = 300000\nha-min-instances = 2\n")
+    (tmp_path / ".preflight.toml").write_text(
+        "[deploy]\nmanaged-max-request-timeout-ms = 300000\nha-min-instances = 2\n")
     assert findings(tmp_path, "d.yml", text) == []
     (tmp_path / ".preflight.toml").write_text("[deploy]\nha-min-instance = 2\n")
     proc = run_cli("scan", str(tmp_path / "d.yml"))

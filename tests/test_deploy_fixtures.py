@@ -2,8 +2,8 @@
 
 A file named `*-bad.*` / `*_bad.*` must get the folder's rule exactly on the lines marked
 `# expect: RULE` (`// expect: RULE` in ARM templates; a v1 JSON config, which has no comments,
-must get the same findings as its YAML twin); a `*-good.*` / `*_good.*` file must get no DEP or SCR finding at all; any other file of
-the folder (a script a config points at) must not get the folder's rule.
+must get the same findings as its YAML twin); a `*-good.*` / `*_good.*` file must get no DEP or
+SCR finding at all; any other file of the folder (a script a config points at) must not get the folder's rule.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import pytest
 
 from conftest import FIXTURES
 from preflight.cli import build_options, build_parser
-from preflight.contract import REGISTRY, load_rule_packs
+from preflight.contract import REGISTRY
+from preflight.rulepacks import load_rule_packs
 from preflight.engine import scan
 
 RULE_DIRS = sorted(p for root in ("deploy", "scoring") for p in (FIXTURES / root).glob("[A-Z]*[0-9]") if p.is_dir())

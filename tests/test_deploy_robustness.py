@@ -92,7 +92,8 @@ def test_v2_deployments_never_crash(chosen, compute):
 @FAST
 @given(st.lists(st.sampled_from([
     "import debugpy as d\n", "from ptvsd import *\n", "def init():\n    d.listen(1)\n", "run = None\n",
-    "def run(x, *a, **k):\n    try:\n        return json.loads(x)\n    except (ValueError, E) as e:\n        return e\n",
+    "def run(x, *a, **k):\n    try:\n        return json.loads(x)\n"
+    "    except (ValueError, E) as e:\n        return e\n",
     "async def run():\n    return 1\n", "class Model:\n    pass\n", "Model.get_model_path(1)\n",
     "Model.get_model_path()\n", "x = [i for i in range(3)]\n", "if x:\n    import json\nelse:\n    pass\n",
     "def run(data):\n    try:\n        pass\n    except:\n        r = traceback.format_exc()\n        return r\n",

@@ -20,16 +20,33 @@ def test_rules_md_is_fresh():
     assert proc.returncode == 0, proc.stderr
     path = REPO / "docs" / "rules.md"
     current = path.read_text() if path.exists() else ""
-    assert current == proc.stdout, f"docs/rules.md is stale: regenerate it with `{REGENERATE}` (from the repository root)"
+    assert current == proc.stdout, \
+        f"docs/rules.md is stale: regenerate it with `{REGENERATE}` (from the repository root)"
 
 
 def test_rules_md_has_a_section_per_rule():
-    from preflight.contract import REGISTRY, load_rule_packs
+    from preflight.contract import REGISTRY
+    from preflight.rulepacks import load_rule_packs
 
     load_rule_packs()
     text = (REPO / "docs" / "rules.md").read_text()
     headings = re.findall(r"^## (\S+)$", text, re.M)
     assert sorted(headings) == sorted(REGISTRY), f"regenerate with `{REGENERATE}`"
+
+
+# Citations of documents users do not have (the project's internal specification and design
+# notes): user-facing docs name the public source instead.
+PRIVATE_CITATION = re.compile(r"\bSPEC\b\s*§?\s*\d|\bDESIGN\b")
+
+
+def test_generated_rule_docs_and_readme_cite_no_private_document():
+    generated = run_cli("rules", "--format", "markdown")
+    assert generated.returncode == 0, generated.stderr
+    assert "## ENV005" in generated.stdout  # the rule docs were really produced
+    for name, text in (("preflight rules --format markdown", generated.stdout), ("README.md", README),
+                       ("CONTRIBUTING.md", (REPO / "CONTRIBUTING.md").read_text())):
+        cited = [line for line in text.splitlines() if PRIVATE_CITATION.search(line)]
+        assert cited == [], f"{name} cites a document users do not have: {cited}"
 
 
 def _blocks(language: str) -> list[str]:

@@ -1,7 +1,8 @@
 import os
 
 from preflight import contract
-from preflight.contract import REGISTRY, Options, load_rule_packs
+from preflight.contract import REGISTRY, Options
+from preflight.rulepacks import load_rule_packs
 from preflight.engine import ScanContext, scan, to_finding
 from preflight.findings import ERROR, WARNING, Finding, Issue, Severity
 

@@ -81,7 +81,8 @@ def test_v1_inline_environment_in_the_inference_config(tmp_path):
 
 def test_user_managed_dependencies_are_not_checked_for_azureml_defaults(tmp_path):
     write(tmp_path, {"ic.json": {"entryScript": "score.py", "environment": {"python": {
-        "userManagedDependencies": True, "condaDependencies": {"dependencies": ["pip=23.3.1", {"pip": ["numpy==1.26.4"]}]}}}}})
+        "userManagedDependencies": True,
+        "condaDependencies": {"dependencies": ["pip=23.3.1", {"pip": ["numpy==1.26.4"]}]}}}}})
     assert run(tmp_path) == []
 
 
@@ -212,14 +213,16 @@ def test_env003_skips_registered_custom_container_and_no_code(tmp_path, change):
 def test_env003_inline_conda_mapping_in_the_deployment(tmp_path):
     text = textwrap.dedent(V2_DEPLOYMENT).replace(
         "  conda_file: conda.yml\n",
-        "  conda_file:\n    dependencies:\n      - python=3.11.9\n      - pip=24.0\n      - pip:\n          - numpy==1.26.4\n")
+        "  conda_file:\n    dependencies:\n      - python=3.11.9\n      - pip=24.0\n      - pip:\n"
+        "          - numpy==1.26.4\n")
     write(tmp_path, {"d.yml": text})
     [finding] = run(tmp_path)
     assert finding.rule == "ENV003" and finding.pointer == "/environment/conda_file/dependencies/2/pip"
 
 
 def test_batch_deployments_are_not_online_scoring(tmp_path):
-    text = textwrap.dedent(V2_DEPLOYMENT).replace("managedOnlineDeployment", "batchDeployment") + "mini_batch_size: 10\n"
+    text = (textwrap.dedent(V2_DEPLOYMENT).replace("managedOnlineDeployment", "batchDeployment")
+            + "mini_batch_size: 10\n")
     write(tmp_path, {"d.yml": text, "conda.yml": CONDA_OK})
     assert run(tmp_path) == []
 
@@ -264,7 +267,8 @@ def test_pin_exemptions_and_strict_conda_policy_from_the_configuration(tmp_path)
                      ".preflight.toml": '[pin-exempt]\npip = ["AzureML_Defaults"]\nconda = ["pip"]\n'})
     report, _ = scan_json("--select", "ENV004,ENV005", ".", cwd=tmp_path)
     assert sorted(f["data"]["package"] for f in report["findings"]) == ["requests"]
-    (tmp_path / ".preflight.toml").write_text('pin-conda-minor = false\n[pin-exempt]\npip = ["requests", "azureml-defaults"]\n')
+    (tmp_path / ".preflight.toml").write_text(
+        'pin-conda-minor = false\n[pin-exempt]\npip = ["requests", "azureml-defaults"]\n')
     report, _ = scan_json("--select", "ENV004,ENV005", ".", cwd=tmp_path)
     assert sorted(f["data"]["package"] for f in report["findings"]) == ["numpy", "pip"]  # python=3.10 stays ok
 
@@ -375,7 +379,7 @@ def test_env012_extra_index_outside_pypi(tmp_path):
 
 def test_scoring_script_of_v1_and_v2():
     from preflight.documents import Kind
-    from preflight.contract import load_rule_packs
+    from preflight.rulepacks import load_rule_packs
     from preflight.engine import DocumentStore, ScanContext
     from preflight.loaders import read_regular_file as read_file
     from preflight.documents import load_document
@@ -432,7 +436,8 @@ def test_corpus_labels(corpus):
         expected = {p.strip().lower() for p in row["unpinned_packages"].split(",") if p.strip()}
         assert unpinned == expected, row["path"]
         # ENV001 is the v1 rule: v2 environments (notes name a `conda_file` or v2) are ENV003's business.
-        v1_scoring = row["is_azureml_scoring_env"] == "yes" and not ("v2" in row["notes"] or "conda_file" in row["notes"])
+        v1_scoring = (row["is_azureml_scoring_env"] == "yes"
+                      and not ("v2" in row["notes"] or "conda_file" in row["notes"]))
         missing_defaults = any(f.rule == "ENV001" for f in got)
         assert missing_defaults is (v1_scoring and row["has_azureml_defaults"] == "no"), row["path"]
 
@@ -456,7 +461,8 @@ _values = st.recursive(
                                  "ONLINE_DEPLOYMENT_V2", "BATCH_DEPLOYMENT_V2"]))
 def test_rules_never_raise_on_any_shape(data, kind):
     from preflight.documents import Document, Kind
-    from preflight.contract import REGISTRY, load_rule_packs
+    from preflight.contract import REGISTRY
+    from preflight.rulepacks import load_rule_packs
     from preflight.engine import DocumentStore, ScanContext
 
     load_rule_packs()

@@ -337,7 +337,8 @@ def test_aliases_are_left_alone(tmp_path):
 
 
 def test_inline_suppressions_and_selection_are_respected(tmp_path):
-    text = "dependencies:\n  - pip=23.3.1\n  - scipy\n  - pip:\n      - numpy  # preflight: ignore[ENV005]\n      - pandas\n"
+    text = ("dependencies:\n  - pip=23.3.1\n  - scipy\n  - pip:\n"
+            "      - numpy  # preflight: ignore[ENV005]\n      - pandas\n")
     (tmp_path / "conda.yml").write_text(text)
     (tmp_path / "lock.txt").write_text(LOCK + "scipy==1.11.4\n")
     assert run_cli("fix", ".", "--pins", "lock.txt", "--ignore", "ENV004", cwd=tmp_path).returncode == 0
@@ -347,7 +348,8 @@ def test_inline_suppressions_and_selection_are_respected(tmp_path):
 def test_scan_fix_then_reports_what_is_left(tmp_path):
     v1_project(tmp_path)
     (tmp_path / "lock.txt").write_text(LOCK.replace("pandas==2.1.4\n", ""))
-    report, proc = scan_json("--select", "ENV", "--fail-on", "warning", "--fix", "--pins", "lock.txt", ".", cwd=tmp_path)
+    report, proc = scan_json("--select", "ENV", "--fail-on", "warning", "--fix", "--pins", "lock.txt", ".",
+                             cwd=tmp_path)
     assert [(f["rule"], f["data"]["package"]) for f in report["findings"]] == [("ENV005", "pandas")]
     assert "not fixed: pip package 'pandas'" in proc.stderr and proc.returncode == 1
 

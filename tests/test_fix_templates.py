@@ -31,11 +31,14 @@ ARM = """{
           // who may read the secrets
           "tenantId": "[subscription().tenantId]",
           "sku": { "family": "A", "name": "standard" },
-          "accessPolicies": [ { "tenantId": "[subscription().tenantId]", "objectId": "00000000-0000-0000-0000-000000000001", "permissions": { "secrets": [ "get" ] } } ]
+          "accessPolicies": [ { "tenantId": "[subscription().tenantId]",
+                                "objectId": "00000000-0000-0000-0000-000000000001",
+                                "permissions": { "secrets": [ "get" ] } } ]
       }
     },
     { "type": "Microsoft.KeyVault/vaults", "apiVersion": "2023-07-01", "name": "kv-rbac", "location": "westeurope",
-      "properties": { "tenantId": "[subscription().tenantId]", "sku": { "family": "A", "name": "standard" }, "enableRbacAuthorization": true } },
+      "properties": { "tenantId": "[subscription().tenantId]", "sku": { "family": "A", "name": "standard" },
+                      "enableRbacAuthorization": true } },
     { "type": "Microsoft.KeyVault/vaults", "apiVersion": "2022-11-01", "name": "kv-param", "location": "westeurope",
       "properties": { "tenantId": "[subscription().tenantId]", "sku": { "family": "A", "name": "standard" },
                       "enableRbacAuthorization": "[parameters('useRbac')]", "accessPolicies": [] } },
@@ -57,8 +60,10 @@ ARM = """{
           "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
           "contentVersion": "1.0.0.0",
           "resources": [
-            { "type": "Microsoft.KeyVault/vaults", "apiVersion": "2021-04-01-preview", "name": "kv-nested", "location": "westeurope",
-              "properties": { "tenantId": "[subscription().tenantId]", "sku": { "family": "A", "name": "standard" }, "accessPolicies": [] } }
+            { "type": "Microsoft.KeyVault/vaults", "apiVersion": "2021-04-01-preview", "name": "kv-nested",
+              "location": "westeurope",
+              "properties": { "tenantId": "[subscription().tenantId]", "sku": { "family": "A", "name": "standard" },
+                              "accessPolicies": [] } }
           ]
         }
       }
@@ -79,9 +84,10 @@ ARM_FIXED = (ARM
              .replace('"apiVersion": "2022-07-01"', '"apiVersion": "2026-02-01"')
              .replace('"apiVersion": "2021-04-01-preview"', '"apiVersion": "2026-02-01"')
              .replace('"properties": { "tenantId": "[subscription().tenantId]", "sku": { "family": "A", "name": '
-                      '"standard" }, "accessPolicies": [] }',
+                      '"standard" },\n                              "accessPolicies": [] }',
                       '"properties": { "enableRbacAuthorization": false, "tenantId": "[subscription().tenantId]", '
-                      '"sku": { "family": "A", "name": "standard" }, "accessPolicies": [] }'))
+                      '"sku": { "family": "A", "name": "standard" },\n'
+                      '                              "accessPolicies": [] }'))
 
 MODULE = """\
 param name string
@@ -273,7 +279,8 @@ def test_the_target_version_is_configurable_and_checked(arm, tmp_path):
 
 def test_selection_and_inline_suppressions_are_respected(arm):
     assert run_cli("fix", str(arm), "--select", "ENV").returncode == 0 and arm.read_text() == ARM
-    arm.write_text(ARM.replace('"name": "kv-rbac",', '"name": "kv-rbac", "metadata": {"preflight": {"ignore": ["KV019"]}},'))
+    arm.write_text(ARM.replace('"name": "kv-rbac",',
+                               '"name": "kv-rbac", "metadata": {"preflight": {"ignore": ["KV019"]}},'))
     run_cli("fix", str(arm))
     assert '"apiVersion": "2023-07-01", "name": "kv-rbac"' in arm.read_text()
     assert '"apiVersion": "2022-11-01"' not in arm.read_text()

@@ -16,7 +16,8 @@ from preflight.engine import Options, scan
 
 SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
 TEMPLATE_HEAD = '{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", '
-GOOD_CONDA = "dependencies:\n  - python=3.10.12\n  - pip=23.3.1\n  - pip:\n      - numpy\n"  # one known ENV005, proves the scan went on
+# one known ENV005, proves the scan went on
+GOOD_CONDA = "dependencies:\n  - python=3.10.12\n  - pip=23.3.1\n  - pip:\n      - numpy\n"
 
 
 def write(root, name, content):
@@ -37,7 +38,8 @@ def by_file(report):
     ("truncated.json", TEMPLATE_HEAD + '"resources": [{"type": "Microsoft.KeyVault/vaults", ', "end of file"),
     ("binary.json", b"\x00\x01\x02\xff" * 100, "binary"),
     ("latin1.yml", "computeType: AKS\ndescription: caf\xe9\n".encode("latin-1"), "UTF-8"),
-    ("deep.json", TEMPLATE_HEAD + '"resources": ' + "[" * 100_000 + "]" * 100_000 + "}", "nesting"),  # values under MAX_JSON_VALUES
+    # values under MAX_JSON_VALUES
+    ("deep.json", TEMPLATE_HEAD + '"resources": ' + "[" * 100_000 + "]" * 100_000 + "}", "nesting"),
     ("tag.yml", "computeType: !!python/object/apply:os.system ['touch pwned']\n", "YAML"),
 ])
 def test_broken_files_are_pf001_and_the_scan_goes_on(tmp_path, name, content, words):
@@ -336,13 +338,15 @@ def test_one_scan_of_every_hostile_input_beside_a_good_template(tmp_path):
     assert proc.returncode == 1
 
 
-ARM_HEAD = '"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "contentVersion": "1.0.0.0"'
+ARM_HEAD = ('"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", '
+            '"contentVersion": "1.0.0.0"')
 
 
 @pytest.mark.parametrize("body, pointer, words", [
     ('"resources": "oops"', "/resources", "`resources` is a string"),
     ('"parameters": [], "resources": []', "/parameters", "`parameters` is an array"),
-    ('"resources": [{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01", "name": "st", "dependsOn": "x"}]',
+    ('"resources": [{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01", "name": "st", '
+     '"dependsOn": "x"}]',
      "/resources/0/dependsOn", "is a string; ARM expects an array"),
     ('"resources": [{"type": 5, "apiVersion": "2023-01-01", "name": "st"}]', "/resources/0/type", "is a number"),
     ('"resources": [3]', "/resources/0", "resource 0 is a number"),

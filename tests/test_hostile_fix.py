@@ -27,7 +27,8 @@ def project(root, newline="\n"):
 
 
 def scan_fix(root, *paths):
-    return run_cli("scan", "--select", "ENV", "--fail-on", "warning", "--fix", "--pins", "lock.txt", *(paths or (".",)), cwd=root)
+    return run_cli("scan", "--select", "ENV", "--fail-on", "warning", "--fix", "--pins", "lock.txt",
+                   *(paths or (".",)), cwd=root)
 
 
 @pytest.mark.parametrize("command", ["fix", "scan --fix"])

@@ -60,7 +60,8 @@ def test_a_workspace_template_with_empty_policies_is_kv001_naming_the_workspace(
     assert "workspace 'mlw-demo'" in f.message and "loses access" in f.message
     assert len(f.fix) <= 120 and "RBAC" in f.fix and "`accessPolicies/add`" in f.fix  # one line
     # the options in order of robustness are in the rule's documentation (`preflight rule KV001`)
-    from preflight.engine import REGISTRY, load_rule_packs
+    from preflight.contract import REGISTRY
+    from preflight.rulepacks import load_rule_packs
     load_rule_packs()
     docs = REGISTRY["KV001"].docs.split("## How to fix")[1]
     assert docs.index("Azure RBAC") < docs.index("condition") < docs.index("named `add`") < docs.index("reference(")
@@ -294,7 +295,8 @@ def test_vault_deployments_carry_what_the_live_check_needs(tmp_path):
 
 
 def test_unresolved_names_are_none_with_the_expression(tmp_path):
-    path = write_template(tmp_path, [vault({"accessPolicies": []}, name="[concat('kv-', uniqueString(resourceGroup().id))]")])
+    path = write_template(tmp_path, [vault({"accessPolicies": []},
+                                           name="[concat('kv-', uniqueString(resourceGroup().id))]")])
     (kv,) = vaults_of(path)
     assert kv.name is None and isinstance(kv.name_value, Unknown)
     assert kv.name_expression == "[concat('kv-', uniqueString(resourceGroup().id))]"

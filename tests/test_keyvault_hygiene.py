@@ -38,7 +38,8 @@ def test_kv007_soft_delete_disabled(tmp_path):
     (f,) = check(tmp_path, "KV007", {"enableSoftDelete": False})
     assert f.severity == ERROR and f.pointer == "/resources/0/properties/enableSoftDelete"
     assert check(tmp_path, "KV007", {"enableSoftDelete": True}) == []
-    assert check(tmp_path, "KV007", {"enableSoftDelete": "[parameters('sd')]"}, parameters={"sd": {"type": "bool"}}) == []
+    assert check(tmp_path, "KV007", {"enableSoftDelete": "[parameters('sd')]"},
+                 parameters={"sd": {"type": "bool"}}) == []
 
 
 @pytest.mark.parametrize("days, bad", [(6, True), (91, True), (7, False), (90, False), ("90", False), ("365", True)])

@@ -74,7 +74,8 @@ def test_a_resource_is_reported_once_whatever_its_copies_and_parameter_files(tmp
     looped = vault("2022-07-01", name="[concat('kv-', copyIndex())]", copy={"name": "vaults", "count": 3})
     path.write_text(template(looped, parameters={"env": {"type": "string", "defaultValue": "dev"}}))
     for env in ("test", "prod"):
-        (tmp_path / f"azuredeploy.parameters.{env}.json").write_text(json.dumps({"parameters": {"env": {"value": env}}}))
+        (tmp_path / f"azuredeploy.parameters.{env}.json").write_text(
+            json.dumps({"parameters": {"env": {"value": env}}}))
     (f,) = kv019(path)
     assert f.pointer == "/resources/0/apiVersion" and "'kv-0', 'kv-1', 'kv-2'" in f.message
 
@@ -138,7 +139,8 @@ def test_bicep_reports_at_the_type_string_and_through_modules(tmp_path):
         ("main.bicep", *line_of(main, "'Microsoft.KeyVault/vaults@2019")),
         ("kv.bicep", *line_of(module, "'Microsoft.KeyVault/vaults@"))]
     assert "(existing)" in found[0].message
-    assert "2023-02-01" in found[1].message and found[1].data["callers"] == [f"{main}:{line_of(main, 'module vault')[0]}"]
+    assert "2023-02-01" in found[1].message
+    assert found[1].data["callers"] == [f"{main}:{line_of(main, 'module vault')[0]}"]
     (own,) = kv019(module)
     assert (own.line, own.column) == line_of(module, "'Microsoft.KeyVault/vaults@")
 
@@ -252,8 +254,8 @@ def test_a_day_that_is_not_a_date_is_a_usage_error(tmp_path, args, env, config, 
 def test_kv019_fails_a_default_run_from_the_retirement_day(tmp_path):
     """A warning before the day (reported, the run passes); an error from the day on, when the
     template no longer deploys (the run fails)."""
-    (tmp_path / "t.json").write_text(template(vault("2023-07-01", properties={**PROPS, "enableRbacAuthorization": True,
-                                                                              "networkAcls": {"defaultAction": "Deny"}})))
+    properties = {**PROPS, "enableRbacAuthorization": True, "networkAcls": {"defaultAction": "Deny"}}
+    (tmp_path / "t.json").write_text(template(vault("2023-07-01", properties=properties)))
     report, proc = scan_json(str(tmp_path), "--no-cache", "--today", "2027-02-26")
     assert [(f["rule"], f["severity"]) for f in report["findings"]] == [("KV019", "warning")] and proc.returncode == 0
     report, proc = scan_json(str(tmp_path), "--no-cache", "--today", "2027-02-27")

@@ -43,7 +43,8 @@ B_APP = "33333333-3333-3333-3333-333333333333"
 C = "44444444-4444-4444-4444-444444444444"
 D = "55555555-5555-5555-5555-555555555555"
 
-_VAULT = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.KeyVault/vaults/([^/]+)$", re.I)
+_VAULT = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.KeyVault/vaults/([^/]+)$",
+                    re.I)
 _DELETED_LIST = re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.KeyVault/deletedVaults$", re.I)
 _DELETED = re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.KeyVault/locations/([^/]+)/deletedVaults/([^/]+)$",
                       re.I)
@@ -66,7 +67,8 @@ def vault_body(name, policies, tenant=TENANT, rbac=False, rg="rg-ml", sub=SUB, l
             "sku": {"family": "A", "name": "standard"}, "tenantId": tenant, "accessPolicies": policies,
             "enabledForDeployment": False, "enabledForTemplateDeployment": True, "enableSoftDelete": True,
             "softDeleteRetentionInDays": 90, "enableRbacAuthorization": rbac, "enablePurgeProtection": True,
-            "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [], "virtualNetworkRules": []},
+            "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow", "ipRules": [],
+                            "virtualNetworkRules": []},
             "vaultUri": f"https://{name}.vault.azure.net/", "provisioningState": "Succeeded",
             "publicNetworkAccess": "Enabled",
         },
@@ -122,7 +124,8 @@ class FakeArm:
         self.deleted[(sub.lower(), location.lower(), name.lower())] = {
             "id": f"/subscriptions/{sub}/providers/Microsoft.KeyVault/locations/{location}/deletedVaults/{name}",
             "name": name, "type": "Microsoft.KeyVault/deletedVaults",
-            "properties": {"vaultId": f"/subscriptions/{sub}/resourceGroups/rg-ml/providers/Microsoft.KeyVault/vaults/{name}",
+            "properties": {"vaultId": f"/subscriptions/{sub}/resourceGroups/rg-ml"
+                                      f"/providers/Microsoft.KeyVault/vaults/{name}",
                            "location": location, "deletionDate": "2026-01-10T09:00:00Z",
                            "scheduledPurgeDate": "2026-04-10T09:00:00Z", "purgeProtectionEnabled": False}}
 
@@ -168,7 +171,8 @@ class FakeArm:
                 message += f" (got {record['auth']})"
             return self.send(h, status, {"error": {"code": rule.get("code", "InjectedFailure"), "message": message}})
         if record["auth"] != f"Bearer {self.token}":
-            return self.send(h, 401, {"error": {"code": "InvalidAuthenticationToken", "message": "The access token is invalid."}})
+            return self.send(h, 401, {"error": {"code": "InvalidAuthenticationToken",
+                                                "message": "The access token is invalid."}})
         if "api-version" not in record["query"]:
             return self.send(h, 400, {"error": {"code": "MissingApiVersionParameter", "message": "no api-version"}})
         m = _DELETED_LIST.match(path)
@@ -681,7 +685,8 @@ def test_computed_name_needs_a_mapping(arm):
     computed = dict(name=None, name_expression="[concat('kv-', uniqueString(resourceGroup().id))]", policies=[])
     findings = run(arm, [plan(**computed)])
     assert rules(findings) == ["LIVE010"] and "--vault-name" in findings[0].message and arm.requests == []
-    findings = run(arm, [plan(**computed)], vault_names={"concat( 'kv-', uniqueString(resourceGroup().id) )": "kv-abc123"})
+    findings = run(arm, [plan(**computed)],
+                   vault_names={"concat( 'kv-', uniqueString(resourceGroup().id) )": "kv-abc123"})
     assert rules(findings) == ["LIVE001"] and "kv-abc123" in findings[0].message
     assert "template name" in findings[0].message
 

@@ -21,7 +21,12 @@ pytest.importorskip("azure.mgmt.keyvault")
 pytest.importorskip("azure.identity")
 pytest.importorskip("trustme")
 
-from test_live import A, B, SUB, entry, plan, pol, rules, settings_for, _server, arm  # noqa: E402,F401
+import test_live  # noqa: E402
+from test_live import A, B, SUB, entry, plan, pol, rules, settings_for  # noqa: E402
+
+# the fake ARM's fixtures, shared with test_live.py (pytest finds a fixture by its module-level name)
+_server = test_live._server
+arm = test_live.arm
 
 from preflight.live.provider import check  # noqa: E402
 

@@ -13,7 +13,8 @@ from preflight.arm.functions import FUNCTIONS, Lambda
 from preflight.arm.template import Template
 from preflight.arm.values import ResourceRef, RuntimeValue, Unknown
 from preflight.documents import Kind, load_document
-from preflight.contract import REGISTRY, Options, load_rule_packs
+from preflight.contract import REGISTRY, Options
+from preflight.rulepacks import load_rule_packs
 from preflight.engine import DocumentStore, ScanContext, check_document
 
 # the strategies below are large: hypothesis warns about the size of their repr, which is harmless

@@ -9,7 +9,8 @@ import jsonschema
 import pytest
 
 from conftest import FIXTURES, SHARED, run_cli
-from preflight.contract import REGISTRY, load_rule_packs
+from preflight.contract import REGISTRY
+from preflight.rulepacks import load_rule_packs
 
 SCHEMA_FILE = FIXTURES / "integrations" / "sarif-schema-2.1.0.json"
 ENV = """name: e

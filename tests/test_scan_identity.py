@@ -57,7 +57,8 @@ def generate(root: Path) -> int:
                "resource kv 'Microsoft.KeyVault/vaults@2019-09-01' = {\n  name: name\n"
                "  location: resourceGroup().location\n  properties: {\n    tenantId: subscription().tenantId\n"
                "    sku: { family: 'A', name: 'standard' }\n    accessPolicies: []\n  }\n}\n")
-        _write(bicep / "main.bicep", f"module v 'vault.bicep' = {{\n  name: 'v{i}'\n  params: {{ name: 'kv{i}' }}\n}}\n")
+        _write(bicep / "main.bicep",
+               f"module v 'vault.bicep' = {{\n  name: 'v{i}'\n  params: {{ name: 'kv{i}' }}\n}}\n")
         _write(root / f"e{i % 4}" / f"env{i}" / "conda.yml",
                f"name: e{i}\ndependencies:\n  - python=3.{6 + i % 5}\n  - pip\n  - pip:\n    - numpy\n"
                f"    - azureml-core=={1 + i % 2}.0.0\n")

@@ -281,7 +281,8 @@ def test_environment_that_may_install_azureml_core(tmp_path, extra):
 
 def test_guarded_or_v2_only_scripts_are_left_alone(tmp_path):
     guarded = V1_SCRIPT.replace("from azureml.core.model import Model\n",
-                                "try:\n    from azureml.core.model import Model\nexcept ImportError:\n    Model = None\n")
+                                "try:\n    from azureml.core.model import Model\n"
+                                "except ImportError:\n    Model = None\n")
     plain = "import os\n\ndef init():\n    pass\n\ndef run(raw):\n    return os.environ['AZUREML_MODEL_DIR']\n"
     for i, script in enumerate([guarded, plain]):
         files = {**v2_files("environment:\n  image: img\n  conda_file: conda.yml\n", script),

@@ -245,7 +245,8 @@ def test_dep_errors_agree_with_the_sdk():
         else:
             stats["sdk accepts"] += 1
             view = cli_view(text)
-            unexplained = [(f.rule, f.pointer, f.message) for f in errors if not beyond_the_sdk(f.rule, f.pointer, view)]
+            unexplained = [(f.rule, f.pointer, f.message) for f in errors
+                           if not beyond_the_sdk(f.rule, f.pointer, view)]
             assert not unexplained, f"the SDK accepts this config:\n{text}\nbut preflight says {unexplained}"
             stats["extra errors (documented)" if errors else "clean"] += 1
         stats["agreements"] += 1

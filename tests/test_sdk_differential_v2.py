@@ -239,7 +239,8 @@ def test_dep_errors_agree_with_the_v2_sdk(project):
         stats["generated"] += 1
         if rejected:
             stats["sdk rejects"] += 1
-            assert errors, f"the SDK rejects this deployment ({rejected[:300]}) but preflight reports no DEP error:\n{text}"
+            assert errors, \
+                f"the SDK rejects this deployment ({rejected[:300]}) but preflight reports no DEP error:\n{text}"
         else:
             stats["sdk accepts"] += 1
             unexplained = [(f.rule, f.pointer, f.message) for f in errors
@@ -301,13 +302,15 @@ BATCH_MISTAKES = [
     # unknown keys, and the forms mixed up
     put("settings.mini_batch", 5), put("retry_settings.retries", 2), put("resources.instances", 2),
     put("mini_batch_size", 10), put("settings", {"mini_batch_size": 10}), put("instance_count", 2),
-    put("settings.instance_count", 2), put("settings.mini_batch_size", DELETE), put("output_actions", "append_row"), put("code_configuration.entry_script", "x.py"),
+    put("settings.instance_count", 2), put("settings.mini_batch_size", DELETE), put("output_actions", "append_row"),
+    put("code_configuration.entry_script", "x.py"),
     put("provisioning_state", "Succeeded"), put("creation_context", {"created_by": "me"}),
     # nulls and types
     put("settings", None), put("compute", None), put("tags", None), put("settings.mini_batch_size", None),
     put("settings.mini_batch_size", "10"), put("settings.mini_batch_size", "ten"), put("mini_batch_size", True),
     put("settings.max_concurrency_per_instance", 2.5), put("settings.error_threshold", "-1"),
-    put("resources.instance_count", "two"), put("resources.instance_type", 5), put("resources.docker_args", ["--ipc=host"]),
+    put("resources.instance_count", "two"), put("resources.instance_type", 5),
+    put("resources.docker_args", ["--ipc=host"]),
     put("resources.docker_args", [1]), put("resources.shm_size", 2), put("settings.logging_level", 3),
     put("settings.environment_variables", ["A=1"]), put("settings.environment_variables", {"A": "1"}),
     put("environment_variables", {"A": "1"}), put("retry_settings.timeout", "300"), put("retry_settings.timeout", "5m"),

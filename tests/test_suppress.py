@@ -7,7 +7,8 @@ import pytest
 
 from conftest import FIXTURES, run_cli, scan_json
 from preflight import contract
-from preflight.contract import REGISTRY, Options, load_rule_packs
+from preflight.contract import REGISTRY, Options
+from preflight.rulepacks import load_rule_packs
 from preflight.documents import Kind, load_document
 from preflight.engine import scan
 from preflight.findings import ERROR, Issue
@@ -43,7 +44,8 @@ def test_trailing_comment_hides_its_own_line_only(tmp_path):
 
 
 def test_comment_on_the_line_above(tmp_path):
-    (tmp_path / "env.yml").write_text(ENV.replace("      - pandas", "      # preflight: ignore[ENV005]\n      - pandas"))
+    (tmp_path / "env.yml").write_text(
+        ENV.replace("      - pandas", "      # preflight: ignore[ENV005]\n      - pandas"))
     report, _ = scan_json("env.yml", cwd=tmp_path)
     assert findings(report) == [("ENV005", 7)]
 
@@ -145,7 +147,8 @@ def test_arm_template_metadata_hides_the_whole_file(tmp_path, wiped_rule):
 
 
 def test_unused_arm_metadata_is_reported_where_it_is_written(tmp_path, wiped_rule):
-    (tmp_path / "t.json").write_text(_template([_vault({"description": "x", "preflight": {"ignore": ["ZZ901", "ZZ999"]}},
+    metadata = {"description": "x", "preflight": {"ignore": ["ZZ901", "ZZ999"]}}
+    (tmp_path / "t.json").write_text(_template([_vault(metadata,
                                                        policies=[{"objectId": "o", "tenantId": "t"}])]))
     result = scan([str(tmp_path / "t.json")], wiped_rule)
     got = [(f.rule, f.pointer, f.line, f.message) for f in result.findings]
@@ -157,7 +160,8 @@ def test_unused_arm_metadata_is_reported_where_it_is_written(tmp_path, wiped_rul
 
 
 def test_slash_comments_in_json_templates(tmp_path, wiped_rule):
-    text = _template([_vault()]).replace('"accessPolicies": []', '// preflight: ignore[ZZ901]\n        "accessPolicies": []')
+    text = _template([_vault()]).replace('"accessPolicies": []',
+                                         '// preflight: ignore[ZZ901]\n        "accessPolicies": []')
     (tmp_path / "t.json").write_text(text)
     assert scan([str(tmp_path / "t.json")], wiped_rule).findings == []
 
@@ -207,10 +211,12 @@ def test_yaml_comment_and_config_ignore_through_the_cli(tmp_path):
 
 
 def test_comments_in_scoring_scripts(tmp_path):
-    script = "import json\n\ndef init():\n    global model\n    model = None\n\ndef run(raw):\n    return json.loads(raw)\n"
+    script = ("import json\n\ndef init():\n    global model\n    model = None\n\n"
+              "def run(raw):\n    return json.loads(raw)\n")
     (tmp_path / "score.py").write_text(script)
     report, _ = scan_json("score.py", "--select", "SCR004", cwd=tmp_path)
     assert findings(report) == [("SCR004", 8)]
-    (tmp_path / "score.py").write_text(script.replace("json.loads(raw)\n", "json.loads(raw)  # preflight: ignore[SCR004]\n"))
+    (tmp_path / "score.py").write_text(
+        script.replace("json.loads(raw)\n", "json.loads(raw)  # preflight: ignore[SCR004]\n"))
     report, _ = scan_json("score.py", "--select", "SCR004,PF", cwd=tmp_path)
     assert findings(report) == []

@@ -23,7 +23,7 @@ Layers, each usable on its own:
                   template_of(doc) -> Template; parameter_sets_of(doc, ctx) (cached, no
                   evaluation); may_deploy(doc, type) (False: no evaluation can have one)
     vaults        vault_deployments(doc, ctx) -> [VaultDeployment] (cached): the Key Vault
-                  decision procedure (SPEC §1.5) and the live check's input
+                  decision procedure and the live check's input
 
 For another front end (Bicep): build a `Template` from the dataclasses. Raw values may hold
 expression trees (`Node`) anywhere a JSON template holds a `[...]` string, and JSON values

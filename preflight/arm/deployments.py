@@ -1,4 +1,4 @@
-"""What a template deploys (SPEC §2.5): resources expanded under each parameter set.
+"""What a template deploys: resources expanded under each parameter set.
 
     evaluations(doc, ctx)            -> [Evaluation]        one per parameter set, cached
     deployed_resources(doc, ctx, t)  -> [DeployedResource]  instances of type t, all sets

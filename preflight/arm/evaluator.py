@@ -180,7 +180,7 @@ class Frame:
         self.deployment: Any = None  # the nested deployment (a DeployedResource) that evaluates it
         self._params: dict[str, tuple[Any, frozenset[ParamUse]]] = {}
         self._vars: dict[str, tuple[Any, frozenset[ParamUse]]] = {}
-        self._busy: set[str] = set()
+        self._busy: set[str | tuple[str, str]] = set()  # variables by name, parameters as ("p", name)
         self.cycles: set[str] = set()  # variables (or parameters) that refer to themselves
         self.undeclared: set[tuple[str, str]] = set()  # ("parameter"|"variable", name) read but not declared
         self._refs: dict[tuple[str, str], list[tuple[str, str]]] = {}  # see `_settle`
@@ -554,7 +554,8 @@ def index(target: Any, key: Any) -> Any:
     if isinstance(target, RuntimeValue) and not isinstance(key, Unknown):
         return target.member(key)
     if isinstance(target, Unknown) or isinstance(key, Unknown):
-        return unknown_from([target, key], f"{key_of(target)}[{key_of(key)}]" if key_of(target) and key_of(key) else None)
+        return unknown_from([target, key],
+                            f"{key_of(target)}[{key_of(key)}]" if key_of(target) and key_of(key) else None)
     if isinstance(target, list) and isinstance(key, int) and not isinstance(key, bool):
         if 0 <= key < len(target):
             return target[key]
@@ -596,7 +597,7 @@ def _call(node: Call, scope: Scope) -> Any:
         for a in args:
             if isinstance(a, Unknown):
                 keys = [key_of(x) for x in args]
-                key = f"{name}({','.join(keys)})" if all(keys) and spec.deterministic else None
+                key = f"{name}({','.join(k or '' for k in keys)})" if all(keys) and spec.deterministic else None
                 return unknown_from(args, key)
     # Every function's work grows with its arguments: their size is charged to the budget (a
     # step per 16 nodes read), and arguments over the size bound (many large arrays to
@@ -609,10 +610,11 @@ def _call(node: Call, scope: Scope) -> Any:
     try:
         result = spec.impl(*args)
         return result if any(result is a for a in args) else session.produced(result)
-    except _functions.OpaqueResult as exc:
+    except _functions.OpaqueResult:
         keys = [key_of(x) for x in args]
         return Unknown.because(OPAQUE, f"{node.spelling}(…)",
-                               key=f"{name}({','.join(keys)})" if all(keys) and spec.deterministic else None,
+                               key=f"{name}({','.join(k or '' for k in keys)})" if all(keys) and spec.deterministic
+                               else None,
                                parts=None)
     except _functions.OverLimit as exc:
         return Unknown.because(LIMIT, f"{node.spelling}(): {exc}")
@@ -768,7 +770,8 @@ def _resource_id(node: Call, scope: Scope) -> Any:
         parts = [lead[0], "/providers/"]
     elif function == "managementGroupResourceId":
         parts = ["/providers/Microsoft.Management/managementGroups/",
-                 before[0] if before else Unknown.because(CONTEXT, "the management group", key="managementGroup().name"),
+                 before[0] if before else Unknown.because(CONTEXT, "the management group",
+                                                          key="managementGroup().name"),
                  "/providers/"]
     else:
         parts = ["/providers/"]

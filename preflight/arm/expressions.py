@@ -1,4 +1,4 @@
-"""The ARM template expression language: `[...]` strings to syntax trees (SPEC §2.4).
+"""The ARM template expression language: `[...]` strings to syntax trees.
 
     compile_string("[concat('kv-', parameters('env'))]")
         -> Call('concat', (Literal('kv-'), Call('parameters', (Literal('env'),))))

@@ -892,7 +892,8 @@ def _with_lambda(kind: str) -> Callable[..., Any]:
         if any(isinstance(v, Unknown) for v in values):
             return unknown_from([v for v in values if isinstance(v, Unknown)])
         fn_ = values[-1] if values else None
-        _need(isinstance(fn_, Lambda), f"{kind}() needs a lambda as its last argument")
+        if not isinstance(fn_, Lambda):
+            raise FunctionError(f"{kind}() needs a lambda as its last argument")
         items = values[0]
         if kind in ("mapvalues",):
             _need(isinstance(items, dict), f"{kind}() needs an object")

@@ -1,4 +1,4 @@
-"""Parameter values and parameter files (SPEC §2.3).
+"""Parameter values and parameter files.
 
 Precedence when a template reads `parameters('x')`, highest first:
   1. `--param x=VALUE` (Options.params);

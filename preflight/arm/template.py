@@ -291,7 +291,7 @@ def resolve_type(spec: Any, root: Any) -> Any:
         return spec
     merged = {k: v for k, v in spec.items() if k != "$ref"}
     nullable = kget(spec, "nullable", None) is True
-    ref, seen = spec["$ref"], set()
+    ref, seen = spec["$ref"], set[str]()
     while isinstance(ref, str) and ref not in seen and len(seen) < MAX_TYPE_REFS:
         seen.add(ref)
         target = _at_pointer(root, ref)

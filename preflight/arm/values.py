@@ -13,7 +13,7 @@ would resolve it), and keeps enough structure for rules to still reason:
   unknown atoms in order, so `format('{0}/add', parameters('kv'))` can still be split at `/`.
 - `nonempty`: True when an unknown array is known to have at least one element.
 
-Two subclasses keep the structure SPEC §2.4 asks for:
+Two subclasses keep the structure rules need:
 - `ResourceRef`: `resourceId(...)` whose subscription or resource group is not known: the type
   and the name segments stay comparable.
 - `RuntimeValue`: `reference(...)`, `list*(...)` and friends: the target, the API version and
@@ -44,7 +44,8 @@ MAX_VALUE_SIZE = 1_000_000
 MAX_STRING = 1_000_000  # characters of a string the evaluator builds
 MAX_KEY = 400  # characters of a symbolic key; a longer one is dropped (too long to be useful)
 
-_ORDER = {k: i for i, k in enumerate((PARAMETER, SECRET, PLACEHOLDER, CONTEXT, RUNTIME, LINK, OPAQUE, UNSUPPORTED, LIMIT, INVALID))}
+_ORDER = {k: i for i, k in enumerate((PARAMETER, SECRET, PLACEHOLDER, CONTEXT, RUNTIME, LINK, OPAQUE, UNSUPPORTED,
+                                       LIMIT, INVALID))}
 
 
 class Unknown:

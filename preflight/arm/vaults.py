@@ -1,9 +1,9 @@
-"""Key Vaults a template deploys, and what a redeploy does to their access policies (SPEC §1.5).
+"""Key Vaults a template deploys, and what a redeploy does to their access policies.
 
     vault_deployments(doc, ctx) -> [VaultDeployment]     cached per document
 
 One `VaultDeployment` per `Microsoft.KeyVault/vaults` instance per parameter set, with the
-decision branch of SPEC §1.5:
+decision branch:
 
   not-deployed  condition false, copy count 0, or `existing: true`
   rbac          `enableRbacAuthorization` is true: access policies are ignored
@@ -35,9 +35,10 @@ from .values import ResourceRef, RuntimeValue, Unknown, same_text, split_last
 VAULTS = "Microsoft.KeyVault/vaults"
 POLICY_CHILD = "Microsoft.KeyVault/vaults/accessPolicies"
 WORKSPACES = "Microsoft.MachineLearningServices/workspaces"
-RBAC_DEFAULT_API = "2026-02-01"  # new vaults default to RBAC from this API version on (SPEC §1.3)
+# new vaults default to RBAC from this API version on (Key Vault docs, *access-control-default*)
+RBAC_DEFAULT_API = "2026-02-01"
 # Every Key Vault control-plane API version before 2026-02-01 retires on 2027-02-27, with no
-# exception or extension (SPEC §1.3, "migrate-api-version"): the same version as the RBAC default.
+# exception or extension (same page, "migrate-api-version"): the same version as the RBAC default.
 MINIMUM_API = RBAC_DEFAULT_API
 RETIREMENT_DAY = datetime.date(2027, 2, 27)
 KEYVAULT_NAMESPACE = "microsoft.keyvault/"
@@ -231,7 +232,8 @@ def _default_false_switches(resource: DeployedResource) -> list[str]:
     `bool` parameter at its default `false` (and the condition reads nothing else the deployer
     gives); else []."""
     path: list[DeployedResource] = list(resource.chain)
-    owners, node = [], resource
+    owners: list[DeployedResource] = []
+    node: DeployedResource | None = resource
     while node is not None:
         owners.append(node)
         node = node.parent
@@ -448,9 +450,9 @@ def _definition(kind: str, name: str, scope: Scope) -> list[tuple[Any, Scope]]:
         if inp.source == "parent" and inp.scope is not None:
             return [(inp.value, inp.scope)]
         return []
-    decl = frame.template.parameters.get(name)
-    if decl is not None and decl.default is not ABSENT:
-        return [(decl.default, Scope(frame))]
+    param = frame.template.parameters.get(name)
+    if param is not None and param.default is not ABSENT:
+        return [(param.default, Scope(frame))]
     return []
 
 

@@ -142,7 +142,7 @@ class ResourceInfo:
         if not rtype:
             rtype, api = decl.type or "", ""
         self.own_type = rtype
-        self.api = api or (parent.api if parent is not None else "")
+        self.api: str = api or (parent.api if parent is not None else "")
         self.existing = decl.existing
         self.read = False  # the file reads its properties or calls a list*() function on it
         self.loop, self.condition, self.body, self.props = _declaration_body(decl.value)
@@ -547,9 +547,10 @@ class Unit:
         if parent is not None:
             return self.scope_of(parent, self.resource_env(parent, parent_index))
         scope = info.props.get("scope")
-        default = {"resourcegroup": ("resourceId", []), "subscription": ("subscriptionResourceId", []),
-                   "tenant": ("tenantResourceId", []), "managementgroup": ("tenantResourceId", [])}.get(
-            self.target_scope, ("resourceId", []))
+        functions: dict[str, tuple[str, list[Any]]] = {
+            "resourcegroup": ("resourceId", []), "subscription": ("subscriptionResourceId", []),
+            "tenant": ("tenantResourceId", []), "managementgroup": ("tenantResourceId", [])}
+        default = functions.get(self.target_scope, ("resourceId", []))
         if scope is None or not isinstance(scope.value, X):
             return default
         x = scope.value
@@ -650,12 +651,13 @@ class Unit:
         return call("and", *reversed(conditions))
 
     def _resource_copy(self, info: ResourceInfo, env: Env, pointer: str) -> dict | None:
-        looped = info
+        looped: ResourceInfo | None = info
         while looped is not None and looped.loop is None:
             looped = looped.nested_parent
         if looped is None:
             return None
         loop = looped.loop
+        assert loop is not None  # the walk above stopped at the resource with the loop
         self.at(pointer, loop.pos)
         outer_env = self.resource_env(looped.nested_parent, None) if looped.nested_parent else Env(self)
         copy: dict[str, Any] = {"name": info.symbol, "count": call("length", self.node(loop.c, outer_env))}
@@ -666,7 +668,7 @@ class Unit:
         return copy
 
     def _depends_on(self, prop: Prop, env: Env) -> list:
-        out = []
+        out: list[Any] = []
         value = prop.value
         if not isinstance(value, X) or value.kind != "arr":
             return out
@@ -1066,7 +1068,7 @@ class Unit:
             return unknown_node("a filtered loop")
         iterable = self.node(x.c, env)
         item = x.a or "__item"
-        names = {item: call("lambdaVariables", lit(item))}
+        names: dict[str, Node] = {item: call("lambdaVariables", lit(item))}
         params = [lit(item)]
         if x.b:
             names[x.b] = call("lambdaVariables", lit(x.b))
@@ -1280,7 +1282,9 @@ def _runtime(node: Any) -> bool:
 
 
 def _split_union(text: str) -> list[str]:
-    out, cur, quote = [], [], False
+    out: list[str] = []
+    cur: list[str] = []
+    quote = False
     for ch in text:
         if ch == "'":
             quote = not quote

@@ -53,7 +53,8 @@ class BadReference(ValueError):
 class Config:
     """What preflight reads of the Bicep configuration that applies to a folder."""
 
-    aliases: dict[str, dict[str, Any]] = field(default_factory=lambda: {k: dict(v) for k, v in BUILT_IN_ALIASES.items()})
+    aliases: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in BUILT_IN_ALIASES.items()})
     cache_root: str = ""
     source: str | None = None  # the bicepconfig.json it came from
 

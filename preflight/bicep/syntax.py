@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 # ------------------------------------------------------------------------------ the tree
 
@@ -176,7 +176,7 @@ def tokenize(text: str) -> tuple[list[tuple], Problem | None]:
     while True:
         resume = -1
         for m in _TOKEN.finditer(text, pos):
-            kind = m.lastgroup
+            kind = cast(str, m.lastgroup)  # every alternative of _TOKEN is a named group
             start, end = m.span(kind)
             if kind == "id" or kind == "str" or kind == "num":
                 append((kind, text[start:end], line, start - line_start + 1, start))
@@ -469,13 +469,13 @@ class _Parser:
             return None
         if word == "targetScope":
             self.expect("=")
-            value = self.expr()
-            return Decl("targetScope", None, pos, value.a if value.kind == "lit" else None)
+            scope = self.expr()
+            return Decl("targetScope", None, pos, scope.a if scope.kind == "lit" else None)
         if word in ("using", "extends"):
-            value = None if self.keyword("none") and word == "using" else self.literal_string()[0]
+            target = None if self.keyword("none") and word == "using" else self.literal_string()[0]
             if self.keyword("with"):
                 self.expr()
-            return Decl(word, None, pos, value)
+            return Decl(word, None, pos, target)
         if word == "import":
             return self.import_(pos)
         name_tok = self.name()

@@ -1,4 +1,4 @@
-"""Compare the vault as it is (live) with the vault as the deployment would leave it (SPEC 7.3).
+"""Compare the vault as it is (live) with the vault as the deployment would leave it.
 
 Pure functions over plain data: no network, no Azure SDK. The outcome is a list of `Outcome`s
 (rule id, message, evidence); the provider turns them into findings at the vault's position.
@@ -117,7 +117,9 @@ def _absent(plan: PlannedVault, state: VaultAbsent, where: str) -> list[Outcome]
     deleted = state.deleted
     recover = (plan.create_mode or "").lower() == "recover"
     if deleted is not None and not recover:
-        props = deleted.get("properties") if isinstance(deleted.get("properties"), dict) else {}
+        props = deleted.get("properties")
+        if not isinstance(props, dict):
+            props = {}
         when = props.get("deletionDate")
         purge = props.get("scheduledPurgeDate")
         detail = "".join([f", deleted {when}" if when else "", f", purge scheduled {purge}" if purge else ""])
@@ -176,7 +178,8 @@ def _existing(plan: PlannedVault, live: LiveVault, where: str, caller_oid: str |
         return out
     if rbac_after:
         out.append(Outcome("LIVE006", f"{where}: the vault uses Azure RBAC; access policies grant no data access, "
-                                      "so nobody loses access through them", pointer="/properties/enableRbacAuthorization"))
+                                      "so nobody loses access through them",
+                           pointer="/properties/enableRbacAuthorization"))
         return out
     if live.enable_rbac and not rbac_after:
         out.append(Outcome(
@@ -220,7 +223,8 @@ def _existing(plan: PlannedVault, live: LiveVault, where: str, caller_oid: str |
         if lost:
             out.append(Outcome(
                 "LIVE002",
-                f"{where}: {p.describe()}{tag} loses {format_permissions(lost)} (has {format_permissions(p.permissions)} "
+                f"{where}: {p.describe()}{tag} loses {format_permissions(lost)} "
+                f"(has {format_permissions(p.permissions)} "
                 f"today, keeps {format_permissions(after[k].permissions)}){_if_deployed(plan)}",
                 data=dict(_principal_json(p), lost=permissions_json(lost),
                           after=permissions_json(after[k].permissions)),

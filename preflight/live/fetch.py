@@ -12,11 +12,12 @@ further, and every string it carries is made one printable line of bounded lengt
 can reach a finding.
 
 The vault is read as raw REST JSON (`cls=` returns the HTTP body), which is identical across
-azure-mgmt-keyvault 10.x to 14.x, whose model classes are not (SPEC 6.1).
+azure-mgmt-keyvault 10.x to 14.x, whose model classes are not.
 """
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
@@ -657,7 +658,8 @@ def _credential_message(text: str) -> str:
             name, _, why = line.strip().partition(":")
             tried.append(f"{name}: {why.strip().split('. ')[0].rstrip('.')}")
     summary = "; ".join(tried) if tried else text.splitlines()[0] if text else "no credential available"
-    return _short(summary, 400) + " (run `az login`, or set AZURE_CLIENT_ID/AZURE_TENANT_ID/... for a service principal)"
+    return _short(summary, 400) + (" (run `az login`, or set AZURE_CLIENT_ID/AZURE_TENANT_ID/... "
+                                   "for a service principal)")
 
 
 def _network_reason(text: str) -> str:
@@ -747,7 +749,7 @@ def fetch_all(requests: list[FetchRequest], settings: LiveSettings, credential: 
         timed_out.append(i)
         return Unavailable(f"timed out: no answer within the {settings.timeout:g}s live-check limit")
 
-    states = run_bounded([(lambda r=r: fetch_one(clients, r)) for r in order], settings.concurrency,
+    states = run_bounded([functools.partial(fetch_one, clients, r) for r in order], settings.concurrency,
                          time.monotonic() + settings.timeout, on_timeout)
     if not timed_out:  # an abandoned worker may still hold a client: leave those to the process exit
         clients.close()

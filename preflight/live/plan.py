@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-# The decision branch of SPEC 1.5, as reported by the template model.
+# The decision branch of preflight.arm.vaults, as reported by the template model.
 NOT_DEPLOYED = "not-deployed"  # condition false, `existing: true`, copy count 0
 RBAC = "rbac"                  # enableRbacAuthorization resolves to true
 PRESERVING = "preserving"      # reference(<this vault>).accessPolicies, or createMode recover + null
@@ -69,7 +69,7 @@ class AccessPolicy:
         return ((tenant or "").lower(), self.object_id.lower(), (self.application_id or "").lower())
 
     def describe(self) -> str:
-        who = f"objectId {self.object_id}" if self.object_id else f"objectId {self.object_id_expression or '(computed at deploy time)'}"
+        who = f"objectId {self.object_id or self.object_id_expression or '(computed at deploy time)'}"
         if self.application_id:
             who += f" (applicationId {self.application_id})"
         return who

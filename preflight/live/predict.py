@@ -1,7 +1,7 @@
-"""Predict the access-policy list a vault has after the deployment (SPEC 7.2).
+"""Predict the access-policy list a vault has after the deployment.
 
     P := the vault PUT's list (declared, or the live list when the template preserves it)
-    then every `vaults/accessPolicies/{add|replace|remove}` child, in order (SPEC 1.6):
+    then every `vaults/accessPolicies/{add|replace|remove}` child, in order:
       add      union of permissions per principal, creating the entry when absent
       replace  the principal's permissions become exactly the given ones
       remove   the given permissions go; the entry goes when none remain (approximate)
@@ -62,7 +62,8 @@ def predict(plan: PlannedVault, live: list[AccessPolicy] | None, vault_tenant: s
     prediction = Prediction(base, uncertain=uncertain)
     for child in plan.children:
         if child.policies is None:
-            return Prediction(None, f"the list of its `accessPolicies/{child.kind}` resource cannot be resolved offline")
+            return Prediction(None,
+                              f"the list of its `accessPolicies/{child.kind}` resource cannot be resolved offline")
         for entry in child.policies:
             _apply(prediction, child.kind, entry, vault_tenant)
     return prediction

@@ -37,7 +37,8 @@ class LiveProvider:
             return
         planner = self.planner
         if planner is None:
-            from .adapter import plans_for_document as planner
+            from .adapter import plans_for_document
+            planner = plans_for_document
         self.plans.extend(planner(doc, ctx))
 
     def finish(self, ctx: Any) -> list[Finding]:
@@ -131,7 +132,8 @@ def describe_vault(plan: PlannedVault, target: VaultTarget | None, settings: Liv
 def check(plans: Iterable[PlannedVault], settings: LiveSettings, ctx: Any = None,
           credential: Any = None) -> list[Finding]:
     """Every LIVE finding for these plans. Never raises for an Azure-side failure: those are LIVE010."""
-    from ..contract import REGISTRY, load_rule_packs
+    from ..contract import REGISTRY
+    from ..rulepacks import load_rule_packs
 
     load_rule_packs()
     jobs: list[tuple[PlannedVault, VaultTarget | None, str | None, str | None]] = []
@@ -161,7 +163,11 @@ def check(plans: Iterable[PlannedVault], settings: LiveSettings, ctx: Any = None
 
     findings: list[Finding] = []
     for plan, target, reason, mapped_from in jobs:
-        state = Unavailable(reason) if target is None else states[target.key()]
+        if target is None:
+            assert reason is not None  # resolve_target gives the reason there is no target
+            state: LiveState = Unavailable(reason)
+        else:
+            state = states[target.key()]
         where = describe_vault(plan, target, settings, mapped_from)
         for outcome in assess(plan, state, where, caller):
             findings.append(_finding(REGISTRY, plan, target, outcome, settings, ctx, secrets))

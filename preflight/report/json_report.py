@@ -1,4 +1,4 @@
-"""The stable JSON shape of DESIGN.md: version, findings (sorted), summary."""
+"""The stable JSON report: version, findings (sorted), summary."""
 from __future__ import annotations
 
 import json

@@ -21,7 +21,8 @@ from typing import Any, Iterable
 from urllib.parse import quote
 
 from .. import __version__
-from ..contract import REGISTRY, Rule, ScanResult, load_rule_packs
+from ..contract import REGISTRY, Rule, ScanResult
+from ..rulepacks import load_rule_packs
 from ..findings import Finding, Severity
 from . import RULES_DOC_URL, rule_doc_url
 from .untrusted import printable

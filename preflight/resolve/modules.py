@@ -156,7 +156,7 @@ def _add(found: dict[str, Import], dotted: str, node: ast.AST) -> None:
 def _catches_import_error(handler_type: ast.AST | None) -> bool:
     if handler_type is None:
         return True
-    names = handler_type.elts if isinstance(handler_type, ast.Tuple) else [handler_type]
+    names: list[ast.AST] = list(handler_type.elts) if isinstance(handler_type, ast.Tuple) else [handler_type]
     for name in names:
         leaf = name.attr if isinstance(name, ast.Attribute) else name.id if isinstance(name, ast.Name) else ""
         if leaf in ("ImportError", "ModuleNotFoundError", "Exception", "BaseException"):

@@ -115,7 +115,8 @@ class ResolveProvider:
     # ------------------------------------------------------------------ finish
 
     def finish(self, ctx: Any) -> list[Finding]:
-        from ..contract import REGISTRY, load_rule_packs
+        from ..contract import REGISTRY
+        from ..rulepacks import load_rule_packs
 
         load_rule_packs()
         env020, scr006 = REGISTRY["ENV020"], REGISTRY["SCR006"]
@@ -135,6 +136,7 @@ class ResolveProvider:
                 if binary is None:
                     binary = uv_binary()
                     version = uv_version(binary)
+                assert item.request is not None  # `wanted` holds the environments with a request
                 item.resolved = self._resolve(item.request, binary, version or "", store)
             for item in self.environments.values():
                 if item.scanned:

@@ -115,7 +115,9 @@ def parse_pylock(data: bytes) -> list[dict[str, Any]]:
             continue
         wheels = [w for w in package.get("wheels", []) if isinstance(w, dict) and isinstance(w.get("url"), str)]
         wheel = wheels[0] if wheels else {}
-        hashes = wheel.get("hashes") if isinstance(wheel.get("hashes"), dict) else {}
+        hashes = wheel.get("hashes")
+        if not isinstance(hashes, dict):
+            hashes = {}
         out.append({"name": package["name"], "version": str(package.get("version", "")),
                     "url": wheel.get("url"), "sha256": hashes.get("sha256")})
     return out

@@ -1,4 +1,4 @@
-"""ARM: template errors the evaluation finds before Azure does (SPEC §2.3, §1.7).
+"""ARM: template errors the evaluation finds before Azure does.
 
 Each of these fails a deployment at validation time: a parameter value outside
 `allowedValues` or its min/max bounds, a parameter file that sets a parameter the template does
@@ -29,10 +29,10 @@ from .keyvault import report_once
 def local_frames(doc: Document, ctx: Context, wanted: Any = None) -> Iterator[tuple[Frame, str | None]]:
     """Every frame of every evaluation whose template lives in this document, with the
     parameter file of the evaluation, except those of nested deployments that are not deployed
-    (a false condition on their path: ARM never sees their parameters). With `wanted(decl)`, nothing when no parameter of those
-    templates is wanted: the template is then not evaluated. (A local frame's template is the
-    document's own template or one of its inline nested templates, all of which
-    `nested_templates` visits; linked files are other documents.)"""
+    (a false condition on their path: ARM never sees their parameters). With `wanted(decl)`,
+    nothing when no parameter of those templates is wanted: the template is then not evaluated.
+    (A local frame's template is the document's own template or one of its inline nested
+    templates, all of which `nested_templates` visits; linked files are other documents.)"""
     if wanted is not None and not any(wanted(decl) for t, _ in nested_templates(template_of(doc))
                                       for decl in t.parameters.values()):
         return
@@ -483,7 +483,8 @@ def variable_cycle(doc: Document, ctx: Context) -> Iterator[Issue]:
             first = t.variables[cycle[0]]
             names = " -> ".join(t.variables[c].name for c in cycle + [cycle[0]])
             yield Issue(first.pointer, f"variables refer to each other in a cycle: {names}",
-                        fix="compute one of them without the others", data={"cycle": [t.variables[c].name for c in cycle]})
+                        fix="compute one of them without the others",
+                        data={"cycle": [t.variables[c].name for c in cycle]})
 
 
 def _calls_reference(expression: str | Node) -> bool:
@@ -551,9 +552,10 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 _SECTIONS = {"parameters": dict, "variables": dict, "outputs": dict, "functions": list, "metadata": dict}
 # A resource's keys whose JSON type ARM fixes; an expression string (`[...]`) stands for any type.
-_RESOURCE_KEYS = {"type": str, "name": str, "apiVersion": str, "location": str, "dependsOn": list,
-                  "condition": (bool, str), "copy": dict, "properties": dict, "tags": dict, "sku": dict,
-                  "resources": list}
+_RESOURCE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "type": str, "name": str, "apiVersion": str, "location": str, "dependsOn": list,
+    "condition": (bool, str), "copy": dict, "properties": dict, "tags": dict, "sku": dict,
+    "resources": list}
 _JSON_TYPE = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
 
 
@@ -572,7 +574,8 @@ def _wrong(value: Any, expected: type | tuple[type, ...]) -> bool:
         return False  # an expression tree (from the Bicep front end)
     if isinstance(value, str) and value.startswith("[") and value.endswith("]") and not value.startswith("[["):
         return False  # an expression: its value is checked where it is evaluated
-    if isinstance(value, bool) and expected is not bool and bool not in (expected if isinstance(expected, tuple) else ()):
+    if (isinstance(value, bool) and expected is not bool
+            and bool not in (expected if isinstance(expected, tuple) else ())):
         return True
     return not isinstance(value, expected)
 
@@ -638,7 +641,8 @@ def template_structure(doc: Document, ctx: Context) -> Iterator[Issue]:
     for name, expected in _SECTIONS.items():
         found = kitem(data, name)
         if found is not None and _wrong(found[1], expected) and found[1] is not None:
-            yield Issue(join_pointer("", found[0]), f"`{found[0]}` is {_json_type(found[1])}; ARM expects {_expected(expected)}",
+            yield Issue(join_pointer("", found[0]),
+                        f"`{found[0]}` is {_json_type(found[1])}; ARM expects {_expected(expected)}",
                         fix=f"write `{found[0]}` as {_expected(expected)}")
     found = kitem(data, "resources")
     if found is None:
@@ -648,6 +652,6 @@ def template_structure(doc: Document, ctx: Context) -> Iterator[Issue]:
     if isinstance(resources, list) or (symbolic and isinstance(resources, dict)):
         yield from _resource_structure(resources, join_pointer("", key))
     else:
-        expected = "an array (or an object keyed by symbolic name, with languageVersion 2.0)"
-        yield Issue(join_pointer("", key), f"`{key}` is {_json_type(resources)}; ARM expects {expected}",
+        wanted = "an array (or an object keyed by symbolic name, with languageVersion 2.0)"
+        yield Issue(join_pointer("", key), f"`{key}` is {_json_type(resources)}; ARM expects {wanted}",
                     fix="write `resources` as an array of resource objects")

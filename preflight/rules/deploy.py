@@ -1,4 +1,4 @@
-"""DEP: Azure ML deploy configurations (SPEC §3, §4): v1 deploy and inference configs, v2 online
+"""DEP: Azure ML deploy configurations: v1 deploy and inference configs, v2 online
 deployments, and the capacity they give against a declared load.
 
 Every check reads the normalised models of `preflight.deploy`, which read the files the way the
@@ -20,9 +20,9 @@ from preflight.deploy import (
     V1_DEFAULT_MAX_REPLICAS, V1_DEFAULT_QUEUE_WAIT_MS, V1_DEFAULT_SCORING_TIMEOUT_MS, V1_IGNORED_KEYS, V1_KEYS,
     V2_DEFAULT_QUEUE_WAIT_MS, V2_DEFAULT_REQUEST_TIMEOUT_MS, ARM_AUTOSCALE, ARM_ONLINE_DEPLOYMENT, ArmResource,
     Field, arm_resources, iso_seconds, leaves_repository, OnlineDeployment, ScalePlan, V1Deploy,
-    V1Inference, declared_load, exact, is_local_path, is_number, is_placeholder, max_target_for_spike, num, parse_quantity,
-    read_script, replicas_for_spike, required_replicas, resolution_bases, settings_of, show, spike_absorbed,
-    type_name, v1_scale_plan, v2_scale_plan, value_has_type,
+    V1Inference, declared_load, exact, is_local_path, is_number, is_placeholder, max_target_for_spike, num,
+    parse_quantity, read_script, replicas_for_spike, required_replicas, resolution_bases, settings_of, show,
+    spike_absorbed, type_name, v1_scale_plan, v2_scale_plan, value_has_type,
 )
 from preflight import v2schema
 from preflight.documents import Document, Kind
@@ -135,9 +135,10 @@ def autoscale_target_utilization(doc: Document, ctx: Context) -> Iterator[Issue]
     fraction (`0.7`) written where a percent (`70`) is meant.
 
     ## Why it matters
-    The SDK accepts 150 and 0.7 alike (SPEC §3.3). At 0.7 % the autoscaler adds replicas as
-    soon as any request is in flight and runs at the maximum all the time (azure-ai-ml even
-    truncates 0.7 to 0); above 100 it never scales up, and clients get HTTP 503s under load.
+    The SDK accepts 150 and 0.7 alike (azureml-core's `deploy_config_dict_to_obj`). At 0.7 %
+    the autoscaler adds replicas as soon as any request is in flight and runs at the maximum
+    all the time (azure-ai-ml even truncates 0.7 to 0); above 100 it never scales up, and
+    clients get HTTP 503s under load.
 
     ## Example
     ```yaml
@@ -165,12 +166,14 @@ def autoscale_target_utilization(doc: Document, ctx: Context) -> Iterator[Issue]
         iv = dep.int("scale_settings", "target_utilization_percentage")
         f = iv.field
         value = f.value if is_number(f.value) else iv.value
-        note = f" (azure-ai-ml truncates it to {int(value)})" if isinstance(value, float) and not value.is_integer() else ""
+        note = (f" (azure-ai-ml truncates it to {int(value)})"
+                if isinstance(value, float) and not value.is_integer() else "")
     if value is None:
         return
     if value > 100:
         yield Issue(f.pointer, f"{f.name} is {show(value)}: it is a percentage of busy replicas and must be at "
-                    f"most 100; the autoscaler would never add replicas", fix=f"set {f.name} to a percentage such as 70",
+                    f"most 100; the autoscaler would never add replicas",
+                    fix=f"set {f.name} to a percentage such as 70",
                     data={"value": value})
     elif value <= 0:
         yield Issue(f.pointer, f"{f.name} is {show(value)}{note}: the target must be above 0 %",
@@ -202,7 +205,8 @@ def autoscale_min_above_max(doc: Document, ctx: Context) -> Iterator[Issue]:
 
     ## Why it matters
     The v1 SDK rejects min above max when autoscaling is on; azure-ai-ml does not check it at
-    all (SPEC §4.3), so a v2 Kubernetes deployment fails only on the cluster, after the upload.
+    all (its client-side validation checks names and the scale-settings type only), so a v2
+    Kubernetes deployment fails only on the cluster, after the upload.
 
     ## Example
     ```yaml
@@ -241,7 +245,8 @@ def autoscale_min_above_max(doc: Document, ctx: Context) -> Iterator[Issue]:
     high_text = f"{show(high)} (the default)" if defaulted and not max_f.given else show(high)
     low_text = f"{show(low)} (the default)" if defaulted and not min_f.given else show(low)
     pointer = min_f.pointer if min_f.given else max_f.pointer
-    yield Issue(pointer, f"{min_f.name} {low_text} is above {max_f.name} {high_text}: the autoscaler has no valid range",
+    yield Issue(pointer,
+                f"{min_f.name} {low_text} is above {max_f.name} {high_text}: the autoscaler has no valid range",
                 fix=f"lower {min_f.name} to at most {show(high)}, or raise {max_f.name}",
                 severity=WARNING if defaulted else None, data={"min": low, "max": high})
 
@@ -259,7 +264,7 @@ def _scale_plan(doc: Document) -> ScalePlan | None:
 
 
 @rule("DEP003", "capacity-below-declared-load", ERROR, reads=[V1, V2],
-      summary="The declared load needs more replicas than the config allows (SPEC §3.5)")
+      summary="The declared load needs more replicas than the config allows (v1 docs' replica formula)")
 def capacity_below_declared_load(doc: Document, ctx: Context) -> Iterator[Issue]:
     """
     ## What it does
@@ -331,7 +336,8 @@ def autoscale_not_enabled(doc: Document, ctx: Context) -> Iterator[Issue]:
     The docs say autoscaling is on by default, but that default is the service's: the SDK's
     file parser passes `autoscale_enabled=None`, and its validation then rejects every
     non-zero autoScaler value ("autoscale_min_replicas provided without enabling
-    autoscaling"); zero values are dropped from the request (SPEC §3.3).
+    autoscaling"); zero values are dropped from the request (azureml-core's
+    `deploy_config_dict_to_obj`).
 
     ## Example
     ```yaml
@@ -381,7 +387,7 @@ def deploy_config_unknown_key(doc: Document, ctx: Context) -> Iterator[Issue]:
 
     ## Why it matters
     The parser reads each key with `dict.get`: keys are case-sensitive and unknown ones are
-    dropped without a word (SPEC §3.1). `autoscaler:` instead of `autoScaler:` silently
+    dropped without a word (azureml-core's `deploy_config_dict_to_obj`). `autoscaler:` instead of `autoScaler:` silently
     deploys with none of the autoscale settings.
 
     ## Example
@@ -597,7 +603,8 @@ def compute_type_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
                     f"({choices}){hint}", fix=f"set computeType to {COMPUTE_TYPES[guess] if guess else 'AKS'}")
 
 
-# Bounds the SDK's validate_configuration enforces (SPEC §3.2) plus two it does not (limits).
+# Bounds the SDK's validate_configuration enforces (azureml-core webservice classes) plus two it
+# does not (limits).
 _V1_ABOVE_ZERO = (
     ("containerResourceRequirements", "cpu"), ("containerResourceRequirements", "memoryInGB"),
     ("scoringTimeoutMs",), ("maxConcurrentRequestsPerContainer",), ("maxQueueWaitMs",), ("numReplicas",),
@@ -616,11 +623,12 @@ SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 def deploy_value_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
     """
     ## What it does
-    Checks values against their allowed range or set. v1 (the SDK's own validation, SPEC
-    §3.2): CPU, memory, timeouts, queue wait, concurrency, replica counts and liveness-probe
-    settings above 0, `gpuCores` >= 0, the AKS `namespace` pattern, an AKS endpoint's
+    Checks values against their allowed range or set. v1 (the SDK's own validation,
+    azureml-core's `validate_configuration`): CPU, memory, timeouts, queue wait, concurrency,
+    replica counts and liveness-probe settings above 0, `gpuCores` >= 0, the AKS `namespace` pattern, an AKS endpoint's
     `versionName` and `trafficPercentile`, a local `port` in 1-65535, the inference `runtime`
-    and `cudaVersion`. v2 (SPEC §4.4, checked only server-side): instance bounds and polling
+    and `cudaVersion`. v2 (the *online deployment YAML schema* and *Manage and increase quotas*
+    pages of the Azure ML docs, checked only server-side): instance bounds and polling
     interval >= 1, `request_timeout_ms` between 1 and the platform maximum (180000 ms for
     managed; `[deploy]` settings), concurrency >= 1, probe settings >= 1 and a managed
     liveness probe's `success_threshold` of exactly 1. ARM online deployments: the same bounds
@@ -706,7 +714,8 @@ def _arm_not_allowed(res: ArmResource, managed_max_ms: int):
         value, v = _arm_number(res, path)
         if value is not None and value < 1:
             name = path.split("/", 1)[1].replace("/", ".")
-            yield v.pointer, f"{label}: {name} is {show(value)}: it must be at least 1", f"set {name} to 1 or more", None
+            yield (v.pointer, f"{label}: {name} is {show(value)}: it must be at least 1",
+                   f"set {name} to 1 or more", None)
     polling = res.at("properties/scaleSettings/pollingInterval")
     seconds = iso_seconds(polling.value)
     if polling.known and polling.present and isinstance(polling.value, str) and (seconds is None or seconds < 1):
@@ -738,11 +747,13 @@ def _v1_not_allowed(dc: V1Deploy) -> Iterator[Issue]:
             yield Issue(dc.field("port").pointer, f"port is {show(port)}: it must be in 1-65535",
                         fix="use a free port such as 8890")
     elif dc.is_aks():
-        checks = list(_V1_ABOVE_ZERO) + (list(_V1_ABOVE_ZERO_WHEN_AUTOSCALED) if dc.autoscale_enabled else [])
-        for path in checks:
-            value = dc.typed(*path)
+        checks: list[tuple[str, ...]] = list(_V1_ABOVE_ZERO)
+        if dc.autoscale_enabled:
+            checks += _V1_ABOVE_ZERO_WHEN_AUTOSCALED
+        for keys in checks:
+            value = dc.typed(*keys)
             if value is not None and value <= 0:
-                f = dc.field(*path)
+                f = dc.field(*keys)
                 yield Issue(f.pointer, f"{f.name} is {show(value)}: it must be greater than 0",
                             fix=f"set {f.name} above 0")
         gpu = dc.typed("gpuCores")
@@ -963,8 +974,8 @@ def gpu_setting_ignored(doc: Document, ctx: Context) -> Iterator[Issue]:
 
     ## Why it matters
     The REST payload has that field, but the deploy-config file parser reads GPUs only from
-    the top-level `gpuCores` (SPEC §3.1): the service is deployed without a GPU, and a GPU
-    model then fails or crawls on CPU.
+    the top-level `gpuCores` (azureml-core's `deploy_config_dict_to_obj`): the service is
+    deployed without a GPU, and a GPU model then fails or crawls on CPU.
 
     ## Example
     ```yaml
@@ -1065,7 +1076,8 @@ def aci_settings_incomplete(doc: Document, ctx: Context) -> Iterator[Issue]:
     if ssl.value:
         missing = [f.name for f in parts if not f.value]
         if missing:
-            yield Issue(ssl.pointer, f"sslEnabled is on but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+            verb = "is" if len(missing) == 1 else "are"
+            yield Issue(ssl.pointer, f"sslEnabled is on but {', '.join(missing)} {verb} "
                         "missing: the SDK needs a certificate, a key and a cname", fix=f"add {', '.join(missing)}")
     else:
         for f in parts:
@@ -1214,7 +1226,8 @@ def _script_problems(path_shown: str, found: str | None, ctx: Context) -> str | 
     if source.problem is None:
         return None
     at = f" (line {source.line})" if source.line else ""
-    return f"{path_shown} {source.problem if source.problem.startswith(('cannot', 'is ')) else 'does not parse: ' + source.problem}{at}"
+    problem = source.problem if source.problem.startswith(("cannot", "is ")) else "does not parse: " + source.problem
+    return f"{path_shown} {problem}{at}"
 
 
 @rule("DEP018", "scoring-script-unusable", ERROR, reads=[IC, V2, BATCH],
@@ -1557,7 +1570,7 @@ def instance_count_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
     managed online deployment, when set).
 
     ## Why it matters
-    azure-ai-ml accepts `instance_count: 0` and a missing count (SPEC §4.3); the service then
+    azure-ai-ml accepts `instance_count: 0` and a missing count (it checks no ranges); the service then
     refuses the deployment, or creates one that serves nothing.
 
     ## Example
@@ -1582,7 +1595,8 @@ def instance_count_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
                     f"{' with the default scale type' if dep.compute == KUBERNETES else ''} needs it",
                     fix="add instance_count: 3")
     elif iv.value is not None and iv.value < 1:
-        yield Issue(iv.field.pointer, f"instance_count is {iv.value}: it must be at least 1", fix="set instance_count: 3")
+        yield Issue(iv.field.pointer, f"instance_count is {iv.value}: it must be at least 1",
+                    fix="set instance_count: 3")
 
 
 def _arm_capacity(res: ArmResource):
@@ -1674,7 +1688,8 @@ def environment_is_conda_file(doc: Document, ctx: Context) -> Iterator[Issue]:
     file, not of an Azure ML environment.
 
     ## Why it matters
-    The environment schema rejects them (SPEC §4.1); the conda packages are not installed.
+    The environment schema rejects them (azure-ai-ml's `EnvironmentSchema`); the conda packages
+    are not installed.
 
     ## Example
     ```yaml
@@ -1763,7 +1778,8 @@ def autoscale_settings_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
     outside PT1M-PT12H.
 
     ## Why it matters
-    These are the Insights schema's own limits (SPEC §4.4); a setting created disabled never
+    These are the limits of the `Microsoft.Insights/autoscalesettings` resource schema; a setting
+    created disabled never
     scales, and the others fail the deployment after everything before it has run.
 
     ## Example
@@ -1992,7 +2008,9 @@ def endpoint_traffic_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
                     fix="set auth_mode: aad_token")
     name = data.get("name")
     known = _deployment_names(ctx, name) if isinstance(name, str) else set()
-    traffic = data.get("traffic") if isinstance(data.get("traffic"), dict) else {}
+    traffic = data.get("traffic")
+    if not isinstance(traffic, dict):
+        traffic = {}
     live = {k: v2schema.coerce_int(v) for k, v in traffic.items()}
     for key, share in live.items():
         if known and key not in known and share:
@@ -2004,7 +2022,9 @@ def endpoint_traffic_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
     if len(shares) == len(live) and shares and sum(shares) != 0 and sum(shares) != 100:
         yield Issue("/traffic", f"traffic sums to {sum(shares)} %: live traffic must add up to 100 %",
                     fix="adjust the percentages so they add up to 100 (or all 0)")
-    mirror = data.get("mirror_traffic") if isinstance(data.get("mirror_traffic"), dict) else {}
+    mirror = data.get("mirror_traffic")
+    if not isinstance(mirror, dict):
+        mirror = {}
     if len(mirror) > 1:
         yield Issue("/mirror_traffic", f"mirror_traffic names {len(mirror)} deployments: an endpoint mirrors to one",
                     fix="keep one deployment in mirror_traffic")

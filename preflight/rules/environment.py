@@ -1,4 +1,4 @@
-"""ENV: conda environments (SPEC §4.5, §5): the serving package, pinning, and file hygiene.
+"""ENV: conda environments: the serving package, pinning, and file hygiene.
 
 Every rule reads the environments a document holds (`preflight.project.held_environments`): a
 conda file, or a conda mapping inline in a v1 Environment JSON, a v2 environment YAML, an
@@ -106,7 +106,8 @@ def azureml_defaults_too_old(doc: Document, ctx: Context) -> Iterator[Issue]:
 
     ## Why it matters
     Azure ML v1 documents 1.0.45 as the minimum: older releases predate the web-serving stack
-    the scoring container starts (SPEC §5.4), so the service fails after the image is built.
+    the scoring container starts (the releases' metadata on PyPI), so the service fails after
+    the image is built.
 
     ## Example
     ```yaml
@@ -126,7 +127,8 @@ def azureml_defaults_too_old(doc: Document, ctx: Context) -> Iterator[Issue]:
                 fix = (f"v2 online deployments are served by `{INFERENCE_SERVER}`: list it (pinned) under `pip:` "
                        "instead of an old azureml-defaults")
             else:
-                fix = "require `azureml-defaults>=1.0.45`, or pin a tested release such as `azureml-defaults==<version>`"
+                fix = ("require `azureml-defaults>=1.0.45`, "
+                       "or pin a tested release such as `azureml-defaults==<version>`")
             text = _label(req) if isinstance(req, PipRequirement) else f"conda `{req.text.strip()}`"
             yield Issue(req.pointer,
                         f"{text} admits azureml-defaults {admitted}, older than 1.0.45, the minimum for Azure ML "
@@ -195,7 +197,7 @@ def inference_server_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
             yield Issue(_pip_anchor(held.env),
                         f"{what} lacks {INFERENCE_SERVER}: the deployment fails with \"{SERVER_MISSING_ERROR}\"",
                         fix=fix, data=data)
-        elif verdict.state == "old-defaults":
+        elif verdict.state == "old-defaults" and verdict.requirement is not None:  # it names the requirement
             req = verdict.requirement
             text = _label(req) if isinstance(req, PipRequirement) else f"conda `{req.text.strip()}`"
             yield Issue(req.pointer,
@@ -203,7 +205,7 @@ def inference_server_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
                         f"server (a dependency of azureml-defaults from 1.34.0 on), and {INFERENCE_SERVER} is not "
                         "listed",
                         fix=fix, data={**data, "admits": str(verdict.admitted)})
-        elif verdict.state == "unpinned-defaults":
+        elif verdict.state == "unpinned-defaults" and verdict.requirement is not None:
             yield Issue(verdict.requirement.pointer,
                         f"{what} gets {INFERENCE_SERVER} only through an unpinned azureml-defaults (the latest "
                         "release depends on it)",

@@ -1,4 +1,4 @@
-"""KV: Key Vaults in ARM templates (SPEC §1): what a redeploy does to access policies, and
+"""KV: Key Vaults in ARM templates: what a redeploy does to access policies, and
 vault settings Azure rejects or that weaken the vault.
 
 Every rule reads `preflight.arm.vaults.vault_deployments`, the evaluated vaults under each
@@ -186,7 +186,7 @@ def deployed(vaults: list[VaultDeployment]) -> Iterator[VaultDeployment]:
 
 
 def vault_data(v: VaultDeployment, **extra: Any) -> dict[str, Any]:
-    data = {"vault": v.name if v.name is not None else v.name_expression, "apiVersion":
+    data: dict[str, Any] = {"vault": v.name if v.name is not None else v.name_expression, "apiVersion":
             v.api_version if isinstance(v.api_version, str) else None, "branch": v.branch,
             "deployment": v.status.state}
     data.update(extra)
@@ -355,7 +355,8 @@ def _verdicts(vaults: list[VaultDeployment]) -> Iterator[tuple[str, Issue, str |
 
 
 def _verdict(v: VaultDeployment, caveats: Uncertainty) -> Iterator[tuple[str, Issue]]:
-    """The access-policy finding for one deployed vault not in RBAC mode (SPEC §1.5)."""
+    """The access-policy finding for one deployed vault not in RBAC mode (the decision procedure
+    of `preflight.arm.vaults`)."""
     pointer = v.pointer_of("properties/accessPolicies")
     if v.branch == "preserving":
         if v.preserving_how == "reference":
@@ -459,9 +460,10 @@ def access_policies_wiped(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## Why it matters
     ARM sends the whole vault on every deployment, and `accessPolicies` is replaced wholesale:
     a redeploy of this template (every CI run) removes every access policy that was added
-    outside it (in the portal, with the CLI, by other pipelines). Azure ML adds one for a workspace's managed identity when the workspace is
-    created, so redeploying the workspace template breaks the workspace ("Received bad response
-    from Model Management Service", failing image builds, inaccessible secrets).
+    outside it (in the portal, with the CLI, by other pipelines). Azure ML adds one for a
+    workspace's managed identity when the workspace is created, so redeploying the workspace
+    template breaks the workspace ("Received bad response from Model Management Service",
+    failing image builds, inaccessible secrets).
 
     ## Example
     ```json
@@ -622,7 +624,7 @@ def access_policies_preserved(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## How to fix
     Nothing is required. Azure RBAC or `accessPolicies/add` resources are simpler and have no
     first-deployment special case.
-    """
+    """  # noqa: E501 (the example is one ARM expression, which cannot be wrapped)
     yield from _emit("KV005", doc, ctx)
 
 
@@ -778,7 +780,8 @@ def literal_tenants(v: VaultDeployment) -> Iterator[tuple[str, str, str]]:
         for i, entry in enumerate(raw):
             tenant = entry.get("tenantId") if isinstance(entry, dict) else None
             if isinstance(tenant, str) and _GUID.match(tenant):
-                yield v.pointer_of(f"properties/accessPolicies/{i}/tenantId"), tenant, f"access policy {i + 1}'s `tenantId`"
+                yield (v.pointer_of(f"properties/accessPolicies/{i}/tenantId"), tenant,
+                       f"access policy {i + 1}'s `tenantId`")
 
 
 @rule("KV010", "keyvault-tenant-hardcoded", WARNING, reads=Kind.ARM_TEMPLATE,
@@ -1018,7 +1021,8 @@ def network_open(doc: Document, ctx: Context) -> Iterator[Issue]:
                 action = next((val for k, val in acls.items() if k.lower() == "defaultaction"), ABSENT)
             if isinstance(action, Unknown):
                 continue
-            if acls is ABSENT or acls is None or action is ABSENT or (isinstance(action, str) and action.lower() == "allow"):
+            if (acls is ABSENT or acls is None or action is ABSENT
+                    or (isinstance(action, str) and action.lower() == "allow")):
                 caveats = Uncertainty(uncertainty_status(v))
                 what = ("has no `networkAcls`" if acls is ABSENT or acls is None
                         else "sets `networkAcls.defaultAction` to Allow" if action is not ABSENT
@@ -1061,7 +1065,8 @@ def sku_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
             caveats = Uncertainty(uncertainty_status(v))
             if sku is ABSENT:
                 yield Issue(v.pointer_of("properties"), f"Key Vault {VAULT}{where(v)} has no `sku`: "
-                            f"the deployment fails{caveats.text()}", fix='add `"sku": {"family": "A", "name": "standard"}`',
+                            f"the deployment fails{caveats.text()}",
+                            fix='add `"sku": {"family": "A", "name": "standard"}`',
                             severity=caveats.severity(ERROR), data=vault_data(v)), v.parameter_file
                 continue
             if not isinstance(sku, dict):

@@ -231,12 +231,14 @@ def debugger_left_in(doc: Document, ctx: Context) -> Iterator[Issue]:
             continue
         if target in _DEBUG_WAITS:
             timeout = next((k.value for k in call.keywords if k.arg == "timeout"), None)
-            seconds = timeout.value if isinstance(timeout, ast.Constant) and isinstance(timeout.value, (int, float)) else None
+            seconds = (timeout.value if isinstance(timeout, ast.Constant) and isinstance(timeout.value, (int, float))
+                       else None)
             how = (f"blocks every container start for up to {seconds} s" if seconds is not None else
                    "blocks the container until a debugger attaches, so the deployment never becomes ready")
             message = f"{target}() waits for a debugger: it {how}"
         else:
-            message = f"{target}() opens a debug connection from the scoring container: whoever reaches it can run code there"
+            message = (f"{target}() opens a debug connection from the scoring container: "
+                       "whoever reaches it can run code there")
         if guarded:
             message += " (under a condition: make sure it is off in production)"
         yield _at(call, message, fix="remove the debugger calls; debug locally with the inference HTTP server "
@@ -322,7 +324,7 @@ _PARSE_ERRORS = {"Exception", "BaseException", "ValueError", "json.JSONDecodeErr
 def _catches_parse_errors(handler_type: ast.AST | None, aliases: dict[str, str]) -> bool:
     if handler_type is None:
         return True
-    types = handler_type.elts if isinstance(handler_type, ast.Tuple) else [handler_type]
+    types: list[ast.AST] = list(handler_type.elts) if isinstance(handler_type, ast.Tuple) else [handler_type]
     return any(_resolve(t, aliases) in _PARSE_ERRORS or _dotted(t) in _PARSE_ERRORS for t in types)
 
 
@@ -432,7 +434,7 @@ def model_name_not_deployed(doc: Document, ctx: Context) -> Iterator[Issue]:
     uses = script_uses(ctx).get(os.path.normpath(doc.abspath), [])
     if not uses or any(use.model_names is None for use in uses):
         return
-    deployed = frozenset().union(*(use.model_names for use in uses))
+    deployed = frozenset[str]().union(*(use.model_names or () for use in uses))
     configs = ", ".join(sorted({use.config.path for use in uses}))
     for call, name in _model_path_calls(tree, _aliases(tree)):
         if name in deployed:
@@ -465,7 +467,7 @@ def _imports_core(node: ast.Import | ast.ImportFrom) -> bool:
 def _catches_import_errors(handler_type: ast.AST | None) -> bool:
     if handler_type is None:
         return True
-    types = handler_type.elts if isinstance(handler_type, ast.Tuple) else [handler_type]
+    types: list[ast.AST] = list(handler_type.elts) if isinstance(handler_type, ast.Tuple) else [handler_type]
     return any((_dotted(t) or "").rsplit(".", 1)[-1] in _IMPORT_ERRORS for t in types)
 
 
