@@ -92,7 +92,7 @@ class ResultCache:
         self.limit = limit  # the scan's file size limit: the `read` dependency of a file's own bytes
         self.hits = 0
         self._changed = False
-        self._folder = _Folder.open(directory, create=False)
+        self._folder = PrivateFolder.open(directory, create=False)
         self.entries = self._read()
 
     @classmethod
@@ -182,14 +182,14 @@ class ResultCache:
     def _save(self, scanned: set[str]) -> str | None:
         if not self._changed:
             if self.hits and self._folder is not None:
-                self._folder.touch(self.name)  # in use: not stale (see _Folder.remove_stale)
+                self._folder.touch(self.name)  # in use: not stale (see PrivateFolder.remove_stale)
             return None
         for path in [p for p in self.entries if p not in scanned and not os.path.exists(p)]:
             del self.entries[path]
         text = json.dumps({"format": FORMAT, "entries": self.entries}, separators=(",", ":"))
         try:
             if self._folder is None:
-                self._folder = _Folder.open(self.base, create=True)
+                self._folder = PrivateFolder.open(self.base, create=True)
             assert self._folder is not None  # made when missing
             self._folder.write(self.name, text.encode("utf-8"))
         except CacheUnusable as exc:
@@ -200,9 +200,10 @@ class ResultCache:
         return None
 
 
-class _Folder:
-    """The cache's own folder, held open: every file in it is named relative to this descriptor,
-    so a folder renamed or swapped after its check is never the one used."""
+class PrivateFolder:
+    """A cache's own folder, held open: every file in it is named relative to this descriptor,
+    so a folder renamed or swapped after its check is never the one used. The result cache's is
+    FOLDER; `--resolve` keeps its own beside it (preflight.resolve.store)."""
 
     def __init__(self, fd: int, path: str):
         self.fd = fd
@@ -210,10 +211,10 @@ class _Folder:
         self._close = weakref.finalize(self, os.close, fd)
 
     @classmethod
-    def open(cls, base: str, create: bool) -> "_Folder | None":
-        """`base`/FOLDER, checked (see `_check`); None when it does not exist and `create` is
+    def open(cls, base: str, create: bool, name: str = FOLDER) -> "PrivateFolder | None":
+        """`base`/`name`, checked (see `_check`); None when it does not exist and `create` is
         False. OSError when it cannot be made, CacheUnusable when it is not one to trust."""
-        path = os.path.join(base, FOLDER)
+        path = os.path.join(base, name)
         if create:
             os.makedirs(base, exist_ok=True)
         try:
@@ -229,10 +230,10 @@ class _Folder:
         try:
             if create:
                 try:
-                    os.mkdir(FOLDER, 0o700, dir_fd=base_fd)
+                    os.mkdir(name, 0o700, dir_fd=base_fd)
                 except FileExistsError:
                     pass
-            fd = os.open(FOLDER, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=base_fd)
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=base_fd)
         except FileNotFoundError:
             if create:
                 raise

@@ -379,7 +379,7 @@ def test_a_folder_that_cannot_be_marked_is_a_warning(project, cache_dir, monkeyp
     def read_only(self, name, data):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr(cache_module._Folder, "_create", read_only)
+    monkeypatch.setattr(cache_module.PrivateFolder, "_create", read_only)
     result = run("env", cache=cache_dir)
     assert report(result) == report(run("env", cache=None)) and result.findings
     assert "result cache not used" in result.cache_error and os.strerror(errno.EROFS) in result.cache_error
