@@ -733,7 +733,8 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
                 continue  # the first instance of a copy stands for the others
             visited.add(id(decl))
             if id(decl) not in candidates:
-                candidates[id(decl)] = _read_calls(_own_body(decl), decl.pointer)
+                candidates[id(decl)] = (_read_calls(_own_body(decl), decl.pointer)
+                                        if _names_keyvault(resource.document) else [])
             anchor = resource.anchor
             for pointer, call in candidates[id(decl)]:
                 _add_read(out, seen, ev, resource, resource.document, pointer if resource.local else anchor,
@@ -745,13 +746,32 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
                 continue
             if id(template) not in candidates:
                 base = f"{template.pointer}/outputs" if template.pointer else "/outputs"
-                candidates[id(template)] = _read_calls(outputs, base)
+                candidates[id(template)] = _read_calls(outputs, base) if _names_keyvault(template.document) else []
             deployment = getattr(frame, "deployment", None)
             local = template.document is ev.document or template.document is None
             for pointer, call in candidates[id(template)]:
                 anchor = pointer if local else (deployment.anchor if deployment is not None else "")
                 _add_read(out, seen, ev, None, template.document, anchor, pointer, call, Scope(frame))
     return out
+
+
+_KEYVAULT = re.compile(r"keyvault", re.I)
+
+
+def _names_keyvault(document: Any) -> bool:
+    """Whether a document's text names a Key Vault type at all: one that does not has no call
+    on a Key Vault resource to find, and most templates are skipped without walking their
+    expressions (the walk was a quarter of a cold scan). A type that reaches a template only
+    through a parameter value from another file is not seen."""
+    text = getattr(document, "text", None)
+    if not isinstance(text, str):
+        return True
+    cache = getattr(document, "cache", None)
+    if not isinstance(cache, dict):
+        return _KEYVAULT.search(text) is not None
+    if "arm.names-keyvault" not in cache:
+        cache["arm.names-keyvault"] = _KEYVAULT.search(text) is not None
+    return cache["arm.names-keyvault"]
 
 
 def _own_body(decl: Any) -> dict:
