@@ -35,6 +35,7 @@ removes only entry and temporary files of its own naming.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import errno
 import json
 import os
@@ -44,11 +45,14 @@ import stat
 import sys
 import time
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, fs
 from .findings import Finding, Severity
 from .loaders import FileTooLarge, read_regular_file
+
+if TYPE_CHECKING:
+    from .contract import Options
 
 FORMAT = 2
 MAX_AGE_DAYS = 30  # cache files of settings unused for this long are removed
@@ -353,27 +357,36 @@ class PrivateFolder:
 # --------------------------------------------------------------------------- identities
 
 
-def scan_key(options: Any) -> str:
-    """What every file's findings depend on, besides the file and its own dependencies.
-    TypeError when an option has no stable identity (then nothing is cached)."""
+# Options that never change a file's findings: applied after the cache (the baseline), how the
+# scan runs (progress, jobs, the cache itself), or a scan with them is not cached (providers).
+UNKEYED_OPTIONS = frozenset({"baseline", "progress", "providers", "jobs", "cache_dir"})
+
+
+def scan_key(options: Options) -> str:
+    """What every file's findings depend on, besides the file and its own dependencies: every
+    option but UNKEYED_OPTIONS, so that an option added to Options is keyed unless said
+    otherwise. TypeError when an option has no stable identity (then nothing is cached)."""
     from .contract import REGISTRY
 
     limit = options.max_file_bytes
-    parts = {
+    parts: dict[str, Any] = {
         "format": FORMAT,
         "preflight": [__version__, _code_digest()],
         "python": sys.version,
         "dependencies": _dependency_versions(),
         "cwd": os.getcwd(),
         "rules": sorted(REGISTRY),
-        "select": sorted(options.select) if options.select is not None else None,
-        "ignore": sorted(options.ignore),
-        "exclude": list(options.exclude),
-        "params": options.params,
-        "parameter_files": [[p, fs.outcome_now("read", os.path.abspath(p), limit)] for p in options.parameter_files],
-        "max_file_bytes": limit,
-        "extra": options.extra,
     }
+    for option in dataclasses.fields(options):
+        if option.name not in UNKEYED_OPTIONS:
+            parts["option:" + option.name] = getattr(options, option.name)
+    parts.update({
+        "option:select": sorted(options.select) if options.select is not None else None,
+        "option:ignore": sorted(options.ignore),
+        "option:exclude": list(options.exclude),
+        "option:parameter_files": [[p, fs.outcome_now("read", os.path.abspath(p), limit)]
+                                   for p in options.parameter_files],
+    })
     return fs.digest(json.dumps(parts, sort_keys=True, default=_identity).encode())
 
 
@@ -391,6 +404,8 @@ def _identity(value: Any) -> Any:
         return ["configs", config_identity(value.override)]
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return [type(value).__name__, dataclasses.asdict(value)]
     raise TypeError(f"no stable identity for {type(value).__name__}")

@@ -5,9 +5,13 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .contract import Options
+    from .deploy.capacity import DeclaredLoad
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 FAIL_ON = ("error", "warning", "info", "never")
@@ -157,7 +161,7 @@ def split_ids(text: str | None) -> list[str]:
     return [s.strip().upper() for s in (text or "").split(",") if s.strip()]
 
 
-def build_options(args: argparse.Namespace):
+def build_options(args: argparse.Namespace) -> tuple[Options, str]:
     from .baseline import Baseline, BaselineError
     from .config import ConfigError, Configs
     from .contract import Options
@@ -183,14 +187,16 @@ def build_options(args: argparse.Namespace):
         today = pinned_day(args.today, config)
     except DateError as exc:
         raise UsageError(str(exc)) from None
-    fixing = {}
+    keyvault_api_version = None
     if getattr(args, "fix", False) or getattr(args, "diff", False):  # the fixer loads only when used
         from .fix_templates import ApiVersionError, target_version
 
         try:
-            fixing["keyvault_api_version"] = target_version(args.keyvault_api_version, config)
+            keyvault_api_version = target_version(args.keyvault_api_version, config)
         except ApiVersionError as exc:
             raise UsageError(str(exc)) from None
+    from .live.options import LiveOptionError, deployment_target, provider_from_args, wants_live
+
     options = Options(
         select=set(select) if select is not None else None,
         ignore=set(split_ids(args.ignore)),
@@ -198,23 +204,17 @@ def build_options(args: argparse.Namespace):
         params=params,
         parameter_files=tuple(args.parameters),
         max_file_bytes=config.get("max-file-size", 20 * 1024 * 1024),
-        # Rule families read a file's own configuration through extra["configs"].for_file(path).
-        extra={"config": config, "configs": configs, **fixing, **({"today": today} if today else {}),
-               **({"pinning": args.pinning} if getattr(args, "pinning", None) else {})},
         configs=configs,
+        config=config,
+        today=today,
+        pinning=getattr(args, "pinning", None),
+        load=declared_load(args.expected_rps, args.latency_ms, args.spike_pct),
+        deployment=deployment_target(args),
+        keyvault_api_version=keyvault_api_version,
         baseline=baseline,
         jobs=args.jobs,
         cache_dir=cache_directory(args),
     )
-    from .live.options import LiveOptionError, deployment_context, provider_from_args, wants_live
-
-    options.extra.update(deployment_context(args))
-    from .deploy import DeployOptionsError, deploy_options
-
-    try:
-        options.extra.update(deploy_options(args.expected_rps, args.latency_ms, args.spike_pct))
-    except DeployOptionsError as exc:
-        raise UsageError(str(exc)) from None
     if wants_live(args):
         try:
             options.providers += (provider_from_args(args),)
@@ -230,6 +230,29 @@ def build_options(args: argparse.Namespace):
     elif getattr(args, "index_url", None) or getattr(args, "extra_index_url", None):
         raise UsageError("--index-url and --extra-index-url are used by --resolve")
     return options, fail_on
+
+
+def declared_load(expected_rps: float | None, latency_ms: float | None,
+                  spike_pct: float | None) -> DeclaredLoad | None:
+    """The load of `--expected-rps`, `--latency-ms` and `--spike-pct` (it applies to every
+    deploy config of the scan: meant for checking one file); None when none is given."""
+    from .deploy.capacity import DeclaredLoad
+    from .deploy.values import is_number
+
+    if expected_rps is None and latency_ms is None and spike_pct is None:
+        return None
+    if expected_rps is None or latency_ms is None:
+        given = "--expected-rps" if expected_rps is not None else "--latency-ms" if latency_ms is not None \
+            else "--spike-pct"
+        missing = "--latency-ms" if expected_rps is not None else "--expected-rps" if latency_ms is not None \
+            else "--expected-rps and --latency-ms"
+        raise UsageError(f"{given} needs {missing}")
+    for name, value in (("--expected-rps", expected_rps), ("--latency-ms", latency_ms)):
+        if not is_number(value) or value <= 0:
+            raise UsageError(f"{name} must be a number > 0")
+    if spike_pct is not None and (not is_number(spike_pct) or spike_pct < 0):
+        raise UsageError("--spike-pct must be a number >= 0")
+    return DeclaredLoad(expected_rps, latency_ms, spike_pct, "--expected-rps/--latency-ms")
 
 
 def cache_directory(args: argparse.Namespace) -> str | None:

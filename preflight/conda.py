@@ -91,14 +91,9 @@ class PinPolicy:
         return self.pinning == "compatible"
 
     @classmethod
-    def from_options(cls, extra: dict[str, Any]) -> "PinPolicy":
-        policy = extra.get("pin_policy")
-        if isinstance(policy, PinPolicy):
-            return policy
-        pinning = extra.get("pinning")
-        return cls(exempt_conda=frozenset(canonicalize_name(n) for n in extra.get("pin_exempt_conda", ())),
-                   exempt_pip=frozenset(canonicalize_name(n) for n in extra.get("pin_exempt_pip", ())),
-                   pinning=pinning if pinning in PINNING else "exact")
+    def from_pinning(cls, pinning: str | None) -> "PinPolicy":
+        """The default policy with `pinning` ("exact" or "compatible"; anything else: exact)."""
+        return cls(pinning=pinning if pinning in PINNING else "exact")
 
 
 PINNING = ("exact", "compatible")

@@ -12,13 +12,19 @@ scan, and no rule.
 """
 from __future__ import annotations
 
+import datetime
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
-from .config import rule_filter
+from .config import Config, Configs, rule_filter
 from .documents import Document, Kind
 from .findings import ERROR, INFO, WARNING, Finding, Issue, Severity
+
+if TYPE_CHECKING:  # types of options that models below the rules define (plain data)
+    from .baseline import Baseline
+    from .conda import PinPolicy
+    from .deploy.capacity import DeclaredLoad
 
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
 
@@ -86,9 +92,22 @@ def _family(rule_id: str) -> str:
     return rule_id.rstrip("0123456789")
 
 
+@dataclass(frozen=True)
+class DeploymentTarget:
+    """Where templates are deployed, when the command line says (`--subscription`,
+    `--resource-group`): what the ARM evaluator's `subscription()`, `resourceGroup()` and
+    `tenant()` return. None: not known."""
+
+    subscription: str | None = None
+    resource_group: str | None = None
+    location: str | None = None
+    tenant: str | None = None
+
+
 @dataclass
 class Options:
-    """Everything a scan needs besides the paths; filled from the CLI and the config."""
+    """Everything a scan needs besides the paths; filled from the CLI and the configuration.
+    The result cache (preflight.cache.scan_key) keys on every field that can change a finding."""
 
     select: set[str] | None = None  # None: every rule
     ignore: set[str] = field(default_factory=set)
@@ -96,11 +115,13 @@ class Options:
     params: dict[str, Any] = field(default_factory=dict)  # --param NAME=VALUE
     parameter_files: tuple[str, ...] = ()  # --parameters FILE
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    extra: dict[str, Any] = field(default_factory=dict)  # options owned by rule families
-    # The filter stage (preflight.filters): each file's configuration (preflight.config.Configs;
-    # None: only select/ignore above), a baseline to hide known findings (preflight.baseline).
-    configs: Any = None
-    baseline: Any = None
+    # Options of third-party rule packs, by name (the built-in rules read none of them); part of
+    # the result cache's key, so each value needs a stable identity (JSON data or a dataclass).
+    extra: dict[str, Any] = field(default_factory=dict)
+    # Configuration: each file's own (`configs`, read through `config_for`), else the run's
+    # (`config`: of --config or the first path) for every file; None for both: the defaults.
+    configs: Configs | None = None
+    baseline: Baseline | None = None  # hides known findings in the filter stage (preflight.baseline)
     # Progress display (preflight.progress.Progress): `start(label, total)` returns a tick.
     progress: Any = None
     # Providers (e.g. `--live`): `collect(doc, ctx)` sees each checked document, `finish(ctx)`
@@ -108,6 +129,29 @@ class Options:
     providers: tuple[Any, ...] = ()
     jobs: int | None = None  # worker processes for large scans; None: one per CPU, 1: none
     cache_dir: str | None = None  # the result cache (preflight.cache); None: no cache
+    # Fields added after the ones above, so that positional arguments keep their meaning.
+    config: Config | None = None  # the run's configuration (see `configs`)
+    # The day date-bound rules judge against (preflight.clock; --today, $PREFLIGHT_TODAY or the
+    # configuration's `today`); None: $PREFLIGHT_TODAY, else the real date.
+    today: datetime.date | None = None
+    # What ENV004/ENV005 accept as pinned: --pinning ("exact" or "compatible") wins over each
+    # file's `pinning`; `pin_policy` is the policy each file's configuration refines
+    # (preflight.conda.PinPolicy; None: the default one).
+    pinning: str | None = None
+    pin_policy: PinPolicy | None = None
+    # The load every deploy config must serve (--expected-rps, --latency-ms, --spike-pct); None:
+    # each file's `[[load]]` in its configuration.
+    load: DeclaredLoad | None = None
+    deployment: DeploymentTarget = field(default_factory=DeploymentTarget)
+    keyvault_api_version: str | None = None  # what `fix` raises retiring Key Vault apiVersions to; None: the default
+
+    def config_for(self, path: str) -> Config | None:
+        """The configuration governing the file at `path`: its own when the scan has `configs`
+        (recorded as a dependency of the file being checked: preflight.config.Configs.used_for),
+        else the run's."""
+        if self.configs is not None:
+            return self.configs.used_for(path)
+        return self.config
 
 
 @dataclass
@@ -127,5 +171,5 @@ def rule_enabled(rule_id: str, options: Options) -> bool:
 
 
 __all__ = ["ERROR", "WARNING", "INFO", "Severity", "Issue", "Finding", "Document", "Kind", "Context", "Check",
-           "Rule", "REGISTRY", "rule", "declare", "Options", "ScanResult", "rule_enabled",
+           "Rule", "REGISTRY", "rule", "declare", "Options", "DeploymentTarget", "ScanResult", "rule_enabled",
            "DEFAULT_MAX_FILE_BYTES"]

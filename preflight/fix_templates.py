@@ -37,6 +37,8 @@ from .arm.expressions import Call, Index, Literal, Member, Node, compile_string
 from .arm.template import ABSENT
 from .arm.vaults import (MINIMUM_API, KeyVaultRead, RetiringApi, api_date, is_preview, keyvault_reads,
                          retiring_api_versions)
+from .config import Config
+from .contract import Context
 from .documents import Document
 from .edits import Change, EditError, FilePlan, JsonText, Note, Splice, newline
 from .loaders import JSON_STRING, LoadError, TextLines, load_json, split_pointer
@@ -72,12 +74,12 @@ class ApiVersionError(ValueError):
     """An unusable --keyvault-api-version (the CLI exits 2 with it)."""
 
 
-def target_version(cli_value: str | None, config: Any) -> str:
+def target_version(cli_value: str | None, config: Config | None) -> str:
     """The version retiring Key Vault apiVersions are raised to."""
     value, where = cli_value, "--keyvault-api-version"
-    if not value and config is not None and hasattr(config, "get") and config.get("keyvault-api-version"):
+    if not value and config is not None and config.get("keyvault-api-version"):
         value = config.get("keyvault-api-version")
-        where = f"{getattr(config, 'path', None) or 'configuration'}: 'keyvault-api-version'"
+        where = f"{config.path or 'configuration'}: 'keyvault-api-version'"
     if not value:
         return DEFAULT_API
     value = str(value).strip()
@@ -93,13 +95,13 @@ def target_version(cli_value: str | None, config: Any) -> str:
 
 # ----------------------------------------------------------------------------- planning
 
-def plan_template(doc: Document, ctx: Any, reported: Callable[[str, str], bool], fixing: set[str]) -> FilePlan:
+def plan_template(doc: Document, ctx: Context, reported: Callable[[str, str], bool], fixing: set[str]) -> FilePlan:
     """The fixes for one template. `reported(rule_id, pointer)`: whether the scan reports that
     finding; `fixing`: the real paths of every file this run may fix."""
     plan = FilePlan(doc, original=doc.text, new=doc.text)
     if doc.error is not None:
         return plan
-    target = (ctx.options.extra or {}).get("keyvault_api_version") or DEFAULT_API
+    target = ctx.options.keyvault_api_version or DEFAULT_API
     inherited: list[RetiringApi] = []
     for use in retiring_api_versions(doc, ctx):
         if not reported("KV019", use.pointer):
@@ -166,7 +168,7 @@ def _plan_resource(plan: FilePlan, doc: Document, use: RetiringApi, target: str,
                                        use.type))
 
 
-def _plan_reads(plan: FilePlan, doc: Document, ctx: Any, reported: Callable[[str, str], bool], target: str) -> None:
+def _plan_reads(plan: FilePlan, doc: Document, ctx: Context, reported: Callable[[str, str], bool], target: str) -> None:
     """One change per expression string whose Key Vault reads the scan reports."""
     by_string: dict[str, list[KeyVaultRead]] = {}
     for read in keyvault_reads(doc, ctx):

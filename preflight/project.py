@@ -24,6 +24,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from . import fs
+from .contract import Context
 from .conda import PINNING, CondaEnvironment, PinPolicy, build_environment
 from .documents import Document, Kind
 from .searchpath import resolution_bases
@@ -105,12 +106,12 @@ class Project:
 
 # ----------------------------------------------------------------------------- public API
 
-def project(ctx: Any) -> Project:
+def project(ctx: Context) -> Project:
     """The project model of this scan, built once."""
     return ctx.model("project-links", lambda: build_project(ctx))
 
 
-def scoring_script_of(doc: Document, ctx: Any) -> ScriptLink | None:
+def scoring_script_of(doc: Document, ctx: Context) -> ScriptLink | None:
     """The scoring script an inference config or v2 deployment names (None when it names none).
     `link.exists` says whether the file is there; `ctx.document_at(link.path)` loads it."""
     if doc.kind not in LINKING_KINDS or not isinstance(doc.data, dict):
@@ -118,14 +119,14 @@ def scoring_script_of(doc: Document, ctx: Any) -> ScriptLink | None:
     return project(ctx).scripts.get(os.path.normpath(doc.abspath))
 
 
-def environment_links_of(doc: Document, ctx: Any) -> list[Link]:
+def environment_links_of(doc: Document, ctx: Context) -> list[Link]:
     """The conda or environment files an inference config or v2 deployment names."""
     if doc.kind not in LINKING_KINDS:
         return []
     return project(ctx).environments.get(os.path.normpath(doc.abspath), [])
 
 
-def uses_of(doc: Document, ctx: Any) -> list[Use]:
+def uses_of(doc: Document, ctx: Context) -> list[Use]:
     """What an environment file is used for: the configuration's declaration for it if any,
     otherwise every link to it. Empty: unknown purpose."""
     declared = declared_uses(doc, ctx)
@@ -134,25 +135,25 @@ def uses_of(doc: Document, ctx: Any) -> list[Use]:
     return list(project(ctx).uses.get(os.path.normpath(doc.abspath), []))
 
 
-def held_environments(doc: Document, ctx: Any) -> list[HeldEnvironment]:
+def held_environments(doc: Document, ctx: Context) -> list[HeldEnvironment]:
     """Every conda environment written in `doc`, with its uses; built once per document."""
     if "held-environments" not in doc.cache:
         doc.cache["held-environments"] = _held(doc, ctx) if doc.error is None else []
     return doc.cache["held-environments"]
 
 
-def pin_policy(doc: Document, ctx: Any) -> PinPolicy:
+def pin_policy(doc: Document, ctx: Context) -> PinPolicy:
     """The pinning policy for a file: command-line options plus the file's configuration."""
-    extra = ctx.options.extra
-    base = PinPolicy.from_options(extra)
-    config = config_for(doc, ctx)
+    options = ctx.options
+    base = options.pin_policy or PinPolicy.from_pinning(options.pinning)
+    config = options.config_for(doc.abspath)
     if config is None:
         return base
-    exempt = config.get("pin-exempt", {}) if hasattr(config, "get") else {}
+    exempt = config.get("pin-exempt", {})
     exempt = exempt if isinstance(exempt, dict) else {}
-    minor = config.get("pin-conda-minor", base.conda_minor) if hasattr(config, "get") else base.conda_minor
+    minor = config.get("pin-conda-minor", base.conda_minor)
     # `--pinning` on the command line wins over the file's `pinning`.
-    pinning = extra.get("pinning") or (config.get("pinning") if hasattr(config, "get") else None) or base.pinning
+    pinning = options.pinning or config.get("pinning") or base.pinning
     return PinPolicy(
         conda_minor=bool(minor),
         pinning=pinning if pinning in PINNING else base.pinning,
@@ -161,45 +162,19 @@ def pin_policy(doc: Document, ctx: Any) -> PinPolicy:
     )
 
 
-def config_for(doc: Document, ctx: Any) -> Any:
-    """The configuration governing `doc`: per file when the scan has several, else the one."""
-    extra = ctx.options.extra
-    configs = extra.get("configs")
-    if configs is not None and hasattr(configs, "used_for"):
-        return configs.used_for(doc.abspath)
-    return extra.get("config")
-
-
-def declared_uses(doc: Document, ctx: Any) -> list[Use]:
+def declared_uses(doc: Document, ctx: Context) -> list[Use]:
     if doc.kind not in ENVIRONMENT_KINDS:
         return []
-    config = config_for(doc, ctx)
-    if config is None or not hasattr(config, "get"):
+    config = ctx.options.config_for(doc.abspath)
+    if config is None:
         return []
-    if hasattr(config, "matching"):
-        entries = config.matching("environment", doc.abspath)
-    else:
-        entries = _matching(config, doc.abspath)
-    where = getattr(config, "path", None) or "configuration"
+    entries = config.matching("environment", doc.abspath)
+    where = config.path or "configuration"
     return [Use(e["purpose"], where, "", "[[environment]]") for e in entries
             if isinstance(e, dict) and e.get("purpose") in PURPOSES]
 
 
-def _matching(config: Any, path: str) -> list[dict[str, Any]]:
-    import fnmatch
-
-    root = getattr(config, "root", os.getcwd())
-    rel = os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
-    out = []
-    for entry in config.get("environment", []) or []:
-        pattern = entry.get("path") if isinstance(entry, dict) else None
-        if isinstance(pattern, str) and (fnmatch.fnmatch(rel, pattern.lstrip("./"))
-                                         or fnmatch.fnmatch(os.path.basename(rel), pattern)):
-            out.append(entry)
-    return out
-
-
-def deployments_running(script_path: str, ctx: Any) -> list[Document]:
+def deployments_running(script_path: str, ctx: Context) -> list[Document]:
     """The v2 deployments of this scan (online and batch) whose `code_configuration` runs the
     script at `script_path`."""
     target = os.path.normpath(script_path)
@@ -212,7 +187,7 @@ def deployments_running(script_path: str, ctx: Any) -> list[Document]:
     return out
 
 
-def v2_conda_environments(doc: Document, ctx: Any) -> list[HeldEnvironment] | None:
+def v2_conda_environments(doc: Document, ctx: Context) -> list[HeldEnvironment] | None:
     """The conda environment a v2 deployment runs its scoring script in, when the files say
     it: an inline `environment` with a `conda_file` (inline or a path), or a local environment
     YAML with one. None when it cannot be known: a registered or registry environment, an image
@@ -235,7 +210,7 @@ def v2_conda_environments(doc: Document, ctx: Any) -> list[HeldEnvironment] | No
     return _conda_of(env_doc.data, env_doc, "", ctx)
 
 
-def _conda_of(environment: dict, holder: Document, base: str, ctx: Any) -> list[HeldEnvironment] | None:
+def _conda_of(environment: dict, holder: Document, base: str, ctx: Context) -> list[HeldEnvironment] | None:
     if environment.get("build") is not None:
         return None  # the Dockerfile decides what is installed
     conda = environment.get("conda_file")
@@ -257,7 +232,7 @@ def _conda_of(environment: dict, holder: Document, base: str, ctx: Any) -> list[
 
 # ----------------------------------------------------------------------------- building links
 
-def build_project(ctx: Any) -> Project:
+def build_project(ctx: Context) -> Project:
     proj = Project()
     for doc in ctx.documents_of(*LINKING_KINDS):
         if doc.error is not None or not isinstance(doc.data, dict):
@@ -344,7 +319,7 @@ def v2_serving_exemption(doc: Document) -> str | None:
     return None
 
 
-def _link_v2_deployment(proj: Project, doc: Document, ctx: Any) -> None:
+def _link_v2_deployment(proj: Project, doc: Document, ctx: Context) -> None:
     key = os.path.normpath(doc.abspath)
     batch = doc.kind == Kind.BATCH_DEPLOYMENT_V2
     purpose = V2_BATCH if batch else V2_SCORING
@@ -370,7 +345,7 @@ def _link_v2_deployment(proj: Project, doc: Document, ctx: Any) -> None:
             proj.add_use(link.path, use)
             env_doc = ctx.document_at(link.path)
             inner = _text(env_doc.get("/conda_file")) if env_doc is not None and env_doc.error is None else None
-            if inner:
+            if inner and env_doc is not None:
                 inner_link = _resolve([env_doc.directory], inner, "/conda_file", doc)
                 if inner_link.exists and inner_link.path:
                     proj.add_use(inner_link.path, Use(purpose, doc.path, "/environment", "environment → conda_file",
@@ -393,7 +368,7 @@ def _link_v2_deployment(proj: Project, doc: Document, ctx: Any) -> None:
 
 # ----------------------------------------------------------------------------- held environments
 
-def _held(doc: Document, ctx: Any) -> list[HeldEnvironment]:
+def _held(doc: Document, ctx: Context) -> list[HeldEnvironment]:
     data = doc.data
     if not isinstance(data, dict):
         return []

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from preflight.contract import DeploymentTarget
 from preflight.arm.evaluator import MAX_COPY, DeploymentContext, Session, evaluate, standalone_scope
 from preflight.arm.template import Template
 from preflight.arm.values import (CONTEXT, INVALID, LIMIT, OPAQUE, PARAMETER, PLACEHOLDER, RUNTIME, ResourceRef,
@@ -238,8 +239,8 @@ def test_context_fields_are_unknown_unless_configured():
     assert needs(tenant) == {CONTEXT}
     assert same_text(tenant, ev("[tenant().tenantId]")) is True  # one tenant
     assert needs(ev("[resourceGroup().location]")) == {CONTEXT}
-    context = DeploymentContext.from_options({"subscription": "sub-1", "resource_group": "rg-1",
-                                              "location": "westeurope", "tenant": "tenant-1"})
+    context = DeploymentContext.from_target(DeploymentTarget(subscription="sub-1", resource_group="rg-1",
+                                                              location="westeurope", tenant="tenant-1"))
     assert ev("[resourceGroup().location]", context=context) == "westeurope"
     assert ev("[subscription().tenantId]", context=context) == "tenant-1"
     assert ev("[resourceGroup().id]", context=context) == "/subscriptions/sub-1/resourceGroups/rg-1"
@@ -253,7 +254,7 @@ def test_resource_id_keeps_type_and_names_when_the_scope_is_unknown():
     assert ref.type == "Microsoft.KeyVault/vaults" and ref.names == ("kv",) and ref.name == "kv"
     child = ev("[resourceId('rg-other', 'Microsoft.KeyVault/vaults/accessPolicies', 'kv', 'add')]")
     assert child.names == ("kv", "add") and child.resource_group == "rg-other"
-    context = DeploymentContext.from_options({"subscription": "s", "resource_group": "r"})
+    context = DeploymentContext.from_target(DeploymentTarget(subscription="s", resource_group="r"))
     assert ev("[resourceId('Microsoft.KeyVault/vaults', 'kv')]", context=context) == \
         "/subscriptions/s/resourceGroups/r/providers/Microsoft.KeyVault/vaults/kv"
     assert ev("[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'x')]", context=context) == \

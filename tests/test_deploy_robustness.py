@@ -12,7 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from preflight.deploy import V1_KEYS, DeclaredLoad
+from preflight.deploy.capacity import DeclaredLoad
+from preflight.deploy.v1 import V1_KEYS
 from preflight.engine import Options, scan
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.floats(allow_nan=True),
@@ -62,7 +63,7 @@ def check(name: str, base: dict, chosen) -> None:
         path = os.path.join(folder, name)
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
-        result = scan([path], Options(extra={"deploy_cli_load": LOAD}))
+        result = scan([path], Options(load=LOAD))
     crashes = [f.message for f in result.findings if f.rule == "PF003"]
     assert not crashes, (crashes, text)
 

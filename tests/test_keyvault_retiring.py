@@ -2,6 +2,7 @@
 apiVersion; a warning before that day and an error from it, with the day pinned for CI."""
 from __future__ import annotations
 
+import datetime
 import json
 import textwrap
 from pathlib import Path
@@ -217,7 +218,7 @@ def test_an_existing_vault_whose_properties_are_read_is_reported(tmp_path, body)
 def test_a_warning_until_the_day_and_an_error_from_it(tmp_path, day, severity, words):
     path = tmp_path / "t.json"
     path.write_text(template(vault("2023-07-01")))
-    (f,) = kv019(path, extra={"today": day})
+    (f,) = kv019(path, today=datetime.date.fromisoformat(day))
     assert f.severity == severity and words in f.message and f.data["today"] == day
 
 

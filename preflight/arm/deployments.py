@@ -80,8 +80,7 @@ class Evaluation:
         self.parameter_set = parameter_set
         self.ctx = ctx
         self.session = Session()
-        extra = getattr(getattr(ctx, "options", None), "extra", None) or {}
-        self.context = DeploymentContext.from_options(extra)
+        self.context = DeploymentContext.from_target(ctx.options.deployment if ctx is not None else None)
         self.root = Frame(self.session, template, parameter_set.inputs(), self.context, True, "root")
         self.frames: list[Frame] = [self.root]
         self.resources: list[DeployedResource] = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..contract import DeploymentTarget
 from . import functions as _functions
 from .expressions import Call, Index, Invalid, Literal, Member, Node, compile_string, template_strings, to_text, walk
 from .template import ABSENT, FunctionDecl, ParameterDecl, Template, kget, kitem
@@ -142,19 +143,18 @@ class DeploymentContext:
     tag: str = ""  # distinguishes the context of a nested deployment in symbolic keys
 
     @classmethod
-    def from_options(cls, extra: dict | None = None) -> "DeploymentContext":
-        """Known fields from `Options.extra` keys `subscription`, `resource_group`, `location`,
-        `tenant` (strings; set by the live check's CLI options), Unknown otherwise."""
-        extra = extra or {}
+    def from_target(cls, target: DeploymentTarget | None = None) -> "DeploymentContext":
+        """Known fields from the scan's deployment target (Options.deployment: set by the live
+        check's CLI options), Unknown otherwise."""
+        target = target or DeploymentTarget()
 
-        def pick(key: str, what: str, symbol: str) -> Any:
-            v = extra.get(key)
-            return v if isinstance(v, str) and v else Unknown.because(CONTEXT, what, key=symbol)
+        def pick(value: str | None, what: str, symbol: str) -> Any:
+            return value if isinstance(value, str) and value else Unknown.because(CONTEXT, what, key=symbol)
 
-        return cls(pick("subscription", "the subscription id", "subscription().subscriptionId"),
-                   pick("resource_group", "the resource group name", "resourceGroup().name"),
-                   pick("location", "the resource group's location", "resourceGroup().location"),
-                   pick("tenant", "the tenant id", "tenant().tenantId"),
+        return cls(pick(target.subscription, "the subscription id", "subscription().subscriptionId"),
+                   pick(target.resource_group, "the resource group name", "resourceGroup().name"),
+                   pick(target.location, "the resource group's location", "resourceGroup().location"),
+                   pick(target.tenant, "the tenant id", "tenant().tenantId"),
                    Unknown.because(CONTEXT, "the deployment name", key="deployment().name"))
 
     def nested(self, subscription: Any, resource_group: Any, name: Any, tag: str) -> "DeploymentContext":
@@ -428,7 +428,7 @@ def standalone_scope(template: Template, parameters: dict[str, Any] | None = Non
                      context: DeploymentContext | None = None) -> Scope:
     """A scope for evaluating one template on its own, with literal parameter values."""
     inputs = {k.lower(): Input("cli", v) for k, v in (parameters or {}).items()}
-    return Scope(Frame(Session(), template, inputs, context or DeploymentContext.from_options(), True, "root"))
+    return Scope(Frame(Session(), template, inputs, context or DeploymentContext.from_target(), True, "root"))
 
 
 # ----------------------------------------------------------------------------- evaluation

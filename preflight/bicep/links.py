@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..contract import Context
 
 _USING = re.compile(r"^[ \t]*using[ \t]+'([^'\n]*)'", re.M)
 MAX_BYTES = 1024 * 1024
@@ -38,7 +42,7 @@ def using_target(bicepparam_abspath: str, text: str | None = None) -> str | None
     return named_path(rel, bicepparam_abspath)  # None outside the repository: it pairs with nothing
 
 
-def bicepparam_for(template_abspath: str, folder: str, listing: list[str], ctx: Any = None) -> list[str]:
+def bicepparam_for(template_abspath: str, folder: str, listing: list[str], ctx: Context | None = None) -> list[str]:
     """The .bicepparam files (beside the template, or scanned anywhere) whose `using` names it."""
     want = os.path.normcase(os.path.normpath(template_abspath))
     out: list[str] = []
@@ -46,18 +50,18 @@ def bicepparam_for(template_abspath: str, folder: str, listing: list[str], ctx: 
         if not name.lower().endswith(".bicepparam"):
             continue
         path = os.path.join(folder, name)
-        target = ctx.model(f"bicep.using:{path}", lambda p=path: using_target(p), local=True) if ctx is not None \
-            else using_target(path)
+        target: str | None = using_target(path) if ctx is None else \
+            ctx.model(f"bicep.using:{path}", partial(using_target, path), local=True)
         if target is not None and os.path.normcase(target) == want:
             out.append(path)
-    if ctx is not None and hasattr(ctx, "documents_of"):
+    if ctx is not None:
         for abspath in _scanned_using(ctx).get(want, ()):
             if abspath not in out:
                 out.append(abspath)
     return out
 
 
-def _scanned_using(ctx: Any) -> dict[str, list[str]]:
+def _scanned_using(ctx: Context) -> dict[str, list[str]]:
     """The scanned .bicepparam documents by the template their `using` names (normcased), each
     list in the scan's document order. The scan keeps every parameter document from its first
     pass on, before any rule runs, so an index built once holds the same documents, in the same
@@ -66,13 +70,12 @@ def _scanned_using(ctx: Any) -> dict[str, list[str]]:
         from ..documents import Kind
         index: dict[str, list[str]] = {}
         for doc in ctx.documents_of(Kind.ARM_PARAMETERS):
-            if getattr(doc, "format", "") != "bicepparam":
+            if doc.format != "bicepparam":
                 continue
             target = doc.cache.get("bicep.using")
             if target is not None:
                 index.setdefault(os.path.normcase(target), []).append(doc.abspath)
         return index
 
-    if hasattr(ctx, "model"):
-        return ctx.model("bicep.using-index", build)
-    return build()
+    index: dict[str, list[str]] = ctx.model("bicep.using-index", build)
+    return index

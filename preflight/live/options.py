@@ -8,6 +8,7 @@ import argparse
 import os
 from typing import TYPE_CHECKING
 
+from ..contract import DeploymentTarget
 from .segments import resource_group_problem, subscription_problem, vault_name_problem
 
 if TYPE_CHECKING:  # the live modules load only for `--live`: a plain scan must not pay for them
@@ -42,18 +43,13 @@ def wants_live(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "live", False) or getattr(args, "live_required", False))
 
 
-def deployment_context(args: argparse.Namespace) -> dict[str, str]:
+def deployment_target(args: argparse.Namespace) -> DeploymentTarget:
     """The deployment target the template evaluator may use for `subscription()` and
-    `resourceGroup()` (Options.extra keys `subscription`, `resource_group`)."""
-    out: dict[str, str] = {}
+    `resourceGroup()` (Options.deployment)."""
     subscription = (args.subscription or (os.environ.get("AZURE_SUBSCRIPTION_ID") if wants_live(args) else "")
                     or "").strip()
-    if subscription:
-        out["subscription"] = subscription
     group = (args.resource_group or "").strip()
-    if group:
-        out["resource_group"] = group
-    return out
+    return DeploymentTarget(subscription=subscription or None, resource_group=group or None)
 
 
 def parse_vault_names(items: list[str]) -> dict[str, str]:

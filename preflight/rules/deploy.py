@@ -14,16 +14,21 @@ import re
 from typing import Iterator
 
 from preflight import fs
-from preflight.deploy import (
-    ACI, AKS_ENDPOINT, COMPUTE_TYPES, DEPRECATED_INFERENCE_KEYS, ENVIRONMENT_EXCLUSIVE,
-    INFERENCE_KEYS, KUBERNETES, LOCAL, MANAGED, SUPPORTED_CUDA_VERSIONS, SUPPORTED_RUNTIMES,
-    V1_DEFAULT_MAX_REPLICAS, V1_DEFAULT_QUEUE_WAIT_MS, V1_DEFAULT_SCORING_TIMEOUT_MS, V1_IGNORED_KEYS, V1_KEYS,
-    V2_DEFAULT_QUEUE_WAIT_MS, V2_DEFAULT_REQUEST_TIMEOUT_MS, ARM_AUTOSCALE, ARM_ONLINE_DEPLOYMENT, ArmResource,
-    Field, arm_resources, iso_seconds, leaves_repository, OnlineDeployment, ScalePlan, V1Deploy,
-    V1Inference, declared_load, exact, is_local_path, is_number, is_placeholder, max_target_for_spike, num,
-    parse_quantity, read_script, replicas_for_spike, required_replicas, resolution_bases, settings_of, show,
-    spike_absorbed, type_name, v1_scale_plan, v2_scale_plan, value_has_type,
+from preflight.deploy.arm_resources import ARM_AUTOSCALE, ARM_ONLINE_DEPLOYMENT, ArmResource, arm_resources, iso_seconds
+from preflight.deploy.capacity import (ScalePlan, max_target_for_spike, replicas_for_spike, required_replicas,
+                                       spike_absorbed, v1_scale_plan, v2_scale_plan)
+from preflight.deploy.scripts import read_script
+from preflight.deploy.settings import declared_load, settings_of
+from preflight.deploy.v1 import (
+    ACI, AKS_ENDPOINT, COMPUTE_TYPES, DEPRECATED_INFERENCE_KEYS, ENVIRONMENT_EXCLUSIVE, INFERENCE_KEYS, LOCAL,
+    SUPPORTED_CUDA_VERSIONS, SUPPORTED_RUNTIMES, V1_DEFAULT_MAX_REPLICAS, V1_DEFAULT_QUEUE_WAIT_MS,
+    V1_DEFAULT_SCORING_TIMEOUT_MS, V1_IGNORED_KEYS, V1_KEYS, V1Deploy, V1Inference, leaves_repository,
+    value_has_type,
 )
+from preflight.deploy.v2 import (KUBERNETES, MANAGED, V2_DEFAULT_QUEUE_WAIT_MS, V2_DEFAULT_REQUEST_TIMEOUT_MS,
+                                 OnlineDeployment, is_local_path, is_placeholder)
+from preflight.deploy.values import Field, exact, is_number, num, parse_quantity, show, type_name
+from preflight.searchpath import resolution_bases
 from preflight import v2schema
 from preflight.documents import Document, Kind
 from preflight.contract import ERROR, INFO, WARNING, Context, Issue, rule

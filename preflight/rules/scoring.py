@@ -12,7 +12,7 @@ import ast
 import os
 from typing import Iterator
 
-from preflight.deploy import script_uses
+from preflight.deploy.scripts import script_uses
 from preflight.documents import Document, Kind
 from preflight.contract import ERROR, INFO, WARNING, Context, Issue, rule
 from preflight.project import deployments_running, v2_conda_environments
