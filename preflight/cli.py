@@ -208,7 +208,7 @@ def build_options(args: argparse.Namespace) -> tuple[Options, str]:
         config=config,
         today=today,
         pinning=getattr(args, "pinning", None),
-        load=declared_load(args.expected_rps, args.latency_ms, args.spike_pct),
+        load=load_option(args.expected_rps, args.latency_ms, args.spike_pct),
         deployment=deployment_target(args),
         keyvault_api_version=keyvault_api_version,
         baseline=baseline,
@@ -232,8 +232,8 @@ def build_options(args: argparse.Namespace) -> tuple[Options, str]:
     return options, fail_on
 
 
-def declared_load(expected_rps: float | None, latency_ms: float | None,
-                  spike_pct: float | None) -> DeclaredLoad | None:
+def load_option(expected_rps: float | None, latency_ms: float | None,
+                spike_pct: float | None) -> DeclaredLoad | None:
     """The load of `--expected-rps`, `--latency-ms` and `--spike-pct` (it applies to every
     deploy config of the scan: meant for checking one file); None when none is given."""
     from .deploy.capacity import DeclaredLoad
@@ -279,14 +279,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
             return code
     elif args.pins:
         raise UsageError("--pins is used by --fix or --diff")
-    options.progress = None if args.quiet else Progress.on(sys.stderr)
+    progress = None if args.quiet else Progress.on(sys.stderr)
+    options.progress = progress
     try:
         result = scan(args.paths, options)
     except ConfigError as exc:  # a configuration found on the way, in a folder below the first
         raise UsageError(str(exc)) from None
     finally:
-        if options.progress is not None:
-            options.progress.close()
+        if progress is not None:
+            progress.close()
     if result.cache_error:
         _say(result.cache_error)
     for provider in options.providers:  # e.g. an index --resolve could not reach

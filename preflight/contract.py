@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import inspect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, TypeVar
 
 from .config import Config, Configs, rule_filter
 from .documents import Document, Kind
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # types of options that models below the rules define (plain 
     from .deploy.capacity import DeclaredLoad
 
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
+T = TypeVar("T")
 
 
 class Context(Protocol):
@@ -43,12 +44,31 @@ class Context(Protocol):
         """Every scanned document of the linking kinds asked for."""
         ...
 
-    def model(self, key: str, build: Callable[[], Any], local: bool = False) -> Any:
+    def model(self, key: str, build: Callable[[], T], local: bool = False) -> T:
         """Build a model once: project-wide, or with `local` one of a file or folder."""
         ...
 
 
 Check = Callable[[Document, Context], Iterable[Issue]]
+
+
+class ProgressDisplay(Protocol):
+    """Shows a scan's progress (preflight.progress.Progress)."""
+
+    def start(self, label: str, total: int) -> Callable[[], None]:
+        """Begin a phase of `total` steps; returns the function to call once per step."""
+        ...
+
+
+class Provider(Protocol):
+    """Findings from outside the offline rules (e.g. `--live`): `collect` sees each checked
+    document, `finish` runs after every offline rule; its failure never hides the others."""
+
+    def collect(self, doc: Document, ctx: Context) -> None:
+        ...
+
+    def finish(self, ctx: Context) -> list[Finding]:
+        ...
 
 
 @dataclass(frozen=True)
@@ -122,11 +142,8 @@ class Options:
     # (`config`: of --config or the first path) for every file; None for both: the defaults.
     configs: Configs | None = None
     baseline: Baseline | None = None  # hides known findings in the filter stage (preflight.baseline)
-    # Progress display (preflight.progress.Progress): `start(label, total)` returns a tick.
-    progress: Any = None
-    # Providers (e.g. `--live`): `collect(doc, ctx)` sees each checked document, `finish(ctx)`
-    # runs after every offline rule and returns findings; its failure never hides the others.
-    providers: tuple[Any, ...] = ()
+    progress: ProgressDisplay | None = None
+    providers: tuple[Provider, ...] = ()
     jobs: int | None = None  # worker processes for large scans; None: one per CPU, 1: none
     cache_dir: str | None = None  # the result cache (preflight.cache); None: no cache
     # Fields added after the ones above, so that positional arguments keep their meaning.
@@ -171,5 +188,6 @@ def rule_enabled(rule_id: str, options: Options) -> bool:
 
 
 __all__ = ["ERROR", "WARNING", "INFO", "Severity", "Issue", "Finding", "Document", "Kind", "Context", "Check",
-           "Rule", "REGISTRY", "rule", "declare", "Options", "DeploymentTarget", "ScanResult", "rule_enabled",
+           "Rule", "REGISTRY", "rule", "declare", "Options", "DeploymentTarget", "ProgressDisplay", "Provider",
+           "ScanResult", "rule_enabled",
            "DEFAULT_MAX_FILE_BYTES"]

@@ -3,7 +3,7 @@
 A v1 inference config's `sourceDirectory` (and the `condaFile` and `entryScript` under it) is
 resolved by the CLI against the folder `az ml model deploy` runs in, which a file cannot tell:
 the config's folder, each parent up to the repository root, and the current folder are all
-plausible. The environment model (preflight.project) and the deploy model (preflight.deploy)
+plausible. The environment model (preflight.project) and the deploy model (preflight.deploy.v1)
 both search them, in this order, so a conda file one of them finds the other finds too.
 """
 from __future__ import annotations

@@ -544,3 +544,58 @@ def test_the_scan_key_follows_the_installed_parsers(tmp_path, monkeypatch):
     init.write_text("VERSION = 22\n")
     os.utime(init, ns=(1, 1))
     assert cache_module.scan_key(Options()) != before
+
+
+def test_the_scan_key_covers_every_option_that_can_change_a_finding(tmp_path):
+    """Each option but the unkeyed ones (the baseline, progress, jobs, the cache folder,
+    providers) has a key of its own: a pinned day, a pinning override, a declared load or a
+    deployment target checked under another value is another cache."""
+    import dataclasses
+    import datetime
+
+    from preflight.config import Config, Configs
+    from preflight.contract import DeploymentTarget, Options
+    from preflight.deploy.capacity import DeclaredLoad
+    from preflight.conda import PinPolicy
+    from preflight.rulepacks import load_rule_packs
+
+    load_rule_packs()
+    changed = {
+        "select": {"KV"}, "ignore": {"ENV001"}, "exclude": ("x/*",), "params": {"a": 1},
+        "parameter_files": (str(tmp_path / "p.json"),), "max_file_bytes": 10, "extra": {"pack": "on"},
+        "config": Config(str(tmp_path / ".preflight.toml"), {"today": "2027-01-01"}),
+        "today": datetime.date(2027, 3, 1), "pinning": "compatible", "pin_policy": PinPolicy(conda_minor=False),
+        "load": DeclaredLoad(20, 100), "deployment": DeploymentTarget(subscription="s"),
+        "keyvault_api_version": "2026-02-01", "configs": Configs(),
+    }
+    fields = {f.name for f in dataclasses.fields(Options)}
+    assert fields == set(changed) | cache_module.UNKEYED_OPTIONS  # each new option is decided on
+    plain = cache_module.scan_key(Options())
+    for name, value in changed.items():
+        assert cache_module.scan_key(Options(**{name: value})) != plain, name
+    assert cache_module.scan_key(Options(today=datetime.date(2027, 3, 1))) == \
+        cache_module.scan_key(Options(today=datetime.date(2027, 3, 1)))
+    unkeyed = {"baseline": object(), "progress": object(), "providers": (object(),), "jobs": 2, "cache_dir": "c"}
+    assert set(unkeyed) == cache_module.UNKEYED_OPTIONS
+    for name, value in unkeyed.items():
+        assert cache_module.scan_key(Options(**{name: value})) == plain, name
+
+
+def test_a_pinned_day_from_the_command_line_is_its_own_cache(project, cache_dir):
+    """KV019 says warning before 2027-02-27, error from then on: a scan pinned to another day
+    never reuses the other day's findings."""
+    (project / "t.json").write_text(json.dumps({
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0", "resources": [{
+            "type": "Microsoft.KeyVault/vaults", "apiVersion": "2023-07-01", "name": "kv-one",
+            "location": "westeurope", "properties": {
+                "tenantId": "00000000-0000-0000-0000-000000000000", "sku": {"family": "A", "name": "standard"},
+                "enableRbacAuthorization": True}}]}))
+
+    def kv019(day: str, cache: Path | None) -> str:
+        [severity] = [f["severity"] for f in report(run("t.json", "--today", day, cache=cache)) if f["rule"] == "KV019"]
+        return severity
+
+    assert kv019("2026-12-07", cache_dir) == "warning"
+    assert kv019("2027-03-01", cache_dir) == "error" == kv019("2027-03-01", None)
+    assert kv019("2026-12-07", cache_dir) == "warning"

@@ -249,3 +249,34 @@ def test_lock_that_is_a_fifo_a_device_or_nested_too_deep_is_a_one_line_error(tmp
             [message] = proc.stderr.splitlines()
             assert message.startswith(f"preflight: error: --pins {lock}: ") and words in message, message
     assert (tmp_path / "conda.yml").read_text() == UNPINNED
+
+
+def test_the_command_line_fills_typed_scan_options(tmp_path, monkeypatch):
+    """Each scan option the rules read is a typed field of Options, from the command line or
+    the configuration of the first path, never a key of the free-form `extra`."""
+    import datetime
+
+    from preflight.cli import build_options, build_parser
+    from preflight.config import Config
+    from preflight.contract import DeploymentTarget
+    from preflight.deploy.capacity import DeclaredLoad
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PREFLIGHT_TODAY")
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
+    (tmp_path / ".preflight.toml").write_text('today = "2027-01-02"\nkeyvault-api-version = "2026-02-01"\n')
+
+    def options(*args: str):
+        return build_options(build_parser().parse_args(["scan", ".", "--no-cache", *args]))[0]
+
+    plain = options()
+    assert isinstance(plain.config, Config) and plain.config.path.endswith(".preflight.toml")
+    assert plain.config_for(str(tmp_path / "x.yml")) is plain.config  # each file's own, here the same
+    assert (plain.today, plain.pinning, plain.load, plain.deployment, plain.keyvault_api_version, plain.extra) == \
+        (datetime.date(2027, 1, 2), None, None, DeploymentTarget(), None, {})
+    given = options("--today", "2027-03-04", "--pinning", "compatible", "--expected-rps", "5", "--latency-ms", "200",
+                    "--subscription", " sub-1 ", "--resource-group", "rg-1", "--diff")
+    assert given.today == datetime.date(2027, 3, 4) and given.pinning == "compatible"
+    assert given.load == DeclaredLoad(5, 200, None, "--expected-rps/--latency-ms")
+    assert given.deployment == DeploymentTarget(subscription="sub-1", resource_group="rg-1")
+    assert given.keyvault_api_version == "2026-02-01" and given.extra == {}

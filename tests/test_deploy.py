@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from fractions import Fraction
 
 import pytest
@@ -120,6 +121,32 @@ def test_load_from_config_accepts_both_spellings_and_matches_by_glob(tmp_path):
         assert [f["path"].rsplit("/", 1)[-1] for f in dep003] == ["aks.json"], proc.stderr
         assert ".preflight.toml [[load]] 'deploy/aks.*'" in dep003[0]["message"]
         assert "targetUtilization <= 76, or autoScaler.minReplicas >= 260" in dep003[0]["fix"]
+
+
+def test_a_scan_from_python_reads_each_files_load_and_limits_from_its_configuration(tmp_path, monkeypatch):
+    """`Options.configs` is the one source of a file's configuration, for the rules as for the
+    filter stage: `[[load]]` (DEP003) and `[deploy]` (DEP024) apply without the command line,
+    and a load in `Options.load` wins over the configuration's."""
+    from preflight.config import Configs
+    from preflight.deploy.capacity import DeclaredLoad
+
+    (tmp_path / "aks.json").write_text(json.dumps(DOCS_EXAMPLE))
+    (tmp_path / "d.yml").write_text(MANAGED)
+    (tmp_path / ".preflight.toml").write_text('[deploy]\nha-min-instances = 4\n\n'
+                                              '[[load]]\npath = "aks.json"\nrps = 20\nlatency-ms = 10000\n')
+    monkeypatch.chdir(tmp_path)
+
+    def dep(options: Options) -> dict[tuple[str, str], str]:
+        return {(os.path.basename(f.path), f.rule): f.message for f in scan(["."], options).findings
+                if f.rule in ("DEP003", "DEP024")}
+
+    assert dep(Options()) == {}  # no configuration: neither the load nor the limit
+    found = dep(Options(configs=Configs()))
+    assert set(found) == {("aks.json", "DEP003"), ("d.yml", "DEP024")}
+    assert "needs 286 replicas" in found["aks.json", "DEP003"]
+    found = dep(Options(configs=Configs(), load=DeclaredLoad(20, 1000, origin="test")))
+    assert "needs 29 replicas" in found["aks.json", "DEP003"] and "(20 rps at 1000 ms per request, test)" in \
+        found["d.yml", "DEP003"]
 
 
 def test_command_line_load_needs_rps_and_latency(tmp_path):

@@ -15,7 +15,6 @@ from ..documents import Document
 if TYPE_CHECKING:
     from ..arm.deployments import DeployedResource
 
-# ------------------------------------------------------------------------------ ARM templates
 
 ARM_ONLINE_DEPLOYMENT = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
 ARM_AUTOSCALE = "Microsoft.Insights/autoscalesettings"

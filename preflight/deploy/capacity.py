@@ -53,7 +53,7 @@ class DeclaredLoad:
         return f"{num(self.rps)} rps at {num(self.latency_ms)} ms per request"
 
 
-# ------------------------------------------------------------------- scale plan (capacity)
+# ------------------------------------------------------------------------ scale plans
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from ..loaders import FileTooLarge
 from .v1 import V1Inference
 from .v2 import OnlineDeployment
 
-# ------------------------------------------------------------------- links to scoring scripts
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from ..documents import Document
 from ..v2schema import camel_to_snake
 from .values import Field, field_at, show, type_name
 
-# ------------------------------------------------------------------- v2 online deployment
 
 MANAGED, KUBERNETES = "managed", "kubernetes"
 V2_DEFAULT_REQUEST_TIMEOUT_MS = 5_000
