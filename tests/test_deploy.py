@@ -86,8 +86,8 @@ def test_declared_load_beyond_max_replicas_is_dep003_with_286(tmp_path):
     assert len(dep003) == 1
     assert "needs 286 replicas" in dep003[0]["message"] and "maxReplicas allows 3" in dep003[0]["message"]
     assert "at least 286" in dep003[0]["fix"]
-    assert dep003[0]["data"] == {"load": "--expected-rps/--latency-ms", "required": 286, "allowed": 3, "rps": 20, "latency_ms": 10000,
-                                 "utilization_pct": 70.0, "concurrency": 1}
+    assert dep003[0]["data"] == {"load": "--expected-rps/--latency-ms", "required": 286, "allowed": 3, "rps": 20,
+                                 "latency_ms": 10000, "utilization_pct": 70.0, "concurrency": 1}
 
 
 def test_docs_example_config_gets_no_dep_finding(tmp_path):
