@@ -149,10 +149,10 @@ def parameter_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
                 if not bad:
                     continue
                 how, pointer = given
-                shown = f"its allowedValues ({listing((describe(a, 30) for a in allowed), 40, sentence=False)})" if allowed \
-                    else "an empty allowedValues list"
+                shown = "an empty allowedValues list" if not allowed else \
+                    f"its allowedValues ({listing((describe(a, 30) for a in allowed), 24, sentence=False)})"
                 caveat = deployment_caveat(frame)
-                yield Issue(pointer, f"parameter '{decl.name}' is {_shown(decl, bad[0], 60)} ({how}), which is not one "
+                yield Issue(pointer, f"parameter '{decl.name}' is {_shown(decl, bad[0], 60)} ({how}), not one "
                             f"of {shown}{caveat}", fix="use an allowed value, or add it to `allowedValues`",
                             severity=WARNING if caveat else None,
                             data={"parameter": decl.name, "value": bad[0] if not isinstance(bad[0], (dict, list))

@@ -681,7 +681,7 @@ def extra_index_url(doc: Document, ctx: Context) -> Iterator[Issue]:
                 host = ""
             if host in _PYPI_HOSTS or host in _LOOPBACK:
                 continue
-            yield Issue(option.pointer, f"{_option_label(option)}: pip takes the highest version from any index, "
-                        "so a same-named PyPI package can replace a private one",
+            yield Issue(option.pointer, f"{clip(_option_label(option), 90)}: pip may install a same-named package "
+                        "from PyPI instead of the private one",
                         fix="pin private packages exactly, or use one `--index-url` that proxies PyPI",
                         data={"url": option.value} if option.source is None else {})
