@@ -388,9 +388,9 @@ def _object(walk: _Walk, data: dict, schema: str, path: tuple[str, ...], pointer
         if spec is None:
             known = [k for k in keys if not keys[k].dump_only and k != "nvidia.com/gpu"]
             guess = did_you_mean(key, known)
-            hint = f": did you mean '{'.'.join(path + (guess,))}'?" if guess else ""
-            walk.add("unknown", here, at, f"'{'.'.join(here)}' is not a key of {where}: azure-ai-ml rejects the file "
-                     f"(unknown field){hint}", f"rename it to '{guess}'" if guess else "remove it, or check its "
+            hint = f"; did you mean '{'.'.join(path + (guess,))}'?" if guess else ""
+            walk.add("unknown", here, at, f"'{'.'.join(here)}' is not a key of {where}: azure-ai-ml rejects the file"
+                     f"{hint}", f"rename it to '{guess}'" if guess else "remove it, or check its "
                      "spelling against the YAML reference", suggestion=guess)
             continue
         if value is None:

@@ -140,7 +140,7 @@ def test_arm001_names_an_empty_allowed_values_list(tmp_path):
     path = write(tmp_path / "main.json",
                  template({"sku": {"type": "string", "defaultValue": "a", "allowedValues": []}}))
     (f,) = findings(path, "ARM001")
-    assert f.message.endswith("which is not one of an empty allowedValues list")
+    assert f.message.endswith(", not one of an empty allowedValues list")
 
 
 # ------------------------------------------------------------------------ user-defined types

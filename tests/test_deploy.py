@@ -62,7 +62,7 @@ def test_autoscaler_values_without_autoscale_enabled_is_dep004(tmp_path):
     assert "minReplicas, maxReplicas" in found[0]["message"] and found[0]["pointer"] == "/autoScaler"
 
 
-@pytest.mark.parametrize("target, words", [(150, "at most 100"), (0.7, "70 (%) is meant"), (0, "above 0")])
+@pytest.mark.parametrize("target, words", [(150, "at most 100"), (0.7, "not 70 %"), (0, "above 0")])
 def test_target_utilization_out_of_range_is_dep001(tmp_path, target, words):
     config = json.loads(json.dumps(DOCS_EXAMPLE))
     config["autoScaler"]["targetUtilization"] = target
@@ -87,8 +87,8 @@ def test_declared_load_beyond_max_replicas_is_dep003_with_286(tmp_path):
     assert len(dep003) == 1
     assert "needs 286 replicas" in dep003[0]["message"] and "maxReplicas allows 3" in dep003[0]["message"]
     assert "at least 286" in dep003[0]["fix"]
-    assert dep003[0]["data"] == {"required": 286, "allowed": 3, "rps": 20, "latency_ms": 10000,
-                                 "utilization_pct": 70.0, "concurrency": 1}
+    assert dep003[0]["data"] == {"load": "--expected-rps/--latency-ms", "required": 286, "allowed": 3, "rps": 20,
+                                 "latency_ms": 10000, "utilization_pct": 70.0, "concurrency": 1}
 
 
 def test_docs_example_config_gets_no_dep_finding(tmp_path):
@@ -119,7 +119,7 @@ def test_load_from_config_accepts_both_spellings_and_matches_by_glob(tmp_path):
         report, proc = scan_json(str(tmp_path), "--fail-on", "never")
         dep003 = [f for f in report["findings"] if f["rule"] == "DEP003"]
         assert [f["path"].rsplit("/", 1)[-1] for f in dep003] == ["aks.json"], proc.stderr
-        assert ".preflight.toml [[load]] 'deploy/aks.*'" in dep003[0]["message"]
+        assert dep003[0]["data"]["load"] == ".preflight.toml [[load]] 'deploy/aks.*'"
         assert "targetUtilization <= 76, or autoScaler.minReplicas >= 260" in dep003[0]["fix"]
 
 
@@ -346,3 +346,4 @@ def test_dep005_suggests_a_key_whose_words_are_in_another_order(tmp_path):
     found = findings(tmp_path, "deploymentconfig.json", json.dumps(config), rules=("DEP005",))
     by_key = {f["data"]["key"]: f["data"].get("suggestion") for f in found}
     assert by_key == {"enableAppInsights": "appInsightsEnabled", "colour": None}
+    assert any("did you mean 'appInsightsEnabled'?" in f["message"] for f in found)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import scan_json
+from preflight.contract import REGISTRY
 
 BASE = """name: blue
 endpoint_name: churn-endpoint
@@ -85,7 +86,8 @@ def test_v1_config_gets_the_end_of_support_warning_with_its_v2_mapping(tmp_path)
     report, _ = scan_json(str(tmp_path / "deployconfig.yml"), "--fail-on", "never")
     [finding] = [f for f in report["findings"] if f["rule"] == "DEP030"]
     assert finding["severity"] == "warning" and "2026-06-30" in finding["message"]
-    assert "Kubernetes online deployment" in finding["fix"] and "autoScaler -> scale_settings" in finding["fix"]
+    assert "Kubernetes or managed online deployment" in finding["fix"] and "preflight rule DEP030" in finding["fix"]
+    assert "`autoScaler` becomes `scale_settings`" in " ".join(REGISTRY["DEP030"].docs.split())
 
 
 # ----------------------------------------------------------------------------- build contexts (DEP021)

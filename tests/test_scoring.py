@@ -246,7 +246,8 @@ def test_v1_import_without_azureml_core_in_the_conda_file(tmp_path):
                                           "  conda_file: conda.yml\n"), "conda.yml": SERVING_CONDA})
     assert of(found, "SCR007") == [("SCR007", 2, "error")]
     finding = next(f for f in found if f.rule == "SCR007")
-    assert "Model.get_model_path" in finding.message and "deployment.yml" in finding.message
+    assert "../deployment.yml" in finding.message  # as seen from the script's folder
+    assert finding.data["calls"] == ["Model.get_model_path"]
     assert "AZUREML_MODEL_DIR" in finding.fix
 
 
@@ -296,4 +297,4 @@ def test_every_v1_import_form_is_found(tmp_path):
     files = {**v2_files("environment:\n  image: img\n  conda_file: conda.yml\n", script), "conda.yml": SERVING_CONDA}
     found = project(tmp_path, files)
     assert [line for _, line, _ in of(found, "SCR007")] == [1, 2, 3]
-    assert "Run.get_context" in next(f.message for f in found if f.rule == "SCR007")
+    assert "Run.get_context" in next(f.data["calls"] for f in found if f.rule == "SCR007")

@@ -72,9 +72,9 @@ def test_the_findings_about_secure_values_say_what_is_wrong_without_the_value(tm
     project(tmp_path)
     report, _ = scan_json(".", cwd=tmp_path)
     messages = {(f["rule"], f["message"].split(" (with ")[0]) for f in report["findings"]}
-    assert ("ARM001", "parameter 'adminPassword' is a secure value (from azuredeploy.parameters.json), which is not "
-                      "one of its allowedValues: one, two") in messages
-    assert ("ARM002", "parameter 'apiToken' is a secure value (length 15) (from azuredeploy.parameters.json), below "
+    assert ("ARM001", "parameter 'adminPassword' is a secure value (from its parameter file), not one of "
+                      "its allowedValues (one, two)") in messages
+    assert ("ARM002", "parameter 'apiToken' is a secure value (length 15) (from its parameter file), below "
                       "its minLength 64") in messages
     assert ("KV017", "Key Vault name '***' is invalid: it must be 3 to 24 letters, digits and hyphens") in messages
     arm001 = [f for f in report["findings"] if f["rule"] == "ARM001" and "adminPassword" in f["message"]]

@@ -24,6 +24,7 @@ from preflight.contract import ERROR, WARNING, Context, Issue, rule
 from preflight.loaders import join_pointer
 
 from .keyvault import report_once
+from .wording import listing
 
 
 def local_frames(doc: Document, ctx: Context, wanted: Any = None) -> Iterator[tuple[Frame, str | None]]:
@@ -56,7 +57,7 @@ def value_source(frame: Frame, decl: ParameterDecl) -> tuple[str, str] | None:
     """(how the value was given, pointer to report) for a parameter whose value is literal."""
     source, origin = frame.parameter_source(decl.name)
     if source == "file":
-        return f"from {origin}", decl.pointer
+        return "from its parameter file", decl.pointer
     if source == "cli":
         return "from --param", decl.pointer
     if source == "default":
@@ -148,10 +149,10 @@ def parameter_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
                 if not bad:
                     continue
                 how, pointer = given
-                shown = ("its allowedValues: " + ", ".join(describe(a, 40) for a in allowed[:12])
-                         + (", …" if len(allowed) > 12 else "")) if allowed else "an empty allowedValues list"
+                shown = "an empty allowedValues list" if not allowed else \
+                    f"its allowedValues ({listing((describe(a, 30) for a in allowed), 24, sentence=False)})"
                 caveat = deployment_caveat(frame)
-                yield Issue(pointer, f"parameter '{decl.name}' is {_shown(decl, bad[0], 60)} ({how}), which is not one "
+                yield Issue(pointer, f"parameter '{decl.name}' is {_shown(decl, bad[0], 60)} ({how}), not one "
                             f"of {shown}{caveat}", fix="use an allowed value, or add it to `allowedValues`",
                             severity=WARNING if caveat else None,
                             data={"parameter": decl.name, "value": bad[0] if not isinstance(bad[0], (dict, list))
@@ -248,10 +249,10 @@ def parameter_not_declared(doc: Document, ctx: Context) -> Iterator[Issue]:
         if names:
             found = kitem(doc.data, "parameters")
             pointer = join_pointer("", found[0]) if found else ""
-            listed = ", ".join(f"'{n}'" for n in names)
-            yield Issue(pointer, f"parameter file {os.path.basename(pf.path)} sets {listed}, which the template "
-                        f"does not declare: Azure rejects "
-                        f"the deployment", fix="rename or remove them in the parameter file, or declare them",
+            listed = listing(f"'{n}'" for n in names)
+            yield Issue(pointer, f"parameter file {os.path.basename(pf.path)} sets {listed}, "
+                        "not declared in the template: Azure rejects the deployment",
+                        fix="rename or remove them in the parameter file, or declare them",
                         data={"parameterFile": pf.path, "parameters": names})
 
 
@@ -385,7 +386,7 @@ def undeclared_reference(doc: Document, ctx: Context) -> Iterator[Issue]:
                     names = list(missing.values())
                     verb = "is" if len(names) == 1 else "are"
                     yield Issue(path_pointer(base, path),
-                                f"{' and '.join(names)} {verb} not declared in this template: Azure rejects it",
+                                f"{listing(names)} {verb} not declared in this template: Azure rejects it",
                                 fix="declare it, or correct the name", data={"names": names})
 
 

@@ -185,8 +185,8 @@ def autoscale_target_utilization(doc: Document, ctx: Context) -> Iterator[Issue]
                     fix=f"set {f.name} to a percentage such as 70", data={"value": value})
     elif value <= 1:
         meant = round(value * 100)
-        yield Issue(f.pointer, f"{f.name} is {show(value)}{note}: it is a percentage, so this asks for "
-                    f"{show(value)} % utilisation; {show(value)} looks like a fraction where {meant} (%) is meant",
+        yield Issue(f.pointer, f"{f.name} is {show(value)}{note}: a percentage, so this asks for {show(value)} %, "
+                    f"not {meant} %",
                     fix=f"write {f.name}: {meant}", data={"value": value})
 
 
@@ -304,28 +304,25 @@ def capacity_below_declared_load(doc: Document, ctx: Context) -> Iterator[Issue]
     need = required_replicas(load.rps, load.latency_ms, plan.utilization_pct, plan.concurrency)
     if need <= plan.ceiling:
         return
-    per = f"{plan.concurrency} concurrent request{'s' if plan.concurrency != 1 else ''} per {plan.unit.rstrip('s')}"
+    per = f"{plan.concurrency} concurrent request{'s' if plan.concurrency != 1 else ''} each"
     allowed = f"{plan.ceiling_name} allows {plan.ceiling}{' (the default)' if plan.ceiling_default else ''}"
     if plan.autoscaled:
-        how = f"at {_pct(plan.utilization_pct)} target utilisation and {per}"
+        how = f"at {_pct(plan.utilization_pct)} target utilisation, {per}"
         fix = f"raise {plan.ceiling_name} to at least {need}, or cut the latency"
         if load.spike_pct is not None:
-            fix += (f"; for {num(load.spike_pct)} % spikes also keep target x (1 + spike) <= 1: "
-                    f"{plan.utilization_name} <= {max_target_for_spike(load.spike_pct)}, or {plan.minimum_name} >= "
+            fix += (f"; for {num(load.spike_pct)} % spikes also {plan.utilization_name} <= "
+                    f"{max_target_for_spike(load.spike_pct)}, or {plan.minimum_name} >= "
                     f"{replicas_for_spike(load.rps, load.latency_ms, load.spike_pct, plan.concurrency)}")
-        else:
-            fix += (f"; for sudden spikes of s %, keep target x (1 + s) <= 1 (lower {plan.utilization_name}) "
-                    f"or raise {plan.minimum_name}")
     elif plan.ceiling_name == "computeType":
         how, allowed = f"with {per}", "ACI runs a single container"
         fix = "deploy to AKS (or a v2 online endpoint) and size it for this load"
     else:
-        how = f"even with every {plan.unit.rstrip('s')} busy and {per}"
+        how = f"even with every {plan.unit.rstrip('s')} busy, {per}"
         fix = f"raise {plan.ceiling_name} to at least {need}, or cut the latency"
-    yield Issue(plan.ceiling_pointer, f"declared load ({load.describe()}, {load.origin}) needs {need} {plan.unit} "
-                f"{how}; {allowed}", fix=fix,
-                data={"required": need, "allowed": plan.ceiling, "rps": load.rps, "latency_ms": load.latency_ms,
-                      "utilization_pct": float(plan.utilization_pct), "concurrency": plan.concurrency})
+    yield Issue(plan.ceiling_pointer, f"declared load ({load.describe()}) needs {need} {plan.unit} {how}; {allowed}",
+                fix=fix, data={"load": load.origin, "required": need, "allowed": plan.ceiling, "rps": load.rps,
+                               "latency_ms": load.latency_ms, "utilization_pct": float(plan.utilization_pct),
+                               "concurrency": plan.concurrency})
 
 
 @rule("DEP004", "autoscale-not-enabled", ERROR, reads=V1,
@@ -364,7 +361,7 @@ def autoscale_not_enabled(doc: Document, ctx: Context) -> Iterator[Issue]:
         return
     names = ", ".join(f.path[-1] for f in values)
     rejected = any(bool(f.value) for f in values)
-    outcome = ("the SDK rejects the file ('... provided without enabling autoscaling')" if rejected
+    outcome = ("the SDK rejects the file" if rejected
                else "the SDK drops these values")
     enabled = dc.field("autoScaler", "autoscaleEnabled")
     if dc.autoscale_enabled is False:
@@ -1152,13 +1149,13 @@ def timeout_below_latency(doc: Document, ctx: Context) -> Iterator[Issue]:
         named = f"{timeout_f.name} is {num(timeout)} ms{'' if timeout_f.given else ' (the default)'}"
         pointer = timeout_f.pointer if timeout_f.given else ""
         if timeout < latency:
-            yield Issue(pointer, f"{named}, below the declared latency of {num(latency)} ms ({load.origin}): "
-                        "requests that take that long are cut off", fix=f"set {timeout_f.name} to at least "
-                        f"{num(2 * latency)}", data={"timeout_ms": timeout, "latency_ms": latency})
+            yield Issue(pointer, f"{named}, below the declared latency of {num(latency)} ms: requests that take "
+                        "that long are cut off", fix=f"set {timeout_f.name} to at least {num(2 * latency)}",
+                        data={"timeout_ms": timeout, "latency_ms": latency, "load": load.origin})
         elif timeout < 2 * latency:
-            yield Issue(pointer, f"{named}, less than twice the declared latency of {num(latency)} ms "
-                        f"({load.origin}): slower requests are cut off", fix=f"set {timeout_f.name} to at least "
-                        f"{num(2 * latency)}", severity=WARNING, data={"timeout_ms": timeout, "latency_ms": latency})
+            yield Issue(pointer, f"{named}, less than twice the declared latency of {num(latency)} ms: slower "
+                        "requests are cut off", fix=f"set {timeout_f.name} to at least {num(2 * latency)}",
+                        severity=WARNING, data={"timeout_ms": timeout, "latency_ms": latency, "load": load.origin})
     if queue is not None and 0 < queue < latency:
         named = f"{queue_f.name} is {num(queue)} ms{'' if queue_f.given else ' (the default)'}"
         yield Issue(queue_f.pointer if queue_f.given else "", f"{named}, shorter than the declared latency of "
@@ -1357,8 +1354,7 @@ def inference_environment_conflict(doc: Document, ctx: Context) -> Iterator[Issu
     for key in ENVIRONMENT_EXCLUSIVE:
         f = ic.field(key)
         if f.value:
-            yield Issue(f.pointer, f"{key} cannot be used with environment: InferenceConfig rejects runtime, "
-                        "condaFile, extraDockerfileSteps, enableGpu, cudaVersion and baseImage next to an environment",
+            yield Issue(f.pointer, f"{key} cannot be used with environment: InferenceConfig rejects the file",
                         fix=f"remove {key} and set it inside the environment")
     docker = env.value.get("docker")
     if isinstance(docker, dict) and docker.get("baseDockerfile") and docker.get("baseImage"):
@@ -1501,8 +1497,8 @@ def _dockerfile_missing(dockerfile: Field, context: Field, folder: str, doc: Doc
         yield _outside(pointer, f"{dockerfile.name} {show(declared)}")
     elif not fs.isfile(target):
         what = f"{dockerfile.name} {show(declared)}" if dockerfile.given else "the default Dockerfile"
-        yield Issue(pointer, f"{what} is not in the build context {show(context.value)}: the image build fails "
-                    "after the context is uploaded (dockerfile_path is relative to build.path)",
+        yield Issue(pointer, f"{what} is not in the build context {show(context.value)} (dockerfile_path is "
+                    "relative to build.path): the image build fails",
                     fix=f"add {os.path.join(context.value, declared)}, or set {dockerfile.name} to the Dockerfile's "
                     "path inside the context", data={"dockerfile": declared})
 
@@ -1745,8 +1741,8 @@ def environment_image_conflict(doc: Document, ctx: Context) -> Iterator[Issue]:
     image, build = env.value.get("image"), env.value.get("build")
     if not image and not build:
         yield Issue(env.pointer, "the inline environment has neither image nor build: there is no container image "
-                    "to run", fix="add image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest "
-                    "(with conda_file for packages), or build: {path: <docker context>}")
+                    "to run", fix="add image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest, or build: "
+                    "{path: <docker context>}")
     elif image and build:
         yield Issue(f"{env.pointer}/build", "the inline environment has both image and build: the schema accepts one",
                     fix="keep image (with conda_file) or build, not both")
@@ -1942,28 +1938,26 @@ def v1_end_of_support(doc: Document, ctx: Context) -> Iterator[Issue]:
     ```
 
     ## How to fix
-    Write a v2 online deployment (and endpoint) YAML: an ACI or AKS web service becomes a
-    managed or Kubernetes online deployment, `autoScaler` becomes `scale_settings`,
-    `entryScript` + `sourceDirectory` become `code_configuration` (`scoring_script`, `code`),
-    and `condaFile` becomes `environment.conda_file` with `azureml-inference-server-http`
-    instead of `azureml-defaults`.
+    Write a v2 online deployment (and endpoint) YAML: an ACI web service becomes a managed
+    online deployment (`type: managed`, `instance_type`, `instance_count`), an AKS one a
+    Kubernetes (`type: kubernetes`) or managed one, a local one a local deployment
+    (`az ml online-deployment create --local`). `autoScaler` becomes `scale_settings`
+    (`type: target_utilization` on Kubernetes), `containerResourceRequirements` becomes
+    `instance_type` (managed) or `resources` (Kubernetes), `entryScript` + `sourceDirectory`
+    become `code_configuration` (`scoring_script`, `code`), and `condaFile` becomes
+    `environment.conda_file` (next to `environment.image`) with
+    `azureml-inference-server-http` instead of `azureml-defaults`.
     """
     if doc.kind == IC:
         yield Issue("", f"v1 inference config: SDK v1 deployment is out of support since {V1_END_OF_SUPPORT}",
-                    fix="move to a v2 online deployment YAML: entryScript + sourceDirectory -> code_configuration "
-                    "(scoring_script, code); condaFile -> environment.conda_file (with azureml-inference-server-http "
-                    "instead of azureml-defaults) next to environment.image")
+                    fix="move to a v2 online deployment YAML (`preflight rule DEP030` maps the keys)")
         return
     dc = V1Deploy.of(doc)
-    target = {ACI: "a managed online deployment (type: managed, instance_type, instance_count)",
-              LOCAL: "a local v2 deployment (az ml online-deployment create --local)"}.get(
-        dc.compute_type or "", "a Kubernetes online deployment (type: kubernetes) or a managed one")
-    scaler = "; autoScaler -> scale_settings (type: target_utilization on Kubernetes)" \
-        if isinstance(dc.data.get("autoScaler"), dict) else ""
+    target = {ACI: "a managed online deployment", LOCAL: "a local v2 deployment (`--local`)"}.get(
+        dc.compute_type or "", "a Kubernetes or managed online deployment")
     yield Issue("/computeType" if "computeType" in dc.data else "",
                 f"v1 deploy config: SDK v1 deployment is out of support since {V1_END_OF_SUPPORT}",
-                fix=f"move this web service to {target}{scaler}; containerResourceRequirements -> instance_type "
-                "(managed) or resources (Kubernetes)")
+                fix=f"move this web service to {target} (`preflight rule DEP030` maps the keys)")
 
 
 def _deployment_names(ctx: Context, endpoint: str) -> set[str]:

@@ -8,6 +8,7 @@ fire on an environment of unknown purpose, which may be a training environment.
 """
 from __future__ import annotations
 
+import os
 from typing import Iterator
 from urllib.parse import urlsplit
 
@@ -16,13 +17,14 @@ from preflight.conda import (AZUREML_DEFAULTS, INFERENCE_SERVER, OUTSIDE, V1_MIN
                              unpinned_pip_requirements, v1_serving, v2_serving)
 from preflight.documents import Document, Kind
 from preflight.contract import ERROR, INFO, WARNING, Context, Issue, rule
-from preflight.project import (V1_SCORING, V2_SCORING, HeldEnvironment, held_environments, pin_policy)
+from preflight.project import (V1_SCORING, V2_SCORING, HeldEnvironment, Use, held_environments, pin_policy)
+
+from .wording import clip, near
 
 READS = [Kind.CONDA, Kind.ENVIRONMENT_V1, Kind.ENVIRONMENT_V2, Kind.INFERENCE_V1, Kind.ONLINE_DEPLOYMENT_V2,
          Kind.BATCH_DEPLOYMENT_V2]
 _PYPI_HOSTS = {"pypi.org", "pypi.python.org", "files.pythonhosted.org"}
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
-SERVER_MISSING_ERROR = "A required package azureml-inference-server-http is missing."
 
 
 def _pip_anchor(env: CondaEnvironment) -> str:
@@ -38,6 +40,15 @@ def _label(req: PipRequirement) -> str:
 
 def _serving_uses(held: HeldEnvironment, purpose: str):
     return [u for u in held.uses_for(purpose) if not u.exempt]
+
+
+def _serving_environment(use: Use, doc: Document, version: str) -> str:
+    """The environment a finding is about, named by what builds it, as seen from the document."""
+    if use.key == "[[environment]]":
+        return f"{version} scoring environment (declared {use.purpose} in {near(use.by, doc)})"
+    if os.path.abspath(use.by) == doc.abspath:
+        return f"{version} scoring environment (`{use.key}`)"
+    return f"{version} scoring environment of {near(use.by, doc)}"
 
 
 # ----------------------------------------------------------------------------- serving packages
@@ -78,7 +89,7 @@ def azureml_defaults_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
         if not uses:
             continue
         verdict = v1_serving(held.env)
-        what = f"v1 scoring environment ({uses[0].describe()})"
+        what = _serving_environment(uses[0], doc, "v1")
         if verdict.state == "missing":
             yield Issue(_pip_anchor(held.env),
                         f"{what} does not install azureml-defaults: the web service cannot start without it",
@@ -190,25 +201,23 @@ def inference_server_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
         if not uses:
             continue
         verdict = v2_serving(held.env)
-        what = f"v2 scoring environment ({uses[0].describe()})"
+        what = _serving_environment(uses[0], doc, "v2")
         data = {"package": INFERENCE_SERVER, "purpose": V2_SCORING, "linked_by": uses[0].by}
         fix = f"add `{INFERENCE_SERVER}` to the `pip:` list, pinned to the version you test with"
         if verdict.state == "missing":
             yield Issue(_pip_anchor(held.env),
-                        f"{what} lacks {INFERENCE_SERVER}: the deployment fails with \"{SERVER_MISSING_ERROR}\"",
+                        f"{what} lacks {INFERENCE_SERVER}: the deployment fails to start",
                         fix=fix, data=data)
         elif verdict.state == "old-defaults" and verdict.requirement is not None:  # it names the requirement
             req = verdict.requirement
             text = _label(req) if isinstance(req, PipRequirement) else f"conda `{req.text.strip()}`"
             yield Issue(req.pointer,
-                        f"{what}: {text} admits azureml-defaults {verdict.admitted}, which predates the inference "
-                        f"server (a dependency of azureml-defaults from 1.34.0 on), and {INFERENCE_SERVER} is not "
-                        "listed",
+                        f"{what}: {text} admits azureml-defaults {verdict.admitted}, from before the inference "
+                        "server (1.34.0)",
                         fix=fix, data={**data, "admits": str(verdict.admitted)})
         elif verdict.state == "unpinned-defaults" and verdict.requirement is not None:
             yield Issue(verdict.requirement.pointer,
-                        f"{what} gets {INFERENCE_SERVER} only through an unpinned azureml-defaults (the latest "
-                        "release depends on it)",
+                        f"{what} gets {INFERENCE_SERVER} only through an unpinned azureml-defaults",
                         fix=f"list `{INFERENCE_SERVER}` itself, pinned; azureml-defaults is not needed on v2",
                         severity=INFO, data=data)
         elif verdict.state == "unknown":
@@ -347,14 +356,14 @@ def pip_package_unpinned(doc: Document, ctx: Context) -> Iterator[Issue]:
             where = f" ({req.where})" if req.where else ""
             spec = str(req.specifier) if req.specifier else ""
             if req.is_vcs:
-                how = "the VCS reference names a branch or tag, not a full commit hash" if req.vcs_revision else \
-                    "the VCS reference names no commit or tag: it installs whatever the default branch holds"
+                how = "the URL names a branch or tag, not a full commit hash" if req.vcs_revision else \
+                    "the URL names no commit or tag"
                 fix = "pin the commit: `name @ git+https://...@<40-character commit hash>`"
             else:
                 shown = "its specifier" if included else f"`{spec}`"
                 how = f"{shown} admits more than one version" if spec else "no version is given"
                 fix = f"pin the tested version, e.g. `{name}==<version>` (see `pip freeze`)"
-            yield Issue(req.pointer, f"pip package '{name}'{where} is not pinned: {how}", fix=fix,
+            yield Issue(req.pointer, f"pip package '{clip(name, 70)}'{where} is not pinned: {how}", fix=fix,
                         data={"package": name, "specifier": "" if included else spec})
 
 
@@ -672,7 +681,7 @@ def extra_index_url(doc: Document, ctx: Context) -> Iterator[Issue]:
                 host = ""
             if host in _PYPI_HOSTS or host in _LOOPBACK:
                 continue
-            yield Issue(option.pointer, f"{_option_label(option)}: pip installs the highest "
-                        "version found on any index, so a same-named package on PyPI can replace a private one",
+            yield Issue(option.pointer, f"{clip(_option_label(option), 90)}: pip may install a same-named package "
+                        "from PyPI instead of the private one",
                         fix="pin private packages exactly, or use one `--index-url` that proxies PyPI",
                         data={"url": option.value} if option.source is None else {})

@@ -17,6 +17,8 @@ from preflight.documents import Document, Kind
 from preflight.contract import ERROR, INFO, WARNING, Context, Issue, rule
 from preflight.project import deployments_running, v2_conda_environments
 
+from .wording import clip, listing, near
+
 SCRIPT = Kind.SCORING_SCRIPT
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _BLOCKS = (ast.If, ast.Try, ast.With, ast.AsyncWith) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
@@ -233,14 +235,14 @@ def debugger_left_in(doc: Document, ctx: Context) -> Iterator[Issue]:
             timeout = next((k.value for k in call.keywords if k.arg == "timeout"), None)
             seconds = (timeout.value if isinstance(timeout, ast.Constant) and isinstance(timeout.value, (int, float))
                        else None)
-            how = (f"blocks every container start for up to {seconds} s" if seconds is not None else
-                   "blocks the container until a debugger attaches, so the deployment never becomes ready")
-            message = f"{target}() waits for a debugger: it {how}"
+            message = (f"{target}() makes every container start wait up to {seconds} s for a debugger"
+                       if seconds is not None else
+                       f"{target}() blocks the container until a debugger attaches: the deployment never becomes ready")
         else:
             message = (f"{target}() opens a debug connection from the scoring container: "
                        "whoever reaches it can run code there")
         if guarded:
-            message += " (under a condition: make sure it is off in production)"
+            message += " (under a condition: keep it off in production)"
         yield _at(call, message, fix="remove the debugger calls; debug locally with the inference HTTP server "
                   "(azmlinfsrv)", severity=WARNING if guarded else None, data={"call": target})
 
@@ -310,7 +312,7 @@ def exception_text_returned(doc: Document, ctx: Context) -> Iterator[Issue]:
         for stmt in body:
             if isinstance(stmt, ast.Return) and stmt.value is not None and _mentions(stmt.value, tainted, aliases):
                 yield _at(stmt, f"run() returns the exception's text to the client (in `except {caught}`): "
-                          "the troubleshooting guide keeps this for debugging only; in production it leaks internals",
+                          "fine for debugging, but in production it leaks internals",
                           fix="log the exception (logging.exception) and return a generic error, e.g. "
                           "AMLResponse('internal error', 500)")
 
@@ -435,13 +437,13 @@ def model_name_not_deployed(doc: Document, ctx: Context) -> Iterator[Issue]:
     if not uses or any(use.model_names is None for use in uses):
         return
     deployed = frozenset[str]().union(*(use.model_names or () for use in uses))
-    configs = ", ".join(sorted({use.config.path for use in uses}))
+    configs = listing(sorted({near(use.config.path, doc) for use in uses}), 50)
     for call, name in _model_path_calls(tree, _aliases(tree)):
         if name in deployed:
             continue
-        names = ", ".join(repr(n) for n in sorted(deployed))
-        yield _at(call, f"Model.get_model_path({name!r}) asks for a model that {configs} does not deploy (it deploys "
-                  f"{names}): init() fails and the container restarts (CrashLoopBackOff)",
+        names = listing((repr(n) for n in sorted(deployed)), 40)
+        yield _at(call, f"Model.get_model_path({name!r}) names a model that {configs} does not deploy (it deploys "
+                  f"{names}): init() fails",
                   fix=f"use Model.get_model_path({sorted(deployed)[0]!r}), or deploy the model the script needs",
                   data={"model": name, "deployed": sorted(deployed)})
 
@@ -575,23 +577,21 @@ def v1_sdk_without_azureml_core(doc: Document, ctx: Context) -> Iterator[Issue]:
     imports = _core_imports(tree)
     if not imports:
         return
-    lacking = []
+    lacking, deployments = [], []
     for deployment in deployments_running(doc.abspath, ctx):
         held = v2_conda_environments(deployment, ctx)
         if held and all(_installs_core(h.env) is False for h in held):
             where = ", ".join(_shown(h.doc, h.env.base, deployment) for h in held)
             lacking.append(f"{deployment.path} (conda environment {where})")
+            deployments.append(near(deployment.path, doc))
     if not lacking:
         return
     calls = _core_calls(tree, _aliases(tree))
-    used = f" for {', '.join(calls)}" if calls else ""
     if "Model.get_model_path" in calls:
-        fix = ("load the model from the folder v2 mounts it in, os.environ['AZUREML_MODEL_DIR'], instead of "
-               "Model.get_model_path, and drop the azureml.core import")
+        fix = "load the model from os.environ['AZUREML_MODEL_DIR'] instead; drop the azureml.core import"
     else:
-        fix = ("drop the azureml.core import (v2 needs no v1 SDK: the model is under "
-               "os.environ['AZUREML_MODEL_DIR']), or add azureml-core to the environment")
+        fix = "drop the azureml.core import (the model is in os.environ['AZUREML_MODEL_DIR']), or add azureml-core"
     for node in imports:
-        yield _at(node, f"`{ast.unparse(node)}` needs azureml-core (the v1 SDK){used}, which the environment of "
-                  f"{'; '.join(lacking)} does not install: the script fails with ModuleNotFoundError and the "
-                  "deployment never becomes ready", fix=fix, data={"deployments": lacking, "calls": calls})
+        yield _at(node, f"`{clip(ast.unparse(node), 60)}` needs azureml-core (v1 SDK), not in the environment of "
+                  f"{listing(deployments, 50)}: ModuleNotFoundError at start",
+                  fix=fix, data={"deployments": lacking, "calls": calls})
