@@ -26,10 +26,12 @@ import os
 import re
 from typing import Iterable
 
+from . import fs
 from .findings import Finding, Severity
 
 KEEP_ALWAYS = frozenset({"PF001", "PF002", "PF003", "PF004"})  # about the file, not its values
 _MODULE = re.compile(r"^[ \t]*module[ \t]+[A-Za-z_][A-Za-z0-9_]*[ \t]+'([^'\n]*)'", re.M)
+_RELATIVE_PATH = re.compile(r'"relativePath"\s*:\s*"([^"\[\\][^"\\]*)"')  # a literal path, not an expression
 MAX_BICEP_BYTES = 4 * 1024 * 1024
 SHOWN_CALLERS = 1  # a message names the first deploying file; data names them all
 
@@ -39,22 +41,19 @@ def _key(path: str) -> str:
 
 
 def called_modules(checked: Iterable[str]) -> set[str]:
-    """The scanned Bicep files (normalised absolute paths) that a scanned Bicep file deploys,
-    directly or through other modules, and that is not itself deployed by one (a cycle of
-    modules alone deploys nothing: its files are judged each on its own)."""
-    from . import fs
-    from .bicep.files import read_regular
-
-    scanned = {_key(p): p for p in checked if p.lower().endswith(".bicep")}
+    """The scanned template files (normalised absolute paths) that a scanned file deploys,
+    directly or through other files, and that is not itself deployed by one (a cycle of
+    modules alone deploys nothing: its files are judged each on its own): Bicep `module` lines
+    and JSON `templateLink.relativePath` links, each to a Bicep or JSON file."""
+    scanned = {_key(p): p for p in checked if p.lower().endswith((".bicep", ".json"))}
     calls: dict[str, set[str]] = {}
     for path in scanned.values():
-        raw = read_regular(path, MAX_BICEP_BYTES)
-        if raw is None:
+        bicep = path.lower().endswith(".bicep")
+        raw = read_or_none(path, MAX_BICEP_BYTES if bicep else MAX_TEMPLATE_BYTES)
+        if raw is None or (b"module" if bicep else b'"relativePath"') not in raw:
             continue
         text = raw.decode("utf-8", "replace")
-        if "module" not in text:
-            continue
-        for named in _MODULE.findall(text):
+        for named in (_MODULE if bicep else _RELATIVE_PATH).findall(text):
             if ":" in named:  # a registry reference
                 continue
             target = fs.confine(named, os.path.dirname(os.path.abspath(path)))
@@ -81,7 +80,7 @@ def _origin(f: Finding) -> str:
 
 def report_once(findings: list[Finding], checked: Iterable[str]) -> list[Finding]:
     checked = list(checked)
-    called = called_modules(checked) if any(p.lower().endswith(".bicep") for p in checked) else set()
+    called = called_modules(checked)
     kept: list[Finding] = []
     merged: dict[tuple, Finding] = {}
     for f in findings:
@@ -160,10 +159,10 @@ def generated_by_bicep(path: str) -> bool:
     return isinstance(generator, dict) and generator.get("name") == "bicep"
 
 
-def read_or_none(path: str) -> bytes | None:
+def read_or_none(path: str, limit: int = MAX_TEMPLATE_BYTES) -> bytes | None:
     from .bicep.files import read_regular
 
-    return read_regular(path, MAX_TEMPLATE_BYTES)
+    return read_regular(path, limit)
 
 
 def bicep_source(compiled: str, scanned: dict[str, str], called: set[str]) -> str | None:
@@ -175,7 +174,7 @@ def bicep_source(compiled: str, scanned: dict[str, str], called: set[str]) -> st
     stem = os.path.splitext(os.path.basename(compiled))[0]
     for name in (stem + ".bicep", "main.bicep"):
         candidate = _key(os.path.join(folder, name))
-        if candidate in scanned or os.path.isfile(candidate):
+        if candidate in scanned or fs.isfile(candidate):
             return candidate if candidate in scanned else None
     entries = [k for k in scanned if os.path.dirname(k) == os.path.normcase(folder) and k not in called]
     return entries[0] if len(entries) == 1 else None

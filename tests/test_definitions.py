@@ -260,3 +260,59 @@ def test_compiled_copies_fold_the_same_with_workers_the_result_cache_and_neither
     shown = [[f.to_json() for f in r.findings] for r in (plain, pooled, cold, warm)]
     assert shown[0] == shown[1] == shown[2] == shown[3]
     assert [f.rule for f in plain.findings].count("KV015") == 1
+
+
+# ---------------------------------------------------------------- templateLink.relativePath
+
+def linking(name: str, target: str = "modules/vault.json", policies: list | None = None) -> str:
+    return json.dumps({
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": [{
+            "type": "Microsoft.Resources/deployments",
+            "apiVersion": "2022-09-01",
+            "name": "vault",
+            "properties": {"mode": "Incremental", "templateLink": {"relativePath": target},
+                           "parameters": {"name": {"value": name}, "accessPolicies": {"value": policies or []}}},
+        }]}, indent=2)
+
+
+def linked_repo(tmp_path, callers: dict[str, str]):
+    root = repo(tmp_path, callers)
+    (root / "modules" / "vault.bicep").unlink()
+    (root / "modules" / "vault.json").write_text(compiled("kv-default", by=None, inline=False))
+    return root
+
+
+def test_a_linked_template_deployed_by_several_files_is_one_finding_in_it_naming_them(tmp_path):
+    root = linked_repo(tmp_path, {"dev.json": linking("kv-x"), "prod.json": linking("kv-x")})
+    [wipe] = kv(scan([str(root)], Options()), "KV001")
+    assert wipe.path == str(root / "modules" / "vault.json")
+    lines = (root / "modules" / "vault.json").read_text().splitlines()
+    assert lines[wipe.line - 1].strip().startswith('"accessPolicies"')
+    assert wipe.data["callers"] == [f"{root / 'dev.json'}:5", f"{root / 'prod.json'}:5"]
+    assert wipe.message.endswith("(deployed by ../dev.json:5 and 1 more)") and "linked from here" not in wipe.message
+
+
+def test_a_linked_template_whose_callers_pass_policies_is_not_judged_on_its_empty_default(tmp_path):
+    grant = [{"tenantId": "[subscription().tenantId]", "objectId": "00000000-0000-0000-0000-000000000001",
+              "permissions": {"secrets": ["get"]}}]
+    root = linked_repo(tmp_path, {"main.json": linking("kv-x", policies=grant)})
+    assert kv(scan([str(root)], Options()), "KV001") == []
+    [alone] = kv(scan([str(root / "modules")], Options()), "KV001")  # no caller in the scan
+    assert alone.path.endswith("vault.json") and "callers" not in alone.data
+
+
+def test_a_json_module_of_a_bicep_file_is_one_finding_in_it(tmp_path):
+    root = linked_repo(tmp_path, {"main.bicep": caller("kv-x").replace("vault.bicep", "vault.json")})
+    [wipe] = kv(scan([str(root)], Options()), "KV001")
+    assert wipe.path == str(root / "modules" / "vault.json") and wipe.data["callers"] == [f"{root / 'main.bicep'}:1"]
+
+
+def test_the_fingerprint_of_a_linked_template_finding_stays_when_a_caller_is_added(tmp_path):
+    root = linked_repo(tmp_path, {"dev.json": linking("kv-x")})
+    [before] = kv(scan([str(root)], Options()), "KV001")
+    (root / "prod.json").write_text(linking("kv-x"))
+    [after] = kv(scan([str(root)], Options()), "KV001")
+    assert len(after.data["callers"]) == 2 and len(before.data["callers"]) == 1
+    assert (after.path, after.line, after.fingerprint) == (before.path, before.line, before.fingerprint)
