@@ -1,10 +1,11 @@
 """One report per defect, where it is fixed (the last step of the filter stage).
 
-A finding on a resource a Bicep module declares is located in the module file by the check of
-the file that deploys it (`preflight.engine.to_finding`), with the chain of module calls in
-`data["callers"]`. Over the whole scan:
+A finding on a resource a Bicep module (or a JSON template a `templateLink.relativePath`
+links to) declares is located in that file by the check of the file that deploys it
+(`preflight.engine.to_finding`), with the chain of module calls or links in `data["callers"]`.
+Over the whole scan:
 
-- a Bicep file that another scanned Bicep file deploys as a module is judged through its
+- a file that another scanned file deploys as a module or links to is judged through its
   callers' values: the findings of its own check (with its parameters' defaults) are dropped,
   except those about the file itself (PF001-PF004);
 - the same finding (rule, file, position, fingerprint) reached from several callers becomes one
