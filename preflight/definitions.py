@@ -1,18 +1,25 @@
 """One report per defect, where it is fixed (the last step of the filter stage).
 
-A finding on a resource a Bicep module declares is located in the module file by the check of
-the file that deploys it (`preflight.engine.to_finding`), with the chain of module calls in
-`data["callers"]`. Over the whole scan:
+A finding on a resource a Bicep module (or a JSON template a `templateLink.relativePath`
+links to) declares is located in that file by the check of the file that deploys it
+(`preflight.engine.to_finding`), with the chain of module calls or links in `data["callers"]`.
+Over the whole scan:
 
-- a Bicep file that another scanned Bicep file deploys as a module is judged through its
+- a file that another scanned file deploys as a module or links to is judged through its
   callers' values: the findings of its own check (with its parameters' defaults) are dropped,
   except those about the file itself (PF001-PF004);
 - the same finding (rule, file, position, fingerprint) reached from several callers becomes one
   that names them all. The fingerprint never includes the callers, so a finding keeps its
-  identity (baseline, SARIF) when a caller is added.
+  identity (baseline, SARIF) when a caller is added;
+- a finding inside a module that `bicep build` inlined into a compiled template beside its
+  scanned Bicep source (`fold_compiled_copies`) is the Bicep module's finding again: it is dropped,
+  and the module's finding names it in `data["compiled"]`. A compiled template is deployed on
+  its own too (a Deploy-to-Azure button): a finding at its top level, and an error anywhere in
+  it (deploying it breaks or wipes something), stays its own.
 
-Runs on findings alone (plus a cheap read of the scanned Bicep files' `module` lines), so its
-output is the same whether findings came from a worker process, the result cache or neither.
+Runs on findings alone (plus a cheap read of the scanned Bicep files' `module` lines, and of the
+JSON templates with findings in nested deployments), so its output is the same whether findings
+came from a worker process, the result cache or neither.
 """
 from __future__ import annotations
 
@@ -20,10 +27,12 @@ import os
 import re
 from typing import Iterable
 
-from .findings import Finding
+from . import fs
+from .findings import Finding, Severity
 
 KEEP_ALWAYS = frozenset({"PF001", "PF002", "PF003", "PF004"})  # about the file, not its values
 _MODULE = re.compile(r"^[ \t]*module[ \t]+[A-Za-z_][A-Za-z0-9_]*[ \t]+'([^'\n]*)'", re.M)
+_RELATIVE_PATH = re.compile(r'"relativePath"\s*:\s*"([^"\[\\][^"\\]*)"')  # a literal path, not an expression
 MAX_BICEP_BYTES = 4 * 1024 * 1024
 SHOWN_CALLERS = 1  # a message names the first deploying file; data names them all
 
@@ -33,22 +42,19 @@ def _key(path: str) -> str:
 
 
 def called_modules(checked: Iterable[str]) -> set[str]:
-    """The scanned Bicep files (normalised absolute paths) that a scanned Bicep file deploys,
-    directly or through other modules, and that is not itself deployed by one (a cycle of
-    modules alone deploys nothing: its files are judged each on its own)."""
-    from . import fs
-    from .bicep.files import read_regular
-
-    scanned = {_key(p): p for p in checked if p.lower().endswith(".bicep")}
+    """The scanned template files (normalised absolute paths) that a scanned file deploys,
+    directly or through other files, and that is not itself deployed by one (a cycle of
+    modules alone deploys nothing: its files are judged each on its own): Bicep `module` lines
+    and JSON `templateLink.relativePath` links, each to a Bicep or JSON file."""
+    scanned = {_key(p): p for p in checked if p.lower().endswith((".bicep", ".json"))}
     calls: dict[str, set[str]] = {}
     for path in scanned.values():
-        raw = read_regular(path, MAX_BICEP_BYTES)
-        if raw is None:
+        bicep = path.lower().endswith(".bicep")
+        raw = read_or_none(path, MAX_BICEP_BYTES if bicep else MAX_TEMPLATE_BYTES)
+        if raw is None or (b"module" if bicep else b'"relativePath"') not in raw:
             continue
         text = raw.decode("utf-8", "replace")
-        if "module" not in text:
-            continue
-        for named in _MODULE.findall(text):
+        for named in (_MODULE if bicep else _RELATIVE_PATH).findall(text):
             if ":" in named:  # a registry reference
                 continue
             target = fs.confine(named, os.path.dirname(os.path.abspath(path)))
@@ -75,7 +81,7 @@ def _origin(f: Finding) -> str:
 
 def report_once(findings: list[Finding], checked: Iterable[str]) -> list[Finding]:
     checked = list(checked)
-    called = called_modules(checked) if any(p.lower().endswith(".bicep") for p in checked) else set()
+    called = called_modules(checked)
     kept: list[Finding] = []
     merged: dict[tuple, Finding] = {}
     for f in findings:
@@ -94,11 +100,152 @@ def report_once(findings: list[Finding], checked: Iterable[str]) -> list[Finding
             first.severity = max(first.severity, f.severity)
         else:
             kept.append(f)  # the same finding twice in one file's own check stays twice (as before)
+    kept = fold_compiled_copies(kept, checked, called)
     for f in kept:
         if f.data.get("callers"):
             f.data["callers"] = sorted(f.data["callers"])
+            if f.data.get("compiled"):  # (named in data alone: the message stays one short line)
+                f.data["compiled"] = sorted(f.data["compiled"])
             f.message = f"{f.message} ({_deployed_by(f.data['callers'], f.path)})"
     return kept
+
+
+# ------------------------------------------------------------------ compiled copies
+
+# A nested deployment's inline template: `.../resources/<index or symbol>/properties/template`
+# followed by a template section (a container app's `properties.template` is not one).
+_INLINED = re.compile(r"/resources/[^/]+/properties/template(?=/(?:resources|outputs|variables|parameters"
+                      r"|functions|definitions)(?:/|$))")
+_RESOURCE_KEY = re.compile(r"(/resources/)[^/]+")
+_GENERATOR_HEAD = 64 * 1024  # bytes of a template read to find `metadata._generator`
+MAX_TEMPLATE_BYTES = 32 * 1024 * 1024
+# A compiled template is deployed on its own too (a Deploy-to-Azure button deploys the JSON):
+# a finding that deploying it breaks or wipes something (an error) is that template's own
+# verdict, and stays on it; a warning about how a module is written is reported once, where
+# it is fixed.
+KEPT_ON_EACH_COPY = Severity.ERROR
+# What names the resource a finding is about, compared when both findings carry it.
+_SAME_WHEN_BOTH = ("vault", "type")
+
+
+def _inlined(pointer: str) -> tuple[int, str, str]:
+    """(how many inlined templates `pointer` is inside, the innermost one's pointer, the pointer
+    inside it)."""
+    cuts = [m.end() for m in _INLINED.finditer(pointer)]
+    return (len(cuts), pointer[:cuts[-1]], pointer[cuts[-1]:]) if cuts else (0, "", pointer)
+
+
+def _shape(pointer: str) -> str:
+    """A pointer without its resource indexes or symbolic names, which differ between compilers
+    (`bicep build` orders and names resources its own way)."""
+    return _RESOURCE_KEY.sub(r"\1*", pointer)
+
+
+def generated_by_bicep(path: str) -> bool:
+    """Whether the JSON template at `path` says `bicep build` wrote it (`metadata._generator.name
+    == "bicep"`). Only the head is searched first: most templates are rejected unparsed."""
+    import json
+
+    from .loaders import decode
+
+    raw = read_or_none(path)
+    if raw is None or b'"_generator"' not in raw[:_GENERATOR_HEAD] or b"bicep" not in raw[:_GENERATOR_HEAD]:
+        return False
+    try:
+        data = json.loads(decode(raw))
+    except (ValueError, RecursionError):  # (a LoadError is a ValueError)
+        return False
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    generator = metadata.get("_generator") if isinstance(metadata, dict) else None
+    return isinstance(generator, dict) and generator.get("name") == "bicep"
+
+
+def read_or_none(path: str, limit: int = MAX_TEMPLATE_BYTES) -> bytes | None:
+    from .bicep.files import read_regular
+
+    return read_regular(path, limit)
+
+
+def bicep_source(compiled: str, scanned: dict[str, str], called: set[str]) -> str | None:
+    """The scanned Bicep file (normalised absolute path) a compiled template beside it was built
+    from: `X.bicep` for `X.json`, else `main.bicep`, else the only scanned Bicep file of the
+    folder that no scanned file deploys. None when the first that exists is not scanned, or
+    there is no such file."""
+    folder = os.path.dirname(os.path.abspath(compiled))
+    stem = os.path.splitext(os.path.basename(compiled))[0]
+    for name in (stem + ".bicep", "main.bicep"):
+        candidate = _key(os.path.join(folder, name))
+        if candidate in scanned or fs.isfile(candidate):
+            return candidate if candidate in scanned else None
+    entries = [k for k in scanned if os.path.dirname(k) == os.path.normcase(folder) and k not in called]
+    return entries[0] if len(entries) == 1 else None
+
+
+def fold_compiled_copies(findings: list[Finding], checked: list[str], called: set[str]) -> list[Finding]:
+    """Drop each finding inside an inlined module of a compiled template whose Bicep source is
+    scanned, when the source reaches the same defect: a finding of the same rule located in the
+    module, through a chain of calls from the source as deep as the inlining, at the same
+    property path inside the module's template (and on the same vault or type, when both name
+    one). That finding names the copy in `data["compiled"]`; its fingerprint stays. Errors stay
+    on every copy (KEPT_ON_EACH_COPY)."""
+    copies = [f for f in findings if f.path.lower().endswith(".json") and not f.data.get("callers")
+              and _INLINED.search(f.pointer)]
+    if not copies:
+        return findings
+    scanned = {_key(p): p for p in checked if p.lower().endswith(".bicep")}
+    reached: dict[tuple, list[Finding]] = {}
+    for b in findings:
+        for chain in b.data.get("callers") or ():
+            calls = chain.split(" > ")
+            root = _key(calls[0].rsplit(":", 1)[0])
+            group = reached.setdefault((b.rule, root, len(calls), _shape(b.pointer)), [])
+            if b not in group:
+                group.append(b)
+    # Each inlined template is one module: the module file whose findings (reached from the
+    # source as deep) explain most of the template's findings. The outer resource indexes
+    # cannot tell (a module may sit beside hand-written deployments), and two modules may have
+    # findings alike (an `existing` vault and a declared one at one apiVersion).
+    sources: dict[str, str | None] = {}
+    inlined: dict[tuple[str, str], list[tuple[Finding, list[Finding]]]] = {}
+    for f in copies:
+        if f.path not in sources:
+            source = bicep_source(f.path, scanned, called)
+            sources[f.path] = source if source is not None and generated_by_bicep(f.path) else None
+        source = sources[f.path]
+        if source is None:
+            continue
+        depth, template, inner = _inlined(f.pointer)
+        same = [b for b in reached.get((f.rule, source, depth, _shape(inner)), ())
+                if all(b.data.get(k) == f.data.get(k) for k in _SAME_WHEN_BOTH
+                       if b.data.get(k) is not None and f.data.get(k) is not None)]
+        inlined.setdefault((f.path, template), []).append((f, same))
+    dropped: set[int] = set()
+    for found in inlined.values():
+        votes: dict[str, int] = {}
+        for _, same in found:
+            for module in {b.path for b in same}:
+                votes[module] = votes.get(module, 0) + 1
+        best = max(votes.values(), default=0)
+        winners = [module for module, n in votes.items() if n == best]
+        if best == 0 or len(winners) > 1:
+            continue  # no module, or no one module, repeats this template's findings: kept
+        pairs: dict[tuple, tuple[list[Finding], list[Finding]]] = {}
+        for f, same in found:
+            same = [b for b in same if b.path == winners[0]]
+            if same:
+                pairs.setdefault((f.rule, tuple(id(b) for b in same)), ([], same))[0].append(f)
+        for copies_alike, same in pairs.values():
+            # Findings alike but for the resource (two resources of one type in a module) pair
+            # in order of position: both compilers keep the order of declaration.
+            copies_alike.sort(key=lambda c: (c.line, c.column))
+            same = sorted(same, key=lambda b: (b.line, b.column))
+            for i, f in enumerate(copies_alike):
+                if f.severity >= KEPT_ON_EACH_COPY:
+                    continue
+                b = same[min(i, len(same) - 1)]
+                b.data.setdefault("compiled", []).append(f"{f.path}:{f.line}")
+                dropped.add(id(f))
+    return [f for f in findings if id(f) not in dropped]
 
 
 def _deployed_by(callers: list[str], path: str) -> str:

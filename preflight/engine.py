@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import traceback
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from . import clock, fs
 from .contract import REGISTRY, Options, Rule, ScanResult, rule_enabled
 from .discover import Candidate, Skipped, discover
 from .documents import Document, Kind, load_document, sniff
+from .arm.deployments import Anchor
 from .findings import Finding, Issue, Severity
 from .loaders import FileTooLarge, NotRegularFile, read_regular_file
 from .rules.scan import PF001, PF002, PF003
@@ -603,13 +605,55 @@ def to_finding(r: Rule, doc: Document, issue: Issue, document_at: Callable[[str]
         moved = _in_module(r, doc, issue, document_at)
         if moved is not None:
             return moved
+    if isinstance(issue.pointer, Anchor) and document_at is not None:
+        moved = _in_linked_file(r, doc, issue)
+        if moved is not None:
+            return moved
     issue.data.pop("_note", None)
+    pointer = str(issue.pointer)  # (an Anchor points into the model: never kept in a finding)
     if issue.line is not None:
         line, column = issue.line, issue.column or 1
     else:
-        line, column = doc.locate(issue.pointer)
-    return Finding(r.id, r.name, issue.severity or r.severity, doc.path, issue.pointer, issue.message,
+        line, column = doc.locate(pointer)
+    return Finding(r.id, r.name, issue.severity or r.severity, doc.path, pointer, issue.message,
                    issue.fix, line, column, issue.data)
+
+
+# How a message says that what it is about is written in a linked file: said where it is not.
+_LINKED_FROM_HERE = re.compile(r" \((?:declared in [^()]*, linked from here|declared in a linked template"
+                               r"|in a linked template)\)")
+
+
+def _in_linked_file(r: Rule, doc: Document, issue: Issue) -> Finding | None:
+    """A finding on text written in a `templateLink.relativePath`-linked file is reported there,
+    as one in a Bicep module is: naming the chain of deployments that link to it
+    (`data["callers"]`, each 'file:line'), with the linked file's fingerprint."""
+    from .baseline import fingerprint
+
+    anchor = issue.pointer
+    assert isinstance(anchor, Anchor)
+    target = anchor.document
+    links = anchor.links()
+    if not isinstance(target, Document) or target.error is not None or not links \
+            or not all(isinstance(d, Document) for d, _ in links):
+        return None
+    shown = os.path.dirname(doc.path)
+    calls = []
+    for link_doc, pointer in links:
+        calls.append(f"{_as_scanned(link_doc.abspath, doc, shown)}:{link_doc.locate(pointer)[0]}")
+    line, column = target.locate(anchor.pointer)
+    message = _LINKED_FROM_HERE.sub("", issue.message, count=1)
+    finding = Finding(r.id, r.name, issue.severity or r.severity, _as_scanned(target.abspath, doc, shown),
+                      anchor.pointer, message, issue.fix, line, column, {**issue.data, "callers": [" > ".join(calls)]})
+    finding.fingerprint = fingerprint(finding, target)
+    return finding
+
+
+def _as_scanned(abspath: str, doc: Document, shown_folder: str) -> str:
+    """A path as the scan shows paths: relative to the scanned file's folder as the user named it."""
+    if os.path.normcase(abspath) == os.path.normcase(doc.abspath):
+        return doc.path
+    return os.path.normpath(os.path.join(shown_folder, os.path.relpath(abspath, os.path.dirname(doc.abspath))))
 
 
 def _in_module(r: Rule, doc: Document, issue: Issue, document_at: Callable[[str], Any]) -> Finding | None:

@@ -2,6 +2,8 @@
 the module file, naming the files that deploy it (preflight.definitions)."""
 from __future__ import annotations
 
+import json
+import os
 import textwrap
 
 from preflight.engine import Options, scan
@@ -136,3 +138,181 @@ def test_finops_hub_reports_each_vault_defect_once_in_its_module(corpus):
                                                                     f"{folder / 'modules' / 'hub.bicep'}:133"]
     keys = [(f.rule, f.path, f.line) for f in in_bicep]
     assert len(keys) == len(set(keys))  # no defect twice
+    # azuredeploy.json, compiled from main.bicep, inlines the module: not reported again there
+    assert [f.path for f in found if f.rule == "KV003"] == [module]
+    assert replaced.data["compiled"] == [f"{folder / 'azuredeploy.json'}:1305"]
+    [declared] = [f for f in in_bicep if f.rule == "KV019" and f.path == module and f.line == 53]
+    [existing] = [f for f in in_bicep if f.rule == "KV019" and f.path.endswith("dataFactory.bicep")]
+    assert declared.data["compiled"] == [f"{folder / 'azuredeploy.json'}:1292"] and "compiled" not in existing.data
+
+
+# ---------------------------------------------------------------- compiled copies of Bicep files
+
+OPEN_VAULT_MODULE = VAULT_MODULE.replace("    publicNetworkAccess: 'Disabled'\n", "")  # + KV015, a warning
+VAULT_RESOURCE = {
+    "type": "Microsoft.KeyVault/vaults",
+    "apiVersion": "2024-11-01",
+    "name": "[parameters('name')]",
+    "location": "westeurope",
+    "properties": {
+        "tenantId": "[subscription().tenantId]",
+        "sku": {"family": "A", "name": "standard"},
+        "enableRbacAuthorization": False,
+        "enablePurgeProtection": True,
+        "accessPolicies": "[parameters('accessPolicies')]",
+    },
+}
+
+
+def compiled(name: str, by: str | None = "bicep", inline: bool = True) -> str:
+    """What `bicep build` makes of caller(name): the module inlined as a nested deployment (or,
+    with `inline=False`, the vault declared at the top level)."""
+    head = {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+            "contentVersion": "1.0.0.0"}
+    if by is not None:
+        head["metadata"] = {"_generator": {"name": by, "version": "0.30.23.60470", "templateHash": "1"}}
+    module = {**head, "parameters": {"name": {"type": "string"},
+                                     "accessPolicies": {"type": "array", "defaultValue": []}},
+              "resources": [VAULT_RESOURCE]}
+    if not inline:
+        return json.dumps({**module, "parameters": {"name": {"type": "string", "defaultValue": name},
+                                                    "accessPolicies": {"type": "array", "defaultValue": []}}},
+                          indent=2)
+    return json.dumps({**head, "resources": [{
+        "type": "Microsoft.Resources/deployments",
+        "apiVersion": "2022-09-01",
+        "name": "vault",
+        "properties": {"expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+                       "parameters": {"name": {"value": name}, "accessPolicies": {"value": []}},
+                       "template": module}}]}, indent=2)
+
+
+def entries_with_copies(tmp_path, count: int, by: str | None = "bicep"):
+    tmp_path.mkdir(exist_ok=True)
+    root = repo(tmp_path, {f"env{i}.bicep": caller("kv-x") for i in range(count)})
+    (root / "modules" / "vault.bicep").write_text(OPEN_VAULT_MODULE)
+    for i in range(count):
+        (root / f"env{i}.json").write_text(compiled("kv-x", by))
+    return root
+
+
+def test_a_module_in_ten_compiled_entries_is_one_warning_naming_its_callers_and_copies(tmp_path):
+    root = entries_with_copies(tmp_path, 10)
+    result = scan([str(root)], Options())
+    [warning] = kv(result, "KV015")  # not once more in each env*.json
+    assert warning.path == str(root / "modules" / "vault.bicep")
+    assert warning.data["callers"] == sorted(f"{root / f'env{i}.bicep'}:1" for i in range(10))
+    line = vault_properties_line(compiled("kv-x"))
+    assert warning.data["compiled"] == sorted(f"{root / f'env{i}.json'}:{line}" for i in range(10))
+    assert warning.message.endswith("(deployed by ../env0.bicep:1 and 9 more)")  # the copies: in data
+    # Each compiled template is deployed on its own too: its wipe stays its own verdict.
+    wipes = kv(result, "KV001")
+    assert sorted(f.path for f in wipes) == sorted([str(root / "modules" / "vault.bicep")]
+                                                   + [str(root / f"env{i}.json") for i in range(10)])
+    assert all("/properties/template/" in f.pointer for f in wipes if f.path.endswith(".json"))
+
+
+def vault_properties_line(text: str) -> int:
+    """The line of the vault's `properties` in a compiled template (where KV015 points)."""
+    return next(n for n, line in enumerate(text.splitlines()) if '"tenantId"' in line)
+
+
+def test_a_compiled_copy_is_kept_when_no_bicep_build_wrote_it_or_its_source_is_not_scanned(tmp_path):
+    root = entries_with_copies(tmp_path, 2, by=None)  # hand-written nested deployments
+    assert len(kv(scan([str(root)], Options()), "KV015")) == 3
+    root = entries_with_copies(tmp_path / "other", 2)
+    found = kv(scan([str(root / "env0.json"), str(root / "env1.json"), str(root / "modules")], Options()), "KV015")
+    assert sorted(os.path.basename(f.path) for f in found) == ["env0.json", "env1.json", "vault.bicep"]
+
+
+def test_a_defect_at_the_top_level_of_a_compiled_template_is_kept_beside_its_source(tmp_path):
+    # A compiled entry template is deployed on its own (a Deploy-to-Azure button deploys the
+    # JSON, not the Bicep): what is wrong at its own top level is its own finding.
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "main.bicep").write_text(OPEN_VAULT_MODULE.replace("param name string", "param name string = 'kv-x'"))
+    (tmp_path / "main.json").write_text(compiled("kv-x", inline=False))
+    found = kv(scan([str(tmp_path)], Options()), "KV015")
+    assert sorted(os.path.basename(f.path) for f in found) == ["main.bicep", "main.json"]
+    assert all("compiled" not in f.data for f in found)
+
+
+def test_the_fingerprint_stays_when_a_compiled_copy_is_added(tmp_path):
+    root = entries_with_copies(tmp_path, 1)
+    (root / "env0.json").unlink()
+    [before] = kv(scan([str(root)], Options()), "KV015")
+    (root / "env0.json").write_text(compiled("kv-x"))
+    [after] = kv(scan([str(root)], Options()), "KV015")
+    line = vault_properties_line(compiled("kv-x"))
+    assert "compiled" not in before.data and after.data["compiled"] == [f"{root / 'env0.json'}:{line}"]
+    assert (after.path, after.line, after.fingerprint) == (before.path, before.line, before.fingerprint)
+
+
+def test_compiled_copies_fold_the_same_with_workers_the_result_cache_and_neither(tmp_path, monkeypatch):
+    from preflight import engine
+
+    root = entries_with_copies(tmp_path / "repo", 3)
+    plain = scan([str(root)], Options(jobs=1))
+    monkeypatch.setattr(engine, "POOL_MIN_FILES", 1)
+    pooled = scan([str(root)], Options(jobs=2))
+    options = Options(cache_dir=str(tmp_path / "cache"), jobs=1)
+    cold, warm = scan([str(root)], options), scan([str(root)], options)
+    assert warm.cache_hits > 0
+    shown = [[f.to_json() for f in r.findings] for r in (plain, pooled, cold, warm)]
+    assert shown[0] == shown[1] == shown[2] == shown[3]
+    assert [f.rule for f in plain.findings].count("KV015") == 1
+
+
+# ---------------------------------------------------------------- templateLink.relativePath
+
+def linking(name: str, target: str = "modules/vault.json", policies: list | None = None) -> str:
+    return json.dumps({
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": [{
+            "type": "Microsoft.Resources/deployments",
+            "apiVersion": "2022-09-01",
+            "name": "vault",
+            "properties": {"mode": "Incremental", "templateLink": {"relativePath": target},
+                           "parameters": {"name": {"value": name}, "accessPolicies": {"value": policies or []}}},
+        }]}, indent=2)
+
+
+def linked_repo(tmp_path, callers: dict[str, str]):
+    root = repo(tmp_path, callers)
+    (root / "modules" / "vault.bicep").unlink()
+    (root / "modules" / "vault.json").write_text(compiled("kv-default", by=None, inline=False))
+    return root
+
+
+def test_a_linked_template_deployed_by_several_files_is_one_finding_in_it_naming_them(tmp_path):
+    root = linked_repo(tmp_path, {"dev.json": linking("kv-x"), "prod.json": linking("kv-x")})
+    [wipe] = kv(scan([str(root)], Options()), "KV001")
+    assert wipe.path == str(root / "modules" / "vault.json")
+    lines = (root / "modules" / "vault.json").read_text().splitlines()
+    assert lines[wipe.line - 1].strip().startswith('"accessPolicies"')
+    assert wipe.data["callers"] == [f"{root / 'dev.json'}:5", f"{root / 'prod.json'}:5"]
+    assert wipe.message.endswith("(deployed by ../dev.json:5 and 1 more)") and "linked from here" not in wipe.message
+
+
+def test_a_linked_template_whose_callers_pass_policies_is_not_judged_on_its_empty_default(tmp_path):
+    grant = [{"tenantId": "[subscription().tenantId]", "objectId": "00000000-0000-0000-0000-000000000001",
+              "permissions": {"secrets": ["get"]}}]
+    root = linked_repo(tmp_path, {"main.json": linking("kv-x", policies=grant)})
+    assert kv(scan([str(root)], Options()), "KV001") == []
+    [alone] = kv(scan([str(root / "modules")], Options()), "KV001")  # no caller in the scan
+    assert alone.path.endswith("vault.json") and "callers" not in alone.data
+
+
+def test_a_json_module_of_a_bicep_file_is_one_finding_in_it(tmp_path):
+    root = linked_repo(tmp_path, {"main.bicep": caller("kv-x").replace("vault.bicep", "vault.json")})
+    [wipe] = kv(scan([str(root)], Options()), "KV001")
+    assert wipe.path == str(root / "modules" / "vault.json") and wipe.data["callers"] == [f"{root / 'main.bicep'}:1"]
+
+
+def test_the_fingerprint_of_a_linked_template_finding_stays_when_a_caller_is_added(tmp_path):
+    root = linked_repo(tmp_path, {"dev.json": linking("kv-x")})
+    [before] = kv(scan([str(root)], Options()), "KV001")
+    (root / "prod.json").write_text(linking("kv-x"))
+    [after] = kv(scan([str(root)], Options()), "KV001")
+    assert len(after.data["callers"]) == 2 and len(before.data["callers"]) == 1
+    assert (after.path, after.line, after.fingerprint) == (before.path, before.line, before.fingerprint)

@@ -122,10 +122,12 @@ def test_nested_three_levels_deep():
     assert f.rule == "KV001" and f.severity == ERROR and "'kv-deep'" in f.message
 
 
-def test_linked_template_reported_at_the_deployment_that_links_it():
+def test_linked_template_reported_in_the_linked_file_naming_the_deployment_that_links_it():
     found = findings(FIXTURES / "linked" / "main.json")
     (f,) = found
-    assert f.rule == "KV001" and f.pointer == "/resources/0" and "declared in modules/vault.json" in f.message
+    assert f.rule == "KV001" and f.path == str(FIXTURES / "linked" / "modules" / "vault.json")
+    assert f.pointer.startswith("/resources/0/properties") and "declared in" not in f.message
+    assert f.data["callers"] == [f"{FIXTURES / 'linked' / 'main.json'}:11"]  # the deployment
 
 
 def test_guarded_by_a_parameter_default_is_a_warning_naming_the_value():

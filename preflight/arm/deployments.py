@@ -218,6 +218,31 @@ class Evaluation:
         return self._linked[abspath]
 
 
+class Anchor(str):
+    """A pointer in the scanned document (the deployment that brings in a relativePath-linked
+    file) that also says where the text a finding is about is written: `pointer` in `document`,
+    the linked file, reached through the deployments of `chain` (outermost first). The engine
+    reports such a finding in the linked file (`preflight.engine.to_finding`); anywhere else it
+    is the plain pointer."""
+
+    document: Any
+    pointer: str
+    chain: tuple
+
+    def __new__(cls, anchor: str, document: Any, pointer: str, chain: tuple) -> "Anchor":
+        self = super().__new__(cls, anchor)
+        self.document, self.pointer, self.chain = document, pointer, chain
+        return self
+
+    def __reduce__(self) -> Any:  # never pickles the model it points into
+        return (str, (str(self),))
+
+    def links(self) -> list[tuple[Any, str]]:
+        """(document, pointer) of each deployment along the chain that links to another file."""
+        docs = [d.document for d in self.chain] + [self.document]
+        return [(d.document, d.pointer) for i, d in enumerate(self.chain) if docs[i + 1] is not docs[i]]
+
+
 class LinkedSource:
     """The document of a template reached through `templateLink.relativePath` and not scanned."""
 
@@ -321,6 +346,11 @@ class DeployedResource:
                 break
             anchor = outer.decl.pointer
         return anchor
+
+    def anchored(self, pointer: str) -> str:
+        """`pointer` (in `document`) as a pointer in the scanned document: itself for a local
+        resource, else the anchor, saying where in the linked file the text is (`Anchor`)."""
+        return pointer if self.local else Anchor(self.anchor, self.document, pointer, self.chain)
 
     @property
     def type(self) -> Any:

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .deployments import DeployedResource, Evaluation, Status, evaluations, may_deploy, possible_types
+from .deployments import Anchor, DeployedResource, Evaluation, Status, evaluations, may_deploy, possible_types
 from .evaluator import Scope, SymbolicTarget, evaluate
 from .expressions import Call, Literal, Member, Node, template_strings, walk
 from .template import ABSENT, kget
@@ -89,7 +89,7 @@ class VaultDeployment:
     @property
     def pointer(self) -> str:
         """Pointer in the scanned document (the vault, or the deployment linking to its file)."""
-        return self.resource.anchor
+        return self.resource.anchored(self.resource.pointer)
 
     @property
     def source_document(self) -> Any:
@@ -186,7 +186,7 @@ class VaultDeployment:
 
     def pointer_of(self, path: str) -> str:
         """Pointer in the scanned document for a property path of the vault."""
-        return self.resource.pointer_of(path) if self.resource.local else self.resource.anchor
+        return self.resource.anchored(self.resource.pointer_of(path))
 
 
 def vault_deployments(doc: Any, ctx: Any) -> list[VaultDeployment]:
@@ -582,7 +582,7 @@ class RetiringApi:
     def pointer(self) -> str:
         """In the scanned document: the apiVersion (in Bicep, the type string), or the
         deployment or module that brings the resource in from another file."""
-        return self.resource.pointer_of("apiVersion") if self.local else self.resource.anchor
+        return self.resource.anchored(self.resource.pointer_of("apiVersion"))
 
     @property
     def literal(self) -> bool:
@@ -735,9 +735,8 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
             if id(decl) not in candidates:
                 candidates[id(decl)] = (_read_calls(_own_body(decl), decl.pointer)
                                         if _names_keyvault(resource.document) else [])
-            anchor = resource.anchor
             for pointer, call in candidates[id(decl)]:
-                _add_read(out, seen, ev, resource, resource.document, pointer if resource.local else anchor,
+                _add_read(out, seen, ev, resource, resource.document, resource.anchored(pointer),
                           pointer, call, resource.scope)
         for frame in ev.frames:
             template = frame.template
@@ -750,7 +749,9 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
             deployment = getattr(frame, "deployment", None)
             local = template.document is ev.document or template.document is None
             for pointer, call in candidates[id(template)]:
-                anchor = pointer if local else (deployment.anchor if deployment is not None else "")
+                anchor = pointer if local else (Anchor(deployment.anchor, template.document, pointer,
+                                                       deployment.chain + (deployment,))
+                                                if deployment is not None else "")
                 _add_read(out, seen, ev, None, template.document, anchor, pointer, call, Scope(frame))
     return out
 
