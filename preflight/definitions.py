@@ -186,8 +186,8 @@ def fold_compiled_copies(findings: list[Finding], checked: list[str], called: se
     scanned, when the source reaches the same defect: a finding of the same rule located in the
     module, through a chain of calls from the source as deep as the inlining, at the same
     property path inside the module's template (and on the same vault or type, when both name
-    one). That finding names the copy in `data["compiled"]`; its fingerprint stays. Errors stay
-    on every copy (KEPT_ON_EACH_COPY)."""
+    one). That finding names the copy in `data["compiled"]`; its fingerprint stays. An error
+    (KEPT_ON_EACH_COPY) stays on the first copy, by path, and is dropped from the others."""
     copies = [f for f in findings if f.path.lower().endswith(".json") and not f.data.get("callers")
               and _INLINED.search(f.pointer)]
     if not copies:
@@ -220,6 +220,7 @@ def fold_compiled_copies(findings: list[Finding], checked: list[str], called: se
                        if b.data.get(k) is not None and f.data.get(k) is not None)]
         inlined.setdefault((f.path, template), []).append((f, same))
     dropped: set[int] = set()
+    kept_errors: dict[int, tuple[Finding, list[Finding]]] = {}
     for found in inlined.values():
         votes: dict[str, int] = {}
         for _, same in found:
@@ -240,11 +241,19 @@ def fold_compiled_copies(findings: list[Finding], checked: list[str], called: se
             copies_alike.sort(key=lambda c: (c.line, c.column))
             same = sorted(same, key=lambda b: (b.line, b.column))
             for i, f in enumerate(copies_alike):
-                if f.severity >= KEPT_ON_EACH_COPY:
-                    continue
                 b = same[min(i, len(same) - 1)]
+                if f.severity >= KEPT_ON_EACH_COPY:
+                    kept_errors.setdefault(id(b), (b, []))[1].append(f)
+                    continue
                 b.data.setdefault("compiled", []).append(f"{f.path}:{f.line}")
                 dropped.add(id(f))
+    # An error stays on one compiled copy (the first by path): the copies of one module's
+    # defect are one more report, not one per copy. The module's finding names the others.
+    for b, errors in kept_errors.values():
+        errors.sort(key=lambda c: (c.path, c.line, c.column))
+        for f in errors[1:]:
+            b.data.setdefault("compiled", []).append(f"{f.path}:{f.line}")
+            dropped.add(id(f))
     return [f for f in findings if id(f) not in dropped]
 
 
