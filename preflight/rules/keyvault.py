@@ -283,7 +283,7 @@ def origin(resource: DeployedResource) -> str:
     if not source:
         return " (declared in a linked template)"
     shown = os.path.relpath(source, os.path.dirname(resource.evaluation.document.abspath))
-    return f" (declared in {shown}, linked from here)"
+    return f" (declared in {shown})"
 
 
 def caveats_of(doubts: Doubts) -> list[str]:
@@ -331,7 +331,9 @@ def how_empty(v: VaultDeployment) -> str:
         return "`accessPolicies: []`"
     if raw is ABSENT:
         return "an `accessPolicies` copy loop with no elements"
-    return f"`accessPolicies` = `{_short(describe_raw(v, 'properties/accessPolicies'))}`, which evaluates to []"
+    if v.resource.bicep_symbol is not None:  # the compiled expression is not the file's text
+        return "`accessPolicies` evaluating to []"
+    return f"`accessPolicies` `{_short(describe_raw(v, 'properties/accessPolicies'))}` = []"
 
 
 def _outcomes(doc: Document, ctx: Context, effect: str) -> Iterator[AccessOutcome]:
@@ -362,8 +364,10 @@ def access_policies_wiped(doc: Document, ctx: Context) -> Iterator[Issue]:
     vault in access-policy mode keeps that mode and is still wiped: a warning too.
 
     The message names the vault (its Bicep symbol, or its ARM name), how the list comes to be
-    empty, the Azure ML workspaces of the template that lose access, and the caveats; the
-    finding's JSON `data` holds the vault name, apiVersion, parameter files and callers.
+    empty, the Azure ML workspaces of the template that lose access, and the caveats (the
+    parameter values that deploy it); the finding's JSON `data` holds the vault name,
+    apiVersion, parameter files, callers, the `conditions` it is deployed under and the
+    `workspaces` that lose access.
 
     ## Why it matters
     ARM sends the whole vault on every deployment, and `accessPolicies` is replaced wholesale:
@@ -403,7 +407,7 @@ def access_policies_wiped(doc: Document, ctx: Context) -> Iterator[Issue]:
         for o in _outcomes(doc, ctx, WIPED):
             adds = f"; its {o.adds} `accessPolicies/add` re-grant only their own principals" if o.adds else ""
             yield access_issue(o, o.vault.pointer_of("properties/accessPolicies"),
-                               f" has {how_empty(o.vault)}: a redeploy removes all access policies", FIXES,
+                               f" has {how_empty(o.vault)}: a redeploy wipes its access policies", FIXES,
                                capped(ERROR, o.doubts), after=adds)
     yield from report_once(doc, ctx, candidates(), name_every_set=False)
 
@@ -444,7 +448,7 @@ def access_policies_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
             what = "`accessPolicies` null" if o.vault.policies_value is None else "no `accessPolicies`"
             yield access_issue(o, o.vault.pointer_of("properties"),
                                f" has {what} and `createMode` is not 'recover': Azure rejects it, or a redeploy "
-                               "removes all access policies", "declare `accessPolicies`, or " + FIXES,
+                               "wipes its access policies", "declare `accessPolicies`, or " + FIXES,
                                capped(ERROR, o.doubts))
     yield from report_once(doc, ctx, candidates(), name_every_set=False)
 
@@ -522,9 +526,10 @@ def access_policies_undetermined(doc: Document, ctx: Context) -> Iterator[Issue]
     def candidates():
         for o in _outcomes(doc, ctx, UNDETERMINED):
             expr = describe_raw(o.vault, "properties/accessPolicies")
-            shown = f"`{_short(expr)}`" if expr else "(a copy loop)"
+            shown = ("" if o.vault.resource.bicep_symbol is not None  # compiled: not the file's text
+                     else f" `{_short(expr)}`" if expr else " (a copy loop)")
             yield access_issue(o, o.vault.pointer_of("properties/accessPolicies"),
-                               f": `accessPolicies` {shown} is not known offline ({o.unknown_reason})",
+                               f": `accessPolicies`{shown} is not known offline ({o.unknown_reason})",
                                "pass the missing values (`--param NAME=VALUE` or a parameter file) or check the "
                                "live vault with `--live`", WARNING if o.resolvable else INFO)
         for off, o in switched_on_outcomes(doc, ctx):  # deployed when a switch is passed true
@@ -535,7 +540,7 @@ def access_policies_undetermined(doc: Document, ctx: Context) -> Iterator[Issue]
             rule_id, fix = ("KV001", FIXES) if o.effect == WIPED else ("KV002", "declare `accessPolicies`, or " + FIXES)
             yield VaultIssue(o.vault, off.vault.pointer_of("properties/accessPolicies"),
                              f" is deployed only when {names} {'are' if plural else 'is'} true (default false), "
-                             f"then a redeploy removes all access policies ({rule_id})",
+                             f"then a redeploy wipes its access policies ({rule_id})",
                              f"before passing {names} true: {fix}", INFO,
                              vault_data(o.vault, switches=off.switches), caveats=caveats_of(o.doubts))
     yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
@@ -578,8 +583,8 @@ def access_policies_preserved(doc: Document, ctx: Context) -> Iterator[Issue]:
     def candidates():
         for o in _outcomes(doc, ctx, PRESERVED):
             how = o.vault.preserving_how
-            claim = (" re-applies its live access policies (`reference(...).accessPolicies`): this fails while "
-                     "the vault does not exist yet" if how == "reference" else
+            claim = (" re-applies its live access policies with `reference()`: this fails until the vault exists"
+                     if how == "reference" else
                      " keeps its access policies by `createMode: recover` with null `accessPolicies`: this fails "
                      "on a new vault")
             yield access_issue(o, o.vault.pointer_of("properties/accessPolicies"), claim,
