@@ -99,7 +99,8 @@ def _losing_text(group: list[VaultIssue]) -> str:
     losing = group[0].losing
     names = list(dict.fromkeys(w.name for m in group for w in m.losing if isinstance(w.name, str)))
     many = len(losing) > 1
-    shown = f" {', '.join(repr(n) for n in names)}" if len(names) >= len(losing) else ""
+    either = " or " if len(losing) == 1 else ", "  # one workspace named differently by the parameter sets
+    shown = f" {either.join(repr(n) for n in names)}" if len(names) >= len(losing) else ""
     which = f"{'its' if not shown else ''} Azure ML workspace{'s' if many else ''}".strip()
     return f"{which}{shown} lose{'' if many else 's'} access"
 
