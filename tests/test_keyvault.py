@@ -357,3 +357,16 @@ def test_every_kv_message_is_one_short_line():
     long = [(f.rule, f.path, f.message) for f in found if len(f.message.split("\n")[0]) > 160]
     assert long == []
     assert all(f.fix is None or ("\n" not in f.fix and len(f.fix) <= 160) for f in found)
+
+
+def test_a_workspace_named_differently_by_the_parameter_files_is_named_once_with_either_name(tmp_path):
+    workspace = dict(_workspace(), name="[parameters('ws')]")
+    path = write_template(tmp_path, [vault({"accessPolicies": []}), workspace],
+                          parameters={"ws": {"type": "string"}})
+    for env in ("dev", "prod"):
+        (tmp_path / f"azuredeploy.parameters.{env}.json").write_text(json.dumps(
+            {"parameters": {"ws": {"value": f"mlw-{env}"}}}))
+    (f,) = findings(path)
+    assert f.rule == "KV001" and f.message.endswith("; Azure ML workspace 'mlw-dev' or 'mlw-prod' loses access")
+    # the data is the first parameter set's: the defaults, where the name is not known offline
+    assert f.data["workspaces"] == ["[parameters('ws')]"] and len(f.data["parameterFiles"]) == 2
