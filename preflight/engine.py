@@ -601,7 +601,7 @@ def check_document(doc: Document, ctx: ScanContext, rules: list[Rule], in_module
 
 
 def to_finding(r: Rule, doc: Document, issue: Issue, document_at: Callable[[str], Any] | None = None) -> Finding:
-    if doc.format == "bicep" and document_at is not None and (issue.pointer or "_note" in issue.data):
+    if doc.format == "bicep" and document_at is not None and (issue.pointer or issue.bicep_note):
         moved = _in_module(r, doc, issue, document_at)
         if moved is not None:
             return moved
@@ -609,7 +609,6 @@ def to_finding(r: Rule, doc: Document, issue: Issue, document_at: Callable[[str]
         moved = _in_linked_file(r, doc, issue)
         if moved is not None:
             return moved
-    issue.data.pop("_note", None)
     pointer = str(issue.pointer)  # (an Anchor points into the model: never kept in a finding)
     if issue.line is not None:
         line, column = issue.line, issue.column or 1
@@ -665,9 +664,8 @@ def _in_module(r: Rule, doc: Document, issue: Issue, document_at: Callable[[str]
     from .bicep import defined_at, note_defined_at
 
     data = dict(issue.data)
-    note = data.pop("_note", None)
-    if note is not None:  # a construct skipped inside a module (PF010)
-        found = note_defined_at(doc, note, document_at)
+    if issue.bicep_note:  # a construct skipped inside a module (PF010)
+        found = note_defined_at(doc, (issue.line or 1, issue.column or 1, issue.message), document_at)
         if found is None:
             return None
         where, line, column, message = found

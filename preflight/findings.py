@@ -36,6 +36,9 @@ class Issue:
     line: int | None = None
     column: int | None = None
     data: dict[str, Any] = field(default_factory=dict)  # structured evidence (JSON report)
+    # A note the Bicep front end made at this line and column (PF010): when it was made in a
+    # module the file calls, the engine reports it in that module's file, like any finding there.
+    bicep_note: bool = False
 
 
 @dataclass

@@ -200,8 +200,8 @@ def test_a_vault_switched_off_by_default_is_reported_for_the_run_that_switches_i
     path = write(tmp_path / "main.json", switched_vault([]))
     (f,) = findings(path, *ACCESS)
     assert (f.rule, f.severity.name) == ("KV004", "INFO")
-    assert f.message.startswith("Key Vault 'kv' is deployed only when parameter `deployVault` is true (default "
-                                "false); then its access policies are wiped: ")
+    assert f.message == ("Key Vault 'kv' is deployed only when `deployVault` is true (default false), then a "
+                         "redeploy wipes its access policies (KV001)")
     assert f.pointer == "/resources/0/properties/accessPolicies" and f.data["switches"] == ["deployVault"]
     # switched on: the wipe itself (a warning: on the runs where the switch is on)
     assert [(f.rule, f.severity.name) for f in findings(path, *ACCESS, params={"deployVault": True})] == \

@@ -688,14 +688,14 @@ def test_a_finding_names_the_bicep_symbol_and_the_name_as_written(tmp_path):
     (tmp_path / "main.bicep").write_text(textwrap.dedent(NAMED_VAULT.format(default="")))
     [kv] = findings(tmp_path / "main.bicep")
     assert kv.rule == "KV001" and kv.line == 10
-    assert kv.message.startswith("Key Vault `keyVault` ('kv-${suffix}') is deployed")
+    assert kv.message.startswith("Key Vault `keyVault` ('kv-${suffix}') has `accessPolicies: []`")
     assert "parameters(" not in kv.message  # never the ARM expression the compiler emits
 
 
 def test_a_resolved_name_is_shown_beside_the_symbol(tmp_path):
     (tmp_path / "main.bicep").write_text(textwrap.dedent(NAMED_VAULT.format(default=" = 'dev'")))
     [kv] = findings(tmp_path / "main.bicep")
-    assert kv.message.startswith("Key Vault `keyVault` ('kv-dev') is deployed")
+    assert kv.message.startswith("Key Vault `keyVault` ('kv-dev') has `accessPolicies: []`")
 
 
 def test_a_vault_in_a_module_is_named_by_the_modules_symbol(tmp_path):
@@ -703,5 +703,5 @@ def test_a_vault_in_a_module_is_named_by_the_modules_symbol(tmp_path):
     (tmp_path / "main.bicep").write_text("module store 'vault.bicep' = {\n  name: 'store'\n"
                                          "  params: {\n    suffix: 'prod'\n  }\n}\n")
     [kv] = findings(tmp_path / "main.bicep")
-    assert kv.message.startswith("Key Vault `keyVault` ('kv-prod') is deployed")
+    assert kv.message.startswith("Key Vault `keyVault` ('kv-prod') has `accessPolicies: []`")
     assert kv.path.endswith("vault.bicep") and kv.message.endswith("(deployed by main.bicep:1)")

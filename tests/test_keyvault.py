@@ -75,7 +75,8 @@ def test_b_condition_false_in_the_parameter_file_is_nothing():
 def test_b_condition_true_from_the_command_line_is_a_warning_naming_the_switch():
     (f,) = findings(FIXTURES / "spec-b-condition", params={"createKeyVault": True})
     assert f.rule == "KV001" and f.severity == WARNING
-    assert "[parameters('createKeyVault')]" in f.message and "createKeyVault=true (--param)" in f.message
+    assert f.message.endswith("; if createKeyVault=true (--param)")
+    assert f.data["conditions"] == ["[parameters('createKeyVault')]"]  # the condition as written
 
 
 def test_c_symbolic_existing_vault_with_an_add_child_is_nothing():
@@ -133,8 +134,8 @@ def test_linked_template_reported_in_the_linked_file_naming_the_deployment_that_
 def test_guarded_by_a_parameter_default_is_a_warning_naming_the_value():
     (f,) = findings(FIXTURES / "guarded-condition")
     assert f.severity == WARNING
-    assert "[equals(parameters('keyVaultOption'), 'new')]" in f.message
-    assert "keyVaultOption=new (its default)" in f.message
+    assert f.data["conditions"] == ["[equals(parameters('keyVaultOption'), 'new')]"]
+    assert f.message.endswith("; if keyVaultOption=new (its default)")
     assert findings(FIXTURES / "guarded-condition", params={"keyVaultOption": "existing"}) == []
 
 
@@ -166,7 +167,7 @@ def test_policies_from_a_parameter_defaulting_to_empty_are_kv001(tmp_path):
                           parameters={"policies": {"type": "array", "defaultValue": []}})
     (f,) = findings(path)
     assert (f.rule, f.severity) == ("KV001", ERROR)
-    assert "`[parameters('policies')]`, which evaluates to []" in f.message
+    assert "has `accessPolicies` `[parameters('policies')]` = []" in f.message
     one = [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["get"]}}]
     assert [(f.rule, f.severity) for f in findings(path, params={"policies": one})] == [("KV003", WARNING)]
 
@@ -245,7 +246,8 @@ def test_one_finding_across_parameter_files_naming_them(tmp_path):
             {"parameters": {"n": {"value": f"kv-{env}"}}}))
     (f,) = findings(path)
     assert "`[parameters('n')]` ('kv-default', 'kv-dev', 'kv-prod')" in f.message
-    assert f.message.endswith("(with the defaults, parameter files azuredeploy.parameters.dev.json and 1 more)")
+    # it holds whatever the parameters: the message names no parameter set, the data names them all
+    assert f.message.endswith("a redeploy wipes its access policies") and f.data["defaults"] is True
     assert f.data["parameterFiles"] == [str(tmp_path / "azuredeploy.parameters.dev.json"),
                                         str(tmp_path / "azuredeploy.parameters.prod.json")]
 
@@ -268,7 +270,7 @@ def test_add_operations_are_mentioned_and_listed_in_order(tmp_path):
 def test_unknown_condition_is_a_warning_if_deployed(tmp_path):
     path = write_template(tmp_path, [vault({"accessPolicies": []}, condition="[reference('x').exists]")])
     (f,) = findings(path)
-    assert f.severity == WARNING and "if the vault is deployed" in f.message
+    assert f.severity == WARNING and "; if deployed (`reference(x).exists` is read from Azure" in f.message
 
 
 # ----------------------------------------------------------- the live check's interface
@@ -329,7 +331,7 @@ def test_a_list_that_grants_the_workspace_identity_does_not_claim_the_workspace_
     other = dict(granted, objectId="00000000-0000-0000-0000-000000000001")
     path = write_template(tmp_path, [vault({"accessPolicies": [other]}), _workspace()])
     (f,) = findings(path)
-    assert "Azure ML workspace 'mlw' loses access to its secrets" in f.message
+    assert f.message.endswith("; Azure ML workspace 'mlw' loses access")
 
 
 def test_a_workspace_using_another_vault_is_not_mentioned(tmp_path):
@@ -345,3 +347,28 @@ def test_copies_of_one_vault_are_one_finding(tmp_path):
     (f,) = findings(path)
     assert "`[concat('kv-', copyIndex())]` ('kv-0', 'kv-1')" in f.message
     assert [kv.name for kv in vaults_of(path)] == ["kv-0", "kv-1"]
+
+
+def test_every_kv_message_is_one_short_line():
+    """A message names the vault and the value that is wrong; the explanation is in the rule's
+    documentation, so the first line stays short even with caveats and parameter files."""
+    root = FIXTURES.parent
+    found = [f for f in scan([str(root / "arm"), str(root / "bicep"), str(root / "demo")], Options()).findings
+             if f.rule.startswith("KV")]
+    assert {"KV001", "KV002", "KV003", "KV004", "KV005", "KV015", "KV017", "KV019"} <= {f.rule for f in found}
+    long = [(f.rule, f.path, f.message) for f in found if len(f.message.split("\n")[0]) > 160]
+    assert long == []
+    assert all(f.fix is None or ("\n" not in f.fix and len(f.fix) <= 160) for f in found)
+
+
+def test_a_workspace_named_differently_by_the_parameter_files_is_named_once_with_either_name(tmp_path):
+    workspace = dict(_workspace(), name="[parameters('ws')]")
+    path = write_template(tmp_path, [vault({"accessPolicies": []}), workspace],
+                          parameters={"ws": {"type": "string"}})
+    for env in ("dev", "prod"):
+        (tmp_path / f"azuredeploy.parameters.{env}.json").write_text(json.dumps(
+            {"parameters": {"ws": {"value": f"mlw-{env}"}}}))
+    (f,) = findings(path)
+    assert f.rule == "KV001" and f.message.endswith("; Azure ML workspace 'mlw-dev' or 'mlw-prod' loses access")
+    # the data is the first parameter set's: the defaults, where the name is not known offline
+    assert f.data["workspaces"] == ["[parameters('ws')]"] and len(f.data["parameterFiles"]) == 2

@@ -155,4 +155,4 @@ def test_settings_of_a_vault_that_is_not_deployed_are_not_reported(tmp_path):
 def test_unknown_deployment_caps_errors_at_warning(tmp_path):
     (f,) = check(tmp_path, "KV009", {"enablePurgeProtection": False}, condition="[parameters('c')]",
                  parameters={"c": {"type": "bool"}})
-    assert f.severity == WARNING and "if the vault is deployed" in f.message
+    assert f.severity == WARNING and "; if deployed (parameter 'c' has no value" in f.message

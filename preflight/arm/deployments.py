@@ -48,8 +48,12 @@ class Guard:
     document: Any
     uses: tuple[ParamUse, ...]  # the root parameters it read, with their values and sources
 
+    def values(self) -> str:
+        """The parameter values the condition reads, with where each comes from."""
+        return ", ".join(f"{u.name}={describe(u.value, 60)!s} ({_source_text(u)})" for u in self.uses)
+
     def describe(self) -> str:
-        values = ", ".join(f"{u.name}={describe(u.value, 60)!s} ({_source_text(u)})" for u in self.uses)
+        values = self.values()
         return f"`{self.text}` ({values})" if values else f"`{self.text}`"
 
 

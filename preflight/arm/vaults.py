@@ -42,6 +42,7 @@ RBAC_DEFAULT_API = "2026-02-01"
 MINIMUM_API = RBAC_DEFAULT_API
 RETIREMENT_DAY = datetime.date(2027, 2, 27)
 KEYVAULT_NAMESPACE = "microsoft.keyvault/"
+SHORT_NAME = 40  # characters of a name expression a message shows
 
 
 @dataclass
@@ -558,15 +559,20 @@ class RetiringApi:
 
     @property
     def display_name(self) -> str:
-        """`'kv-prod'`, or the name expression (from Bicep, the resource's symbol) with the names it
-        resolves to."""
-        written = self.resource.decl.name
-        if isinstance(written, str) and not written.startswith("[") and self.names == [written]:
-            return f"'{written}'"
-        resolved = f" ({', '.join(repr(n) for n in self.names[:5])}{', ...' if len(self.names) > 5 else ''})" \
-            if self.names else ""
+        """In ARM, the name when one is known (`'kv-prod'`), else the name expression (a long one
+        cut short) with the names it resolves to; from Bicep, the resource's symbol with them."""
         bicep = self.resource.bicep_symbol  # from Bicep: the resource's symbol, in the file's own terms
-        return f"`{bicep[0] if bicep is not None else self.resource.name_text}`{resolved}"
+        if bicep is None and len(self.names) == 1:
+            return f"'{self.names[0]}'"  # the expression is at the finding's location
+        resolved = f" ({', '.join(repr(n) for n in self.names[:3])}{', ...' if len(self.names) > 3 else ''})" \
+            if self.names else ""
+        written = bicep[0] if bicep is not None else self.resource.name_text
+        return f"`{written if len(written) <= SHORT_NAME else written[:SHORT_NAME - 1] + '…'}`{resolved}"
+
+    @property
+    def short_type(self) -> str:
+        """The type without its namespace (`vaults/secrets`)."""
+        return self.type[len(KEYVAULT_NAMESPACE):] if self.type.lower().startswith(KEYVAULT_NAMESPACE) else self.type
 
     @property
     def declaration(self) -> Any:

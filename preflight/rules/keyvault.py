@@ -1,27 +1,28 @@
 """KV: Key Vaults in ARM templates: what a redeploy does to access policies, and
 vault settings Azure rejects or that weaken the vault.
 
-Every rule reads `preflight.arm.vaults.vault_deployments`, the evaluated vaults under each
-parameter set; a finding that holds under several parameter files is reported once, naming
-them. Nothing is reported from a value that cannot be evaluated, except by KV004, whose job is
-to say what is unknown and how to supply it.
+Every rule reads the evaluated vaults under each parameter set (`preflight.arm.vaults`; the
+access-policy rules KV001-KV006 read what a redeploy does to them, `preflight.arm.vault_access`);
+a finding that holds under several parameter files is reported once, naming them. Nothing is
+reported from a value that cannot be evaluated, except by KV004, whose job is to say what is
+unknown and how to supply it. A message names the vault and the value that is wrong in one
+line; why it matters is in the rule's documentation (`preflight rule KV001`).
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator
 
-from preflight.arm.deployments import DeployedResource, parameter_sets_of, template_of
+from preflight.arm.deployments import MAX_INSTANCES, DeployedResource, Guard, parameter_sets_of, template_of
 from preflight.arm.template import ABSENT
-from preflight.arm.values import (PARAMETER, PLACEHOLDER, SECRET, ResourceRef, RuntimeValue, Unknown, describe,
-                                  key_of, same_text)
-from preflight.arm.deployments import MAX_INSTANCES
-from preflight.arm.vaults import (MINIMUM_API, RETIREMENT_DAY, WORKSPACES, VaultDeployment,
-                                  keyvault_reads, retiring_api_versions, switched_off_vaults,
-                                  vault_deployments, vaults_not_checked)
+from preflight.arm.values import Unknown, describe, key_of, same_text
+from preflight.arm.vault_access import (MISSING, PRESERVED, REPLACED, UNDETERMINED, WIPED, AccessOutcome, Doubts,
+                                        access_outcomes, switched_on_outcomes)
+from preflight.arm.vaults import (MINIMUM_API, RETIREMENT_DAY, SHORT_NAME, VaultDeployment, keyvault_reads,
+                                  retiring_api_versions, vault_deployments, vaults_not_checked)
 from preflight.clock import today_for
 from preflight.documents import Document, Kind
 from preflight.contract import ERROR, INFO, WARNING, Context, Issue, rule
@@ -34,45 +35,116 @@ FIXES = "use Azure RBAC (`enableRbacAuthorization: true`) or grant with `accessP
 # ---------------------------------------------------------------------------------- helpers
 
 DEFAULTS = None  # the label of the evaluation with the template's own default values
+SHORT = SHORT_NAME  # characters of a name expression a message shows (the location points at the rest)
 
 
-def slot(name: str) -> str:
-    """A marker for a value that may differ between parameter sets (a resolved vault name):
-    `report_once` renders it once the findings of every set are merged."""
-    return f"\x00{name}\x00"
+@dataclass
+class VaultIssue:
+    """A finding about one vault under one parameter set, before `report_once` merges the sets.
+    The message is `Key Vault <name><where><claim>`, then the workspaces that lose access,
+    `after`, and the caveats. What may differ between the parameter sets of one finding (the
+    vault's resolved name, the workspaces' names, the parameter values its condition reads) is
+    kept as objects and worded once the sets are merged."""
+
+    vault: VaultDeployment
+    pointer: str
+    claim: str  # what is wrong, right after the vault's name (" has ...", ": `sku.name` is ...")
+    fix: str | None = None
+    severity: Severity | None = None  # None: the rule's default
+    data: dict[str, Any] = field(default_factory=dict)
+    losing: list[DeployedResource] = field(default_factory=list)  # Azure ML workspaces that lose access
+    after: str = ""
+    guards: list[Guard] = field(default_factory=list)  # the caveat: deployed on runs where these hold
+    caveats: list[str] = field(default_factory=list)  # the other caveats, worded
+    needs_input: bool = False  # depends on a value only parameter files supply
+
+    @property
+    def label(self) -> str | None:
+        return self.vault.parameter_file
+
+    def key(self) -> tuple:
+        """What makes two parameter sets' findings one."""
+        if not self.losing:
+            workspaces: Any = ()
+        elif len(self.losing) == len(self.vault.workspaces):
+            workspaces = "all"  # named from every set's names
+        else:
+            workspaces = tuple(_ws_display(w) for w in self.losing)
+        return (self.pointer, self.severity, where(self.vault), self.claim, workspaces, self.after,
+                bool(self.guards), tuple(self.caveats))
+
+    def merged(self, group: list[VaultIssue]) -> Issue:
+        """The finding of a group of equal keys, naming what differs between them."""
+        name = _merged_name([_vault_display(m.vault) for m in group], _vault_expression(self.vault))
+        if self.vault.resource.bicep_symbol is not None:
+            shown = list(dict.fromkeys(m.vault.shown_name for m in group))
+            name = f"`{self.vault.resource.bicep_symbol[0]}` ({', '.join(shown)})"
+        message = f"Key Vault {name}{where(self.vault)}{self.claim}"
+        if self.losing:
+            message += "; " + _losing_text(group if len(self.losing) == len(self.vault.workspaces) else [self])
+        message += self.after
+        notes = list(self.caveats)
+        if self.guards:
+            runs = list(dict.fromkeys("; ".join(g.values() or f"`{_short(g.text)}` true" for g in m.guards)
+                                      for m in group))
+            notes.insert(0, f"if {'; or '.join(runs)}")
+        if notes:
+            message += "; " + "; ".join(notes)
+        return Issue(self.pointer, message, fix=self.fix, severity=self.severity, data=self.data)
 
 
-VAULT, WORKSPACE, GUARD = slot("vault"), slot("workspace"), slot("guard")
+def _losing_text(group: list[VaultIssue]) -> str:
+    """The Azure ML workspaces that lose access, by the names they resolve to (in the JSON data,
+    as written when not known offline)."""
+    losing = group[0].losing
+    names = list(dict.fromkeys(w.name for m in group for w in m.losing if isinstance(w.name, str)))
+    many = len(losing) > 1
+    either = " or " if len(losing) == 1 else ", "  # one workspace named differently by the parameter sets
+    shown = f" {either.join(repr(n) for n in names)}" if len(names) >= len(losing) else ""
+    which = f"{'its' if not shown else ''} Azure ML workspace{'s' if many else ''}".strip()
+    return f"{which}{shown} lose{'' if many else 's'} access"
 
 
-def report_once(doc: Document, ctx: Context, candidates: Iterable[tuple[Issue, str | None]],
-                defaults_alone: bool = True) -> Iterator[Issue]:
+Candidate = tuple[Issue, "str | None"]
+
+
+def report_once(doc: Document, ctx: Context, candidates: Iterable[Candidate | VaultIssue],
+                defaults_alone: bool = True, name_every_set: bool = True) -> Iterator[Issue]:
     """Merge the same finding from several parameter sets into one that names them. With
     `defaults_alone=False`, a finding that holds only under the template's defaults is dropped
-    when parameter files exist (for findings about values the files supply)."""
-    with_files = any(s.label is not None for s in parameter_sets_of(doc, ctx))  # (the evaluations' labels)
-    groups: dict[tuple, tuple[Issue, list[str | None], list[dict]]] = {}
-    for issue, label in candidates:
-        if with_files and label is DEFAULTS and issue.data.get("_needs_input"):
-            continue  # depends on a value only the parameter files supply
-        key = (issue.pointer, issue.message, issue.severity)
-        if key not in groups:
-            groups[key] = (issue, [], [])
-        if label not in groups[key][1]:
-            groups[key][1].append(label)
-        groups[key][2].append(issue.data.get("_slots", {}))
-    for issue, labels, slots in groups.values():
-        data = {k: v for k, v in issue.data.items() if k not in ("_slots", "_needs_input")}
-        message = _render_slots(issue.message, slots)
+    when parameter files exist (for findings about values the files supply). With
+    `name_every_set=False`, a finding that holds under every parameter set names none (they
+    are in its data all the same)."""
+    every = [s.label for s in parameter_sets_of(doc, ctx)]  # (the evaluations' labels)
+    with_files = any(label is not None for label in every)
+    groups: dict[tuple, tuple[list, list[str | None]]] = {}
+    for candidate in candidates:
+        if isinstance(candidate, VaultIssue):
+            if with_files and candidate.label is DEFAULTS and candidate.needs_input:
+                continue  # depends on a value only the parameter files supply
+            key: tuple = ("vault",) + candidate.key()
+            label = candidate.label
+        else:
+            issue, label = candidate
+            key = (issue.pointer, issue.message, issue.severity)
+        members, labels = groups.setdefault(key, ([], []))
+        members.append(candidate)
+        if label not in labels:
+            labels.append(label)
+    for members, labels in groups.values():
+        first = members[0]
+        issue = first.merged(members) if isinstance(first, VaultIssue) else first[0]
+        message, data = issue.message, dict(issue.data)
         if with_files:
             if labels == [DEFAULTS] and not defaults_alone:
                 continue
             files = [label for label in labels if label is not None]
-            shown = _short(files[0], doc) + (f" and {len(files) - 1} more" if len(files) > 1 else "") \
+            shown = _short_path(files[0], doc) + (f" and {len(files) - 1} more" if len(files) > 1 else "") \
                 if files else ""  # every file is named in data["parameterFiles"]
             names = (["the defaults"] if DEFAULTS in labels else []) + \
                 ([f"parameter file{'s' if len(files) > 1 else ''} {shown}"] if shown else [])
-            message = f"{message} (with {', '.join(names)})"
+            if name_every_set or set(labels) != set(every):
+                message = f"{message} (with {', '.join(names)})"
             data.update(parameterFiles=files, defaults=DEFAULTS in labels)
         secrets = secure_values(doc, ctx)
         yield replace(issue, message=tidy(message, secrets, MAX_WORD), data=tidy(data, secrets),
@@ -150,33 +222,37 @@ def _mask_cut(text: str, secrets: list[str]) -> str:
     return text
 
 
-def _short(path: str, doc: Document) -> str:
+def _short_path(path: str, doc: Document) -> str:
     """A parameter file's name alone when it sits beside the template (the usual case)."""
     if os.path.dirname(os.path.normpath(path)) == os.path.dirname(os.path.normpath(doc.path)):
         return os.path.basename(path)
     return path
 
 
-def _render_slots(message: str, slots: list[dict]) -> str:
-    for name in dict.fromkeys(re.findall(r"\x00(\w+)\x00", message)):
-        values = [s[name] for s in slots if name in s]
-        if not values:
-            text = ""
-        elif values[0][0] == "name" and len(values[0]) > 3:  # a Bicep symbol and its names
-            shown = list(dict.fromkeys(v[1] for v in values))
-            text = f"`{values[0][3]}` ({', '.join(shown)})"
-        elif values[0][0] == "name":
-            shown = list(dict.fromkeys(v[1] for v in values))
-            expression = values[0][2]
-            if len(shown) == 1:
-                text = shown[0]
-            else:
-                resolved = [x for x in shown if x != expression]
-                text = f"{expression} ({', '.join(resolved)})" if resolved else expression
-        else:
-            text = "; or ".join(dict.fromkeys(v[1] for v in values))
-        message = message.replace(slot(name), text)
-    return message
+def _short(text: str, limit: int = SHORT) -> str:
+    """A name expression as a message shows it: at most `limit` characters."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _merged_name(shown: list[str], expression: str) -> str:
+    """One name for what several parameter sets (or copies) name: the name when it is the only
+    one known, else the expression with the names it resolves to."""
+    resolved = [x for x in dict.fromkeys(shown) if x != expression]
+    if len(resolved) == 1:
+        return resolved[0]
+    return f"{expression} ({', '.join(resolved)})" if resolved else expression
+
+
+def _vault_display(v: VaultDeployment) -> str:
+    return f"'{v.name}'" if v.name is not None else _vault_expression(v)
+
+
+def _vault_expression(v: VaultDeployment) -> str:
+    return f"`{_short(v.name_expression)}`"
+
+
+def _ws_display(ws: DeployedResource) -> str:
+    return f"'{ws.name}'" if isinstance(ws.name, str) else f"`{_short(ws.name_text)}`"
 
 
 def deployed(vaults: list[VaultDeployment]) -> Iterator[VaultDeployment]:
@@ -187,30 +263,10 @@ def deployed(vaults: list[VaultDeployment]) -> Iterator[VaultDeployment]:
 
 def vault_data(v: VaultDeployment, **extra: Any) -> dict[str, Any]:
     data: dict[str, Any] = {"vault": v.name if v.name is not None else v.name_expression, "apiVersion":
-            v.api_version if isinstance(v.api_version, str) else None, "branch": v.branch,
-            "deployment": v.status.state}
+                            v.api_version if isinstance(v.api_version, str) else None, "branch": v.branch,
+                            "deployment": v.status.state}
     data.update(extra)
-    workspaces = v.workspaces
-    data["_slots"] = {
-        "vault": _vault_slot(v),
-        "workspace": ("name", ", ".join(_ws_display(w) for w in workspaces),
-                      ", ".join(f"`{w.name_text}`" for w in workspaces)),
-        "guard": ("text", "; ".join(g.describe() for g in v.status.guards)),
-    }
     return data
-
-
-def _vault_slot(v: VaultDeployment) -> tuple:
-    """How a message names the vault: ("name", shown, expression[, Bicep symbol]). A vault
-    compiled from Bicep is named by its symbol, with the name(s) it gets (`keyVault` ('kv-a'))."""
-    bicep = v.resource.bicep_symbol
-    if bicep is not None:
-        return ("name", v.shown_name, bicep[1], bicep[0])
-    return ("name", v.display_name, f"`{v.name_expression}`")
-
-
-def _ws_display(ws: Any) -> str:
-    return f"'{ws.name}'" if isinstance(ws.name, str) else f"`{ws.name_text}`"
 
 
 def where(v: VaultDeployment) -> str:
@@ -228,81 +284,45 @@ def origin(resource: DeployedResource) -> str:
     if not source:
         return " (declared in a linked template)"
     shown = os.path.relpath(source, os.path.dirname(resource.evaluation.document.abspath))
-    return f" (declared in {shown}, linked from here)"
+    return f" (declared in {shown})"
 
 
-@dataclass
-class Uncertainty:
-    """Why a finding about a vault can only be a warning: the caveats, worded for messages.
-    `needs_input`: some caveat is a parameter without a value."""
-
-    notes: list[str]
-    needs_input: bool = False
-
-    def severity(self, default: Severity) -> Severity:
-        return min(default, WARNING) if self.notes else default
-
-    def text(self) -> str:
-        return ("; " + "; ".join(self.notes)) if self.notes else ""
-
-
-def needs_input(value: Any) -> bool:
-    return isinstance(value, Unknown) and any(kind == PARAMETER for kind, _ in value.needs)
-
-
-def uncertainty(v: VaultDeployment) -> Uncertainty:
+def caveats_of(doubts: Doubts) -> list[str]:
+    """The caveats of an access-policy finding, but the condition's (worded when merged)."""
     notes = []
-    status = v.status
-    missing = needs_input(status.unknown) or needs_input(v.enable_rbac_authorization) or \
-        needs_input(v.create_mode)
-    if status.state == "guarded":
-        notes.append(f"on runs where its condition holds: {GUARD}")
-    elif status.state == "unknown":
-        cause = status.unknown.reason if status.unknown is not None else "it cannot be evaluated"
-        notes.append(f"if the vault is deployed ({cause})")
-    rbac = v.enable_rbac_authorization
-    if isinstance(rbac, Unknown):
-        notes.append(f"unless `enableRbacAuthorization` is true ({rbac.reason})")
-    elif v.rbac_implicit:
-        notes.append(f"if it exists in access-policy mode (apiVersion {v.api_version} creates new vaults with RBAC)")
-    return Uncertainty(notes, missing)
+    if doubts.deployment_unknown:
+        notes.append(f"if deployed ({doubts.deployment_unknown})")
+    if doubts.rbac_unknown:
+        notes.append(f"unless `enableRbacAuthorization` is true ({doubts.rbac_unknown})")
+    elif doubts.rbac_default_api:
+        notes.append(f"if it exists in access-policy mode (new vaults use RBAC at {doubts.rbac_default_api})")
+    if doubts.create_mode_unknown:
+        notes.append(f"unless `createMode` is 'recover' ({doubts.create_mode_unknown})")
+    return notes
+
+
+def capped(severity: Severity, doubts: Any) -> Severity:
+    """A finding with doubts is at most a warning."""
+    return min(severity, WARNING) if doubts else severity
+
+
+def access_issue(o: AccessOutcome, pointer: str, claim: str, fix: str, severity: Severity | None = None,
+                 workspaces: bool = True, after: str = "", caveats: bool = True, **data: Any) -> VaultIssue:
+    """The finding about an access-policy outcome, with its doubts as caveats."""
+    v = o.vault
+    extra = dict(data, conditions=[g.text for g in o.doubts.guards]) if caveats and o.doubts.guards else data
+    if workspaces and o.losing:
+        extra = dict(extra, workspaces=[w.name if isinstance(w.name, str) else w.name_text for w in o.losing])
+    return VaultIssue(v, pointer, claim, fix, severity, vault_data(v, **extra),
+                      losing=o.losing if workspaces else [], after=after,
+                      guards=o.doubts.guards if caveats else [], caveats=caveats_of(o.doubts) if caveats else [],
+                      needs_input=o.doubts.needs_input)
 
 
 def describe_raw(v: VaultDeployment, path: str) -> str:
     from preflight.arm.evaluator import expression_text
     raw = v.resource.raw(path)
     return "" if raw is ABSENT else expression_text(raw)
-
-
-def workspace_note(v: VaultDeployment, policies: Any = None) -> str:
-    """The Azure ML workspaces in this template that use the vault and lose their access."""
-    losing = [ws for ws in v.workspaces if not (isinstance(policies, list) and _grants_workspace(policies, ws))]
-    if not losing:
-        return ""
-    which = "workspace" if len(losing) == 1 else "workspaces"
-    shown = WORKSPACE if len(losing) == len(v.workspaces) else ", ".join(_ws_display(w) for w in losing)
-    return f"; Azure ML {which} {shown} {'loses' if len(losing) == 1 else 'lose'} access to its secrets"
-
-
-def _grants_workspace(policies: list, ws: Any) -> bool:
-    """A policy whose objectId is read from this workspace (`reference(ws).identity.principalId`)."""
-    for p in policies:
-        oid = p.get("objectId") if isinstance(p, dict) else None
-        if isinstance(oid, RuntimeValue):
-            target = oid.target
-            if isinstance(target, ResourceRef) and isinstance(target.type, str) \
-                    and target.type.lower() == WORKSPACES.lower() and same_text(target.name, ws.name) is not False:
-                return True
-            if isinstance(target, str) and same_text(target.rsplit("/", 1)[-1], ws.name) is True:
-                return True
-    return False
-
-
-def operations_note(v: VaultDeployment) -> str:
-    adds = [op for op in v.operations if op.kind == "add"]
-    if not adds:
-        return ""
-    return f"; its {len(adds)} `accessPolicies/add` re-grant only their own principals"
 
 
 def how_empty(v: VaultDeployment) -> str:
@@ -312,124 +332,15 @@ def how_empty(v: VaultDeployment) -> str:
         return "`accessPolicies: []`"
     if raw is ABSENT:
         return "an `accessPolicies` copy loop with no elements"
-    return f"`accessPolicies` = `{describe_raw(v, 'properties/accessPolicies')}`, which evaluates to []"
+    if v.resource.bicep_symbol is not None:  # the compiled expression is not the file's text
+        return "`accessPolicies` evaluating to []"
+    return f"`accessPolicies` `{_short(describe_raw(v, 'properties/accessPolicies'))}` = []"
 
 
-def verdicts(doc: Document, ctx: Context) -> list[tuple[str, Issue, str | None]]:
-    """(rule id, issue, parameter file) for KV001-KV006, computed once per document."""
-    if "kv.verdicts" not in doc.cache:
-        doc.cache["kv.verdicts"] = list(_verdicts(vault_deployments(doc, ctx))) + list(_switched_off(doc, ctx))
-    return doc.cache["kv.verdicts"]
-
-
-def _switched_off(doc: Document, ctx: Context) -> Iterator[tuple[str, Issue, str | None]]:
-    """KV004 (info) for a vault that a `bool` parameter at its default `false` keeps out of the
-    deployment, when a run that passes `true` would wipe its access policies (KV001/KV002)."""
-    for off in switched_off_vaults(doc, ctx):
-        on = off.switched_on
-        caveats = uncertainty(on)
-        caveats.notes = [note for note in caveats.notes if GUARD not in note]  # the switch: said below
-        wipes = [issue for rule_id, issue in _verdict(on, caveats) if rule_id in ("KV001", "KV002")]
-        if not wipes:
-            continue
-        names = " and ".join(f"`{name}`" for name in off.switches)
-        plural = len(off.switches) > 1
-        msg = (f"Key Vault {VAULT}{where(off.vault)} is deployed only when parameter{'s' if plural else ''} {names} "
-               f"{'are' if plural else 'is'} true (default false); then its access policies are wiped: "
-               f"{wipes[0].message}")
-        data = dict(wipes[0].data, switches=off.switches)
-        yield "KV004", Issue(off.vault.pointer_of("properties/accessPolicies"), msg,
-                             fix=f"before passing {names} true: {wipes[0].fix}", severity=INFO, data=data), \
-            off.vault.parameter_file
-
-
-def _verdicts(vaults: list[VaultDeployment]) -> Iterator[tuple[str, Issue, str | None]]:
-    for v in deployed(vaults):
-        if v.branch == "rbac":
-            continue
-        caveats = uncertainty(v)
-        for rule_id, issue in _verdict(v, caveats):
-            if caveats.needs_input:
-                issue.data["_needs_input"] = True
-            yield rule_id, issue, v.parameter_file
-
-
-def _verdict(v: VaultDeployment, caveats: Uncertainty) -> Iterator[tuple[str, Issue]]:
-    """The access-policy finding for one deployed vault not in RBAC mode (the decision procedure
-    of `preflight.arm.vaults`)."""
-    pointer = v.pointer_of("properties/accessPolicies")
-    if v.branch == "preserving":
-        if v.preserving_how == "reference":
-            msg = (f"Key Vault {VAULT}{where(v)} re-applies its live access policies "
-                   f"(`reference(...).accessPolicies`): a redeploy keeps them, but the deployment fails "
-                   f"while the vault does not exist yet; keep the switch that skips the read on a first deployment")
-        else:
-            msg = (f"Key Vault {VAULT}{where(v)} keeps its access policies through `createMode: recover` with "
-                   f"null `accessPolicies`: this works only while the vault exists (or is soft-deleted); "
-                   f"`recover` on a new vault fails")
-        yield "KV005", Issue(pointer, msg, fix="prefer RBAC (`enableRbacAuthorization: true`) or "
-                             "`accessPolicies/add` resources", data=vault_data(v, how=v.preserving_how))
-        return
-    if v.branch == "declared":
-        policies = v.policies or []
-        mode = v.create_mode
-        if isinstance(mode, str) and mode.lower() == "recover" and policies:
-            yield "KV006", Issue(
-                pointer, f"Key Vault {VAULT}{where(v)} is recovered (`createMode: recover`) with a literal "
-                f"`accessPolicies` list: recovery replaces the recovered vault's policies with these "
-                f"{len(policies)}", fix="recover with `accessPolicies` null (omitted) to keep the recovered "
-                "list, and grant with `accessPolicies/add` resources",
-                data=vault_data(v, policies=len(policies)))
-        if not policies:
-            msg = (f"Key Vault {VAULT}{where(v)} is deployed with {how_empty(v)}: every redeploy removes all its "
-                   f"access policies{workspace_note(v)}{operations_note(v)}{caveats.text()}")
-            yield "KV001", Issue(pointer, msg, fix=FIXES, severity=caveats.severity(ERROR),
-                                 data=vault_data(v))
-        else:
-            count = f"{len(policies)} access polic{'y' if len(policies) == 1 else 'ies'}"
-            msg = (f"Key Vault {VAULT}{where(v)} declares {count}: a redeploy removes any other access policy"
-                   f"{workspace_note(v, policies)}{caveats.text()}")
-            yield "KV003", Issue(pointer, msg, fix=FIXES + ", or list every principal here", severity=WARNING,
-                                 data=vault_data(v, policies=len(policies)))
-        return
-    if v.branch == "missing":
-        mode = v.create_mode
-        if isinstance(mode, Unknown):
-            caveats.notes.append(f"unless `createMode` (`{describe_raw(v, 'properties/createMode')}`) is "
-                                 f"'recover': {mode.reason}")
-        null = v.policies_value is None
-        what = "`accessPolicies` is null" if null else "has no `accessPolicies`"
-        msg = (f"Key Vault {VAULT}{where(v)} {what} and `createMode` is not 'recover': Azure rejects it, or a "
-               f"redeploy removes all its access policies{workspace_note(v)}{caveats.text()}")
-        pointer = v.pointer_of("properties")
-        yield "KV002", Issue(pointer, msg, fix="declare `accessPolicies`, or " + FIXES,
-                             severity=caveats.severity(ERROR), data=vault_data(v))
-        return
-    # unknown
-    value = v.policies_value
-    if v.policies_nonempty:
-        msg = (f"Key Vault {VAULT}{where(v)} declares access policies (not all known offline): a redeploy removes "
-               f"any other access policy{workspace_note(v)}{caveats.text()}")
-        yield "KV003", Issue(pointer, msg, fix=FIXES, severity=WARNING, data=vault_data(v))
-        return
-    if isinstance(value, Unknown):
-        reason = value.reason
-        resolvable = any(kind in (PARAMETER, SECRET, PLACEHOLDER) for kind, _ in value.needs)
-        caveats.needs_input = caveats.needs_input or needs_input(value)
-    else:
-        reason = f"it is a {type(value).__name__}, not an array"
-        resolvable = False
-    expr = describe_raw(v, "properties/accessPolicies") or "its accessPolicies copy loop"
-    msg = (f"Key Vault {VAULT}{where(v)}: `accessPolicies` (`{expr}`) is not known offline ({reason}); if it is "
-           f"empty, every redeploy removes all its access policies{workspace_note(v)}{caveats.text()}")
-    yield "KV004", Issue(pointer, msg, fix="pass the missing values (`--param NAME=VALUE` or a parameter file) "
-                         "or check the live vault with `--live`",
-                         severity=WARNING if resolvable else INFO, data=vault_data(v))
-
-
-def _emit(rule_id: str, doc: Document, ctx: Context) -> Iterator[Issue]:
-    yield from report_once(doc, ctx, ((issue, label) for rid, issue, label in verdicts(doc, ctx) if rid == rule_id),
-                           defaults_alone=rule_id != "KV004")
+def _outcomes(doc: Document, ctx: Context, effect: str) -> Iterator[AccessOutcome]:
+    for o in access_outcomes(doc, ctx):
+        if o.effect == effect:
+            yield o
 
 
 # ---------------------------------------------------------------------- access policies
@@ -454,8 +365,10 @@ def access_policies_wiped(doc: Document, ctx: Context) -> Iterator[Issue]:
     vault in access-policy mode keeps that mode and is still wiped: a warning too.
 
     The message names the vault (its Bicep symbol, or its ARM name), how the list comes to be
-    empty, the Azure ML workspaces of the template that lose access, and the caveats; the
-    finding's JSON `data` holds the vault name, apiVersion, parameter files and callers.
+    empty, the Azure ML workspaces of the template that lose access, and the caveats (the
+    parameter values that deploy it); the finding's JSON `data` holds the vault name,
+    apiVersion, parameter files, callers, the `conditions` it is deployed under and the
+    `workspaces` that lose access.
 
     ## Why it matters
     ARM sends the whole vault on every deployment, and `accessPolicies` is replaced wholesale:
@@ -491,7 +404,13 @@ def access_policies_wiped(doc: Document, ctx: Context) -> Iterator[Issue]:
        `reference(resourceId('Microsoft.KeyVault/vaults', <name>), '2023-07-01').accessPolicies`
        behind an 'exists' parameter.
     """
-    yield from _emit("KV001", doc, ctx)
+    def candidates():
+        for o in _outcomes(doc, ctx, WIPED):
+            adds = f"; its {o.adds} `accessPolicies/add` re-grant only their own principals" if o.adds else ""
+            yield access_issue(o, o.vault.pointer_of("properties/accessPolicies"),
+                               f" has {how_empty(o.vault)}: a redeploy wipes its access policies", FIXES,
+                               capped(ERROR, o.doubts), after=adds)
+    yield from report_once(doc, ctx, candidates(), name_every_set=False)
 
 
 @rule("KV002", "keyvault-access-policies-missing", ERROR, reads=Kind.ARM_TEMPLATE,
@@ -525,7 +444,14 @@ def access_policies_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
     explicitly and grant additional principals with `vaults/accessPolicies` `add` resources
     (the options in order of robustness are under KV001).
     """
-    yield from _emit("KV002", doc, ctx)
+    def candidates():
+        for o in _outcomes(doc, ctx, MISSING):
+            what = "`accessPolicies` null" if o.vault.policies_value is None else "no `accessPolicies`"
+            yield access_issue(o, o.vault.pointer_of("properties"),
+                               f" has {what} and `createMode` is not 'recover': Azure rejects it, or a redeploy "
+                               "wipes its access policies", "declare `accessPolicies`, or " + FIXES,
+                               capped(ERROR, o.doubts))
+    yield from report_once(doc, ctx, candidates(), name_every_set=False)
 
 
 @rule("KV003", "keyvault-access-policies-replaced", WARNING, reads=Kind.ARM_TEMPLATE,
@@ -555,7 +481,17 @@ def access_policies_replaced(doc: Document, ctx: Context) -> Iterator[Issue]:
     into `Microsoft.KeyVault/vaults/accessPolicies` resources named `add`, which never remove
     other principals (the options in order of robustness are under KV001).
     """
-    yield from _emit("KV003", doc, ctx)
+    def candidates():
+        for o in _outcomes(doc, ctx, REPLACED):
+            pointer = o.vault.pointer_of("properties/accessPolicies")
+            if o.policies is None:  # not all known offline, but surely not empty
+                yield access_issue(o, pointer, " declares access policies (not all known offline): a redeploy "
+                                   "removes any other", FIXES, WARNING)
+            else:
+                count = f"{o.policies} access polic{'y' if o.policies == 1 else 'ies'}"
+                yield access_issue(o, pointer, f" declares {count}: a redeploy removes any other",
+                                   FIXES + ", or list every principal here", WARNING, policies=o.policies)
+    yield from report_once(doc, ctx, candidates(), name_every_set=False)
 
 
 @rule("KV004", "keyvault-access-policies-undetermined", WARNING, reads=Kind.ARM_TEMPLATE,
@@ -588,7 +524,27 @@ def access_policies_undetermined(doc: Document, ctx: Context) -> Iterator[Issue]
     Commit the parameter file the pipeline uses next to the template (`X.parameters.json`),
     pass it with `--parameters FILE`, or give the value with `--param accessPolicies='[...]'`.
     """
-    yield from _emit("KV004", doc, ctx)
+    def candidates():
+        for o in _outcomes(doc, ctx, UNDETERMINED):
+            expr = describe_raw(o.vault, "properties/accessPolicies")
+            shown = ("" if o.vault.resource.bicep_symbol is not None  # compiled: not the file's text
+                     else f" `{_short(expr)}`" if expr else " (a copy loop)")
+            yield access_issue(o, o.vault.pointer_of("properties/accessPolicies"),
+                               f": `accessPolicies`{shown} is not known offline ({o.unknown_reason})",
+                               "pass the missing values (`--param NAME=VALUE` or a parameter file) or check the "
+                               "live vault with `--live`", WARNING if o.resolvable else INFO)
+        for off, o in switched_on_outcomes(doc, ctx):  # deployed when a switch is passed true
+            if o.effect not in (WIPED, MISSING):
+                continue
+            names = " and ".join(f"`{name}`" for name in off.switches)
+            plural = len(off.switches) > 1
+            rule_id, fix = ("KV001", FIXES) if o.effect == WIPED else ("KV002", "declare `accessPolicies`, or " + FIXES)
+            yield VaultIssue(o.vault, off.vault.pointer_of("properties/accessPolicies"),
+                             f" is deployed only when {names} {'are' if plural else 'is'} true (default false), "
+                             f"then a redeploy wipes its access policies ({rule_id})",
+                             f"before passing {names} true: {fix}", INFO,
+                             vault_data(o.vault, switches=off.switches), caveats=caveats_of(o.doubts))
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
     notices = []
     for skipped in vaults_not_checked(doc, ctx):
         count = f"{'at least ' if skipped.at_least else ''}{skipped.count:,}"
@@ -598,7 +554,7 @@ def access_policies_undetermined(doc: Document, ctx: Context) -> Iterator[Issue]
                               "preflight checks each file on its own", severity=INFO,
                               data={"notChecked": skipped.count, "atLeast": skipped.at_least}),
                         skipped.evaluation.label))
-    yield from report_once(doc, ctx, notices)
+    yield from report_once(doc, ctx, notices, name_every_set=False)
 
 
 @rule("KV005", "keyvault-access-policies-preserved", INFO, reads=Kind.ARM_TEMPLATE,
@@ -625,7 +581,17 @@ def access_policies_preserved(doc: Document, ctx: Context) -> Iterator[Issue]:
     Nothing is required. Azure RBAC or `accessPolicies/add` resources are simpler and have no
     first-deployment special case.
     """  # noqa: E501 (the example is one ARM expression, which cannot be wrapped)
-    yield from _emit("KV005", doc, ctx)
+    def candidates():
+        for o in _outcomes(doc, ctx, PRESERVED):
+            how = o.vault.preserving_how
+            claim = (" re-applies its live access policies with `reference()`: this fails until the vault exists"
+                     if how == "reference" else
+                     " keeps its access policies by `createMode: recover` with null `accessPolicies`: this fails "
+                     "on a new vault")
+            yield access_issue(o, o.vault.pointer_of("properties/accessPolicies"), claim,
+                               "prefer RBAC (`enableRbacAuthorization: true`) or `accessPolicies/add` resources",
+                               workspaces=False, caveats=False, how=how)
+    yield from report_once(doc, ctx, candidates(), name_every_set=False)
 
 
 @rule("KV006", "keyvault-recover-replaces-policies", WARNING, reads=Kind.ARM_TEMPLATE,
@@ -648,25 +614,34 @@ def recover_replaces_policies(doc: Document, ctx: Context) -> Iterator[Issue]:
     Omit `accessPolicies` (or set it to null) when recovering, and grant with
     `Microsoft.KeyVault/vaults/accessPolicies` `add` resources.
     """
-    yield from _emit("KV006", doc, ctx)
+    def candidates():
+        for o in access_outcomes(doc, ctx):
+            if o.recovered_with_list:
+                yield access_issue(o, o.vault.pointer_of("properties/accessPolicies"),
+                                   f" is recovered (`createMode: recover`) with {o.policies} literal access "
+                                   "policies: they replace the recovered vault's list",
+                                   "recover with `accessPolicies` null (omitted) to keep the recovered list, and "
+                                   "grant with `accessPolicies/add` resources",
+                                   workspaces=False, caveats=False, policies=o.policies)
+    yield from report_once(doc, ctx, candidates(), name_every_set=False)
 
 
 # --------------------------------------------------------------------------- hygiene rules
 
-def settings(doc: Document, ctx: Context, path: str) -> Iterator[tuple[VaultDeployment, Any, Uncertainty]]:
+def settings(doc: Document, ctx: Context, path: str) -> Iterator[tuple[VaultDeployment, Any, list[str]]]:
     """(vault, known value at `path`, caveats) for deployed vaults where the value is known."""
     for v in deployed(vault_deployments(doc, ctx)):
         value = v.get(path)
         if value is ABSENT or isinstance(value, Unknown):
             continue
-        status_only = Uncertainty([n for n in uncertainty_status(v)])
-        yield v, value, status_only
+        yield v, value, deployment_caveats(v)
 
 
-def uncertainty_status(v: VaultDeployment) -> list[str]:
+def deployment_caveats(v: VaultDeployment) -> list[str]:
+    """The caveat of a finding about a vault whose condition cannot be evaluated."""
     if v.status.state == "unknown":
         cause = v.status.unknown.reason if v.status.unknown is not None else "it cannot be evaluated"
-        return [f"if the vault is deployed: {v.status.reason} ({cause})"]
+        return [f"if deployed ({cause})"]
     return []
 
 
@@ -693,12 +668,11 @@ def soft_delete_disabled(doc: Document, ctx: Context) -> Iterator[Issue]:
     def candidates():
         for v, value, caveats in settings(doc, ctx, "properties/enableSoftDelete"):
             if value is False:
-                yield Issue(v.pointer_of("properties/enableSoftDelete"),
-                            f"Key Vault {VAULT}{where(v)} sets `enableSoftDelete: false`: soft delete can no "
-                            f"longer be turned off, and once on it cannot be reverted{caveats.text()}",
-                            fix="remove `enableSoftDelete` or set it to true", severity=caveats.severity(ERROR),
-                            data=vault_data(v)), v.parameter_file
-    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+                yield VaultIssue(v, v.pointer_of("properties/enableSoftDelete"),
+                                 " sets `enableSoftDelete: false`: soft delete can no longer be turned off",
+                                 "remove `enableSoftDelete` or set it to true", capped(ERROR, caveats),
+                                 vault_data(v), caveats=caveats)
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
 
 
 @rule("KV008", "keyvault-retention-out-of-range", ERROR, reads=Kind.ARM_TEMPLATE,
@@ -728,11 +702,11 @@ def retention_out_of_range(doc: Document, ctx: Context) -> Iterator[Issue]:
                 days = int(value)  # Azure reads a numeric string as the number
             ok = isinstance(days, int) and not isinstance(days, bool) and 7 <= days <= 90
             if not ok:
-                yield Issue(v.pointer_of("properties/softDeleteRetentionInDays"),
-                            f"Key Vault {VAULT}{where(v)} has `softDeleteRetentionInDays` {value!r}: it must "
-                            f"be an integer from 7 to 90{caveats.text()}", fix="use a value from 7 to 90",
-                            severity=caveats.severity(ERROR), data=vault_data(v, value=value)), v.parameter_file
-    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+                yield VaultIssue(v, v.pointer_of("properties/softDeleteRetentionInDays"),
+                                 f" has `softDeleteRetentionInDays` {_short(repr(value))}: it must be an integer "
+                                 "from 7 to 90", "use a value from 7 to 90", capped(ERROR, caveats),
+                                 vault_data(v, value=value), caveats=caveats)
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
 
 
 @rule("KV009", "keyvault-purge-protection-false", ERROR, reads=Kind.ARM_TEMPLATE,
@@ -759,12 +733,11 @@ def purge_protection_false(doc: Document, ctx: Context) -> Iterator[Issue]:
     def candidates():
         for v, value, caveats in settings(doc, ctx, "properties/enablePurgeProtection"):
             if value is False:
-                yield Issue(v.pointer_of("properties/enablePurgeProtection"),
-                            f"Key Vault {VAULT}{where(v)} sets `enablePurgeProtection: false`, which the Key "
-                            f"Vault resource provider does not accept{caveats.text()}",
-                            fix="omit `enablePurgeProtection` (or use null) unless enabling it",
-                            severity=caveats.severity(ERROR), data=vault_data(v)), v.parameter_file
-    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+                yield VaultIssue(v, v.pointer_of("properties/enablePurgeProtection"),
+                                 " sets `enablePurgeProtection: false`, which Azure does not accept",
+                                 "omit `enablePurgeProtection` (or use null) unless enabling it",
+                                 capped(ERROR, caveats), vault_data(v), caveats=caveats)
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
 
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -807,11 +780,9 @@ def tenant_hardcoded(doc: Document, ctx: Context) -> Iterator[Issue]:
     def candidates():
         for v in deployed(vault_deployments(doc, ctx)):
             for pointer, value, what in literal_tenants(v):
-                yield Issue(pointer, f"Key Vault {VAULT}{where(v)}: {what} is the literal tenant id "
-                            f"{value}; the template only works in that tenant",
-                            fix="use `[subscription().tenantId]` or a parameter", data=vault_data(v, tenantId=value)), \
-                    v.parameter_file
-    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+                yield VaultIssue(v, pointer, f": {what} is the literal tenant id {value}: it works only in that tenant",
+                                 "use `[subscription().tenantId]` or a parameter", data=vault_data(v, tenantId=value))
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
 
 
 def known_policies(v: VaultDeployment) -> list[Any]:
@@ -850,12 +821,11 @@ def tenant_mismatch(doc: Document, ctx: Context) -> Iterator[Issue]:
                         and tenant.key == vault_tenant.key:
                     continue
                 if same_text(tenant, vault_tenant) is False:
-                    yield Issue(v.pointer_of(f"properties/accessPolicies/{i}/tenantId"),
-                                f"Key Vault {VAULT}{where(v)}: access policy {i + 1} has tenant "
-                                f"{describe(tenant)}, the vault has tenant {describe(vault_tenant)}",
-                                fix="use the vault's tenant id for every policy",
-                                data=vault_data(v, index=i)), v.parameter_file
-    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+                    yield VaultIssue(v, v.pointer_of(f"properties/accessPolicies/{i}/tenantId"),
+                                     f": access policy {i + 1} has tenant {describe(tenant, SHORT)}, the vault has "
+                                     f"{describe(vault_tenant, SHORT)}", "use the vault's tenant id for every policy",
+                                     data=vault_data(v, index=i))
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
 
 
 def principal_key(entry: Any) -> tuple | None:
@@ -906,14 +876,14 @@ def duplicate_principal(doc: Document, ctx: Context) -> Iterator[Issue]:
                     continue
                 if key in seen:
                     oid = entry.get("objectId") if isinstance(entry, dict) else None
-                    yield Issue(v.pointer_of(f"properties/accessPolicies/{i}"),
-                                f"Key Vault {VAULT}{where(v)}: access policy {i + 1} repeats the principal of "
-                                f"policy {seen[key] + 1} (objectId {describe(oid)})",
-                                fix="merge the two entries' permissions into one",
-                                data=vault_data(v, index=i, first=seen[key])), v.parameter_file
+                    yield VaultIssue(v, v.pointer_of(f"properties/accessPolicies/{i}"),
+                                     f": access policy {i + 1} repeats the principal of policy {seen[key] + 1} "
+                                     f"(objectId {describe(oid, SHORT)})",
+                                     "merge the two entries' permissions into one",
+                                     data=vault_data(v, index=i, first=seen[key]))
                 else:
                     seen[key] = i
-    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
 
 
 MAX_POLICIES = 1024
@@ -942,11 +912,10 @@ def too_many_policies(doc: Document, ctx: Context) -> Iterator[Issue]:
         for v in deployed(vault_deployments(doc, ctx)):
             policies = known_policies(v)
             if len(policies) > MAX_POLICIES:
-                yield Issue(v.pointer_of("properties/accessPolicies"),
-                            f"Key Vault {VAULT}{where(v)} declares {len(policies)} access policies; a vault "
-                            f"holds at most {MAX_POLICIES}", fix="grant Entra ID groups, or use Azure RBAC",
-                            data=vault_data(v, policies=len(policies))), v.parameter_file
-    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+                yield VaultIssue(v, v.pointer_of("properties/accessPolicies"),
+                                 f" declares {len(policies)} access policies; a vault holds at most {MAX_POLICIES}",
+                                 "grant Entra ID groups, or use Azure RBAC", data=vault_data(v, policies=len(policies)))
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
 
 
 @rule("KV014", "keyvault-permission-all", WARNING, reads=Kind.ARM_TEMPLATE,
@@ -980,11 +949,11 @@ def permission_all(doc: Document, ctx: Context) -> Iterator[Issue]:
                 broad = sorted(k for k, items in perms.items() if isinstance(items, list)
                                and any(isinstance(p, str) and p.lower() == "all" for p in items))
                 if broad:
-                    yield Issue(v.pointer_of(f"properties/accessPolicies/{i}/permissions"),
-                                f"Key Vault {VAULT}{where(v)}: access policy {i + 1} grants `all` "
-                                f"{', '.join(broad)} permissions", fix="grant only the operations the principal uses",
-                                data=vault_data(v, index=i, categories=broad)), v.parameter_file
-    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+                    yield VaultIssue(v, v.pointer_of(f"properties/accessPolicies/{i}/permissions"),
+                                     f": access policy {i + 1} grants `all` {', '.join(broad)} permissions",
+                                     "grant only the operations the principal uses",
+                                     data=vault_data(v, index=i, categories=broad))
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
 
 
 @rule("KV015", "keyvault-network-open", WARNING, reads=Kind.ARM_TEMPLATE,
@@ -1023,17 +992,16 @@ def network_open(doc: Document, ctx: Context) -> Iterator[Issue]:
                 continue
             if (acls is ABSENT or acls is None or action is ABSENT
                     or (isinstance(action, str) and action.lower() == "allow")):
-                caveats = Uncertainty(uncertainty_status(v))
-                what = ("has no `networkAcls`" if acls is ABSENT or acls is None
-                        else "sets `networkAcls.defaultAction` to Allow" if action is not ABSENT
-                        else "has `networkAcls` without `defaultAction` (Allow)")
-                pointer = v.pointer_of("properties/networkAcls/defaultAction")
-                yield Issue(pointer, f"Key Vault {VAULT}{where(v)} {what} and public network access is "
-                            f"not disabled: it accepts connections from any network{caveats.text()}",
-                            fix="set `networkAcls.defaultAction: Deny` with allowed networks, or "
-                            "`publicNetworkAccess: Disabled` with a private endpoint",
-                            severity=caveats.severity(WARNING), data=vault_data(v)), v.parameter_file
-    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+                caveats = deployment_caveats(v)
+                why = ("no `networkAcls`" if acls is ABSENT or acls is None
+                       else "`networkAcls.defaultAction` is Allow" if action is not ABSENT
+                       else "`networkAcls` without `defaultAction`")
+                yield VaultIssue(v, v.pointer_of("properties/networkAcls/defaultAction"),
+                                 f" accepts connections from any network ({why}, public access not disabled)",
+                                 "set `networkAcls.defaultAction: Deny` with allowed networks, or "
+                                 "`publicNetworkAccess: Disabled` with a private endpoint",
+                                 capped(WARNING, caveats), vault_data(v), caveats=caveats)
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
 
 
 @rule("KV016", "keyvault-sku-invalid", ERROR, reads=Kind.ARM_TEMPLATE,
@@ -1062,12 +1030,11 @@ def sku_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
             if not isinstance(props, dict):
                 continue
             sku = v.get("properties/sku")
-            caveats = Uncertainty(uncertainty_status(v))
+            caveats = deployment_caveats(v)
             if sku is ABSENT:
-                yield Issue(v.pointer_of("properties"), f"Key Vault {VAULT}{where(v)} has no `sku`: "
-                            f"the deployment fails{caveats.text()}",
-                            fix='add `"sku": {"family": "A", "name": "standard"}`',
-                            severity=caveats.severity(ERROR), data=vault_data(v)), v.parameter_file
+                yield VaultIssue(v, v.pointer_of("properties"), " has no `sku`: the deployment fails",
+                                 'add `"sku": {"family": "A", "name": "standard"}`', capped(ERROR, caveats),
+                                 vault_data(v), caveats=caveats)
                 continue
             if not isinstance(sku, dict):
                 continue
@@ -1075,27 +1042,25 @@ def sku_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
             name = next((val for k, val in sku.items() if k.lower() == "name"), ABSENT)
             if isinstance(family, str) and family != "A" or family is ABSENT:
                 shown = "missing" if family is ABSENT else repr(family)
-                yield Issue(v.pointer_of("properties/sku/family" if family is not ABSENT else "properties/sku"),
-                            f"Key Vault {VAULT}{where(v)}: `sku.family` is {shown}; it must be 'A'"
-                            f"{caveats.text()}", fix='set `"family": "A"`', severity=caveats.severity(ERROR),
-                            data=vault_data(v, family=None if family is ABSENT else family)), v.parameter_file
+                yield VaultIssue(v, v.pointer_of("properties/sku/family" if family is not ABSENT else "properties/sku"),
+                                 f": `sku.family` is {_short(shown)}; it must be 'A'", 'set `"family": "A"`',
+                                 capped(ERROR, caveats), vault_data(v, family=None if family is ABSENT else family),
+                                 caveats=caveats)
             if isinstance(name, str):
                 if name.lower() not in ("standard", "premium"):
-                    yield Issue(v.pointer_of("properties/sku/name"),
-                                f"Key Vault {VAULT}{where(v)}: `sku.name` is {name!r}; it must be "
-                                f"'standard' or 'premium'{caveats.text()}", fix="use 'standard' or 'premium'",
-                                severity=caveats.severity(ERROR), data=vault_data(v, sku=name)), v.parameter_file
+                    yield VaultIssue(v, v.pointer_of("properties/sku/name"),
+                                     f": `sku.name` is {_short(repr(name))}; it must be 'standard' or 'premium'",
+                                     "use 'standard' or 'premium'", capped(ERROR, caveats), vault_data(v, sku=name),
+                                     caveats=caveats)
                 elif name not in ("standard", "premium"):
-                    yield Issue(v.pointer_of("properties/sku/name"),
-                                f"Key Vault {VAULT}{where(v)}: `sku.name` {name!r} is accepted, but the "
-                                f"canonical value is {name.lower()!r}", fix=f"write {name.lower()!r}", severity=INFO,
-                                data=vault_data(v, sku=name)), v.parameter_file
+                    yield VaultIssue(v, v.pointer_of("properties/sku/name"),
+                                     f": `sku.name` is {name!r}; the canonical value is {name.lower()!r}",
+                                     f"write {name.lower()!r}", INFO, vault_data(v, sku=name))
             elif name is ABSENT:
-                yield Issue(v.pointer_of("properties/sku"), f"Key Vault {VAULT}{where(v)}: `sku.name` is "
-                            f"missing; it must be 'standard' or 'premium'{caveats.text()}",
-                            fix='set `"name": "standard"`', severity=caveats.severity(ERROR),
-                            data=vault_data(v)), v.parameter_file
-    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+                yield VaultIssue(v, v.pointer_of("properties/sku"),
+                                 ": `sku.name` is missing; it must be 'standard' or 'premium'",
+                                 'set `"name": "standard"`', capped(ERROR, caveats), vault_data(v), caveats=caveats)
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
 
 
 _NAME_SCHEMA = re.compile(r"^[a-zA-Z0-9-]{3,24}$")
@@ -1129,17 +1094,18 @@ def name_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
             name = v.name
             if name is None:
                 continue
-            caveats = Uncertainty(uncertainty_status(v))
+            caveats = deployment_caveats(v)
             pointer = v.pointer_of("name")
+            shown = _short(repr(name))
             if not _NAME_SCHEMA.match(name):
-                yield Issue(pointer, f"Key Vault name {name!r}{where(v)} is invalid: it must be 3 to 24 letters, "
-                            f"digits and hyphens{caveats.text()}", fix="rename the vault",
-                            severity=caveats.severity(ERROR), data=vault_data(v)), v.parameter_file
+                yield Issue(pointer, f"Key Vault name {shown}{where(v)} is invalid: it must be 3 to 24 letters, "
+                            f"digits and hyphens{''.join('; ' + c for c in caveats)}", fix="rename the vault",
+                            severity=capped(ERROR, caveats), data=vault_data(v)), v.parameter_file
             elif not _NAME_STRICT.match(name):
-                yield Issue(pointer, f"Key Vault name {name!r}{where(v)} breaks Azure's naming rules: it must start "
-                            f"with a letter, end with a letter or digit, and have no consecutive hyphens",
+                yield Issue(pointer, f"Key Vault name {shown}{where(v)} must start with a letter, end with a "
+                            f"letter or digit, and have no consecutive hyphens",
                             fix="rename the vault", severity=WARNING, data=vault_data(v)), v.parameter_file
-    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
 
 
 @rule("KV018", "keyvault-rbac-implicit", WARNING, reads=Kind.ARM_TEMPLATE,
@@ -1172,13 +1138,12 @@ def rbac_implicit(doc: Document, ctx: Context) -> Iterator[Issue]:
             has_policies = v.resource.raw("properties/accessPolicies") is not ABSENT or \
                 v.policies_value is not ABSENT
             if has_policies:
-                yield Issue(v.pointer_of("properties"),
-                            f"Key Vault {VAULT}{where(v)} uses apiVersion {v.api_version} and declares "
-                            f"`accessPolicies` without `enableRbacAuthorization`: a new vault is created with Azure "
-                            f"RBAC and ignores the policies, an existing one keeps using them",
-                            fix="set `enableRbacAuthorization` explicitly (false to keep access policies)",
-                            data=vault_data(v)), v.parameter_file
-    yield from report_once(doc, ctx, candidates(), defaults_alone=False)
+                yield VaultIssue(v, v.pointer_of("properties"),
+                                 f" declares `accessPolicies` without `enableRbacAuthorization` at apiVersion "
+                                 f"{v.api_version}: a new vault ignores them (RBAC)",
+                                 "set `enableRbacAuthorization` explicitly (false to keep access policies)",
+                                 data=vault_data(v))
+    yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
 
 
 
@@ -1254,17 +1219,15 @@ def api_retiring(doc: Document, ctx: Context) -> Iterator[Issue]:
     days = (RETIREMENT_DAY - day).days
     if days > 0:
         severity = WARNING
-        when = f"which retires on {RETIREMENT_DAY} ({_days(days)} left): the template then no longer deploys"
+        when = f"which retires on {RETIREMENT_DAY} ({_days(days)} left)"
     else:
         severity = ERROR
-        when = (f"retired on {RETIREMENT_DAY} ({'today' if days == 0 else _days(-days) + ' ago'}): the template "
-                f"no longer deploys")
+        when = f"retired on {RETIREMENT_DAY} ({'today' if days == 0 else _days(-days) + ' ago'})"
     secrets = secure_values(doc, ctx)
     for use in found:
         resource = use.resource
-        message = (f"`{use.type}` {use.display_name}{' (existing)' if use.existing else ''}{origin(resource)} "
-                   f"uses apiVersion "
-                   f"{' or '.join(use.versions)}, {when}")
+        message = (f"Key Vault `{use.short_type}` {use.display_name}{' (existing)' if use.existing else ''}"
+                   f"{origin(resource)} uses apiVersion {' or '.join(use.versions)}, {when}")
         yield Issue(use.pointer, tidy(message, secrets, MAX_WORD), severity=severity,
                     fix=f"raise the apiVersion to {MINIMUM_API}+ and set `enableRbacAuthorization: false` on policy "
                         "vaults (`preflight fix`)",

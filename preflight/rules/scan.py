@@ -124,4 +124,4 @@ def bicep_construct_skipped(doc: Document, ctx: Context) -> Iterator[Issue]:
     if doc.format != "bicep":
         return
     for line, column, message in doc.cache.get("bicep.notes", ()):
-        yield Issue("", message, line=line, column=column, data={"_note": (line, column, message)})
+        yield Issue("", message, line=line, column=column, bicep_note=True)
