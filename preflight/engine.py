@@ -619,8 +619,7 @@ def to_finding(r: Rule, doc: Document, issue: Issue, document_at: Callable[[str]
 
 
 # How a message says that what it is about is written in a linked file: said where it is not.
-_LINKED_FROM_HERE = re.compile(r" \((?:declared in [^()]*, linked from here|declared in a linked template"
-                               r"|in a linked template)\)")
+_LINKED_FROM_HERE = re.compile(r" \((?:declared in [^()]*|in a linked template)\)")
 
 
 def _in_linked_file(r: Rule, doc: Document, issue: Issue) -> Finding | None:

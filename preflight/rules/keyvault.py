@@ -29,7 +29,7 @@ from preflight.contract import ERROR, INFO, WARNING, Context, Issue, rule
 from preflight.findings import Severity
 
 # One line; the options in order of robustness are in the rules' documentation (`preflight rule KV001`).
-FIXES = "use Azure RBAC (`enableRbacAuthorization: true`) or grant with `accessPolicies/add` resources"
+FIXES = "use RBAC (`enableRbacAuthorization: true`) or grant with `accessPolicies/add` resources"
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -542,7 +542,7 @@ def access_policies_undetermined(doc: Document, ctx: Context) -> Iterator[Issue]
             yield VaultIssue(o.vault, off.vault.pointer_of("properties/accessPolicies"),
                              f" is deployed only when {names} {'are' if plural else 'is'} true (default false), "
                              f"then a redeploy wipes its access policies ({rule_id})",
-                             f"before passing {names} true: {fix}", INFO,
+                             f"if {names} may be true: {fix}", INFO,
                              vault_data(o.vault, switches=off.switches), caveats=caveats_of(o.doubts))
     yield from report_once(doc, ctx, candidates(), defaults_alone=False, name_every_set=False)
     notices = []
@@ -620,8 +620,8 @@ def recover_replaces_policies(doc: Document, ctx: Context) -> Iterator[Issue]:
                 yield access_issue(o, o.vault.pointer_of("properties/accessPolicies"),
                                    f" is recovered (`createMode: recover`) with {o.policies} literal access "
                                    "policies: they replace the recovered vault's list",
-                                   "recover with `accessPolicies` null (omitted) to keep the recovered list, and "
-                                   "grant with `accessPolicies/add` resources",
+                                   "omit `accessPolicies` to keep the recovered list; grant with `accessPolicies/add` "
+                                   "resources",
                                    workspaces=False, caveats=False, policies=o.policies)
     yield from report_once(doc, ctx, candidates(), name_every_set=False)
 
