@@ -34,6 +34,7 @@ KEEP_ALWAYS = frozenset({"PF001", "PF002", "PF003", "PF004"})  # about the file,
 _MODULE = re.compile(r"^[ \t]*module[ \t]+[A-Za-z_][A-Za-z0-9_]*[ \t]+'([^'\n]*)'", re.M)
 _RELATIVE_PATH = re.compile(r'"relativePath"\s*:\s*"([^"\[\\][^"\\]*)"')  # a literal path, not an expression
 MAX_BICEP_BYTES = 4 * 1024 * 1024
+FIRST_LINE = 160  # characters of a message's first line, with what this step adds
 SHOWN_CALLERS = 1  # a message names the first deploying file; data names them all
 
 
@@ -106,7 +107,7 @@ def report_once(findings: list[Finding], checked: Iterable[str]) -> list[Finding
             f.data["callers"] = sorted(f.data["callers"])
             if f.data.get("compiled"):  # (named in data alone: the message stays one short line)
                 f.data["compiled"] = sorted(f.data["compiled"])
-            f.message = f"{f.message} ({_deployed_by(f.data['callers'], f.path)})"
+            f.message = f"{f.message} ({_deployed_by(f.data['callers'], f.path, FIRST_LINE - len(f.message) - 3)})"
     return kept
 
 
@@ -257,14 +258,19 @@ def fold_compiled_copies(findings: list[Finding], checked: list[str], called: se
     return [f for f in findings if id(f) not in dropped]
 
 
-def _deployed_by(callers: list[str], path: str) -> str:
+def _deployed_by(callers: list[str], path: str, room: int = 1 << 30) -> str:
     """The scanned files that deploy the module at `path`, as a message names them: the
-    outermost file of each chain of calls, relative to the module's folder (the chains in full,
-    as scanned, stay in `data["callers"]`), at most SHOWN_CALLERS."""
+    outermost file of each chain of calls, relative to the module's folder, at most
+    SHOWN_CALLERS (the chains in full, as scanned, stay in `data["callers"]`). In `room`
+    characters when it can: the first caller without its line, then only how many there are."""
     roots = list(dict.fromkeys(_relative(chain.split(" > ")[0], path) for chain in callers))
-    shown = ", ".join(roots[:SHOWN_CALLERS])
     more = len(roots) - SHOWN_CALLERS
-    return f"deployed by {shown}" + (f" and {more} more" if more > 0 else "")
+    tail = f" and {more} more" if more > 0 else ""
+    shown = ", ".join(roots[:SHOWN_CALLERS])
+    for said in (f"deployed by {shown}{tail}", f"deployed by {shown.rpartition(':')[0]}{tail}"):
+        if len(said) <= room:
+            return said
+    return f"deployed by {len(roots)} file{'s' if len(roots) > 1 else ''}"
 
 
 def _relative(call: str, path: str) -> str:

@@ -210,7 +210,7 @@ def test_an_existing_vault_whose_properties_are_read_is_reported(tmp_path, body)
 
 
 @pytest.mark.parametrize("day, severity, words", [
-    ("2026-12-07", WARNING, "retires on 2027-02-27 (82 days left)"),
+    ("2026-12-07", WARNING, "retiring 2027-02-27 (82 days left)"),
     ("2027-02-26", WARNING, "(1 day left)"),
     ("2027-02-27", ERROR, "retired on 2027-02-27 (today)"),
     ("2027-03-01", ERROR, "retired on 2027-02-27 (2 days ago)"),

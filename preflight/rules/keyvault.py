@@ -448,8 +448,8 @@ def access_policies_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
         for o in _outcomes(doc, ctx, MISSING):
             what = "`accessPolicies` null" if o.vault.policies_value is None else "no `accessPolicies`"
             yield access_issue(o, o.vault.pointer_of("properties"),
-                               f" has {what} and `createMode` is not 'recover': Azure rejects it, or a redeploy "
-                               "wipes its access policies", "declare `accessPolicies`, or " + FIXES,
+                               f" has {what} and no `createMode: recover`: Azure rejects it or a redeploy wipes its "
+                               "access policies", "declare `accessPolicies`, or " + FIXES,
                                capped(ERROR, o.doubts))
     yield from report_once(doc, ctx, candidates(), name_every_set=False)
 
@@ -1219,7 +1219,7 @@ def api_retiring(doc: Document, ctx: Context) -> Iterator[Issue]:
     days = (RETIREMENT_DAY - day).days
     if days > 0:
         severity = WARNING
-        when = f"which retires on {RETIREMENT_DAY} ({_days(days)} left)"
+        when = f"retiring {RETIREMENT_DAY} ({_days(days)} left)"
     else:
         severity = ERROR
         when = f"retired on {RETIREMENT_DAY} ({'today' if days == 0 else _days(-days) + ' ago'})"
