@@ -157,11 +157,11 @@ def load_document(path: str, raw: bytes, explicit: bool = False) -> Document | N
                 or (isinstance(exc, TooLargeToCheck) and (fmt == "json" or _conda_shaped(text))):
             return Document(path, kind, fmt, text=text, error=exc)
         if isinstance(exc, UnsupportedTag):
-            meant = _confirm(kind, load_yaml_untagged(text), text)
+            meant = _confirm(kind, load_yaml_untagged(text), text, fmt)
             if meant is not None:
                 return Document(path, meant, fmt, text=text, error=exc)
         return None
-    kind = _confirm(kind, data, text)
+    kind = _confirm(kind, data, text, fmt)
     if kind is None:
         return None
     return Document(path, kind, fmt, text=text, data=data)
@@ -233,19 +233,22 @@ def _strong_yaml_marker(text: str) -> bool:
         "azuremlschemas" in head or "azureml/schemas" in head)
 
 
-def _confirm(guess: Kind, data: Any, text: str) -> Kind | None:
+def _confirm(guess: Kind, data: Any, text: str, fmt: str) -> Kind | None:
     if not isinstance(data, dict):
         if guess in (Kind.ARM_TEMPLATE, Kind.ARM_PARAMETERS) and _ARM_TEMPLATE_SCHEMA.search(text[:4096]):
             return guess  # a template whose top level is not an object: report it, don't skip it
         return None
     schema = str(data.get("$schema", ""))
     lower_schema = schema.lower()
-    if _ARM_TEMPLATE_SCHEMA.search(schema):
-        return Kind.ARM_TEMPLATE
-    if _ARM_PARAMS_SCHEMA.search(schema):
-        return Kind.ARM_PARAMETERS
-    if "resources" in data and ("contentVersion" in data or "parameters" in data or "$schema" in data):
-        if not schema or "deploymenttemplate" in lower_schema:
+    # Azure deploys templates and parameter files written in JSON only (Bicep has its own front
+    # end): a YAML file with `resources` and `parameters` is a pipeline or a manifest, not ARM.
+    if fmt == "json":
+        if _ARM_TEMPLATE_SCHEMA.search(schema):
+            return Kind.ARM_TEMPLATE
+        if _ARM_PARAMS_SCHEMA.search(schema):
+            return Kind.ARM_PARAMETERS
+        if "resources" in data and "deploymenttemplate" in lower_schema \
+                or not schema and _arm_template_shaped(data):
             return Kind.ARM_TEMPLATE
     if "entryScript" in data:
         return Kind.INFERENCE_V1
@@ -272,6 +275,21 @@ def _confirm(guess: Kind, data: Any, text: str) -> Kind | None:
     if _is_conda(data):
         return Kind.CONDA
     return None
+
+
+def _arm_template_shaped(data: dict) -> bool:
+    """A template without its `$schema`: `resources` as a list (or, with languageVersion 2.0, a
+    mapping by symbolic name) beside `contentVersion`, which only ARM files have, or beside
+    `parameters` when every resource names its `type` and `apiVersion` as ARM resources do."""
+    resources = data.get("resources")
+    if isinstance(resources, dict):
+        resources = list(resources.values())
+    if not isinstance(resources, list):
+        return False
+    if "contentVersion" in data:
+        return True
+    return "parameters" in data and bool(resources) and all(
+        isinstance(r, dict) and "type" in r and "apiVersion" in r for r in resources)
 
 
 def _is_conda(data: dict) -> bool:
