@@ -1858,8 +1858,11 @@ def _autoscale_problems(res: ArmResource):
 
 
 # Keys `az ml <command> create -f FILE` also takes from its command line: a file may leave them
-# out (one file for several deployments, the name chosen by the pipeline).
-_CLI_SUPPLIED = {"name": "--name", "endpoint_name": "--endpoint-name"}
+# out (one file for several deployments or workspaces, chosen by the pipeline). `--set KEY=VALUE`
+# could set any key; these are the per-run choices rather than the deployment's own settings:
+# its name, its endpoint, and the cluster a batch deployment runs on (the only `compute` the
+# schema requires).
+_CLI_SUPPLIED = {"name": "--name", "endpoint_name": "--endpoint-name", "compute": "--set compute=azureml:<cluster>"}
 
 
 def _create_command(doc: Document) -> str:
@@ -1881,9 +1884,9 @@ def required_key_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
     Reports keys the azure-ai-ml schema requires and the file lacks: a deployment's `name` and
     `endpoint_name`, a managed deployment's `instance_type`, `scale_settings.type`, the routes
     of an environment's `inference_config`, an endpoint's or environment's `name`; and a
-    `code_configuration` without `code` (the CLI fails reading it). A missing `name` or
-    `endpoint_name` is only information: `az ml ... create -f FILE --name x --endpoint-name y`
-    supplies them from the command line.
+    `code_configuration` without `code` (the CLI fails reading it). A missing `name`,
+    `endpoint_name` or batch deployment `compute` is only information: `az ml ... create -f FILE
+    --name x --endpoint-name y --set compute=azureml:cluster` supplies them from the command line.
 
     ## Why it matters
     `az ml ... create -f` stops with "Missing data for required field". A managed deployment
