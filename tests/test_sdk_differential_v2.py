@@ -195,7 +195,9 @@ def cli_overrides(path: str, batch: bool = False) -> list[dict]:
     with open(path) as f:
         data = yaml.safe_load(f)
     keys = data if isinstance(data, dict) else {}
-    supplied = [("name", "blue"), ("endpoint_name", "my-endpoint")] + ([("compute", "azureml:cpu-cluster")] if batch else [])
+    supplied = [("name", "blue"), ("endpoint_name", "my-endpoint")]
+    if batch:
+        supplied.append(("compute", "azureml:cpu-cluster"))
     return [{key: value} for key, value in supplied if key not in keys]
 
 
