@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable
 
-from .loaders import (JsonPositions, LoadError, TooLargeToCheck, UnsupportedTag, decode, load_json, load_yaml,
-                      load_yaml_untagged, split_pointer, yaml_positions)
+from .loaders import (JsonPositions, LoadError, Templated, TextLines, TooLargeToCheck, UnsupportedTag, decode,
+                      load_json, load_yaml, load_yaml_untagged, split_pointer, yaml_positions)
 
 
 class Kind(str, enum.Enum):
@@ -150,6 +150,13 @@ def load_document(path: str, raw: bytes, explicit: bool = False) -> Document | N
     try:
         data = load_json(text) if fmt == "json" else load_yaml(text)
     except LoadError as exc:
+        templated = _templated(fmt, text, exc)
+        if templated is not None:
+            error, filled = templated
+            meant = _confirm(kind, filled, text, fmt)
+            if meant is None and (explicit or _strong_yaml_marker(text)):
+                meant = kind
+            return Document(path, meant, fmt, text=text, error=error) if meant is not None else None
         # The sniff found a marker of a known kind; for JSON templates that is strong enough to
         # report the broken file. A YAML file that merely mentions `dependencies` is not, unless
         # its structure, read without the tag it was refused for, is one of ours.
@@ -157,14 +164,47 @@ def load_document(path: str, raw: bytes, explicit: bool = False) -> Document | N
                 or (isinstance(exc, TooLargeToCheck) and (fmt == "json" or _conda_shaped(text))):
             return Document(path, kind, fmt, text=text, error=exc)
         if isinstance(exc, UnsupportedTag):
-            meant = _confirm(kind, load_yaml_untagged(text), text)
+            meant = _confirm(kind, load_yaml_untagged(text), text, fmt)
             if meant is not None:
                 return Document(path, meant, fmt, text=text, error=exc)
         return None
-    kind = _confirm(kind, data, text)
+    kind = _confirm(kind, data, text, fmt)
     if kind is None:
         return None
     return Document(path, kind, fmt, text=text, data=data)
+
+
+# What template tools (Jinja, Mustache, Go templates, envsubst-like scripts) fill in: `{{ x }}`
+# and `{% ... %}` / `{# ... #}`, on one line. `${{ x }}` (GitHub and Azure Pipelines expressions)
+# is plain YAML already, and stays an unknown value for the rules.
+_PLACEHOLDER = re.compile(r"\{\{[^\n]*?\}\}|\{%[^\n]*?%\}|\{#[^\n]*?#\}")
+
+
+def _templated(fmt: str, text: str, exc: LoadError) -> tuple[Templated, Any] | None:
+    """When a YAML file fails to parse only because of its template placeholders (it parses once
+    each is filled in with a plain word), the file is a template for a script, not broken: its
+    Templated error (at the placeholder nearest before the parse error) and its filled-in data,
+    to tell its kind. None when the file does not parse even so: a real syntax error."""
+    if fmt != "yaml" or isinstance(exc, (UnsupportedTag, TooLargeToCheck)) or "{" not in text:
+        return None
+    placeholders = list(_PLACEHOLDER.finditer(text))
+    if not placeholders:
+        return None
+
+    def fill(m: re.Match[str]) -> str:  # same length: positions stay where they were
+        return "x" * len(m.group()) if m.group().startswith("{{") else " " * len(m.group())
+
+    try:
+        filled = load_yaml(_PLACEHOLDER.sub(fill, text))
+    except LoadError:
+        return None
+    lines = TextLines(text)
+    at = [m for m in placeholders if lines.position(m.start())[0] <= exc.line] or placeholders
+    first = at[-1]
+    line, column = lines.position(first.start())
+    shown = first.group() if len(first.group()) <= 40 else first.group()[:37] + "..."
+    return Templated(f"template placeholder `{shown}`: this file is YAML only once a script fills "
+                     "it in; not checked", line, column), filled
 
 
 def sniff(path: str, raw: bytes) -> Kind | None:
@@ -233,19 +273,22 @@ def _strong_yaml_marker(text: str) -> bool:
         "azuremlschemas" in head or "azureml/schemas" in head)
 
 
-def _confirm(guess: Kind, data: Any, text: str) -> Kind | None:
+def _confirm(guess: Kind, data: Any, text: str, fmt: str) -> Kind | None:
     if not isinstance(data, dict):
         if guess in (Kind.ARM_TEMPLATE, Kind.ARM_PARAMETERS) and _ARM_TEMPLATE_SCHEMA.search(text[:4096]):
             return guess  # a template whose top level is not an object: report it, don't skip it
         return None
     schema = str(data.get("$schema", ""))
     lower_schema = schema.lower()
-    if _ARM_TEMPLATE_SCHEMA.search(schema):
-        return Kind.ARM_TEMPLATE
-    if _ARM_PARAMS_SCHEMA.search(schema):
-        return Kind.ARM_PARAMETERS
-    if "resources" in data and ("contentVersion" in data or "parameters" in data or "$schema" in data):
-        if not schema or "deploymenttemplate" in lower_schema:
+    # Azure deploys templates and parameter files written in JSON only (Bicep has its own front
+    # end): a YAML file with `resources` and `parameters` is a pipeline or a manifest, not ARM.
+    if fmt == "json":
+        if _ARM_TEMPLATE_SCHEMA.search(schema):
+            return Kind.ARM_TEMPLATE
+        if _ARM_PARAMS_SCHEMA.search(schema):
+            return Kind.ARM_PARAMETERS
+        if "resources" in data and "deploymenttemplate" in lower_schema \
+                or not schema and _arm_template_shaped(data):
             return Kind.ARM_TEMPLATE
     if "entryScript" in data:
         return Kind.INFERENCE_V1
@@ -272,6 +315,21 @@ def _confirm(guess: Kind, data: Any, text: str) -> Kind | None:
     if _is_conda(data):
         return Kind.CONDA
     return None
+
+
+def _arm_template_shaped(data: dict) -> bool:
+    """A template without its `$schema`: `resources` as a list (or, with languageVersion 2.0, a
+    mapping by symbolic name) beside `contentVersion`, which only ARM files have, or beside
+    `parameters` when every resource names its `type` and `apiVersion` as ARM resources do."""
+    resources = data.get("resources")
+    if isinstance(resources, dict):
+        resources = list(resources.values())
+    if not isinstance(resources, list):
+        return False
+    if "contentVersion" in data:
+        return True
+    return "parameters" in data and bool(resources) and all(
+        isinstance(r, dict) and "type" in r and "apiVersion" in r for r in resources)
 
 
 def _is_conda(data: dict) -> bool:

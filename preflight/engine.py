@@ -29,8 +29,8 @@ from .discover import Candidate, Skipped, discover
 from .documents import Document, Kind, load_document, sniff
 from .arm.deployments import Anchor
 from .findings import Finding, Issue, Severity
-from .loaders import FileTooLarge, NotRegularFile, read_regular_file
-from .rules.scan import PF001, PF002, PF003
+from .loaders import FileTooLarge, NotRegularFile, Templated, read_regular_file
+from .rules.scan import PF001, PF002, PF003, PF005
 from .rulepacks import load_rule_packs
 
 
@@ -589,7 +589,7 @@ def check_document(doc: Document, ctx: ScanContext, rules: list[Rule], in_module
     file reaches it, since it plans edits by that file's pointers."""
     if doc.error is not None:
         e = doc.error
-        return [_finding(PF001, doc.path, "", e.message, e.line, e.column)]
+        return [_finding(PF005 if isinstance(e, Templated) else PF001, doc.path, "", e.message, e.line, e.column)]
     out: list[Finding] = []
     for r in rules:
         try:

@@ -75,6 +75,11 @@ class UnsupportedTag(LoadError):
     a tag is never run, and a file of a known kind that has one cannot be checked."""
 
 
+class Templated(LoadError):
+    """A file that is YAML only once a template tool fills in its placeholders (`{{NAME}}`,
+    `{% if %}`): its values are not known until then, so it is not checked."""
+
+
 class TooLargeToCheck(LoadError):
     """A document that parses, but is too large to check (too many values): whatever it is
     meant to be, it is reported, not taken for a file of another kind."""

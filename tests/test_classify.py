@@ -52,6 +52,22 @@ def classify(path, text, explicit=False):
     ("package.json", '{"name": "x", "dependencies": {"a": "1"}}', None),
     ("ci.yml", "jobs:\n  build:\n    steps: []\n", None),
     ("pipeline.yml", "dependencies:\n  - job_a\nstages: []\n", None),
+    # An Azure DevOps pipeline has `resources`, `parameters` and `variables` too; Azure deploys
+    # no template written in YAML, so none is read as ARM, even one naming the template schema.
+    ("cd.yml", "resources:\n  pipelines:\n    - pipeline: ci\nvariables:\n  - group: g\n"
+               "parameters:\n  - name: deployDev\n    type: boolean\n# stage dependencies set the order\n"
+               "stages:\n  - stage: dev\n    dependsOn: []\n", None),
+    ("t.yml", "$schema: https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#\n"
+              "resources: []\n# no dependencies\n", None),
+    # Without `$schema`, JSON is a template by its shape: `contentVersion`, or `parameters` beside
+    # resources that each have a type and an apiVersion.
+    ("t.json", '{"parameters": {}, "resources": [{"type": "Microsoft.Storage/storageAccounts", '
+               '"apiVersion": "2023-01-01", "name": "s"}]}', Kind.ARM_TEMPLATE),
+    ("t.json", '{"contentVersion": "1.0.0.0", "languageVersion": "2.0", "resources": '
+               '{"s": {"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01"}}}',
+     Kind.ARM_TEMPLATE),
+    ("k8s.json", '{"parameters": {"a": 1}, "resources": {"pipelines": [{"pipeline": "ci"}]}}', None),
+    ("x.json", '{"parameters": {}, "resources": [{"name": "r"}], "dependencies": ["a"]}', None),
 ])
 def test_classification_by_content(path, text, kind):
     assert classify(path, text) == kind

@@ -313,6 +313,28 @@ def test_placeholders_are_not_paths(tmp_path):
     assert findings(tmp_path, "d.yml", text) == []
 
 
+def test_placeholder_values_are_unknown_not_invalid(tmp_path):
+    # Values a script or a reader fills in: what azure-ai-ml says of them as written does not
+    # apply to what will be deployed. The same values filled in wrongly are still errors.
+    text = MANAGED.replace("azureml:churn-model:3", "<modelId>").replace("name: blue", "name: '{{DEPLOYMENT}}'") \
+        .replace("instance_count: 3", "instance_count: ${INSTANCES}") + "app_insights_enabled: $(insights)\n"
+    endpoint = "name: churn\ncompute: <your compute target name>\nauth_mode: $(AUTH_MODE)\n"
+    v1 = json.dumps({"computeType": "AKS", "namespace": "<namespace>"})
+    assert findings(tmp_path, "d.yml", text) == []
+    assert findings(tmp_path, "endpoint.yml", endpoint) == []
+    assert findings(tmp_path, "dc.json", v1) == []
+    wrong = text.replace("<modelId>", "churn-model").replace("'{{DEPLOYMENT}}'", "'-blue'") \
+        .replace("${INSTANCES}", "three").replace("$(insights)", "sometimes")
+    found = findings(tmp_path, "d.yml", wrong)
+    assert {(f["rule"], f["pointer"]) for f in found} == {("DEP008", "/model"), ("DEP008", "/name"),
+                                                          ("DEP006", "/instance_count"),
+                                                          ("DEP006", "/app_insights_enabled")}
+    found = findings(tmp_path, "endpoint.yml", endpoint.replace("<your compute target name>", "k8s"))
+    assert [(f["rule"], f["pointer"]) for f in found] == [("DEP008", "/compute")]
+    found = findings(tmp_path, "dc.json", v1.replace("<namespace>", "My_NS"))
+    assert [(f["rule"], f["pointer"]) for f in found] == [("DEP008", "/namespace")]
+
+
 def test_wrong_types_everywhere_are_findings_not_crashes(tmp_path):
     config = {"computeType": ["AKS"], "autoScaler": "on", "containerResourceRequirements": [1],
               "keys": None, "numReplicas": {"a": 1}, "namespace": 5}

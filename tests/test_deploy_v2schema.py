@@ -146,7 +146,6 @@ CLASSIC_BATCH = "$schema: https://azuremlschemas.azureedge.net/latest/batchDeplo
     (MODEL_BATCH + "mini_batch_size: 10\n", ("DEP005", "/mini_batch_size")),  # type: model nests its settings
     (CLASSIC_BATCH + "settings:\n  mini_batch_size: 10\n", ("DEP005", "/settings")),  # the classic form is flat
     (MODEL_BATCH + "settings:\n  output_action: append_row\n", ("DEP029", "/settings")),  # mini_batch_size required
-    (MODEL_BATCH.replace("compute: azureml:cpu-cluster\n", ""), ("DEP029", "")),
     (MODEL_BATCH + "settings:\n  mini_batch_size: 10\n  output_action: Summary_Only\n  output_file_name: out.csv\n",
      ("DEP008", "/settings/output_file_name")),
     (CLASSIC_BATCH + "output_action: summary_only\noutput_file_name: out.csv\n", ("DEP008", "/output_file_name")),
@@ -174,17 +173,25 @@ SCHEMA_URL = "$schema: https://azuremlschemas.azureedge.net/latest/"
      + MANAGED.replace("name: blue\nendpoint_name: churn-endpoint\n", ""), "online-deployment"),
     ("batch-deployment.yml", SCHEMA_URL + "batchDeployment.schema.json\n"
      + BATCH.replace("name: nightly\nendpoint_name: churn-batch\n", ""), "batch-deployment"),
+    ("model-batch-deployment.yml", SCHEMA_URL + "modelBatchDeployment.schema.json\ntype: model\n"
+     + BATCH.replace("name: nightly\nendpoint_name: churn-batch\n", "").replace("compute: azureml:cpu-cluster\n", ""),
+     "batch-deployment"),
     ("endpoint.yml", SCHEMA_URL + "managedOnlineEndpoint.schema.json\nauth_mode: key\n", "online-endpoint"),
 ])
 def test_name_and_endpoint_name_may_come_from_the_command_line(tmp_path, name, text, command):
-    # `az ml online-deployment create -f FILE --name blue --endpoint-name churn` supplies them.
+    # `az ml online-deployment create -f FILE --name blue --endpoint-name churn` supplies them,
+    # and `--set compute=azureml:cpu-cluster` a model batch deployment's required compute.
     (tmp_path / name).write_text(text)
     report, _ = scan_json(str(tmp_path / name), "--fail-on", "never", "--select", "DEP")
     found = {(f["rule"], f["severity"], f["data"]["key"]): f["message"] for f in report["findings"]}
     keys = ["name"] if command.endswith("endpoint") else ["endpoint_name", "name"]
+    keys = ["compute", *keys] if name.startswith("model-batch") else keys
     assert sorted(k for _, _, k in found) == keys
     assert all(rule == "DEP029" and severity == "info" for rule, severity, _ in found)
     assert f"give it as --name to `az ml {command} create`" in found[("DEP029", "info", "name")]
+    if "compute" in keys:
+        assert "give it as --set compute=azureml:<cluster> to `az ml batch-deployment create`" \
+            in found[("DEP029", "info", "compute")]
     # what the command line cannot supply stays an error
     (tmp_path / name).write_text(text.replace("instance_type: Standard_DS3_v2\n", ""))
     if command == "online-deployment":

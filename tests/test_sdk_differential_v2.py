@@ -188,13 +188,17 @@ def project(tmp_path_factory):
     return root
 
 
-def cli_overrides(path: str) -> list[dict]:
-    """What `az ml ... create -f FILE --name blue --endpoint-name my-endpoint` passes as
-    params_override for a file without those keys (the CLI supplies them; DEP029 only informs)."""
+def cli_overrides(path: str, batch: bool = False) -> list[dict]:
+    """What `az ml ... create -f FILE --name blue --endpoint-name my-endpoint` (and, for a batch
+    deployment, `--set compute=azureml:cpu-cluster`) passes as params_override for a file without
+    those keys (the CLI supplies them; DEP029 only informs)."""
     with open(path) as f:
         data = yaml.safe_load(f)
     keys = data if isinstance(data, dict) else {}
-    return [{key: value} for key, value in (("name", "blue"), ("endpoint_name", "my-endpoint")) if key not in keys]
+    supplied = [("name", "blue"), ("endpoint_name", "my-endpoint")]
+    if batch:
+        supplied.append(("compute", "azureml:cpu-cluster"))
+    return [{key: value} for key, value in supplied if key not in keys]
 
 
 def sdk_rejects(path: str) -> str | None:
@@ -342,9 +346,9 @@ def sdk_rejects_batch(path: str, data: dict) -> str | None:
     by its type, check the scoring script, then the output settings."""
     try:
         if data.get("type") == "model":
-            deployment = load_model_batch_deployment(path, params_override=cli_overrides(path))
+            deployment = load_model_batch_deployment(path, params_override=cli_overrides(path, batch=True))
         else:
-            deployment = load_batch_deployment(path, params_override=cli_overrides(path))
+            deployment = load_batch_deployment(path, params_override=cli_overrides(path, batch=True))
         code = deployment.code_configuration
         if code and not code.code.startswith("azureml:") and not re.match(AMLVersionedArmId.REGEX_PATTERN, code.code):
             validate_scoring_script(deployment)

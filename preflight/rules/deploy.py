@@ -60,7 +60,9 @@ def v2_problems(doc: Document, *kinds: str) -> list[v2schema.Problem]:
     """What azure-ai-ml's schema refuses in a v2 file (computed once per document)."""
     if "v2_problems" not in doc.cache:
         doc.cache["v2_problems"] = v2schema.check(doc.data, v2_schema_of(doc)) if doc.error is None else []
-    return [p for p in doc.cache["v2_problems"] if p.kind in kinds]
+    # A value a script fills in before deploying (`<model-id>`, `{{NAME}}`, `${VAR}`) is unknown,
+    # not wrong: what the SDK says of it as written does not apply to what will be deployed.
+    return [p for p in doc.cache["v2_problems"] if p.kind in kinds and not is_placeholder(p.value)]
 
 
 def _problem_issues(doc: Document, *kinds: str) -> Iterator[Issue]:
@@ -642,7 +644,8 @@ def deploy_value_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
     model on a Kubernetes deployment, deployment and endpoint names (3-32 letters, digits
     and '-', starting with a letter, ending alphanumeric), and batch settings refused together
     (`output_file_name` with `output_action: summary_only`; a model deployment's
-    `settings.instance_count` next to `resources`).
+    `settings.instance_count` next to `resources`). A value a script fills in before deploying
+    (`<model-id>`, `{{NAME}}`, `${VAR}`, `$(var)`) is unknown until then, and not checked.
 
     ## Why it matters
     v1 values are rejected by `az ml model deploy` after the image may already have been
@@ -666,11 +669,13 @@ def deploy_value_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
     elif doc.kind == IC:
         ic = V1Inference.of(doc)
         runtime = ic.field("runtime")
-        if isinstance(runtime.value, str) and runtime.value and runtime.value.lower() not in SUPPORTED_RUNTIMES:
+        if isinstance(runtime.value, str) and runtime.value and runtime.value.lower() not in SUPPORTED_RUNTIMES \
+                and not is_placeholder(runtime.value):
             yield Issue(runtime.pointer, f"runtime {show(runtime.value)} is not supported: python or spark-py",
                         fix="use runtime: python (or better, an environment)")
         cuda = ic.field("cudaVersion")
-        if isinstance(cuda.value, str) and cuda.value.lower() not in SUPPORTED_CUDA_VERSIONS:
+        if isinstance(cuda.value, str) and cuda.value.lower() not in SUPPORTED_CUDA_VERSIONS \
+                and not is_placeholder(cuda.value):
             yield Issue(cuda.pointer, f"cudaVersion {show(cuda.value)} is not supported: "
                         f"{', '.join(SUPPORTED_CUDA_VERSIONS)}", fix="use a supported CUDA version, or an environment")
     else:
@@ -688,7 +693,7 @@ def _v2_names(doc: Document) -> Iterator[Issue]:
     registry assets the Kubernetes deployment schema refuses."""
     data = doc.data if isinstance(doc.data, dict) else {}
     name = data.get("name")
-    if doc.kind in (V2, BATCH, ENDPOINT) and isinstance(name, str):
+    if doc.kind in (V2, BATCH, ENDPOINT) and isinstance(name, str) and not is_placeholder(name):
         sized = doc.kind == ENDPOINT or 3 <= len(name) <= 32
         if not sized or not DEPLOYMENT_NAME.match(name):
             what = "an endpoint" if doc.kind == ENDPOINT else "a deployment"
@@ -763,13 +768,14 @@ def _v1_not_allowed(dc: V1Deploy) -> Iterator[Issue]:
             yield Issue(dc.field("gpuCores").pointer, f"gpuCores is {show(gpu)}: it must be 0 or more",
                         fix="set gpuCores to the number of GPUs, or 0")
         namespace = dc.typed("namespace")
-        if namespace and not NAMESPACE.match(namespace):
+        if namespace and not NAMESPACE.match(namespace) and not is_placeholder(namespace):
             yield Issue(dc.field("namespace").pointer, f"namespace {show(namespace)} is not a Kubernetes namespace "
                         "name (lower-case letters, digits and '-', at most 63, starting and ending alphanumeric)",
                         fix=f"use e.g. {show(re.sub(r'[^a-z0-9-]+', '-', namespace.lower()).strip('-') or 'scoring')}")
         if dc.compute_type == AKS_ENDPOINT:
             version = dc.typed("versionName")
-            if version and not (SERVICE_NAME.fullmatch(version) and 3 <= len(version) <= 32):
+            if version and not (SERVICE_NAME.fullmatch(version) and 3 <= len(version) <= 32) \
+                    and not is_placeholder(version):
                 yield Issue(dc.field("versionName").pointer, f"versionName {show(version)} is not a valid service "
                             "name (3-32 lower-case letters, digits or '-', starting with a letter)",
                             fix="use a name such as 'version-2'")
@@ -1852,8 +1858,11 @@ def _autoscale_problems(res: ArmResource):
 
 
 # Keys `az ml <command> create -f FILE` also takes from its command line: a file may leave them
-# out (one file for several deployments, the name chosen by the pipeline).
-_CLI_SUPPLIED = {"name": "--name", "endpoint_name": "--endpoint-name"}
+# out (one file for several deployments or workspaces, chosen by the pipeline). `--set KEY=VALUE`
+# could set any key; these are the per-run choices rather than the deployment's own settings:
+# its name, its endpoint, and the cluster a batch deployment runs on (the only `compute` the
+# schema requires).
+_CLI_SUPPLIED = {"name": "--name", "endpoint_name": "--endpoint-name", "compute": "--set compute=azureml:<cluster>"}
 
 
 def _create_command(doc: Document) -> str:
@@ -1875,9 +1884,9 @@ def required_key_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
     Reports keys the azure-ai-ml schema requires and the file lacks: a deployment's `name` and
     `endpoint_name`, a managed deployment's `instance_type`, `scale_settings.type`, the routes
     of an environment's `inference_config`, an endpoint's or environment's `name`; and a
-    `code_configuration` without `code` (the CLI fails reading it). A missing `name` or
-    `endpoint_name` is only information: `az ml ... create -f FILE --name x --endpoint-name y`
-    supplies them from the command line.
+    `code_configuration` without `code` (the CLI fails reading it). A missing `name`,
+    `endpoint_name` or batch deployment `compute` is only information: `az ml ... create -f FILE
+    --name x --endpoint-name y --set compute=azureml:cluster` supplies them from the command line.
 
     ## Why it matters
     `az ml ... create -f` stops with "Missing data for required field". A managed deployment

@@ -1,7 +1,7 @@
 """PF: what the scan itself reports about files (unreadable, too large, not fully checked),
 about suppressions that hide nothing, and about Bicep constructs it skipped.
 
-PF001-PF004 are emitted by the scan (`preflight.engine`) and the filter stage
+PF001-PF005 are emitted by the scan (`preflight.engine`) and the filter stage
 (`preflight.filters`); PF010 reads the notes the Bicep front end leaves on its documents.
 """
 from __future__ import annotations
@@ -88,6 +88,32 @@ PF004 = declare(
 
     ## How to fix
     Remove the rule id (or the whole suppression). `--ignore PF004` turns this report off.
+    """,
+)
+
+PF005 = declare(
+    "PF005", "templated-file", INFO,
+    "A YAML file with template placeholders was not checked",
+    """
+    ## What it does
+    Reports a YAML file of a known kind that does not parse as it is, but parses once its
+    template placeholders (`{{NAME}}`, `{% ... %}`, `{# ... #}`) are filled in: a template a
+    script renders (with `sed`, `envsubst`, Jinja) before Azure reads it. Its values are not known
+    until then, so nothing else in it is checked. A file that does not parse even with its
+    placeholders filled in is broken, and reported as PF001.
+
+    ## Why it matters
+    The file itself is fine; but the rendered file, the one Azure reads, was not checked.
+
+    ## Example
+    ```yaml
+    environment:
+      image: {{ACR_NAME}}.azurecr.io/minimal:1   # filled in by the deploy script
+    ```
+
+    ## How to fix
+    Nothing is wrong with the file. Scan the rendered file to have it checked, or `--ignore
+    PF005` to hide these notes.
     """,
 )
 
