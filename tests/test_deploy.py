@@ -145,7 +145,7 @@ def test_a_scan_from_python_reads_each_files_load_and_limits_from_its_configurat
     assert set(found) == {("aks.json", "DEP003"), ("d.yml", "DEP024")}
     assert "needs 286 replicas" in found["aks.json", "DEP003"]
     found = dep(Options(configs=Configs(), load=DeclaredLoad(20, 1000, origin="test")))
-    assert "needs 29 replicas" in found["aks.json", "DEP003"] and "(20 rps at 1000 ms per request, test)" in \
+    assert "needs 29 replicas" in found["aks.json", "DEP003"] and "(20 rps at 1000 ms per request)" in \
         found["d.yml", "DEP003"]
 
 
