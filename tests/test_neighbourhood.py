@@ -28,7 +28,7 @@ def project(tmp_path):
 def test_conda_file_named_alone_is_judged_by_the_inference_config_beside_it(tmp_path):
     report, proc = scan_json("config/env.yml", cwd=project(tmp_path))
     assert [(f["rule"], f["path"]) for f in report["findings"]] == [("ENV001", "config/env.yml")]
-    assert "config/inference-config.json" in report["findings"][0]["message"]
+    assert "of inference-config.json " in report["findings"][0]["message"]  # named from the file's folder
     assert report["summary"]["files"] == 1 and proc.returncode == 1
 
 
