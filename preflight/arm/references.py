@@ -7,8 +7,10 @@
                             `metadata` below them is not entered
         .of(decl)           [Expression] of one VariableDecl (its value, or its copy's input and
                             count), ParameterDecl (defaultValue, allowedValues) or ResourceDecl
-    Expression              .pointer (of the JSON string, or where a tree stands), .references,
-                            .calls (lower-cased names of every function it calls), .owner
+    Expression              .pointer (of the JSON string, or where a tree stands), .owner,
+                            .direct_references (outside `if()` branches), .references (all),
+                            .calls (lower-cased names of every function it calls),
+                            .possible_references() (a superset of the direct ones, read cheaply)
     Reference               (kind "parameters" | "variables", name as written, conditional: inside
                             a branch of `if()`, which ARM evaluates only when it is taken)
     nested_templates(template) -> [(template, the template whose names it uses when outer-scoped)]
@@ -19,11 +21,12 @@ this module and never parse `[...]` text themselves; every rule reads the same w
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Iterator, NamedTuple
 
 from ..loaders import join_pointer
-from .expressions import Call, Index, Literal, Member, Node, compile_string, path_pointer, template_paths
+from .expressions import Call, Index, Literal, Member, Node, compile_string, path_pointer, template_paths, walk
 from .template import ABSENT, ResourceDecl, Template, kitem
 
 METADATA = frozenset({"metadata"})  # keys whose values ARM does not evaluate in a template's scope
@@ -36,20 +39,63 @@ class Reference(NamedTuple):
 
 
 class Expression:
-    """One expression of a template (a `[...]` string or a tree) and what it names."""
+    """One expression of a template (a `[...]` string or a tree) and what it names. What it
+    names is read when first asked for, and only as far as asked: most rules ask about few
+    expressions, and about what `if()` branches name less often still."""
 
-    __slots__ = ("base", "path", "owner", "references", "calls")
+    __slots__ = ("base", "path", "owner", "source", "_trees", "_facts")
 
-    def __init__(self, base: str, path: Any, owner: Any, references: tuple[Reference, ...], calls: frozenset[str]):
+    def __init__(self, base: str, path: Any, owner: Any, source: str | Node, trees: dict[int, TreeFacts]):
         self.base = base
         self.path = path  # a `template_paths` path below `base`: the pointer is built when asked for
         self.owner = owner  # the VariableDecl, ParameterDecl or ResourceDecl it belongs to (None: outputs)
-        self.references = references  # unconditional ones in source order, then those in if() branches
-        self.calls = calls
+        self.source = source  # the `[...]` string, or the tree a front end built
+        self._trees = trees  # the template's facts about its trees, by id (see TemplateReferences)
+        self._facts: TreeFacts | None = None
 
     @property
     def pointer(self) -> str:
         return path_pointer(self.base, self.path)
+
+    @property
+    def direct_references(self) -> tuple[Reference, ...]:
+        """Those outside `if()` branches, in source order: what ARM always evaluates."""
+        return self._read().direct
+
+    @property
+    def references(self) -> tuple[Reference, ...]:
+        """All of them: the direct ones, then those in `if()` branches (`conditional`)."""
+        return self._read().everything()
+
+    @property
+    def calls(self) -> frozenset[str]:
+        """The lower-cased names of every function the expression calls."""
+        return self._read().calls()
+
+    def possible_references(self) -> tuple[tuple[str, str], ...]:
+        """(kind, lower-cased name): a superset of `direct_references`, read cheaply. For a
+        string, every place of its text that may be a `parameters('x')` or `variables('x')`
+        call, without parsing it; for a tree, its direct references. An expression whose possible
+        names are all declared names none that is not."""
+        if isinstance(self.source, str):
+            return _candidates(self.source)
+        return tuple((ref.kind, ref.name.lower()) for ref in self.direct_references)
+
+    def _read(self) -> TreeFacts:
+        facts = self._facts
+        if facts is None:
+            source = self.source
+            if isinstance(source, str):
+                facts = _text_facts(source)
+            else:
+                # A front end shares one tree among the places that use it (a Bicep variable
+                # inlined where it is read): each tree is read once per template. The template
+                # keeps its trees alive, so their ids are not reused.
+                facts = self._trees.get(id(source))
+                if facts is None:
+                    facts = self._trees[id(source)] = TreeFacts(source)
+            self._facts = facts
+        return facts
 
 
 class TemplateReferences:
@@ -58,7 +104,7 @@ class TemplateReferences:
     def __init__(self, template: Template):
         self.expressions: list[Expression] = []
         self._owned: dict[int, list[Expression]] = {}
-        self._trees: dict[int, tuple[tuple[Reference, ...], frozenset[str]]] = {}
+        self._trees: dict[int, TreeFacts] = {}
         raw = template.raw if isinstance(template.raw, dict) else {}
         self._variables(template, raw)
         found = kitem(raw, "outputs")
@@ -70,7 +116,6 @@ class TemplateReferences:
                     self._add(join_pointer(decl.pointer, key), value, decl)
         for resource in template.all_resources():
             self._add(resource.pointer, _own_body(resource), resource)
-        del self._trees
 
     def of(self, decl: Any) -> list[Expression]:
         """The expressions of one declaration, in source order."""
@@ -101,17 +146,7 @@ class TemplateReferences:
     def _add(self, base: str, value: Any, owner: Any) -> None:
         owned = self._owned.setdefault(id(owner), []) if owner is not None else None
         for path, expression in template_paths(value, METADATA, expressions_only=True):
-            if isinstance(expression, str):
-                references, calls = _text_summary(expression)
-            else:
-                # A front end shares one tree among the places that use it (a Bicep variable
-                # inlined where it is read): each tree is read once. The template keeps its
-                # trees alive, so their ids are not reused during the walk.
-                summary = self._trees.get(id(expression))
-                if summary is None:
-                    summary = self._trees[id(expression)] = _tree_summary(expression)
-                references, calls = summary
-            entry = Expression(base, path, owner, references, calls)
+            entry = Expression(base, path, owner, expression, self._trees)
             self.expressions.append(entry)
             if owned is not None:
                 owned.append(entry)
@@ -152,32 +187,47 @@ def _own_body(r: ResourceDecl) -> dict[Any, Any]:
     return body
 
 
-_NOTHING: tuple[tuple[Reference, ...], frozenset[str]] = ((), frozenset())
+class TreeFacts:
+    """What one tree names, each part computed when first asked for."""
+
+    __slots__ = ("tree", "direct", "_branches", "_everything", "_calls")
+
+    def __init__(self, tree: Node | None):
+        self.tree = tree
+        references: list[Reference] = []
+        self._branches: list[Node] = []
+        if tree is not None:
+            _scan([tree], False, references, self._branches)
+        self.direct = tuple(references)
+        self._everything: tuple[Reference, ...] | None = None if self._branches else self.direct
+        self._calls: frozenset[str] | None = None
+
+    def everything(self) -> tuple[Reference, ...]:
+        if self._everything is None:
+            references = list(self.direct)
+            branches = self._branches
+            while branches:  # a branch's own if() branches come back here
+                found: list[Node] = []
+                _scan(branches[::-1], True, references, found)
+                branches = found
+            self._everything = tuple(references)
+        return self._everything
+
+    def calls(self) -> frozenset[str]:
+        if self._calls is None:
+            self._calls = frozenset(n.name for n in walk(self.tree) if isinstance(n, Call)) \
+                if self.tree is not None else frozenset()
+        return self._calls
 
 
 @lru_cache(maxsize=8192)
-def _text_summary(text: str) -> tuple[tuple[Reference, ...], frozenset[str]]:
-    """`_tree_summary` of an expression string (cached by text: templates repeat expressions)."""
+def _text_facts(text: str) -> TreeFacts:
+    """`TreeFacts` of an expression string (cached by text: templates repeat expressions)."""
     tree = compile_string(text)
-    return _tree_summary(tree) if isinstance(tree, Node) else _NOTHING
+    return TreeFacts(tree if isinstance(tree, Node) else None)
 
 
-def _tree_summary(tree: Node) -> tuple[tuple[Reference, ...], frozenset[str]]:
-    """The references of a tree (those outside `if()` branches in source order, then those
-    inside them) and the names of the functions it calls."""
-    references: list[Reference] = []
-    calls: set[str] = set()
-    branches: list[Node] = []
-    _scan([tree], False, references, calls, branches)
-    while branches:  # a branch's own if() branches come back here
-        found: list[Node] = []
-        _scan(branches[::-1], True, references, calls, found)
-        branches = found
-    return tuple(references), frozenset(calls)
-
-
-def _scan(stack: list[Node], conditional: bool, references: list[Reference], calls: set[str],
-          branches: list[Node]) -> None:
+def _scan(stack: list[Node], conditional: bool, references: list[Reference], branches: list[Node]) -> None:
     """Depth first in source order (iterative: no recursion limit); the branches of `if()`
     calls are left in `branches` (the hot loop of a template's first rule: kept flat)."""
     pop, push, extend = stack.pop, stack.append, stack.extend
@@ -185,7 +235,6 @@ def _scan(stack: list[Node], conditional: bool, references: list[Reference], cal
         node = pop()
         if isinstance(node, Call):
             name, args = node.name, node.args
-            calls.add(name)
             if name == "if" and len(args) == 3:
                 push(args[0])
                 branches.extend(args[1:])
@@ -199,3 +248,21 @@ def _scan(stack: list[Node], conditional: bool, references: list[Reference], cal
         elif isinstance(node, Index):
             push(node.index)
             push(node.target)
+
+
+# Where an expression's text may call parameters('x') or variables('x'): the function name in
+# any case, blanks, `(`, blanks, then a string literal read with the tokenizer's own pattern.
+# The lookahead matches at every position, so a match that starts inside a string literal
+# cannot hide a real call overlapping it.
+_CANDIDATE = re.compile(r"(?=(parameters|variables)\s*\(\s*('(?:[^']|'')*'))", re.I)
+
+
+@lru_cache(maxsize=4096)
+def _candidates(text: str) -> tuple[tuple[str, str], ...]:
+    """`Expression.possible_references` of a string. A superset of what parsing finds: a call's
+    name is an identifier token of the text (lower-cased, so written `parameters` in some case),
+    followed by blank and `(` tokens and, for a name argument, a string token; the same patterns
+    read at the same place of the same text (`text[1:-1]`, what the tokenizer reads) find that
+    same literal."""
+    return tuple((m.group(1).lower(), m.group(2)[1:-1].replace("''", "'").lower())
+                 for m in _CANDIDATE.finditer(text, 1, len(text) - 1))

@@ -282,10 +282,11 @@ def undeclared_reference(doc: Document, ctx: Context) -> Iterator[Issue]:
         params = set(t.parameters) | (set(outer.parameters) if outer else set())
         variables = set(t.variables) | (set(outer.variables) if outer else set())
         for expression in references_of(t).expressions:
+            if all(name in (params if kind == "parameters" else variables)
+                   for kind, name in expression.possible_references()):
+                continue  # every name it may reference is declared: it need not be parsed
             missing: dict[str, str] = {}
-            for ref in expression.references:
-                if ref.conditional:
-                    continue
+            for ref in expression.direct_references:
                 known = params if ref.kind == "parameters" else variables
                 what = "parameter" if ref.kind == "parameters" else "variable"
                 if ref.name.lower() not in known:
