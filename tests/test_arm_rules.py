@@ -185,6 +185,8 @@ def test_references_are_read_once_per_template_with_owners_and_pointers():
     assert v.owner is template.variables["v"] and found.of(template.variables["v"]) == [v]
     assert v.references == (Reference("parameters", "p", False), Reference("variables", "w", True),
                             Reference("parameters", "q", True))
+    assert v.direct_references == (Reference("parameters", "p", False),)
+    assert set(v.possible_references()) >= {("parameters", "p"), ("variables", "w"), ("parameters", "q")}
     assert found.of(template.variables["c"]) == [by_pointer["/variables/copy/0/count"]]
     assert by_pointer["/resources/0/name"].calls == {"ns.fn", "parameters"}
     assert "reference" in by_pointer["/outputs/o/value"].calls and by_pointer["/outputs/o/value"].owner is None

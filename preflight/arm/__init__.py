@@ -15,8 +15,9 @@ Layers, each usable on its own:
                   deployment), DeploymentSpec, CopySpec; ABSENT marks "not in the template"
     references    references_of(template) -> TemplateReferences (one walk, kept on the template):
                   `.expressions` and `.of(decl)`, each an Expression with `.pointer`,
-                  `.references` (Reference: kind parameters|variables, name, conditional: in an
-                  `if()` branch), `.calls` (function names), `.owner`; nested_templates(template)
+                  `.direct_references` / `.references` (Reference: kind parameters|variables,
+                  name, conditional: in an `if()` branch), `.possible_references()` (cheap
+                  superset), `.calls` (function names), `.owner`; nested_templates(template)
     evaluator     evaluate(raw_or_node, scope) -> value | Unknown; standalone_scope(template,
                   parameters) for one template; Scope/Frame/Session/DeploymentContext
     parameters    parameter_sets(doc, ctx, declared) -> [ParameterSet]; paired_files(path);
