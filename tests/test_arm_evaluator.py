@@ -370,5 +370,8 @@ def _expressions(draw, depth=0):
 @settings(max_examples=400, deadline=None)
 @given(_expressions())
 def test_any_expression_evaluates_without_raising(body):
+    from preflight.arm.expressions import Invalid, Node, compile_string
+    compiled = compile_string(f"[{body}]")
+    assert isinstance(compiled, Node) and not isinstance(compiled, Invalid)  # it reaches evaluation
     result = ev(f"[{body}]")
     assert result is None or isinstance(result, (str, int, float, bool, list, dict, Unknown))

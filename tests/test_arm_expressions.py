@@ -104,3 +104,9 @@ def test_walk_visits_every_node():
 def test_compile_string_never_raises(text):
     result = compile_string(text)
     assert isinstance(result, (str, Call, Literal, Member, Index, Invalid))
+    # each text is read as what it is: an expression becomes a tree (or Invalid), anything else
+    # stays text (without the `[[` escape's first bracket)
+    if is_expression(text):
+        assert not isinstance(result, str)
+    else:
+        assert result == (text[1:] if text.startswith("[[") and text.endswith("]") else text)

@@ -147,3 +147,49 @@ def test_arm006_variable_cycles(tmp_path):
     found = findings(path, "ARM006")
     assert sorted(f.message for f in found) == ["variables refer to each other in a cycle: a -> b -> a",
                                                 "variables refer to each other in a cycle: self -> self"]
+
+
+def test_arm005_in_a_variable_copy_loop_points_at_its_input(tmp_path):
+    copy = [{"name": "ids", "count": 2, "input": "[reference(resourceId('Microsoft.KeyVault/vaults', 'kv')).id]"}]
+    (f,) = findings(write(tmp_path, variables={"copy": copy}), "ARM005")
+    assert f.pointer == "/variables/copy/0/input" and "'ids'" in f.message
+
+
+def test_arm006_sees_names_in_if_branches_and_copy_loops(tmp_path):
+    copy = [{"name": "loop", "count": 1, "input": "[variables('branchy')]"}]
+    path = write(tmp_path, variables={"branchy": "[if(true(), 'x', variables('loop'))]", "copy": copy})
+    (f,) = findings(path, "ARM006")
+    assert "branchy -> loop -> branchy" in f.message
+
+
+# ------------------------------------------------------------------ the references rules read
+
+def test_references_are_read_once_per_template_with_owners_and_pointers():
+    from preflight.arm.references import Reference, nested_templates, references_of
+    from preflight.arm.template import Template
+
+    data = {"parameters": {"p": {"type": "string", "defaultValue": "[variables('v')]"}},
+            "variables": {"v": "[if(parameters('p'), variables('w'), concat(parameters('q')))]",
+                          "copy": [{"name": "c", "count": "[length(parameters('p'))]", "input": "x"}]},
+            "resources": [{"type": "Microsoft.Resources/deployments", "name": "[ns.fn(parameters('p'))]",
+                           "metadata": {"note": "[parameters('ignored')]"},
+                           "properties": {"template": {"variables": {"inner": "[parameters('deep')]"}}}}],
+            "outputs": {"o": {"type": "string", "value": "[reference('x').id]"}}}
+    template = Template.from_json(data)
+    found = references_of(template)
+    assert references_of(template) is found  # kept on the template: every rule reads the same walk
+    by_pointer = {e.pointer: e for e in found.expressions}
+    assert set(by_pointer) == {"/parameters/p/defaultValue", "/variables/v", "/variables/copy/0/count",
+                               "/resources/0/name", "/outputs/o/value"}
+    v = by_pointer["/variables/v"]
+    assert v.owner is template.variables["v"] and found.of(template.variables["v"]) == [v]
+    assert v.references == (Reference("parameters", "p", False), Reference("variables", "w", True),
+                            Reference("parameters", "q", True))
+    assert v.direct_references == (Reference("parameters", "p", False),)
+    assert set(v.possible_references()) >= {("parameters", "p"), ("variables", "w"), ("parameters", "q")}
+    assert found.of(template.variables["c"]) == [by_pointer["/variables/copy/0/count"]]
+    assert by_pointer["/resources/0/name"].calls == {"ns.fn", "parameters"}
+    assert "reference" in by_pointer["/outputs/o/value"].calls and by_pointer["/outputs/o/value"].owner is None
+    (_, (nested, outer)) = list(nested_templates(template))
+    assert outer is template
+    assert [e.references for e in references_of(nested).expressions] == [(Reference("parameters", "deep", False),)]

@@ -348,7 +348,9 @@ def test_any_template_structure_is_checked_without_internal_error(tmp_path, reso
     for r in resources[:2]:
         r.setdefault("type", "Microsoft.KeyVault/vaults")
     body = {"$schema": SCHEMA, "contentVersion": "1.0.0.0",
-            "parameters": {"p": {"type": "string", "defaultValue": "[variables('v')]"}}, "variables": variables,
+            "parameters": {"p": {"type": "string", "defaultValue": "[variables('v')]"},
+                           "q": {"type": "string", "defaultValue": "[parameters('notDeclared')]"}},
+            "variables": variables,
             "resources": {f"r{i}": r for i, r in enumerate(resources)} if symbolic else resources}
     if symbolic:
         body["languageVersion"] = "2.0"
@@ -356,3 +358,6 @@ def test_any_template_structure_is_checked_without_internal_error(tmp_path, reso
     path.write_text(json.dumps(body))
     result = scan([str(path)], Options(select={"KV", "ARM", "PF"}))
     assert [f.message for f in result.findings if f.rule == "PF003"] == []
+    # the template was read and its rules ran: the fixed undeclared name is always reported
+    assert result.checked == [str(path)]
+    assert "/parameters/q/defaultValue" in {f.pointer for f in result.findings if f.rule == "ARM004"}

@@ -641,6 +641,7 @@ def test_hostile_input_never_crashes(tmp_path, source):
     path.write_bytes(source.encode("utf-8", "surrogatepass"))
     result = scan([str(path)], Options())
     assert not [f for f in result.findings if f.rule == "PF003"], result.findings
+    assert result.checked == [str(path)]  # read as a Bicep file, not skipped
 
 
 def test_bicep_files_are_discovered_and_sniffed(tmp_path):

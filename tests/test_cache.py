@@ -21,6 +21,7 @@ from preflight import cache as cache_module, engine
 from preflight.cache import FOLDER
 from preflight.cli import build_options, build_parser
 from preflight.engine import scan
+from preflight.loaders import load_json
 
 from conftest import FIXTURES, REPO, run_cli
 
@@ -160,7 +161,7 @@ def test_a_parameter_file_edited(project, cache_dir):
 def test_a_linked_template_edited(project, cache_dir):
     shutil.copytree(FIXTURES / "arm" / "linked", project / "t")
     linked = project / "t" / "modules" / "vault.json"
-    data = json.loads(linked.read_text())
+    data = load_json(linked.read_text())  # a template: comments allowed
     data["resources"][0]["properties"]["enableRbacAuthorization"] = True
     data["resources"][0]["properties"].pop("accessPolicies", None)
     check_edit(["t/main.json"], cache_dir, lambda: write(linked, json.dumps(data)))

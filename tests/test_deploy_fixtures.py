@@ -1,4 +1,5 @@
-"""Every DEP and SCR rule against its fixtures: fixtures/deploy/<RULE>/ and fixtures/scoring/<RULE>/.
+"""Every DEP and SCR rule against its fixtures: fixtures/deploy/<RULE>/ and fixtures/scoring/<RULE>/
+(tests/test_fixtures.py checks every finding of every fixture; this checks each folder's rule).
 
 A file named `*-bad.*` / `*_bad.*` must get the folder's rule exactly on the lines marked
 `# expect: RULE` (`// expect: RULE` in ARM templates; a v1 JSON config, which has no comments,

@@ -66,6 +66,8 @@ def check(name: str, base: dict, chosen) -> None:
         result = scan([path], Options(load=LOAD))
     crashes = [f.message for f in result.findings if f.rule == "PF003"]
     assert not crashes, (crashes, text)
+    assert result.checked == [path], text  # classified by its content and read, not skipped
+    return result
 
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -74,13 +76,15 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 @FAST
 @given(assignments(V1_PATHS), st.sampled_from(["AKS", "aci", "AKSENDPOINT", "local", "bogus", None]))
 def test_v1_deploy_configs_never_crash(chosen, compute):
-    check("deployconfig.yml", {"computeType": compute, "numReplicas": 1}, chosen)
+    result = check("deployconfig.yml", {"computeType": compute, "numReplicas": 1}, chosen)
+    assert "DEP030" in {f.rule for f in result.findings}  # every v1 file: the end of v1 support
 
 
 @FAST
 @given(assignments(IC_PATHS))
 def test_v1_inference_configs_never_crash(chosen):
-    check("inferenceconfig.yml", {"entryScript": "score.py"}, chosen)
+    result = check("inferenceconfig.yml", {"entryScript": "score.py"}, chosen)
+    assert "DEP030" in {f.rule for f in result.findings}
 
 
 @FAST
@@ -108,3 +112,4 @@ def test_scoring_scripts_never_crash(parts):
             f.write(text)
         result = scan([path], Options())
     assert not [f for f in result.findings if f.rule == "PF003"], text
+    assert result.checked == [path], text

@@ -299,8 +299,12 @@ json_values = st.recursive(
        st.lists(json_values | st.text(max_size=30), max_size=6))
 def test_any_shape_builds_without_raising(top, deps):
     build_environment(top, "", os.getcwd())
-    env = build_environment({"dependencies": deps + [{"pip": deps}]}, "", None)
-    v1_serving(env), v2_serving(env), env.python_version()
+    # a well-formed entry among the odd ones is still read
+    env = build_environment({"dependencies": deps + ["zlib-sentinel=1.2.13", {"pip": deps}]}, "", None)
+    assert env.conda_package("zlib-sentinel") is not None
+    states = {"ok", "missing", "conda-side", "unknown", "old-defaults", "unpinned-defaults"}
+    assert v1_serving(env).state in states and v2_serving(env).state in states
+    assert env.python_version() is None or isinstance(env.python_version(), Version)
 
 
 def test_requirement_files_outside_the_repository_are_not_read(tmp_path):

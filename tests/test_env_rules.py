@@ -464,6 +464,7 @@ def test_rules_never_raise_on_any_shape(data, kind):
     from preflight.contract import REGISTRY
     from preflight.rulepacks import load_rule_packs
     from preflight.engine import DocumentStore, ScanContext
+    from preflight.findings import Issue
 
     load_rule_packs()
     doc = Document("/nonexistent/x.yml", Kind[kind], "yaml", text="", data=data)
@@ -472,9 +473,14 @@ def test_rules_never_raise_on_any_shape(data, kind):
     if doc.kind in (Kind.INFERENCE_V1, Kind.ONLINE_DEPLOYMENT_V2, Kind.BATCH_DEPLOYMENT_V2):
         store.retain(doc)
     ctx = ScanContext(options, store)
+    ran = []
     for rule_id, r in REGISTRY.items():
         if rule_id.startswith("ENV") and r.check is not None:
-            list(r.check(doc, ctx))
+            issues = list(r.check(doc, ctx))
+            assert all(isinstance(i, Issue) and i.message for i in issues), (rule_id, issues)
+            if doc.kind in r.kinds:
+                ran.append(rule_id)
+    assert ran  # every kind drawn is one that ENV rules read: they ran on it
 
 
 def test_env005_says_whether_a_vcs_url_names_a_revision(tmp_path):

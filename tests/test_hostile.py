@@ -104,6 +104,7 @@ def test_wrong_types_never_crash(tmp_path, content):
     report, proc = scan_json(str(tmp_path))
     assert proc.returncode in (0, 1)
     assert not [f for f in report["findings"] if f["rule"] == "PF003"], report["findings"]
+    assert report["summary"]["files"] == 1  # classified by its content and checked, not skipped
 
 
 def test_offline_scan_opens_no_socket(monkeypatch):

@@ -122,3 +122,12 @@ def test_the_document_and_arm_layers_never_import_a_front_end():
     below.remove("preflight.arm.vaults")
     offenders = {name: sorted(d for d in graph[name] if d.startswith("preflight.bicep")) for name in below}
     assert {name: deps for name, deps in offenders.items() if deps} == {}
+
+
+def test_rules_never_parse_expressions_themselves():
+    """Rules read `[...]` expressions through `preflight.arm` (references_of, evaluate, ...): the
+    parser and its tree walks stay behind that interface, so every rule reads one walk."""
+    graph = import_graph()
+    parsing = {m for m, deps in graph.items() if m.startswith("preflight.rules")
+               and "preflight.arm.expressions" in deps}
+    assert parsing == set()

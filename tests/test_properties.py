@@ -5,7 +5,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from preflight.documents import load_document
+from preflight.documents import Kind, load_document
 from preflight.loaders import LoadError, _parse_lenient, decode, load_json, load_yaml
 
 json_values = st.recursive(
@@ -31,9 +31,25 @@ def test_lenient_parser_agrees_with_json_on_valid_json(value, indent):
 def test_loaders_never_raise_anything_but_load_error_on_bytes(raw):
     for loader in (load_json, load_yaml):
         try:
-            loader(decode(raw))
+            value = loader(decode(raw))
         except LoadError:
-            pass
+            continue
+        if loader is load_json:
+            assert _plain(value)  # JSON values only: what the JSON rules expect to read
+
+
+def _plain(value) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif not (v is None or isinstance(v, (str, bool, int, float))):
+            return False
+    return True
 
 
 @SETTINGS
@@ -52,6 +68,9 @@ def test_classification_never_raises(raw, name):
     for content in (raw, head + raw):
         doc = load_document(name, content, explicit=True)
         assert doc is None or doc.error is not None or doc.kind is not None
+        if content is not raw and name == "t.json":
+            # a template's opening: read as a template, or reported as a broken file (PF001)
+            assert doc is not None and (doc.error is not None or doc.kind == Kind.ARM_TEMPLATE), doc
 
 
 @SETTINGS

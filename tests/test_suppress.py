@@ -12,6 +12,7 @@ from preflight.rulepacks import load_rule_packs
 from preflight.documents import Kind, load_document
 from preflight.engine import scan
 from preflight.findings import ERROR, Issue
+from preflight.loaders import load_json
 from preflight.suppress import parse
 
 ENV = """name: e
@@ -176,7 +177,7 @@ def test_parse_finds_every_form():
 
 
 def test_kv001_suppressed_by_arm_metadata_and_by_config(tmp_path):
-    template = json.loads((FIXTURES / "integrations" / "kv-wiped.json").read_text())
+    template = load_json((FIXTURES / "integrations" / "kv-wiped.json").read_text())  # a template: comments allowed
     (tmp_path / "kv.json").write_text(json.dumps(template, indent=2))
     report, proc = scan_json("kv.json", cwd=tmp_path)
     assert "KV001" in [f["rule"] for f in report["findings"]] and proc.returncode == 1

@@ -13,6 +13,11 @@ Layers, each usable on its own:
                   Template, ParameterDecl, VariableDecl, FunctionDecl, ResourceDecl (type, name,
                   api_version, condition, copy, properties, existing, pointer, children, body,
                   deployment), DeploymentSpec, CopySpec; ABSENT marks "not in the template"
+    references    references_of(template) -> TemplateReferences (one walk, kept on the template):
+                  `.expressions` and `.of(decl)`, each an Expression with `.pointer`,
+                  `.direct_references` / `.references` (Reference: kind parameters|variables,
+                  name, conditional: in an `if()` branch), `.possible_references()` (cheap
+                  superset), `.calls` (function names), `.owner`; nested_templates(template)
     evaluator     evaluate(raw_or_node, scope) -> value | Unknown; standalone_scope(template,
                   parameters) for one template; Scope/Frame/Session/DeploymentContext
     parameters    parameter_sets(doc, ctx, declared) -> [ParameterSet]; paired_files(path);
@@ -57,13 +62,16 @@ workspaces in the template whose `keyVault` is this vault).
 from .deployments import DeployedResource, Evaluation, Status, deployed_resources, evaluations, template_of
 from .evaluator import DeploymentContext, Scope, evaluate, standalone_scope
 from .expressions import compile_string, parse, to_text
+from .references import Expression, Reference, TemplateReferences, nested_templates, references_of
 from .template import ABSENT, ResourceDecl, Template
 from .values import ResourceRef, RuntimeValue, Unknown, describe, find_unknown, is_known, is_unknown
 from .vaults import PolicyOperation, VaultDeployment, normalize_policy, vault_deployments
 
 __all__ = [
-    "ABSENT", "DeployedResource", "DeploymentContext", "Evaluation", "PolicyOperation", "ResourceDecl",
+    "ABSENT", "DeployedResource", "DeploymentContext", "Evaluation", "Expression", "PolicyOperation", "Reference",
+    "ResourceDecl",
     "ResourceRef", "RuntimeValue", "Scope", "Status", "Template", "Unknown", "VaultDeployment",
     "compile_string", "deployed_resources", "describe", "evaluate", "evaluations", "find_unknown", "is_known",
-    "is_unknown", "normalize_policy", "parse", "standalone_scope", "template_of", "to_text", "vault_deployments",
+    "is_unknown", "nested_templates", "normalize_policy", "parse", "references_of", "standalone_scope",
+    "TemplateReferences", "template_of", "to_text", "vault_deployments",
 ]

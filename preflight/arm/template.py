@@ -171,6 +171,9 @@ class Template:
     document: Any = None  # the source Document (or any object with .path/.abspath), if any
     pointer: str = ""  # where this template sits in its document ("" for the root)
     raw: Any = None
+    # What other modules compute from the template, kept with it so each is computed once
+    # (keyed by what it is, e.g. "references": `preflight.arm.references.references_of`).
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def symbolic(self) -> bool:

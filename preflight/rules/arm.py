@@ -8,16 +8,13 @@ a parameter or variable that is not declared, and variables that refer to each o
 from __future__ import annotations
 
 import os
-import re
-from functools import lru_cache
 from typing import Any, Iterator
 
 from preflight.arm.deployments import evaluations, parameter_sets_of, template_of
 from preflight.arm.evaluator import Frame, Scope, evaluate
-from preflight.arm.expressions import (Call, Index, Literal, Member, Node, compile_string, path_pointer, template_paths,
-                                       template_strings, walk)
+from preflight.arm.references import nested_templates, references_of
 from preflight.arm.parameters import undeclared_in_file
-from preflight.arm.template import ABSENT, ParameterDecl, ResourceDecl, Template, kitem
+from preflight.arm.template import ABSENT, ParameterDecl, kitem
 from preflight.arm.values import describe, equal3, find_unknown
 from preflight.documents import Document, Kind
 from preflight.contract import ERROR, WARNING, Context, Issue, rule
@@ -258,84 +255,6 @@ def parameter_not_declared(doc: Document, ctx: Context) -> Iterator[Issue]:
 
 # ------------------------------------------------------------------ static expression checks
 
-def nested_templates(template: Template) -> Iterator[tuple[Template, Template | None]]:
-    """(template, the template whose names it uses when it is outer-scoped, else None) for the
-    template and every inline nested template in it, recursively."""
-    stack: list[tuple[Template, Template | None]] = [(template, None)]
-    while stack:
-        t, outer = stack.pop()
-        yield t, outer
-        for r in t.all_resources():
-            spec = r.deployment
-            if spec is not None and spec.template is not None:
-                stack.append((spec.template, None if spec.scope == "inner" else (outer or t)))
-
-
-def expressions_of(t: Template) -> Iterator[tuple[str, Node]]:
-    """(pointer, tree) for the expressions a template evaluates in its own scope: variables,
-    parameter defaults and bounds, resources (not inline nested templates), outputs."""
-    for pointer, value in _expression_sources(t):
-        yield from _trees(value, pointer)
-
-
-def _expression_sources(t: Template) -> Iterator[tuple[str, Any]]:
-    """(pointer, raw value) for the parts of a template whose expressions it evaluates in its
-    own scope (see `expressions_of`); metadata below them is not entered (`_METADATA`)."""
-    raw = t.raw if isinstance(t.raw, dict) else {}
-    for key in ("variables", "outputs"):
-        found = kitem(raw, key)
-        if found:
-            yield join_pointer(t.pointer, found[0]), found[1]
-    for decl in t.parameters.values():
-        for value, sub in ((decl.default, "defaultValue"), (decl.allowed, "allowedValues")):
-            if value is not ABSENT:
-                yield join_pointer(decl.pointer, sub), value
-    for r in t.all_resources():
-        yield r.pointer, _resource_body(r)
-
-
-def _resource_body(r: ResourceDecl) -> dict[Any, Any]:
-    """A resource without its children (visited on their own), its metadata, and the inline
-    template of a nested deployment (evaluated in its own scope)."""
-    body: dict[Any, Any] = {}
-    for key, value in r.body.items():
-        lower = key.lower() if isinstance(key, str) else ""
-        if lower in ("resources", "metadata", "comments"):
-            continue
-        if lower == "properties" and r.deployment is not None and isinstance(value, dict):
-            value = {k: v for k, v in value.items() if not (isinstance(k, str) and k.lower() == "template")}
-        body[key] = value
-    return body
-
-
-_METADATA = frozenset({"metadata"})
-
-
-def _trees(value: Any, pointer: str) -> Iterator[tuple[str, Node]]:
-    for p, compiled in template_strings(value, pointer, _METADATA, expressions_only=True):
-        if isinstance(compiled, Node):
-            yield p, compiled
-
-
-def _named_refs(tree: Node, lazy: bool = False) -> Iterator[tuple[str, str]]:
-    """parameters('x') and variables('x') with literal names. With `lazy`, the branches of
-    `if()` are skipped: ARM evaluates only the branch its condition selects, so a name that
-    exists in neither is an error only when that branch is taken."""
-    stack: list[Node] = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Call):
-            if node.name in ("parameters", "variables") and len(node.args) == 1 \
-                    and isinstance(node.args[0], Literal) and isinstance(node.args[0].value, str):
-                yield node.name, node.args[0].value
-            args = node.args[:1] if lazy and node.name == "if" and len(node.args) == 3 else node.args
-            stack.extend(reversed(args))  # source order
-        elif isinstance(node, Member):
-            stack.append(node.target)
-        elif isinstance(node, Index):
-            stack.extend((node.index, node.target))
-
-
 @rule("ARM004", "arm-undeclared-reference", ERROR, reads=Kind.ARM_TEMPLATE,
       summary="`parameters('x')` or `variables('x')` names something the template does not declare")
 def undeclared_reference(doc: Document, ctx: Context) -> Iterator[Issue]:
@@ -363,59 +282,22 @@ def undeclared_reference(doc: Document, ctx: Context) -> Iterator[Issue]:
     for t, outer in nested_templates(template_of(doc)):
         params = set(t.parameters) | (set(outer.parameters) if outer else set())
         variables = set(t.variables) | (set(outer.variables) if outer else set())
-        for base, value in _expression_sources(t):
-            # The expressions `expressions_of` yields, in the same order; pointers are built
-            # only for the few that are reported.
-            for path, expression in template_paths(value, _METADATA, expressions_only=True):
-                if isinstance(expression, str):
-                    if all(name in (params if kind == "parameters" else variables)
-                           for kind, name in _candidate_refs(expression)):
-                        continue  # every name it can reference is declared (see _candidate_refs)
-                    refs = _text_refs(expression)
-                else:
-                    refs = tuple(_named_refs(expression, lazy=True))
-                if not refs:
-                    continue
-                missing: dict[str, str] = {}
-                for kind, name in refs:
-                    known = params if kind == "parameters" else variables
-                    what = "parameter" if kind == "parameters" else "variable"
-                    if name.lower() not in known:
-                        missing.setdefault(f"{what}:{name.lower()}", f"{what} '{name}'")
-                if missing:
-                    names = list(missing.values())
-                    verb = "is" if len(names) == 1 else "are"
-                    yield Issue(path_pointer(base, path),
-                                f"{listing(names)} {verb} not declared in this template: Azure rejects it",
-                                fix="declare it, or correct the name", data={"names": names})
-
-
-@lru_cache(maxsize=4096)
-def _text_refs(text: str) -> tuple[tuple[str, str], ...]:
-    """`_named_refs(compile_string(text), lazy=True)` of an expression string (cached by text:
-    templates repeat the same expressions)."""
-    tree = compile_string(text)
-    return tuple(_named_refs(tree, lazy=True)) if isinstance(tree, Node) else ()
-
-
-# Where an expression's text may call parameters('x') or variables('x'): the function name in
-# any case, blanks, `(`, blanks, then a string literal read with the tokenizer's own pattern.
-# The lookahead matches at every position, so a match that starts inside a string literal
-# cannot hide a real call overlapping it.
-_CANDIDATE = re.compile(r"(?=(parameters|variables)\s*\(\s*('(?:[^']|'')*'))", re.I)
-
-
-@lru_cache(maxsize=4096)
-def _candidate_refs(text: str) -> tuple[tuple[str, str], ...]:
-    """(kind, lower-cased name) for every place in an expression string that may be a
-    `parameters('x')`/`variables('x')` call: a superset of what `_text_refs` finds, so a string
-    whose candidates are all declared names cannot be reported, and need not be parsed.
-    It is a superset because a call's name is an identifier token of the text (lower-cased, so
-    written `parameters` in some case), followed by blanks and `(` tokens and, for a name
-    argument, a string token; the same patterns read at the same place of the same text
-    (`text[1:-1]`, what the tokenizer reads) find that same literal."""
-    return tuple((m.group(1).lower(), m.group(2)[1:-1].replace("''", "'").lower())
-                 for m in _CANDIDATE.finditer(text, 1, len(text) - 1))
+        for expression in references_of(t).expressions:
+            if all(name in (params if kind == "parameters" else variables)
+                   for kind, name in expression.possible_references()):
+                continue  # every name it may reference is declared: it need not be parsed
+            missing: dict[str, str] = {}
+            for ref in expression.direct_references:
+                known = params if ref.kind == "parameters" else variables
+                what = "parameter" if ref.kind == "parameters" else "variable"
+                if ref.name.lower() not in known:
+                    missing.setdefault(f"{what}:{ref.name.lower()}", f"{what} '{ref.name}'")
+            if missing:
+                names = list(missing.values())
+                verb = "is" if len(names) == 1 else "are"
+                yield Issue(expression.pointer,
+                            f"{listing(names)} {verb} not declared in this template: Azure rejects it",
+                            fix="declare it, or correct the name", data={"names": names})
 
 
 @rule("ARM005", "arm-reference-in-variables", ERROR, reads=Kind.ARM_TEMPLATE,
@@ -443,13 +325,12 @@ def reference_in_variables(doc: Document, ctx: Context) -> Iterator[Issue]:
     for t, _outer in nested_templates(template_of(doc)):
         if t.symbolic:
             continue
+        found = references_of(t)
         for decl in t.variables.values():
-            raw = decl.value if decl.copy is None else [decl.copy.input, decl.copy.count]
-            for path, expression in template_paths(raw, _METADATA, expressions_only=True):
-                if _calls_reference(expression):
-                    pointer = path_pointer(decl.pointer if decl.copy is None else decl.copy.pointer, path)
-                    yield Issue(pointer, f"variable '{decl.name}' uses reference(), which Azure does not allow in "
-                                "`variables` (outside languageVersion 2.0 templates)",
+            for expression in found.of(decl):
+                if "reference" in expression.calls or "references" in expression.calls:
+                    yield Issue(expression.pointer, f"variable '{decl.name}' uses reference(), which Azure does not "
+                                "allow in `variables` (outside languageVersion 2.0 templates)",
                                 fix="inline the expression where it is used, or pass it into a nested deployment",
                                 data={"variable": decl.name})
                     break
@@ -475,46 +356,17 @@ def variable_cycle(doc: Document, ctx: Context) -> Iterator[Issue]:
     Break the cycle: compute one of the values from parameters or literals.
     """
     for t, _outer in nested_templates(template_of(doc)):
+        found = references_of(t)
         edges: dict[str, set[str]] = {}
         for lower, decl in t.variables.items():
-            raw = decl.value if decl.copy is None else [decl.copy.input, decl.copy.count]
-            edges[lower] = {name for _, expression in template_paths(raw, _METADATA, expressions_only=True)
-                            for name in _variable_refs(expression) if name in t.variables}
+            edges[lower] = {ref.name.lower() for expression in found.of(decl) for ref in expression.references
+                            if ref.kind == "variables" and ref.name.lower() in t.variables}
         for cycle in _cycles(edges):
             first = t.variables[cycle[0]]
             names = " -> ".join(t.variables[c].name for c in cycle + [cycle[0]])
             yield Issue(first.pointer, f"variables refer to each other in a cycle: {names}",
                         fix="compute one of them without the others",
                         data={"cycle": [t.variables[c].name for c in cycle]})
-
-
-def _calls_reference(expression: str | Node) -> bool:
-    """Whether an expression (a `[...]` string or a tree) calls reference() or references()."""
-    if isinstance(expression, str):
-        # A call's name is an identifier of the expression's text: without `reference` in it
-        # (in any case) there is no such call, and the text need not be parsed.
-        return "reference" in expression.lower() and _text_calls_reference(expression)
-    return any(isinstance(n, Call) and n.name in ("reference", "references") for n in walk(expression))
-
-
-@lru_cache(maxsize=4096)
-def _text_calls_reference(text: str) -> bool:
-    tree = compile_string(text)
-    return isinstance(tree, Node) and _calls_reference(tree)
-
-
-def _variable_refs(expression: str | Node) -> tuple[str, ...]:
-    """The lower-cased names of the `variables('x')` calls of an expression (if() branches too)."""
-    if isinstance(expression, str):
-        # As in _calls_reference: without `variables` in its text, it calls no variables().
-        return _text_variable_refs(expression) if "variables" in expression.lower() else ()
-    return tuple(name.lower() for kind, name in _named_refs(expression) if kind == "variables")
-
-
-@lru_cache(maxsize=4096)
-def _text_variable_refs(text: str) -> tuple[str, ...]:
-    tree = compile_string(text)
-    return _variable_refs(tree) if isinstance(tree, Node) else ()
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:

@@ -1,0 +1,268 @@
+"""What a template's expressions name: parameters, variables and functions, read in one walk.
+
+    references_of(template) -> TemplateReferences     (computed on first use, kept on the template)
+        .expressions        [Expression]: every expression the template evaluates in its own scope
+                            (variables, parameter defaults and allowedValues, resources without
+                            their children and without an inline nested template, outputs);
+                            `metadata` below them is not entered
+        .of(decl)           [Expression] of one VariableDecl (its value, or its copy's input and
+                            count), ParameterDecl (defaultValue, allowedValues) or ResourceDecl
+    Expression              .pointer (of the JSON string, or where a tree stands), .owner,
+                            .direct_references (outside `if()` branches), .references (all),
+                            .calls (lower-cased names of every function it calls),
+                            .possible_references() (a superset of the direct ones, read cheaply)
+    Reference               (kind "parameters" | "variables", name as written, conditional: inside
+                            a branch of `if()`, which ARM evaluates only when it is taken)
+    nested_templates(template) -> [(template, the template whose names it uses when outer-scoped)]
+
+Only calls whose name argument is a literal string are references (`parameters('x')`); a computed
+name (`parameters(variables('p'))`) names nothing statically. Rules read expressions through
+this module and never parse `[...]` text themselves; every rule reads the same walk.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Iterator, NamedTuple
+
+from ..loaders import join_pointer
+from .expressions import Call, Index, Literal, Member, Node, compile_string, path_pointer, template_paths, walk
+from .template import ABSENT, ResourceDecl, Template, kitem
+
+METADATA = frozenset({"metadata"})  # keys whose values ARM does not evaluate in a template's scope
+
+
+class Reference(NamedTuple):
+    kind: str  # "parameters" | "variables"
+    name: str  # as written; ARM compares names case-insensitively
+    conditional: bool  # inside a branch of if(): evaluated only when the condition selects it
+
+
+class Expression:
+    """One expression of a template (a `[...]` string or a tree) and what it names. What it
+    names is read when first asked for, and only as far as asked: most rules ask about few
+    expressions, and about what `if()` branches name less often still."""
+
+    __slots__ = ("base", "path", "owner", "source", "_trees", "_facts")
+
+    def __init__(self, base: str, path: Any, owner: Any, source: str | Node, trees: dict[int, TreeFacts]):
+        self.base = base
+        self.path = path  # a `template_paths` path below `base`: the pointer is built when asked for
+        self.owner = owner  # the VariableDecl, ParameterDecl or ResourceDecl it belongs to (None: outputs)
+        self.source = source  # the `[...]` string, or the tree a front end built
+        self._trees = trees  # the template's facts about its trees, by id (see TemplateReferences)
+        self._facts: TreeFacts | None = None
+
+    @property
+    def pointer(self) -> str:
+        return path_pointer(self.base, self.path)
+
+    @property
+    def direct_references(self) -> tuple[Reference, ...]:
+        """Those outside `if()` branches, in source order: what ARM always evaluates."""
+        return self._read().direct
+
+    @property
+    def references(self) -> tuple[Reference, ...]:
+        """All of them: the direct ones, then those in `if()` branches (`conditional`)."""
+        return self._read().everything()
+
+    @property
+    def calls(self) -> frozenset[str]:
+        """The lower-cased names of every function the expression calls."""
+        return self._read().calls()
+
+    def possible_references(self) -> tuple[tuple[str, str], ...]:
+        """(kind, lower-cased name): a superset of `direct_references`, read cheaply. For a
+        string, every place of its text that may be a `parameters('x')` or `variables('x')`
+        call, without parsing it; for a tree, its direct references. An expression whose possible
+        names are all declared names none that is not."""
+        if isinstance(self.source, str):
+            return _candidates(self.source)
+        return tuple((ref.kind, ref.name.lower()) for ref in self.direct_references)
+
+    def _read(self) -> TreeFacts:
+        facts = self._facts
+        if facts is None:
+            source = self.source
+            if isinstance(source, str):
+                facts = _text_facts(source)
+            else:
+                # A front end shares one tree among the places that use it (a Bicep variable
+                # inlined where it is read): each tree is read once per template. The template
+                # keeps its trees alive, so their ids are not reused.
+                facts = self._trees.get(id(source))
+                if facts is None:
+                    facts = self._trees[id(source)] = TreeFacts(source)
+            self._facts = facts
+        return facts
+
+
+class TemplateReferences:
+    """The expressions of one template (not of its inline nested templates), walked once."""
+
+    def __init__(self, template: Template):
+        self.expressions: list[Expression] = []
+        self._owned: dict[int, list[Expression]] = {}
+        self._trees: dict[int, TreeFacts] = {}
+        raw = template.raw if isinstance(template.raw, dict) else {}
+        self._variables(template, raw)
+        found = kitem(raw, "outputs")
+        if found:
+            self._add(join_pointer(template.pointer, found[0]), found[1], None)
+        for decl in template.parameters.values():
+            for value, key in ((decl.default, "defaultValue"), (decl.allowed, "allowedValues")):
+                if value is not ABSENT:
+                    self._add(join_pointer(decl.pointer, key), value, decl)
+        for resource in template.all_resources():
+            self._add(resource.pointer, _own_body(resource), resource)
+
+    def of(self, decl: Any) -> list[Expression]:
+        """The expressions of one declaration, in source order."""
+        return self._owned.get(id(decl), [])
+
+    def _variables(self, template: Template, raw: dict) -> None:
+        found = kitem(raw, "variables")
+        if not found or not isinstance(found[1], dict):
+            return
+        base = join_pointer(template.pointer, found[0])
+        by_pointer = {decl.pointer: decl for decl in template.variables.values()}
+        for name, value in found[1].items():
+            where = join_pointer(base, name)
+            if not (isinstance(name, str) and name.lower() == "copy" and isinstance(value, list)):
+                self._add(where, value, by_pointer.get(where))
+                continue
+            for i, spec in enumerate(value):  # variable copy loops: input and count are the variable's
+                at = join_pointer(where, i)
+                decl = by_pointer.get(at)
+                if not isinstance(spec, dict):
+                    self._add(at, spec, None)
+                    continue
+                owned = {hit[0] for hit in (kitem(spec, "input"), kitem(spec, "count")) if hit}
+                for key, item in spec.items():
+                    if not (isinstance(key, str) and key.lower() in METADATA):
+                        self._add(join_pointer(at, key), item, decl if key in owned else None)
+
+    def _add(self, base: str, value: Any, owner: Any) -> None:
+        owned = self._owned.setdefault(id(owner), []) if owner is not None else None
+        for path, expression in template_paths(value, METADATA, expressions_only=True):
+            entry = Expression(base, path, owner, expression, self._trees)
+            self.expressions.append(entry)
+            if owned is not None:
+                owned.append(entry)
+
+
+def references_of(template: Template) -> TemplateReferences:
+    """The references of a template's expressions, walked on first use and kept on the template."""
+    found = template.derived.get("references")
+    if found is None:
+        found = template.derived["references"] = TemplateReferences(template)
+    return found
+
+
+def nested_templates(template: Template) -> Iterator[tuple[Template, Template | None]]:
+    """(template, the template whose names it uses when it is outer-scoped, else None) for the
+    template and every inline nested template in it, recursively."""
+    stack: list[tuple[Template, Template | None]] = [(template, None)]
+    while stack:
+        t, outer = stack.pop()
+        yield t, outer
+        for r in t.all_resources():
+            spec = r.deployment
+            if spec is not None and spec.template is not None:
+                stack.append((spec.template, None if spec.scope == "inner" else (outer or t)))
+
+
+def _own_body(r: ResourceDecl) -> dict[Any, Any]:
+    """A resource without its children (visited on their own), its metadata, and the inline
+    template of a nested deployment (evaluated in its own scope)."""
+    body: dict[Any, Any] = {}
+    for key, value in r.body.items():
+        lower = key.lower() if isinstance(key, str) else ""
+        if lower in ("resources", "metadata", "comments"):
+            continue
+        if lower == "properties" and r.deployment is not None and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if not (isinstance(k, str) and k.lower() == "template")}
+        body[key] = value
+    return body
+
+
+class TreeFacts:
+    """What one tree names, each part computed when first asked for."""
+
+    __slots__ = ("tree", "direct", "_branches", "_everything", "_calls")
+
+    def __init__(self, tree: Node | None):
+        self.tree = tree
+        references: list[Reference] = []
+        self._branches: list[Node] = []
+        if tree is not None:
+            _scan([tree], False, references, self._branches)
+        self.direct = tuple(references)
+        self._everything: tuple[Reference, ...] | None = None if self._branches else self.direct
+        self._calls: frozenset[str] | None = None
+
+    def everything(self) -> tuple[Reference, ...]:
+        if self._everything is None:
+            references = list(self.direct)
+            branches = self._branches
+            while branches:  # a branch's own if() branches come back here
+                found: list[Node] = []
+                _scan(branches[::-1], True, references, found)
+                branches = found
+            self._everything = tuple(references)
+        return self._everything
+
+    def calls(self) -> frozenset[str]:
+        if self._calls is None:
+            self._calls = frozenset(n.name for n in walk(self.tree) if isinstance(n, Call)) \
+                if self.tree is not None else frozenset()
+        return self._calls
+
+
+@lru_cache(maxsize=8192)
+def _text_facts(text: str) -> TreeFacts:
+    """`TreeFacts` of an expression string (cached by text: templates repeat expressions)."""
+    tree = compile_string(text)
+    return TreeFacts(tree if isinstance(tree, Node) else None)
+
+
+def _scan(stack: list[Node], conditional: bool, references: list[Reference], branches: list[Node]) -> None:
+    """Depth first in source order (iterative: no recursion limit); the branches of `if()`
+    calls are left in `branches` (the hot loop of a template's first rule: kept flat)."""
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        node = pop()
+        if isinstance(node, Call):
+            name, args = node.name, node.args
+            if name == "if" and len(args) == 3:
+                push(args[0])
+                branches.extend(args[1:])
+                continue
+            if (name == "parameters" or name == "variables") and len(args) == 1 \
+                    and isinstance(args[0], Literal) and isinstance(args[0].value, str):
+                references.append(Reference(name, args[0].value, conditional))
+            extend(args[::-1])
+        elif isinstance(node, Member):
+            push(node.target)
+        elif isinstance(node, Index):
+            push(node.index)
+            push(node.target)
+
+
+# Where an expression's text may call parameters('x') or variables('x'): the function name in
+# any case, blanks, `(`, blanks, then a string literal read with the tokenizer's own pattern.
+# The lookahead matches at every position, so a match that starts inside a string literal
+# cannot hide a real call overlapping it.
+_CANDIDATE = re.compile(r"(?=(parameters|variables)\s*\(\s*('(?:[^']|'')*'))", re.I)
+
+
+@lru_cache(maxsize=4096)
+def _candidates(text: str) -> tuple[tuple[str, str], ...]:
+    """`Expression.possible_references` of a string. A superset of what parsing finds: a call's
+    name is an identifier token of the text (lower-cased, so written `parameters` in some case),
+    followed by blank and `(` tokens and, for a name argument, a string token; the same patterns
+    read at the same place of the same text (`text[1:-1]`, what the tokenizer reads) find that
+    same literal."""
+    return tuple((m.group(1).lower(), m.group(2)[1:-1].replace("''", "'").lower())
+                 for m in _CANDIDATE.finditer(text, 1, len(text) - 1))
