@@ -186,7 +186,12 @@ def pointer_escape(key: str) -> str:
 
 
 def join_pointer(parent: str, key: Any) -> str:
-    return f"{parent}/{pointer_escape(str(key))}"
+    # Called for every member of every document walked: most keys need no escaping, and the
+    # check for that is cheaper than a call to pointer_escape.
+    key = str(key)
+    if "~" in key or "/" in key:
+        key = key.replace("~", "~0").replace("/", "~1")
+    return parent + "/" + key
 
 
 def split_pointer(pointer: str) -> list[str]:
