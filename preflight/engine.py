@@ -285,10 +285,16 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
             path, found, suppressions, deps = next(checked)
             if cache is not None and path is not None and deps is not None:
                 cache.put(item.path, item.explicit, filt.config(item.path), deps, found, suppressions)
-        findings.extend(found)
         if path is not None:
+            # The file's path as discovered, not the worker's copy of it: the checked files' paths
+            # (and their findings') are then one string each, kept once for the whole scan.
+            path = item.path
+            for f in found:
+                if f.path == path:
+                    f.path = path
             files += 1
             filt.record(path, suppressions)
+        findings.extend(found)
     checked.close()  # the worker pool, if any, shuts down here
     for provider in options.providers:
         try:
