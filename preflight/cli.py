@@ -5,7 +5,7 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from . import __version__
 
@@ -266,7 +266,7 @@ def cache_directory(args: argparse.Namespace) -> str | None:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from .engine import scan
-    from .report import reporter
+    from .report import report_chunks
 
     from .baseline import BaselineError, write as write_baseline
     from .config import ConfigError
@@ -305,12 +305,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 _say(f"not recorded: {f.path}: {f.message}")
         return EXIT_CLEAN
     to_tty = args.output is None and sys.stdout.isatty()
-    text = reporter(args.format)(result, color=to_tty and not args.no_color and not os.environ.get("NO_COLOR"))
+    text = report_chunks(args.format)(result, color=to_tty and not args.no_color and not os.environ.get("NO_COLOR"))
     return emit(text, args.output, result.findings, fail_on)
 
 
-def emit(text: str, output: str | None, findings, fail_on: str) -> int:
-    """Write a report to `output` (or stdout) and return the exit code `fail_on` gives it."""
+def emit(text: str | Iterable[str], output: str | None, findings, fail_on: str) -> int:
+    """Write a report (its text, or its pieces in order) to `output` (or stdout) and return the
+    exit code `fail_on` gives it."""
     from .engine import exit_code
     from .findings import Severity
     from .output import OutputError, write_file
@@ -325,12 +326,13 @@ def emit(text: str, output: str | None, findings, fail_on: str) -> int:
     return exit_code(findings, None if fail_on == "never" else Severity.parse(fail_on))
 
 
-def write_stdout(text: str) -> None:
+def write_stdout(text: str | Iterable[str]) -> None:
     """A report on stdout, whatever its encoding: a character it cannot encode is escaped, never
     the end of the report."""
     if getattr(sys.stdout, "errors", "strict") == "strict" and hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
-    sys.stdout.write(text)
+    for piece in [text] if isinstance(text, str) else text:
+        sys.stdout.write(piece)
 
 
 def _say(message: str) -> None:

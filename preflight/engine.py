@@ -45,7 +45,10 @@ LINKING_KINDS = frozenset({
     Kind.INFERENCE_V1, Kind.DEPLOY_V1, Kind.ONLINE_DEPLOYMENT_V2, Kind.BATCH_DEPLOYMENT_V2,
     Kind.ENDPOINT_V2, Kind.ARM_PARAMETERS,
 })
-_ON_DEMAND_CACHE = 64
+# Documents loaded on demand and models of one file or folder are used again by the checks of
+# neighbouring files only (measured on the corpus: the same look-ups and builds with 16 and 8
+# as with 64 and 256), and each can be a whole template: a few are kept, not hundreds.
+_ON_DEMAND_CACHE = 16
 
 
 def _kept(kind: Kind | None, path: str) -> bool:
@@ -188,7 +191,7 @@ class ScanContext:
         return value
 
 
-_LOCAL_MODELS = 256
+_LOCAL_MODELS = 32
 
 
 def _read_candidate(item: Candidate, options: Options, findings: list[Finding]) -> bytes | None:
@@ -269,10 +272,11 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
     rules_by_kind = _rules_by_kind(options)
     files = 0
     tick = _ticker(options, "checking", len(store.retained) + len(deferred))
+    texts: dict[str, str] = {}
     for doc in list(store.retained.values()):
         tick()
         files += 1
-        findings.extend(_check(doc, ctx, rules_by_kind, filt))
+        findings.extend(_shared(_check(doc, ctx, rules_by_kind, filt), doc.path, texts))
         _collect(doc, ctx, findings)
         filt.record(doc.path, filt.release(doc.path))
     # Deferred files: from the cache when nothing their findings came from changed, else checked.
@@ -287,10 +291,11 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
             path, found, suppressions, deps = next(checked)
             if cache is not None and path is not None and deps is not None:
                 cache.put(item.path, item.explicit, filt.config(item.path), deps, found, suppressions)
-        findings.extend(found)
         if path is not None:
+            path = item.path  # the path as discovered, not a worker's copy of it
             files += 1
             filt.record(path, suppressions)
+        findings.extend(_shared(found, item.path, texts))
     checked.close()  # the worker pool, if any, shuts down here
     for provider in options.providers:
         try:
@@ -306,6 +311,20 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
     else:
         result.cache_error = cache_warning
     return result
+
+
+def _shared(found: list[Finding], path: str, texts: dict[str, str]) -> list[Finding]:
+    """Findings hold copies of their strings (those of a worker or the cache come unpickled, fix
+    hints are formatted per finding): each path, rule id, rule name and fix hint is made one
+    string, kept once for the whole scan (the findings of a large scan are kept until it ends)."""
+    for f in found:
+        if f.path == path:
+            f.path = path
+        f.rule = texts.setdefault(f.rule, f.rule)
+        f.name = texts.setdefault(f.name, f.name)
+        if f.fix:
+            f.fix = texts.setdefault(f.fix, f.fix)
+    return found
 
 
 def _open_cache(options: Options) -> tuple[Any, str | None]:

@@ -191,7 +191,12 @@ def pointer_escape(key: str) -> str:
 
 
 def join_pointer(parent: str, key: Any) -> str:
-    return f"{parent}/{pointer_escape(str(key))}"
+    # Called for every member of every document walked: most keys need no escaping, and the
+    # check for that is cheaper than a call to pointer_escape.
+    key = str(key)
+    if "~" in key or "/" in key:
+        key = key.replace("~", "~0").replace("/", "~1")
+    return parent + "/" + key
 
 
 def split_pointer(pointer: str) -> list[str]:
@@ -215,6 +220,10 @@ def parse_int(digits: str) -> int | float:
     return int(digits) if len(digits) <= MAX_INT_DIGITS else float(digits)
 
 
+# One decoder for every document: `json.loads` with an argument builds a new one each call.
+_DECODER = json.JSONDecoder(parse_int=parse_int)
+
+
 def load_json(text: str) -> Any:
     """Parse JSON as ARM does. Strict C parser first; then, as the Azure CLI does, the C parser
     again on the text without comments and trailing commas and with raw control characters
@@ -222,7 +231,7 @@ def load_json(text: str) -> Any:
     A document of more than MAX_JSON_VALUES values is refused (TooLargeToCheck)."""
     _check_value_count(text)
     try:
-        return json.loads(text, parse_int=parse_int)
+        return _DECODER.decode(text)
     except (ValueError, RecursionError):
         pass
     try:
@@ -239,6 +248,8 @@ def _check_value_count(text: str) -> None:
     holds 1 + commas + non-empty containers values: counted on the text (at most that), then,
     only when that is over the limit, on the text with its strings emptied (their commas and
     brackets are no values) and without its empty containers."""
+    if len(text) < MAX_JSON_VALUES:  # each value takes a character at least: nothing to count
+        return
     if 1 + text.count(",") + text.count("[") + text.count("{") <= MAX_JSON_VALUES:
         return
     structure = _STRING.sub('""', text)

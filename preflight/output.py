@@ -14,6 +14,7 @@ import errno
 import os
 import secrets
 import stat
+from typing import Iterable, Iterator
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NOCTTY = getattr(os, "O_NOCTTY", 0)
@@ -23,11 +24,12 @@ class OutputError(Exception):
     """The file cannot be written; the CLI exits 2 with this message."""
 
 
-def write_file(path: str, text: str, what: str = "report") -> None:
-    """Write `text` as UTF-8 to `path`; OutputError, naming `what` was written, when it cannot be."""
+def write_file(path: str, text: str | Iterable[str], what: str = "report") -> None:
+    """Write `text` (or its pieces, in order) as UTF-8 to `path`; OutputError, naming `what` was
+    written, when it cannot be."""
     # Every reporter escapes what it cannot encode; the error handler only keeps a report that
     # would still hold a lone surrogate from being lost whole.
-    data = text.encode("utf-8", "backslashreplace")
+    data = (piece.encode("utf-8", "backslashreplace") for piece in ([text] if isinstance(text, str) else text))
     try:
         try:
             st: os.stat_result | None = os.lstat(path)
@@ -49,7 +51,7 @@ def _through_a_link(path: str, what: str) -> OutputError:
                        f"(remove the link, or write to another file)")
 
 
-def _write_in_place(path: str, data: bytes, what: str) -> bool:
+def _write_in_place(path: str, data: Iterator[bytes], what: str) -> bool:
     """Write to a device or a pipe; False (nothing written) when a regular file took its place."""
     try:
         fd = os.open(path, os.O_WRONLY | _NOFOLLOW | _NOCTTY)
@@ -60,15 +62,13 @@ def _write_in_place(path: str, data: bytes, what: str) -> bool:
     try:
         if stat.S_ISREG(os.fstat(fd).st_mode):
             return False
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, data)
         return True
     finally:
         os.close(fd)
 
 
-def _replace(path: str, data: bytes, mode: int | None) -> None:
+def _replace(path: str, data: Iterator[bytes], mode: int | None) -> None:
     """A new file beside `path`, complete and on disk, then renamed to it. A new report gets the
     mode `open()` would give it (0o666 less the umask); a replaced one keeps its mode."""
     folder, name = os.path.split(os.path.abspath(path))
@@ -85,9 +85,7 @@ def _replace(path: str, data: bytes, mode: int | None) -> None:
         try:
             if mode is not None:
                 os.fchmod(fd, mode) if hasattr(os, "fchmod") else os.chmod(tmp, mode)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            _write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -98,3 +96,10 @@ def _replace(path: str, data: bytes, mode: int | None) -> None:
         except OSError:
             pass
         raise
+
+
+def _write_all(fd: int, data: Iterator[bytes]) -> None:
+    for piece in data:
+        view = memoryview(piece)
+        while view:
+            view = view[os.write(fd, view):]

@@ -106,6 +106,28 @@ def test_parallel_scan_gives_the_same_report_as_sequential(monkeypatch):
     assert sorted(parallel.checked) == sorted(sequential.checked)
 
 
+def test_findings_from_workers_hold_one_copy_of_their_paths_and_rule_texts(monkeypatch):
+    """Each worker result arrives with its own copies of strings; the findings of a large scan
+    are kept until it ends, so their paths, rule ids, names and fix hints are made one each."""
+    import preflight.engine as engine
+    from conftest import FIXTURES
+
+    monkeypatch.setattr(engine, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(engine, "_POOL_BATCH", 1)  # every file's findings in a pickle of its own
+    result = scan([str(FIXTURES)], Options(jobs=2))
+    checked = {id(path) for path in result.checked}
+    by_rule: dict[str, list] = {}
+    for f in result.findings:
+        by_rule.setdefault(f.rule, []).append(f)
+    repeated = [fs for fs in by_rule.values() if len({f.path for f in fs}) > 1]
+    assert repeated  # the same rule found in several files, checked by different batches
+    for found in repeated:
+        assert len({id(f.rule) for f in found}) == len({id(f.name) for f in found}) == 1
+        assert len({id(f.fix) for f in found if f.fix}) == len({f.fix for f in found if f.fix})
+    own = [f for f in result.findings if not f.data.get("callers")]  # not placed in a module file
+    assert own and all(id(f.path) in checked for f in own)
+
+
 def test_parallel_scan_with_few_batches_in_flight_keeps_the_order(monkeypatch):
     """Batches are submitted a few per worker at a time (the parent holds no backlog of
     results): with one file per batch there are many more batches than that window."""

@@ -234,6 +234,36 @@ def test_a_failed_write_leaves_the_old_file_as_it_was(tmp_path, monkeypatch):
     assert target.read_text() == "the previous report\n" and [p.name for p in tmp_path.iterdir()] == ["report.json"]
 
 
+def test_a_report_written_in_pieces_is_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n")
+
+    def pieces():
+        yield "{\n"
+        raise RuntimeError("a reporter failed half-way")
+
+    with pytest.raises(RuntimeError):
+        write_file(str(target), pieces())
+    assert target.read_text() == "the previous report\n" and [p.name for p in tmp_path.iterdir()] == ["report.json"]
+    write_file(str(target), iter(["{", "\ud800", "}\n"]))
+    assert target.read_bytes() == b"{\\ud800}\n"
+
+
+def test_the_json_report_in_pieces_is_the_rendered_report():
+    from preflight.contract import ScanResult
+    from preflight.findings import ERROR, WARNING, Finding
+    from preflight.report.json_report import chunks, render
+
+    findings = [Finding("ENV001", "a", ERROR, "a.yml", "/x", "m\n1", "f", 2, 3, {"k": [1, 2]}),
+                Finding("ENV002", "b", WARNING, "b.yml", "", "m2")]
+    for result in (ScanResult(findings, 2, ["a.yml", "b.yml"]), ScanResult([], 0)):
+        whole = json.dumps({"version": json.loads(render(result))["version"],
+                            "findings": [f.to_json() for f in result.findings],
+                            "summary": json.loads(render(result))["summary"]}, indent=2) + "\n"
+        assert render(result) == "".join(chunks(result)) == whole
+        assert len(list(chunks(result))) == (len(findings) + 2 if result.findings else 1)
+
+
 # --------------------------------------------- baselines and reports that cannot be read
 
 

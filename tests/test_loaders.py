@@ -43,6 +43,17 @@ def test_json_nested_far_too_deep_is_a_load_error_not_a_crash():
     assert "nesting deeper" in info.value.message
 
 
+def test_json_of_more_values_than_the_limit_is_refused_at_the_limit():
+    from preflight.loaders import MAX_JSON_VALUES, TooLargeToCheck
+
+    at_limit = "[" + ",".join(["0"] * (MAX_JSON_VALUES - 1)) + "]"  # the array and its items
+    assert len(load_json(at_limit)) == MAX_JSON_VALUES - 1
+    with pytest.raises(TooLargeToCheck):
+        load_json("[" + ",".join(["0"] * MAX_JSON_VALUES) + "]")
+    assert load_json('{"a": [1, 2], "b": 3}') == {"a": [1, 2], "b": 3}
+    assert isinstance(load_json("[" + "9" * 700 + "]")[0], float)  # too many digits for an int
+
+
 def test_json_positions_point_at_keys_and_array_items():
     text = '{\n  "resources": [\n    {\n      "name": "kv",\n      "properties": {"accessPolicies": []}\n    }\n  ]\n}'
     pos = json_positions(text)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from typing import Callable, Iterable
 
 FORMATS = ("text", "json", "sarif", "junit", "github")
 
@@ -18,3 +18,11 @@ def rule_doc_url(rule_id: str) -> str:
 def reporter(name: str) -> Callable[..., str]:
     """`render(result, color=False) -> str` of the named format, imported only when used."""
     return importlib.import_module(f"preflight.report.{name}_report").render
+
+
+def report_chunks(name: str) -> Callable[..., Iterable[str]]:
+    """The named format's report as pieces of text to write in order: `chunks(result, color)`
+    of a reporter that writes a large report piece by piece, else its whole `render`."""
+    module = importlib.import_module(f"preflight.report.{name}_report")
+    chunks = getattr(module, "chunks", None)
+    return chunks if chunks is not None else lambda result, color=False: [module.render(result, color)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Iterator
 
 from .. import __version__
 from ..contract import ScanResult
@@ -22,11 +23,20 @@ def summary(result: ScanResult) -> dict:
 
 
 def render(result: ScanResult, color: bool = False) -> str:
-    """`{"version", "findings", "summary"}` as `json.dumps(..., indent=2)` writes it, built one
-    finding at a time, so that the dicts of a large scan's findings never all exist at once."""
+    """`{"version", "findings", "summary"}` as `json.dumps(..., indent=2)` writes it."""
+    return "".join(chunks(result))
+
+
+def chunks(result: ScanResult, color: bool = False) -> Iterator[str]:
+    """`render`'s text in pieces, one finding at a time: written as they come, a large scan's
+    report never exists whole in memory (nor do the dicts of all its findings)."""
     shell = json.dumps({"version": __version__, "findings": [], "summary": summary(result)}, indent=2)
     if not result.findings:
-        return shell + "\n"
+        yield shell + "\n"
+        return
     head, tail = shell.split('"findings": []', 1)
-    items = ",\n".join("    " + json.dumps(f.to_json(), indent=2).replace("\n", "\n    ") for f in result.findings)
-    return f'{head}"findings": [\n{items}\n  ]{tail}\n'
+    yield f'{head}"findings": [\n'
+    for i, f in enumerate(result.findings):
+        item = "    " + json.dumps(f.to_json(), indent=2).replace("\n", "\n    ")
+        yield item if i == 0 else ",\n" + item
+    yield f"\n  ]{tail}\n"
