@@ -22,6 +22,7 @@ from typing import Any
 from ..arm.parameters import register_parameter_finder
 from ..documents import register_front_end
 from .links import bicepparam_for
+from . import reuse  # noqa: F401 - the engine shares compiled modules through it
 
 BICEP_FORMATS = ("bicep", "bicepparam")
 
