@@ -84,6 +84,20 @@ def test_a_module_shared_by_two_callers_is_compiled_once(project, module_parses,
     assert module_parses == {VAULT: 1 + 3}
 
 
+def test_a_module_scanned_before_its_callers_is_compiled_once(project, module_parses, monkeypatch):
+    """Its own compile (a scanned file's, with positions) is the one its callers take."""
+    write(project / "modules" / "vault.bicep", VAULT)
+    write(project / "a.bicep", caller("modules/vault.bicep", "kv-a"))
+    write(project / "b.bicep", caller("modules/vault.bicep", "kv-b", "[{ tenantId: 't', objectId: 'o' }]"))
+    paths = [project / "modules" / "vault.bicep", project / "a.bicep", project / "b.bicep"]
+    found = findings(*paths, cwd=project)
+    assert module_parses == {}  # the callers compiled nothing
+    assert [(f["data"]["vault"], f["data"]["callers"]) for f in found] == [("kv-a", ["a.bicep:1"])]
+    monkeypatch.setattr(reuse, "current", lambda: None)
+    assert findings(*paths, cwd=project) == found
+    assert module_parses == {VAULT: 2}
+
+
 def test_a_module_edited_between_two_scans_is_compiled_again(project, module_parses):
     module = project / "modules" / "vault.bicep"
     write(module, VAULT)
@@ -161,9 +175,12 @@ def test_the_cache_is_bounded_and_empty_outside_a_scan(project):
     assert reuse.current() is None
 
 
-def test_every_caller_of_a_shared_module_depends_on_it_in_the_result_cache(project, tmp_path, monkeypatch):
-    """The second caller takes the module compiled for the first: its result-cache entry must
-    still record the module's files (and the files the module reads), or an edit would be missed."""
+@pytest.mark.parametrize("module_first", [False, True])
+def test_every_caller_of_a_shared_module_depends_on_it_in_the_result_cache(project, tmp_path, monkeypatch,
+                                                                          module_first):
+    """The second caller takes the module compiled for the first (or both take the module's own
+    compile, scanned first): their result-cache entries must still record the module's files
+    (and the files the module reads), or an edit would be missed."""
     monkeypatch.delenv("PREFLIGHT_NO_CACHE")
     write(project / "modules" / "vault.bicep",
           VAULT.replace("param policies array = []", "var policies = loadJsonContent('policies.json')"))
@@ -172,13 +189,14 @@ def test_every_caller_of_a_shared_module_depends_on_it_in_the_result_cache(proje
         write(project / f"{name}.bicep", caller("modules/vault.bicep", f"kv-{name}").replace(", policies: []", ""))
 
     def cached() -> list[dict]:
-        parsed = build_parser().parse_args(["scan", "--jobs", "1", "--select", "KV001", "a.bicep", "b.bicep",
+        paths = ["modules/vault.bicep"] * module_first + ["a.bicep", "b.bicep"]
+        parsed = build_parser().parse_args(["scan", "--jobs", "1", "--select", "KV001", *paths,
                                             "--cache-dir", str(tmp_path / "cache")])
         options, _ = build_options(parsed)
         result = scan(parsed.paths, options)
         return [(f.to_json()["data"]["vault"], result.cache_hits) for f in result.findings]
 
     assert cached() == [("kv-a", 0), ("kv-b", 0)]
-    assert cached() == [("kv-a", 2), ("kv-b", 2)]  # from the cache
+    assert cached() == [("kv-a", 2 + module_first), ("kv-b", 2 + module_first)]  # from the cache
     write(project / "modules" / "policies.json", '[{"tenantId": "t", "objectId": "o", "permissions": {}}]')
     assert cached() == []

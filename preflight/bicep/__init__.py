@@ -44,7 +44,7 @@ def load_bicep(path: str, text: str) -> Any:
         return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
                         error=LoadError(error.message, error.line, error.col))
     try:
-        compiled = compile_parsed(parsed, os.path.abspath(path))
+        compiled = compile_parsed(parsed, os.path.abspath(path), module=True)
     except RecursionError:
         return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
                         error=LoadError("invalid Bicep: nested too deeply"))

@@ -353,18 +353,44 @@ class Compiler:
                 value, symbols, unread, size, exhausted = load()
         finally:
             self.tracking.pop()
-        pure = tracker.pure and not exhausted
-        # The scanned file's repository, looked up by every module path it resolves, is each
-        # caller's own look-up (it made it to find this module): not this result's.
-        scanned = os.path.dirname(stack[0]) if stack else ""
-        deps = {k: v for k, v in deps.items() if not (k[0] == "root" and k[1] == scanned)}
-        result = ModuleResult(value, deps, symbols, unread, pure, frozenset(tracker.reach), tracker.height,
-                              tuple((p, self.cache[p]) for p in sorted(tracker.reach) if p in self.cache), size)
+        result = self._result(value, deps, symbols, unread, tracker, size, exhausted, stack[0])
         self.keep(abspath, result)
         self.used(abspath, result, stack)
-        if pure and shared is not None:
+        if result.pure and shared is not None:
             shared.put((abspath, root), result)
         return result
+
+    def _result(self, value: tuple, deps: dict, symbols: dict | None, unread: set | None, tracker: _Tracker,
+                size: int, exhausted: bool, scanned: str) -> ModuleResult:
+        # The scanned file's repository, looked up by every module path it resolves, is each
+        # caller's own look-up (it made it to find this module): not this result's.
+        folder = os.path.dirname(scanned)
+        deps = {k: v for k, v in deps.items() if not (k[0] == "root" and k[1] == folder)}
+        installs = tuple((p, self.cache[p]) for p in sorted(tracker.reach) if p in self.cache)
+        return ModuleResult(value, deps, symbols, unread, tracker.pure and not exhausted, frozenset(tracker.reach),
+                            tracker.height, installs, size)
+
+    def compile_shared(self, unit: "Unit") -> dict:
+        """Compile a scanned file's unit, keeping the result for the files of the scan that
+        call it as a module: the same compile, but for its positions (and so its template, its
+        notes, its symbols), when made with no caller."""
+        abspath = unit.abspath
+        assert abspath is not None and self.shared is not None
+        tracker = _Tracker(0)
+        self.tracking.append(tracker)
+        try:
+            with fs.recording() as deps:
+                template = unit.compile()
+                text = self.read(abspath) if tracker.pure else None  # what a caller reads, recorded so
+        finally:
+            self.tracking.pop()
+        if text is not None and text == unit.parsed.text:
+            result = self._result(_module_value(unit, template), deps, unit.symbols, unit.unread, tracker,
+                                  len(text), False, abspath)
+            if result.pure:
+                root = fs.confinement_root(os.path.dirname(abspath))
+                self.shared.put((abspath, root), result)
+        return template
 
     def registry_module(self, abspath: str, load: Callable[[], tuple]) -> ModuleResult:
         """A module from the registry cache: it names no other file, so it is the same for every
@@ -1043,10 +1069,7 @@ class Unit:
             template = unit.compile()
         except RecursionError:
             return (None, {}, f"'{name}' is nested too deeply", []), None, None, len(text), True
-        notes = [(p.line, p.col, p.message) for p in parsed.skipped] + \
-            [n for n in unit.notes if n not in unit.own_notes]
-        notes = [n + (unit.note_origins.get(n),) for n in sorted(notes)[:20]]
-        return (template, unit.modules, None, notes), unit.symbols, unit.unread, len(text), False
+        return _module_value(unit, template), unit.symbols, unit.unread, len(text), False
 
     # ------------------------------------------------------------------- JSON positions
 
@@ -1577,9 +1600,24 @@ class Compiled:
         self.unread = unread or set()  # pointers of the `existing` resources nothing reads
 
 
-def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | None = None) -> Compiled:
-    unit = Unit(parsed, abspath, compiler or Compiler(), True, ())
-    template = unit.compile()
+def _module_value(unit: Unit, template: Any) -> tuple[Any, dict, None, list]:
+    """A compiled module as its callers take it: (template, the module calls inside it, no
+    problem, the notes they repeat: its own first 20, with where each is written)."""
+    notes = [(p.line, p.col, p.message) for p in unit.parsed.skipped] + \
+        [n for n in unit.notes if n not in unit.own_notes]
+    return template, unit.modules, None, [n + (unit.note_origins.get(n),) for n in sorted(notes)[:20]]
+
+
+def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | None = None,
+                   module: bool = False) -> Compiled:
+    """Compile a scanned file. `module`: it may also be a module of other files (a .bicep file,
+    not a .bicepparam one), which then reuse this compile during a scan (preflight.bicep.reuse)."""
+    compiler = compiler or Compiler()
+    unit = Unit(parsed, abspath, compiler, True, ())
+    if module and abspath is not None and compiler.shared is not None:
+        template = compiler.compile_shared(unit)
+    else:
+        template = unit.compile()
     notes = [(p.line, p.col, p.message) for p in parsed.skipped] + unit.notes
     notes.sort()
     return Compiled(template, unit.positions, notes, unit.modules, parsed, unit.symbols, unit.note_origins,
