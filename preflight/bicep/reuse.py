@@ -23,7 +23,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-MAX_SOURCE_CHARS = 512 * 1024  # of module source kept compiled: modules are called from
+MAX_SOURCE_CHARS = 256 * 1024  # of module source kept compiled: modules are called from
 # near them (AVM, 4 MB of Bicep in all: as many reuses as with no bound, and no more memory)
 
 
