@@ -228,7 +228,9 @@ def scan(paths: Iterable[str], options: Options) -> ScanResult:
     gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
     paths = list(paths)
     try:
-        with fs.scanning(paths):  # what the files name stays inside their repository
+        # What the files name stays inside their repository; a Bicep module is compiled once
+        # for all its callers in each process (preflight.bicep.reuse).
+        with fs.scanning(paths), bicep.reuse.sharing():
             return _scan(paths, options)
     finally:
         gc.set_threshold(*thresholds)

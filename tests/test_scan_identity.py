@@ -1,7 +1,8 @@
 """A large scan reports the same bytes however it runs: in one process without the cache, in the
 worker pool, and from a warm cache. The tree is generated here, large enough for the pool
 (engine.POOL_MIN_FILES), with findings in every format, positions in strict JSON, in JSON that
-only the lenient reader accepts (comments, duplicate keys) and in Bicep through a module."""
+only the lenient reader accepts (comments, duplicate keys) and in Bicep through a module, one
+of them shared by many callers (compiled once per process, preflight.bicep.reuse)."""
 from __future__ import annotations
 
 import json
@@ -57,12 +58,19 @@ def generate(root: Path) -> int:
                "resource kv 'Microsoft.KeyVault/vaults@2019-09-01' = {\n  name: name\n"
                "  location: resourceGroup().location\n  properties: {\n    tenantId: subscription().tenantId\n"
                "    sku: { family: 'A', name: 'standard' }\n    accessPolicies: []\n  }\n}\n")
+        # and a module shared by the callers of a folder, which calls one of its own
         _write(bicep / "main.bicep",
-               f"module v 'vault.bicep' = {{\n  name: 'v{i}'\n  params: {{ name: 'kv{i}' }}\n}}\n")
+               f"module v 'vault.bicep' = {{\n  name: 'v{i}'\n  params: {{ name: 'kv{i}' }}\n}}\n"
+               f"module s '../shared/vaults.bicep' = {{\n  name: 's{i}'\n  params: {{ prefix: 'kv{i}' }}\n}}\n")
         _write(root / f"e{i % 4}" / f"env{i}" / "conda.yml",
                f"name: e{i}\ndependencies:\n  - python=3.{6 + i % 5}\n  - pip\n  - pip:\n    - numpy\n"
                f"    - azureml-core=={1 + i % 2}.0.0\n")
-    return 5 * GROUPS
+    for group in range(5):
+        shared = root / f"b{group}" / "shared"
+        _write(shared / "vaults.bicep", "param prefix string\n"
+               "module inner 'vault.bicep' = {\n  name: 'inner'\n  params: { name: '${prefix}-s' }\n}\n")
+        _write(shared / "vault.bicep", (bicep / "vault.bicep").read_text())
+    return 5 * GROUPS + 2 * 5
 
 
 @pytest.mark.parametrize("fmt", ["json", "text"])
@@ -88,3 +96,5 @@ def test_sequential_pool_and_warm_cache_print_the_same_bytes(tmp_path, monkeypat
         for lenient in ("arm7", "arm11", "arm77"):  # a comment, a duplicate key, both
             assert any(f["path"].endswith(f"{lenient}/azuredeploy.json") and f["line"] > 3 for f in findings)
         assert any(name == "vault.bicep" for name, _ in lines)  # through the module, reported in it
+        shared = [f for f in findings if f["path"].endswith("shared/vault.bicep")]
+        assert len(shared) >= GROUPS and all(f["data"]["callers"] for f in shared)  # one for each caller

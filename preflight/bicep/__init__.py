@@ -22,6 +22,7 @@ from typing import Any
 from ..arm.parameters import register_parameter_finder
 from ..documents import register_front_end
 from .links import bicepparam_for
+from . import reuse  # noqa: F401 - the engine shares compiled modules through it
 
 BICEP_FORMATS = ("bicep", "bicepparam")
 
@@ -43,7 +44,7 @@ def load_bicep(path: str, text: str) -> Any:
         return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
                         error=LoadError(error.message, error.line, error.col))
     try:
-        compiled = compile_parsed(parsed, os.path.abspath(path))
+        compiled = compile_parsed(parsed, os.path.abspath(path), module=True)
     except RecursionError:
         return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
                         error=LoadError("invalid Bicep: nested too deeply"))

@@ -43,6 +43,7 @@ from ..arm.expressions import Call, Index, Literal, Member, Node, walk
 from ..arm.values import SECRET, UNSUPPORTED, Unknown
 from ..loaders import join_pointer
 from .. import fs
+from . import reuse
 from .files import named_path, read_regular
 from .registry import BadReference, cache_file, config_for, is_registry_reference, template_of
 from .syntax import Decl, Parsed, Prop, X, parse
@@ -210,15 +211,201 @@ class Module:
         return f"module '{self.symbol}' (line {self.line}, '{self.path}')"
 
 
+class ModuleResult:
+    """A module file compiled for its callers: `value` is (compiled template, the module calls
+    inside it, problem, notes), with what the compile looked at and how it depends on the
+    chain of calls that reached it, so that it can be reused by other callers
+    (preflight.bicep.reuse):
+
+    - `deps`: the file-system look-ups it made (preflight.fs), recorded again at each reuse;
+    - `pure`: its compile met no module of its callers (a cycle) and not the depth limit, ran
+      out of no stack, and reused only modules compiled so; else it is never reused elsewhere;
+    - `reach`: the modules it reached (each checked against the chain of callers), and
+      `height`: how far below it the deepest depth check was (-1: none). It compiles the
+      same for another chain of callers `stack` when `fits(stack)`;
+    - `installs`: the module results its compile left in the compiler (every module it reached),
+      which a reuse leaves there too, as a compile would."""
+
+    __slots__ = ("value", "symbols", "unread", "deps", "pure", "reach", "height", "installs", "size")
+
+    def __init__(self, value: tuple[Any, dict, str | None, list], deps: dict, symbols: dict | None = None,
+                 unread: set | None = None, pure: bool = True, reach: frozenset = frozenset(), height: int = -1,
+                 installs: tuple = (), size: int = 0):
+        self.value = value
+        self.deps = deps
+        self.symbols = symbols  # pointer inside its template -> (symbol, name as written); None: not Bicep
+        self.unread = unread
+        self.pure = pure
+        self.reach = reach
+        self.height = height
+        self.installs = installs
+        self.size = size  # characters of its source: its weight in the cache
+
+    def fits(self, stack: tuple[str, ...]) -> bool:
+        """Whether compiling it for the chain of calls `stack` would make the same checks."""
+        return self.pure and len(stack) + self.height < MAX_MODULE_DEPTH and self.reach.isdisjoint(stack)
+
+
+class _Tracker:
+    """The checks against the chain of callers made while one module compiles (ModuleResult)."""
+
+    __slots__ = ("base", "reach", "height", "pure")
+
+    def __init__(self, base: int):
+        self.base = base  # the length of the module's own chain of callers
+        self.reach: set[str] = set()
+        self.height = -1
+        self.pure = True
+
+
 class Compiler:
     """Shared by the units of one compilation (a file and the modules it reaches)."""
 
     def __init__(self, read: Callable[[str], str | None] | None = None):
         self.read = read or _read_text
-        self.cache: dict[str, tuple[Any, dict, str | None, list]] = {}
+        self.cache: dict[str, ModuleResult] = {}
         self.symbols: dict[str, dict[str, tuple[str, str]]] = {}  # module file -> its resources' symbols
         self.unread: dict[str, set[str]] = {}  # module file -> its `existing` resources nothing reads
-        self.configs: dict = {}  # folder -> the Bicep configuration that applies there
+        self.configs: dict[str, tuple[Any, dict]] = {}  # folder -> its Bicep configuration, what it read
+        self.tracking: list[_Tracker] = []  # the modules being compiled, outermost first
+        self.impure: set[str] = set()  # modules in `cache` compiled under a cycle or the depth limit
+        # Modules compiled by earlier files of the scan: only with the standard reader.
+        self.shared = reuse.current() if read is None else None
+
+    def config(self, folder: str) -> Any:
+        """The Bicep configuration for a folder (registry.config_for), its look-ups recorded for
+        every module compile that asks, not only the first."""
+        hit = self.configs.get(folder)
+        if hit is not None:
+            fs.replay(hit[1])
+            return hit[0]
+        with fs.recording() as deps:
+            config = config_for(folder, {})
+        self.configs[folder] = (config, deps)
+        return config
+
+    # The checks of a module call against the chain of callers, seen by each module compiling.
+
+    def checked_cycle(self, abspath: str, stack: tuple[str, ...], own: str, cycle: bool) -> None:
+        for t in self.tracking:
+            if abspath in stack[t.base:] or os.path.normcase(abspath) == os.path.normcase(own):
+                continue  # a cycle inside the module itself: whoever calls it
+            if cycle:
+                t.pure = False
+            else:
+                t.reach.add(abspath)
+
+    def checked_depth(self, depth: int, deep: bool) -> None:
+        for t in self.tracking:
+            if deep:
+                t.pure = False
+            elif depth - t.base > t.height:
+                t.height = depth - t.base
+
+    def used(self, abspath: str, result: ModuleResult, stack: tuple[str, ...]) -> None:
+        """A module result taken for the chain of calls `stack`: what it looked at is looked at
+        again, and each module compiling around it depends on it."""
+        fits = result.fits(stack)
+        for t in self.tracking:
+            if not fits:
+                t.pure = False
+                continue
+            t.reach.add(abspath)
+            t.reach.update(result.reach)
+            if len(stack) + result.height - t.base > t.height:
+                t.height = len(stack) + result.height - t.base
+
+    def keep(self, abspath: str, result: ModuleResult) -> None:
+        self.cache[abspath] = result
+        if result.symbols is not None:
+            self.symbols[abspath] = result.symbols
+            self.unread[abspath] = result.unread or set()
+        if not result.pure:
+            self.impure.add(abspath)
+
+    def module(self, abspath: str, stack: tuple[str, ...], root: str, load: Callable[[], tuple]) -> ModuleResult:
+        """The compiled module at `abspath` for the chain of calls `stack` (its callers, the
+        scanned file first): from this compile, or an earlier file's, or compiled by `load`
+        (() -> (value, symbols, unread, source characters, whether it ran out of stack))."""
+        result = self.cache.get(abspath)
+        if result is not None:
+            fs.replay(result.deps)
+            self.used(abspath, result, stack)
+            return result
+        shared = self.shared
+        if shared is not None:
+            result = shared.get((abspath, root))
+            # A compile here would give the same result: the same checks, and no module it
+            # reaches compiled differently in this compile already.
+            if result is not None and result.fits(stack) and result.reach.isdisjoint(self.impure):
+                shared.hits += 1
+                for inner, inner_result in result.installs:
+                    if inner not in self.cache:
+                        self.keep(inner, inner_result)
+                self.keep(abspath, result)
+                fs.replay(result.deps)
+                self.used(abspath, result, stack)
+                return result
+        tracker = _Tracker(len(stack))
+        self.tracking.append(tracker)
+        try:
+            with fs.recording() as deps:
+                value, symbols, unread, size, exhausted = load()
+        finally:
+            self.tracking.pop()
+        result = self._result(value, deps, symbols, unread, tracker, size, exhausted, stack[0])
+        self.keep(abspath, result)
+        self.used(abspath, result, stack)
+        if result.pure and shared is not None:
+            shared.put((abspath, root), result)
+        return result
+
+    def _result(self, value: tuple, deps: dict, symbols: dict | None, unread: set | None, tracker: _Tracker,
+                size: int, exhausted: bool, scanned: str) -> ModuleResult:
+        # The scanned file's repository, looked up by every module path it resolves, is each
+        # caller's own look-up (it made it to find this module): not this result's.
+        folder = os.path.dirname(scanned)
+        deps = {k: v for k, v in deps.items() if not (k[0] == "root" and k[1] == folder)}
+        installs = tuple((p, self.cache[p]) for p in sorted(tracker.reach) if p in self.cache)
+        return ModuleResult(value, deps, symbols, unread, tracker.pure and not exhausted, frozenset(tracker.reach),
+                            tracker.height, installs, size)
+
+    def compile_shared(self, unit: "Unit") -> dict:
+        """Compile a scanned file's unit, keeping the result for the files of the scan that
+        call it as a module: the same compile, but for its positions (and so its template, its
+        notes, its symbols), when made with no caller."""
+        abspath = unit.abspath
+        assert abspath is not None and self.shared is not None
+        tracker = _Tracker(0)
+        self.tracking.append(tracker)
+        try:
+            with fs.recording() as deps:
+                template = unit.compile()
+                text = self.read(abspath) if tracker.pure else None  # what a caller reads, recorded so
+        finally:
+            self.tracking.pop()
+        if text is not None and text == unit.parsed.text:
+            result = self._result(_module_value(unit, template), deps, unit.symbols, unit.unread, tracker,
+                                  len(text), False, abspath)
+            if result.pure:
+                root = fs.confinement_root(os.path.dirname(abspath))
+                self.shared.put((abspath, root), result)
+        return template
+
+    def registry_module(self, abspath: str, load: Callable[[], tuple]) -> ModuleResult:
+        """A module from the registry cache: it names no other file, so it is the same for every
+        caller (`load`: () -> value)."""
+        result = self.cache.get(abspath)
+        if result is not None:
+            fs.replay(result.deps)
+        else:
+            with fs.recording() as deps:
+                value = load()
+            result = ModuleResult(value, deps)
+            self.keep(abspath, result)
+        for t in self.tracking:
+            t.reach.add(abspath)
+        return result
 
 
 class Unit:
@@ -790,17 +977,20 @@ class Unit:
         if abspath is None:
             self.note(d.pos, f"{where}: '{path}' is outside the repository; not read")
             return None
-        if abspath in self.stack or os.path.normcase(abspath) == os.path.normcase(self.abspath):
+        cycle = abspath in self.stack or os.path.normcase(abspath) == os.path.normcase(self.abspath)
+        self.compiler.checked_cycle(abspath, self.stack, self.abspath, cycle)
+        if cycle:
             self.note(d.pos, f"{where}: '{path}' is part of a cycle of modules; not followed")
             return None
-        if len(self.stack) >= MAX_MODULE_DEPTH:
+        deep = len(self.stack) >= MAX_MODULE_DEPTH
+        self.compiler.checked_depth(len(self.stack), deep)
+        if deep:
             self.note(d.pos, f"{where}: modules nested deeper than {MAX_MODULE_DEPTH}; not followed")
             return None
-        cached = self.compiler.cache.get(abspath)
-        if cached is None:
-            cached = self._load_module(abspath)
-            self.compiler.cache[abspath] = cached
-        template, modules, problem, notes = cached
+        stack = self.stack + (self.abspath,)
+        root = fs.confinement_root(os.path.dirname(stack[0]))  # what the module names stays inside
+        result = self.compiler.module(abspath, stack, root, lambda: self._load_module(abspath, stack))
+        template, modules, problem, notes = result.value
         if problem:
             self.note(d.pos, f"{where}: {problem}; its resources are not checked")
             return None
@@ -822,22 +1012,22 @@ class Unit:
         d = info.decl
         where = f"module '{info.symbol}'"
         folder = os.path.dirname(self.abspath) if self.abspath else os.getcwd()
-        config = config_for(folder, self.compiler.configs)
+        config = self.compiler.config(folder)
         try:
             abspath = cache_file(reference, config)
         except BadReference as exc:
             self.note(d.pos, f"{where}: '{reference}' is not a valid module reference ({exc}); not checked")
             return None
-        cached = self.compiler.cache.get(abspath)
-        if cached is None:
+
+        def load() -> tuple[Any, dict, str | None, list]:
             if not fs.isfile(abspath):
-                cached = (None, {}, "missing", [])
-            else:
-                cached = self._load_module(abspath)
-                if cached[0] is not None:
-                    cached = (template_of(cached[0], reference),) + cached[1:]
-            self.compiler.cache[abspath] = cached
-        template, _, problem, _ = cached
+                return None, {}, "missing", []
+            value = self._load_module(abspath, ())[0]
+            if value[0] is not None:
+                value = (template_of(value[0], reference),) + value[1:]
+            return value
+
+        template, _, problem, _ = self.compiler.registry_module(abspath, load).value
         if problem == "missing":
             restore = f"bicep restore {os.path.basename(self.abspath)}" if self.abspath else "bicep restore"
             self.note(d.pos, f"{where} comes from a registry ('{reference}') and is not in the local module "
@@ -850,36 +1040,36 @@ class Unit:
             return None
         return template
 
-    def _load_module(self, abspath: str) -> tuple[Any, dict, str | None, list]:
-        """(compiled template, the module calls inside it, problem, notes) for a module file."""
+    def _load_module(self, abspath: str, stack: tuple[str, ...]) -> tuple:
+        """((compiled template, the module calls inside it, problem, notes), its resources'
+        symbols, its unread `existing` resources, characters of source, whether the compile ran
+        out of stack) for a module file reached through the chain of calls `stack`."""
         name = os.path.basename(abspath)
         text = self.compiler.read(abspath)
         if text is None:
-            return None, {}, f"'{name}' cannot be read", []
+            return (None, {}, f"'{name}' cannot be read", []), None, None, 0, False
         if abspath.lower().endswith((".json", ".jsonc")):
             from ..loaders import LoadError, load_json
             try:
                 data = load_json(text)
-            except (LoadError, RecursionError, ValueError):
-                return None, {}, f"'{name}' is not valid JSON", []
-            return data, {}, None, []
+            except RecursionError:
+                return (None, {}, f"'{name}' is not valid JSON", []), None, None, len(text), True
+            except (LoadError, ValueError):
+                return (None, {}, f"'{name}' is not valid JSON", []), None, None, len(text), False
+            return (data, {}, None, []), None, None, len(text), False
         try:
             parsed = parse(text)
         except RecursionError:
-            return None, {}, f"'{name}' is nested too deeply", []
+            return (None, {}, f"'{name}' is nested too deeply", []), None, None, len(text), True
         if parsed.error is not None:
             e = parsed.error
-            return None, {}, f"'{name}' does not parse (line {e.line}: {e.message})", []
-        unit = Unit(parsed, abspath, self.compiler, False, self.stack + (self.abspath or "",))
+            return (None, {}, f"'{name}' does not parse (line {e.line}: {e.message})", []), None, None, len(text), False
+        unit = Unit(parsed, abspath, self.compiler, False, stack)
         try:
             template = unit.compile()
         except RecursionError:
-            return None, {}, f"'{name}' is nested too deeply", []
-        self.compiler.symbols[abspath] = unit.symbols
-        self.compiler.unread[abspath] = unit.unread
-        notes = [(p.line, p.col, p.message) for p in parsed.skipped] + \
-            [n for n in unit.notes if n not in unit.own_notes]
-        return template, unit.modules, None, [n + (unit.note_origins.get(n),) for n in sorted(notes)[:20]]
+            return (None, {}, f"'{name}' is nested too deeply", []), None, None, len(text), True
+        return _module_value(unit, template), unit.symbols, unit.unread, len(text), False
 
     # ------------------------------------------------------------------- JSON positions
 
@@ -1410,9 +1600,24 @@ class Compiled:
         self.unread = unread or set()  # pointers of the `existing` resources nothing reads
 
 
-def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | None = None) -> Compiled:
-    unit = Unit(parsed, abspath, compiler or Compiler(), True, ())
-    template = unit.compile()
+def _module_value(unit: Unit, template: Any) -> tuple[Any, dict, None, list]:
+    """A compiled module as its callers take it: (template, the module calls inside it, no
+    problem, the notes they repeat: its own first 20, with where each is written)."""
+    notes = [(p.line, p.col, p.message) for p in unit.parsed.skipped] + \
+        [n for n in unit.notes if n not in unit.own_notes]
+    return template, unit.modules, None, [n + (unit.note_origins.get(n),) for n in sorted(notes)[:20]]
+
+
+def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | None = None,
+                   module: bool = False) -> Compiled:
+    """Compile a scanned file. `module`: it may also be a module of other files (a .bicep file,
+    not a .bicepparam one), which then reuse this compile during a scan (preflight.bicep.reuse)."""
+    compiler = compiler or Compiler()
+    unit = Unit(parsed, abspath, compiler, True, ())
+    if module and abspath is not None and compiler.shared is not None:
+        template = compiler.compile_shared(unit)
+    else:
+        template = unit.compile()
     notes = [(p.line, p.col, p.message) for p in parsed.skipped] + unit.notes
     notes.sort()
     return Compiled(template, unit.positions, notes, unit.modules, parsed, unit.symbols, unit.note_origins,

@@ -1,0 +1,76 @@
+"""Compiled Bicep modules, reused by every file of a scan that calls them (in one process).
+
+A module is compiled once per calling file without this: AVM's resource modules are each called
+by their own `main.bicep` tests, so most compiles were of a module compiled before. During a
+scan (`sharing()`, which the engine enters; each worker process of the pool fills its own copy)
+a module compiled for one caller is kept and reused by the next, with the file-system look-ups
+its compile made (preflight.fs), which every reuse records again for the result cache.
+
+What a module's compiled template depends on, and so what an entry is keyed by or checked
+against (see `preflight.bicep.compiler.ModuleResult`): its own text and every file it reads
+(modules, `loadTextContent()` files, bicepconfig.json, the registry cache), all constant during a
+scan; the repository the scanned file is in (paths the module names must stay inside it): the
+key; and the chain of calls that reached it, only where a cycle of modules or the depth limit is
+met: an entry is reused only where none of the modules it reached is among the callers and the
+depth limit is as far away as it was. Callers' parameter values are not part of a module's
+template (a nested deployment passes them as parameters), so one compile serves every caller.
+
+The cache is bounded by the size of the modules' source text (least recently used first out).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+MAX_SOURCE_CHARS = 256 * 1024  # of module source kept compiled: modules are called from
+# near them (AVM, 4 MB of Bicep in all: as many reuses as with no bound, and no more memory)
+
+
+class ModuleCache:
+    """Compiled modules by (absolute path, confinement root of the scanned file)."""
+
+    def __init__(self, max_chars: int = MAX_SOURCE_CHARS):
+        self.max_chars = max_chars
+        self.entries: "OrderedDict[tuple[str, str], Any]" = OrderedDict()
+        self.chars = 0
+        self.hits = 0
+        self.stored = 0
+
+    def get(self, key: tuple[str, str]) -> Any:
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.entries.move_to_end(key)
+        return entry
+
+    def put(self, key: tuple[str, str], entry: Any) -> None:
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.chars -= old.size
+        self.entries[key] = entry
+        self.chars += entry.size
+        self.stored += 1
+        while self.chars > self.max_chars and len(self.entries) > 1:
+            _, dropped = self.entries.popitem(last=False)
+            self.chars -= dropped.size
+
+
+_current: ModuleCache | None = None
+
+
+def current() -> ModuleCache | None:
+    """The cache of the scan running in this process, None outside a scan."""
+    return _current
+
+
+@contextmanager
+def sharing(max_chars: int = MAX_SOURCE_CHARS) -> Iterator[ModuleCache]:
+    """Compiled modules are shared by the files compiled inside (one scan): nothing is kept
+    after it, so a module edited between two scans is compiled again."""
+    global _current
+    saved = _current
+    _current = ModuleCache(max_chars)
+    try:
+        yield _current
+    finally:
+        _current = saved

@@ -1,0 +1,202 @@
+"""A Bicep module is compiled once per scan (in each process) for all the files that call it
+(preflight.bicep.reuse), and the findings are those of compiling it again for each caller: for
+callers that pass it different values, that reach it through a cycle of modules or near the
+depth limit, and after the module changed between two scans."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from preflight.bicep import compiler, reuse
+from preflight.cli import build_options, build_parser
+from preflight.engine import scan
+
+VAULT = """param name string
+param policies array = []
+
+resource vault 'Microsoft.KeyVault/vaults@2025-05-01' = {
+  name: name
+  location: resourceGroup().location
+  properties: {
+    tenantId: subscription().tenantId
+    sku: { family: 'A', name: 'standard' }
+    enablePurgeProtection: true
+    accessPolicies: policies
+  }
+}
+"""
+
+
+def caller(module: str, name: str, policies: str = "[]") -> str:
+    return f"module v '{module}' = {{\n  name: 'd-{name}'\n  params: {{ name: '{name}', policies: {policies} }}\n}}\n"
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def findings(*paths: Path, cwd: Path) -> list[dict]:
+    parsed = build_parser().parse_args(["scan", "--no-cache", "--jobs", "1", "--select", "KV001,PF010",
+                                        *(str(p.relative_to(cwd)) for p in paths)])
+    options, _ = build_options(parsed)
+    return sorted((f.to_json() for f in scan(parsed.paths, options).findings), key=repr)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "project"
+    (root / ".git").mkdir(parents=True)
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
+def module_parses(monkeypatch) -> dict[str, int]:
+    """How many times each module text is parsed for compiling (the scanned files themselves
+    are parsed by the loader, not here)."""
+    counts: dict[str, int] = {}
+    parse = compiler.parse
+
+    def counting(text: str, *args, **kwargs):
+        counts[text] = counts.get(text, 0) + 1
+        return parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(compiler, "parse", counting)
+    return counts
+
+
+def test_a_module_shared_by_two_callers_is_compiled_once(project, module_parses, monkeypatch):
+    write(project / "modules" / "vault.bicep", VAULT)
+    write(project / "a.bicep", caller("modules/vault.bicep", "kv-a"))
+    write(project / "b.bicep", caller("modules/vault.bicep", "kv-b", "[{ tenantId: 't', objectId: 'o' }]"))
+    write(project / "c" / "c.bicep", caller("../modules/vault.bicep", "kv-c"))
+    found = findings(project, cwd=project)
+    assert module_parses == {VAULT: 1}
+    # each caller's own values: the empty policies of a and c are KV001, b's are not
+    kv001 = [f for f in found if f["rule"] == "KV001"]
+    assert sorted((f["data"]["vault"], f["path"], *f["data"]["callers"]) for f in kv001) == [
+        ("kv-a", "modules/vault.bicep", "a.bicep:1"), ("kv-c", "modules/vault.bicep", "c/c.bicep:1")]
+    # the same findings as compiling the module again for each caller
+    monkeypatch.setattr(reuse, "current", lambda: None)
+    assert findings(project, cwd=project) == found
+    assert module_parses == {VAULT: 1 + 3}
+
+
+def test_a_module_scanned_before_its_callers_is_compiled_once(project, module_parses, monkeypatch):
+    """Its own compile (a scanned file's, with positions) is the one its callers take."""
+    write(project / "modules" / "vault.bicep", VAULT)
+    write(project / "a.bicep", caller("modules/vault.bicep", "kv-a"))
+    write(project / "b.bicep", caller("modules/vault.bicep", "kv-b", "[{ tenantId: 't', objectId: 'o' }]"))
+    paths = [project / "modules" / "vault.bicep", project / "a.bicep", project / "b.bicep"]
+    found = findings(*paths, cwd=project)
+    assert module_parses == {}  # the callers compiled nothing
+    assert [(f["data"]["vault"], f["data"]["callers"]) for f in found] == [("kv-a", ["a.bicep:1"])]
+    monkeypatch.setattr(reuse, "current", lambda: None)
+    assert findings(*paths, cwd=project) == found
+    assert module_parses == {VAULT: 2}
+
+
+def test_a_module_edited_between_two_scans_is_compiled_again(project, module_parses):
+    module = project / "modules" / "vault.bicep"
+    write(module, VAULT)
+    write(project / "a.bicep", caller("modules/vault.bicep", "kv-a"))
+    write(project / "b.bicep", caller("modules/vault.bicep", "kv-b"))
+    before = findings(project, cwd=project)
+    assert [f["rule"] for f in before] == ["KV001", "KV001"]
+    write(module, VAULT.replace("    accessPolicies: policies\n", "    enableRbacAuthorization: true\n"))
+    after = findings(project, cwd=project)
+    assert after == [] and len(module_parses) == 2  # the new text was compiled, in the same process
+
+
+def test_a_file_the_module_loads_edited_between_two_scans(project):
+    write(project / "modules" / "vault.bicep",
+          VAULT.replace("param policies array = []", "var policies = loadJsonContent('policies.json')"))
+    write(project / "modules" / "policies.json", "[]")
+    write(project / "a.bicep", caller("modules/vault.bicep", "kv-a").replace(", policies: []", ""))
+    write(project / "b.bicep", caller("modules/vault.bicep", "kv-b").replace(", policies: []", ""))
+    assert [f["rule"] for f in findings(project, cwd=project)] == ["KV001", "KV001"]
+    write(project / "modules" / "policies.json", '[{"tenantId": "t", "objectId": "o", "permissions": {}}]')
+    assert findings(project, cwd=project) == []
+
+
+def compare_without_sharing(project: Path, monkeypatch) -> list[dict]:
+    """The findings of a scan of the project, which must be those of a scan in which each file
+    compiles its modules itself."""
+    shared = findings(project, cwd=project)
+    monkeypatch.setattr(reuse, "current", lambda: None)
+    assert findings(project, cwd=project) == shared
+    monkeypatch.undo()
+    return shared
+
+
+def test_modules_reached_through_a_cycle_of_modules(project, monkeypatch):
+    """x <-> y, and z calls x: from x, y's call back is the cycle; from z, x's call to y is
+    followed and y's call back to x is the cycle."""
+    write(project / "x.bicep", caller("y.bicep", "kv-x") + VAULT.replace("param name string\n", "")
+          .replace("name: name", "name: 'kv-x-own'").replace("param policies array = []\n", "var policies = []\n"))
+    write(project / "y.bicep", caller("x.bicep", "kv-y"))
+    write(project / "z.bicep", caller("x.bicep", "kv-z"))
+    found = compare_without_sharing(project, monkeypatch)
+    assert "part of a cycle of modules" in " ".join(f["message"] for f in found)
+    assert {f["data"]["vault"] for f in found if f["rule"] == "KV001"} == {"kv-x-own"}
+
+
+def test_a_module_reached_again_near_the_depth_limit(project, monkeypatch, module_parses):
+    """a.bicep -> m -> z -> vault compiles m, z and the vault in full. p.bicep reaches z again
+    through a chain of seven modules, where z's own call is one too deep, and then m, which calls
+    z: both as compiling them for p gives, not as they were compiled for a."""
+    write(project / "a.bicep", caller("m.bicep", "kv-a"))
+    write(project / "m.bicep", "param name string\nparam policies array\n" + caller("z.bicep", "kv-z"))
+    write(project / "z.bicep", "param name string\nparam policies array\n" + caller("vault.bicep", "kv-z"))
+    write(project / "vault.bicep", VAULT)
+    for i in range(1, 8):
+        write(project / "chain" / f"c{i}.bicep", "param name string\nparam policies array\n"
+              + caller(f"c{i + 1}.bicep" if i < 7 else "../z.bicep", f"kv-c{i}"))
+    write(project / "p.bicep",
+          caller("chain/c1.bicep", "kv-p") + caller("m.bicep", "kv-p").replace("module v", "module w"))
+    found = compare_without_sharing(project, monkeypatch)
+    assert "nested deeper than" in " ".join(f["message"] for f in found)
+    kv001 = [f for f in found if f["rule"] == "KV001"]
+    assert [(f["data"]["vault"], f["data"]["callers"]) for f in kv001] == [
+        ("kv-z", ["a.bicep:1 > m.bicep:3 > z.bicep:3"])]
+    assert module_parses[(project / "m.bicep").read_text()] == 2 * 2  # compiled again for p, in both scans
+
+
+def test_the_cache_is_bounded_and_empty_outside_a_scan(project):
+    assert reuse.current() is None
+    with reuse.sharing(max_chars=2 * len(VAULT)) as cache:
+        for i in range(4):
+            cache.put((f"/m{i}.bicep", "/"), compiler.ModuleResult((None, {}, None, []), {}, size=len(VAULT)))
+        assert len(cache.entries) == 2 and cache.chars <= 2 * len(VAULT)
+        assert list(cache.entries) == [("/m2.bicep", "/"), ("/m3.bicep", "/")]  # the least recently used left
+        assert reuse.current() is cache
+    assert reuse.current() is None
+
+
+@pytest.mark.parametrize("module_first", [False, True])
+def test_every_caller_of_a_shared_module_depends_on_it_in_the_result_cache(project, tmp_path, monkeypatch,
+                                                                          module_first):
+    """The second caller takes the module compiled for the first (or both take the module's own
+    compile, scanned first): their result-cache entries must still record the module's files
+    (and the files the module reads), or an edit would be missed."""
+    monkeypatch.delenv("PREFLIGHT_NO_CACHE")
+    write(project / "modules" / "vault.bicep",
+          VAULT.replace("param policies array = []", "var policies = loadJsonContent('policies.json')"))
+    write(project / "modules" / "policies.json", "[]")
+    for name in ("a", "b"):
+        write(project / f"{name}.bicep", caller("modules/vault.bicep", f"kv-{name}").replace(", policies: []", ""))
+
+    def cached() -> list[dict]:
+        paths = ["modules/vault.bicep"] * module_first + ["a.bicep", "b.bicep"]
+        parsed = build_parser().parse_args(["scan", "--jobs", "1", "--select", "KV001", *paths,
+                                            "--cache-dir", str(tmp_path / "cache")])
+        options, _ = build_options(parsed)
+        result = scan(parsed.paths, options)
+        return [(f.to_json()["data"]["vault"], result.cache_hits) for f in result.findings]
+
+    assert cached() == [("kv-a", 0), ("kv-b", 0)]
+    assert cached() == [("kv-a", 2 + module_first), ("kv-b", 2 + module_first)]  # from the cache
+    write(project / "modules" / "policies.json", '[{"tenantId": "t", "objectId": "o", "permissions": {}}]')
+    assert cached() == []
