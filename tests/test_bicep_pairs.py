@@ -24,7 +24,7 @@ from preflight.findings import Finding
 
 AVM = SHARED / "corpus-avm"
 AGREEMENT = 0.95
-RESTORE_NOTICE = ("comes from a registry", "not in the local module cache")
+RESTORE_NOTICE = ("('br", "not in the local module cache")
 
 
 def compiled_by_bicep(path: Path) -> bool:

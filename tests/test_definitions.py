@@ -63,7 +63,7 @@ def test_a_module_deployed_by_several_files_is_one_finding_naming_them(tmp_path)
     assert finding.path == str(root / "modules" / "vault.bicep")
     assert finding.line == VAULT_MODULE.splitlines().index("    accessPolicies: accessPolicies") + 1
     assert finding.data["callers"] == [f"{root / 'dev.bicep'}:1", f"{root / 'prod.bicep'}:1"]
-    assert finding.message.endswith("(deployed by ../dev.bicep:1 and 1 more)")
+    assert finding.message.endswith("(deployed by ../dev.bicep:1 and 1 more)") and "defaults" not in finding.message
 
 
 def test_the_message_names_the_outermost_deploying_file_and_data_the_whole_chain(tmp_path):
@@ -87,6 +87,7 @@ def test_a_module_scanned_without_its_callers_is_judged_on_its_defaults(tmp_path
     root = repo(tmp_path, {"main.bicep": caller("kv-x", GRANT)})
     [wiped] = kv(scan([str(root / "modules")], Options()), "KV001")
     assert wiped.path.endswith("vault.bicep") and "callers" not in wiped.data
+    assert wiped.message.endswith("(with its defaults: no caller in the scan)")  # and it says so
 
 
 def test_the_fingerprint_stays_when_a_caller_is_added(tmp_path):
@@ -304,6 +305,7 @@ def test_a_linked_template_whose_callers_pass_policies_is_not_judged_on_its_empt
     assert kv(scan([str(root)], Options()), "KV001") == []
     [alone] = kv(scan([str(root / "modules")], Options()), "KV001")  # no caller in the scan
     assert alone.path.endswith("vault.json") and "callers" not in alone.data
+    assert alone.message.endswith("(with its defaults: no caller in the scan)")
 
 
 def test_a_json_module_of_a_bicep_file_is_one_finding_in_it(tmp_path):

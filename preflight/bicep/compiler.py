@@ -42,6 +42,7 @@ from typing import Any, Callable
 from ..arm.expressions import Call, Index, Literal, Member, Node, walk
 from ..arm.values import SECRET, UNSUPPORTED, Unknown
 from ..loaders import join_pointer
+from ..text import clip_quoted
 from .. import fs
 from . import reuse
 from .files import named_path, read_regular
@@ -450,7 +451,7 @@ class Unit:
         return self.stack[0] if self.stack else self.abspath
 
     def note(self, pos: tuple[int, int], message: str, own: bool = False) -> tuple[int, int, str]:
-        key = (pos[0], pos[1], message)
+        key = (pos[0], pos[1], clip_quoted(message))
         if key not in self._noted:
             self._noted.add(key)
             self.notes.append(key)
@@ -1030,8 +1031,8 @@ class Unit:
         template, _, problem, _ = self.compiler.registry_module(abspath, load).value
         if problem == "missing":
             restore = f"bicep restore {os.path.basename(self.abspath)}" if self.abspath else "bicep restore"
-            self.note(d.pos, f"{where} comes from a registry ('{reference}') and is not in the local module "
-                             f"cache; run `{restore}` to have it checked",
+            self.note(d.pos, f"{where} ('{reference}') is not in the local module cache: run `{restore}` "
+                             "to have it checked",
                       own=True)
             return None
         if problem:

@@ -57,6 +57,9 @@ class VaultIssue:
     guards: list[Guard] = field(default_factory=list)  # the caveat: deployed on runs where these hold
     caveats: list[str] = field(default_factory=list)  # the other caveats, worded
     needs_input: bool = False  # depends on a value only parameter files supply
+    # the claim is about a value of the file's own parameters (at their defaults when no
+    # parameter file or caller in the scan gives one: then the message says so)
+    on_defaults: bool = False
 
     @property
     def label(self) -> str | None:
@@ -106,6 +109,9 @@ def _losing_text(group: list[VaultIssue]) -> str:
 
 
 Candidate = tuple[Issue, "str | None"]
+# A file that no scanned file deploys is judged with its parameters' defaults (a file that one
+# deploys is judged through its callers: preflight.definitions).
+DEFAULTS_NOTE = " (with its defaults: no caller in the scan)"
 
 
 def report_once(doc: Document, ctx: Context, candidates: Iterable[Candidate | VaultIssue],
@@ -135,6 +141,8 @@ def report_once(doc: Document, ctx: Context, candidates: Iterable[Candidate | Va
         first = members[0]
         issue = first.merged(members) if isinstance(first, VaultIssue) else first[0]
         message, data = issue.message, dict(issue.data)
+        if not with_files and isinstance(first, VaultIssue) and first.on_defaults:
+            message += DEFAULTS_NOTE
         if with_files:
             if labels == [DEFAULTS] and not defaults_alone:
                 continue
@@ -325,6 +333,13 @@ def describe_raw(v: VaultDeployment, path: str) -> str:
     return "" if raw is ABSENT else expression_text(raw)
 
 
+def reads_own_parameters(v: VaultDeployment, path: str) -> bool:
+    """Whether the value at `path` is an expression of the parameters of the template that
+    declares the vault at its top level (not of a nested deployment, whose caller passes them)."""
+    text = describe_raw(v, path)
+    return "parameters(" in text.replace(" ", "").lower() and not v.resource.chain
+
+
 def how_empty(v: VaultDeployment) -> str:
     """How the declared list comes to be empty, in the template's own words."""
     raw = v.resource.raw("properties/accessPolicies")
@@ -407,9 +422,11 @@ def access_policies_wiped(doc: Document, ctx: Context) -> Iterator[Issue]:
     def candidates():
         for o in _outcomes(doc, ctx, WIPED):
             adds = f"; its {o.adds} `accessPolicies/add` re-grant only their own principals" if o.adds else ""
-            yield access_issue(o, o.vault.pointer_of("properties/accessPolicies"),
-                               f" has {how_empty(o.vault)}: a redeploy wipes its access policies", FIXES,
-                               capped(ERROR, o.doubts), after=adds)
+            issue = access_issue(o, o.vault.pointer_of("properties/accessPolicies"),
+                                 f" has {how_empty(o.vault)}: a redeploy wipes its access policies", FIXES,
+                                 capped(ERROR, o.doubts), after=adds)
+            issue.on_defaults = reads_own_parameters(o.vault, "properties/accessPolicies")
+            yield issue
     yield from report_once(doc, ctx, candidates(), name_every_set=False)
 
 

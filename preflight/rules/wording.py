@@ -7,6 +7,9 @@ import os
 from typing import Iterable
 
 from preflight.documents import Document
+from preflight.text import clip
+
+__all__ = ["clip", "listing", "near"]
 
 
 def near(path: str, doc: Document) -> str:
@@ -14,15 +17,6 @@ def near(path: str, doc: Document) -> str:
     `../deploy/score.py`): the reader is already looking at the document."""
     shown = os.path.relpath(os.path.abspath(path), doc.directory)
     return shown.replace(os.sep, "/")
-
-
-def clip(text: str, limit: int = 60) -> str:
-    """A long value with its middle left out: both ends are what tell values apart (a URL's host
-    and its last part, a path's root and file name)."""
-    if len(text) <= limit:
-        return text
-    head = (limit - 1) // 2
-    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
 
 
 def listing(items: Iterable[str], budget: int = 60, sentence: bool = True) -> str:
