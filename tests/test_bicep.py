@@ -125,7 +125,7 @@ def test_module_cycles_and_missing_modules_do_not_hang(tmp_path):
     notes = [f.message for f in found if f.rule == "PF010"]
     assert any("cycle" in m for m in notes)
     assert any("cannot be read" in m for m in notes)
-    assert any("local module cache" in m for m in notes)
+    assert any("is not restored" in m for m in notes)
     assert not [f for f in found if f.rule in ("PF001", "PF003")]
 
 

@@ -24,7 +24,7 @@ from preflight.findings import Finding
 
 AVM = SHARED / "corpus-avm"
 AGREEMENT = 0.95
-RESTORE_NOTICE = ("('br", "not in the local module cache")
+RESTORE_NOTICE = ("('br", "is not restored, so not checked")
 
 
 def compiled_by_bicep(path: Path) -> bool:

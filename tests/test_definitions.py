@@ -87,7 +87,7 @@ def test_a_module_scanned_without_its_callers_is_judged_on_its_defaults(tmp_path
     root = repo(tmp_path, {"main.bicep": caller("kv-x", GRANT)})
     [wiped] = kv(scan([str(root / "modules")], Options()), "KV001")
     assert wiped.path.endswith("vault.bicep") and "callers" not in wiped.data
-    assert wiped.message.endswith("(with its defaults: no caller in the scan)")  # and it says so
+    assert wiped.message.endswith("(its defaults: no caller in the scan)")  # and it says so
 
 
 def test_the_fingerprint_stays_when_a_caller_is_added(tmp_path):
@@ -305,7 +305,7 @@ def test_a_linked_template_whose_callers_pass_policies_is_not_judged_on_its_empt
     assert kv(scan([str(root)], Options()), "KV001") == []
     [alone] = kv(scan([str(root / "modules")], Options()), "KV001")  # no caller in the scan
     assert alone.path.endswith("vault.json") and "callers" not in alone.data
-    assert alone.message.endswith("(with its defaults: no caller in the scan)")
+    assert alone.message.endswith("(its defaults: no caller in the scan)")
 
 
 def test_a_json_module_of_a_bicep_file_is_one_finding_in_it(tmp_path):

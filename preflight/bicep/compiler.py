@@ -1031,8 +1031,7 @@ class Unit:
         template, _, problem, _ = self.compiler.registry_module(abspath, load).value
         if problem == "missing":
             restore = f"bicep restore {os.path.basename(self.abspath)}" if self.abspath else "bicep restore"
-            self.note(d.pos, f"{where} ('{reference}') is not in the local module cache: run `{restore}` "
-                             "to have it checked",
+            self.note(d.pos, f"{where} ('{reference}') is not restored, so not checked: run `{restore}`",
                       own=True)
             return None
         if problem:

@@ -111,7 +111,7 @@ def _losing_text(group: list[VaultIssue]) -> str:
 Candidate = tuple[Issue, "str | None"]
 # A file that no scanned file deploys is judged with its parameters' defaults (a file that one
 # deploys is judged through its callers: preflight.definitions).
-DEFAULTS_NOTE = " (with its defaults: no caller in the scan)"
+DEFAULTS_NOTE = " (its defaults: no caller in the scan)"
 
 
 def report_once(doc: Document, ctx: Context, candidates: Iterable[Candidate | VaultIssue],
