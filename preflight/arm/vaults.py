@@ -26,9 +26,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .deployments import Anchor, DeployedResource, Evaluation, Status, evaluations, may_deploy, possible_types
+from .deployments import (Anchor, DeployedResource, Evaluation, Status, evaluations, may_deploy, possible_types,
+                          template_of)
 from .evaluator import Scope, SymbolicTarget, evaluate
 from .expressions import Call, Literal, Member, Node, template_strings, walk
+from .references import nested_templates
 from .template import ABSENT, kget
 from .values import ResourceRef, RuntimeValue, Unknown, same_text, split_last
 
@@ -729,6 +731,8 @@ def _reads(doc: Any, ctx: Any) -> _Reads:
 
 def _find_reads(doc: Any, ctx: Any) -> _Reads:
     out = _Reads([], set())
+    if not _may_read_keyvault(doc):
+        return out  # no document it evaluates names a Key Vault type: nothing to evaluate
     seen: set[tuple[int, str, Call]] = set()
     candidates: dict[int, list[tuple[str, Call]]] = {}  # per declaration (or template: outputs)
     for ev in evaluations(doc, ctx):
@@ -763,6 +767,22 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
 
 
 _KEYVAULT = re.compile(r"keyvault", re.I)
+
+
+def _may_read_keyvault(doc: Any) -> bool:
+    """False when no document the template's evaluations would visit names a Key Vault type
+    (`_names_keyvault`): then no evaluation has a read to find, and the template is not
+    evaluated for it. Known without evaluating when nothing links to another file
+    (`templateLink.relativePath`): the documents are those of the template and of its inline
+    nested templates, whatever the parameters."""
+    for template, _ in nested_templates(template_of(doc)):
+        if _names_keyvault(template.document):
+            return True
+        for decl in template.all_resources():
+            spec = decl.deployment
+            if spec is not None and spec.template is None and spec.relative_path is not ABSENT:
+                return True  # a linked file: its documents are known once evaluated
+    return False
 
 
 def _names_keyvault(document: Any) -> bool:
