@@ -30,7 +30,7 @@ from .deployments import (Anchor, DeployedResource, Evaluation, Status, evaluati
                           template_of)
 from .evaluator import Scope, SymbolicTarget, evaluate
 from .expressions import Call, Literal, Member, Node, template_strings, walk
-from .references import nested_templates
+from .references import Expression, nested_templates, references_of
 from .template import ABSENT, kget
 from .values import ResourceRef, RuntimeValue, Unknown, same_text, split_last
 
@@ -720,9 +720,6 @@ def _existing_read(resource: DeployedResource, symbolic: set[int]) -> bool:
     return id(resource.decl) in symbolic
 
 
-_SKIPPED = frozenset({"resources", "metadata", "comments"})
-
-
 def _reads(doc: Any, ctx: Any) -> _Reads:
     if "arm.kv-reads" not in doc.cache:
         doc.cache["arm.kv-reads"] = _find_reads(doc, ctx)
@@ -743,7 +740,7 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
                 continue  # the first instance of a copy stands for the others
             visited.add(id(decl))
             if id(decl) not in candidates:
-                candidates[id(decl)] = (_read_calls(_own_body(decl), decl.pointer)
+                candidates[id(decl)] = (_read_calls(references_of(decl.template).of(decl))
                                         if _names_keyvault(resource.document) else [])
             for pointer, call in candidates[id(decl)]:
                 _add_read(out, seen, ev, resource, resource.document, resource.anchored(pointer),
@@ -754,8 +751,8 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
             if not isinstance(outputs, dict):
                 continue
             if id(template) not in candidates:
-                base = f"{template.pointer}/outputs" if template.pointer else "/outputs"
-                candidates[id(template)] = _read_calls(outputs, base) if _names_keyvault(template.document) else []
+                candidates[id(template)] = (_read_calls(references_of(template).outputs)
+                                            if _names_keyvault(template.document) else [])
             deployment = getattr(frame, "deployment", None)
             local = template.document is ev.document or template.document is None
             for pointer, call in candidates[id(template)]:
@@ -764,9 +761,6 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
                                                 if deployment is not None else "")
                 _add_read(out, seen, ev, None, template.document, anchor, pointer, call, Scope(frame))
     return out
-
-
-_KEYVAULT = re.compile(r"keyvault", re.I)
 
 
 def _may_read_keyvault(doc: Any) -> bool:
@@ -795,40 +789,46 @@ def _names_keyvault(document: Any) -> bool:
         return True
     cache = getattr(document, "cache", None)
     if not isinstance(cache, dict):
-        return _KEYVAULT.search(text) is not None
+        return "keyvault" in text.lower()
     if "arm.names-keyvault" not in cache:
-        cache["arm.names-keyvault"] = _KEYVAULT.search(text) is not None
+        # (six times faster than a case-insensitive regular expression over the text)
+        cache["arm.names-keyvault"] = "keyvault" in text.lower()
     return cache["arm.names-keyvault"]
 
 
-def _own_body(decl: Any) -> dict:
-    """A resource without its children and metadata, and a nested deployment without its
-    template (each is visited on its own)."""
-    body = {}
-    for key, value in decl.body.items():
-        lower = key.lower() if isinstance(key, str) else ""
-        if lower in _SKIPPED:
-            continue
-        if lower == "properties" and decl.deployment is not None and isinstance(value, dict):
-            value = {k: v for k, v in value.items() if not (isinstance(k, str) and k.lower() == "template")}
-        body[key] = value
-    return body
-
-
-def _read_calls(value: Any, pointer: str) -> list[tuple[str, Call]]:
-    """(pointer of the string, call) for each `reference()` / `list*()` call with a target, in
-    the expression trees of a raw value; identical calls in one string once."""
+def _read_calls(expressions: list[Expression]) -> list[tuple[str, Call]]:
+    """(pointer of the string, call) for each `reference()` / `list*()` call with a target in
+    the expressions of a declaration or of outputs (the template's one walk, `references_of`),
+    but those under a `comments` key; identical calls in one string once. A string whose text
+    names neither function is not parsed, and pointers are built only for what is found."""
     out: list[tuple[str, Call]] = []
-    for p, compiled in template_strings(value, pointer, _SKIPPED - {"resources"}, expressions_only=True):
-        if not isinstance(compiled, Node):
+    for expression in expressions:
+        source = expression.source
+        if isinstance(source, str):
+            lower = source.lower()
+            if "reference" not in lower and "list" not in lower:
+                continue  # (function names are matched case-insensitively)
+        tree = expression.tree
+        if tree is None or _under_comments(expression.path):
             continue
         here: list[Call] = []
-        for node in walk(compiled):
+        for node in walk(tree):
             if isinstance(node, Call) and node.args and (node.name == "reference" or node.name.startswith("list")) \
                     and not getattr(node, "from_declaration", False) and node not in here:
                 here.append(node)
-        out.extend((p, c) for c in here)
+        if here:
+            pointer = expression.pointer
+            out.extend((pointer, c) for c in here)
     return out
+
+
+def _under_comments(path: Any) -> bool:
+    """Whether a `template_paths` path passes through a `comments` key (any case)."""
+    while path is not None:
+        path, key = path
+        if isinstance(key, str) and key.lower() == "comments":
+            return True
+    return False
 
 
 def _add_read(out: _Reads, seen: set, ev: Evaluation, resource: DeployedResource | None, document: Any,
