@@ -833,15 +833,25 @@ def _under_comments(path: Any) -> bool:
 
 def _add_read(out: _Reads, seen: set, ev: Evaluation, resource: DeployedResource | None, document: Any,
               anchor: str, pointer: str, call: Call, scope: Scope) -> None:
-    target = evaluate(call.args[0], scope)
-    if isinstance(target, str) and "/" not in target and scope.frame.template.symbolic:
-        decl = scope.frame.template.by_symbolic_name(target)  # list*('symbol', ...)
-        target = SymbolicTarget(decl, scope) if decl is not None else target
-    if isinstance(target, SymbolicTarget):
-        if len(call.args) < 2:  # at the declared version: the declaration's finding
-            out.symbolic.add(id(target.decl))
-            return
-        rtype: Any = target.decl.static_type
+    """Record a call that reads a Key Vault resource at a retiring version written in it, or
+    (without a version) the languageVersion 2.0 declaration it reads. What decides is evaluated
+    cheapest first: a call site found under another parameter set is not evaluated again, and
+    the target only when the version retires."""
+    key = (id(document), pointer, call)
+    if key in seen:
+        return
+    symbolic = scope.frame.template.symbolic
+    if len(call.args) < 2:  # at the declared version: the declaration's finding
+        if symbolic:
+            target = _target(call, scope)
+            if isinstance(target, SymbolicTarget):
+                out.symbolic.add(id(target.decl))
+        return
+    version = evaluate(call.args[1], scope)
+    day = api_date(version)
+    if day is None or day >= MINIMUM_API:
+        return
+    target = _target(call, scope) if symbolic else evaluate(call.args[0], scope)
     name = None
     if isinstance(target, ResourceRef):
         rtype = target.type
@@ -851,23 +861,29 @@ def _add_read(out: _Reads, seen: set, ev: Evaluation, resource: DeployedResource
         rtype = type_of_id(target)
         name = target.rsplit("/", 1)[-1] if rtype else None
     elif isinstance(target, SymbolicTarget):
-        declared = evaluate(target.decl.name, target.scope)
-        name = declared if isinstance(declared, str) else None
+        rtype = target.decl.static_type
     else:
         return
-    if len(call.args) < 2 or not is_keyvault_type(rtype):
+    if not is_keyvault_type(rtype):
         return
-    version = evaluate(call.args[1], scope)
-    day = api_date(version)
-    if day is None or day >= MINIMUM_API:
-        return
-    key = (id(document), pointer, call)
-    if key in seen:
-        return
+    if isinstance(target, SymbolicTarget):
+        declared = evaluate(target.decl.name, target.scope)
+        name = declared if isinstance(declared, str) else None
     seen.add(key)
     out.calls.append(KeyVaultRead(resource, document, ev, anchor, pointer, call, rtype, version.strip(),
                                   isinstance(call.args[1], Literal) and isinstance(call.args[1].value, str),
                                   name))
+
+
+def _target(call: Call, scope: Scope) -> Any:
+    """What a call in a languageVersion 2.0 template reads: `list*('symbol', ...)` names a
+    declaration (`SymbolicTarget`)."""
+    target = evaluate(call.args[0], scope)
+    if isinstance(target, str) and "/" not in target:
+        decl = scope.frame.template.by_symbolic_name(target)
+        if decl is not None:
+            return SymbolicTarget(decl, scope)
+    return target
 
 
 def type_of_id(resource_id: str) -> str | None:
