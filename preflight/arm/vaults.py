@@ -29,7 +29,7 @@ from typing import Any
 from .deployments import (Anchor, DeployedResource, Evaluation, Status, evaluations, may_deploy, possible_types,
                           template_of)
 from .evaluator import Scope, SymbolicTarget, evaluate
-from .expressions import Call, Literal, Member, Node, template_strings, walk
+from .expressions import Call, Index, Literal, Member, Node, template_strings, walk
 from .references import Expression, nested_templates, references_of
 from .template import ABSENT, kget
 from .values import ResourceRef, RuntimeValue, Unknown, same_text, split_last
@@ -732,6 +732,7 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
         return out  # no document it evaluates names a Key Vault type: nothing to evaluate
     seen: set[tuple[int, str, Call]] = set()
     candidates: dict[int, list[tuple[str, Call]]] = {}  # per declaration (or template: outputs)
+    trees: dict[int, list[Call]] = {}  # the calls of each tree a front end built, by id (see _read_calls)
     for ev in evaluations(doc, ctx):
         visited: set[int] = set()
         for resource in ev.resources:
@@ -740,7 +741,7 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
                 continue  # the first instance of a copy stands for the others
             visited.add(id(decl))
             if id(decl) not in candidates:
-                candidates[id(decl)] = (_read_calls(references_of(decl.template).of(decl))
+                candidates[id(decl)] = (_read_calls(references_of(decl.template).of(decl), trees)
                                         if _names_keyvault(resource.document) else [])
             for pointer, call in candidates[id(decl)]:
                 _add_read(out, seen, ev, resource, resource.document, resource.anchored(pointer),
@@ -751,7 +752,7 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
             if not isinstance(outputs, dict):
                 continue
             if id(template) not in candidates:
-                candidates[id(template)] = (_read_calls(references_of(template).outputs)
+                candidates[id(template)] = (_read_calls(references_of(template).outputs, trees)
                                             if _names_keyvault(template.document) else [])
             deployment = getattr(frame, "deployment", None)
             local = template.document is ev.document or template.document is None
@@ -796,11 +797,13 @@ def _names_keyvault(document: Any) -> bool:
     return cache["arm.names-keyvault"]
 
 
-def _read_calls(expressions: list[Expression]) -> list[tuple[str, Call]]:
+def _read_calls(expressions: list[Expression], trees: dict[int, list[Call]]) -> list[tuple[str, Call]]:
     """(pointer of the string, call) for each `reference()` / `list*()` call with a target in
     the expressions of a declaration or of outputs (the template's one walk, `references_of`),
     but those under a `comments` key; identical calls in one string once. A string whose text
-    names neither function is not parsed, and pointers are built only for what is found."""
+    names neither function is not parsed, and pointers are built only for what is found. A
+    tree a front end shares among several places (a Bicep variable inlined where it is read)
+    is walked once: `trees` keeps its calls by id (the template keeps the tree alive)."""
     out: list[tuple[str, Call]] = []
     for expression in expressions:
         source = expression.source
@@ -808,18 +811,37 @@ def _read_calls(expressions: list[Expression]) -> list[tuple[str, Call]]:
             lower = source.lower()
             if "reference" not in lower and "list" not in lower:
                 continue  # (function names are matched case-insensitively)
-        tree = expression.tree
-        if tree is None or _under_comments(expression.path):
-            continue
-        here: list[Call] = []
-        for node in walk(tree):
-            if isinstance(node, Call) and node.args and (node.name == "reference" or node.name.startswith("list")) \
-                    and not getattr(node, "from_declaration", False) and node not in here:
-                here.append(node)
-        if here:
+            tree = expression.tree
+            here = _reading_calls(tree) if tree is not None else []
+        else:
+            here = trees.get(id(source))  # type: ignore[assignment]
+            if here is None:
+                here = trees[id(source)] = _reading_calls(source)
+        if here and not _under_comments(expression.path):
             pointer = expression.pointer
             out.extend((pointer, c) for c in here)
     return out
+
+
+def _reading_calls(tree: Node) -> list[Call]:
+    """The `reference()` / `list*()` calls with a target in a tree, in `walk` order, identical
+    ones once; not those a front end made of a resource symbol (`from_declaration`)."""
+    here: list[Call] = []
+    stack = [tree]
+    while stack:  # `walk`, inlined: the trees of a Bicep file are walked whole
+        node = stack.pop()
+        if isinstance(node, Call):
+            args = node.args
+            if args and (node.name == "reference" or node.name.startswith("list")) \
+                    and not getattr(node, "from_declaration", False) and node not in here:
+                here.append(node)
+            stack.extend(args[::-1])
+        elif isinstance(node, Member):
+            stack.append(node.target)
+        elif isinstance(node, Index):
+            stack.append(node.index)
+            stack.append(node.target)
+    return here
 
 
 def _under_comments(path: Any) -> bool:
