@@ -147,3 +147,25 @@ def test_a_template_without_vaults_or_checked_parameters_is_not_evaluated(tmp_pa
         assert list(REGISTRY[rule_id].check(doc, ctx)) == []
     assert "arm.evaluations" not in doc.cache
     assert template_of(doc).parameters["n"].default == "x"
+
+
+def test_kv019_evaluates_only_templates_whose_documents_name_a_key_vault(tmp_path):
+    read = "[reference(resourceId('Microsoft.KeyVault/vaults', 'kv-read'), '2019-09-01').vaultUri]"
+    site = {"type": "Microsoft.Web/sites", "apiVersion": "2022-03-01", "name": "app",
+            "properties": {"siteConfig": {"appSettings": [{"name": "VAULT", "value": read}]}}}
+    plain = template(tmp_path, name="plain.json", parameters={"n": {"type": "string", "defaultValue": "x"}},
+                     resources=[{"type": "Microsoft.Storage/storageAccounts", "name": "[parameters('n')]"}])
+    doc = document(plain)
+    from preflight.contract import REGISTRY
+    from preflight.rulepacks import load_rule_packs
+    load_rule_packs()
+    assert list(REGISTRY["KV019"].check(doc, ScanContext(Options(), DocumentStore(Options())))) == []
+    assert "arm.evaluations" not in doc.cache
+
+    # the read is in a file the template links to: the root's text names no Key Vault
+    template(tmp_path, name="site.json", resources=[site])
+    linked = {"type": "Microsoft.Resources/deployments", "name": "n", "apiVersion": "2022-09-01",
+              "properties": {"templateLink": {"relativePath": "site.json"}}}
+    root = template(tmp_path, name="main.json", resources=[linked])
+    assert "keyvault" not in root.read_text().lower()
+    assert [f.path for f in findings(root, "KV019")] == [str(tmp_path / "site.json")]

@@ -298,3 +298,40 @@ def test_a_symbolic_existing_vault_is_reported_when_its_symbol_is_read(tmp_path,
                              "name": "kv-sym"}},
         "outputs": {"o": {"type": "string", "value": output}}}, indent=2))
     assert [f.pointer for f in kv019(path)] == (["/resources/kv/apiVersion"] if reported else [])
+
+
+def test_a_read_is_found_in_any_case_and_not_under_a_comments_key(tmp_path):
+    path = tmp_path / "t.json"
+    kv = "resourceId('Microsoft.KeyVault/vaults', 'kv-read')"
+    path.write_text(template(
+        {"type": "Microsoft.Web/sites", "apiVersion": "2022-03-01", "name": "app",
+         "properties": {"siteConfig": {"appSettings": [
+             {"name": "VAULT", "value": f"[REFERENCE({kv}, '2019-09-01').vaultUri]"},
+             {"name": "KEYS", "value": f"[string(ListKeys({kv}, '2022-07-01'))]"}]},
+             "tags": {"comments": f"[reference({kv}, '2019-09-01').vaultUri]"}}}))
+    found = sorted(kv019(path), key=lambda f: f.pointer)
+    settings = "/resources/0/properties/siteConfig/appSettings"
+    assert [(f.pointer, f.data["read"]) for f in found] == [(f"{settings}/0/value", "REFERENCE"),
+                                                            (f"{settings}/1/value", "ListKeys")]
+
+
+def test_a_bicep_variable_with_a_read_is_reported_at_each_place_that_uses_it(tmp_path):
+    path = tmp_path / "main.bicep"
+    path.write_text(textwrap.dedent("""\
+        var uri = reference(resourceId('Microsoft.KeyVault/vaults', 'kv-read'), '2019-09-01').vaultUri
+        resource site 'Microsoft.Web/sites@2022-03-01' = {
+          name: 'app'
+          location: 'westeurope'
+          properties: {
+            siteConfig: {
+              appSettings: [
+                { name: 'A', value: uri }
+                { name: 'B', value: uri }
+              ]
+            }
+          }
+        }
+        """))
+    found = kv019(path)
+    assert sorted((f.line, f.data["read"], f.data["apiVersion"]) for f in found) == [
+        (8, "reference", "2019-09-01"), (9, "reference", "2019-09-01")]

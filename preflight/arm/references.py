@@ -5,9 +5,10 @@
                             (variables, parameter defaults and allowedValues, resources without
                             their children and without an inline nested template, outputs);
                             `metadata` below them is not entered
+        .outputs            [Expression] of the template's `outputs`
         .of(decl)           [Expression] of one VariableDecl (its value, or its copy's input and
                             count), ParameterDecl (defaultValue, allowedValues) or ResourceDecl
-    Expression              .pointer (of the JSON string, or where a tree stands), .owner,
+    Expression              .pointer (of the JSON string, or where a tree stands), .owner, .tree,
                             .direct_references (outside `if()` branches), .references (all),
                             .calls (lower-cased names of every function it calls),
                             .possible_references() (a superset of the direct ones, read cheaply)
@@ -72,6 +73,11 @@ class Expression:
         """The lower-cased names of every function the expression calls."""
         return self._read().calls()
 
+    @property
+    def tree(self) -> Node | None:
+        """The syntax tree (None: a string that does not parse as an expression)."""
+        return self._read().tree
+
     def possible_references(self) -> tuple[tuple[str, str], ...]:
         """(kind, lower-cased name): a superset of `direct_references`, read cheaply. For a
         string, every place of its text that may be a `parameters('x')` or `variables('x')`
@@ -103,13 +109,16 @@ class TemplateReferences:
 
     def __init__(self, template: Template):
         self.expressions: list[Expression] = []
+        self.outputs: list[Expression] = []
         self._owned: dict[int, list[Expression]] = {}
         self._trees: dict[int, TreeFacts] = {}
         raw = template.raw if isinstance(template.raw, dict) else {}
         self._variables(template, raw)
         found = kitem(raw, "outputs")
         if found:
+            start = len(self.expressions)
             self._add(join_pointer(template.pointer, found[0]), found[1], None)
+            self.outputs = self.expressions[start:]
         for decl in template.parameters.values():
             for value, key in ((decl.default, "defaultValue"), (decl.allowed, "allowedValues")):
                 if value is not ABSENT:

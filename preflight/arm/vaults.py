@@ -26,9 +26,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .deployments import Anchor, DeployedResource, Evaluation, Status, evaluations, may_deploy, possible_types
+from .deployments import (Anchor, DeployedResource, Evaluation, Status, evaluations, may_deploy, possible_types,
+                          template_of)
 from .evaluator import Scope, SymbolicTarget, evaluate
-from .expressions import Call, Literal, Member, Node, template_strings, walk
+from .expressions import Call, Index, Literal, Member, Node, template_strings, walk
+from .references import Expression, nested_templates, references_of
 from .template import ABSENT, kget
 from .values import ResourceRef, RuntimeValue, Unknown, same_text, split_last
 
@@ -718,9 +720,6 @@ def _existing_read(resource: DeployedResource, symbolic: set[int]) -> bool:
     return id(resource.decl) in symbolic
 
 
-_SKIPPED = frozenset({"resources", "metadata", "comments"})
-
-
 def _reads(doc: Any, ctx: Any) -> _Reads:
     if "arm.kv-reads" not in doc.cache:
         doc.cache["arm.kv-reads"] = _find_reads(doc, ctx)
@@ -729,8 +728,11 @@ def _reads(doc: Any, ctx: Any) -> _Reads:
 
 def _find_reads(doc: Any, ctx: Any) -> _Reads:
     out = _Reads([], set())
+    if not _may_read_keyvault(doc):
+        return out  # no document it evaluates names a Key Vault type: nothing to evaluate
     seen: set[tuple[int, str, Call]] = set()
     candidates: dict[int, list[tuple[str, Call]]] = {}  # per declaration (or template: outputs)
+    trees: dict[int, list[Call]] = {}  # the calls of each tree a front end built, by id (see _read_calls)
     for ev in evaluations(doc, ctx):
         visited: set[int] = set()
         for resource in ev.resources:
@@ -739,7 +741,7 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
                 continue  # the first instance of a copy stands for the others
             visited.add(id(decl))
             if id(decl) not in candidates:
-                candidates[id(decl)] = (_read_calls(_own_body(decl), decl.pointer)
+                candidates[id(decl)] = (_read_calls(references_of(decl.template).of(decl), trees)
                                         if _names_keyvault(resource.document) else [])
             for pointer, call in candidates[id(decl)]:
                 _add_read(out, seen, ev, resource, resource.document, resource.anchored(pointer),
@@ -750,8 +752,8 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
             if not isinstance(outputs, dict):
                 continue
             if id(template) not in candidates:
-                base = f"{template.pointer}/outputs" if template.pointer else "/outputs"
-                candidates[id(template)] = _read_calls(outputs, base) if _names_keyvault(template.document) else []
+                candidates[id(template)] = (_read_calls(references_of(template).outputs, trees)
+                                            if _names_keyvault(template.document) else [])
             deployment = getattr(frame, "deployment", None)
             local = template.document is ev.document or template.document is None
             for pointer, call in candidates[id(template)]:
@@ -762,7 +764,20 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
     return out
 
 
-_KEYVAULT = re.compile(r"keyvault", re.I)
+def _may_read_keyvault(doc: Any) -> bool:
+    """False when no document the template's evaluations would visit names a Key Vault type
+    (`_names_keyvault`): then no evaluation has a read to find, and the template is not
+    evaluated for it. Known without evaluating when nothing links to another file
+    (`templateLink.relativePath`): the documents are those of the template and of its inline
+    nested templates, whatever the parameters."""
+    for template, _ in nested_templates(template_of(doc)):
+        if _names_keyvault(template.document):
+            return True
+        for decl in template.all_resources():
+            spec = decl.deployment
+            if spec is not None and spec.template is None and spec.relative_path is not ABSENT:
+                return True  # a linked file: its documents are known once evaluated
+    return False
 
 
 def _names_keyvault(document: Any) -> bool:
@@ -775,53 +790,90 @@ def _names_keyvault(document: Any) -> bool:
         return True
     cache = getattr(document, "cache", None)
     if not isinstance(cache, dict):
-        return _KEYVAULT.search(text) is not None
+        return "keyvault" in text.lower()
     if "arm.names-keyvault" not in cache:
-        cache["arm.names-keyvault"] = _KEYVAULT.search(text) is not None
+        # (six times faster than a case-insensitive regular expression over the text)
+        cache["arm.names-keyvault"] = "keyvault" in text.lower()
     return cache["arm.names-keyvault"]
 
 
-def _own_body(decl: Any) -> dict:
-    """A resource without its children and metadata, and a nested deployment without its
-    template (each is visited on its own)."""
-    body = {}
-    for key, value in decl.body.items():
-        lower = key.lower() if isinstance(key, str) else ""
-        if lower in _SKIPPED:
-            continue
-        if lower == "properties" and decl.deployment is not None and isinstance(value, dict):
-            value = {k: v for k, v in value.items() if not (isinstance(k, str) and k.lower() == "template")}
-        body[key] = value
-    return body
-
-
-def _read_calls(value: Any, pointer: str) -> list[tuple[str, Call]]:
-    """(pointer of the string, call) for each `reference()` / `list*()` call with a target, in
-    the expression trees of a raw value; identical calls in one string once."""
+def _read_calls(expressions: list[Expression], trees: dict[int, list[Call]]) -> list[tuple[str, Call]]:
+    """(pointer of the string, call) for each `reference()` / `list*()` call with a target in
+    the expressions of a declaration or of outputs (the template's one walk, `references_of`),
+    but those under a `comments` key; identical calls in one string once. A string whose text
+    names neither function is not parsed, and pointers are built only for what is found. A
+    tree a front end shares among several places (a Bicep variable inlined where it is read)
+    is walked once: `trees` keeps its calls by id (the template keeps the tree alive)."""
     out: list[tuple[str, Call]] = []
-    for p, compiled in template_strings(value, pointer, _SKIPPED - {"resources"}, expressions_only=True):
-        if not isinstance(compiled, Node):
-            continue
-        here: list[Call] = []
-        for node in walk(compiled):
-            if isinstance(node, Call) and node.args and (node.name == "reference" or node.name.startswith("list")) \
+    for expression in expressions:
+        source = expression.source
+        if isinstance(source, str):
+            lower = source.lower()
+            if "reference" not in lower and "list" not in lower:
+                continue  # (function names are matched case-insensitively)
+            tree = expression.tree
+            here = _reading_calls(tree) if tree is not None else []
+        else:
+            here = trees.get(id(source))  # type: ignore[assignment]
+            if here is None:
+                here = trees[id(source)] = _reading_calls(source)
+        if here and not _under_comments(expression.path):
+            pointer = expression.pointer
+            out.extend((pointer, c) for c in here)
+    return out
+
+
+def _reading_calls(tree: Node) -> list[Call]:
+    """The `reference()` / `list*()` calls with a target in a tree, in `walk` order, identical
+    ones once; not those a front end made of a resource symbol (`from_declaration`)."""
+    here: list[Call] = []
+    stack = [tree]
+    while stack:  # `walk`, inlined: the trees of a Bicep file are walked whole
+        node = stack.pop()
+        if isinstance(node, Call):
+            args = node.args
+            if args and (node.name == "reference" or node.name.startswith("list")) \
                     and not getattr(node, "from_declaration", False) and node not in here:
                 here.append(node)
-        out.extend((p, c) for c in here)
-    return out
+            stack.extend(args[::-1])
+        elif isinstance(node, Member):
+            stack.append(node.target)
+        elif isinstance(node, Index):
+            stack.append(node.index)
+            stack.append(node.target)
+    return here
+
+
+def _under_comments(path: Any) -> bool:
+    """Whether a `template_paths` path passes through a `comments` key (any case)."""
+    while path is not None:
+        path, key = path
+        if isinstance(key, str) and key.lower() == "comments":
+            return True
+    return False
 
 
 def _add_read(out: _Reads, seen: set, ev: Evaluation, resource: DeployedResource | None, document: Any,
               anchor: str, pointer: str, call: Call, scope: Scope) -> None:
-    target = evaluate(call.args[0], scope)
-    if isinstance(target, str) and "/" not in target and scope.frame.template.symbolic:
-        decl = scope.frame.template.by_symbolic_name(target)  # list*('symbol', ...)
-        target = SymbolicTarget(decl, scope) if decl is not None else target
-    if isinstance(target, SymbolicTarget):
-        if len(call.args) < 2:  # at the declared version: the declaration's finding
-            out.symbolic.add(id(target.decl))
-            return
-        rtype: Any = target.decl.static_type
+    """Record a call that reads a Key Vault resource at a retiring version written in it, or
+    (without a version) the languageVersion 2.0 declaration it reads. What decides is evaluated
+    cheapest first: a call site found under another parameter set is not evaluated again, and
+    the target only when the version retires."""
+    key = (id(document), pointer, call)
+    if key in seen:
+        return
+    symbolic = scope.frame.template.symbolic
+    if len(call.args) < 2:  # at the declared version: the declaration's finding
+        if symbolic:
+            target = _target(call, scope)
+            if isinstance(target, SymbolicTarget):
+                out.symbolic.add(id(target.decl))
+        return
+    version = evaluate(call.args[1], scope)
+    day = api_date(version)
+    if day is None or day >= MINIMUM_API:
+        return
+    target = _target(call, scope) if symbolic else evaluate(call.args[0], scope)
     name = None
     if isinstance(target, ResourceRef):
         rtype = target.type
@@ -831,23 +883,29 @@ def _add_read(out: _Reads, seen: set, ev: Evaluation, resource: DeployedResource
         rtype = type_of_id(target)
         name = target.rsplit("/", 1)[-1] if rtype else None
     elif isinstance(target, SymbolicTarget):
-        declared = evaluate(target.decl.name, target.scope)
-        name = declared if isinstance(declared, str) else None
+        rtype = target.decl.static_type
     else:
         return
-    if len(call.args) < 2 or not is_keyvault_type(rtype):
+    if not is_keyvault_type(rtype):
         return
-    version = evaluate(call.args[1], scope)
-    day = api_date(version)
-    if day is None or day >= MINIMUM_API:
-        return
-    key = (id(document), pointer, call)
-    if key in seen:
-        return
+    if isinstance(target, SymbolicTarget):
+        declared = evaluate(target.decl.name, target.scope)
+        name = declared if isinstance(declared, str) else None
     seen.add(key)
     out.calls.append(KeyVaultRead(resource, document, ev, anchor, pointer, call, rtype, version.strip(),
                                   isinstance(call.args[1], Literal) and isinstance(call.args[1].value, str),
                                   name))
+
+
+def _target(call: Call, scope: Scope) -> Any:
+    """What a call in a languageVersion 2.0 template reads: `list*('symbol', ...)` names a
+    declaration (`SymbolicTarget`)."""
+    target = evaluate(call.args[0], scope)
+    if isinstance(target, str) and "/" not in target:
+        decl = scope.frame.template.by_symbolic_name(target)
+        if decl is not None:
+            return SymbolicTarget(decl, scope)
+    return target
 
 
 def type_of_id(resource_id: str) -> str | None:

@@ -121,10 +121,13 @@ def report_once(doc: Document, ctx: Context, candidates: Iterable[Candidate | Va
     when parameter files exist (for findings about values the files supply). With
     `name_every_set=False`, a finding that holds under every parameter set names none (they
     are in its data all the same)."""
-    every = [s.label for s in parameter_sets_of(doc, ctx)]  # (the evaluations' labels)
-    with_files = any(label is not None for label in every)
     groups: dict[tuple, tuple[list, list[str | None]]] = {}
+    every: list[str | None] | None = None  # the evaluations' labels, read once there is a candidate
+    with_files = False
     for candidate in candidates:
+        if every is None:
+            every = [s.label for s in parameter_sets_of(doc, ctx)]
+            with_files = any(label is not None for label in every)
         if isinstance(candidate, VaultIssue):
             if with_files and candidate.label is DEFAULTS and candidate.needs_input:
                 continue  # depends on a value only the parameter files supply
@@ -151,7 +154,7 @@ def report_once(doc: Document, ctx: Context, candidates: Iterable[Candidate | Va
                 if files else ""  # every file is named in data["parameterFiles"]
             names = (["the defaults"] if DEFAULTS in labels else []) + \
                 ([f"parameter file{'s' if len(files) > 1 else ''} {shown}"] if shown else [])
-            if name_every_set or set(labels) != set(every):
+            if name_every_set or set(labels) != set(every or ()):
                 message = f"{message} (with {', '.join(names)})"
             data.update(parameterFiles=files, defaults=DEFAULTS in labels)
         secrets = secure_values(doc, ctx)
