@@ -742,7 +742,8 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
             visited.add(id(decl))
             if id(decl) not in candidates:
                 candidates[id(decl)] = (_read_calls(references_of(decl.template).of(decl), trees)
-                                        if _names_keyvault(resource.document) else [])
+                                        if decl.template is not None and _names_keyvault(resource.document)
+                                        else [])
             for pointer, call in candidates[id(decl)]:
                 _add_read(out, seen, ev, resource, resource.document, resource.anchored(pointer),
                           pointer, call, resource.scope)
