@@ -110,3 +110,16 @@ def test_compile_string_never_raises(text):
         assert not isinstance(result, str)
     else:
         assert result == (text[1:] if text.startswith("[[") and text.endswith("]") else text)
+
+
+def test_expression_caches_stay_small_whatever_the_number_of_templates():
+    """The caches by expression text live as long as a worker process, which checks thousands of
+    files: bounded to what a few hundred templates fill, memory stays flat in the scan's size."""
+    from preflight.arm import references
+
+    for cached in (compile_string, references._text_facts, references._candidates):
+        cached.cache_clear()
+        for i in range(3000):
+            cached(f"[parameters('p{i}')]")
+        assert cached.cache_info().currsize <= 1024
+        assert cached(f"[parameters('p{2999}')]") is cached(f"[parameters('p{2999}')]")
