@@ -221,7 +221,7 @@ class TreeFacts:
         return self._calls
 
 
-@lru_cache(maxsize=EXPRESSION_CACHE)
+@lru_cache(maxsize=EXPRESSION_CACHE // 2)  # the largest entries: a tree and its references
 def _text_facts(text: str) -> TreeFacts:
     """`TreeFacts` of an expression string (cached by text: templates repeat expressions)."""
     tree = compile_string(text)
