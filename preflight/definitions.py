@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterable
+from typing import Any, Iterable
 
 from . import fs
 from .findings import Finding, Severity
@@ -47,9 +47,12 @@ def called_modules(checked: Iterable[str]) -> set[str]:
     directly or through other files, and that is not itself deployed by one (a cycle of
     modules alone deploys nothing: its files are judged each on its own): Bicep `module` lines
     and JSON `templateLink.relativePath` links, each to a Bicep or JSON file."""
-    scanned = {_key(p): p for p in checked if p.lower().endswith((".bicep", ".json"))}
+    templates = [p for p in checked if p.lower().endswith((".bicep", ".json"))]
+    # A scan's every template, by key: each path's own string when it is its key already (an
+    # absolute folder scanned), not a copy of thousands of paths in the scanning process.
+    scanned = {key if key != p else p for p in templates for key in (_key(p),)}
     calls: dict[str, set[str]] = {}
-    for path in scanned.values():
+    for path in templates:
         bicep = path.lower().endswith(".bicep")
         raw = read_or_none(path, MAX_BICEP_BYTES if bicep else MAX_TEMPLATE_BYTES)
         if raw is None or (b"module" if bicep else b'"relativePath"') not in raw:
@@ -152,13 +155,17 @@ def generated_by_bicep(path: str) -> bool:
     raw = read_or_none(path)
     if raw is None or b'"_generator"' not in raw[:_GENERATOR_HEAD] or b"bicep" not in raw[:_GENERATOR_HEAD]:
         return False
-    try:
-        data = json.loads(decode(raw))
+    try:  # only the keys on the way to the generator's name are kept: a template is not built whole
+        data = json.loads(decode(raw), object_pairs_hook=_generator_keys)
     except (ValueError, RecursionError):  # (a LoadError is a ValueError)
         return False
     metadata = data.get("metadata") if isinstance(data, dict) else None
     generator = metadata.get("_generator") if isinstance(metadata, dict) else None
     return isinstance(generator, dict) and generator.get("name") == "bicep"
+
+
+def _generator_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {key: value for key, value in pairs if key in ("metadata", "_generator", "name")}
 
 
 def read_or_none(path: str, limit: int = MAX_TEMPLATE_BYTES) -> bytes | None:

@@ -26,7 +26,9 @@ SKIP_DIRS = {
 }
 
 
-@dataclass(frozen=True)
+# slots: a scan holds one per file (and sends each to a worker, which would give every one a
+# `__dict__` of its own as it is pickled).
+@dataclass(frozen=True, slots=True)
 class Candidate:
     path: str  # as displayed: relative paths stay relative
     explicit: bool  # named on the command line

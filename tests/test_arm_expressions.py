@@ -110,3 +110,27 @@ def test_compile_string_never_raises(text):
         assert not isinstance(result, str)
     else:
         assert result == (text[1:] if text.startswith("[[") and text.endswith("]") else text)
+
+
+def test_expression_caches_stay_small_whatever_the_number_of_templates():
+    """The caches by expression text live as long as a worker process, which checks thousands of
+    files: bounded to what a few hundred templates fill, memory stays flat in the scan's size."""
+    from preflight.arm import expressions, references
+
+    for cached in (expressions._compile_expression, references._text_facts, references._candidates):
+        cached.cache_clear()
+        for i in range(3000):
+            cached(f"[parameters('p{i}')]")
+        assert cached.cache_info().currsize <= 1024
+        assert cached(f"[parameters('p{2999}')]") is cached(f"[parameters('p{2999}')]")
+
+
+def test_plain_strings_take_no_room_in_the_expression_cache():
+    from preflight.arm import expressions
+
+    expressions._compile_expression.cache_clear()
+    assert compile_string("plain text") == "plain text"
+    assert compile_string("[[escaped]") == "[escaped]"
+    assert expressions._compile_expression.cache_info().currsize == 0
+    assert compile_string("[parameters('a')]") is compile_string("[parameters('a')]")
+    assert expressions._compile_expression.cache_info().currsize == 1

@@ -321,3 +321,26 @@ def test_the_fingerprint_of_a_linked_template_finding_stays_when_a_caller_is_add
     [after] = kv(scan([str(root)], Options()), "KV001")
     assert len(after.data["callers"]) == 2 and len(before.data["callers"]) == 1
     assert (after.path, after.line, after.fingerprint) == (before.path, before.line, before.fingerprint)
+
+
+def test_generated_by_bicep_reads_only_the_top_level_generator(tmp_path):
+    from preflight.definitions import generated_by_bicep
+
+    def template(name: str, metadata: dict) -> str:
+        path = tmp_path / name
+        resources = [{"type": "Microsoft.Resources/deployments", "name": f"r{i}",
+                      "properties": {"template": {"metadata": {"_generator": {"name": "bicep"}}}}}
+                     for i in range(50)]
+        path.write_text(json.dumps({"metadata": metadata, "resources": resources}))
+        return str(path)
+
+    assert generated_by_bicep(template("top.json", {"_generator": {"name": "bicep", "version": "0.1"}}))
+    # A nested template's generator says nothing of the outer one.
+    assert not generated_by_bicep(template("nested.json", {"_generator": {"name": "other"}}))
+    assert not generated_by_bicep(template("none.json", {"description": "_generator bicep"}))
+    # As JSON reads duplicate keys: the last one counts.
+    path = tmp_path / "twice.json"
+    path.write_text('{"metadata": {"_generator": {"name": "bicep"}}, "metadata": {"_generator": {"name": "x"}}}')
+    assert not generated_by_bicep(str(path))
+    path.write_text('{"metadata": {"_generator": {"name": "x"}}, "metadata": {"_generator": {"name": "bicep"}}}')
+    assert generated_by_bicep(str(path))

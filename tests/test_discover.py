@@ -107,3 +107,12 @@ def test_folder_that_cannot_be_listed_or_entered_is_skipped_with_a_reason(tmp_pa
         ("Candidate", "a/t.json"), ("Skipped", "a/locked"), ("Skipped", "a/shut/t.json")]
     assert [i.reason for i in items[1:]] == ["cannot list folder: Permission denied",
                                              "cannot access: Permission denied"]
+
+
+def test_candidates_are_small_and_travel_to_workers():
+    """A scan holds one candidate per file and pickles each for a worker process."""
+    import pickle
+
+    item = Candidate("a/b.json", explicit=True)
+    assert not hasattr(item, "__dict__")
+    assert pickle.loads(pickle.dumps(item)) == item

@@ -23,6 +23,7 @@ Trees are plain immutable objects, so another front end (Bicep) can build them d
 from __future__ import annotations
 
 import re
+import sys
 from functools import lru_cache
 from typing import Any, Union
 
@@ -56,9 +57,10 @@ class Call(Node):
     __slots__ = ("name", "args", "spelling")
 
     def __init__(self, name: str, args: tuple[Node, ...], spelling: str | None = None):
-        self.name = name.lower()
+        # Function names are few and trees are kept (see _compile_expression): one copy of each.
+        self.name = sys.intern(name.lower())
         self.args = tuple(args)
-        self.spelling = spelling or name
+        self.spelling = sys.intern(spelling or name)
 
     def __repr__(self) -> str:
         return f"Call({self.name!r}, {self.args!r})"
@@ -77,7 +79,7 @@ class Member(Node):
 
     def __init__(self, target: Node, name: str):
         self.target = target
-        self.name = name
+        self.name = sys.intern(name)
 
     def __repr__(self) -> str:
         return f"Member({self.target!r}, {self.name!r})"
@@ -132,11 +134,13 @@ class ExpressionError(Exception):
         self.offset = offset
 
 
+EXPRESSION_CACHE = 1024  # entries of the caches by expression text (here and in .references)
+
+
 def is_expression(text: str) -> bool:
     return len(text) >= 2 and text[0] == "[" and text[-1] == "]" and text[1:2] != "["
 
 
-@lru_cache(maxsize=4096)
 def compile_string(text: str) -> Compiled:
     """A template string as ARM reads it: a syntax tree for an expression, else the literal text
     (with the `[[` escape removed)."""
@@ -144,9 +148,17 @@ def compile_string(text: str) -> Compiled:
         return text
     if text.startswith("[["):
         return text[1:]
-    body = text[1:-1]
+    return _compile_expression(text)
+
+
+# Templates repeat expressions, within a file and across a repository's files. A worker checks
+# thousands of files: a cache of the size a few hundred files fill keeps its memory the same
+# whatever the scan's size (measured: 1,024 expressions, plain strings kept out, cost no CPU on the
+# corpus or the AVM corpus against 4,096 strings, and ~4 MiB less peak).
+@lru_cache(maxsize=EXPRESSION_CACHE)
+def _compile_expression(text: str) -> Compiled:
     try:
-        return parse(body)
+        return parse(text[1:-1])
     except ExpressionError as exc:
         return Invalid(text, exc.message, exc.offset + 1)
 

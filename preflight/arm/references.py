@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any, Iterator, NamedTuple
 
 from ..loaders import join_pointer
+from .expressions import EXPRESSION_CACHE
 from .expressions import Call, Index, Literal, Member, Node, compile_string, path_pointer, template_paths, walk
 from .template import ABSENT, ResourceDecl, Template, kitem
 
@@ -229,7 +230,7 @@ class TreeFacts:
         return self._calls
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=EXPRESSION_CACHE // 2)  # the largest entries: a tree and its references
 def _text_facts(text: str) -> TreeFacts:
     """`TreeFacts` of an expression string (cached by text: templates repeat expressions)."""
     tree = compile_string(text)
@@ -266,7 +267,7 @@ def _scan(stack: list[Node], conditional: bool, references: list[Reference], bra
 _CANDIDATE = re.compile(r"(?=(parameters|variables)\s*\(\s*('(?:[^']|'')*'))", re.I)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=EXPRESSION_CACHE)
 def _candidates(text: str) -> tuple[tuple[str, str], ...]:
     """`Expression.possible_references` of a string. A superset of what parsing finds: a call's
     name is an identifier token of the text (lower-cased, so written `parameters` in some case),
