@@ -82,7 +82,7 @@ if __name__ == "__main__":
 CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def run(argv: list[str]) -> tuple[float, float, int, int]:
+def run(argv: list[str]) -> tuple[float, float, float, int]:
     """Wall time (s), CPU time (s: user + system of the process and the workers it waited for),
     peak RSS (MiB) and exit status of one whole process."""
     started = time.perf_counter()
@@ -91,7 +91,7 @@ def run(argv: list[str]) -> tuple[float, float, int, int]:
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024, proc.returncode
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode
 
 
 def alternate(label_a: str, argv_a: list[str], label_b: str, argv_b: list[str], runs: int) -> dict:
@@ -228,10 +228,10 @@ def main() -> int:
     print(against_floor(f"whole corpus ({n_all:,} files), cache warm", results["corpus-warm"], 1.5))
     print(against_floor(f"AVM corpus ({n_avm:,} files), cold", results["avm"], 3))
     print(against_floor(f"AVM corpus ({n_avm:,} files), cache warm", results["avm-warm"], 1.5))
-    print(f"| peak memory | {len(sample)} files: {mem_many} MiB | {n_all:,} files: {mem_all} MiB | "
+    print(f"| peak memory | {len(sample)} files: {mem_many:.1f} MiB | {n_all:,} files: {mem_all:.1f} MiB | "
           f"{mem_all / mem_many:.2f}x | flat (<= 1.25x): {'met' if mem_all <= 1.25 * mem_many else 'MISSED'} |")
-    print(f"| peak memory, same files | {len(sample)} files: {mem_many} MiB | {11 * len(sample):,} files "
-          f"(the sample 11 times): {mem_copies} MiB | {mem_copies / mem_many:.2f}x | "
+    print(f"| peak memory, same files | {len(sample)} files: {mem_many:.1f} MiB | {11 * len(sample):,} files "
+          f"(the sample 11 times): {mem_copies:.1f} MiB | {mem_copies / mem_many:.2f}x | "
           f"flat (<= 1.25x): {'met' if mem_copies <= 1.25 * mem_many else 'MISSED'} |")
     return 0
 
