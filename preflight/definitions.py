@@ -269,12 +269,15 @@ def _deployed_by(callers: list[str], path: str, room: int = 1 << 30) -> str:
     """The scanned files that deploy the module at `path`, as a message names them: the
     outermost file of each chain of calls, relative to the module's folder, at most
     SHOWN_CALLERS (the chains in full, as scanned, stay in `data["callers"]`). In `room`
-    characters when it can: the first caller without its line, then only how many there are."""
+    characters when it can: the first caller without its line, then its file name alone, then
+    only how many there are."""
     roots = list(dict.fromkeys(_relative(chain.split(" > ")[0], path) for chain in callers))
     more = len(roots) - SHOWN_CALLERS
     tail = f" and {more} more" if more > 0 else ""
     shown = ", ".join(roots[:SHOWN_CALLERS])
-    for said in (f"deployed by {shown}{tail}", f"deployed by {shown.rpartition(':')[0]}{tail}"):
+    file = shown.rpartition(":")[0]
+    for said in (f"deployed by {shown}{tail}", f"deployed by {file}{tail}",
+                 f"deployed by {os.path.basename(file)}{tail}"):
         if len(said) <= room:
             return said
     return f"deployed by {len(roots)} file{'s' if len(roots) > 1 else ''}"

@@ -344,3 +344,14 @@ def test_generated_by_bicep_reads_only_the_top_level_generator(tmp_path):
     assert not generated_by_bicep(str(path))
     path.write_text('{"metadata": {"_generator": {"name": "x"}}, "metadata": {"_generator": {"name": "bicep"}}}')
     assert generated_by_bicep(str(path))
+
+
+def test_the_deploying_file_is_named_in_what_room_the_first_line_leaves():
+    from preflight.definitions import _deployed_by
+
+    module = "/repo/infra/modules/key-vault/vault.bicep"
+    callers = ["/repo/infra/main.bicep:974 > /repo/infra/modules/key-vault/vault.bicep:3", "/repo/other.bicep:2"]
+    assert _deployed_by(callers, module) == "deployed by ../../main.bicep:974 and 1 more"
+    assert _deployed_by(callers, module, 40) == "deployed by ../../main.bicep and 1 more"
+    assert _deployed_by(callers, module, 36) == "deployed by main.bicep and 1 more"
+    assert _deployed_by(callers, module, 20) == "deployed by 2 files"
