@@ -375,3 +375,19 @@ def test_any_expression_evaluates_without_raising(body):
     assert isinstance(compiled, Node) and not isinstance(compiled, Invalid)  # it reaches evaluation
     result = ev(f"[{body}]")
     assert result is None or isinstance(result, (str, int, float, bool, list, dict, Unknown))
+
+
+def test_value_size_counts_leaves_and_sizes_measured_before_alike():
+    """A function's arguments (leaves, and values measured before) are summed without the walk;
+    the size and the work charged are those of the walk."""
+    from preflight.arm.values import value_size
+
+    measured = [1, 2, 3]
+    known = {id(measured): (measured, 4)}
+    assert value_size(["x" * 130, 1, measured], known, 100) == (1 + 3 + 1 + 4, 6)
+    assert value_size({"k": "v", "m": measured}, known, 100) == (1 + 3 + 4, 8)
+    assert value_size([["x" * 130, 1]], {}, 100) == (1 + 5, 6)  # the walk: 4 items read twice, 1 twice
+    assert value_size(["a"] * 5, {}, 3) == (6, 10)  # over the limit, reported as the walk did
+    looped: list = [1]
+    looped.append(looped)
+    assert value_size(looped, {}, 100)[0] == 101  # a value that contains itself

@@ -494,6 +494,20 @@ def value_size(value: Any, known: dict[int, tuple[Any, int]], limit: int) -> tup
         return leaf_size(value), 0
     if id(value) in known:
         return known[id(value)][1], 0
+    # Most values measured are a function's arguments: a new list of leaves and of values
+    # measured before. Its items are summed here, as the walk below would sum them.
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    total = 1
+    for c in items:
+        if isinstance(c, (dict, list)):
+            measured = known.get(id(c))
+            if measured is None:
+                break
+            total += measured[1]
+        else:
+            total += leaf_size(c)
+    else:
+        return total, 2 * len(items)
     sizes: dict[int, int] = {}
     expanded: set[int] = set()  # containers whose items are being measured: the current path
     stack = [value]
