@@ -54,8 +54,11 @@ def called_modules(checked: Iterable[str]) -> set[str]:
     calls: dict[str, set[str]] = {}
     for path in templates:
         bicep = path.lower().endswith(".bicep")
-        raw = read_or_none(path, MAX_BICEP_BYTES if bicep else MAX_TEMPLATE_BYTES)
-        if raw is None or (b"module" if bicep else b'"relativePath"') not in raw:
+        limit, marker = (MAX_BICEP_BYTES, b"module") if bicep else (MAX_TEMPLATE_BYTES, b'"relativePath"')
+        if not fs.mentions(path, marker, limit):  # most call nothing: not read whole
+            continue
+        raw = read_or_none(path, limit)
+        if raw is None or marker not in raw:
             continue
         text = raw.decode("utf-8", "replace")
         for named in (_MODULE if bicep else _RELATIVE_PATH).findall(text):

@@ -355,3 +355,24 @@ def test_the_deploying_file_is_named_in_what_room_the_first_line_leaves():
     assert _deployed_by(callers, module, 40) == "deployed by ../../main.bicep and 1 more"
     assert _deployed_by(callers, module, 36) == "deployed by main.bicep and 1 more"
     assert _deployed_by(callers, module, 20) == "deployed by 2 files"
+
+
+def test_a_link_is_found_wherever_it_falls_in_the_chunks_a_template_is_searched_in(tmp_path, monkeypatch):
+    """Templates are searched for `"relativePath"` a chunk at a time: a marker cut in two by a
+    chunk's end is still found, and the link it starts is followed."""
+    from preflight import definitions, loaders
+    from preflight.fs import mentions
+
+    monkeypatch.setattr(loaders, "SEARCH_CHUNK", 16)
+    (tmp_path / "nested.json").write_text("{}")
+    for pad in range(0, 20):
+        caller = tmp_path / "main.json"
+        caller.write_text(" " * pad + '{"templateLink": {"relativePath": "nested.json"}}')
+        assert mentions(str(caller), b'"relativePath"', 1 << 20), pad
+        assert definitions.called_modules([str(caller), str(tmp_path / "nested.json")]) \
+            == {definitions._key(str(tmp_path / "nested.json"))}, pad
+    assert not mentions(str(caller), b'"relativePath"', 10)  # over the limit: not read
+    assert not mentions(str(tmp_path / "nested.json"), b'"relativePath"', 1 << 20)
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    assert not mentions(str(fifo), b'"relativePath"', 1 << 20)  # and did not block
