@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator
 
+from preflight.arm.references import references_of
 from preflight.arm.deployments import MAX_INSTANCES, DeployedResource, Guard, parameter_sets_of, template_of
 from preflight.arm.template import ABSENT
 from preflight.arm.values import Unknown, describe, key_of, same_text
@@ -339,8 +340,12 @@ def describe_raw(v: VaultDeployment, path: str) -> str:
 def reads_own_parameters(v: VaultDeployment, path: str) -> bool:
     """Whether the value at `path` is an expression of the parameters of the template that
     declares the vault at its top level (not of a nested deployment, whose caller passes them)."""
-    text = describe_raw(v, path)
-    return "parameters(" in text.replace(" ", "").lower() and not v.resource.chain
+    decl = v.resource.decl
+    if v.resource.chain or decl.template is None:
+        return False
+    at = v.resource.pointer_of(path)
+    return any(ref.kind == "parameters" for e in references_of(decl.template).of(decl)
+               if e.pointer == at or e.pointer.startswith(at + "/") for ref in e.references)
 
 
 def how_empty(v: VaultDeployment) -> str:
