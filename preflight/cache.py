@@ -114,8 +114,10 @@ class ResultCache:
     # ------------------------------------------------------------------ entries
 
     @staticmethod
-    def entry_key(explicit: bool, content_digest: str, config: Any) -> str:
-        return f"{content_digest}:{int(explicit)}:{config_identity(config)}"
+    def entry_key(explicit: bool, content_digest: str, config: Any, judged_by_callers: bool = False) -> str:
+        """`judged_by_callers`: another scanned file deploys it, and its own check ran only the
+        rules about its own text (preflight.filters.rules_for)."""
+        return f"{content_digest}:{int(explicit)}{'c' if judged_by_callers else ''}:{config_identity(config)}"
 
     def lookup(self, path: str, key: str, verifier: fs.Verifier) -> tuple[list[Finding], list[Any] | None] | None:
         """(findings, suppressions) of `path` when its entry still holds, else None (a
@@ -139,7 +141,7 @@ class ResultCache:
         return findings, suppressions
 
     def put(self, path: str, explicit: bool, config: Any, deps: dict, findings: list[Finding],
-            suppressions: list[Any] | None) -> None:
+            suppressions: list[Any] | None, judged_by_callers: bool = False) -> None:
         own = deps.pop(("read", os.path.abspath(path), self.limit), None)
         if not isinstance(own, str) or own.startswith("!") or any(f.rule == "PF003" for f in findings):
             self.entries.pop(path, None)
@@ -157,7 +159,7 @@ class ResultCache:
         except (TypeError, ValueError):  # evidence that is not plain JSON is not cached
             self.entries.pop(path, None)
             return
-        self.entries[path] = [self.entry_key(explicit, own, config), text]
+        self.entries[path] = [self.entry_key(explicit, own, config, judged_by_callers), text]
         self._changed = True
 
     # ------------------------------------------------------------------ the file

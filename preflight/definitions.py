@@ -31,6 +31,9 @@ from . import fs
 from .findings import Finding, Severity
 
 KEEP_ALWAYS = frozenset({"PF001", "PF002", "PF003", "PF004"})  # about the file, not its values
+# The rules whose findings in a deployed file's own check are kept: those about the file, and
+# PF010's notes on its own text (callers repeat them with their chain: not kept then).
+JUDGED_ON_ITS_OWN_TEXT = KEEP_ALWAYS | {"PF010"}
 _MODULE = re.compile(r"^[ \t]*module[ \t]+[A-Za-z_][A-Za-z0-9_]*[ \t]+'([^'\n]*)'", re.M)
 _RELATIVE_PATH = re.compile(r'"relativePath"\s*:\s*"([^"\[\\][^"\\]*)"')  # a literal path, not an expression
 MAX_BICEP_BYTES = 4 * 1024 * 1024
@@ -38,44 +41,63 @@ FIRST_LINE = 160  # characters of a message's first line, with what this step ad
 SHOWN_CALLERS = 1  # a message names the first deploying file; data names them all
 
 
-def _key(path: str) -> str:
+def file_key(path: str) -> str:
+    """A file's path as modules and links are compared: absolute, in the file system's case."""
     return os.path.normcase(os.path.abspath(path))
 
 
-def called_modules(checked: Iterable[str]) -> set[str]:
-    """The scanned template files (normalised absolute paths) that a scanned file deploys,
-    directly or through other files, and that is not itself deployed by one (a cycle of
-    modules alone deploys nothing: its files are judged each on its own): Bicep `module` lines
-    and JSON `templateLink.relativePath` links, each to a Bicep or JSON file."""
-    templates = [p for p in checked if p.lower().endswith((".bicep", ".json"))]
-    # A scan's every template, by key: each path's own string when it is its key already (an
-    # absolute folder scanned), not a copy of thousands of paths in the scanning process.
-    scanned = {key if key != p else p for p in templates for key in (_key(p),)}
-    calls: dict[str, set[str]] = {}
-    for path in templates:
-        bicep = path.lower().endswith(".bicep")
-        limit, marker = (MAX_BICEP_BYTES, b"module") if bicep else (MAX_TEMPLATE_BYTES, b'"relativePath"')
-        if not fs.mentions(path, marker, limit):  # most call nothing: not read whole
-            continue
-        raw = read_or_none(path, limit)
-        if raw is None or marker not in raw:
-            continue
-        text = raw.decode("utf-8", "replace")
-        for named in (_MODULE if bicep else _RELATIVE_PATH).findall(text):
+_key = file_key
+
+
+class ModuleCalls:
+    """What each template the scan reads deploys, taken from its bytes as the scan first reads
+    them (no file is read again for it): Bicep `module` lines and JSON
+    `templateLink.relativePath` links, each to a file inside the repository."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, set[str]] = {}  # key of the calling file -> keys of the files it names
+
+    def read(self, path: str, raw: bytes) -> None:
+        lower = path.lower()
+        if lower.endswith(".bicep"):
+            limit, marker, pattern = MAX_BICEP_BYTES, b"module", _MODULE
+        elif lower.endswith(".json"):
+            limit, marker, pattern = MAX_TEMPLATE_BYTES, b'"relativePath"', _RELATIVE_PATH
+        else:
+            return
+        if len(raw) > limit or marker not in raw:  # most call nothing
+            return
+        folder = os.path.dirname(os.path.abspath(path))
+        targets = set()
+        for named in pattern.findall(raw.decode("utf-8", "replace")):
             if ":" in named:  # a registry reference
                 continue
-            target = fs.confine(named, os.path.dirname(os.path.abspath(path)))
-            if target is not None and _key(target) in scanned and _key(target) != _key(path):
-                calls.setdefault(_key(path), set()).add(_key(target))
-    callees = set().union(*calls.values()) if calls else set()
-    called: set[str] = set()
-    todo = [callee for root in calls if root not in callees for callee in calls[root]]
-    while todo:
-        module = todo.pop()
-        if module not in called:
-            called.add(module)
-            todo.extend(calls.get(module, ()))
-    return called
+            target = fs.confine(named, folder)
+            if target is not None:
+                targets.add(_key(target))
+        if targets:
+            self.calls[_key(path)] = targets
+
+    def called(self, checked: Iterable[str]) -> set[str]:
+        """The checked template files (normalised absolute paths) that a checked file deploys,
+        directly or through other files, and that is not itself deployed by one (a cycle of
+        modules alone deploys nothing: its files are judged each on its own)."""
+        scanned = {_key(p) for p in checked if p.lower().endswith((".bicep", ".json"))}
+        calls: dict[str, set[str]] = {}
+        for caller, targets in self.calls.items():
+            if caller in scanned:
+                found = {t for t in targets if t in scanned and t != caller}
+                if found:
+                    calls[caller] = found
+        callees = set().union(*calls.values()) if calls else set()
+        called: set[str] = set()
+        todo = [callee for root in calls if root not in callees for callee in calls[root]]
+        while todo:
+            module = todo.pop()
+            if module not in called:
+                called.add(module)
+                todo.extend(calls.get(module, ()))
+        return called
 
 
 def _origin(f: Finding) -> str:
@@ -86,9 +108,9 @@ def _origin(f: Finding) -> str:
     return f.path
 
 
-def report_once(findings: list[Finding], checked: Iterable[str]) -> list[Finding]:
+def report_once(findings: list[Finding], checked: Iterable[str], calls: ModuleCalls) -> list[Finding]:
     checked = list(checked)
-    called = called_modules(checked)
+    called = calls.called(checked)
     kept: list[Finding] = []
     merged: dict[tuple, Finding] = {}
     for f in findings:

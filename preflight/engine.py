@@ -247,6 +247,7 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
     filt = FindingFilter(options, store.get)
     cache, cache_warning = _open_cache(options)
     candidates = list(discover(paths, options.exclude))
+    templates: list[str] = []  # the files that will be checked as templates, as far as pass 1 can tell
     tick = _ticker(options, "reading", len(candidates))
     for item in candidates:
         tick()
@@ -258,7 +259,10 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
         raw = _read_candidate(item, options, findings)
         if raw is None:
             continue
+        filt.module_calls.read(item.path, raw)
         kind = sniff(item.path, raw)
+        if kind is Kind.ARM_TEMPLATE or item.path.lower().endswith(".bicep"):
+            templates.append(item.path)
         if _kept(kind, item.path):
             doc = _load(item, raw, findings)
             if doc is not None:
@@ -270,6 +274,8 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
             if item.explicit and kind in LINKED_KINDS:
                 linked.append(item)
     _load_neighbourhood(linked, store, options, filt)
+    if not options.providers:  # a live check collects from every document's own check
+        filt.expect_deployed(templates)
     ctx = ScanContext(options, store, record_dependencies=cache is not None)
     rules_by_kind = _rules_by_kind(options)
     files = 0
@@ -285,6 +291,7 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
     hits = _cached_results(cache, deferred, digests, store, filt)
     checked = _check_deferred([item for item in deferred if item.path not in hits], ctx, rules_by_kind, filt, tick)
     path: str | None
+    judged_by_callers: list[Candidate] = []
     for item in deferred:
         if item.path in hits:
             tick()
@@ -292,13 +299,22 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
         else:
             path, found, suppressions, deps = next(checked)
             if cache is not None and path is not None and deps is not None:
-                cache.put(item.path, item.explicit, filt.config(item.path), deps, found, suppressions)
+                cache.put(item.path, item.explicit, filt.config(item.path), deps, found, suppressions,
+                          filt.judged_by_callers(item.path))
         if path is not None:
             path = item.path  # the path as discovered, not a worker's copy of it
             files += 1
             filt.record(path, suppressions)
+            if suppressions is None and filt.judged_by_callers(path):
+                judged_by_callers.append(item)
         findings.extend(_shared(found, item.path, texts))
     checked.close()  # the worker pool, if any, shuts down here
+    # A file expected to be deployed by another may turn out not to be (its caller did not load
+    # as a template): it is judged on its own after all, by a full check.
+    for item in filt.judged_alone_after_all(judged_by_callers):
+        findings[:] = [f for f in findings if f.path != item.path or f.data.get("callers")]
+        path, found, _, _ = _check_one(item, ctx, rules_by_kind, filt, full=True)
+        findings.extend(_shared(found, item.path, texts))
     for provider in options.providers:
         try:
             findings.extend(provider.finish(ctx))
@@ -350,7 +366,8 @@ def _cached_results(cache: Any, deferred: list[Candidate], digests: dict[str, st
     verifier = fs.Verifier(store.dependency_now)
     hits = {}
     for item in deferred:
-        key = cache.entry_key(item.explicit, digests[item.path], filt.config(item.path))
+        key = cache.entry_key(item.explicit, digests[item.path], filt.config(item.path),
+                              filt.judged_by_callers(item.path))
         result = cache.lookup(item.path, key, verifier)
         if result is not None:
             hits[item.path] = result
@@ -423,16 +440,18 @@ def _workers(options: Options, count: int) -> int:
     return min(jobs, 8)
 
 
-def _check_one(item: Candidate, ctx: ScanContext, rules_by_kind: dict[Kind, list[Rule]], filt: Any):
+def _check_one(item: Candidate, ctx: ScanContext, rules_by_kind: dict[Kind, list[Rule]], filt: Any,
+               full: bool = False):
     """Load, check and release one deferred file: (path or None, findings, its suppressions,
-    what the check looked at or None)."""
+    what the check looked at or None). `full`: every rule, even for a file judged by callers."""
     if not ctx.record_dependencies:
-        return _check_file(item, ctx, rules_by_kind, filt) + (None,)
+        return _check_file(item, ctx, rules_by_kind, filt, full) + (None,)
     with fs.recording() as deps:
-        return _check_file(item, ctx, rules_by_kind, filt) + (deps,)
+        return _check_file(item, ctx, rules_by_kind, filt, full) + (deps,)
 
 
-def _check_file(item: Candidate, ctx: ScanContext, rules_by_kind: dict[Kind, list[Rule]], filt: Any):
+def _check_file(item: Candidate, ctx: ScanContext, rules_by_kind: dict[Kind, list[Rule]], filt: Any,
+                full: bool = False):
     found: list[Finding] = []
     raw = _read_candidate(item, ctx.options, found)
     doc = _load(item, raw, found) if raw is not None else None
@@ -440,7 +459,7 @@ def _check_file(item: Candidate, ctx: ScanContext, rules_by_kind: dict[Kind, lis
         return None, found, None
     ctx.store.current = doc
     try:
-        found.extend(_check(doc, ctx, rules_by_kind, filt))
+        found.extend(_check(doc, ctx, rules_by_kind, filt, full))
         _collect(doc, ctx, found)
     finally:
         ctx.store.current = None
@@ -569,9 +588,10 @@ def _worker_died(path: str) -> Finding:
                    "killer, or crashed), also with this file alone; the file was not checked", None, 1, 1)
 
 
-def _check(doc: Document, ctx: ScanContext, rules_by_kind: dict[Kind, list[Rule]], filt: Any) -> list[Finding]:
+def _check(doc: Document, ctx: ScanContext, rules_by_kind: dict[Kind, list[Rule]], filt: Any,
+           full: bool = False) -> list[Finding]:
     """Run the rules the document's configuration enables, then its inline suppressions."""
-    rules = filt.rules_for(doc, rules_by_kind.get(doc.kind, []) if doc.kind else [])
+    rules = filt.rules_for(doc, rules_by_kind.get(doc.kind, []) if doc.kind else [], full)
     return filt.document(doc, check_document(doc, ctx, rules), rules)
 
 

@@ -12,16 +12,16 @@ without a document (an unreadable file) are settled in `finish()`.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from .baseline import set_fingerprints
 from .config import Config, rule_filter
 from .contract import REGISTRY, Options, Rule
-from .definitions import report_once
+from .definitions import JUDGED_ON_ITS_OWN_TEXT, ModuleCalls, file_key, report_once
 from .documents import Document
 from .findings import Finding, Severity
 from .rules.scan import PF003, PF004
-from .suppress import Suppression, parse
+from .suppress import Suppression, has_suppressions, parse
 
 
 class FindingFilter:
@@ -33,6 +33,8 @@ class FindingFilter:
         self._late: dict[str, list[Suppression]] = {}  # suppressions of released documents
         self._current: tuple[str, Callable[[str], bool]] | None = None
         self._selections: dict[tuple, Callable[[str], bool]] = {}  # configurations live as long as the scan
+        self.module_calls = ModuleCalls()  # what each template read deploys (read as the scan reads it)
+        self._deployed: frozenset[str] = frozenset()  # files expected to be judged through their callers
 
     # ------------------------------------------------------------------ configuration
 
@@ -60,10 +62,32 @@ class FindingFilter:
         self._current = (path, enabled)
         return enabled
 
-    def rules_for(self, doc: Document, rules: Iterable[Rule]) -> list[Rule]:
-        """The rules to run on a document: those its configuration enables."""
+    def rules_for(self, doc: Document, rules: Iterable[Rule], full: bool = False) -> list[Rule]:
+        """The rules to run on a document: those its configuration enables. A file another
+        scanned file deploys is judged through its callers' values (preflight.definitions): what
+        its own check finds with its defaults is dropped, so only the rules whose findings stay
+        run (`full`: all the same). Unless it has inline suppressions, which the dropped
+        findings would have used (PF004)."""
         enabled = self.selection(doc.path)
+        if not full and self._deployed and self.judged_by_callers(doc.path) and not has_suppressions(doc):
+            return [r for r in rules if r.id in JUDGED_ON_ITS_OWN_TEXT and enabled(r.id)]
         return [r for r in rules if enabled(r.id)]
+
+    def expect_deployed(self, templates: list[str]) -> None:
+        """Before any check: the files to judge through their callers, if `templates` (the
+        files that will be checked as templates) are all checked."""
+        self._deployed = frozenset(self.module_calls.called(templates))
+
+    def judged_by_callers(self, path: str) -> bool:
+        return bool(self._deployed) and file_key(path) in self._deployed
+
+    def judged_alone_after_all(self, items: list[Any]) -> list[Any]:
+        """Of the files whose check ran only the rules of their own text, those that no checked
+        file deploys after all (a caller that did not load as a template)."""
+        if not items:
+            return []
+        called = self.module_calls.called(self.checked)
+        return [item for item in items if file_key(item.path) not in called]
 
     # ------------------------------------------------------------------ per document
 
@@ -138,7 +162,7 @@ class FindingFilter:
             if override is not None:
                 f.severity = Severity.parse(override)
             kept.append(f)
-        kept = report_once(kept, self.checked)
+        kept = report_once(kept, self.checked, self.module_calls)
         baseline = self.options.baseline
         if baseline is not None:
             internal = [f for f in kept if f.rule == PF003.id]

@@ -23,7 +23,7 @@ import re
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
-from .loaders import FileTooLarge, file_mentions, read_regular_file
+from .loaders import FileTooLarge, read_regular_file
 
 Dependency = tuple[str, str, Any]
 _recording: list[dict[Dependency, Any]] = []  # innermost last: a model built during a file's check
@@ -79,16 +79,6 @@ def read_or_none(path: str, limit: int) -> bytes | None:
         return read(path, limit)
     except (OSError, ValueError, FileTooLarge):
         return None
-
-
-def mentions(path: str, marker: bytes, limit: int) -> bool:
-    """Whether a regular file of at most `limit` bytes holds `marker` (False when it cannot be
-    read), searched a chunk at a time without reading it whole (loaders.file_mentions); while
-    recording, as the read it stands for."""
-    if _recording:
-        raw = read_or_none(path, limit)
-        return raw is not None and marker in raw
-    return file_mentions(path, marker, limit)
 
 
 def exists(path: str) -> bool:

@@ -141,45 +141,6 @@ def read_regular_file(path: str, limit: int, *, dir_fd: int | None = None, follo
         os.close(fd)
 
 
-SEARCH_CHUNK = 1 << 16
-
-
-def file_mentions(path: str, marker: bytes, limit: int) -> bool:
-    """Whether a regular file of at most `limit` bytes holds `marker`, searched a chunk at a time
-    in one buffer (reading a large file whole only to search it leaves the heap larger for the
-    rest of the process); False when it cannot be read, never blocking on a FIFO or a device."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return False
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-            return False
-        buf = bytearray(SEARCH_CHUNK + len(marker))
-        view = memoryview(buf)
-        kept = total = 0  # bytes carried over from the chunk before: a marker across the cut
-        while True:
-            n = os.readv(fd, [view[kept:kept + SEARCH_CHUNK]])
-            if not n:
-                return False
-            total += n
-            if total > limit:
-                return False
-            end = kept + n
-            if buf.find(marker, 0, end) >= 0:
-                return True
-            kept = min(len(marker) - 1, end)
-            buf[:kept] = buf[end - kept:end]
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
-# Byte-order marks and the codecs they announce, longest first: the UTF-32 LE mark starts with
-# the UTF-16 LE one. ARM, the Azure CLI and .NET's readers all honour these marks.
 BOMS = (
     (b"\xff\xfe\x00\x00", "utf-32-le"),
     (b"\x00\x00\xfe\xff", "utf-32-be"),

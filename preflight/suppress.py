@@ -54,6 +54,10 @@ class Suppression:
         return self.pointer
 
 
+def has_suppressions(doc: Document) -> bool:
+    return bool(doc.text) and bool(parse(doc))
+
+
 def parse(doc: Document) -> list[Suppression]:
     """Every suppression written in a document (cheap when there is none)."""
     if "preflight" not in doc.text:

@@ -357,22 +357,91 @@ def test_the_deploying_file_is_named_in_what_room_the_first_line_leaves():
     assert _deployed_by(callers, module, 20) == "deployed by 2 files"
 
 
-def test_a_link_is_found_wherever_it_falls_in_the_chunks_a_template_is_searched_in(tmp_path, monkeypatch):
-    """Templates are searched for `"relativePath"` a chunk at a time: a marker cut in two by a
-    chunk's end is still found, and the link it starts is followed."""
-    from preflight import definitions, loaders
-    from preflight.fs import mentions
+def test_module_calls_are_read_from_the_bytes_the_scan_read(tmp_path):
+    """Links come from each file's bytes as the scan first reads them: a registry module, a link
+    out of the repository and a file that calls itself deploy nothing scanned."""
+    from preflight import definitions, fs
 
-    monkeypatch.setattr(loaders, "SEARCH_CHUNK", 16)
-    (tmp_path / "nested.json").write_text("{}")
-    for pad in range(0, 20):
-        caller = tmp_path / "main.json"
-        caller.write_text(" " * pad + '{"templateLink": {"relativePath": "nested.json"}}')
-        assert mentions(str(caller), b'"relativePath"', 1 << 20), pad
-        assert definitions.called_modules([str(caller), str(tmp_path / "nested.json")]) \
-            == {definitions._key(str(tmp_path / "nested.json"))}, pad
-    assert not mentions(str(caller), b'"relativePath"', 10)  # over the limit: not read
-    assert not mentions(str(tmp_path / "nested.json"), b'"relativePath"', 1 << 20)
-    fifo = tmp_path / "pipe.json"
-    os.mkfifo(fifo)
-    assert not mentions(str(fifo), b'"relativePath"', 1 << 20)  # and did not block
+    (tmp_path / ".git").mkdir()
+    calls = definitions.ModuleCalls()
+    main, nested, vault = (str(tmp_path / n) for n in ("main.json", "nested.json", "vault.bicep"))
+    with fs.scanning([str(tmp_path)]):
+        calls.read(main, b'{"templateLink": {"relativePath": "nested.json"}, "x": {"relativePath": "../out.json"}}')
+        calls.read(nested, b'{"templateLink": {"relativePath": "[variables(\'p\')]"}}')  # an expression
+        calls.read(vault, b"module a 'br/public:avm/res/key-vault/vault:0.9.0' = {}\nmodule me 'vault.bicep' = {}\n")
+    assert calls.called([main, nested, vault]) == {definitions.file_key(nested)}
+    assert calls.called([main, vault]) == set()  # a link to a file the scan did not check
+
+
+def ran_rules(monkeypatch) -> list[tuple[str, str]]:
+    """(file name, rule id) of every rule check that runs from now on."""
+    from preflight import engine
+
+    ran: list[tuple[str, str]] = []
+    check = engine.check_document
+
+    def counting(doc, ctx, rules, in_modules=True):
+        ran.extend((os.path.basename(doc.path), r.id) for r in rules)
+        return check(doc, ctx, rules, in_modules)
+
+    monkeypatch.setattr(engine, "check_document", counting)
+    return ran
+
+
+def test_a_deployed_module_runs_only_the_rules_about_its_own_text(tmp_path, monkeypatch):
+    """Its own check's other findings would be dropped (it is judged through its callers): those
+    rules do not run on it, and the report is the one of a full check."""
+    from preflight import filters
+
+    root = repo(tmp_path, {"dev.bicep": caller("kv-x"), "prod.bicep": caller("kv-x", GRANT)})
+    ran = ran_rules(monkeypatch)
+    result = scan([str(root)], Options(jobs=1))
+    assert {rule for name, rule in ran if name == "vault.bicep"} == {"PF010"}
+    assert {"KV001", "ARM004"} <= {rule for name, rule in ran if name == "dev.bicep"}
+    monkeypatch.setattr(filters, "JUDGED_ON_ITS_OWN_TEXT", None)  # (not consulted when every rule runs)
+    monkeypatch.setattr(filters.FindingFilter, "expect_deployed", lambda self, templates: None)
+    full = scan([str(root)], Options(jobs=1))
+    assert [f.to_json() for f in result.findings] == [f.to_json() for f in full.findings]
+    assert [f.rule for f in result.findings].count("KV001") == 1
+
+
+def test_a_deployed_module_with_suppressions_runs_every_rule(tmp_path, monkeypatch):
+    root = repo(tmp_path, {"dev.bicep": caller("kv-x")})
+    text = VAULT_MODULE.replace("    accessPolicies: accessPolicies",
+                                "    // preflight: ignore[KV001]\n    accessPolicies: accessPolicies")
+    (root / "modules" / "vault.bicep").write_text(text)
+    ran = ran_rules(monkeypatch)
+    result = scan([str(root)], Options(jobs=1))
+    assert "KV001" in {rule for name, rule in ran if name == "vault.bicep"}
+    assert kv(result, "PF004") == []  # its own check used the suppression, as before
+
+
+def test_a_file_whose_caller_does_not_load_as_a_template_is_judged_on_its_own(tmp_path, monkeypatch):
+    """A JSON file that looks like a template and links to a module, but is not one: the module
+    was expected to be judged through it, and is judged on its own after all."""
+    from preflight import engine
+
+    root = linked_repo(tmp_path, {"notes.json": json.dumps({
+        "resources": "see below", "templateLink": {"relativePath": "modules/vault.json"}})})
+    ran = ran_rules(monkeypatch)
+    [wipe] = kv(scan([str(root)], Options(jobs=1)), "KV001")
+    assert [rule for name, rule in ran if name == "vault.json"].count("PF010") == 2  # then every rule
+    assert wipe.path.endswith("vault.json") and "callers" not in wipe.data
+    assert wipe.message.endswith("(its defaults: no caller in the scan)")
+    monkeypatch.setattr(engine, "POOL_MIN_FILES", 1)
+    for jobs in (1, 2):
+        [wipe] = kv(scan([str(root)], Options(jobs=jobs)), "KV001")
+        assert wipe.path.endswith("vault.json") and "callers" not in wipe.data
+        assert wipe.message.endswith("(its defaults: no caller in the scan)")
+
+
+def test_a_cached_module_is_checked_again_when_its_last_caller_goes(tmp_path):
+    """A module's cache entry from a scan that judged it through its callers holds only the
+    findings about its own text: without a caller, it is checked in full again."""
+    root = repo(tmp_path / "repo", {"dev.bicep": caller("kv-x")}) if (tmp_path / "repo").mkdir() is None else None
+    options = Options(cache_dir=str(tmp_path / "cache"), jobs=1)
+    [through] = kv(scan([str(root)], options), "KV001")
+    assert through.data["callers"]
+    (root / "dev.bicep").unlink()
+    [alone] = kv(scan([str(root)], options), "KV001")
+    assert "callers" not in alone.data and alone.message.endswith("(its defaults: no caller in the scan)")
