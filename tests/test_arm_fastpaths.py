@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,6 +100,95 @@ def test_arm005_and_arm006_read_calls_in_any_case(tmp_path):
                                          "r": "[REFERENCE('x').y]"})
     assert [f.pointer for f in findings(path, "ARM005")] == ["/variables/r"]
     assert len(findings(path, "ARM006")) == 1
+
+
+# Expressions written to trip a reading of the whole text: calls in any case, names with '',
+# escaped quotes and backslashes, \u escapes, a blank escaped between the name and `(`,
+# unterminated literals, and calls spelled inside literals.
+_pieces = st.sampled_from([
+    "parameters('a')", "PARAMETERS('missing')", "variables('v')", "Variables ( 'w' )", "variables('gone')",
+    "parameters('it''s')", "parameters('a\"b')", "parameters('a\\b')", "parameters('\u00e9t\u00e9')",
+    "parameters\n('n')", "parameters(\t't')", "'parameters(''p'')'", "parameters('open", "reference('r').x",
+    "REFERENCE(variables('v'))", "concat('a', 'b')", "variables('v''')", "if(true(), variables('w'), 'x')"])
+_expressions = st.lists(_pieces, min_size=1, max_size=3).map(lambda ps: "[concat(" + ", ".join(ps) + ")]")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["v", "w", "x", "copy"]), _expressions, max_size=3),
+       st.lists(_expressions, max_size=2), st.booleans(), st.booleans())
+def test_the_text_shortcuts_of_arm004_to_arm006_find_what_the_walk_finds(tmp_path_factory, variables, names, nested,
+                                                                          escaped):
+    """ARM004-ARM006 read the file's text first and skip the walk when it proves there is
+    nothing to find (`text_references`, `may_call`, `possible_variable_reads`): the same findings
+    as with the walk always taken. (`escaped`: the file writes its quotes as JSON escapes.)"""
+    from preflight.rules import arm as arm_rules
+
+    body: dict = dict(variables)
+    if "copy" in body:
+        body["copy"] = [{"name": "c", "count": 1, "input": body["copy"]}]
+    resources = [{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01", "name": n}
+                 for n in names]
+    if nested:
+        resources.append({"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "n",
+                          "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+                                         "template": {"$schema": SCHEMA, "contentVersion": "1.0.0.0",
+                                                      "parameters": {"missing": {"type": "string"}},
+                                                      "variables": dict(body), "resources": []}}})
+    data = {"$schema": SCHEMA, "contentVersion": "1.0.0.0",
+            "parameters": {"a": {"type": "string", "defaultValue": "x"}}, "variables": body, "resources": resources}
+    path = tmp_path_factory.mktemp("t") / "azuredeploy.json"
+    text = json.dumps(data, ensure_ascii=False)
+    path.write_text(text.replace("'", "\\u0027") if escaped else text, encoding="utf-8")
+    rules = ["ARM004", "ARM005", "ARM006"]
+
+    def shown():
+        return sorted((f.rule, f.pointer, f.message) for f in scan([str(path)], Options(select=rules)).findings)
+
+    with_shortcuts = shown()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(arm_rules, "text_references", lambda doc: None)
+        mp.setattr(arm_rules, "may_call", lambda doc, name: True)
+        mp.setattr(arm_rules, "possible_variable_reads", lambda t: None)
+        mp.setattr(arm_rules, "variable_strings", lambda t: None)
+        assert with_shortcuts == shown()
+
+
+def test_the_text_cannot_tell_where_an_escape_writes_a_call_otherwise(tmp_path):
+    from preflight.arm.references import text_references
+
+    def named(expression: str):
+        doc = document(template(tmp_path, parameters={"a": {"type": "string"}}, variables={"v": expression}))
+        return text_references(doc)
+
+    assert named("[parameters('a')]") == {("parameters", "a")}
+    assert named("[PARAMETERS ( 'A' )]") == {("parameters", "a")}
+    assert named("[concat(parameters('it''s'), 'parameters(')]") == {("parameters", "it's")}
+    for escaped in ("[parameters('a\"b')]", "[parameters('a\\b')]", "[parameters\n('a')]", "[parameters(\t'a')]",
+                    "[parameters('\u00e9')]", "[parameters('parameters(''x'')')]"):
+        assert named(escaped) is None, escaped
+    path = tmp_path / "escaped.json"
+    for escape in (("'", "\\u0027"), ("[p", "[\\u0070")):  # a quote; a letter of the function's name
+        path.write_text(json.dumps({"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [],
+                                    "variables": {"v": "[parameters('missing')]"}}).replace(*escape))
+        assert "missing" in findings(path, "ARM004")[0].message
+    path.write_text(json.dumps({"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [],
+                                "variables": {"v": "[reference('x').y]"}}).replace("[r", "[\\u0072"))
+    assert [f.pointer for f in findings(path, "ARM005")] == ["/variables/v"]
+
+
+def test_a_template_that_declares_what_it_names_is_not_walked(tmp_path, monkeypatch):
+    from preflight.arm import references
+
+    path = template(tmp_path, parameters={"name": {"type": "string"}}, variables={"v": "[parameters('name')]"},
+                    resources=[{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01",
+                                "name": "[variables('v')]", "properties": {"x": "[reference('r').y]"}}])
+    walked = []
+    real = references.TemplateReferences
+    monkeypatch.setattr(references, "TemplateReferences", lambda t: walked.append(t) or real(t))
+    assert findings(path, "ARM004") == [] and walked == []
+    assert findings(path, "ARM005") == [] and findings(path, "ARM006") == [] and walked == []
+    path.write_text(path.read_text().replace("parameters('name')", "parameters('nam')"))
+    assert len(findings(path, "ARM004")) == 1 and len(walked) == 1
 
 
 # --------------------------------------------------------------- types a template may deploy

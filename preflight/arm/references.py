@@ -15,6 +15,12 @@
     Reference               (kind "parameters" | "variables", name as written, conditional: inside
                             a branch of `if()`, which ARM evaluates only when it is taken)
     nested_templates(template) -> [(template, the template whose names it uses when outer-scoped)]
+    text_references(doc) -> {(kind, name)} | None: read from a JSON document's text without the
+                            walk, a superset of what any of its expressions names (None: cannot tell)
+    may_call(doc, name) -> bool: False when no expression of a JSON document can call `name`
+    variable_strings(template) -> {variable: [str]} | None: the strings of each variable's value
+    possible_variable_reads(template) -> {variable: {variable}} | None: a superset of what each
+                            variable's expressions read by name, from its strings without parsing
 
 Only calls whose name argument is a literal string are references (`parameters('x')`); a computed
 name (`parameters(variables('p'))`) names nothing statically. Rules read expressions through
@@ -276,3 +282,92 @@ def _candidates(text: str) -> tuple[tuple[str, str], ...]:
     same literal."""
     return tuple((m.group(1).lower(), m.group(2)[1:-1].replace("''", "'").lower())
                  for m in _CANDIDATE.finditer(text, 1, len(text) - 1))
+
+
+# Most templates reference only names they declare, and never call reference() in variables:
+# read from the text alone, a rule can tell so without the walk (`TemplateReferences`), which
+# then is not built. A string's value is its text between the quotes, except where JSON escapes
+# (`\\n`, `\\u0027`) write it otherwise: text with such escapes where they could matter cannot
+# tell (None).
+# A call in a whole (lower-cased) text, one regex per function (a literal prefix: searched fast):
+# the name, or (group 1 None) an escape before the name starts, which the text cannot read.
+_TEXT_CALLS = tuple((kind, re.compile(kind + r"(?:\s*\(\s*'((?:[^']|'')*)'|\s*\(\s*\\|\s*\\)"))
+                    for kind in ("parameters", "variables"))
+
+
+def text_references(doc: Any) -> frozenset[tuple[str, str]] | None:
+    """(kind, lower-cased name) of every place of a JSON document's text that may be a
+    `parameters('x')` or `variables('x')` call (cached): a superset of the `possible_references`
+    of every expression of every template in it, since each expression's string is a piece of
+    that text. None when that cannot be told from the text: it is not JSON or not ASCII (it is
+    searched lower-cased), or a string's value may differ from its text there (a `\\u` escape
+    anywhere, another escape in or before a name, or a name that runs past its JSON string's
+    `"`), or a name holds another call (which the search would step over)."""
+    cache = doc.cache
+    if "arm.text-references" not in cache:
+        text = doc.text if doc.format == "json" else ""
+        found: set[tuple[str, str]] | None = None
+        if text and text.isascii() and "\\u" not in text:
+            low = text.lower()
+            found = set()
+            for kind, pattern in _TEXT_CALLS:
+                for m in pattern.finditer(low):
+                    name = m.group(1)
+                    if name is None or '"' in name or "\\" in name or "parameters" in name or "variables" in name:
+                        found = None
+                        break
+                    found.add((kind, name.replace("''", "'")))
+                if found is None:
+                    break
+        cache["arm.text-references"] = frozenset(found) if found is not None else None
+    return cache["arm.text-references"]
+
+
+def may_call(doc: Any, name: str) -> bool:
+    """False when no expression of a JSON document can call the function `name` (lower-case):
+    its text does not hold the name in any case, and no `\\u` escape could write it."""
+    if doc.format != "json" or not doc.text or "\\u" in doc.text:
+        return True
+    return name in doc.text.lower()
+
+
+def variable_strings(template: Template) -> dict[str, list[str]] | None:
+    """The strings of each variable's raw value (not its keys), by lower-cased name: a superset
+    of the texts of the variable's expressions. None when the template has variable copy loops
+    (whose strings belong to several variables) or a value holds a front end's tree."""
+    raw = template.raw if isinstance(template.raw, dict) else {}
+    found = kitem(raw, "variables")
+    if not found or not isinstance(found[1], dict):
+        return {}
+    out: dict[str, list[str]] = {}
+    for name, value in found[1].items():
+        if not isinstance(name, str) or name.lower() == "copy":
+            return None
+        strings: list[str] = []
+        stack = [value]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, str):
+                strings.append(v)
+            elif isinstance(v, dict):
+                stack.extend(v.values())
+            elif isinstance(v, list):
+                stack.extend(v)
+            elif isinstance(v, Node):
+                return None
+        out.setdefault(name.lower(), []).extend(strings)
+    return out
+
+
+def possible_variable_reads(template: Template) -> dict[str, set[str]] | None:
+    """For each variable (lower-cased name), the declared variables its expressions may read by
+    name, `if()` branches included: a superset of their `references` of kind "variables", read
+    with `_candidates` from the strings of its value (see `variable_strings`). None when the
+    strings cannot tell."""
+    strings = variable_strings(template)
+    if strings is None:
+        return None
+    declared = template.variables
+    return {name: {ref for text in texts if text[:1] == "[" and text[-1:] == "]" and text[1:2] != "["
+                   for kind, ref in _candidates(text) if kind == "variables" and ref in declared}
+            for name, texts in strings.items()}

@@ -12,7 +12,8 @@ from typing import Any, Iterator
 
 from preflight.arm.deployments import evaluations, parameter_sets_of, template_of
 from preflight.arm.evaluator import Frame, Scope, evaluate
-from preflight.arm.references import nested_templates, references_of
+from preflight.arm.references import (may_call, nested_templates, possible_variable_reads, references_of,
+                                      text_references, variable_strings)
 from preflight.arm.parameters import undeclared_in_file
 from preflight.arm.template import ABSENT, ParameterDecl, kitem
 from preflight.arm.values import describe, equal3, find_unknown
@@ -279,9 +280,12 @@ def undeclared_reference(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## How to fix
     Declare the parameter or variable, or correct the name.
     """
+    named = text_references(doc)
     for t, outer in nested_templates(template_of(doc)):
         params = set(t.parameters) | (set(outer.parameters) if outer else set())
         variables = set(t.variables) | (set(outer.variables) if outer else set())
+        if named is not None and all(name in (params if kind == "parameters" else variables) for kind, name in named):
+            continue  # nothing in the file's text names what this template does not declare
         for expression in references_of(t).expressions:
             if all(name in (params if kind == "parameters" else variables)
                    for kind, name in expression.possible_references()):
@@ -322,9 +326,14 @@ def reference_in_variables(doc: Document, ctx: Context) -> Iterator[Issue]:
     Use the `reference()` expression where the value is needed, or pass it as a parameter to a
     nested deployment.
     """
+    if not may_call(doc, "reference"):
+        return
     for t, _outer in nested_templates(template_of(doc)):
         if t.symbolic:
             continue
+        strings = variable_strings(t)
+        if strings is not None and not any("reference" in text.lower() for texts in strings.values() for text in texts):
+            continue  # no string of its variables names the function: none calls it
         found = references_of(t)
         for decl in t.variables.values():
             for expression in found.of(decl):
@@ -356,6 +365,11 @@ def variable_cycle(doc: Document, ctx: Context) -> Iterator[Issue]:
     Break the cycle: compute one of the values from parameters or literals.
     """
     for t, _outer in nested_templates(template_of(doc)):
+        if not t.variables:
+            continue
+        may_read = possible_variable_reads(t)
+        if may_read is not None and not _cycles(may_read):
+            continue  # what the variables may read has no cycle: what they read has none
         found = references_of(t)
         edges: dict[str, set[str]] = {}
         for lower, decl in t.variables.items():
