@@ -259,3 +259,24 @@ def test_kv019_evaluates_only_templates_whose_documents_name_a_key_vault(tmp_pat
     root = template(tmp_path, name="main.json", resources=[linked])
     assert "keyvault" not in root.read_text().lower()
     assert [f.path for f in findings(root, "KV019")] == [str(tmp_path / "site.json")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["type", "Type", "TYPE", "name", "NAME", "apiVersion", "apiversion",
+                                           "dependsOn", "Properties", "properties", "resources", "x"]),
+                          st.sampled_from([1, "s", [], {}, True, "[f()]"])), max_size=6))
+def test_arm007_reads_each_key_as_a_case_insensitive_lookup_would(pairs):
+    """ARM007 finds each resource key's spelling in one pass: the exact spelling, else the first
+    in any case, as `kitem` does for each name."""
+    from preflight.arm.template import kitem
+    from preflight.rules.arm import _RESOURCE_KEYS, _expected, _json_type, _resource_structure, _wrong
+
+    resource = dict(pairs)
+    expected = []
+    for name, kinds in _RESOURCE_KEYS.items():
+        found = kitem(resource, name)
+        if found is not None and _wrong(found[1], kinds):
+            expected.append((f"/resources/0/{found[0]}",
+                             f"`{found[0]}` of resource 0 is {_json_type(found[1])}; ARM expects {_expected(kinds)}"))
+    found_issues = [(i.pointer, i.message) for i in _resource_structure([resource], "/resources")]
+    assert found_issues[:len(expected)] == expected

@@ -423,6 +423,7 @@ _RESOURCE_KEYS: dict[str, type | tuple[type, ...]] = {
     "type": str, "name": str, "apiVersion": str, "location": str, "dependsOn": list,
     "condition": (bool, str), "copy": dict, "properties": dict, "tags": dict, "sku": dict,
     "resources": list}
+_RESOURCE_KEYS_LOWER = {name.lower(): name for name in _RESOURCE_KEYS}
 _JSON_TYPE = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
 
 
@@ -460,14 +461,22 @@ def _resource_structure(resources: Any, pointer: str) -> Iterator[Issue]:
             yield Issue(where, f"resource {key} is {_json_type(resource)}, not an object: Azure rejects the template",
                         fix="write each resource as an object with type, apiVersion and name")
             continue
+        # The key `kitem` finds for each name (its exact spelling, else the first in any case),
+        # in one pass over the resource's keys rather than one per name.
+        keys: dict[str, str] = {}
+        for k in resource:
+            if isinstance(k, str) and (name := _RESOURCE_KEYS_LOWER.get(k.lower())) is not None \
+                    and (k == name or name not in keys):
+                keys[name] = k
         for name, expected in _RESOURCE_KEYS.items():
-            found = kitem(resource, name)
-            if found is None or not _wrong(found[1], expected):
+            actual = keys.get(name)
+            value = resource[actual] if actual is not None else None
+            if actual is None or not _wrong(value, expected):
                 continue
-            yield Issue(join_pointer(where, found[0]),
-                        f"`{found[0]}` of resource {key} is {_json_type(found[1])}; ARM expects {_expected(expected)}",
-                        fix=f"write `{found[0]}` as {_expected(expected)}")
-        children = kitem(resource, "resources")
+            yield Issue(join_pointer(where, actual),
+                        f"`{actual}` of resource {key} is {_json_type(value)}; ARM expects {_expected(expected)}",
+                        fix=f"write `{actual}` as {_expected(expected)}")
+        children = (keys["resources"], resource[keys["resources"]]) if "resources" in keys else None
         if children is not None and isinstance(children[1], list):
             yield from _resource_structure(children[1], join_pointer(where, children[0]))
 
