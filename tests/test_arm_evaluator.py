@@ -75,6 +75,22 @@ def test_variables_chain_and_copy_loops():
     assert ev("[variables('generated')]", {"count": 0}) == []
 
 
+def test_long_chains_of_declarations_are_evaluated_deepest_first_in_every_frame():
+    # v299 -> ... -> v0 -> parameters('p299') -> ... -> parameters('p0'): far deeper than the
+    # evaluator nests expressions, so each end is known only if the chain is settled first.
+    # What a template's declarations name is read once and kept with the template: a second
+    # frame of the same template, with a parameter given from outside, settles its own chain.
+    n = 300
+    variables = {f"v{i}": f"[variables('v{i - 1}')]" for i in range(1, n)}
+    variables["v0"] = f"[parameters('p{n - 1}')]"
+    parameters = {f"p{i}": {"type": "string", "defaultValue": f"[parameters('p{i - 1}')]"} for i in range(1, n)}
+    parameters["p0"] = {"type": "string", "defaultValue": "end"}
+    template = Template.from_json({"parameters": parameters, "variables": variables})
+    assert evaluate(f"[variables('v{n - 1}')]", standalone_scope(template)) == "end"
+    assert evaluate(f"[variables('v{n - 1}')]", standalone_scope(template, {"p150": "given"})) == "given"
+    assert evaluate("[parameters('p3')]", standalone_scope(template)) == "end"
+
+
 def test_variable_cycle_is_unknown_not_a_hang():
     value = ev("[variables('a')]")
     assert needs(value) == {INVALID} and "cycle" in value.reason

@@ -183,7 +183,6 @@ class Frame:
         self._busy: set[str | tuple[str, str]] = set()  # variables by name, parameters as ("p", name)
         self.cycles: set[str] = set()  # variables (or parameters) that refer to themselves
         self.undeclared: set[tuple[str, str]] = set()  # ("parameter"|"variable", name) read but not declared
-        self._refs: dict[tuple[str, str], list[tuple[str, str]]] = {}  # see `_settle`
         self._settling = False
         self._nulled: dict[str, bool] = {}  # lower-cased name -> whether its given value is null
 
@@ -315,8 +314,8 @@ class Frame:
         it reads memoised, however long the chain. Only chains deeper than SETTLE_DEPTH are
         settled: in a shallow one, a declaration an untaken `if()` branch names is not evaluated.
         Parameter reads are not traced meanwhile: they belong to whoever reads the declaration."""
-        if self._settling:
-            return
+        if self._settling or _reach(self.template, start) <= SETTLE_DEPTH:
+            return  # no chain from here can be deeper (see `_reach`)
         order: list[tuple[str, str]] = []  # post-order: every declaration after those it reads
         seen = {start}
         stack = [(start, iter(self._references(start)))]
@@ -347,31 +346,11 @@ class Frame:
         return ref[1] in (self._vars if ref[0] == "v" else self._params)
 
     def _references(self, ref: tuple[str, str]) -> list[tuple[str, str]]:
-        """The declared variables and parameters a declaration names literally (cached)."""
-        found = self._refs.get(ref)
-        if found is None:
-            kind, lower = ref
-            raw: Any = ABSENT
-            if kind == "v":
-                decl = self.template.variables.get(lower)
-                if decl is not None:
-                    raw = decl.value if decl.copy is None else [decl.copy.input, decl.copy.count]
-            elif lower not in self.inputs:  # a value given from outside names nothing here
-                pdecl = self.template.parameters.get(lower)
-                raw = pdecl.default if pdecl is not None else ABSENT
-            found = []
-            for _, compiled in template_strings(raw, expressions_only=True):
-                if not isinstance(compiled, Node):
-                    continue
-                for node in walk(compiled):
-                    if isinstance(node, Call) and node.name in ("variables", "parameters") and len(node.args) == 1 \
-                            and isinstance(node.args[0], Literal) and isinstance(node.args[0].value, str):
-                        name = node.args[0].value.lower()
-                        declared = self.template.variables if node.name == "variables" else self.template.parameters
-                        if name in declared:
-                            found.append(("v" if node.name == "variables" else "p", name))
-            self._refs[ref] = found
-        return found
+        """The declared variables and parameters a declaration names literally in this frame:
+        a parameter given a value from outside names nothing here."""
+        if ref[0] == "p" and ref[1] in self.inputs:
+            return []
+        return _declaration_references(self.template, ref)
 
     def _variable_value(self, decl) -> Any:
         if decl.copy is None:
@@ -394,6 +373,57 @@ def _coerce(value: Any, declared: str | None) -> Any:
     if declared == "bool" and isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     return value
+
+
+def _declaration_references(template: Template, ref: tuple[str, str]) -> list[tuple[str, str]]:
+    """The declared variables and parameters a declaration (("v" | "p", lower-cased name))
+    names literally: in a variable's value (or its copy's input and count), in a parameter's
+    default. Read once per template (kept with it), not once per frame that evaluates it."""
+    table: dict[tuple[str, str], list[tuple[str, str]]] = template.derived.setdefault("declaration-references", {})
+    found = table.get(ref)
+    if found is None:
+        kind, lower = ref
+        raw: Any = ABSENT
+        if kind == "v":
+            decl = template.variables.get(lower)
+            if decl is not None:
+                raw = decl.value if decl.copy is None else [decl.copy.input, decl.copy.count]
+        else:
+            pdecl = template.parameters.get(lower)
+            raw = pdecl.default if pdecl is not None else ABSENT
+        found = []
+        for _, compiled in template_strings(raw, expressions_only=True):
+            if not isinstance(compiled, Node):
+                continue
+            for node in walk(compiled):
+                if isinstance(node, Call) and node.name in ("variables", "parameters") and len(node.args) == 1 \
+                        and isinstance(node.args[0], Literal) and isinstance(node.args[0].value, str):
+                    name = node.args[0].value.lower()
+                    declared = template.variables if node.name == "variables" else template.parameters
+                    if name in declared:
+                        found.append(("v" if node.name == "variables" else "p", name))
+        table[ref] = found
+    return found
+
+
+def _reach(template: Template, start: tuple[str, str]) -> int:
+    """How many declarations `start` reaches through `_declaration_references` (itself
+    included), counted up to SETTLE_DEPTH + 1 (kept with the template). A chain `Frame._settle`
+    follows is a path of distinct declarations among them (a frame only drops references: those
+    of parameters given from outside, those of declarations already evaluated), so a start that
+    reaches no more than SETTLE_DEPTH needs no walk in any frame."""
+    counts: dict[tuple[str, str], int] = template.derived.setdefault("declaration-reach", {})
+    count = counts.get(start)
+    if count is None:
+        seen = {start}
+        pending = [start]
+        while pending and len(seen) <= SETTLE_DEPTH:
+            for ref in _declaration_references(template, pending.pop()):
+                if ref not in seen:
+                    seen.add(ref)
+                    pending.append(ref)
+        count = counts[start] = len(seen)
+    return count
 
 
 class Scope:
