@@ -91,6 +91,34 @@ def test_long_chains_of_declarations_are_evaluated_deepest_first_in_every_frame(
     assert evaluate("[parameters('p3')]", standalone_scope(template)) == "end"
 
 
+def test_a_trace_holds_the_parameters_read_within_it_at_any_depth():
+    # condition -> variables('outer') -> variables('inner') -> parameters('name'), and a
+    # parameter read after a nested trace ended in an error: each trace holds every read below it.
+    template = Template.from_json({
+        "parameters": {"name": {"type": "string"}, "other": {"type": "string", "defaultValue": "x"}},
+        "variables": {"inner": "[parameters('name')]", "outer": "[concat(variables('inner'), '-')]"}})
+    scope = standalone_scope(template, {"name": "kv"})
+    session = scope.session
+
+    def failing() -> None:
+        evaluate("[parameters('other')]", scope)
+        raise RecursionError
+
+    def condition() -> object:
+        try:
+            session.traced(failing)
+        except RecursionError:
+            pass
+        return evaluate("[variables('outer')]", scope)
+
+    value, uses = session.traced(lambda: session.traced(condition)[0])
+    assert value == "kv-"
+    assert sorted(u.name for u in uses) == ["name", "other"]
+    again, uses = session.traced(lambda: evaluate("[variables('outer')]", scope))  # memoised: its reads again
+    assert again == "kv-" and [u.name for u in uses] == ["name"] and uses == session.traced(
+        lambda: evaluate("[parameters('name')]", scope))[1]
+
+
 def test_variable_cycle_is_unknown_not_a_hang():
     value = ev("[variables('a')]")
     assert needs(value) == {INVALID} and "cycle" in value.reason

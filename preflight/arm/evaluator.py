@@ -115,20 +115,24 @@ class Session:
         return value
 
     def traced(self, compute: Callable[[], Any]) -> tuple[Any, frozenset[ParamUse]]:
-        """Run `compute`, returning its value and the parameters it read."""
+        """Run `compute`, returning its value and the parameters it read. A read is noted in
+        the innermost trace only; each trace passes what it holds to the one around it when it
+        ends (also when `compute` raises), so every enclosing trace gets it once, not once per
+        level at every read. Traces are nested as deep as declarations read one another."""
         uses: set[ParamUse] = set()
-        self.traces.append(uses)
+        traces = self.traces  # `Frame._settle` sets other traces aside meanwhile, then puts these back
+        traces.append(uses)
         try:
             value = compute()
         finally:
-            self.traces.pop()
-        for outer in self.traces:
-            outer |= uses
+            traces.pop()
+            if traces:
+                traces[-1] |= uses
         return value, frozenset(uses)
 
     def note(self, uses: frozenset[ParamUse] | set[ParamUse]) -> None:
-        for t in self.traces:
-            t |= uses
+        if self.traces:
+            self.traces[-1] |= uses
 
 
 @dataclass
