@@ -329,6 +329,13 @@ def test_reference_keeps_its_target_and_property_path():
     assert needs(value) == {RUNTIME}
     keys = ev("[listKeys(resourceId('Microsoft.Storage/storageAccounts', 'st'), '2023-01-01').keys[0].value]")
     assert isinstance(keys, RuntimeValue) and keys.path == ("keys", 0, "value")
+    # What it reads is part of how it is shown and of its identity.
+    assert keys.reason == RuntimeValue(keys.function, keys.target, path=keys.path).reason
+    assert "listKeys(resourceId('Microsoft.Storage/storageAccounts', st)).keys.0.value" in keys.reason
+    assert keys.key and keys.key.endswith(":keys.0.value")
+    assert keys.key == ev("[listKeys(resourceId('Microsoft.Storage/storageAccounts', 'st'), '2023-01-01')"
+                          ".KEYS[0].value]").key != ev("[listKeys(resourceId('Microsoft.Storage/storageAccounts', "
+                                                       "'st'), '2023-01-01').keys[1].value]").key
 
 
 def test_opaque_functions_are_unknown_but_deterministic_ones_compare_equal():
