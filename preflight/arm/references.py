@@ -23,6 +23,7 @@ this module and never parse `[...]` text themselves; every rule reads the same w
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any, Iterator, NamedTuple
 
@@ -45,14 +46,13 @@ class Expression:
     names is read when first asked for, and only as far as asked: most rules ask about few
     expressions, and about what `if()` branches name less often still."""
 
-    __slots__ = ("base", "path", "owner", "source", "_trees", "_facts")
+    __slots__ = ("base", "path", "owner", "source", "_facts")
 
-    def __init__(self, base: str, path: Any, owner: Any, source: str | Node, trees: dict[int, TreeFacts]):
+    def __init__(self, base: str, path: Any, owner: Any, source: str | Node):
         self.base = base
         self.path = path  # a `template_paths` path below `base`: the pointer is built when asked for
         self.owner = owner  # the VariableDecl, ParameterDecl or ResourceDecl it belongs to (None: outputs)
         self.source = source  # the `[...]` string, or the tree a front end built
-        self._trees = trees  # the template's facts about its trees, by id (see TemplateReferences)
         self._facts: TreeFacts | None = None
 
     @property
@@ -92,16 +92,7 @@ class Expression:
         facts = self._facts
         if facts is None:
             source = self.source
-            if isinstance(source, str):
-                facts = _text_facts(source)
-            else:
-                # A front end shares one tree among the places that use it (a Bicep variable
-                # inlined where it is read): each tree is read once per template. The template
-                # keeps its trees alive, so their ids are not reused.
-                facts = self._trees.get(id(source))
-                if facts is None:
-                    facts = self._trees[id(source)] = TreeFacts(source)
-            self._facts = facts
+            facts = self._facts = _text_facts(source) if isinstance(source, str) else _tree_facts(source)
         return facts
 
 
@@ -112,7 +103,6 @@ class TemplateReferences:
         self.expressions: list[Expression] = []
         self.outputs: list[Expression] = []
         self._owned: dict[int, list[Expression]] = {}
-        self._trees: dict[int, TreeFacts] = {}
         raw = template.raw if isinstance(template.raw, dict) else {}
         self._variables(template, raw)
         found = kitem(raw, "outputs")
@@ -156,7 +146,7 @@ class TemplateReferences:
     def _add(self, base: str, value: Any, owner: Any) -> None:
         owned = self._owned.setdefault(id(owner), []) if owner is not None else None
         for path, expression in template_paths(value, METADATA, expressions_only=True):
-            entry = Expression(base, path, owner, expression, self._trees)
+            entry = Expression(base, path, owner, expression)
             self.expressions.append(entry)
             if owned is not None:
                 owned.append(entry)
@@ -235,6 +225,26 @@ def _text_facts(text: str) -> TreeFacts:
     """`TreeFacts` of an expression string (cached by text: templates repeat expressions)."""
     tree = compile_string(text)
     return TreeFacts(tree if isinstance(tree, Node) else None)
+
+
+# The facts of the trees a front end built, by identity, the most recently read last. A front
+# end shares a tree among the places that use it: a Bicep variable inlined where it is read,
+# and a module's compiled template, which every template that calls the module (each test of
+# a module, each caller) holds. Each entry keeps its tree, so an id is not reused meanwhile.
+_TREES: OrderedDict[int, tuple[Node, TreeFacts]] = OrderedDict()
+
+
+def _tree_facts(tree: Node) -> TreeFacts:
+    """`TreeFacts` of a tree (read once while it is among the EXPRESSION_CACHE latest)."""
+    hit = _TREES.get(id(tree))
+    if hit is not None:
+        _TREES.move_to_end(id(tree))
+        return hit[1]
+    facts = TreeFacts(tree)
+    _TREES[id(tree)] = (tree, facts)
+    if len(_TREES) > EXPRESSION_CACHE:
+        _TREES.popitem(last=False)
+    return facts
 
 
 def _scan(stack: list[Node], conditional: bool, references: list[Reference], branches: list[Node]) -> None:
