@@ -143,8 +143,16 @@ class DeploymentContext:
     resource_group: Any
     location: Any
     tenant_id: Any
-    deployment_name: Any
+    deployment_name: Any  # read it with `name()`
     tag: str = ""  # distinguishes the context of a nested deployment in symbolic keys
+    name_of: Callable[[], Any] | None = None  # evaluates `deployment_name` when it is first read
+
+    def name(self) -> Any:
+        """`deployment().name`. A nested deployment's own name is evaluated only when an
+        expression inside it reads it: many never do, and a rule that needs it asks for it."""
+        if self.name_of is not None:
+            self.deployment_name, self.name_of = self.name_of(), None
+        return self.deployment_name
 
     @classmethod
     def from_target(cls, target: DeploymentTarget | None = None) -> "DeploymentContext":
@@ -161,13 +169,14 @@ class DeploymentContext:
                    pick(target.tenant, "the tenant id", "tenant().tenantId"),
                    Unknown.because(CONTEXT, "the deployment name", key="deployment().name"))
 
-    def nested(self, subscription: Any, resource_group: Any, name: Any, tag: str) -> "DeploymentContext":
-        """The context inside a nested deployment (its own target and name)."""
+    def nested(self, subscription: Any, resource_group: Any, name_of: Callable[[], Any],
+               tag: str) -> "DeploymentContext":
+        """The context inside a nested deployment (its own target, and its name from `name_of`)."""
         sub = self.subscription_id if subscription is ABSENT else subscription
         rg = self.resource_group if resource_group is ABSENT else resource_group
         location = self.location if resource_group is ABSENT and subscription is ABSENT else \
             Unknown.because(CONTEXT, "the target resource group's location", key=f"{tag}:resourceGroup().location")
-        return DeploymentContext(sub, rg, location, self.tenant_id, name, tag)
+        return DeploymentContext(sub, rg, location, self.tenant_id, None, tag, name_of)
 
 
 class Frame:
@@ -746,7 +755,7 @@ def _context_object(node: Call, scope: Scope) -> Any:
         return {"tenantId": ctx.tenant_id, "countryCode": u("the tenant's country", "tenant().countryCode"),
                 "displayName": u("the tenant's display name", "tenant().displayName")}
     if name == "deployment":
-        return {"name": ctx.deployment_name, "location": u("the deployment location", "deployment().location"),
+        return {"name": ctx.name(), "location": u("the deployment location", "deployment().location"),
                 "properties": u("the deployment's properties", "deployment().properties")}
     if name == "managementgroup":
         return u("the management group", "managementGroup()")
