@@ -83,6 +83,7 @@ def test_long_chains_of_declarations_are_evaluated_deepest_first_in_every_frame(
     n = 300
     variables = {f"v{i}": f"[variables('v{i - 1}')]" for i in range(1, n)}
     variables["v0"] = f"[parameters('p{n - 1}')]"
+    variables["v150"] = "[if(equals(1, 1), variables('v149'), variables('v0'))]"  # a link in an if() branch
     parameters = {f"p{i}": {"type": "string", "defaultValue": f"[parameters('p{i - 1}')]"} for i in range(1, n)}
     parameters["p0"] = {"type": "string", "defaultValue": "end"}
     template = Template.from_json({"parameters": parameters, "variables": variables})

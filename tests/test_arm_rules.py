@@ -209,5 +209,7 @@ def test_a_tree_shared_by_templates_is_read_once():
         (Reference("parameters", "flag", False), Reference("variables", "on", True)),
         (Reference("parameters", "name", False),)]
     assert first.expressions[0]._read() is second.expressions[0]._read()
+    assert first.expressions[0]._read().in_order() == (  # as a walk of the tree meets them
+        Reference("parameters", "flag", False), Reference("variables", "on", False))
     other = references_of(Template.from_json({"variables": {"a": Call("parameters", (Literal("other"),))}}))
     assert other.expressions[0].references == (Reference("parameters", "other", False),)

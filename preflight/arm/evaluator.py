@@ -24,7 +24,8 @@ from typing import Any, Callable
 
 from ..contract import DeploymentTarget
 from . import functions as _functions
-from .expressions import Call, Index, Invalid, Literal, Member, Node, compile_string, template_strings, to_text, walk
+from .expressions import Call, Index, Invalid, Literal, Member, Node, compile_string, template_paths, to_text
+from .references import expression_facts
 from .template import ABSENT, FunctionDecl, ParameterDecl, Template, kget, kitem
 from .values import (CONTEXT, INVALID, LIMIT, LINK, MAX_VALUE_SIZE, OPAQUE, PARAMETER, PLACEHOLDER, RUNTIME, SECRET,
                      UNSUPPORTED, ResourceRef, RuntimeValue, Unknown, equal3, key_of, leaf_size,
@@ -405,16 +406,14 @@ def _declaration_references(template: Template, ref: tuple[str, str]) -> list[tu
             pdecl = template.parameters.get(lower)
             raw = pdecl.default if pdecl is not None else ABSENT
         found = []
-        for _, compiled in template_strings(raw, expressions_only=True):
-            if not isinstance(compiled, Node):
-                continue
-            for node in walk(compiled):
-                if isinstance(node, Call) and node.name in ("variables", "parameters") and len(node.args) == 1 \
-                        and isinstance(node.args[0], Literal) and isinstance(node.args[0].value, str):
-                    name = node.args[0].value.lower()
-                    declared = template.variables if node.name == "variables" else template.parameters
-                    if name in declared:
-                        found.append(("v" if node.name == "variables" else "p", name))
+        for _, source in template_paths(raw, expressions_only=True):
+            for named in expression_facts(source).in_order():  # read once per expression text or tree
+                name = named.name.lower()
+                if named.kind == "variables":
+                    if name in template.variables:
+                        found.append(("v", name))
+                elif name in template.parameters:
+                    found.append(("p", name))
         table[ref] = found
     return found
 

@@ -15,6 +15,7 @@
     Reference               (kind "parameters" | "variables", name as written, conditional: inside
                             a branch of `if()`, which ARM evaluates only when it is taken)
     nested_templates(template) -> [(template, the template whose names it uses when outer-scoped)]
+    expression_facts(text or tree) -> TreeFacts   what one expression names (shared by templates)
 
 Only calls whose name argument is a literal string are references (`parameters('x')`); a computed
 name (`parameters(variables('p'))`) names nothing statically. Rules read expressions through
@@ -92,7 +93,7 @@ class Expression:
         facts = self._facts
         if facts is None:
             source = self.source
-            facts = self._facts = _text_facts(source) if isinstance(source, str) else _tree_facts(source)
+            facts = self._facts = expression_facts(source)
         return facts
 
 
@@ -190,7 +191,7 @@ def _own_body(r: ResourceDecl) -> dict[Any, Any]:
 class TreeFacts:
     """What one tree names, each part computed when first asked for."""
 
-    __slots__ = ("tree", "direct", "_branches", "_everything", "_calls")
+    __slots__ = ("tree", "direct", "_branches", "_everything", "_in_order", "_calls")
 
     def __init__(self, tree: Node | None):
         self.tree = tree
@@ -200,6 +201,7 @@ class TreeFacts:
             _scan([tree], False, references, self._branches)
         self.direct = tuple(references)
         self._everything: tuple[Reference, ...] | None = None if self._branches else self.direct
+        self._in_order: tuple[Reference, ...] | None = None if self._branches else self.direct
         self._calls: frozenset[str] | None = None
 
     def everything(self) -> tuple[Reference, ...]:
@@ -213,11 +215,27 @@ class TreeFacts:
             self._everything = tuple(references)
         return self._everything
 
+    def in_order(self) -> tuple[Reference, ...]:
+        """All of them in the order a walk of the tree meets them (`expressions.walk`: source
+        order, `if()` branches where they stand), for the order the evaluator settles chains
+        of declarations in; `conditional` is not told (False). Without `if()`, `direct`."""
+        if self._in_order is None and self.tree is not None:  # (a tree with if() branches)
+            self._in_order = tuple(
+                Reference(n.name, n.args[0].value, False) for n in walk(self.tree)
+                if isinstance(n, Call) and (n.name == "parameters" or n.name == "variables") and len(n.args) == 1
+                and isinstance(n.args[0], Literal) and isinstance(n.args[0].value, str))
+        return self._in_order or ()
+
     def calls(self) -> frozenset[str]:
         if self._calls is None:
             self._calls = frozenset(n.name for n in walk(self.tree) if isinstance(n, Call)) \
                 if self.tree is not None else frozenset()
         return self._calls
+
+
+def expression_facts(source: str | Node) -> TreeFacts:
+    """`TreeFacts` of an expression string or tree, read once while it is among the latest."""
+    return _text_facts(source) if isinstance(source, str) else _tree_facts(source)
 
 
 @lru_cache(maxsize=EXPRESSION_CACHE // 2)  # the largest entries: a tree and its references
