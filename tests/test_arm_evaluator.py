@@ -120,6 +120,29 @@ def test_a_trace_holds_the_parameters_read_within_it_at_any_depth():
         lambda: evaluate("[parameters('name')]", scope))[1]
 
 
+def test_a_declarations_value_is_measured_once(monkeypatch):
+    import preflight.arm.evaluator as evaluator
+
+    measured = []
+
+    def counting(value, known, limit):
+        measured.append(value)
+        return real(value, known, limit)
+
+    real = evaluator.value_size
+    monkeypatch.setattr(evaluator, "value_size", counting)
+    template = Template.from_json({
+        "parameters": {"tags": {"type": "object", "defaultValue": {"env": "prod", "ids": [1, 2, 3]}}},
+        "variables": {"all": {"tags": "[parameters('tags')]", "more": ["[parameters('tags')]"]}}})
+    scope = standalone_scope(template)
+    tags = evaluate("[parameters('tags')]", scope)
+    assert tags == {"env": "prod", "ids": [1, 2, 3]}
+    assert [m for m in measured if m is tags] == [tags]  # built by `evaluate`, then memoised as it is
+    everything = evaluate("[variables('all')]", scope)
+    assert everything == {"tags": tags, "more": [tags]} and [m for m in measured if m is everything] == [everything]
+    assert evaluate("[parameters('tags')]", scope) is tags and len([m for m in measured if m is tags]) == 1
+
+
 def test_variable_cycle_is_unknown_not_a_hang():
     value = ev("[variables('a')]")
     assert needs(value) == {INVALID} and "cycle" in value.reason

@@ -79,6 +79,9 @@ class Session:
         self.exhausted = False
         self.literals = 0  # template objects and arrays being evaluated (see `evaluate`)
         self.sizes: dict[int, tuple[Any, int]] = {}  # id -> (value, size) of memoised values
+        # The last value `bounded` measured without keeping it, and its size: a declaration's
+        # value is measured where `evaluate` builds it, then memoised (kept) as it is.
+        self.last_measured: tuple[Any, int] | None = None
 
     def size(self, value: Any) -> int:
         """`value_size`, with the work charged to the budget."""
@@ -91,11 +94,14 @@ class Session:
         value, alive for the session anyway), its size is remembered for the values built from it."""
         if not isinstance(value, (dict, list)):
             return value
-        size = self.size(value)
+        last = self.last_measured
+        size = last[1] if last is not None and last[0] is value else self.size(value)
         if size > MAX_VALUE_SIZE:
             return Unknown.because(LIMIT, f"a value of over {MAX_VALUE_SIZE:,} elements")
         if keep:
             self.sizes[id(value)] = (value, size)
+        else:
+            self.last_measured = (value, size)
         return value
 
     def produced(self, value: Any) -> Any:
