@@ -776,11 +776,14 @@ def _id_text(parts: list[Any]) -> Any:
                    normalise_parts(parts))
 
 
+_RESOURCE_ID_FUNCTIONS = {"resourceid": "resourceId", "subscriptionresourceid": "subscriptionResourceId",
+                          "tenantresourceid": "tenantResourceId", "extensionresourceid": "extensionResourceId",
+                          "managementgroupresourceid": "managementGroupResourceId"}
+
+
 def _resource_id(node: Call, scope: Scope) -> Any:
     args = [evaluate_node(a, scope) for a in node.args]
-    function = {"resourceid": "resourceId", "subscriptionresourceid": "subscriptionResourceId",
-                "tenantresourceid": "tenantResourceId", "extensionresourceid": "extensionResourceId",
-                "managementgroupresourceid": "managementGroupResourceId"}[node.name]
+    function = _RESOURCE_ID_FUNCTIONS[node.name]
     lead: list[Any] = []
     if function == "extensionResourceId":
         if len(args) < 3:
