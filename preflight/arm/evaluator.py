@@ -657,7 +657,10 @@ def _call(node: Call, scope: Scope) -> Any:
     session.steps += size >> 4
     try:
         result = spec.impl(*args)
-        return result if any(result is a for a in args) else session.produced(result)
+        for a in args:  # an argument passed on as the result was charged as it was made
+            if result is a:
+                return result
+        return session.produced(result)
     except _functions.OpaqueResult:
         keys = [key_of(x) for x in args]
         return Unknown.because(OPAQUE, f"{node.spelling}(…)",
