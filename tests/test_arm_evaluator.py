@@ -75,6 +75,74 @@ def test_variables_chain_and_copy_loops():
     assert ev("[variables('generated')]", {"count": 0}) == []
 
 
+def test_long_chains_of_declarations_are_evaluated_deepest_first_in_every_frame():
+    # v299 -> ... -> v0 -> parameters('p299') -> ... -> parameters('p0'): far deeper than the
+    # evaluator nests expressions, so each end is known only if the chain is settled first.
+    # What a template's declarations name is read once and kept with the template: a second
+    # frame of the same template, with a parameter given from outside, settles its own chain.
+    n = 300
+    variables = {f"v{i}": f"[variables('v{i - 1}')]" for i in range(1, n)}
+    variables["v0"] = f"[parameters('p{n - 1}')]"
+    variables["v150"] = "[if(equals(1, 1), variables('v149'), variables('v0'))]"  # a link in an if() branch
+    parameters = {f"p{i}": {"type": "string", "defaultValue": f"[parameters('p{i - 1}')]"} for i in range(1, n)}
+    parameters["p0"] = {"type": "string", "defaultValue": "end"}
+    template = Template.from_json({"parameters": parameters, "variables": variables})
+    assert evaluate(f"[variables('v{n - 1}')]", standalone_scope(template)) == "end"
+    assert evaluate(f"[variables('v{n - 1}')]", standalone_scope(template, {"p150": "given"})) == "given"
+    assert evaluate("[parameters('p3')]", standalone_scope(template)) == "end"
+
+
+def test_a_trace_holds_the_parameters_read_within_it_at_any_depth():
+    # condition -> variables('outer') -> variables('inner') -> parameters('name'), and a
+    # parameter read after a nested trace ended in an error: each trace holds every read below it.
+    template = Template.from_json({
+        "parameters": {"name": {"type": "string"}, "other": {"type": "string", "defaultValue": "x"}},
+        "variables": {"inner": "[parameters('name')]", "outer": "[concat(variables('inner'), '-')]"}})
+    scope = standalone_scope(template, {"name": "kv"})
+    session = scope.session
+
+    def failing() -> None:
+        evaluate("[parameters('other')]", scope)
+        raise RecursionError
+
+    def condition() -> object:
+        try:
+            session.traced(failing)
+        except RecursionError:
+            pass
+        return evaluate("[variables('outer')]", scope)
+
+    value, uses = session.traced(lambda: session.traced(condition)[0])
+    assert value == "kv-"
+    assert sorted(u.name for u in uses) == ["name", "other"]
+    again, uses = session.traced(lambda: evaluate("[variables('outer')]", scope))  # memoised: its reads again
+    assert again == "kv-" and [u.name for u in uses] == ["name"] and uses == session.traced(
+        lambda: evaluate("[parameters('name')]", scope))[1]
+
+
+def test_a_declarations_value_is_measured_once(monkeypatch):
+    import preflight.arm.evaluator as evaluator
+
+    measured = []
+
+    def counting(value, known, limit):
+        measured.append(value)
+        return real(value, known, limit)
+
+    real = evaluator.value_size
+    monkeypatch.setattr(evaluator, "value_size", counting)
+    template = Template.from_json({
+        "parameters": {"tags": {"type": "object", "defaultValue": {"env": "prod", "ids": [1, 2, 3]}}},
+        "variables": {"all": {"tags": "[parameters('tags')]", "more": ["[parameters('tags')]"]}}})
+    scope = standalone_scope(template)
+    tags = evaluate("[parameters('tags')]", scope)
+    assert tags == {"env": "prod", "ids": [1, 2, 3]}
+    assert [m for m in measured if m is tags] == [tags]  # built by `evaluate`, then memoised as it is
+    everything = evaluate("[variables('all')]", scope)
+    assert everything == {"tags": tags, "more": [tags]} and [m for m in measured if m is everything] == [everything]
+    assert evaluate("[parameters('tags')]", scope) is tags and len([m for m in measured if m is tags]) == 1
+
+
 def test_variable_cycle_is_unknown_not_a_hang():
     value = ev("[variables('a')]")
     assert needs(value) == {INVALID} and "cycle" in value.reason
@@ -285,6 +353,13 @@ def test_reference_keeps_its_target_and_property_path():
     assert needs(value) == {RUNTIME}
     keys = ev("[listKeys(resourceId('Microsoft.Storage/storageAccounts', 'st'), '2023-01-01').keys[0].value]")
     assert isinstance(keys, RuntimeValue) and keys.path == ("keys", 0, "value")
+    # What it reads is part of how it is shown and of its identity.
+    assert keys.reason == RuntimeValue(keys.function, keys.target, path=keys.path).reason
+    assert "listKeys(resourceId('Microsoft.Storage/storageAccounts', st)).keys.0.value" in keys.reason
+    assert keys.key and keys.key.endswith(":keys.0.value")
+    assert keys.key == ev("[listKeys(resourceId('Microsoft.Storage/storageAccounts', 'st'), '2023-01-01')"
+                          ".KEYS[0].value]").key != ev("[listKeys(resourceId('Microsoft.Storage/storageAccounts', "
+                                                       "'st'), '2023-01-01').keys[1].value]").key
 
 
 def test_opaque_functions_are_unknown_but_deterministic_ones_compare_equal():

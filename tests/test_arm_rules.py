@@ -193,3 +193,23 @@ def test_references_are_read_once_per_template_with_owners_and_pointers():
     (_, (nested, outer)) = list(nested_templates(template))
     assert outer is template
     assert [e.references for e in references_of(nested).expressions] == [(Reference("parameters", "deep", False),)]
+
+
+def test_a_tree_shared_by_templates_is_read_once():
+    # A front end's module template, embedded by two callers: the same trees in both.
+    from preflight.arm.expressions import Call, Literal
+    from preflight.arm.references import Reference, references_of
+    from preflight.arm.template import Template
+
+    tree = Call("if", (Call("parameters", (Literal("flag"),)), Call("variables", (Literal("on"),)), Literal(1)))
+    module = {"variables": {"a": tree, "b": Call("parameters", (Literal("name"),))}}
+    first, second = (references_of(Template.from_json(module, None, pointer)) for pointer in ("/x", "/y"))
+    assert [e.pointer for e in second.expressions] == ["/y/variables/a", "/y/variables/b"]
+    assert [e.references for e in second.expressions] == [
+        (Reference("parameters", "flag", False), Reference("variables", "on", True)),
+        (Reference("parameters", "name", False),)]
+    assert first.expressions[0]._read() is second.expressions[0]._read()
+    assert first.expressions[0]._read().in_order() == (  # as a walk of the tree meets them
+        Reference("parameters", "flag", False), Reference("variables", "on", False))
+    other = references_of(Template.from_json({"variables": {"a": Call("parameters", (Literal("other"),))}}))
+    assert other.expressions[0].references == (Reference("parameters", "other", False),)

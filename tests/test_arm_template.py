@@ -204,6 +204,20 @@ def test_nested_deployment_condition_and_target_carry_to_its_resources(tmp_path)
     assert kv.status.state == "guarded"
 
 
+def test_deployment_name_inside_a_nested_deployment_is_its_own_evaluated_name(tmp_path):
+    inner_template = {"resources": [{"type": "Microsoft.KeyVault/vaults", "name": "[concat(deployment().name, '-kv')]",
+                                     "condition": "[not(equals(deployment().name, 'other'))]"}]}
+    deployment = nested("[concat('dep-', parameters('env'), '-', copyIndex())]", "inner", inner_template, {},
+                        copy={"name": "each", "count": 2})
+    path = template(tmp_path / "t.json", [deployment], parameters={"env": {"type": "string", "defaultValue": "prod"}})
+    vaults = resources(path, "Microsoft.KeyVault/vaults")
+    assert [kv.name for kv in vaults] == ["dep-prod-0-kv", "dep-prod-1-kv"]
+    # The name is the deployment's own, whichever expression reads it first: the parameters
+    # it reads are not the condition's.
+    assert [kv.status.state for kv in resources(path, "Microsoft.KeyVault/vaults")] == ["deployed", "deployed"]
+    assert [kv.chain[0].name for kv in vaults] == ["dep-prod-0", "dep-prod-1"]
+
+
 def test_three_levels_of_inner_nesting():
     doc, ctx = load(FIXTURES / "nested-three-levels" / "azuredeploy.json")
     (kv,) = deployed_resources(doc, ctx, "Microsoft.KeyVault/vaults")

@@ -196,11 +196,23 @@ class Evaluation:
         sub = evaluate(spec.subscription_id, parent_scope) if spec.subscription_id is not ABSENT else ABSENT
         rg = evaluate(spec.resource_group, parent_scope) if spec.resource_group is not ABSENT else ABSENT
         label = f"{parent_scope.frame.label}/{deployment.decl.pointer}#{deployment.copy_index}"
-        context = parent_scope.frame.context.nested(sub, rg, deployment.name_segment, label)
+        context = parent_scope.frame.context.nested(sub, rg, lambda: self._name_apart(deployment), label)
         frame = Frame(self.session, template, inputs, context, False, label)
         frame.deployment = deployment  # its parameters matter only where it deploys (its status)
         self.frames.append(frame)
         self._expand(template, Scope(frame), None, new_chain, depth + 1, files)
+
+    def _name_apart(self, deployment: "DeployedResource") -> Any:
+        """A nested deployment's name, for `deployment().name` inside it: evaluated where it is
+        first read, as if on its own (as the expansion would): the parameters it reads are not
+        those of the expression that reads it, and it starts at no depth."""
+        session = self.session
+        aside = session.traces, session.depth, session.literals
+        session.traces, session.depth, session.literals = [], 0, 0
+        try:
+            return deployment.name_segment
+        finally:
+            session.traces, session.depth, session.literals = aside
 
     def _linked_template(self, deployment: "DeployedResource", relative: Any,
                          files: frozenset[str]) -> Template | None:

@@ -24,7 +24,8 @@ from typing import Any, Callable
 
 from ..contract import DeploymentTarget
 from . import functions as _functions
-from .expressions import Call, Index, Invalid, Literal, Member, Node, compile_string, template_strings, to_text, walk
+from .expressions import Call, Index, Invalid, Literal, Member, Node, compile_string, template_paths, to_text
+from .references import expression_facts
 from .template import ABSENT, FunctionDecl, ParameterDecl, Template, kget, kitem
 from .values import (CONTEXT, INVALID, LIMIT, LINK, MAX_VALUE_SIZE, OPAQUE, PARAMETER, PLACEHOLDER, RUNTIME, SECRET,
                      UNSUPPORTED, ResourceRef, RuntimeValue, Unknown, equal3, key_of, leaf_size,
@@ -78,6 +79,9 @@ class Session:
         self.exhausted = False
         self.literals = 0  # template objects and arrays being evaluated (see `evaluate`)
         self.sizes: dict[int, tuple[Any, int]] = {}  # id -> (value, size) of memoised values
+        # The last value `bounded` measured without keeping it, and its size: a declaration's
+        # value is measured where `evaluate` builds it, then memoised (kept) as it is.
+        self.last_measured: tuple[Any, int] | None = None
 
     def size(self, value: Any) -> int:
         """`value_size`, with the work charged to the budget."""
@@ -90,11 +94,14 @@ class Session:
         value, alive for the session anyway), its size is remembered for the values built from it."""
         if not isinstance(value, (dict, list)):
             return value
-        size = self.size(value)
+        last = self.last_measured
+        size = last[1] if last is not None and last[0] is value else self.size(value)
         if size > MAX_VALUE_SIZE:
             return Unknown.because(LIMIT, f"a value of over {MAX_VALUE_SIZE:,} elements")
         if keep:
             self.sizes[id(value)] = (value, size)
+        else:
+            self.last_measured = (value, size)
         return value
 
     def produced(self, value: Any) -> Any:
@@ -115,20 +122,24 @@ class Session:
         return value
 
     def traced(self, compute: Callable[[], Any]) -> tuple[Any, frozenset[ParamUse]]:
-        """Run `compute`, returning its value and the parameters it read."""
+        """Run `compute`, returning its value and the parameters it read. A read is noted in
+        the innermost trace only; each trace passes what it holds to the one around it when it
+        ends (also when `compute` raises), so every enclosing trace gets it once, not once per
+        level at every read. Traces are nested as deep as declarations read one another."""
         uses: set[ParamUse] = set()
-        self.traces.append(uses)
+        traces = self.traces  # `Frame._settle` sets other traces aside meanwhile, then puts these back
+        traces.append(uses)
         try:
             value = compute()
         finally:
-            self.traces.pop()
-        for outer in self.traces:
-            outer |= uses
+            traces.pop()
+            if traces:
+                traces[-1] |= uses
         return value, frozenset(uses)
 
     def note(self, uses: frozenset[ParamUse] | set[ParamUse]) -> None:
-        for t in self.traces:
-            t |= uses
+        if self.traces:
+            self.traces[-1] |= uses
 
 
 @dataclass
@@ -139,8 +150,16 @@ class DeploymentContext:
     resource_group: Any
     location: Any
     tenant_id: Any
-    deployment_name: Any
+    deployment_name: Any  # read it with `name()`
     tag: str = ""  # distinguishes the context of a nested deployment in symbolic keys
+    name_of: Callable[[], Any] | None = None  # evaluates `deployment_name` when it is first read
+
+    def name(self) -> Any:
+        """`deployment().name`. A nested deployment's own name is evaluated only when an
+        expression inside it reads it: many never do, and a rule that needs it asks for it."""
+        if self.name_of is not None:
+            self.deployment_name, self.name_of = self.name_of(), None
+        return self.deployment_name
 
     @classmethod
     def from_target(cls, target: DeploymentTarget | None = None) -> "DeploymentContext":
@@ -157,13 +176,14 @@ class DeploymentContext:
                    pick(target.tenant, "the tenant id", "tenant().tenantId"),
                    Unknown.because(CONTEXT, "the deployment name", key="deployment().name"))
 
-    def nested(self, subscription: Any, resource_group: Any, name: Any, tag: str) -> "DeploymentContext":
-        """The context inside a nested deployment (its own target and name)."""
+    def nested(self, subscription: Any, resource_group: Any, name_of: Callable[[], Any],
+               tag: str) -> "DeploymentContext":
+        """The context inside a nested deployment (its own target, and its name from `name_of`)."""
         sub = self.subscription_id if subscription is ABSENT else subscription
         rg = self.resource_group if resource_group is ABSENT else resource_group
         location = self.location if resource_group is ABSENT and subscription is ABSENT else \
             Unknown.because(CONTEXT, "the target resource group's location", key=f"{tag}:resourceGroup().location")
-        return DeploymentContext(sub, rg, location, self.tenant_id, name, tag)
+        return DeploymentContext(sub, rg, location, self.tenant_id, None, tag, name_of)
 
 
 class Frame:
@@ -183,7 +203,6 @@ class Frame:
         self._busy: set[str | tuple[str, str]] = set()  # variables by name, parameters as ("p", name)
         self.cycles: set[str] = set()  # variables (or parameters) that refer to themselves
         self.undeclared: set[tuple[str, str]] = set()  # ("parameter"|"variable", name) read but not declared
-        self._refs: dict[tuple[str, str], list[tuple[str, str]]] = {}  # see `_settle`
         self._settling = False
         self._nulled: dict[str, bool] = {}  # lower-cased name -> whether its given value is null
 
@@ -315,8 +334,8 @@ class Frame:
         it reads memoised, however long the chain. Only chains deeper than SETTLE_DEPTH are
         settled: in a shallow one, a declaration an untaken `if()` branch names is not evaluated.
         Parameter reads are not traced meanwhile: they belong to whoever reads the declaration."""
-        if self._settling:
-            return
+        if self._settling or _reach(self.template, start) <= SETTLE_DEPTH:
+            return  # no chain from here can be deeper (see `_reach`)
         order: list[tuple[str, str]] = []  # post-order: every declaration after those it reads
         seen = {start}
         stack = [(start, iter(self._references(start)))]
@@ -347,31 +366,11 @@ class Frame:
         return ref[1] in (self._vars if ref[0] == "v" else self._params)
 
     def _references(self, ref: tuple[str, str]) -> list[tuple[str, str]]:
-        """The declared variables and parameters a declaration names literally (cached)."""
-        found = self._refs.get(ref)
-        if found is None:
-            kind, lower = ref
-            raw: Any = ABSENT
-            if kind == "v":
-                decl = self.template.variables.get(lower)
-                if decl is not None:
-                    raw = decl.value if decl.copy is None else [decl.copy.input, decl.copy.count]
-            elif lower not in self.inputs:  # a value given from outside names nothing here
-                pdecl = self.template.parameters.get(lower)
-                raw = pdecl.default if pdecl is not None else ABSENT
-            found = []
-            for _, compiled in template_strings(raw, expressions_only=True):
-                if not isinstance(compiled, Node):
-                    continue
-                for node in walk(compiled):
-                    if isinstance(node, Call) and node.name in ("variables", "parameters") and len(node.args) == 1 \
-                            and isinstance(node.args[0], Literal) and isinstance(node.args[0].value, str):
-                        name = node.args[0].value.lower()
-                        declared = self.template.variables if node.name == "variables" else self.template.parameters
-                        if name in declared:
-                            found.append(("v" if node.name == "variables" else "p", name))
-            self._refs[ref] = found
-        return found
+        """The declared variables and parameters a declaration names literally in this frame:
+        a parameter given a value from outside names nothing here."""
+        if ref[0] == "p" and ref[1] in self.inputs:
+            return []
+        return _declaration_references(self.template, ref)
 
     def _variable_value(self, decl) -> Any:
         if decl.copy is None:
@@ -394,6 +393,55 @@ def _coerce(value: Any, declared: str | None) -> Any:
     if declared == "bool" and isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     return value
+
+
+def _declaration_references(template: Template, ref: tuple[str, str]) -> list[tuple[str, str]]:
+    """The declared variables and parameters a declaration (("v" | "p", lower-cased name))
+    names literally: in a variable's value (or its copy's input and count), in a parameter's
+    default. Read once per template (kept with it), not once per frame that evaluates it."""
+    table: dict[tuple[str, str], list[tuple[str, str]]] = template.derived.setdefault("declaration-references", {})
+    found = table.get(ref)
+    if found is None:
+        kind, lower = ref
+        raw: Any = ABSENT
+        if kind == "v":
+            decl = template.variables.get(lower)
+            if decl is not None:
+                raw = decl.value if decl.copy is None else [decl.copy.input, decl.copy.count]
+        else:
+            pdecl = template.parameters.get(lower)
+            raw = pdecl.default if pdecl is not None else ABSENT
+        found = []
+        for _, source in template_paths(raw, expressions_only=True):
+            for named in expression_facts(source).in_order():  # read once per expression text or tree
+                name = named.name.lower()
+                if named.kind == "variables":
+                    if name in template.variables:
+                        found.append(("v", name))
+                elif name in template.parameters:
+                    found.append(("p", name))
+        table[ref] = found
+    return found
+
+
+def _reach(template: Template, start: tuple[str, str]) -> int:
+    """How many declarations `start` reaches through `_declaration_references` (itself
+    included), counted up to SETTLE_DEPTH + 1 (kept with the template). A chain `Frame._settle`
+    follows is a path of distinct declarations among them (a frame only drops references: those
+    of parameters given from outside, those of declarations already evaluated), so a start that
+    reaches no more than SETTLE_DEPTH needs no walk in any frame."""
+    counts: dict[tuple[str, str], int] = template.derived.setdefault("declaration-reach", {})
+    count = counts.get(start)
+    if count is None:
+        seen = {start}
+        pending = [start]
+        while pending and len(seen) <= SETTLE_DEPTH:
+            for ref in _declaration_references(template, pending.pop()):
+                if ref not in seen:
+                    seen.add(ref)
+                    pending.append(ref)
+        count = counts[start] = len(seen)
+    return count
 
 
 class Scope:
@@ -609,7 +657,10 @@ def _call(node: Call, scope: Scope) -> Any:
     session.steps += size >> 4
     try:
         result = spec.impl(*args)
-        return result if any(result is a for a in args) else session.produced(result)
+        for a in args:  # an argument passed on as the result was charged as it was made
+            if result is a:
+                return result
+        return session.produced(result)
     except _functions.OpaqueResult:
         keys = [key_of(x) for x in args]
         return Unknown.because(OPAQUE, f"{node.spelling}(…)",
@@ -712,7 +763,7 @@ def _context_object(node: Call, scope: Scope) -> Any:
         return {"tenantId": ctx.tenant_id, "countryCode": u("the tenant's country", "tenant().countryCode"),
                 "displayName": u("the tenant's display name", "tenant().displayName")}
     if name == "deployment":
-        return {"name": ctx.deployment_name, "location": u("the deployment location", "deployment().location"),
+        return {"name": ctx.name(), "location": u("the deployment location", "deployment().location"),
                 "properties": u("the deployment's properties", "deployment().properties")}
     if name == "managementgroup":
         return u("the management group", "managementGroup()")
@@ -728,11 +779,14 @@ def _id_text(parts: list[Any]) -> Any:
                    normalise_parts(parts))
 
 
+_RESOURCE_ID_FUNCTIONS = {"resourceid": "resourceId", "subscriptionresourceid": "subscriptionResourceId",
+                          "tenantresourceid": "tenantResourceId", "extensionresourceid": "extensionResourceId",
+                          "managementgroupresourceid": "managementGroupResourceId"}
+
+
 def _resource_id(node: Call, scope: Scope) -> Any:
     args = [evaluate_node(a, scope) for a in node.args]
-    function = {"resourceid": "resourceId", "subscriptionresourceid": "subscriptionResourceId",
-                "tenantresourceid": "tenantResourceId", "extensionresourceid": "extensionResourceId",
-                "managementgroupresourceid": "managementGroupResourceId"}[node.name]
+    function = _RESOURCE_ID_FUNCTIONS[node.name]
     lead: list[Any] = []
     if function == "extensionResourceId":
         if len(args) < 3:

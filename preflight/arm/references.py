@@ -21,6 +21,7 @@
     variable_strings(template) -> {variable: [str]} | None: the strings of each variable's value
     possible_variable_reads(template) -> {variable: {variable}} | None: a superset of what each
                             variable's expressions read by name, from its strings without parsing
+    expression_facts(text or tree) -> TreeFacts   what one expression names (shared by templates)
 
 Only calls whose name argument is a literal string are references (`parameters('x')`); a computed
 name (`parameters(variables('p'))`) names nothing statically. Rules read expressions through
@@ -29,6 +30,7 @@ this module and never parse `[...]` text themselves; every rule reads the same w
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any, Iterator, NamedTuple
 
@@ -51,14 +53,13 @@ class Expression:
     names is read when first asked for, and only as far as asked: most rules ask about few
     expressions, and about what `if()` branches name less often still."""
 
-    __slots__ = ("base", "path", "owner", "source", "_trees", "_facts")
+    __slots__ = ("base", "path", "owner", "source", "_facts")
 
-    def __init__(self, base: str, path: Any, owner: Any, source: str | Node, trees: dict[int, TreeFacts]):
+    def __init__(self, base: str, path: Any, owner: Any, source: str | Node):
         self.base = base
         self.path = path  # a `template_paths` path below `base`: the pointer is built when asked for
         self.owner = owner  # the VariableDecl, ParameterDecl or ResourceDecl it belongs to (None: outputs)
         self.source = source  # the `[...]` string, or the tree a front end built
-        self._trees = trees  # the template's facts about its trees, by id (see TemplateReferences)
         self._facts: TreeFacts | None = None
 
     @property
@@ -98,16 +99,7 @@ class Expression:
         facts = self._facts
         if facts is None:
             source = self.source
-            if isinstance(source, str):
-                facts = _text_facts(source)
-            else:
-                # A front end shares one tree among the places that use it (a Bicep variable
-                # inlined where it is read): each tree is read once per template. The template
-                # keeps its trees alive, so their ids are not reused.
-                facts = self._trees.get(id(source))
-                if facts is None:
-                    facts = self._trees[id(source)] = TreeFacts(source)
-            self._facts = facts
+            facts = self._facts = expression_facts(source)
         return facts
 
 
@@ -118,7 +110,6 @@ class TemplateReferences:
         self.expressions: list[Expression] = []
         self.outputs: list[Expression] = []
         self._owned: dict[int, list[Expression]] = {}
-        self._trees: dict[int, TreeFacts] = {}
         raw = template.raw if isinstance(template.raw, dict) else {}
         self._variables(template, raw)
         found = kitem(raw, "outputs")
@@ -162,7 +153,7 @@ class TemplateReferences:
     def _add(self, base: str, value: Any, owner: Any) -> None:
         owned = self._owned.setdefault(id(owner), []) if owner is not None else None
         for path, expression in template_paths(value, METADATA, expressions_only=True):
-            entry = Expression(base, path, owner, expression, self._trees)
+            entry = Expression(base, path, owner, expression)
             self.expressions.append(entry)
             if owned is not None:
                 owned.append(entry)
@@ -206,7 +197,7 @@ def _own_body(r: ResourceDecl) -> dict[Any, Any]:
 class TreeFacts:
     """What one tree names, each part computed when first asked for."""
 
-    __slots__ = ("tree", "direct", "_branches", "_everything", "_calls")
+    __slots__ = ("tree", "direct", "_branches", "_everything", "_in_order", "_calls")
 
     def __init__(self, tree: Node | None):
         self.tree = tree
@@ -216,6 +207,7 @@ class TreeFacts:
             _scan([tree], False, references, self._branches)
         self.direct = tuple(references)
         self._everything: tuple[Reference, ...] | None = None if self._branches else self.direct
+        self._in_order: tuple[Reference, ...] | None = None if self._branches else self.direct
         self._calls: frozenset[str] | None = None
 
     def everything(self) -> tuple[Reference, ...]:
@@ -229,6 +221,17 @@ class TreeFacts:
             self._everything = tuple(references)
         return self._everything
 
+    def in_order(self) -> tuple[Reference, ...]:
+        """All of them in the order a walk of the tree meets them (`expressions.walk`: source
+        order, `if()` branches where they stand), for the order the evaluator settles chains
+        of declarations in; `conditional` is not told (False). Without `if()`, `direct`."""
+        if self._in_order is None and self.tree is not None:  # (a tree with if() branches)
+            self._in_order = tuple(
+                Reference(n.name, n.args[0].value, False) for n in walk(self.tree)
+                if isinstance(n, Call) and (n.name == "parameters" or n.name == "variables") and len(n.args) == 1
+                and isinstance(n.args[0], Literal) and isinstance(n.args[0].value, str))
+        return self._in_order or ()
+
     def calls(self) -> frozenset[str]:
         if self._calls is None:
             self._calls = frozenset(n.name for n in walk(self.tree) if isinstance(n, Call)) \
@@ -236,11 +239,36 @@ class TreeFacts:
         return self._calls
 
 
+def expression_facts(source: str | Node) -> TreeFacts:
+    """`TreeFacts` of an expression string or tree, read once while it is among the latest."""
+    return _text_facts(source) if isinstance(source, str) else _tree_facts(source)
+
+
 @lru_cache(maxsize=EXPRESSION_CACHE // 2)  # the largest entries: a tree and its references
 def _text_facts(text: str) -> TreeFacts:
     """`TreeFacts` of an expression string (cached by text: templates repeat expressions)."""
     tree = compile_string(text)
     return TreeFacts(tree if isinstance(tree, Node) else None)
+
+
+# The facts of the trees a front end built, by identity, the most recently read last. A front
+# end shares a tree among the places that use it: a Bicep variable inlined where it is read,
+# and a module's compiled template, which every template that calls the module (each test of
+# a module, each caller) holds. Each entry keeps its tree, so an id is not reused meanwhile.
+_TREES: OrderedDict[int, tuple[Node, TreeFacts]] = OrderedDict()
+
+
+def _tree_facts(tree: Node) -> TreeFacts:
+    """`TreeFacts` of a tree (read once while it is among the EXPRESSION_CACHE latest)."""
+    hit = _TREES.get(id(tree))
+    if hit is not None:
+        _TREES.move_to_end(id(tree))
+        return hit[1]
+    facts = TreeFacts(tree)
+    _TREES[id(tree)] = (tree, facts)
+    if len(_TREES) > EXPRESSION_CACHE:
+        _TREES.popitem(last=False)
+    return facts
 
 
 def _scan(stack: list[Node], conditional: bool, references: list[Reference], branches: list[Node]) -> None:

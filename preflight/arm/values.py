@@ -119,22 +119,27 @@ class ResourceRef(Unknown):
 class RuntimeValue(Unknown):
     """The result of a function only the deployment knows (`reference`, `listKeys`, ...)."""
 
-    __slots__ = ("function", "target", "api_version", "full", "path")
+    __slots__ = ("function", "target", "api_version", "full", "path", "_call")
 
     def __init__(self, function: str, target: Any, api_version: Any = None, full: bool = False,
-                 path: tuple = ()):
+                 path: tuple = (), call: tuple[str, str | None] | None = None):
         self.function = function
         self.target = target
         self.api_version = api_version
         self.full = full
         self.path = path
-        shown = f"{function}({describe(target)})" + "".join(f".{p}" for p in path)
-        target_key = key_of(target)
+        # (the call as shown, the start of its key), the same for every property read from it
+        # (`.outputs.name.value` is three values): passed on by `member`, not worked out again.
+        if call is None:
+            target_key = key_of(target)
+            call = f"{function}({describe(target)})", f"rt:{function}:{target_key}:" if target_key else None
+        self._call = call
+        shown = call[0] + "".join(f".{p}" for p in path)
         super().__init__(frozenset([(RUNTIME, shown)]),
-                         f"rt:{function}:{target_key}:{'.'.join(str(p).lower() for p in path)}" if target_key else None)
+                         call[1] + ".".join(str(p).lower() for p in path) if call[1] is not None else None)
 
     def member(self, name: Any) -> "RuntimeValue":
-        return RuntimeValue(self.function, self.target, self.api_version, self.full, self.path + (name,))
+        return RuntimeValue(self.function, self.target, self.api_version, self.full, self.path + (name,), self._call)
 
     def __repr__(self) -> str:
         return f"RuntimeValue({self.function}, {self.target!r}, {self.path!r})"
