@@ -32,7 +32,7 @@ from .evaluator import (DeploymentContext, Frame, Input, ParamUse, Scope, Sessio
                         expand_copy, expression_text, is_copy_block, member)
 from .expressions import Node, compile_string
 from .parameters import ParameterSet, parameter_sets
-from .template import ABSENT, ResourceDecl, Template, kget, kitem
+from .template import ABSENT, Backref, ResourceDecl, Template, kget, kitem
 from .values import INVALID, Unknown, describe, unknown_from
 
 MAX_INSTANCES = 5000  # resource instances per evaluation
@@ -305,6 +305,8 @@ def _nested_inputs(spec: Any, template: Template, parent_scope: Scope) -> dict[s
 
 class DeployedResource:
     """One instance of a declared resource under one parameter set; evaluated lazily."""
+
+    evaluation = Backref()  # the Evaluation that expanded it (and holds it)
 
     def __init__(self, evaluation: Evaluation, decl: ResourceDecl, scope: Scope,
                  parent: "DeployedResource | None", chain: tuple["DeployedResource", ...],
