@@ -127,3 +127,22 @@ def test_back_pointers_do_not_keep_their_owner_alive():
     with pytest.raises(ReferenceError):
         resource.template
     assert child.parent is resource  # the resource itself is still held here
+
+
+def test_resources_keep_what_they_were_evaluated_in_after_their_document_is_dropped(tmp_path):
+    """A caller may keep a template's resources and drop the document: the weak back-pointers
+    never make them fail later, whenever the collector runs."""
+    from preflight.arm.deployments import deployed_resources
+    from preflight.documents import load_document
+    from preflight.engine import DocumentStore, ScanContext
+
+    _write_fixture(tmp_path)
+    (tmp_path / "main.parameters.json").unlink()
+    path = tmp_path / "main.json"
+    options = Options()
+    resources = deployed_resources(load_document(str(path), path.read_bytes()),
+                                   ScanContext(options, DocumentStore(options)), "Microsoft.KeyVault/vaults")
+    gc.collect()
+    assert [(r.name, r.local, r.parameter_file, r.document.path.rsplit("/", 1)[-1]) for r in resources] == [
+        ("kv-inner", True, None, "main.json"), ("kv-linked", False, None, "linked.json"),
+        ("kv-top", True, None, "main.json")]
