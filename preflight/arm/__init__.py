@@ -36,6 +36,16 @@ elsewhere; `pointer` fields are whatever `document.locate()` understands. `Templ
 is the source document; `evaluations()` needs a document with `.data`, `.path`, `.abspath` and
 a `.cache` dict, or call `Evaluation(document, template, ParameterSet(None), ctx)` directly.
 
+Ownership: a model holds its parts, and a part's pointer back to its owner is weak
+(`template.Backref`: `ResourceDecl.template` and `.parent`, `DeployedResource.evaluation`,
+`Frame.deployment`), so a checked file's models are freed by reference counting, never left in
+cycles for the collector (tests/test_model_cycles.py). What keeps an owner alive: a template is
+held by its frames and by its document's cache, an evaluation by its document's cache
+(`evaluations()`), and each resource instance reaches its document through its frame. Keep the
+`Evaluation` you built directly while you use its resources; reading a back-pointer whose owner
+is gone raises ReferenceError. The one cycle left is a document and its cache (its models point
+back at it): the engine clears the cache when it drops the document.
+
 For rules about other resource types (autoscale settings, online deployments):
 
     for res in deployed_resources(doc, ctx, "Microsoft.Insights/autoscalesettings"):

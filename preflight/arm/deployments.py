@@ -22,7 +22,9 @@ parent resources, itself) and its copy counts:
 """
 from __future__ import annotations
 
+import functools
 import os
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +34,7 @@ from .evaluator import (DeploymentContext, Frame, Input, ParamUse, Scope, Sessio
                         expand_copy, expression_text, is_copy_block, member)
 from .expressions import Node, compile_string
 from .parameters import ParameterSet, parameter_sets
-from .template import ABSENT, ResourceDecl, Template, kget, kitem
+from .template import ABSENT, Backref, ResourceDecl, Template, kget, kitem
 from .values import INVALID, Unknown, describe, unknown_from
 
 MAX_INSTANCES = 5000  # resource instances per evaluation
@@ -196,7 +198,9 @@ class Evaluation:
         sub = evaluate(spec.subscription_id, parent_scope) if spec.subscription_id is not ABSENT else ABSENT
         rg = evaluate(spec.resource_group, parent_scope) if spec.resource_group is not ABSENT else ABSENT
         label = f"{parent_scope.frame.label}/{deployment.decl.pointer}#{deployment.copy_index}"
-        context = parent_scope.frame.context.nested(sub, rg, lambda: self._name_apart(deployment), label)
+        # (weakly: the context is the frame's, which the evaluation holds)
+        name_of = functools.partial(_name_apart, weakref.ref(self), weakref.ref(deployment))
+        context = parent_scope.frame.context.nested(sub, rg, name_of, label)
         frame = Frame(self.session, template, inputs, context, False, label)
         frame.deployment = deployment  # its parameters matter only where it deploys (its status)
         self.frames.append(frame)
@@ -232,6 +236,14 @@ class Evaluation:
         if abspath not in self._linked:
             self._linked[abspath] = _load_linked(abspath, self.ctx, self.document.path, rel, source)
         return self._linked[abspath]
+
+
+def _name_apart(evaluation: "weakref.ref[Evaluation]", deployment: "weakref.ref[DeployedResource]") -> Any:
+    """`Evaluation._name_apart` through weak references (see `Evaluation._nested`)."""
+    ev, nested = evaluation(), deployment()
+    if ev is None or nested is None:
+        raise ReferenceError("the evaluation of this deployment was freed")
+    return ev._name_apart(nested)
 
 
 class Anchor(str):
@@ -317,6 +329,8 @@ def _nested_inputs(spec: Any, template: Template, parent_scope: Scope) -> dict[s
 
 class DeployedResource:
     """One instance of a declared resource under one parameter set; evaluated lazily."""
+
+    evaluation = Backref()  # the Evaluation that expanded it (and holds it)
 
     def __init__(self, evaluation: Evaluation, decl: ResourceDecl, scope: Scope,
                  parent: "DeployedResource | None", chain: tuple["DeployedResource", ...],

@@ -26,7 +26,7 @@ from ..contract import DeploymentTarget
 from . import functions as _functions
 from .expressions import Call, Index, Invalid, Literal, Member, Node, compile_string, template_paths, to_text
 from .references import expression_facts
-from .template import ABSENT, FunctionDecl, ParameterDecl, Template, kget, kitem
+from .template import ABSENT, Backref, FunctionDecl, ParameterDecl, Template, kget, kitem
 from .values import (CONTEXT, INVALID, LIMIT, LINK, MAX_VALUE_SIZE, OPAQUE, PARAMETER, PLACEHOLDER, RUNTIME, SECRET,
                      UNSUPPORTED, ResourceRef, RuntimeValue, Unknown, equal3, key_of, leaf_size,
                      pipeline_substituted, type_name, unknown_from, value_size)
@@ -189,6 +189,8 @@ class DeploymentContext:
 class Frame:
     """One template instance's evaluation context."""
 
+    deployment = Backref()  # the nested deployment (a DeployedResource) that evaluates it
+
     def __init__(self, session: Session, template: Template, inputs: dict[str, Input],
                  context: DeploymentContext, root: bool = True, label: str = ""):
         self.session = session
@@ -197,7 +199,7 @@ class Frame:
         self.context = context
         self.root = root
         self.label = label  # distinguishes frames in symbolic keys
-        self.deployment: Any = None  # the nested deployment (a DeployedResource) that evaluates it
+        self.deployment = None
         self._params: dict[str, tuple[Any, frozenset[ParamUse]]] = {}
         self._vars: dict[str, tuple[Any, frozenset[ParamUse]]] = {}
         self._busy: set[str | tuple[str, str]] = set()  # variables by name, parameters as ("p", name)

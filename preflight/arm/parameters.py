@@ -112,29 +112,30 @@ def substituted(value: Any, parameter: str, origin: str) -> Any:
     (`${NAME}`, `${NAME=default}`) or a pipeline token (`#_name_#`) replaced by an Unknown: what
     the Azure Developer CLI or the pipeline puts there is known only where it deploys. The rest
     of the value (an array's length, an object's other keys) stays known."""
-    budget = [MAX_SUBSTITUTED]
+    return _substituted(value, [MAX_SUBSTITUTED], parameter, origin)
 
-    def walk(v: Any) -> Any:
-        budget[0] -= 1
-        if budget[0] < 0:
-            return v
-        if isinstance(v, str):
-            found = _SUBSTITUTION.findall(v) if "${" in v else []
-            if not found:
-                return pipeline_substituted(v)
-            names = ", ".join(dict.fromkeys(f"${{{n}}}" for n in found))
-            key = f"env:{v}" if _SUBSTITUTION.fullmatch(v) else None  # the same text, the same value
-            plural = "s" if "," in names else ""
-            return Unknown.because(PLACEHOLDER, f"parameter '{parameter}' ({v!r} in {origin}) is set from the "
-                                   f"environment variable{plural} {names} by the Azure Developer CLI at deployment",
-                                   key=key)
-        if isinstance(v, list):
-            return [walk(i) for i in v]
-        if isinstance(v, dict):
-            return {k: walk(i) for k, i in v.items()}
+
+def _substituted(v: Any, budget: list[int], parameter: str, origin: str) -> Any:
+    # Not a closure calling itself: that would be a reference cycle left for the collector on
+    # every parameter value.
+    budget[0] -= 1
+    if budget[0] < 0:
         return v
-
-    return walk(value)
+    if isinstance(v, str):
+        found = _SUBSTITUTION.findall(v) if "${" in v else []
+        if not found:
+            return pipeline_substituted(v)
+        names = ", ".join(dict.fromkeys(f"${{{n}}}" for n in found))
+        key = f"env:{v}" if _SUBSTITUTION.fullmatch(v) else None  # the same text, the same value
+        plural = "s" if "," in names else ""
+        return Unknown.because(PLACEHOLDER, f"parameter '{parameter}' ({v!r} in {origin}) is set from the "
+                               f"environment variable{plural} {names} by the Azure Developer CLI at deployment",
+                               key=key)
+    if isinstance(v, list):
+        return [_substituted(i, budget, parameter, origin) for i in v]
+    if isinstance(v, dict):
+        return {k: _substituted(i, budget, parameter, origin) for k, i in v.items()}
+    return v
 
 
 def load_parameter_file(abspath: str, shown: str, ctx: Any, bare_ok: bool = False) -> ParameterFile | None:

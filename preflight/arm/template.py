@@ -19,6 +19,7 @@ with the dataclass constructors.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,34 @@ class _Absent:
 
 
 ABSENT: Any = _Absent()
+
+
+class Backref:
+    """A field naming the object that owns this one (a resource's template, a resource instance's
+    evaluation), held weakly: the owner holds its parts, so a strong pointer back would make a
+    reference cycle, and every checked file's models would wait for the cyclic garbage collector
+    instead of being freed when the file is dropped. Reading it after the owner was freed is a
+    programming error (ReferenceError), never a silent None. As a dataclass field's default it
+    reads None."""
+
+    __slots__ = ("slot",)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}_ref"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return None
+        ref = obj.__dict__.get(self.slot)
+        if ref is None:
+            return None
+        target = ref()
+        if target is None:
+            raise ReferenceError(f"{type(obj).__name__}.{self.slot[1:-4]}: its owner was already freed")
+        return target
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = None if value is None else weakref.ref(value)
 
 DEPLOYMENTS = "microsoft.resources/deployments"
 
@@ -135,11 +164,11 @@ class ResourceDecl:
     existing: bool = False
     pointer: str = ""
     symbolic_name: str | None = None
-    parent: "ResourceDecl | None" = None
+    parent: "ResourceDecl | None" = Backref()  # type: ignore[assignment]  # the resource it is nested in
     children: list["ResourceDecl"] = field(default_factory=list)
     body: dict = field(default_factory=dict)  # the whole resource, raw (sku, identity, metadata, ...)
     deployment: DeploymentSpec | None = None
-    template: "Template | None" = None  # the template that declares it
+    template: "Template | None" = Backref()  # type: ignore[assignment]  # the template that declares it
 
     def __post_init__(self) -> None:
         if not self.body:  # built by another front end from the fields: the body follows them

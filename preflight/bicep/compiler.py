@@ -40,6 +40,7 @@ import os
 from typing import Any, Callable
 
 from ..arm.expressions import Call, Index, Literal, Member, Node, walk
+from ..arm.template import Backref
 from ..arm.values import SECRET, UNSUPPORTED, Unknown
 from ..loaders import join_pointer
 from ..text import clip_quoted
@@ -134,11 +135,12 @@ def _declaration_body(body: X | None) -> tuple[X | None, X | None, X | None, dic
 class ResourceInfo:
     """A `resource` declaration (top-level or nested) and how to refer to it."""
 
-    def __init__(self, decl: Decl, unit: "Unit", parent: "ResourceInfo | None"):
+    nested_parent = Backref()  # the resource it is declared in (which holds it in `children`)
+
+    def __init__(self, decl: Decl, parent: "ResourceInfo | None"):
         self.decl = decl
-        self.unit = unit
         self.symbol = decl.name or "?"
-        self.nested_parent = parent  # the resource it is declared in
+        self.nested_parent = parent
         self.children: dict[str, ResourceInfo] = {}
         rtype, _, api = (decl.type or "").rpartition("@")
         if not rtype:
@@ -484,7 +486,7 @@ class Unit:
             self.module_infos[name] = ModuleInfo(d)
 
     def _declare_resource(self, d: Decl, parent: ResourceInfo | None) -> ResourceInfo:
-        info = ResourceInfo(d, self, parent)
+        info = ResourceInfo(d, parent)
         if parent is None:
             self.resources.setdefault(info.symbol, info)
         else:
