@@ -280,3 +280,37 @@ def test_arm007_reads_each_key_as_a_case_insensitive_lookup_would(pairs):
                              f"`{found[0]}` of resource 0 is {_json_type(found[1])}; ARM expects {_expected(kinds)}"))
     found_issues = [(i.pointer, i.message) for i in _resource_structure([resource], "/resources")]
     assert found_issues[:len(expected)] == expected
+
+
+def test_arm004_reads_a_module_template_shared_by_its_callers_once(tmp_path, monkeypatch):
+    """A module's compiled template is one object in every file that calls it: ARM004 reads it
+    once, and reports what reading it in each caller reports."""
+    from preflight.arm import references
+
+    (tmp_path / ".git").mkdir()
+    module = {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "parameters": {"name": {"type": "string"}},
+              "variables": {"v": "[concat(parameters('name'), parameters('gone'))]"},
+              "resources": [{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01",
+                             "name": "[variables('v')]", "location": "westeurope"}]}
+    (tmp_path / "mod.json").write_text(json.dumps(module, indent=2))
+    for caller in ("a", "b", "c"):
+        (tmp_path / f"{caller}.bicep").write_text(
+            f"module m 'mod.json' = {{\n  name: 'm'\n  params: {{ name: '{caller}' }}\n}}\n")
+    from preflight.rules import arm as arm_rules
+
+    computed: list = []
+    undeclared = arm_rules._undeclared
+    monkeypatch.setattr(arm_rules, "_undeclared", lambda *a: computed.append(a[0].pointer) or undeclared(*a))
+
+    def shown():
+        found = scan([str(tmp_path)], Options(jobs=1)).findings
+        return [(f.path, f.line, f.message, f.data.get("callers")) for f in found if f.rule == "ARM004"]
+
+    shared = shown()
+    assert len(shared) == 1 and shared[0][0].endswith("mod.json") and "'gone'" in shared[0][2]
+    assert len(shared[0][3]) == 3
+    assert sorted(computed) == ["", "", "", "/resources/0/properties/template"]  # the callers, the module once
+    computed.clear()
+    monkeypatch.setattr(references, "SHARED_TEMPLATES", 0)
+    assert shown() == shared
+    assert sorted(computed) == ["", "", ""] + ["/resources/0/properties/template"] * 3  # read in each caller

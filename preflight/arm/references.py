@@ -21,6 +21,7 @@
     variable_strings(template) -> {variable: [str]} | None: the strings of each variable's value
     possible_variable_reads(template) -> {variable: {variable}} | None: a superset of what each
                             variable's expressions read by name, from its strings without parsing
+    shared_template_result(template, key, compute): `compute()` once per shared module template
     expression_facts(text or tree) -> TreeFacts   what one expression names (shared by templates)
 
 Only calls whose name argument is a literal string are references (`parameters('x')`); a computed
@@ -32,7 +33,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from functools import lru_cache
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple, TypeVar
 
 from ..loaders import join_pointer
 from .expressions import EXPRESSION_CACHE
@@ -399,3 +400,33 @@ def possible_variable_reads(template: Template) -> dict[str, set[str]] | None:
     return {name: {ref for text in texts if text[:1] == "[" and text[-1:] == "]" and text[1:2] != "["
                    for kind, ref in _candidates(text) if kind == "variables" and ref in declared}
             for name, texts in strings.items()}
+
+
+# A front end shares one module's compiled template among the documents that embed it (a Bicep
+# module, in every file that calls it: each test of a module): what a rule reads from that
+# template alone is the same in each. Kept for the latest few, each with the template's JSON,
+# so that an id is not reused meanwhile.
+SHARED_TEMPLATES = 128
+_SHARED: OrderedDict[tuple[int, str], tuple[Any, Any]] = OrderedDict()
+T = TypeVar("T")
+
+
+def shared_template_result(template: Template, key: str, compute: Callable[[], T]) -> T:
+    """`compute()` for an inner-scoped template that a front end shares among documents,
+    computed once while it is among the latest SHARED_TEMPLATES. `compute` must read nothing
+    but the template's own JSON (`template.raw`: its declarations and expressions), and give
+    pointers relative to `template.pointer`. Any other template is computed each time."""
+    raw = template.raw
+    document = template.document
+    if not template.pointer or getattr(document, "format", None) != "bicep" or not isinstance(raw, dict):
+        return compute()
+    entry_key = (id(raw), key)
+    hit = _SHARED.get(entry_key)
+    if hit is not None and hit[0] is raw:
+        _SHARED.move_to_end(entry_key)
+        return hit[1]
+    value = compute()
+    _SHARED[entry_key] = (raw, value)
+    while len(_SHARED) > SHARED_TEMPLATES:
+        _SHARED.popitem(last=False)
+    return value

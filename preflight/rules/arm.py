@@ -7,13 +7,14 @@ a parameter or variable that is not declared, and variables that refer to each o
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Iterator
 
 from preflight.arm.deployments import evaluations, parameter_sets_of, template_of
 from preflight.arm.evaluator import Frame, Scope, evaluate
 from preflight.arm.references import (may_call, nested_templates, possible_variable_reads, references_of,
-                                      text_references, variable_strings)
+                                      shared_template_result, text_references, variable_strings)
 from preflight.arm.parameters import undeclared_in_file
 from preflight.arm.template import ABSENT, ParameterDecl, kitem
 from preflight.arm.values import describe, equal3, find_unknown
@@ -286,22 +287,35 @@ def undeclared_reference(doc: Document, ctx: Context) -> Iterator[Issue]:
         variables = set(t.variables) | (set(outer.variables) if outer else set())
         if named is not None and all(name in (params if kind == "parameters" else variables) for kind, name in named):
             continue  # nothing in the file's text names what this template does not declare
-        for expression in references_of(t).expressions:
-            if all(name in (params if kind == "parameters" else variables)
-                   for kind, name in expression.possible_references()):
-                continue  # every name it may reference is declared: it need not be parsed
-            missing: dict[str, str] = {}
-            for ref in expression.direct_references:
-                known = params if ref.kind == "parameters" else variables
-                what = "parameter" if ref.kind == "parameters" else "variable"
-                if ref.name.lower() not in known:
-                    missing.setdefault(f"{what}:{ref.name.lower()}", f"{what} '{ref.name}'")
-            if missing:
-                names = list(missing.values())
-                verb = "is" if len(names) == 1 else "are"
-                yield Issue(expression.pointer,
-                            f"{listing(names)} {verb} not declared in this template: Azure rejects it",
-                            fix="declare it, or correct the name", data={"names": names})
+        if outer is not None:
+            found = _undeclared(t, params, variables)
+        else:  # its own names only: a module's template gives the same in every file that calls it
+            found = shared_template_result(t, "ARM004", functools.partial(_undeclared, t, params, variables))
+        for inner, names in found:
+            verb = "is" if len(names) == 1 else "are"
+            yield Issue(t.pointer + inner, f"{listing(names)} {verb} not declared in this template: Azure rejects it",
+                        fix="declare it, or correct the name", data={"names": names})
+
+
+def _undeclared(t: Any, params: set[str], variables: set[str]) -> list[tuple[str, list[str]]]:
+    """(pointer relative to the template's, names as written) of each expression of `t` that
+    reads a parameter or variable not among the declared `params` and `variables`."""
+    out = []
+    for expression in references_of(t).expressions:
+        if all(name in (params if kind == "parameters" else variables)
+               for kind, name in expression.possible_references()):
+            continue  # every name it may reference is declared: it need not be parsed
+        missing: dict[str, str] = {}
+        for ref in expression.direct_references:
+            known = params if ref.kind == "parameters" else variables
+            what = "parameter" if ref.kind == "parameters" else "variable"
+            if ref.name.lower() not in known:
+                missing.setdefault(f"{what}:{ref.name.lower()}", f"{what} '{ref.name}'")
+        if missing:
+            pointer = expression.pointer
+            assert pointer.startswith(t.pointer)
+            out.append((pointer[len(t.pointer):], list(missing.values())))
+    return out
 
 
 @rule("ARM005", "arm-reference-in-variables", ERROR, reads=Kind.ARM_TEMPLATE,
