@@ -426,7 +426,9 @@ def _load_neighbourhood(named: list[Candidate], store: DocumentStore, options: O
 # inherit the kept documents, the rules and the configuration without pickling any of them;
 # only file paths go out and findings come back, in order.
 POOL_MIN_FILES = 400
-_POOL_BATCH = 32
+_POOL_BATCH = 32  # files per task at least, for the load to even out at the end of a scan
+_POOL_BATCH_MAX = 128  # and at most: every task costs a round trip (measured on the corpus, 5,100
+# files: 5 % less CPU with 128 than with 32, and the same with 256)
 _pool_state: tuple[ScanContext, dict[Kind, list[Rule]], Any] | None = None
 
 
@@ -508,7 +510,8 @@ def _check_deferred(deferred: list[Candidate], ctx: ScanContext, rules_by_kind: 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
-    fresh = (_Batch(deferred[i:i + _POOL_BATCH]) for i in range(0, len(deferred), _POOL_BATCH))
+    size = max(_POOL_BATCH, min(_POOL_BATCH_MAX, len(deferred) // (8 * workers)))  # eight tasks a worker or more
+    fresh = (_Batch(deferred[i:i + size]) for i in range(0, len(deferred), size))
     # A few batches per worker in flight, in order, each result dropped once yielded: results
     # waiting in the parent would make its memory grow with the number of files.
     window: deque[_Batch] = deque()
