@@ -314,3 +314,37 @@ def test_arm004_reads_a_module_template_shared_by_its_callers_once(tmp_path, mon
     monkeypatch.setattr(references, "SHARED_TEMPLATES", 0)
     assert shown() == shared
     assert sorted(computed) == ["", "", ""] + ["/resources/0/properties/template"] * 3  # read in each caller
+
+
+def test_kv019_reads_a_module_template_shared_by_its_callers_once(tmp_path, monkeypatch):
+    """The reads of Key Vault resources in a module's template, found once for every file that
+    calls it, are reported as reading it in each caller reports them."""
+    from preflight.arm import references, vaults
+
+    (tmp_path / ".git").mkdir()
+    read = "[reference(resourceId('Microsoft.KeyVault/vaults', parameters('vault')), '2019-09-01').vaultUri]"
+    module = {"$schema": SCHEMA, "contentVersion": "1.0.0.0", "parameters": {"vault": {"type": "string"}},
+              "resources": [{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01",
+                             "name": "st", "location": "westeurope", "tags": {"uri": read}}],
+              "outputs": {"uri": {"type": "string", "value": read}}}
+    (tmp_path / "mod.json").write_text(json.dumps(module, indent=2))
+    for caller in ("a", "b"):
+        (tmp_path / f"{caller}.bicep").write_text(
+            f"param keyVaultName string = 'kv-{caller}'\n"
+            f"module m 'mod.json' = {{\n  name: 'm'\n  params: {{ vault: keyVaultName }}\n}}\n")
+    computed: list = []
+    read_calls = vaults._read_calls
+    monkeypatch.setattr(vaults, "_read_calls",
+                        lambda found, trees: computed.append(len(found)) or read_calls(found, trees))
+
+    def shown():
+        found = scan([str(tmp_path)], Options(jobs=1)).findings
+        return [(f.path, f.line, f.message, f.data.get("callers")) for f in found if f.rule == "KV019"]
+
+    shared = shown()
+    assert len(shared) == 4 and all(f[0].endswith("mod.json") for f in shared)  # tags and output, per caller
+    reads_shared = len(computed)
+    computed.clear()
+    monkeypatch.setattr(references, "SHARED_TEMPLATES", 0)
+    assert shown() == shared
+    assert len(computed) > reads_shared  # the module read again in the second caller

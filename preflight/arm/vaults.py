@@ -30,8 +30,8 @@ from .deployments import (Anchor, DeployedResource, Evaluation, Status, evaluati
                           template_of)
 from .evaluator import Scope, SymbolicTarget, evaluate
 from .expressions import Call, Index, Literal, Member, Node, template_strings, walk
-from .references import Expression, nested_templates, references_of
-from .template import ABSENT, kget
+from .references import Expression, nested_templates, references_of, shared_template_result
+from .template import ABSENT, Template, kget
 from .values import ResourceRef, RuntimeValue, Unknown, same_text, split_last
 
 VAULTS = "Microsoft.KeyVault/vaults"
@@ -733,6 +733,7 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
     seen: set[tuple[int, str, Call]] = set()
     candidates: dict[int, list[tuple[str, Call]]] = {}  # per declaration (or template: outputs)
     trees: dict[int, list[Call]] = {}  # the calls of each tree a front end built, by id (see _read_calls)
+    indexes: dict[int, dict[int, int]] = {}  # per template, where each declaration is in all_resources()
     for ev in evaluations(doc, ctx):
         visited: set[int] = set()
         for resource in ev.resources:
@@ -741,9 +742,15 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
                 continue  # the first instance of a copy stands for the others
             visited.add(id(decl))
             if id(decl) not in candidates:
-                candidates[id(decl)] = (_read_calls(references_of(decl.template).of(decl), trees)
-                                        if decl.template is not None and _names_keyvault(resource.document)
-                                        else [])
+                template = decl.template
+                if template is not None and _names_keyvault(resource.document):
+                    index = indexes.get(id(template))
+                    if index is None:
+                        index = indexes[id(template)] = {id(d): i for i, d in enumerate(template.all_resources())}
+                    own = _template_reads(template, trees)[0][index[id(decl)]]
+                    candidates[id(decl)] = [(template.pointer + inner, call) for inner, call in own]
+                else:
+                    candidates[id(decl)] = []
             for pointer, call in candidates[id(decl)]:
                 _add_read(out, seen, ev, resource, resource.document, resource.anchored(pointer),
                           pointer, call, resource.scope)
@@ -753,7 +760,8 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
             if not isinstance(outputs, dict):
                 continue
             if id(template) not in candidates:
-                candidates[id(template)] = (_read_calls(references_of(template).outputs, trees)
+                candidates[id(template)] = ([(template.pointer + inner, call) for inner, call in
+                                             _template_reads(template, trees)[1]]
                                             if _names_keyvault(template.document) else [])
             deployment = getattr(frame, "deployment", None)
             local = template.document is ev.document or template.document is None
@@ -763,6 +771,24 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
                                                 if deployment is not None else "")
                 _add_read(out, seen, ev, None, template.document, anchor, pointer, call, Scope(frame))
     return out
+
+
+def _template_reads(template: Template, trees: dict[int, list[Call]],
+                    ) -> tuple[list[list[tuple[str, Call]]], list[tuple[str, Call]]]:
+    """`_read_calls` of each declaration of the template (in `all_resources()` order) and of
+    its outputs, with pointers relative to the template's: read once for a module's template
+    that every file calling the module embeds (`shared_template_result`)."""
+    def read() -> tuple[list[list[tuple[str, Call]]], list[tuple[str, Call]]]:
+        found, cut = references_of(template), len(template.pointer)
+
+        def inner(pairs: list[tuple[str, Call]]) -> list[tuple[str, Call]]:
+            assert all(pointer.startswith(template.pointer) for pointer, _ in pairs)
+            return [(pointer[cut:], call) for pointer, call in pairs]
+
+        return ([inner(_read_calls(found.of(decl), trees)) for decl in template.all_resources()],
+                inner(_read_calls(found.outputs, trees)))
+
+    return shared_template_result(template, "KV019 reads", read)
 
 
 def _may_read_keyvault(doc: Any) -> bool:
