@@ -200,3 +200,29 @@ def test_every_caller_of_a_shared_module_depends_on_it_in_the_result_cache(proje
     assert cached() == [("kv-a", 2 + module_first), ("kv-b", 2 + module_first)]  # from the cache
     write(project / "modules" / "policies.json", '[{"tenantId": "t", "objectId": "o", "permissions": {}}]')
     assert cached() == []
+
+
+def test_a_scanned_module_is_not_compiled_again_to_place_a_finding_in_it(project, monkeypatch):
+    """A finding its caller makes on the module's resource is placed in the module's file, which
+    the scan loads again: the module's own compile, kept from its scan, is taken (the same text
+    compiles to the same document), and the finding is where compiling it again puts it."""
+    from preflight.bicep import syntax
+
+    parses: dict[str, int] = {}
+    parse = syntax.parse
+
+    def counting(text: str, *args, **kwargs):
+        parses[text] = parses.get(text, 0) + 1
+        return parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(syntax, "parse", counting)
+    write(project / "modules" / "vault.bicep", VAULT)
+    write(project / "a.bicep", caller("modules/vault.bicep", "kv-a"))
+    paths = [project / "modules" / "vault.bicep", project / "a.bicep"]
+    found = findings(*paths, cwd=project)
+    assert [(f["path"], f["line"], f["data"]["callers"]) for f in found] == [
+        ("modules/vault.bicep", 11, ["a.bicep:1"])]  # its accessPolicies
+    assert parses[VAULT] == 1  # scanned once; not parsed again to place the finding
+    monkeypatch.setattr(reuse, "current", lambda: None)
+    assert findings(*paths, cwd=project) == found
+    assert parses[VAULT] == 1 + 2  # without sharing: scanned, then loaded again

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .. import fs
 from ..arm.parameters import register_parameter_finder
 from ..documents import register_front_end
 from .links import bicepparam_for
@@ -34,20 +35,30 @@ def load_bicep(path: str, text: str) -> Any:
     from .compiler import compile_parsed
     from .syntax import parse
 
-    try:
-        parsed = parse(text)
-    except RecursionError:
-        return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
-                        error=LoadError("invalid Bicep: nested too deeply"))
-    error = parsed.error
-    if error is not None:
-        return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
-                        error=LoadError(error.message, error.line, error.col))
-    try:
-        compiled = compile_parsed(parsed, os.path.abspath(path), module=True)
-    except RecursionError:
-        return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
-                        error=LoadError("invalid Bicep: nested too deeply"))
+    abspath = os.path.abspath(path)
+    shared = reuse.current()
+    kept = shared.documents.get(abspath) if shared is not None else None
+    if kept is not None and kept[0] == text:  # compiled earlier in the scan (module files)
+        compiled = kept[1]
+        fs.replay(kept[2])
+    else:
+        try:
+            parsed = parse(text)
+        except RecursionError:
+            return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
+                            error=LoadError("invalid Bicep: nested too deeply"))
+        error = parsed.error
+        if error is not None:
+            return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
+                            error=LoadError(error.message, error.line, error.col))
+        try:
+            with fs.recording() as deps:
+                compiled = compile_parsed(parsed, abspath, module=True)
+        except RecursionError:
+            return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
+                            error=LoadError("invalid Bicep: nested too deeply"))
+        if shared is not None:
+            shared.documents.put(abspath, (text, compiled, deps), len(text))
     doc = Document(path, Kind.ARM_TEMPLATE, "bicep", text=text, data=compiled.template)
     doc.positions = compiled.positions  # type: ignore[misc]  # replaces the lazy JSON lookup
     doc.cache["bicep.notes"] = compiled.notes
