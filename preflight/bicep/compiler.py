@@ -122,7 +122,7 @@ def _declaration_body(body: X | None) -> tuple[X | None, X | None, X | None, dic
     if body is not None and body.kind == "if":
         condition, body = body.a, body.b
     obj = body if body is not None and body.kind == "obj" else None
-    if obj is not None and any(_is_spread(p) for p in obj.a):
+    if obj is not None and _has_spread(obj.a):
         obj = None  # properties spread in from elsewhere: the body is not known property by property
     props: dict[str, Prop] = {}
     for p in obj.a if obj is not None else ():
@@ -814,7 +814,6 @@ class Unit:
                     if deps:
                         out["dependsOn"] = deps
                 continue
-            self.at(join_pointer(pointer, key), p.pos)
             self._set(out, key, p.value, env, pointer, p.pos)
         return out
 
@@ -906,7 +905,7 @@ class Unit:
         if params_prop is not None:
             self.at(ppointer, params_prop.pos)
             value = params_prop.value
-            if isinstance(value, X) and value.kind == "obj" and any(_is_spread(p) for p in value.a):
+            if isinstance(value, X) and value.kind == "obj" and _has_spread(value.a):
                 self.note(params_prop.pos, f"module '{info.symbol}': a spread `...` in `params` is not evaluated; "
                           "its resources are not checked")
                 spread_params = True
@@ -914,13 +913,14 @@ class Unit:
                 for p in value.a:
                     if p.key is None:
                         continue
-                    item_pointer = join_pointer(ppointer, p.key)
+                    item_pointer = join_pointer(ppointer, p.key) if self.record else ""  # (see _set)
+                    value_pointer = join_pointer(item_pointer, "value") if self.record else ""
                     self.at(item_pointer, p.pos)
-                    self.at(join_pointer(item_pointer, "value"), p.pos)
+                    self.at(value_pointer, p.pos)
                     if isinstance(p.value, X) and p.value.kind == "for":
                         parameters[p.key] = {"value": self.node(p.value, env)}
                     else:
-                        parameters[p.key] = {"value": self.raw(p.value, env, join_pointer(item_pointer, "value"))}
+                        parameters[p.key] = {"value": self.raw(p.value, env, value_pointer)}
             elif isinstance(value, X):
                 parameters = self.node(value, env)  # type: ignore[assignment]
         properties["parameters"] = parameters
@@ -1074,24 +1074,35 @@ class Unit:
     # ------------------------------------------------------------------- JSON positions
 
     def _set(self, out: dict, key: str, value: Any, env: Env, pointer: str, pos: tuple[int, int]) -> None:
-        """out[key] = value; a `[for ...]` value becomes a property-level `copy` loop, as Bicep
-        compiles it (a map() expression when the object has its own `copy` property)."""
+        """out[key] = value, written at `pos` (`pointer`: out's); a `[for ...]` value becomes a
+        property-level `copy` loop, as Bicep compiles it (a map() expression when the object has
+        its own `copy` property)."""
+        # A module's unit records no positions (its template is placed at its call): the
+        # pointers, only ever keys of positions, are not built for it.
+        record = self.record
+        item_pointer = join_pointer(pointer, key) if record else pointer
+        if record:
+            self.positions[item_pointer] = pos
+        looped = isinstance(value, X) and value.kind == "for"
+        is_copy = key.lower() == "copy"
+        if not looped and not is_copy:
+            out[key] = self.raw(value, env, item_pointer)
+            return
         existing = next((k for k in out if k.lower() == "copy"), None)
-        if isinstance(value, X) and value.kind == "for" and key.lower() != "copy" and (
-                existing is None or isinstance(out[existing], _Loops)):
+        if looped and not is_copy and (existing is None or isinstance(out[existing], _Loops)):
             loops = out.setdefault("copy", _Loops())
             cp = join_pointer(join_pointer(pointer, "copy"), len(loops))
             self.at(join_pointer(pointer, "copy"), pos)
             self.at(cp, pos)
             loops.append(self._copy_block(key, value, env, cp, pos))
             return
-        if key.lower() == "copy" and existing is not None and isinstance(out[existing], _Loops):
+        if is_copy and existing is not None and isinstance(out[existing], _Loops):
             self.note(pos, "a property named `copy` beside `[for ...]` properties is not evaluated")
             return
-        if isinstance(value, X) and value.kind == "for":
+        if looped:
             out[key] = self.node(value, env)
             return
-        out[key] = self.raw(value, env, join_pointer(pointer, key))
+        out[key] = self.raw(value, env, item_pointer)
 
     def _copy_block(self, name: str, loop: X, env: Env, pointer: str, pos: tuple[int, int]) -> dict:
         iterable = self.node(loop.c, env)
@@ -1114,20 +1125,20 @@ class Unit:
         else is an expression tree, or its literal value."""
         if not isinstance(x, X):
             return unknown_node("a nested declaration")
-        if (x.kind == "obj" or x.kind == "arr") and any(_is_spread(i) for i in x.a):
+        if (x.kind == "obj" or x.kind == "arr") and _has_spread(x.a):
             return self._raw_or_node(self.node(x, env))  # merged at deployment: an expression
         if x.kind == "obj":
             out: dict[str, Any] = {}
             for p in x.a:
                 if p.key is None:
                     continue  # a nested resource inside a value: not a property
-                self.at(join_pointer(pointer, p.key), p.pos)
                 self._set(out, p.key, p.value, env, pointer, p.pos)
             return out
         if x.kind == "arr":
             items = []
+            record = self.record  # as in _set: pointers only for the positions recorded
             for i, item in enumerate(x.a):
-                item_pointer = join_pointer(pointer, i)
+                item_pointer = join_pointer(pointer, i) if record else pointer
                 self.at(item_pointer, item.pos)
                 items.append(self.raw(item, env, item_pointer))
             return items
@@ -1169,9 +1180,7 @@ class Unit:
             return self.node(x.a, env)
         if k == "ident":
             return self.ident(x, env)
-        if k == "arr" and any(_is_spread(i) for i in x.a):
-            return self.spread_node(x, env)
-        if k == "obj" and any(_is_spread(p) for p in x.a):
+        if (k == "arr" or k == "obj") and _has_spread(x.a):
             return self.spread_node(x, env)
         if k == "arr":
             items = [self.node(i, env) for i in x.a]
@@ -1452,6 +1461,17 @@ def _is_spread(item: Any) -> bool:
     if isinstance(item, Prop):
         item = item.value
     return isinstance(item, X) and item.kind == "spread"
+
+
+def _has_spread(items: list) -> bool:
+    """Whether an array's items or an object's properties hold a `...x` (a plain loop: it runs
+    for every array and object compiled)."""
+    for item in items:
+        if isinstance(item, Prop):
+            item = item.value
+        if isinstance(item, X) and item.kind == "spread":
+            return True
+    return False
 
 
 def _is_namespace(x: Any) -> bool:
