@@ -745,3 +745,17 @@ def test_a_vault_in_a_module_is_named_by_the_modules_symbol(tmp_path):
     [kv] = findings(tmp_path / "main.bicep")
     assert kv.message.startswith("Key Vault `keyVault` ('kv-prod') has `accessPolicies: []`")
     assert kv.path.endswith("vault.bicep") and kv.message.endswith("(deployed by main.bicep:1)")
+
+
+def test_every_reference_to_a_parameter_is_one_tree(tmp_path):
+    """Trees are never changed once built, so each reference to a parameter shares one."""
+    doc = load(tmp_path, """
+        param name string
+        resource a 'Microsoft.Storage/storageAccounts@2023-01-01' = {
+          name: name
+          properties: { label: name }
+        }
+        """)
+    resource = doc.data["resources"][0]
+    assert repr(resource["name"]) == "Call('parameters', (Literal('name'),))"
+    assert resource["properties"]["label"] is resource["name"]

@@ -434,6 +434,7 @@ class Unit:
         self.all_resources: list[ResourceInfo] = []
         self.module_infos: dict[str, ModuleInfo] = {}
         self._var_nodes: dict[str, Node] = {}
+        self._param_nodes: dict[str, Node] = {}  # parameters('x') for a reference to parameter x
         self._var_busy: set[str] = set()
         self._noted: set[tuple[int, int, str]] = set()
         self.own_notes: set[tuple[int, int, str]] = set()  # not repeated by the files calling this one
@@ -1283,7 +1284,10 @@ class Unit:
                 return unknown_node(f"function '{name}' used as a value")
             return unknown_node(name)
         if name in self.params:
-            return call("parameters", lit(name))
+            node = self._param_nodes.get(name)
+            if node is None:  # one tree for all its uses: trees are never changed once built
+                node = self._param_nodes[name] = call("parameters", lit(name))
+            return node
         if name in self.vars:
             return self.var_node(name)
         if name in self.resources or name in self.module_infos or name in env.scoped:
