@@ -4,6 +4,7 @@ callers that pass it different values, that reach it through a cycle of modules 
 depth limit, and after the module changed between two scans."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,29 @@ def test_a_scanned_module_is_not_compiled_again_to_place_a_finding_in_it(project
     monkeypatch.setattr(reuse, "current", lambda: None)
     assert findings(*paths, cwd=project) == found
     assert parses[VAULT] == 1 + 2  # without sharing: scanned, then loaded again
+
+
+def test_a_module_compiled_for_a_caller_before_its_own_scan_is_not_compiled_again(project, monkeypatch):
+    """The caller comes first: the module's compile for it (with its positions, during a scan)
+    is the one its own scan takes, and the findings, at their lines, are those of compiling it
+    again."""
+    module = VAULT.replace("param policies array = []", "param policies array = []\nimport * as t 'types.bicep'")
+    write(project / "modules" / "vault.bicep", module)
+    write(project / "a.bicep", caller("modules/vault.bicep", "kv-a"))
+    compiled: list[str] = []
+    compile = compiler.Unit.compile
+
+    def counting(unit):
+        compiled.append(os.path.basename(unit.abspath))
+        return compile(unit)
+
+    monkeypatch.setattr(compiler.Unit, "compile", counting)
+    paths = [project / "a.bicep", project / "modules" / "vault.bicep"]
+    found = findings(*paths, cwd=project)
+    assert compiled == ["a.bicep", "vault.bicep"]  # vault.bicep once, for a.bicep
+    assert {(f["rule"], f["path"], f["line"]) for f in found} >= {
+        ("KV001", "modules/vault.bicep", 12), ("PF010", "modules/vault.bicep", 3)}
+    monkeypatch.setattr(reuse, "current", lambda: None)
+    assert findings(*paths, cwd=project) == found
+    # without sharing: for a, for its own scan, and again to place the findings in it
+    assert compiled[2:] == ["a.bicep", "vault.bicep", "vault.bicep", "vault.bicep"]

@@ -225,13 +225,17 @@ class ModuleResult:
       `height`: how far below it the deepest depth check was (-1: none). It compiles the
       same for another chain of callers `stack` when `fits(stack)`;
     - `installs`: the module results its compile left in the compiler (every module it reached),
-      which a reuse leaves there too, as a compile would."""
+      which a reuse leaves there too, as a compile would;
+    - `own`: what the file's own scan takes from its compile (`Own`), when it recorded them.
+      A module is mostly compiled for a caller before the scan reaches it (AVM's parent
+      modules come before their child modules): it then compiles once, not twice."""
 
-    __slots__ = ("value", "symbols", "unread", "deps", "pure", "reach", "height", "installs", "size")
+    __slots__ = ("value", "symbols", "unread", "deps", "pure", "reach", "height", "installs", "size", "own")
 
     def __init__(self, value: tuple[Any, dict, str | None, list], deps: dict, symbols: dict | None = None,
                  unread: set | None = None, pure: bool = True, reach: frozenset = frozenset(), height: int = -1,
-                 installs: tuple = (), size: int = 0):
+                 installs: tuple = (), size: int = 0, own: "Own | None" = None):
+        self.own = own
         self.value = value
         self.deps = deps
         self.symbols = symbols  # pointer inside its template -> (symbol, name as written); None: not Bicep
@@ -245,6 +249,20 @@ class ModuleResult:
     def fits(self, stack: tuple[str, ...]) -> bool:
         """Whether compiling it for the chain of calls `stack` would make the same checks."""
         return self.pure and len(stack) + self.height < MAX_MODULE_DEPTH and self.reach.isdisjoint(stack)
+
+
+class Own:
+    """A Bicep module's compile as its own scan would make it (with no caller): the text it
+    compiled, its positions, all its notes and where the repeated ones are written. The same
+    compile gives them for a caller as for the scanned file, when its result `fits(())`."""
+
+    __slots__ = ("text", "positions", "notes", "note_origins")
+
+    def __init__(self, text: str, positions: dict, notes: list, note_origins: dict):
+        self.text = text
+        self.positions = positions
+        self.notes = notes
+        self.note_origins = note_origins
 
 
 class _Tracker:
@@ -327,7 +345,7 @@ class Compiler:
     def module(self, abspath: str, stack: tuple[str, ...], root: str, load: Callable[[], tuple]) -> ModuleResult:
         """The compiled module at `abspath` for the chain of calls `stack` (its callers, the
         scanned file first): from this compile, or an earlier file's, or compiled by `load`
-        (() -> (value, symbols, unread, source characters, whether it ran out of stack))."""
+        (() -> (value, symbols, unread, source characters, whether it ran out of stack, Own))."""
         result = self.cache.get(abspath)
         if result is not None:
             fs.replay(result.deps)
@@ -351,10 +369,10 @@ class Compiler:
         self.tracking.append(tracker)
         try:
             with fs.recording() as deps:
-                value, symbols, unread, size, exhausted = load()
+                value, symbols, unread, size, exhausted, own = load()
         finally:
             self.tracking.pop()
-        result = self._result(value, deps, symbols, unread, tracker, size, exhausted, stack[0])
+        result = self._result(value, deps, symbols, unread, tracker, size, exhausted, stack[0], own)
         self.keep(abspath, result)
         self.used(abspath, result, stack)
         if result.pure and shared is not None:
@@ -362,21 +380,32 @@ class Compiler:
         return result
 
     def _result(self, value: tuple, deps: dict, symbols: dict | None, unread: set | None, tracker: _Tracker,
-                size: int, exhausted: bool, scanned: str) -> ModuleResult:
+                size: int, exhausted: bool, scanned: str, own: Own | None = None) -> ModuleResult:
         # The scanned file's repository, looked up by every module path it resolves, is each
         # caller's own look-up (it made it to find this module): not this result's.
         folder = os.path.dirname(scanned)
         deps = {k: v for k, v in deps.items() if not (k[0] == "root" and k[1] == folder)}
         installs = tuple((p, self.cache[p]) for p in sorted(tracker.reach) if p in self.cache)
         return ModuleResult(value, deps, symbols, unread, tracker.pure and not exhausted, frozenset(tracker.reach),
-                            tracker.height, installs, size)
+                            tracker.height, installs, size, own)
 
     def compile_shared(self, unit: "Unit") -> dict:
         """Compile a scanned file's unit, keeping the result for the files of the scan that
         call it as a module: the same compile, but for its positions (and so its template, its
-        notes, its symbols), when made with no caller."""
+        notes, its symbols), when made with no caller. Compiled already for a caller, with its
+        positions, the file is not compiled again."""
         abspath = unit.abspath
         assert abspath is not None and self.shared is not None
+        root = fs.confinement_root(os.path.dirname(abspath))
+        kept = self.shared.get((abspath, root))
+        if kept is not None and kept.own is not None and kept.own.text == unit.parsed.text and kept.fits(()) \
+                and kept.reach.isdisjoint(self.impure):
+            self.shared.hits += 1
+            fs.replay(kept.deps)
+            own = kept.own
+            unit.positions, unit.notes, unit.note_origins = own.positions, list(own.notes), own.note_origins
+            unit.modules, unit.symbols, unit.unread = kept.value[1], kept.symbols or {}, kept.unread or set()
+            return kept.value[0]
         tracker = _Tracker(0)
         self.tracking.append(tracker)
         try:
@@ -389,7 +418,6 @@ class Compiler:
             result = self._result(_module_value(unit, template), deps, unit.symbols, unit.unread, tracker,
                                   len(text), False, abspath)
             if result.pure:
-                root = fs.confinement_root(os.path.dirname(abspath))
                 self.shared.put((abspath, root), result)
         return template
 
@@ -417,7 +445,7 @@ class Unit:
         self.parsed = parsed
         self.abspath = abspath
         self.compiler = compiler
-        self.record = record  # keep positions (the scanned file itself)
+        self.record = record  # keep positions (the scanned file itself; a module during a scan)
         self.stack = stack
         self.positions: dict[str, tuple[int, int]] = {}
         self.notes: list[tuple[int, int, str]] = []
@@ -1044,33 +1072,37 @@ class Unit:
     def _load_module(self, abspath: str, stack: tuple[str, ...]) -> tuple:
         """((compiled template, the module calls inside it, problem, notes), its resources'
         symbols, its unread `existing` resources, characters of source, whether the compile ran
-        out of stack) for a module file reached through the chain of calls `stack`."""
+        out of stack, its Own) for a module file reached through the chain of calls `stack`."""
         name = os.path.basename(abspath)
         text = self.compiler.read(abspath)
         if text is None:
-            return (None, {}, f"'{name}' cannot be read", []), None, None, 0, False
+            return (None, {}, f"'{name}' cannot be read", []), None, None, 0, False, None
         if abspath.lower().endswith((".json", ".jsonc")):
             from ..loaders import LoadError, load_json
             try:
                 data = load_json(text)
             except RecursionError:
-                return (None, {}, f"'{name}' is not valid JSON", []), None, None, len(text), True
+                return (None, {}, f"'{name}' is not valid JSON", []), None, None, len(text), True, None
             except (LoadError, ValueError):
-                return (None, {}, f"'{name}' is not valid JSON", []), None, None, len(text), False
-            return (data, {}, None, []), None, None, len(text), False
+                return (None, {}, f"'{name}' is not valid JSON", []), None, None, len(text), False, None
+            return (data, {}, None, []), None, None, len(text), False, None
         try:
             parsed = parse(text)
         except RecursionError:
-            return (None, {}, f"'{name}' is nested too deeply", []), None, None, len(text), True
+            return (None, {}, f"'{name}' is nested too deeply", []), None, None, len(text), True, None
         if parsed.error is not None:
             e = parsed.error
-            return (None, {}, f"'{name}' does not parse (line {e.line}: {e.message})", []), None, None, len(text), False
-        unit = Unit(parsed, abspath, self.compiler, False, stack)
+            return ((None, {}, f"'{name}' does not parse (line {e.line}: {e.message})", []), None, None, len(text),
+                    False, None)
+        # Its positions are kept, during a scan, for the file's own scan (ModuleResult.own).
+        record = self.compiler.shared is not None
+        unit = Unit(parsed, abspath, self.compiler, record, stack)
         try:
             template = unit.compile()
         except RecursionError:
-            return (None, {}, f"'{name}' is nested too deeply", []), None, None, len(text), True
-        return _module_value(unit, template), unit.symbols, unit.unread, len(text), False
+            return (None, {}, f"'{name}' is nested too deeply", []), None, None, len(text), True, None
+        own = Own(text, unit.positions, unit.notes, unit.note_origins) if record else None
+        return _module_value(unit, template), unit.symbols, unit.unread, len(text), False, own
 
     # ------------------------------------------------------------------- JSON positions
 
@@ -1078,8 +1110,8 @@ class Unit:
         """out[key] = value, written at `pos` (`pointer`: out's); a `[for ...]` value becomes a
         property-level `copy` loop, as Bicep compiles it (a map() expression when the object has
         its own `copy` property)."""
-        # A module's unit records no positions (its template is placed at its call): the
-        # pointers, only ever keys of positions, are not built for it.
+        # A unit that records no positions (a module's outside a scan: its template is placed
+        # at its call) builds no pointers: they are only ever keys of positions.
         record = self.record
         item_pointer = join_pointer(pointer, key) if record else pointer
         if record:
