@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from preflight.bicep import compiler, reuse
+from preflight.bicep import compiler, reuse, syntax
 from preflight.cli import build_options, build_parser
 from preflight.engine import scan
 
@@ -207,8 +207,6 @@ def test_a_scanned_module_is_not_compiled_again_to_place_a_finding_in_it(project
     """A finding its caller makes on the module's resource is placed in the module's file, which
     the scan loads again: the module's own compile, kept from its scan, is taken (the same text
     compiles to the same document), and the finding is where compiling it again puts it."""
-    from preflight.bicep import syntax
-
     parses: dict[str, int] = {}
     parse = syntax.parse
 
@@ -237,19 +235,27 @@ def test_a_module_compiled_for_a_caller_before_its_own_scan_is_not_compiled_agai
     write(project / "modules" / "vault.bicep", module)
     write(project / "a.bicep", caller("modules/vault.bicep", "kv-a"))
     compiled: list[str] = []
-    compile = compiler.Unit.compile
+    compile, parse = compiler.Unit.compile, syntax.parse
 
     def counting(unit):
         compiled.append(os.path.basename(unit.abspath))
         return compile(unit)
 
+    def parsing(text: str, *args, **kwargs):
+        compiled.append("parse " + text.partition("\n")[0])
+        return parse(text, *args, **kwargs)
+
     monkeypatch.setattr(compiler.Unit, "compile", counting)
+    monkeypatch.setattr(compiler, "parse", parsing)
+    monkeypatch.setattr(syntax, "parse", parsing)
     paths = [project / "a.bicep", project / "modules" / "vault.bicep"]
     found = findings(*paths, cwd=project)
-    assert compiled == ["a.bicep", "vault.bicep"]  # vault.bicep once, for a.bicep
+    # vault.bicep parsed and compiled once, for a.bicep; its own scan takes them
+    assert compiled == ["parse module v 'modules/vault.bicep' = {", "a.bicep",
+                        "parse param name string", "vault.bicep"]
     assert {(f["rule"], f["path"], f["line"]) for f in found} >= {
         ("KV001", "modules/vault.bicep", 12), ("PF010", "modules/vault.bicep", 3)}
     monkeypatch.setattr(reuse, "current", lambda: None)
     assert findings(*paths, cwd=project) == found
     # without sharing: for a, for its own scan, and again to place the findings in it
-    assert compiled[2:] == ["a.bicep", "vault.bicep", "vault.bicep", "vault.bicep"]
+    assert [c for c in compiled[4:] if not c.startswith("parse")] == ["a.bicep"] + ["vault.bicep"] * 3

@@ -32,7 +32,7 @@ def load_bicep(path: str, text: str) -> Any:
     """A Document for a .bicep file's text: the compiled template, or a PF001 error."""
     from ..documents import Document, Kind
     from ..loaders import LoadError
-    from .compiler import compile_parsed
+    from .compiler import compile_parsed, scanned_compile
     from .syntax import parse
 
     abspath = os.path.abspath(path)
@@ -41,6 +41,8 @@ def load_bicep(path: str, text: str) -> Any:
     if kept is not None and kept[0] == text:  # compiled earlier in the scan (module files)
         compiled = kept[1]
         fs.replay(kept[2])
+    elif (from_caller := scanned_compile(abspath, text)) is not None:
+        compiled = from_caller
     else:
         try:
             parsed = parse(text)

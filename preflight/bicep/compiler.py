@@ -253,14 +253,16 @@ class ModuleResult:
 
 class Own:
     """A Bicep module's compile as its own scan would make it (with no caller): the text it
-    compiled, its positions, all its notes and where the repeated ones are written. The same
-    compile gives them for a caller as for the scanned file, when its result `fits(())`."""
+    compiled, its positions, all its notes (the parser's, `skipped`, and the compiler's) and
+    where the repeated ones are written. The same compile gives them for a caller as for the
+    scanned file, when its result `fits(())` (`scanned_compile`)."""
 
-    __slots__ = ("text", "positions", "notes", "note_origins")
+    __slots__ = ("text", "positions", "skipped", "notes", "note_origins")
 
-    def __init__(self, text: str, positions: dict, notes: list, note_origins: dict):
+    def __init__(self, text: str, positions: dict, skipped: list, notes: list, note_origins: dict):
         self.text = text
         self.positions = positions
+        self.skipped = skipped
         self.notes = notes
         self.note_origins = note_origins
 
@@ -392,20 +394,9 @@ class Compiler:
     def compile_shared(self, unit: "Unit") -> dict:
         """Compile a scanned file's unit, keeping the result for the files of the scan that
         call it as a module: the same compile, but for its positions (and so its template, its
-        notes, its symbols), when made with no caller. Compiled already for a caller, with its
-        positions, the file is not compiled again."""
+        notes, its symbols), when made with no caller."""
         abspath = unit.abspath
         assert abspath is not None and self.shared is not None
-        root = fs.confinement_root(os.path.dirname(abspath))
-        kept = self.shared.get((abspath, root))
-        if kept is not None and kept.own is not None and kept.own.text == unit.parsed.text and kept.fits(()) \
-                and kept.reach.isdisjoint(self.impure):
-            self.shared.hits += 1
-            fs.replay(kept.deps)
-            own = kept.own
-            unit.positions, unit.notes, unit.note_origins = own.positions, list(own.notes), own.note_origins
-            unit.modules, unit.symbols, unit.unread = kept.value[1], kept.symbols or {}, kept.unread or set()
-            return kept.value[0]
         tracker = _Tracker(0)
         self.tracking.append(tracker)
         try:
@@ -418,6 +409,7 @@ class Compiler:
             result = self._result(_module_value(unit, template), deps, unit.symbols, unit.unread, tracker,
                                   len(text), False, abspath)
             if result.pure:
+                root = fs.confinement_root(os.path.dirname(abspath))
                 self.shared.put((abspath, root), result)
         return template
 
@@ -1101,7 +1093,8 @@ class Unit:
             template = unit.compile()
         except RecursionError:
             return (None, {}, f"'{name}' is nested too deeply", []), None, None, len(text), True, None
-        own = Own(text, unit.positions, unit.notes, unit.note_origins) if record else None
+        own = Own(text, unit.positions, [(p.line, p.col, p.message) for p in parsed.skipped], unit.notes,
+                  unit.note_origins) if record else None
         return _module_value(unit, template), unit.symbols, unit.unread, len(text), False, own
 
     # ------------------------------------------------------------------- JSON positions
@@ -1642,9 +1635,10 @@ def _read_text(abspath: str) -> str | None:
 
 
 class Compiled:
-    """The result of compiling one Bicep file."""
+    """The result of compiling one Bicep file (`parsed`: None when taken from a module's
+    compile, `scanned_compile`)."""
 
-    def __init__(self, template: Any, positions: dict, notes: list, modules: dict, parsed: Parsed,
+    def __init__(self, template: Any, positions: dict, notes: list, modules: dict, parsed: Parsed | None,
                  symbols: dict | None = None, note_origins: dict | None = None, unread: set | None = None):
         self.template = template
         self.positions = positions
@@ -1662,6 +1656,24 @@ def _module_value(unit: Unit, template: Any) -> tuple[Any, dict, None, list]:
     notes = [(p.line, p.col, p.message) for p in unit.parsed.skipped] + \
         [n for n in unit.notes if n not in unit.own_notes]
     return template, unit.modules, None, [n + (unit.note_origins.get(n),) for n in sorted(notes)[:20]]
+
+
+def scanned_compile(abspath: str, text: str) -> Compiled | None:
+    """A scanned file's compile, when a caller's compile of it as a module made it already in
+    this scan (ModuleResult.own) from the same text: the file is then neither parsed nor
+    compiled again. None otherwise."""
+    shared = reuse.current()
+    if shared is None:
+        return None
+    kept = shared.get((abspath, fs.confinement_root(os.path.dirname(abspath))))
+    own = kept.own if kept is not None else None
+    if own is None or own.text != text or not kept.fits(()):
+        return None
+    shared.hits += 1
+    fs.replay(kept.deps)
+    template, modules = kept.value[0], kept.value[1]
+    return Compiled(template, own.positions, sorted(own.skipped + own.notes), modules, None, kept.symbols,
+                    own.note_origins, kept.unread)
 
 
 def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | None = None,
