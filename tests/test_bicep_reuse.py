@@ -172,6 +172,10 @@ def test_the_cache_is_bounded_and_empty_outside_a_scan(project):
             cache.put((f"/m{i}.bicep", "/"), compiler.ModuleResult((None, {}, None, []), {}, size=len(VAULT)))
         assert len(cache.entries) == 2 and cache.chars <= 2 * len(VAULT)
         assert list(cache.entries) == [("/m2.bicep", "/"), ("/m3.bicep", "/")]  # the least recently used left
+        for i in range(4):
+            cache.documents.put(f"/d{i}.bicep", i, len(VAULT))
+            cache.documents.get("/d0.bicep")
+        assert [cache.documents.get(f"/d{i}.bicep") for i in range(4)] == [0, None, None, 3]
         assert reuse.current() is cache
     assert reuse.current() is None
 

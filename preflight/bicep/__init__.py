@@ -38,10 +38,10 @@ def load_bicep(path: str, text: str) -> Any:
     abspath = os.path.abspath(path)
     shared = reuse.current()
     kept = shared.documents.get(abspath) if shared is not None else None
-    if kept is not None and kept[0] == text:  # compiled earlier in the scan (module files)
+    if kept is not None and kept[0] == text:  # scanned, and loaded again to place a finding in it
         compiled = kept[1]
         fs.replay(kept[2])
-    elif (from_caller := scanned_compile(abspath, text)) is not None:
+    elif (from_caller := scanned_compile(abspath, text)) is not None:  # compiled for a caller first
         compiled = from_caller
     else:
         try:

@@ -17,10 +17,12 @@ template (a nested deployment passes them as parameters), so one compile serves 
 
 The cache is bounded by the size of the modules' source text (least recently used first out).
 
-The scanned files' own compiles (with their positions) are kept too, bounded the same way: a
-finding on a resource a module declares is placed in the module's file, which the scan loads
-again (`preflight.bicep.defined_at`) soon after it scanned that file; the same text compiles to
-the same document, so the kept compile is taken, with the look-ups it made recorded again.
+A module compiled for a caller keeps its positions (ModuleResult.own): when the scan reaches
+the module file itself, the same text compiles to the same document, which it takes without
+parsing the file again. The other way round, the scanned files' own compiles are kept too,
+bounded the same way: a finding on a resource a module declares is placed in the module's file,
+which the scan loads again (`preflight.bicep.defined_at`) soon after it scanned that file. Each
+reuse records again the look-ups the compile made.
 """
 from __future__ import annotations
 
