@@ -83,9 +83,23 @@ def module_calls(doc: Any, pointer: str) -> list:
     modules = getattr(doc, "cache", {}).get("bicep.modules") if doc is not None else None
     if not modules:
         return []
-    hits = [(prefix, module) for prefix, module in modules.items()
-            if pointer == prefix or pointer.startswith(prefix + "/")]
-    return [module for _, module in sorted(hits, key=lambda h: len(h[0]))]
+    return [module for _, module in _calls_to(modules, pointer)]
+
+
+def _calls_to(modules: dict, pointer: str) -> list[tuple[str, Any]]:
+    """(pointer of the generated deployment, module call) for the module calls whose template
+    holds `pointer`, outermost first: its prefixes that end a segment, each looked up (a file
+    that calls AVM modules has hundreds of module calls, a pointer a few segments)."""
+    hits = []
+    end = pointer.find("/", 1)
+    while True:
+        prefix = pointer if end < 0 else pointer[:end]
+        module = modules.get(prefix)
+        if module is not None:
+            hits.append((prefix, module))
+        if end < 0:
+            return hits
+        end = pointer.find("/", end + 1)
 
 
 def symbol_of(doc: Any, pointer: str) -> tuple[str, str] | None:
@@ -127,8 +141,7 @@ def defined_at(doc: Any, pointer: str, document_at: Any) -> Definition | None:
     modules = getattr(doc, "cache", {}).get("bicep.modules") if doc is not None else None
     if not modules:
         return None
-    hits = sorted(((prefix, module) for prefix, module in modules.items()
-                   if pointer == prefix or pointer.startswith(prefix + "/")), key=lambda h: len(h[0]))
+    hits = _calls_to(modules, pointer)
     if not hits:
         return None
     from .files import named_path
