@@ -263,3 +263,29 @@ def test_a_module_compiled_for_a_caller_before_its_own_scan_is_not_compiled_agai
     assert findings(*paths, cwd=project) == found
     # without sharing: for a, for its own scan, and again to place the findings in it
     assert [c for c in compiled[4:] if not c.startswith("parse")] == ["a.bicep"] + ["vault.bicep"] * 3
+
+
+def test_a_scanned_file_is_read_again_only_for_a_caller_that_takes_its_compile(project, monkeypatch, module_parses):
+    """Its compile is kept unchecked: the first caller that takes it reads the file as a module
+    compile would, and takes it only when that is the text the scan compiled."""
+    write(project / "modules" / "vault.bicep", VAULT)
+    write(project / "lone.bicep", VAULT.replace("name: name", "name: 'kv-lone'"))
+    write(project / "a.bicep", caller("modules/vault.bicep", "kv-a"))
+    write(project / "b.bicep", caller("modules/vault.bicep", "kv-b"))
+    reads: list[str] = []
+    read_text = compiler._read_text
+
+    def reading(abspath: str) -> str | None:
+        reads.append(os.path.relpath(abspath, project))
+        return read_text(abspath)
+
+    monkeypatch.setattr(compiler, "_read_text", reading)
+    paths = [project / "modules" / "vault.bicep", project / "lone.bicep", project / "a.bicep", project / "b.bicep"]
+    found = findings(*paths, cwd=project)
+    assert reads == [os.path.join("modules", "vault.bicep")] and module_parses == {}  # once, for a; b takes it
+    assert [f["data"]["callers"] for f in found if "callers" in f["data"]] == [["a.bicep:1"], ["b.bicep:1"]]
+
+    # A module read that gives another text (the file changed since the scan read it): compiled again.
+    monkeypatch.setattr(compiler, "_read_text", lambda abspath: read_text(abspath) + "\n")
+    assert findings(*paths, cwd=project) == found
+    assert module_parses == {VAULT + "\n": 1}

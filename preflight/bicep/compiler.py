@@ -228,14 +228,19 @@ class ModuleResult:
       which a reuse leaves there too, as a compile would;
     - `own`: what the file's own scan takes from its compile (`Own`), when it recorded them.
       A module is mostly compiled for a caller before the scan reaches it (AVM's parent
-      modules come before their child modules): it then compiles once, not twice."""
+      modules come before their child modules): it then compiles once, not twice;
+    - `unchecked`: the text of a scanned file it was compiled from, until the first caller that
+      takes it reads the file as a module compile would (`Compiler.checked`): most scanned
+      files are called by no other, and are not read again for nothing."""
 
-    __slots__ = ("value", "symbols", "unread", "deps", "pure", "reach", "height", "installs", "size", "own")
+    __slots__ = ("value", "symbols", "unread", "deps", "pure", "reach", "height", "installs", "size", "own",
+                 "unchecked")
 
     def __init__(self, value: tuple[Any, dict, str | None, list], deps: dict, symbols: dict | None = None,
                  unread: set | None = None, pure: bool = True, reach: frozenset = frozenset(), height: int = -1,
                  installs: tuple = (), size: int = 0, own: "Own | None" = None):
         self.own = own
+        self.unchecked: str | None = None
         self.value = value
         self.deps = deps
         self.symbols = symbols  # pointer inside its template -> (symbol, name as written); None: not Bicep
@@ -358,7 +363,8 @@ class Compiler:
             result = shared.get((abspath, root))
             # A compile here would give the same result: the same checks, and no module it
             # reaches compiled differently in this compile already.
-            if result is not None and result.fits(stack) and result.reach.isdisjoint(self.impure):
+            if result is not None and result.fits(stack) and result.reach.isdisjoint(self.impure) \
+                    and self.checked(abspath, result):
                 shared.hits += 1
                 for inner, inner_result in result.installs:
                     if inner not in self.cache:
@@ -381,6 +387,19 @@ class Compiler:
             shared.put((abspath, root), result)
         return result
 
+    def checked(self, abspath: str, result: ModuleResult) -> bool:
+        """Whether a module result is of the text a compile here would read (see `unchecked`),
+        the read recorded as that compile would record it."""
+        if result.unchecked is None:
+            return True
+        with fs.recording() as read:
+            text = self.read(abspath)
+        if text != result.unchecked:
+            return False
+        result.deps.update(read)
+        result.unchecked = None
+        return True
+
     def _result(self, value: tuple, deps: dict, symbols: dict | None, unread: set | None, tracker: _Tracker,
                 size: int, exhausted: bool, scanned: str, own: Own | None = None) -> ModuleResult:
         # The scanned file's repository, looked up by every module path it resolves, is each
@@ -402,15 +421,15 @@ class Compiler:
         try:
             with fs.recording() as deps:
                 template = unit.compile()
-                text = self.read(abspath) if tracker.pure else None  # what a caller reads, recorded so
         finally:
             self.tracking.pop()
-        if text is not None and text == unit.parsed.text:
-            result = self._result(_module_value(unit, template), deps, unit.symbols, unit.unread, tracker,
-                                  len(text), False, abspath)
-            if result.pure:
-                root = fs.confinement_root(os.path.dirname(abspath))
-                self.shared.put((abspath, root), result)
+        text = unit.parsed.text
+        result = self._result(_module_value(unit, template), deps, unit.symbols, unit.unread, tracker,
+                              len(text), False, abspath)
+        if result.pure:
+            result.unchecked = text  # the scan read it; a module compile reads it on its own
+            root = fs.confinement_root(os.path.dirname(abspath))
+            self.shared.put((abspath, root), result)
         return template
 
     def registry_module(self, abspath: str, load: Callable[[], tuple]) -> ModuleResult:
