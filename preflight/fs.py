@@ -124,22 +124,36 @@ _SYSTEM_DIRS = ("/proc", "/sys", "/dev")  # never followed, even when the root i
 _scan_roots: list[str] | None = None  # real paths: each folder the scan was given, and the working
 # folder for files named directly; None outside a scan (the working folder)
 _roots_by_folder: dict[str, str] = {}
+# The real path of each content-named path `confine` checked, during a scan. Safe to keep for
+# the scan: the answer is what the first check saw and recorded as its dependency, which every
+# later check records again; a link changed mid-scan could turn the answer stale, but so could
+# it between the check and the read, which follows either way (the files are read as they are
+# then, through `read`, which opens only regular files). Modules are named from many files
+# (AVM's tests each call `../../../main.bicep`): 4 in 5 checks were of a path checked before.
+_real_paths: dict[str, str] = {}
+_repositories: dict[str, str | None] = {}  # folder -> the nearest folder at or above with a .git
 
 
 @contextmanager
 def scanning(paths: Iterable[str]) -> Iterator[None]:
     """Confine content-named paths to the repositories (or else the folders) `paths` name."""
     global _scan_roots
-    saved = _scan_roots, dict(_roots_by_folder)
+    saved = _scan_roots, dict(_roots_by_folder), dict(_real_paths), dict(_repositories)
     roots = {os.path.realpath(p if os.path.isdir(p) else os.getcwd()) for p in paths}
     _scan_roots = sorted(roots, key=len)  # the outermost root that holds a file is its root
     _roots_by_folder.clear()
+    _real_paths.clear()
+    _repositories.clear()
     try:
         yield
     finally:
         _scan_roots = saved[0]
         _roots_by_folder.clear()
         _roots_by_folder.update(saved[1])
+        _real_paths.clear()
+        _real_paths.update(saved[2])
+        _repositories.clear()
+        _repositories.update(saved[3])
 
 
 def confinement_root(folder: str) -> str:
@@ -156,19 +170,37 @@ def confinement_root(folder: str) -> str:
 
 
 def _find_root(folder: str) -> str:
-    here = folder
-    while True:
-        if os.path.exists(os.path.join(here, ".git")):
-            return os.path.realpath(here)
-        parent = os.path.dirname(here)
-        if parent == here:
-            break
-        here = parent
+    repository = _repository_of(folder)
+    if repository is not None:
+        return os.path.realpath(repository)
     real = os.path.realpath(folder)
     for root in _scan_roots if _scan_roots is not None else [os.path.realpath(os.getcwd())]:
         if inside(real, root):
             return root
     return real
+
+
+def _repository_of(folder: str) -> str | None:
+    """The nearest folder at or above `folder` with a `.git`, None when there is none. The
+    folders of a scan share their parents: each folder is looked at once per scan (kept in
+    `_repositories`, for the same reason as `_real_paths`), not once per folder below it."""
+    known = _repositories if _scan_roots is not None else {}  # outside a scan nothing would clear it
+    walked = []
+    here = folder
+    while here not in known:
+        walked.append(here)
+        if os.path.exists(os.path.join(here, ".git")):
+            known[here] = here
+            break
+        parent = os.path.dirname(here)
+        if parent == here:
+            known[here] = None
+            break
+        here = parent
+    found = known[here]
+    for walked_folder in walked:
+        known[walked_folder] = found
+    return found
 
 
 def inside(path: str, root: str) -> bool:
@@ -185,10 +217,14 @@ def confine(named: str, base: str, scanned_folder: str | None = None) -> str | N
     if not named or "\0" in named or os.path.isabs(named) or named.startswith("~") or _DRIVE.match(named):
         return None
     path = os.path.normpath(os.path.join(os.path.abspath(base), named))
-    try:
-        real = os.path.realpath(path)
-    except (OSError, ValueError):
-        return None
+    real = _real_paths.get(path)
+    if real is None:
+        try:
+            real = os.path.realpath(path)
+        except (OSError, ValueError):
+            return None
+        if _scan_roots is not None:  # outside a scan nothing would clear it
+            _real_paths[path] = real
     if _recording:
         note("realpath", path, None, real)
     root = confinement_root(scanned_folder if scanned_folder is not None else base)

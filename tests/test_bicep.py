@@ -619,6 +619,45 @@ def test_positions_map_template_pointers_to_bicep_lines(tmp_path):
     assert doc.locate("/resources/0/properties/accessPolicies/0/objectId") == (11, 9)
 
 
+def test_positions_of_module_parameters_and_property_loops_and_none_from_inside_modules(tmp_path):
+    """The scanned file's own pointers each have their line; a module's template has none of
+    its own (its unit records none): everything in it is at the module call."""
+    (tmp_path / "mod.bicep").write_text("param tags object\n"
+                                        "resource s 'Microsoft.Storage/storageAccounts@2023-01-01' = {\n"
+                                        "  name: 'st'\n  tags: tags\n  properties: { a: [ 1 ] }\n}\n")
+    doc = load(tmp_path, """
+        param names array = [ 'a', 'b' ]
+        module m 'mod.bicep' = {
+          name: 'm'
+          params: {
+            tags: { owner: 'x' }
+          }
+        }
+        resource kv 'Microsoft.KeyVault/vaults@2023-07-01' = {
+          name: 'kv'
+          properties: {
+            accessPolicies: [for n in names: {
+              objectId: n
+            }]
+            list: [
+              'one'
+              'two'
+            ]
+          }
+        }
+        """)
+    template = "/resources/1/properties/template"
+    assert doc.data["resources"][1]["properties"]["parameters"]["tags"] == {"value": {"owner": "x"}}
+    assert doc.locate("/resources/1/properties/parameters/tags") == (6, 5)
+    assert doc.locate("/resources/1/properties/parameters/tags/value") == (6, 5)
+    assert doc.locate("/resources/1/properties/parameters/tags/value/owner") == (6, 13)
+    assert doc.locate("/resources/0/properties/copy") == (12, 5)
+    assert doc.locate("/resources/0/properties/copy/0/input/objectId") == (13, 7)
+    assert doc.locate("/resources/0/properties/list/1") == (17, 7)
+    assert not [p for p in doc.positions if p.startswith(template + "/")]
+    assert doc.locate(template + "/resources/0/properties/a/0") == (3, 1)
+
+
 # --------------------------------------------------------------- robustness and plumbing
 
 
@@ -706,3 +745,17 @@ def test_a_vault_in_a_module_is_named_by_the_modules_symbol(tmp_path):
     [kv] = findings(tmp_path / "main.bicep")
     assert kv.message.startswith("Key Vault `keyVault` ('kv-prod') has `accessPolicies: []`")
     assert kv.path.endswith("vault.bicep") and kv.message.endswith("(deployed by main.bicep:1)")
+
+
+def test_every_reference_to_a_parameter_is_one_tree(tmp_path):
+    """Trees are never changed once built, so each reference to a parameter shares one."""
+    doc = load(tmp_path, """
+        param name string
+        resource a 'Microsoft.Storage/storageAccounts@2023-01-01' = {
+          name: name
+          properties: { label: name }
+        }
+        """)
+    resource = doc.data["resources"][0]
+    assert repr(resource["name"]) == "Call('parameters', (Literal('name'),))"
+    assert resource["properties"]["label"] is resource["name"]

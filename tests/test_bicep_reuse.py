@@ -4,11 +4,12 @@ callers that pass it different values, that reach it through a cycle of modules 
 depth limit, and after the module changed between two scans."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from preflight.bicep import compiler, reuse
+from preflight.bicep import compiler, reuse, syntax
 from preflight.cli import build_options, build_parser
 from preflight.engine import scan
 
@@ -171,6 +172,10 @@ def test_the_cache_is_bounded_and_empty_outside_a_scan(project):
             cache.put((f"/m{i}.bicep", "/"), compiler.ModuleResult((None, {}, None, []), {}, size=len(VAULT)))
         assert len(cache.entries) == 2 and cache.chars <= 2 * len(VAULT)
         assert list(cache.entries) == [("/m2.bicep", "/"), ("/m3.bicep", "/")]  # the least recently used left
+        for i in range(4):
+            cache.documents.put(f"/d{i}.bicep", i, len(VAULT))
+            cache.documents.get("/d0.bicep")
+        assert [cache.documents.get(f"/d{i}.bicep") for i in range(4)] == [0, None, None, 3]
         assert reuse.current() is cache
     assert reuse.current() is None
 
@@ -200,3 +205,87 @@ def test_every_caller_of_a_shared_module_depends_on_it_in_the_result_cache(proje
     assert cached() == [("kv-a", 2 + module_first), ("kv-b", 2 + module_first)]  # from the cache
     write(project / "modules" / "policies.json", '[{"tenantId": "t", "objectId": "o", "permissions": {}}]')
     assert cached() == []
+
+
+def test_a_scanned_module_is_not_compiled_again_to_place_a_finding_in_it(project, monkeypatch):
+    """A finding its caller makes on the module's resource is placed in the module's file, which
+    the scan loads again: the module's own compile, kept from its scan, is taken (the same text
+    compiles to the same document), and the finding is where compiling it again puts it."""
+    parses: dict[str, int] = {}
+    parse = syntax.parse
+
+    def counting(text: str, *args, **kwargs):
+        parses[text] = parses.get(text, 0) + 1
+        return parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(syntax, "parse", counting)
+    write(project / "modules" / "vault.bicep", VAULT)
+    write(project / "a.bicep", caller("modules/vault.bicep", "kv-a"))
+    paths = [project / "modules" / "vault.bicep", project / "a.bicep"]
+    found = findings(*paths, cwd=project)
+    assert [(f["path"], f["line"], f["data"]["callers"]) for f in found] == [
+        ("modules/vault.bicep", 11, ["a.bicep:1"])]  # its accessPolicies
+    assert parses[VAULT] == 1  # scanned once; not parsed again to place the finding
+    monkeypatch.setattr(reuse, "current", lambda: None)
+    assert findings(*paths, cwd=project) == found
+    assert parses[VAULT] == 1 + 2  # without sharing: scanned, then loaded again
+
+
+def test_a_module_compiled_for_a_caller_before_its_own_scan_is_not_compiled_again(project, monkeypatch):
+    """The caller comes first: the module's compile for it (with its positions, during a scan)
+    is the one its own scan takes, and the findings, at their lines, are those of compiling it
+    again."""
+    module = VAULT.replace("param policies array = []", "param policies array = []\nimport * as t 'types.bicep'")
+    write(project / "modules" / "vault.bicep", module)
+    write(project / "a.bicep", caller("modules/vault.bicep", "kv-a"))
+    compiled: list[str] = []
+    compile, parse = compiler.Unit.compile, syntax.parse
+
+    def counting(unit):
+        compiled.append(os.path.basename(unit.abspath))
+        return compile(unit)
+
+    def parsing(text: str, *args, **kwargs):
+        compiled.append("parse " + text.partition("\n")[0])
+        return parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(compiler.Unit, "compile", counting)
+    monkeypatch.setattr(compiler, "parse", parsing)
+    monkeypatch.setattr(syntax, "parse", parsing)
+    paths = [project / "a.bicep", project / "modules" / "vault.bicep"]
+    found = findings(*paths, cwd=project)
+    # vault.bicep parsed and compiled once, for a.bicep; its own scan takes them
+    assert compiled == ["parse module v 'modules/vault.bicep' = {", "a.bicep",
+                        "parse param name string", "vault.bicep"]
+    assert {(f["rule"], f["path"], f["line"]) for f in found} >= {
+        ("KV001", "modules/vault.bicep", 12), ("PF010", "modules/vault.bicep", 3)}
+    monkeypatch.setattr(reuse, "current", lambda: None)
+    assert findings(*paths, cwd=project) == found
+    # without sharing: for a, for its own scan, and again to place the findings in it
+    assert [c for c in compiled[4:] if not c.startswith("parse")] == ["a.bicep"] + ["vault.bicep"] * 3
+
+
+def test_a_scanned_file_is_read_again_only_for_a_caller_that_takes_its_compile(project, monkeypatch, module_parses):
+    """Its compile is kept unchecked: the first caller that takes it reads the file as a module
+    compile would, and takes it only when that is the text the scan compiled."""
+    write(project / "modules" / "vault.bicep", VAULT)
+    write(project / "lone.bicep", VAULT.replace("name: name", "name: 'kv-lone'"))
+    write(project / "a.bicep", caller("modules/vault.bicep", "kv-a"))
+    write(project / "b.bicep", caller("modules/vault.bicep", "kv-b"))
+    reads: list[str] = []
+    read_text = compiler._read_text
+
+    def reading(abspath: str) -> str | None:
+        reads.append(os.path.relpath(abspath, project))
+        return read_text(abspath)
+
+    monkeypatch.setattr(compiler, "_read_text", reading)
+    paths = [project / "modules" / "vault.bicep", project / "lone.bicep", project / "a.bicep", project / "b.bicep"]
+    found = findings(*paths, cwd=project)
+    assert reads == [os.path.join("modules", "vault.bicep")] and module_parses == {}  # once, for a; b takes it
+    assert [f["data"]["callers"] for f in found if "callers" in f["data"]] == [["a.bicep:1"], ["b.bicep:1"]]
+
+    # A module read that gives another text (the file changed since the scan read it): compiled again.
+    monkeypatch.setattr(compiler, "_read_text", lambda abspath: read_text(abspath) + "\n")
+    assert findings(*paths, cwd=project) == found
+    assert module_parses == {VAULT + "\n": 1}

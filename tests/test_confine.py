@@ -309,3 +309,41 @@ def test_a_bicepparam_using_pairs_only_inside_the_repository(tmp_path):
     assert using_target(str(param), "using '../main.bicep'\n") == str(repo / "main.bicep")
     assert using_target(str(param), "using '../../main.bicep'\n") is None
     assert using_target(str(param), "using '/etc/passwd'\n") is None
+
+
+def test_a_symlink_retargeted_between_two_scans_is_judged_again(tmp_path):
+    """A path's real path is looked up once per scan (many files name the same module): the
+    next scan, after the link was turned to lead outside, refuses it."""
+    from preflight import fs
+
+    repo = _repo(tmp_path)
+    (repo / "inside.txt").write_text("ok\n")
+    link = repo / "env" / "link.txt"
+    link.symlink_to(repo / "inside.txt")
+    with fs.scanning([str(repo)]):
+        assert fs.confine("link.txt", str(repo / "env")) == str(link)
+        assert fs.confine("./link.txt", str(repo / "env")) == str(link)  # the same path: kept
+    link.unlink()
+    link.symlink_to(tmp_path / "outside.txt")
+    with fs.scanning([str(repo)]):
+        assert fs.confine("link.txt", str(repo / "env")) is None
+
+
+def test_each_folder_is_confined_to_its_nearest_repository_looked_up_again_each_scan(tmp_path):
+    """Folders share what is above them (looked at once per scan): a repository inside another
+    is still the root of the folders below it, and one made between two scans is seen."""
+    from preflight import fs
+
+    outer = tmp_path / "outer"
+    inner = outer / "a" / "inner"
+    for folder in (outer / ".git", inner / ".git", inner / "b" / "c", outer / "a" / "d"):
+        folder.mkdir(parents=True)
+    with fs.scanning([str(outer)]):
+        assert fs.confinement_root(str(inner / "b" / "c")) == os.path.realpath(inner)
+        assert fs.confinement_root(str(outer / "a" / "d")) == os.path.realpath(outer)
+        assert fs.confinement_root(str(outer / "a")) == os.path.realpath(outer)
+        assert fs.confinement_root(str(inner / "b")) == os.path.realpath(inner)
+    (outer / "a" / "d" / ".git").mkdir()
+    with fs.scanning([str(outer)]):
+        assert fs.confinement_root(str(outer / "a" / "d")) == os.path.realpath(outer / "a" / "d")
+        assert fs.confinement_root(str(outer / "a")) == os.path.realpath(outer)

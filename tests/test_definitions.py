@@ -445,3 +445,23 @@ def test_a_cached_module_is_checked_again_when_its_last_caller_goes(tmp_path):
     (root / "dev.bicep").unlink()
     [alone] = kv(scan([str(root)], options), "KV001")
     assert "callers" not in alone.data and alone.message.endswith("(its defaults: no caller in the scan)")
+
+
+def test_the_module_calls_to_a_pointer_are_those_whose_template_holds_it():
+    """Outermost first; a call whose pointer is only a textual prefix (`/resources/1` of
+    `/resources/10/...`) is not one of them."""
+    from types import SimpleNamespace
+
+    from preflight.bicep import module_calls
+
+    outer, inner, other = object(), object(), object()
+    doc = SimpleNamespace(cache={"bicep.modules": {
+        "/resources/1/properties/template": other,
+        "/resources/10/properties/template": outer,
+        "/resources/10/properties/template/resources/0/properties/template": inner}})
+    deep = "/resources/10/properties/template/resources/0/properties/template/resources/2/name"
+    assert module_calls(doc, deep) == [outer, inner]
+    assert module_calls(doc, "/resources/10/properties/template") == [outer]
+    assert module_calls(doc, "/resources/10/properties/templates/x") == []
+    assert module_calls(doc, "/resources/1/properties/template/a~1b") == [other]
+    assert module_calls(doc, "") == []

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .. import fs
 from ..arm.parameters import register_parameter_finder
 from ..documents import register_front_end
 from .links import bicepparam_for
@@ -31,23 +32,35 @@ def load_bicep(path: str, text: str) -> Any:
     """A Document for a .bicep file's text: the compiled template, or a PF001 error."""
     from ..documents import Document, Kind
     from ..loaders import LoadError
-    from .compiler import compile_parsed
+    from .compiler import compile_parsed, scanned_compile
     from .syntax import parse
 
-    try:
-        parsed = parse(text)
-    except RecursionError:
-        return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
-                        error=LoadError("invalid Bicep: nested too deeply"))
-    error = parsed.error
-    if error is not None:
-        return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
-                        error=LoadError(error.message, error.line, error.col))
-    try:
-        compiled = compile_parsed(parsed, os.path.abspath(path), module=True)
-    except RecursionError:
-        return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
-                        error=LoadError("invalid Bicep: nested too deeply"))
+    abspath = os.path.abspath(path)
+    shared = reuse.current()
+    kept = shared.documents.get(abspath) if shared is not None else None
+    if kept is not None and kept[0] == text:  # scanned, and loaded again to place a finding in it
+        compiled = kept[1]
+        fs.replay(kept[2])
+    elif (from_caller := scanned_compile(abspath, text)) is not None:  # compiled for a caller first
+        compiled = from_caller
+    else:
+        try:
+            parsed = parse(text)
+        except RecursionError:
+            return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
+                            error=LoadError("invalid Bicep: nested too deeply"))
+        error = parsed.error
+        if error is not None:
+            return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
+                            error=LoadError(error.message, error.line, error.col))
+        try:
+            with fs.recording() as deps:
+                compiled = compile_parsed(parsed, abspath, module=True)
+        except RecursionError:
+            return Document(path, Kind.ARM_TEMPLATE, "bicep", text=text,
+                            error=LoadError("invalid Bicep: nested too deeply"))
+        if shared is not None:
+            shared.documents.put(abspath, (text, compiled, deps), len(text))
     doc = Document(path, Kind.ARM_TEMPLATE, "bicep", text=text, data=compiled.template)
     doc.positions = compiled.positions  # type: ignore[misc]  # replaces the lazy JSON lookup
     doc.cache["bicep.notes"] = compiled.notes
@@ -70,9 +83,23 @@ def module_calls(doc: Any, pointer: str) -> list:
     modules = getattr(doc, "cache", {}).get("bicep.modules") if doc is not None else None
     if not modules:
         return []
-    hits = [(prefix, module) for prefix, module in modules.items()
-            if pointer == prefix or pointer.startswith(prefix + "/")]
-    return [module for _, module in sorted(hits, key=lambda h: len(h[0]))]
+    return [module for _, module in _calls_to(modules, pointer)]
+
+
+def _calls_to(modules: dict, pointer: str) -> list[tuple[str, Any]]:
+    """(pointer of the generated deployment, module call) for the module calls whose template
+    holds `pointer`, outermost first: its prefixes that end a segment, each looked up (a file
+    that calls AVM modules has hundreds of module calls, a pointer a few segments)."""
+    hits = []
+    end = pointer.find("/", 1)
+    while True:
+        prefix = pointer if end < 0 else pointer[:end]
+        module = modules.get(prefix)
+        if module is not None:
+            hits.append((prefix, module))
+        if end < 0:
+            return hits
+        end = pointer.find("/", end + 1)
 
 
 def symbol_of(doc: Any, pointer: str) -> tuple[str, str] | None:
@@ -114,8 +141,7 @@ def defined_at(doc: Any, pointer: str, document_at: Any) -> Definition | None:
     modules = getattr(doc, "cache", {}).get("bicep.modules") if doc is not None else None
     if not modules:
         return None
-    hits = sorted(((prefix, module) for prefix, module in modules.items()
-                   if pointer == prefix or pointer.startswith(prefix + "/")), key=lambda h: len(h[0]))
+    hits = _calls_to(modules, pointer)
     if not hits:
         return None
     from .files import named_path

@@ -123,7 +123,7 @@ def _declaration_body(body: X | None) -> tuple[X | None, X | None, X | None, dic
     if body is not None and body.kind == "if":
         condition, body = body.a, body.b
     obj = body if body is not None and body.kind == "obj" else None
-    if obj is not None and any(_is_spread(p) for p in obj.a):
+    if obj is not None and _has_spread(obj.a):
         obj = None  # properties spread in from elsewhere: the body is not known property by property
     props: dict[str, Prop] = {}
     for p in obj.a if obj is not None else ():
@@ -227,13 +227,22 @@ class ModuleResult:
       `height`: how far below it the deepest depth check was (-1: none). It compiles the
       same for another chain of callers `stack` when `fits(stack)`;
     - `installs`: the module results its compile left in the compiler (every module it reached),
-      which a reuse leaves there too, as a compile would."""
+      which a reuse leaves there too, as a compile would;
+    - `own`: what the file's own scan takes from its compile (`Own`), when it recorded them.
+      A module is mostly compiled for a caller before the scan reaches it (AVM's parent
+      modules come before their child modules): it then compiles once, not twice;
+    - `unchecked`: the text of a scanned file it was compiled from, until the first caller that
+      takes it reads the file as a module compile would (`Compiler.checked`): most scanned
+      files are called by no other, and are not read again for nothing."""
 
-    __slots__ = ("value", "symbols", "unread", "deps", "pure", "reach", "height", "installs", "size")
+    __slots__ = ("value", "symbols", "unread", "deps", "pure", "reach", "height", "installs", "size", "own",
+                 "unchecked")
 
     def __init__(self, value: tuple[Any, dict, str | None, list], deps: dict, symbols: dict | None = None,
                  unread: set | None = None, pure: bool = True, reach: frozenset = frozenset(), height: int = -1,
-                 installs: tuple = (), size: int = 0):
+                 installs: tuple = (), size: int = 0, own: "Own | None" = None):
+        self.own = own
+        self.unchecked: str | None = None
         self.value = value
         self.deps = deps
         self.symbols = symbols  # pointer inside its template -> (symbol, name as written); None: not Bicep
@@ -247,6 +256,22 @@ class ModuleResult:
     def fits(self, stack: tuple[str, ...]) -> bool:
         """Whether compiling it for the chain of calls `stack` would make the same checks."""
         return self.pure and len(stack) + self.height < MAX_MODULE_DEPTH and self.reach.isdisjoint(stack)
+
+
+class Own:
+    """A Bicep module's compile as its own scan would make it (with no caller): the text it
+    compiled, its positions, all its notes (the parser's, `skipped`, and the compiler's) and
+    where the repeated ones are written. The same compile gives them for a caller as for the
+    scanned file, when its result `fits(())` (`scanned_compile`)."""
+
+    __slots__ = ("text", "positions", "skipped", "notes", "note_origins")
+
+    def __init__(self, text: str, positions: dict, skipped: list, notes: list, note_origins: dict):
+        self.text = text
+        self.positions = positions
+        self.skipped = skipped
+        self.notes = notes
+        self.note_origins = note_origins
 
 
 class _Tracker:
@@ -329,7 +354,7 @@ class Compiler:
     def module(self, abspath: str, stack: tuple[str, ...], root: str, load: Callable[[], tuple]) -> ModuleResult:
         """The compiled module at `abspath` for the chain of calls `stack` (its callers, the
         scanned file first): from this compile, or an earlier file's, or compiled by `load`
-        (() -> (value, symbols, unread, source characters, whether it ran out of stack))."""
+        (() -> (value, symbols, unread, source characters, whether it ran out of stack, Own))."""
         result = self.cache.get(abspath)
         if result is not None:
             fs.replay(result.deps)
@@ -340,7 +365,8 @@ class Compiler:
             result = shared.get((abspath, root))
             # A compile here would give the same result: the same checks, and no module it
             # reaches compiled differently in this compile already.
-            if result is not None and result.fits(stack) and result.reach.isdisjoint(self.impure):
+            if result is not None and result.fits(stack) and result.reach.isdisjoint(self.impure) \
+                    and self.checked(abspath, result):
                 shared.hits += 1
                 for inner, inner_result in result.installs:
                     if inner not in self.cache:
@@ -353,25 +379,38 @@ class Compiler:
         self.tracking.append(tracker)
         try:
             with fs.recording() as deps:
-                value, symbols, unread, size, exhausted = load()
+                value, symbols, unread, size, exhausted, own = load()
         finally:
             self.tracking.pop()
-        result = self._result(value, deps, symbols, unread, tracker, size, exhausted, stack[0])
+        result = self._result(value, deps, symbols, unread, tracker, size, exhausted, stack[0], own)
         self.keep(abspath, result)
         self.used(abspath, result, stack)
         if result.pure and shared is not None:
             shared.put((abspath, root), result)
         return result
 
+    def checked(self, abspath: str, result: ModuleResult) -> bool:
+        """Whether a module result is of the text a compile here would read (see `unchecked`),
+        the read recorded as that compile would record it."""
+        if result.unchecked is None:
+            return True
+        with fs.recording() as read:
+            text = self.read(abspath)
+        if text != result.unchecked:
+            return False
+        result.deps.update(read)
+        result.unchecked = None
+        return True
+
     def _result(self, value: tuple, deps: dict, symbols: dict | None, unread: set | None, tracker: _Tracker,
-                size: int, exhausted: bool, scanned: str) -> ModuleResult:
+                size: int, exhausted: bool, scanned: str, own: Own | None = None) -> ModuleResult:
         # The scanned file's repository, looked up by every module path it resolves, is each
         # caller's own look-up (it made it to find this module): not this result's.
         folder = os.path.dirname(scanned)
         deps = {k: v for k, v in deps.items() if not (k[0] == "root" and k[1] == folder)}
         installs = tuple((p, self.cache[p]) for p in sorted(tracker.reach) if p in self.cache)
         return ModuleResult(value, deps, symbols, unread, tracker.pure and not exhausted, frozenset(tracker.reach),
-                            tracker.height, installs, size)
+                            tracker.height, installs, size, own)
 
     def compile_shared(self, unit: "Unit") -> dict:
         """Compile a scanned file's unit, keeping the result for the files of the scan that
@@ -384,15 +423,15 @@ class Compiler:
         try:
             with fs.recording() as deps:
                 template = unit.compile()
-                text = self.read(abspath) if tracker.pure else None  # what a caller reads, recorded so
         finally:
             self.tracking.pop()
-        if text is not None and text == unit.parsed.text:
-            result = self._result(_module_value(unit, template), deps, unit.symbols, unit.unread, tracker,
-                                  len(text), False, abspath)
-            if result.pure:
-                root = fs.confinement_root(os.path.dirname(abspath))
-                self.shared.put((abspath, root), result)
+        text = unit.parsed.text
+        result = self._result(_module_value(unit, template), deps, unit.symbols, unit.unread, tracker,
+                              len(text), False, abspath)
+        if result.pure:
+            result.unchecked = text  # the scan read it; a module compile reads it on its own
+            root = fs.confinement_root(os.path.dirname(abspath))
+            self.shared.put((abspath, root), result)
         return template
 
     def registry_module(self, abspath: str, load: Callable[[], tuple]) -> ModuleResult:
@@ -419,7 +458,7 @@ class Unit:
         self.parsed = parsed
         self.abspath = abspath
         self.compiler = compiler
-        self.record = record  # keep positions (the scanned file itself)
+        self.record = record  # keep positions (the scanned file itself; a module during a scan)
         self.stack = stack
         self.positions: dict[str, tuple[int, int]] = {}
         self.notes: list[tuple[int, int, str]] = []
@@ -436,6 +475,7 @@ class Unit:
         self.all_resources: list[ResourceInfo] = []
         self.module_infos: dict[str, ModuleInfo] = {}
         self._var_nodes: dict[str, Node] = {}
+        self._param_nodes: dict[str, Node] = {}  # parameters('x') for a reference to parameter x
         self._var_busy: set[str] = set()
         self._noted: set[tuple[int, int, str]] = set()
         self.own_notes: set[tuple[int, int, str]] = set()  # not repeated by the files calling this one
@@ -816,7 +856,6 @@ class Unit:
                     if deps:
                         out["dependsOn"] = deps
                 continue
-            self.at(join_pointer(pointer, key), p.pos)
             self._set(out, key, p.value, env, pointer, p.pos)
         return out
 
@@ -908,7 +947,7 @@ class Unit:
         if params_prop is not None:
             self.at(ppointer, params_prop.pos)
             value = params_prop.value
-            if isinstance(value, X) and value.kind == "obj" and any(_is_spread(p) for p in value.a):
+            if isinstance(value, X) and value.kind == "obj" and _has_spread(value.a):
                 self.note(params_prop.pos, f"module '{info.symbol}': a spread `...` in `params` is not evaluated; "
                           "its resources are not checked")
                 spread_params = True
@@ -916,13 +955,14 @@ class Unit:
                 for p in value.a:
                     if p.key is None:
                         continue
-                    item_pointer = join_pointer(ppointer, p.key)
+                    item_pointer = join_pointer(ppointer, p.key) if self.record else ""  # (see _set)
+                    value_pointer = join_pointer(item_pointer, "value") if self.record else ""
                     self.at(item_pointer, p.pos)
-                    self.at(join_pointer(item_pointer, "value"), p.pos)
+                    self.at(value_pointer, p.pos)
                     if isinstance(p.value, X) and p.value.kind == "for":
                         parameters[p.key] = {"value": self.node(p.value, env)}
                     else:
-                        parameters[p.key] = {"value": self.raw(p.value, env, join_pointer(item_pointer, "value"))}
+                        parameters[p.key] = {"value": self.raw(p.value, env, value_pointer)}
             elif isinstance(value, X):
                 parameters = self.node(value, env)  # type: ignore[assignment]
         properties["parameters"] = parameters
@@ -1045,55 +1085,71 @@ class Unit:
     def _load_module(self, abspath: str, stack: tuple[str, ...]) -> tuple:
         """((compiled template, the module calls inside it, problem, notes), its resources'
         symbols, its unread `existing` resources, characters of source, whether the compile ran
-        out of stack) for a module file reached through the chain of calls `stack`."""
+        out of stack, its Own) for a module file reached through the chain of calls `stack`."""
         name = os.path.basename(abspath)
         text = self.compiler.read(abspath)
         if text is None:
-            return (None, {}, f"'{name}' cannot be read", []), None, None, 0, False
+            return (None, {}, f"'{name}' cannot be read", []), None, None, 0, False, None
         if abspath.lower().endswith((".json", ".jsonc")):
             from ..loaders import LoadError, load_json
             try:
                 data = load_json(text)
             except RecursionError:
-                return (None, {}, f"'{name}' is not valid JSON", []), None, None, len(text), True
+                return (None, {}, f"'{name}' is not valid JSON", []), None, None, len(text), True, None
             except (LoadError, ValueError):
-                return (None, {}, f"'{name}' is not valid JSON", []), None, None, len(text), False
-            return (data, {}, None, []), None, None, len(text), False
+                return (None, {}, f"'{name}' is not valid JSON", []), None, None, len(text), False, None
+            return (data, {}, None, []), None, None, len(text), False, None
         try:
             parsed = parse(text)
         except RecursionError:
-            return (None, {}, f"'{name}' is nested too deeply", []), None, None, len(text), True
+            return (None, {}, f"'{name}' is nested too deeply", []), None, None, len(text), True, None
         if parsed.error is not None:
             e = parsed.error
-            return (None, {}, f"'{name}' does not parse (line {e.line}: {e.message})", []), None, None, len(text), False
-        unit = Unit(parsed, abspath, self.compiler, False, stack)
+            return ((None, {}, f"'{name}' does not parse (line {e.line}: {e.message})", []), None, None, len(text),
+                    False, None)
+        # Its positions are kept, during a scan, for the file's own scan (ModuleResult.own).
+        record = self.compiler.shared is not None
+        unit = Unit(parsed, abspath, self.compiler, record, stack)
         try:
             template = unit.compile()
         except RecursionError:
-            return (None, {}, f"'{name}' is nested too deeply", []), None, None, len(text), True
-        return _module_value(unit, template), unit.symbols, unit.unread, len(text), False
+            return (None, {}, f"'{name}' is nested too deeply", []), None, None, len(text), True, None
+        own = Own(text, unit.positions, [(p.line, p.col, p.message) for p in parsed.skipped], unit.notes,
+                  unit.note_origins) if record else None
+        return _module_value(unit, template), unit.symbols, unit.unread, len(text), False, own
 
     # ------------------------------------------------------------------- JSON positions
 
     def _set(self, out: dict, key: str, value: Any, env: Env, pointer: str, pos: tuple[int, int]) -> None:
-        """out[key] = value; a `[for ...]` value becomes a property-level `copy` loop, as Bicep
-        compiles it (a map() expression when the object has its own `copy` property)."""
+        """out[key] = value, written at `pos` (`pointer`: out's); a `[for ...]` value becomes a
+        property-level `copy` loop, as Bicep compiles it (a map() expression when the object has
+        its own `copy` property)."""
+        # A unit that records no positions (a module's outside a scan: its template is placed
+        # at its call) builds no pointers: they are only ever keys of positions.
+        record = self.record
+        item_pointer = join_pointer(pointer, key) if record else pointer
+        if record:
+            self.positions[item_pointer] = pos
+        looped = isinstance(value, X) and value.kind == "for"
+        is_copy = key.lower() == "copy"
+        if not looped and not is_copy:
+            out[key] = self.raw(value, env, item_pointer)
+            return
         existing = next((k for k in out if k.lower() == "copy"), None)
-        if isinstance(value, X) and value.kind == "for" and key.lower() != "copy" and (
-                existing is None or isinstance(out[existing], _Loops)):
+        if looped and not is_copy and (existing is None or isinstance(out[existing], _Loops)):
             loops = out.setdefault("copy", _Loops())
             cp = join_pointer(join_pointer(pointer, "copy"), len(loops))
             self.at(join_pointer(pointer, "copy"), pos)
             self.at(cp, pos)
             loops.append(self._copy_block(key, value, env, cp, pos))
             return
-        if key.lower() == "copy" and existing is not None and isinstance(out[existing], _Loops):
+        if is_copy and existing is not None and isinstance(out[existing], _Loops):
             self.note(pos, "a property named `copy` beside `[for ...]` properties is not evaluated")
             return
-        if isinstance(value, X) and value.kind == "for":
+        if looped:
             out[key] = self.node(value, env)
             return
-        out[key] = self.raw(value, env, join_pointer(pointer, key))
+        out[key] = self.raw(value, env, item_pointer)
 
     def _copy_block(self, name: str, loop: X, env: Env, pointer: str, pos: tuple[int, int]) -> dict:
         iterable = self.node(loop.c, env)
@@ -1116,20 +1172,20 @@ class Unit:
         else is an expression tree, or its literal value."""
         if not isinstance(x, X):
             return unknown_node("a nested declaration")
-        if (x.kind == "obj" or x.kind == "arr") and any(_is_spread(i) for i in x.a):
+        if (x.kind == "obj" or x.kind == "arr") and _has_spread(x.a):
             return self._raw_or_node(self.node(x, env))  # merged at deployment: an expression
         if x.kind == "obj":
             out: dict[str, Any] = {}
             for p in x.a:
                 if p.key is None:
                     continue  # a nested resource inside a value: not a property
-                self.at(join_pointer(pointer, p.key), p.pos)
                 self._set(out, p.key, p.value, env, pointer, p.pos)
             return out
         if x.kind == "arr":
             items = []
+            record = self.record  # as in _set: pointers only for the positions recorded
             for i, item in enumerate(x.a):
-                item_pointer = join_pointer(pointer, i)
+                item_pointer = join_pointer(pointer, i) if record else pointer
                 self.at(item_pointer, item.pos)
                 items.append(self.raw(item, env, item_pointer))
             return items
@@ -1171,9 +1227,7 @@ class Unit:
             return self.node(x.a, env)
         if k == "ident":
             return self.ident(x, env)
-        if k == "arr" and any(_is_spread(i) for i in x.a):
-            return self.spread_node(x, env)
-        if k == "obj" and any(_is_spread(p) for p in x.a):
+        if (k == "arr" or k == "obj") and _has_spread(x.a):
             return self.spread_node(x, env)
         if k == "arr":
             items = [self.node(i, env) for i in x.a]
@@ -1276,7 +1330,10 @@ class Unit:
                 return unknown_node(f"function '{name}' used as a value")
             return unknown_node(name)
         if name in self.params:
-            return call("parameters", lit(name))
+            node = self._param_nodes.get(name)
+            if node is None:  # one tree for all its uses: trees are never changed once built
+                node = self._param_nodes[name] = call("parameters", lit(name))
+            return node
         if name in self.vars:
             return self.var_node(name)
         if name in self.resources or name in self.module_infos or name in env.scoped:
@@ -1456,6 +1513,17 @@ def _is_spread(item: Any) -> bool:
     return isinstance(item, X) and item.kind == "spread"
 
 
+def _has_spread(items: list) -> bool:
+    """Whether an array's items or an object's properties hold a `...x` (a plain loop: it runs
+    for every array and object compiled)."""
+    for item in items:
+        if isinstance(item, Prop):
+            item = item.value
+        if isinstance(item, X) and item.kind == "spread":
+            return True
+    return False
+
+
 def _is_namespace(x: Any) -> bool:
     return isinstance(x, X) and x.kind == "ident" and x.a in ("az", "sys")
 
@@ -1588,9 +1656,10 @@ def _read_text(abspath: str) -> str | None:
 
 
 class Compiled:
-    """The result of compiling one Bicep file."""
+    """The result of compiling one Bicep file (`parsed`: None when taken from a module's
+    compile, `scanned_compile`)."""
 
-    def __init__(self, template: Any, positions: dict, notes: list, modules: dict, parsed: Parsed,
+    def __init__(self, template: Any, positions: dict, notes: list, modules: dict, parsed: Parsed | None,
                  symbols: dict | None = None, note_origins: dict | None = None, unread: set | None = None):
         self.template = template
         self.positions = positions
@@ -1608,6 +1677,24 @@ def _module_value(unit: Unit, template: Any) -> tuple[Any, dict, None, list]:
     notes = [(p.line, p.col, p.message) for p in unit.parsed.skipped] + \
         [n for n in unit.notes if n not in unit.own_notes]
     return template, unit.modules, None, [n + (unit.note_origins.get(n),) for n in sorted(notes)[:20]]
+
+
+def scanned_compile(abspath: str, text: str) -> Compiled | None:
+    """A scanned file's compile, when a caller's compile of it as a module made it already in
+    this scan (ModuleResult.own) from the same text: the file is then neither parsed nor
+    compiled again. None otherwise."""
+    shared = reuse.current()
+    if shared is None:
+        return None
+    kept = shared.get((abspath, fs.confinement_root(os.path.dirname(abspath))))
+    own = kept.own if kept is not None else None
+    if own is None or own.text != text or not kept.fits(()):
+        return None
+    shared.hits += 1
+    fs.replay(kept.deps)
+    template, modules = kept.value[0], kept.value[1]
+    return Compiled(template, own.positions, sorted(own.skipped + own.notes), modules, None, kept.symbols,
+                    own.note_origins, kept.unread)
 
 
 def compile_parsed(parsed: Parsed, abspath: str | None, compiler: Compiler | None = None,

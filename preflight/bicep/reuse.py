@@ -16,6 +16,13 @@ depth limit is as far away as it was. Callers' parameter values are not part of 
 template (a nested deployment passes them as parameters), so one compile serves every caller.
 
 The cache is bounded by the size of the modules' source text (least recently used first out).
+
+A module compiled for a caller keeps its positions (ModuleResult.own): when the scan reaches
+the module file itself, the same text compiles to the same document, which it takes without
+parsing the file again. The other way round, the scanned files' own compiles are kept too,
+bounded the same way: a finding on a resource a module declares is placed in the module's file,
+which the scan loads again (`preflight.bicep.defined_at`) soon after it scanned that file. Each
+reuse records again the look-ups the compile made.
 """
 from __future__ import annotations
 
@@ -36,6 +43,7 @@ class ModuleCache:
         self.chars = 0
         self.hits = 0
         self.stored = 0
+        self.documents = _Bounded(max_chars)  # abspath -> (text, Compiled, look-ups it made)
 
     def get(self, key: tuple[str, str]) -> Any:
         entry = self.entries.get(key)
@@ -53,6 +61,32 @@ class ModuleCache:
         while self.chars > self.max_chars and len(self.entries) > 1:
             _, dropped = self.entries.popitem(last=False)
             self.chars -= dropped.size
+
+
+class _Bounded:
+    """Entries of a known size, the least recently used dropped first past `max_chars`."""
+
+    def __init__(self, max_chars: int):
+        self.max_chars = max_chars
+        self.entries: "OrderedDict[str, tuple[int, Any]]" = OrderedDict()
+        self.chars = 0
+
+    def get(self, key: str) -> Any:
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        self.entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: str, value: Any, size: int) -> None:
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.chars -= old[0]
+        self.entries[key] = (size, value)
+        self.chars += size
+        while self.chars > self.max_chars and len(self.entries) > 1:
+            _, (dropped, _) = self.entries.popitem(last=False)
+            self.chars -= dropped
 
 
 _current: ModuleCache | None = None
