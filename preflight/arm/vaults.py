@@ -734,6 +734,7 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
     candidates: dict[int, list[tuple[str, Call]]] = {}  # per declaration (or template: outputs)
     trees: dict[int, list[Call]] = {}  # the calls of each tree a front end built, by id (see _read_calls)
     indexes: dict[int, dict[int, int]] = {}  # per template, where each declaration is in all_resources()
+    per_template: dict[int, tuple[list[list[tuple[str, Call]]], list[tuple[str, Call]]]] = {}  # its reads
     for ev in evaluations(doc, ctx):
         visited: set[int] = set()
         for resource in ev.resources:
@@ -747,7 +748,10 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
                     index = indexes.get(id(template))
                     if index is None:
                         index = indexes[id(template)] = {id(d): i for i, d in enumerate(template.all_resources())}
-                    own = _template_reads(template, trees)[0][index[id(decl)]]
+                    reads = per_template.get(id(template))
+                    if reads is None:
+                        reads = per_template[id(template)] = _template_reads(template, trees)
+                    own = reads[0][index[id(decl)]]
                     candidates[id(decl)] = [(template.pointer + inner, call) for inner, call in own]
                 else:
                     candidates[id(decl)] = []
@@ -760,9 +764,13 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
             if not isinstance(outputs, dict):
                 continue
             if id(template) not in candidates:
-                candidates[id(template)] = ([(template.pointer + inner, call) for inner, call in
-                                             _template_reads(template, trees)[1]]
-                                            if _names_keyvault(template.document) else [])
+                if _names_keyvault(template.document):
+                    reads = per_template.get(id(template))
+                    if reads is None:
+                        reads = per_template[id(template)] = _template_reads(template, trees)
+                    candidates[id(template)] = [(template.pointer + inner, call) for inner, call in reads[1]]
+                else:
+                    candidates[id(template)] = []
             deployment = getattr(frame, "deployment", None)
             local = template.document is ev.document or template.document is None
             for pointer, call in candidates[id(template)]:
