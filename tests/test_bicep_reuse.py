@@ -167,7 +167,7 @@ def test_a_module_reached_again_near_the_depth_limit(project, monkeypatch, modul
 
 def test_the_cache_is_bounded_and_empty_outside_a_scan(project):
     assert reuse.current() is None
-    with reuse.sharing(max_chars=2 * len(VAULT)) as cache:
+    with reuse.sharing(max_chars=2 * len(VAULT), max_document_chars=2 * len(VAULT)) as cache:
         for i in range(4):
             cache.put((f"/m{i}.bicep", "/"), compiler.ModuleResult((None, {}, None, []), {}, size=len(VAULT)))
         assert len(cache.entries) == 2 and cache.chars <= 2 * len(VAULT)
