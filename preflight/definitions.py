@@ -17,9 +17,12 @@ Over the whole scan:
   its own too (a Deploy-to-Azure button): a finding at its top level, and an error anywhere in
   it (deploying it breaks or wipes something), stays its own.
 
-Runs on findings alone (plus a cheap read of the scanned Bicep files' `module` lines, and of the
-JSON templates with findings in nested deployments), so its output is the same whether findings
-came from a worker process, the result cache or neither.
+Runs on findings alone (plus the module links `ModuleCalls` took from each template's bytes as
+the scan first read them, and a read of the JSON templates with findings in nested deployments),
+so its output is the same whether findings came from a worker process, the result cache or
+neither. Which files are deployed is known before any check (`ModuleCalls.called` of the files
+that will be checked): such a file runs only the rules whose findings this step keeps
+(`JUDGED_ON_ITS_OWN_TEXT`, see `preflight.filters.FindingFilter.rules_for`).
 """
 from __future__ import annotations
 
@@ -45,8 +48,6 @@ def file_key(path: str) -> str:
     """A file's path as modules and links are compared: absolute, in the file system's case."""
     return os.path.normcase(os.path.abspath(path))
 
-
-_key = file_key
 
 
 class ModuleCalls:
@@ -74,15 +75,15 @@ class ModuleCalls:
                 continue
             target = fs.confine(named, folder)
             if target is not None:
-                targets.add(_key(target))
+                targets.add(file_key(target))
         if targets:
-            self.calls[_key(path)] = targets
+            self.calls[file_key(path)] = targets
 
     def called(self, checked: Iterable[str]) -> set[str]:
         """The checked template files (normalised absolute paths) that a checked file deploys,
         directly or through other files, and that is not itself deployed by one (a cycle of
         modules alone deploys nothing: its files are judged each on its own)."""
-        scanned = {_key(p) for p in checked if p.lower().endswith((".bicep", ".json"))}
+        scanned = {file_key(p) for p in checked if p.lower().endswith((".bicep", ".json"))}
         calls: dict[str, set[str]] = {}
         for caller, targets in self.calls.items():
             if caller in scanned:
@@ -115,7 +116,7 @@ def report_once(findings: list[Finding], checked: Iterable[str], calls: ModuleCa
     merged: dict[tuple, Finding] = {}
     for f in findings:
         callers = f.data.get("callers") if f.data else None
-        if called and f.rule not in KEEP_ALWAYS and _key(_origin(f)) in called \
+        if called and f.rule not in KEEP_ALWAYS and file_key(_origin(f)) in called \
                 and (callers or f.rule != "PF010"):  # a note on its own text is not repeated by callers
             continue  # judged through the scanned files that deploy it
         key = (f.rule, f.path, f.line, f.column, f.fingerprint)
@@ -207,7 +208,7 @@ def bicep_source(compiled: str, scanned: dict[str, str], called: set[str]) -> st
     folder = os.path.dirname(os.path.abspath(compiled))
     stem = os.path.splitext(os.path.basename(compiled))[0]
     for name in (stem + ".bicep", "main.bicep"):
-        candidate = _key(os.path.join(folder, name))
+        candidate = file_key(os.path.join(folder, name))
         if candidate in scanned or fs.isfile(candidate):
             return candidate if candidate in scanned else None
     entries = [k for k in scanned if os.path.dirname(k) == os.path.normcase(folder) and k not in called]
@@ -225,12 +226,12 @@ def fold_compiled_copies(findings: list[Finding], checked: list[str], called: se
               and _INLINED.search(f.pointer)]
     if not copies:
         return findings
-    scanned = {_key(p): p for p in checked if p.lower().endswith(".bicep")}
+    scanned = {file_key(p): p for p in checked if p.lower().endswith(".bicep")}
     reached: dict[tuple, list[Finding]] = {}
     for b in findings:
         for chain in b.data.get("callers") or ():
             calls = chain.split(" > ")
-            root = _key(calls[0].rsplit(":", 1)[0])
+            root = file_key(calls[0].rsplit(":", 1)[0])
             group = reached.setdefault((b.rule, root, len(calls), _shape(b.pointer)), [])
             if b not in group:
                 group.append(b)
