@@ -348,3 +348,67 @@ def test_kv019_reads_a_module_template_shared_by_its_callers_once(tmp_path, monk
     monkeypatch.setattr(references, "SHARED_TEMPLATES", 0)
     assert shown() == shared
     assert len(computed) > reads_shared  # the module read again in the second caller
+
+
+_values = st.sampled_from(["a", "A", "b", "[[x]", "[concat('a')]", "", 1, 2, 0, 12, True, False, "1", "true",
+                           ["a"], ["a", "c"], [1, 3], [], None])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["string", "int", "bool", "array", "securestring"]),
+       st.one_of(st.none(), st.lists(_values.filter(lambda v: v is not None), max_size=3)),
+       st.sampled_from([None, 1, 2, "[parameters('n')]"]), st.sampled_from([None, 3, 10]),
+       _values, st.one_of(st.just("none"), _values), st.booleans())
+def test_arm001_and_arm002_settled_from_literals_find_what_the_evaluation_finds(
+        tmp_path_factory, kind, allowed, low, high, default, in_file, nested):
+    """ARM001 and ARM002 skip the evaluation when literal values provably meet the constraints
+    (`_settled_at_root`): the same findings as with the evaluation always run."""
+    from preflight.rules import arm as arm_rules
+
+    decl: dict = {"type": kind}
+    if allowed is not None:
+        decl["allowedValues"] = allowed
+    for key, bound in (("minLength" if kind in ("string", "array") else "minValue", low),
+                       ("maxLength" if kind in ("string", "array") else "maxValue", high)):
+        if bound is not None:
+            decl[key] = bound
+    if default is not None:
+        decl["defaultValue"] = default
+    resources: list = []
+    if nested:
+        resources.append({"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "n",
+                          "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+                                         "parameters": {"p": {"value": "[parameters('p')]"}},
+                                         "template": {"$schema": SCHEMA, "contentVersion": "1.0.0.0",
+                                                      "parameters": {"p": dict(decl)}, "resources": []}}})
+    folder = tmp_path_factory.mktemp("t")
+    path = template(folder, parameters={"p": decl, "n": {"type": "int", "defaultValue": 1}}, resources=resources)
+    if in_file != "none":
+        (folder / "azuredeploy.parameters.json").write_text(json.dumps(
+            {"$schema": SCHEMA.replace("deploymentTemplate", "deploymentParameters"), "contentVersion": "1.0.0.0",
+             "parameters": {"p": {"value": in_file}}}))
+
+    def shown():
+        found = scan([str(path)], Options(select=["ARM001", "ARM002"], jobs=1)).findings
+        return sorted((f.rule, f.pointer, f.message) for f in found)
+
+    settled = shown()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(arm_rules, "_settled_at_root", lambda *a: False)
+        assert settled == shown()
+
+
+def test_a_template_whose_literal_values_meet_their_constraints_is_not_evaluated_for_them(tmp_path, monkeypatch):
+    from preflight.arm import deployments
+
+    evaluated = []
+    real = deployments.Evaluation.__init__
+    monkeypatch.setattr(deployments.Evaluation, "__init__", lambda self, *a: evaluated.append(1) or real(self, *a))
+    path = template(tmp_path, parameters={
+        "sku": {"type": "string", "defaultValue": "standard", "allowedValues": ["Standard", "premium"]},
+        "count": {"type": "int", "defaultValue": 2, "minValue": 1, "maxValue": 3}},
+        resources=[{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01", "name": "st"}])
+    assert findings(path, "ARM001") == [] and findings(path, "ARM002") == [] and evaluated == []
+    (tmp_path / "azuredeploy.parameters.json").write_text(json.dumps(
+        {"parameters": {"sku": {"value": "basic"}, "count": {"value": "7"}}}))
+    assert len(findings(path, "ARM001")) == 1 and len(findings(path, "ARM002")) == 1 and evaluated

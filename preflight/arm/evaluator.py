@@ -298,7 +298,7 @@ class Frame:
                                    key=f"{self.label}:placeholder:{lower}")
         if inp.source == "link":
             return Unknown.because(LINK, f"the linked parameter file ({decl.name})", key=f"{self.label}:link:{lower}")
-        return _coerce(inp.value, decl.type)
+        return coerce_given(inp.value, decl.type)
 
     # ------------------------------------------------------------------------- variables
 
@@ -380,7 +380,7 @@ class Frame:
         return expand_copy(decl.copy.name or decl.name, decl.copy.count, decl.copy.input, Scope(self))
 
 
-def _coerce(value: Any, declared: str | None) -> Any:
+def coerce_given(value: Any, declared: str | None) -> Any:
     """A literal parameter value as ARM reads it for the declared type (`--param n=3` for a
     string parameter is the string '3')."""
     if declared in ("string", "securestring") and isinstance(value, (int, float)) and not isinstance(value, bool):
