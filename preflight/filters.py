@@ -69,7 +69,7 @@ class FindingFilter:
         run (`full`: all the same). Unless it has inline suppressions, which the dropped
         findings would have used (PF004)."""
         enabled = self.selection(doc.path)
-        if not full and self._deployed and self.judged_by_callers(doc.path) and not has_suppressions(doc):
+        if not full and self.judged_by_callers(doc.path) and not has_suppressions(doc):
             return [r for r in rules if r.id in JUDGED_ON_ITS_OWN_TEXT and enabled(r.id)]
         return [r for r in rules if enabled(r.id)]
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from .. import fs
 from ..loaders import FileTooLarge, LoadError, decode, join_pointer, load_json
-from .evaluator import (DeploymentContext, Frame, Input, ParamUse, Scope, Session, copy_count, evaluate,
+from .evaluator import (DeploymentContext, Frame, Input, ParamUse, Scope, Session, coerce_given, copy_count, evaluate,
                         expand_copy, expression_text, is_copy_block, member)
 from .expressions import Node, compile_string
 from .parameters import ParameterSet, parameter_sets
@@ -649,6 +649,39 @@ def parameter_sets_of(doc: Any, ctx: Any) -> list[ParameterSet]:
     if "arm.parameter-sets" not in cache:
         cache["arm.parameter-sets"] = parameter_sets(doc, ctx, set(template_of(doc).parameters))
     return cache["arm.parameter-sets"]
+
+
+def literal_root_values(doc: Any, ctx: Any, decl: Any) -> list[Any] | None:
+    """The values the root template's parameter `decl` takes, one per parameter set that gives
+    it one, read as the root frame reads them (`Frame._parameter_value`) but without evaluating:
+    a parameter file's or `--param` value coerced to the declared type (`coerce_given`), else,
+    when none or null is given, the default. None when one is not literal JSON
+    (`is_literal_json`). A value only the deployer knows (a Key Vault secret, a placeholder, a
+    linked file) is not among them."""
+    values = []
+    for parameter_set in parameter_sets_of(doc, ctx):
+        given = parameter_set.inputs().get(decl.name.lower())
+        if given is not None and (given.value is not None or given.source not in ("file", "cli")):
+            if given.source not in ("file", "cli"):
+                continue  # unknown offline
+            if not is_literal_json(given.value):
+                return None
+            values.append(coerce_given(given.value, decl.type))
+        elif decl.default is not ABSENT:  # (a null given is no value given)
+            if not is_literal_json(decl.default):
+                return None
+            values.append(decl.default)
+    return values
+
+
+def is_literal_json(value: Any) -> bool:
+    """JSON the evaluator reads as itself: numbers, booleans, strings that cannot be
+    expressions (nor `[[` escapes), and arrays of them."""
+    if isinstance(value, str):
+        return not value.startswith("[")
+    if isinstance(value, (bool, int, float)):
+        return True
+    return isinstance(value, list) and all(is_literal_json(v) for v in value)
 
 
 def evaluations(doc: Any, ctx: Any) -> list[Evaluation]:

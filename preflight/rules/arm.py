@@ -11,8 +11,8 @@ import functools
 import os
 from typing import Any, Iterator
 
-from preflight.arm.deployments import evaluations, parameter_sets_of, template_of
-from preflight.arm.evaluator import Frame, Scope, coerce_given, evaluate
+from preflight.arm.deployments import evaluations, is_literal_json, literal_root_values, parameter_sets_of, template_of
+from preflight.arm.evaluator import Frame, Scope, evaluate
 from preflight.arm.references import (may_call, nested_templates, possible_variable_reads, references_of,
                                       shared_template_result, text_references, variable_strings)
 from preflight.arm.parameters import undeclared_in_file
@@ -93,53 +93,22 @@ def _allowed_match(value: Any, allowed: list) -> bool | None:
 def _settled_at_root(doc: Document, ctx: Context, wanted: Any, meets: Any) -> bool:
     """True when no parameter `wanted(decl)` selects can break its constraint, told without
     evaluating: only the root template declares such parameters, and every value each takes
-    under each parameter set is literal JSON (`_root_values`) that `meets(decl, value)`."""
+    under each parameter set is literal JSON (`literal_root_values`) that `meets(decl, value)`."""
     root = template_of(doc)
     if any(wanted(decl) for t, _ in nested_templates(root) if t is not root for decl in t.parameters.values()):
         return False
     for decl in root.parameters.values():
         if wanted(decl):
-            values = _root_values(doc, ctx, decl)
+            values = literal_root_values(doc, ctx, decl)
             if values is None or not all(meets(decl, value) for value in values):
                 return False
     return True
 
 
-def _root_values(doc: Document, ctx: Context, decl: ParameterDecl) -> list[Any] | None:
-    """The values a root template's parameter takes, one per parameter set that gives it one, as
-    the evaluator reads them (a parameter file's or `--param` value coerced to the declared
-    type, else the default); None when one is not literal JSON (`_literal`). A value only the
-    deployer knows (a Key Vault secret, a placeholder, a linked file) is not among them."""
-    values = []
-    for parameter_set in parameter_sets_of(doc, ctx):
-        given = parameter_set.inputs().get(decl.name.lower())
-        if given is not None and (given.value is not None or given.source not in ("file", "cli")):
-            if given.source not in ("file", "cli"):
-                continue  # unknown offline: nothing is reported on it
-            if not _literal(given.value):
-                return None
-            values.append(coerce_given(given.value, decl.type))
-        elif decl.default is not ABSENT:  # (a null given is no value given)
-            if not _literal(decl.default):
-                return None
-            values.append(decl.default)
-    return values
-
-
-def _literal(value: Any) -> bool:
-    """JSON that evaluates to itself: numbers, booleans, strings that cannot be expressions, and
-    arrays of them."""
-    if isinstance(value, str):
-        return not value.startswith("[")
-    if isinstance(value, (bool, int, float)):
-        return True
-    return isinstance(value, list) and all(_literal(v) for v in value)
-
-
 def _allowed_at_root(decl: ParameterDecl, value: Any) -> bool:
     """ARM001's test, for a literal value and literal allowedValues."""
     allowed = decl.allowed
-    if not isinstance(allowed, list) or not _literal(allowed):
+    if not isinstance(allowed, list) or not is_literal_json(allowed):
         return False
     if _allowed_match(value, allowed) is not False:
         return True
