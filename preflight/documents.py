@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any, Callable
 
 from .loaders import (JsonPositions, LoadError, Templated, TextLines, TooLargeToCheck, UnsupportedTag, decode,
-                      load_json, load_yaml, load_yaml_untagged, split_pointer, yaml_positions)
+                      load_json, load_yaml, load_yaml_untagged, lowered, split_pointer, yaml_positions)
 
 
 class Kind(str, enum.Enum):
@@ -80,6 +80,11 @@ class Document:
     @cached_property
     def directory(self) -> str:
         return os.path.dirname(self.abspath)
+
+    @cached_property
+    def lower_text(self) -> str:
+        """The text lower-cased, for case-insensitive searches of ASCII words (computed once)."""
+        return lowered(self.text)
 
     @cached_property
     def positions(self) -> Mapping[str, tuple[int, int]]:

@@ -412,3 +412,31 @@ def test_a_template_whose_literal_values_meet_their_constraints_is_not_evaluated
     (tmp_path / "azuredeploy.parameters.json").write_text(json.dumps(
         {"parameters": {"sku": {"value": "basic"}, "count": {"value": "7"}}}))
     assert len(findings(path, "ARM001")) == 1 and len(findings(path, "ARM002")) == 1 and evaluated
+
+
+def test_a_large_template_that_is_not_ascii_is_searched_without_a_buffer_of_12_bytes_a_character(tmp_path):
+    import tracemalloc
+
+    from preflight.arm.references import may_call
+    from preflight.arm.vaults import _names_keyvault
+
+    # A workbook's serialized content: 600,000 characters, not ASCII (as real workbooks are).
+    content = "«Résumé» Coût " * 43_000
+    text = json.dumps({"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [
+        {"type": "Microsoft.Insights/workbooks", "apiVersion": "2022-04-01", "name": "wb",
+         "properties": {"serializedData": content, "displayName": "[reference('Microsoft.KeyVault/vaults/kv')]"}}]},
+        ensure_ascii=False)
+    path = tmp_path / "azuredeploy.json"
+    path.write_text(text, encoding="utf-8")
+    doc = load_document(str(path), path.read_bytes())
+    assert doc is not None and not doc.text.isascii() and len(doc.text) > 600_000
+    tracemalloc.start()
+    try:
+        assert may_call(doc, "reference") and not may_call(doc, "listkeys")
+        assert _names_keyvault(doc)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # `str.lower` on the whole text would take 12 bytes a character for its work (7 MB here).
+    assert peak < 4 * len(doc.text)
+    assert doc.lower_text == doc.text.lower()

@@ -337,7 +337,7 @@ def text_references(doc: Any) -> frozenset[tuple[str, str]] | None:
         text = doc.text if doc.format == "json" else ""
         found: set[tuple[str, str]] | None = None
         if text and text.isascii() and "\\u" not in text:
-            low = text.lower()
+            low = doc.lower_text
             found = set()
             for kind, pattern in _TEXT_CALLS:
                 for m in pattern.finditer(low):
@@ -357,7 +357,7 @@ def may_call(doc: Any, name: str) -> bool:
     its text does not hold the name in any case, and no `\\u` escape could write it."""
     if doc.format != "json" or not doc.text or "\\u" in doc.text:
         return True
-    return name in doc.text.lower()
+    return name in doc.lower_text
 
 
 def variable_strings(template: Template) -> dict[str, list[str]] | None:

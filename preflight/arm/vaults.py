@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..documents import Document
+from ..loaders import lowered
 from .deployments import (Anchor, DeployedResource, Evaluation, Status, evaluations, may_deploy, possible_types,
                           template_of)
 from .evaluator import Scope, SymbolicTarget, evaluate
@@ -825,10 +827,11 @@ def _names_keyvault(document: Any) -> bool:
         return True
     cache = getattr(document, "cache", None)
     if not isinstance(cache, dict):
-        return "keyvault" in text.lower()
+        return "keyvault" in lowered(text)
     if "arm.names-keyvault" not in cache:
         # (six times faster than a case-insensitive regular expression over the text)
-        cache["arm.names-keyvault"] = "keyvault" in text.lower()
+        low = document.lower_text if isinstance(document, Document) else lowered(text)
+        cache["arm.names-keyvault"] = "keyvault" in low
     return cache["arm.names-keyvault"]
 
 
