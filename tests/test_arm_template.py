@@ -10,6 +10,7 @@ from preflight.arm.deployments import deployed_resources, evaluations, template_
 from preflight.arm.evaluator import evaluate, standalone_scope
 from preflight.arm.expressions import compile_string
 from preflight.arm.parameters import paired_files
+from preflight.arm import template as template_model
 from preflight.arm.template import ABSENT, ResourceDecl, Template
 from preflight.arm.values import PARAMETER, SECRET, Unknown
 from preflight.documents import load_document
@@ -68,6 +69,72 @@ def test_keywords_are_matched_case_insensitively():
     assert r.type == "Microsoft.KeyVault/vaults" and r.condition is True and r.properties == {"a": 1}
     assert r.pointer == "/RESOURCES/0"
     assert t.parameters["p"].type == "string" and t.parameters["p"].default == "x"
+
+
+def _model(t: Template) -> dict:
+    """Everything from_json reads, as plain data (nested templates included)."""
+    def copy(c):
+        return None if c is None else (c.name, c.count, c.input, c.mode, c.pointer)
+
+    def resource(r: ResourceDecl):
+        d = r.deployment
+        return (r.type, r.name, r.api_version, r.condition, copy(r.copy), r.properties, r.existing, r.pointer,
+                r.symbolic_name, r.parent.pointer if r.parent else None, r.template is t,
+                [resource(c) for c in r.children],
+                d and (d.scope, d.template and _model(d.template), d.relative_path, d.link, d.parameters,
+                       d.parameters_link, d.subscription_id, d.resource_group, d.pointer))
+    return {"lv": t.language_version, "pointer": t.pointer,
+            "parameters": {k: vars(v) for k, v in t.parameters.items()},
+            "variables": {k: (v.name, v.value, copy(v.copy), v.pointer) for k, v in t.variables.items()},
+            "functions": {k: vars(v) for k, v in t.functions.items()},
+            "resources": [resource(r) for r in t.resources]}
+
+
+KEYWORDS = {
+    "languageVersion": "2.0",
+    "parameters": {"p": {"type": "String", "defaultValue": "x", "allowedValues": ["x"], "minLength": 1,
+                         "maxLength": 3, "metadata": {}},
+                   "n": {"type": "int", "minValue": 1, "maxValue": 2, "nullable": True},
+                   "mixed": {"type": "string", "DefaultValue": "lower wins?", "defaultValue": "exact"}},
+    "variables": {"v": "[parameters('p')]", "copy": [{"name": "list", "count": 2, "input": "[copyIndex('list')]"}]},
+    "resources": {
+        "kv": {"type": "Microsoft.KeyVault/vaults", "name": "a", "apiVersion": "2023-07-01", "existing": True,
+               "condition": "[true()]", "copy": {"name": "c", "count": 2, "mode": "serial", "batchSize": 1},
+               "properties": {"tenantId": "t"}, "location": "x",
+               "resources": [{"type": "accessPolicies", "name": "add", "properties": {}}]},
+        "dep": {"type": "Microsoft.Resources/deployments", "name": "d", "subscriptionId": "s",
+                "resourceGroup": "g",
+                "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+                               "parameters": {"a": {"value": 1}},
+                               "template": {"parameters": {"a": {"type": "int"}}, "resources": [
+                                   {"type": "Microsoft.Storage/storageAccounts", "name": "s"}]}}},
+        "linked": {"type": "Microsoft.Resources/deployments", "name": "l",
+                   "properties": {"templateLink": {"relativePath": "x.json"}, "parametersLink": {"uri": "u"}}},
+        "Other": {"Type": "Microsoft.Web/sites", "NAME": "w", "ApiVersion": "2022-01-01",
+                  "Properties": {"a": 1}, "Existing": True},
+        "import": {"name": "no type"}}}
+
+
+def test_keywords_written_as_templates_write_them_read_as_in_any_casing(monkeypatch):
+    # Objects whose keys are all plain are read by exact key: the model must be the one the
+    # case-insensitive reading (taken for any other object) makes of them.
+    resources = KEYWORDS["resources"]
+    assert KEYWORDS.keys() <= template_model._TEMPLATE_KEYS and resources["kv"].keys() <= template_model._RESOURCE_KEYS
+    assert resources["dep"]["properties"].keys() <= template_model._DEPLOYMENT_KEYS
+    assert resources["kv"]["copy"].keys() <= template_model._COPY_KEYS
+    assert KEYWORDS["parameters"]["p"].keys() <= template_model._PARAMETER_KEYS
+    plain = Template.from_json(KEYWORDS)
+    for keys in ("_TEMPLATE_KEYS", "_PARAMETER_KEYS", "_RESOURCE_KEYS", "_DEPLOYMENT_KEYS", "_COPY_KEYS"):
+        monkeypatch.setattr(template_model, keys, frozenset())
+    assert _model(plain) == _model(Template.from_json(KEYWORDS))
+    kv, dep, linked, other = plain.resources
+    assert (kv.existing, kv.copy.mode, kv.children[0].type, other.existing, other.api_version) == \
+        (True, "serial", "accessPolicies", True, "2022-01-01")
+    assert dep.deployment.subscription_id == "s" and dep.deployment.template.parameters["a"].type == "int"
+    assert linked.deployment.relative_path == "x.json"
+    assert linked.deployment.pointer == "/resources/linked/properties/templateLink"
+    assert plain.parameters["mixed"].default == "exact" and plain.parameters["n"].nullable
+    assert plain.variables["list"].copy.count == 2
 
 
 def test_nested_child_type_and_name_are_composed(tmp_path):

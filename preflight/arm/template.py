@@ -233,40 +233,47 @@ class Template:
         t = cls(document=document, pointer=pointer, raw=data)
         if not isinstance(data, dict):
             return t
-        lv = kget(data, "languageVersion", None)
+        if data.keys() <= _TEMPLATE_KEYS:
+            lv = data.get("languageVersion")
+            parameters, variables, functions, resources = (
+                (key, data[key]) if key in data else None
+                for key in ("parameters", "variables", "functions", "resources"))
+        else:
+            lv = kget(data, "languageVersion", None)
+            parameters, variables, functions, resources = (
+                kitem(data, key) for key in ("parameters", "variables", "functions", "resources"))
         t.language_version = str(lv) if lv not in (None, ABSENT) else None
-        found = kitem(data, "parameters")
-        if found and isinstance(found[1], dict):
-            base = join_pointer(pointer, found[0])
-            for name, spec in found[1].items():
+        if parameters and isinstance(parameters[1], dict):
+            base = join_pointer(pointer, parameters[0])
+            declared = t.parameters
+            for name, spec in parameters[1].items():
                 if isinstance(name, str):
-                    t.parameters[name.lower()] = _parameter(name, resolve_type(spec, data), join_pointer(base, name))
-        found = kitem(data, "variables")
-        if found and isinstance(found[1], dict):
-            base = join_pointer(pointer, found[0])
-            for name, value in found[1].items():
+                    declared[name.lower()] = _parameter(name, resolve_type(spec, data), join_pointer(base, name))
+        if variables and isinstance(variables[1], dict):
+            base = join_pointer(pointer, variables[0])
+            named = t.variables
+            for name, value in variables[1].items():
                 if not isinstance(name, str):
                     continue
-                if name.lower() == "copy" and isinstance(value, list):
+                lower = name.lower()
+                if lower == "copy" and isinstance(value, list):
                     for i, spec in enumerate(value):
                         copy = _copy_spec(spec, join_pointer(join_pointer(base, name), i))
                         if copy is not None and copy.name:
-                            t.variables[copy.name.lower()] = VariableDecl(copy.name, ABSENT, copy, copy.pointer)
+                            named[copy.name.lower()] = VariableDecl(copy.name, ABSENT, copy, copy.pointer)
                     continue
-                t.variables[name.lower()] = VariableDecl(name, value, None, join_pointer(base, name))
-        found = kitem(data, "functions")
-        if found and isinstance(found[1], list):
-            _functions(t, found[1], join_pointer(pointer, found[0]))
-        found = kitem(data, "resources")
-        if found:
-            base = join_pointer(pointer, found[0])
-            if isinstance(found[1], list):
-                for i, spec in enumerate(found[1]):
-                    r = _resource(spec, join_pointer(base, i), None, None, t, _depth)
+                named[lower] = VariableDecl(name, value, None, join_pointer(base, name))
+        if functions and isinstance(functions[1], list):
+            _functions(t, functions[1], join_pointer(pointer, functions[0]))
+        if resources:
+            base = join_pointer(pointer, resources[0])
+            if isinstance(resources[1], list):
+                for i, spec in enumerate(resources[1]):
+                    r = _resource(spec, f"{base}/{i}", None, None, t, _depth)
                     if r is not None:
                         t.resources.append(r)
-            elif isinstance(found[1], dict):
-                for name, spec in found[1].items():
+            elif isinstance(resources[1], dict):
+                for name, spec in resources[1].items():
                     r = _resource(spec, join_pointer(base, name), str(name), None, t, _depth)
                     if r is not None:
                         t.resources.append(r)
@@ -295,9 +302,45 @@ _CANONICAL = {k.lower(): k for k in (
 _NO_HIT = (None, ABSENT)  # a `_lowered` entry for a keyword that is not there
 
 
+def _plain_keys(keywords: tuple[str, ...], others: tuple[str, ...]) -> frozenset[str]:
+    """The keys of an object whose keywords can be read by exact key: each keyword as written
+    here, and other names that are no casing of a keyword. When every key of an object is among
+    them (`obj.keys() <= plain`), no keyword is written in another casing, so `obj.get(keyword)`
+    is what the case-insensitive reading finds; templates nearly always write them so, and the
+    case-insensitive reading (a lower-cased copy of each key) is left for the others."""
+    lowered = {k.lower() for k in keywords}
+    assert not any(o.lower() in lowered for o in others)
+    return frozenset(keywords + others)
+
+
+_TEMPLATE_KEYS = _plain_keys(
+    ("parameters", "variables", "functions", "resources", "languageVersion"),
+    ("$schema", "contentVersion", "outputs", "metadata", "definitions", "apiProfile", "imports", "extensions"))
+_PARAMETER_KEYS = _plain_keys(
+    ("type", "defaultValue", "allowedValues", "minValue", "maxValue", "minLength", "maxLength", "nullable"),
+    ("metadata", "items", "properties", "additionalProperties", "discriminator", "prefixItems", "sealed"))
+_RESOURCE_KEYS = _plain_keys(
+    ("type", "name", "apiVersion", "condition", "copy", "properties", "existing", "resources",
+     "subscriptionId", "resourceGroup"),
+    ("location", "dependsOn", "tags", "sku", "kind", "identity", "scope", "metadata", "comments", "zones",
+     "plan", "extendedLocation", "managedBy", "import"))
+_DEPLOYMENT_KEYS = _plain_keys(
+    ("expressionEvaluationOptions", "template", "templateLink", "parameters", "parametersLink"),
+    ("mode", "debugSetting", "onErrorDeployment", "validationLevel"))
+_COPY_KEYS = _plain_keys(("name", "count", "input", "mode"), ("batchSize",))
+
+
 def _parameter(name: str, spec: Any, pointer: str) -> ParameterDecl:
     if not isinstance(spec, dict):
         return ParameterDecl(name, None, pointer=pointer)
+    if spec.keys() <= _PARAMETER_KEYS:
+        value = spec.get
+        ptype = value("type")
+        return ParameterDecl(
+            name, ptype.lower() if isinstance(ptype, str) else None,
+            value("defaultValue", ABSENT), value("allowedValues", ABSENT), value("minValue", ABSENT),
+            value("maxValue", ABSENT), value("minLength", ABSENT), value("maxLength", ABSENT),
+            value("nullable") is True, pointer)
     low = _lowered(spec)
     get = low.get  # lower-cased keyword -> (key, value); every template has many parameters
     ptype = get("type", (None, None))[1]
@@ -359,6 +402,10 @@ def _at_pointer(root: Any, ref: str) -> Any:
 def _copy_spec(spec: Any, pointer: str) -> CopySpec | None:
     if not isinstance(spec, dict):
         return None
+    if spec.keys() <= _COPY_KEYS:
+        name = spec.get("name")
+        return CopySpec(name if isinstance(name, str) else None, spec.get("count", ABSENT),
+                        spec.get("input", ABSENT), spec.get("mode", ABSENT), pointer)
     name = kget(spec, "name", None)
     return CopySpec(name if isinstance(name, str) else None, kget(spec, "count"), kget(spec, "input"),
                     kget(spec, "mode"), pointer)
@@ -388,52 +435,69 @@ def _resource(spec: Any, pointer: str, symbolic: str | None, parent: ResourceDec
               template: Template, depth: int) -> ResourceDecl | None:
     if not isinstance(spec, dict):
         return None
-    low = _lowered(spec)
-
-    def get(key: str, default: Any = ABSENT) -> Any:
-        hit = low.get(key)
-        return default if hit is None else hit[1]
-
-    rtype = get("type", None)
-    if rtype is None:  # e.g. languageVersion 2.0 `import` entries
-        return None
-    copy_item = low.get("copy")
+    plain = spec.keys() <= _RESOURCE_KEYS
+    if plain:
+        get = spec.get
+        rtype = get("type")
+        if rtype is None:  # e.g. languageVersion 2.0 `import` entries
+            return None
+        copy_item = ("copy", spec["copy"]) if "copy" in spec else None
+        props_item = ("properties", spec["properties"]) if "properties" in spec else None
+        children = ("resources", spec["resources"]) if "resources" in spec else None
+        name, api_version, condition = get("name"), get("apiVersion", ABSENT), get("condition", ABSENT)
+        existing = get("existing", False) is True
+    else:
+        low = _lowered(spec)
+        rtype = low.get("type", _NO_HIT)[1]
+        if rtype is None or rtype is ABSENT:
+            return None
+        copy_item, props_item, children = low.get("copy"), low.get("properties"), low.get("resources")
+        name = low.get("name", (None, None))[1]
+        api_version, condition = low.get("apiversion", _NO_HIT)[1], low.get("condition", _NO_HIT)[1]
+        existing = low.get("existing", (None, False))[1] is True
     copy = _copy_spec(copy_item[1], join_pointer(pointer, copy_item[0])) if copy_item else None
-    props_item = low.get("properties")
     r = ResourceDecl(
-        type=rtype, name=get("name", None), api_version=get("apiversion"),
-        condition=get("condition"), copy=copy,
+        type=rtype, name=name, api_version=api_version, condition=condition, copy=copy,
         properties=props_item[1] if props_item else ABSENT,
-        existing=get("existing", False) is True, pointer=pointer, symbolic_name=symbolic, parent=parent,
+        existing=existing, pointer=pointer, symbolic_name=symbolic, parent=parent,
         body=spec, template=template)
     if isinstance(rtype, str) and rtype.lower() == DEPLOYMENTS and props_item and isinstance(props_item[1], dict):
         r.deployment = _deployment(props_item[1], join_pointer(pointer, props_item[0]), template, depth)
-        r.deployment.subscription_id = get("subscriptionid")
-        r.deployment.resource_group = get("resourcegroup")
-    children = low.get("resources")
+        if plain:
+            r.deployment.subscription_id = spec.get("subscriptionId", ABSENT)
+            r.deployment.resource_group = spec.get("resourceGroup", ABSENT)
+        else:
+            r.deployment.subscription_id = low.get("subscriptionid", _NO_HIT)[1]
+            r.deployment.resource_group = low.get("resourcegroup", _NO_HIT)[1]
     if children and isinstance(children[1], list):
         base = join_pointer(pointer, children[0])
         for i, child in enumerate(children[1]):
-            c = _resource(child, join_pointer(base, i), None, r, template, depth)
+            c = _resource(child, f"{base}/{i}", None, r, template, depth)
             if c is not None:
                 r.children.append(c)
     return r
 
 
 def _deployment(props: dict, pointer: str, parent: Template, depth: int) -> DeploymentSpec:
-    options = kget(props, "expressionEvaluationOptions", {})
+    if props.keys() <= _DEPLOYMENT_KEYS:
+        options = props.get("expressionEvaluationOptions", {})
+        found = ("template", props["template"]) if "template" in props else None
+        link = ("templateLink", props["templateLink"]) if "templateLink" in props else None
+        parameters, parameters_link = props.get("parameters", ABSENT), props.get("parametersLink", ABSENT)
+    else:
+        options = kget(props, "expressionEvaluationOptions", {})
+        found, link = kitem(props, "template"), kitem(props, "templateLink")
+        parameters, parameters_link = kget(props, "parameters"), kget(props, "parametersLink")
     scope = kget(options, "scope", "outer")
     spec = DeploymentSpec(scope=scope.lower() if isinstance(scope, str) else "outer")
-    found = kitem(props, "template")
     if found and isinstance(found[1], dict) and depth < MAX_NESTING:
         spec.pointer = join_pointer(pointer, found[0])
         spec.template = Template.from_json(found[1], parent.document, spec.pointer, depth + 1)
-    link = kitem(props, "templateLink")
     if link and isinstance(link[1], dict):
         spec.relative_path = kget(link[1], "relativePath")
         spec.link = kget(link[1], "uri", kget(link[1], "id"))
         if not spec.pointer:
             spec.pointer = join_pointer(pointer, link[0])
-    spec.parameters = kget(props, "parameters")
-    spec.parameters_link = kget(props, "parametersLink")
+    spec.parameters = parameters
+    spec.parameters_link = parameters_link
     return spec
