@@ -208,6 +208,23 @@ def test_a_vault_switched_off_by_default_is_reported_for_the_run_that_switches_i
         [("KV001", "WARNING")]
 
 
+def test_an_existing_vault_behind_a_default_off_switch_is_never_evaluated_switched_on(tmp_path):
+    from preflight.arm.vaults import switched_off_vaults, vault_deployments
+    from preflight.documents import load_document
+    from preflight.engine import DocumentStore, ScanContext
+
+    body = switched_vault([])
+    body["resources"][0]["existing"] = True
+    path = write(tmp_path / "main.json", body)
+    doc = load_document(str(path), path.read_bytes())
+    ctx = ScanContext(Options(), DocumentStore(Options()))
+    (vault,) = vault_deployments(doc, ctx)
+    assert vault.branch == "not-deployed" and vault.resource.decl.existing
+    assert switched_off_vaults(doc, ctx) == []
+    assert "arm.switched-on" not in doc.cache  # the template was not evaluated again
+    assert findings(path, *ACCESS) == []
+
+
 def test_a_switched_off_vault_that_is_safe_when_on_or_off_by_choice_gets_nothing(tmp_path):
     grant = [{"tenantId": "[subscription().tenantId]", "objectId": "00000000-0000-0000-0000-000000000001",
               "permissions": {"secrets": ["get"]}}]

@@ -220,11 +220,13 @@ def switched_off_vaults(doc: Any, ctx: Any) -> list[SwitchedOff]:
     """The vaults that a default `false` switch keeps out of the deployment (cached). For each,
     the template is evaluated again, under the same parameter set with the switches `true`
     (as `--param` values), and the same vault found there: a pipeline that turns the feature on
-    deploys that one."""
+    deploys that one. A vault declared `existing` is never deployed, whatever the parameters:
+    its conditions are not read."""
     if "arm.vaults.switched-off" not in doc.cache:
         out = []
         for vault in vault_deployments(doc, ctx):
-            switches = _default_false_switches(vault.resource) if vault.branch == "not-deployed" else []
+            off = vault.branch == "not-deployed" and not vault.resource.decl.existing
+            switches = _default_false_switches(vault.resource) if off else []
             on = _switched_on(doc, ctx, vault.resource, switches) if switches else None
             if on is not None and on.branch != "not-deployed":
                 out.append(SwitchedOff(vault, switches, on))
