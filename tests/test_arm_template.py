@@ -137,6 +137,26 @@ def test_keywords_written_as_templates_write_them_read_as_in_any_casing(monkeypa
     assert plain.variables["list"].copy.count == 2
 
 
+def test_all_resources_lists_each_resource_read_before_its_children():
+    child = {"type": "c", "name": "c", "resources": [{"type": "g", "name": "g"}, 7, {"name": "no type"}]}
+    t = Template.from_json({"resources": [
+        {"type": "A", "name": "a", "resources": [child, {"type": "d", "name": "d"}]},
+        "not a resource",
+        {"type": "Microsoft.Resources/deployments", "name": "n",
+         "properties": {"template": {"resources": [{"type": "Inner", "name": "i"}]}}},
+        {"type": "B", "name": "b"}]})
+    expected = ["/resources/0", "/resources/0/resources/0", "/resources/0/resources/0/resources/0",
+                "/resources/0/resources/1", "/resources/2", "/resources/3"]
+    listed = t.all_resources()
+    assert [r.pointer for r in listed] == expected
+    listed.clear()  # a list of the caller's own
+    assert [r.pointer for r in t.all_resources()] == expected
+    built = Template(resources=t.resources)  # not read from JSON: walked
+    assert built.all_resources() == t.all_resources()
+    (inner,) = t.resources[1].deployment.template.all_resources()
+    assert inner.pointer == "/resources/2/properties/template/resources/0"
+
+
 def test_nested_child_type_and_name_are_composed(tmp_path):
     path = template(tmp_path / "t.json", [{
         "type": "Microsoft.KeyVault/vaults", "name": "kv1", "apiVersion": "2023-07-01", "properties": {},

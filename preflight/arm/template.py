@@ -211,7 +211,12 @@ class Template:
 
     def all_resources(self) -> list[ResourceDecl]:
         """Every resource declared in this template, nested children included (not those of
-        nested deployments' templates)."""
+        nested deployments' templates), each before its children. A template read from JSON
+        keeps the list it read them in (`from_json` never changes a template it returned); one
+        built otherwise is walked on each call."""
+        read = self.derived.get(_ALL_RESOURCES)
+        if read is not None:
+            return list(read)
         out: list[ResourceDecl] = []
         stack = list(reversed(self.resources))
         while stack:
@@ -265,22 +270,25 @@ class Template:
                 named[lower] = VariableDecl(name, value, None, join_pointer(base, name))
         if functions and isinstance(functions[1], list):
             _functions(t, functions[1], join_pointer(pointer, functions[0]))
+        read: list[ResourceDecl] = []  # every resource as it is read, each before its children
         if resources:
             base = join_pointer(pointer, resources[0])
             if isinstance(resources[1], list):
                 for i, spec in enumerate(resources[1]):
-                    r = _resource(spec, f"{base}/{i}", None, None, t, _depth)
+                    r = _resource(spec, f"{base}/{i}", None, None, t, _depth, read)
                     if r is not None:
                         t.resources.append(r)
             elif isinstance(resources[1], dict):
                 for name, spec in resources[1].items():
-                    r = _resource(spec, join_pointer(base, name), str(name), None, t, _depth)
+                    r = _resource(spec, join_pointer(base, name), str(name), None, t, _depth, read)
                     if r is not None:
                         t.resources.append(r)
+        t.derived[_ALL_RESOURCES] = read
         return t
 
 
 MAX_NESTING = 16  # inline nested templates within one document
+_ALL_RESOURCES = "template.all-resources"  # (Template.derived) what from_json read
 
 
 def _lowered(obj: dict) -> dict[str, tuple[str, Any]]:
@@ -432,7 +440,7 @@ def _functions(t: Template, namespaces: list, pointer: str) -> None:
 
 
 def _resource(spec: Any, pointer: str, symbolic: str | None, parent: ResourceDecl | None,
-              template: Template, depth: int) -> ResourceDecl | None:
+              template: Template, depth: int, read: list[ResourceDecl]) -> ResourceDecl | None:
     if not isinstance(spec, dict):
         return None
     plain = spec.keys() <= _RESOURCE_KEYS
@@ -461,6 +469,7 @@ def _resource(spec: Any, pointer: str, symbolic: str | None, parent: ResourceDec
         properties=props_item[1] if props_item else ABSENT,
         existing=existing, pointer=pointer, symbolic_name=symbolic, parent=parent,
         body=spec, template=template)
+    read.append(r)
     if isinstance(rtype, str) and rtype.lower() == DEPLOYMENTS and props_item and isinstance(props_item[1], dict):
         r.deployment = _deployment(props_item[1], join_pointer(pointer, props_item[0]), template, depth)
         if plain:
@@ -472,7 +481,7 @@ def _resource(spec: Any, pointer: str, symbolic: str | None, parent: ResourceDec
     if children and isinstance(children[1], list):
         base = join_pointer(pointer, children[0])
         for i, child in enumerate(children[1]):
-            c = _resource(child, f"{base}/{i}", None, r, template, depth)
+            c = _resource(child, f"{base}/{i}", None, r, template, depth, read)
             if c is not None:
                 r.children.append(c)
     return r
