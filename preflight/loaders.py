@@ -297,17 +297,21 @@ def json_positions(text: str) -> dict[str, tuple[int, int]]:
 class JsonPositions(Mapping):
     """`json_positions(text)` computed one pointer at a time: what a file with a few findings
     needs, without tokenizing all of a large template in Python. A looked-up pointer is found by
-    walking the text down its path, each container's members read once by the C scanner (which
-    skips their values); offsets become (line, column) by counting line ends. A text the lenient
-    parser reads differently from strict JSON (comments, trailing commas, NaN, duplicate keys,
-    nesting over MAX_DEPTH) gets the full `json_positions` instead, so the answers are the same
-    either way; a text that is not JSON at all has only the root, at (1, 1)."""
+    walking the text down its path, reading each container's members with the C scanner only as
+    far as the one asked for (the scanner passes a member by reading its value: the values past
+    it are read only when a later member is asked for); offsets become (line, column) by
+    counting line ends. A text the lenient parser reads differently from strict JSON (comments,
+    trailing commas, NaN, duplicate keys, nesting over MAX_DEPTH) gets the full `json_positions`
+    instead, so the answers are the same either way; a text that is not JSON at all has only the
+    root, at (1, 1)."""
 
     def __init__(self, text: str):
         self.text = text
         self._strict: bool | None = None  # None: not yet known
         self._full: dict[str, tuple[int, int]] | None = None
-        self._children: dict[int, Any] = {}  # container offset -> {key: (key, value)} | [item]
+        # container offset -> [{key: (key offset, value offset)} | [item offset], the offset
+        # reading goes on from (None: all read), whether the value there is to be passed first]
+        self._children: dict[int, list[Any]] = {}
         self._found: dict[str, tuple[int, int] | None] = {}
 
     def _everything(self) -> dict[str, tuple[int, int]]:
@@ -321,7 +325,7 @@ class JsonPositions(Mapping):
     def _walkable(self) -> bool:
         if self._strict is None:
             try:
-                data = json.loads(self.text, parse_constant=_refuse_constant)
+                data = json.loads(self.text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
                 self._strict = not _nested_deeper_than(data, MAX_DEPTH)
             except (ValueError, RecursionError):
                 self._strict = False
@@ -343,50 +347,61 @@ class JsonPositions(Mapping):
             part = escaped.replace("~1", "/").replace("~0", "~")
             if pointer_escape(part) != escaped:  # not a pointer join_pointer writes
                 return None
-            children = self._members(offset)
-            if children is None:  # a duplicate key: the full parse says what it makes of it
-                return self._everything().get(pointer)
-            if isinstance(children, dict):
-                if part not in children:
-                    return None
-                at, offset = children[part]
-            else:
-                if not _INDEX.fullmatch(part) or int(part) >= len(children):
-                    return None
-                at = offset = children[int(part)]
+            member = self._member(offset, part)
+            if member is None:
+                return None
+            at, offset = member
         found = self.position(at)  # type: ignore[arg-type]
         self._found[pointer] = found
         return found
 
-    def _members(self, offset: int) -> Any:
-        """{key: (key offset, value offset)} of the object, or [item offset] of the array, at
-        `offset`; [] for a scalar; None for an object with a duplicate key."""
-        if offset in self._children:
-            return self._children[offset]
-        text, ws, scan = self.text, _json_ws, _SCAN
-        opening = text[offset]
-        children: Any = []
-        if opening in "{[":
-            children = {} if opening == "{" else []
-            closing = "}" if opening == "{" else "]"
-            pos = ws(text, offset + 1).end()
-            while text[pos] != closing:
-                if opening == "{":
-                    key, end = scan(text, pos)
-                    if key in children:
-                        children = None
-                        break
-                    value_at = ws(text, ws(text, end).end() + 1).end()  # past the ':'
-                    children[key] = (pos, value_at)
-                else:
-                    value_at = pos
-                    children.append(pos)
-                _, end = scan(text, value_at)
+    def _member(self, offset: int, part: str) -> tuple[int, int] | None:
+        """(key offset, value offset) of the member `part` of the object at `offset`, or (item
+        offset, item offset) of the item `part` of the array there; None when it has none, or a
+        scalar is there. The text is strict JSON without duplicate keys (`_walkable`)."""
+        text = self.text
+        state = self._children.get(offset)
+        if state is None:
+            opening = text[offset]
+            if opening not in "{[":
+                return None
+            state = self._children[offset] = [{} if opening == "{" else [], _json_ws(text, offset + 1).end(), False]
+        children, pos, skip = state
+        if isinstance(children, dict):
+            if part in children:
+                return children[part]
+            index, closing = -1, "}"
+        else:
+            if not _INDEX.fullmatch(part):
+                return None
+            index, closing = int(part), "]"
+            if index < len(children):
+                return children[index], children[index]
+        if pos is None:  # every member read
+            return None
+        ws, scan = _json_ws, _SCAN
+        while True:
+            if skip:  # past the value of the member read last
+                _, end = scan(text, pos)
                 pos = ws(text, end).end()
                 if text[pos] == ",":
                     pos = ws(text, pos + 1).end()
-        self._children[offset] = children
-        return children
+            if text[pos] == closing:
+                state[1] = None
+                return None
+            skip = state[2] = True
+            if index < 0:
+                key, end = scan(text, pos)
+                value_at = ws(text, ws(text, end).end() + 1).end()  # past the ':'
+                children[key] = (pos, value_at)
+                state[1] = pos = value_at
+                if key == part:
+                    return children[key]
+            else:
+                children.append(pos)
+                state[1] = pos
+                if len(children) > index:
+                    return pos, pos
 
     def position(self, offset: int) -> tuple[int, int]:
         """(line, column) of an offset, as TextLines gives it."""
@@ -411,6 +426,13 @@ class JsonPositions(Mapping):
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("a duplicate key")
+    return found
 
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")

@@ -164,6 +164,7 @@ def test_pyyaml_is_imported_only_when_a_yaml_file_is_read(tmp_path):
     '\n  [ {"k": 1},\n 2, "s", [], {} ]',
     '"just a string"',
     '{"a": {"x": 1, "y": 2}, "a": {"x": 3}}',  # duplicate keys: an earlier member's pointers stay
+    '{"b": [1, {"k": 1}], "a": {"k": 1, "z": [2], "k": 2}, "c": 3}',  # a duplicate past the first
     '{"a": NaN, "b": [1]}',  # the C parser reads NaN, the lenient parser does not
     '// comment\n{"a": [1, 2,], "b": {"c": 1,},}',
     '{"a": "raw\nnewline", "b": [true]}',
@@ -184,6 +185,23 @@ def test_json_positions_looked_up_one_at_a_time_agree_with_the_full_parse(text):
         assert lazy.get(pointer) == full.get(pointer), pointer
         assert (pointer in lazy) == (pointer in full), pointer
     assert dict(lazy) == full
+
+
+def test_json_positions_read_members_only_as_far_as_the_one_looked_up(monkeypatch):
+    import preflight.loaders as loaders
+
+    text = '{"a": {"x": [1, 2, 3], "y": 1}, "big": [' + ", ".join(['{"v": 1}'] * 50) + '], "z": 1}'
+    full = json_positions(text)
+    scanned: list[int] = []
+    scan = loaders._SCAN
+    monkeypatch.setattr(loaders, "_SCAN", lambda text, at: scanned.append(at) or scan(text, at))
+    lazy = loaders.JsonPositions(text)
+    big = text.index("[{")
+    assert lazy["/a/x/1"] == full["/a/x/1"] and lazy["/big"] == full["/big"]
+    assert big not in scanned and len(scanned) == 5  # keys a, x, big; the value of a, item 0 of x
+    assert lazy["/z"] == full["/z"] and big in scanned  # past `big`: its value is read once
+    assert lazy["/big/49/v"] == full["/big/49/v"] and "/big/50" not in lazy and "/a/x/3" not in lazy
+    assert "/a/w" not in lazy and lazy["/a/y"] == full["/a/y"]
 
 
 def test_json_positions_of_a_large_template_are_found_without_the_full_parse(monkeypatch):
