@@ -44,6 +44,12 @@ def recording() -> Iterator[dict[Dependency, Any]]:
         _recording.pop()
 
 
+def active() -> bool:
+    """Whether a check is being recorded: a look-up whose outcome costs something to describe
+    notes it only then."""
+    return bool(_recording)
+
+
 def note(kind: str, path: str, arg: Any, outcome: Any) -> None:
     """Record a look-up made by other means (a document the scan already holds)."""
     for deps in _recording:
@@ -160,10 +166,12 @@ def confinement_root(folder: str) -> str:
     """The real path of the folder that paths named by a file in `folder` must stay inside:
     the repository (the nearest folder above with a `.git`, file or folder), else the scanned
     folder that holds it (the working folder for a file named directly), else `folder`."""
-    folder = os.path.abspath(folder)
-    root = _roots_by_folder.get(folder)
+    root = _roots_by_folder.get(folder)  # (keys are absolute: a hit was given one)
     if root is None:
-        root = _roots_by_folder[folder] = _find_root(folder)
+        folder = os.path.abspath(folder)
+        root = _roots_by_folder.get(folder)
+        if root is None:
+            root = _roots_by_folder[folder] = _find_root(folder)
     if _recording:
         note("root", folder, None, root)
     return root
