@@ -4,21 +4,40 @@ answer is never served where it would differ: another folder, another configurat
 bytes, another way of naming the file."""
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 from preflight import config as config_module
-from preflight import fs
+from preflight import engine, fs
+from preflight.arm.parameters import load_parameter_file, paired_files
+from preflight.bicep.links import bicepparam_for
 from preflight.config import Configs
 from preflight.contract import REGISTRY, Options
 from preflight.documents import Document, Kind
+from preflight.engine import DocumentStore, ScanContext, scan
 from preflight.filters import FindingFilter
 from preflight.rulepacks import load_rule_packs
 
+SCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#"
+PSCHEMA = "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#"
 
-def write(path, text: str):
+
+def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def vault_template(path: Path) -> Path:
+    """A Key Vault whose access policies come from a parameter: its check reads the parameter files."""
+    body = {"$schema": SCHEMA, "contentVersion": "1.0.0.0",
+            "parameters": {"policies": {"type": "array", "defaultValue": []}},
+            "resources": [{"type": "Microsoft.KeyVault/vaults", "apiVersion": "2023-07-01", "name": "kv",
+                           "location": "westeurope",
+                           "properties": {"tenantId": "t", "sku": {"family": "A", "name": "standard"},
+                                          "accessPolicies": "[parameters('policies')]"}}]}
+    return write(path, json.dumps(body, indent=2))
 
 
 # ------------------------------------------------------------------------- configuration
@@ -90,6 +109,103 @@ def test_judged_by_callers_answers_for_the_path_asked_about(tmp_path):
     assert filt.judged_by_callers(module_a)
     filt.expect_deployed([main_b, module_b])  # module_a is not scanned now: the answer goes with the old set
     assert not filt.judged_by_callers(module_a) and filt.judged_by_callers(module_b)
+
+
+# ------------------------------------------------------------------------- parameter files
+
+
+def test_pairing_ignores_the_case_of_the_template_suffix_and_needs_a_file(tmp_path):
+    for name in ("Main.JSON", "main.parameters.json", "app.jsonc", "App.Parameters.Dev.json", "net.bicep",
+                 "net.parameters.json", "lone.json"):
+        write(tmp_path / name, "{}")
+    (tmp_path / "lone.parameters.json").mkdir()  # a folder named like a parameter file is not one
+    names = lambda paths: [Path(p).name for p in paths]  # noqa: E731
+    assert names(paired_files(str(tmp_path / "Main.JSON"))) == ["main.parameters.json"]
+    assert names(paired_files(str(tmp_path / "app.jsonc"))) == ["App.Parameters.Dev.json"]
+    assert names(paired_files(str(tmp_path / "net.bicep"))) == ["net.parameters.json"]
+    assert paired_files(str(tmp_path / "lone.json")) == []
+    assert paired_files(str(tmp_path / "App.Parameters.Dev.json")) == []
+
+
+def test_bicepparam_names_are_those_of_the_listing_given(tmp_path):
+    """The .bicepparam names of the last listing are remembered: another folder's listing, or a
+    list changed since, gets its own."""
+    write(tmp_path / "a" / "main.bicep", "param n string\n")
+    write(tmp_path / "a" / "dev.bicepparam", "using './main.bicep'\nparam n = 'x'\n")
+    write(tmp_path / "b" / "main.bicep", "param n string\n")
+    in_a, in_b = tuple(sorted(os.listdir(tmp_path / "a"))), tuple(sorted(os.listdir(tmp_path / "b")))
+    for _ in range(2):
+        assert bicepparam_for(str(tmp_path / "a" / "main.bicep"), str(tmp_path / "a"), in_a) == \
+            [str(tmp_path / "a" / "dev.bicepparam")]
+        assert bicepparam_for(str(tmp_path / "b" / "main.bicep"), str(tmp_path / "b"), in_b) == []
+    listing = ["main.bicep"]
+    assert bicepparam_for(str(tmp_path / "a" / "main.bicep"), str(tmp_path / "a"), listing) == []
+    listing.append("dev.bicepparam")
+    assert bicepparam_for(str(tmp_path / "a" / "main.bicep"), str(tmp_path / "a"), listing) == \
+        [str(tmp_path / "a" / "dev.bicepparam")]
+
+
+def test_a_parameter_file_is_named_as_each_template_shows_it(tmp_path):
+    params = write(tmp_path / "azuredeploy.parameters.json",
+                   json.dumps({"$schema": PSCHEMA, "parameters": {"n": {"value": "${NAME}"}}}))
+    ctx = ScanContext(Options(), DocumentStore(Options()))
+    relative = load_parameter_file(str(params), "proj/azuredeploy.parameters.json", ctx)
+    absolute = load_parameter_file(str(params), str(params), ctx)
+    assert relative is not None and absolute is not None
+    assert relative.path == "proj/azuredeploy.parameters.json" and absolute.path == str(params)
+    assert "proj/azuredeploy.parameters.json" in relative.values["n"].value.reason
+    assert str(params) in absolute.values["n"].value.reason
+
+
+def test_the_parameter_file_loaded_for_a_template_is_not_parsed_again_for_its_own_check(tmp_path, monkeypatch):
+    """azuredeploy.json is checked first and loads its parameter file; the parameter file's own
+    check then takes that parse (same bytes), under its own path: the same findings (here the
+    file's syntax error, at its line) as when it is parsed anew."""
+    vault_template(tmp_path / "proj" / "azuredeploy.json")
+    write(tmp_path / "proj" / "azuredeploy.parameters.json",
+          '{\n  "$schema": "' + PSCHEMA + '",\n  "parameters": {\n    "policies": {"value": []},,\n  }\n}\n')
+    monkeypatch.chdir(tmp_path)
+    loads: list[str] = []
+    real_load = engine.load_document
+    monkeypatch.setattr(engine, "load_document",
+                        lambda path, raw, explicit=False: loads.append(os.path.basename(path))
+                        or real_load(path, raw, explicit))
+
+    def findings() -> list[tuple]:
+        loads.clear()
+        result = scan(["proj"], Options(jobs=1))
+        return [(f.rule, f.path, f.line, f.column, f.message) for f in result.findings]
+
+    shared = findings()
+    assert loads.count("azuredeploy.parameters.json") == 1
+    assert ("PF001", os.path.join("proj", "azuredeploy.parameters.json")) in [f[:2] for f in shared]
+    monkeypatch.setattr(DocumentStore, "loaded_before", lambda self, path, raw: None)
+    assert findings() == shared
+    assert loads.count("azuredeploy.parameters.json") == 2
+
+
+def test_a_parameter_file_changed_since_its_template_loaded_it_is_parsed_anew(tmp_path):
+    path = write(tmp_path / "main.parameters.json",
+                 json.dumps({"$schema": PSCHEMA, "parameters": {"n": {"value": "old"}}}))
+    store = DocumentStore(Options())
+    loaded = store.get(str(path))
+    assert loaded is not None and loaded.kind is Kind.ARM_PARAMETERS
+    loaded.cache["model"] = object()
+    changed = json.dumps({"$schema": PSCHEMA, "parameters": {"n": {"value": "new"}}}).encode()
+    assert store.loaded_before(str(path), changed) is None  # other bytes
+    assert store.loaded_before(str(tmp_path / "other" / "main.parameters.json"), path.read_bytes()) is None
+    again = store.loaded_before(str(path), path.read_bytes())
+    assert again is not None and again is not loaded and again.path == str(path)
+    assert again.data == loaded.data and again.cache == {}  # models of its own
+    assert store.loaded_before(str(path), path.read_bytes()) is None  # taken once
+
+
+def test_a_template_loaded_on_demand_is_not_taken_for_its_own_check(tmp_path):
+    """Only JSON parameter files are taken: a template's load is its own check's to make."""
+    path = vault_template(tmp_path / "linked.json")
+    store = DocumentStore(Options())
+    assert store.get(str(path)) is not None
+    assert store.loaded_before(str(path), path.read_bytes()) is None
 
 
 # ------------------------------------------------------------------------- confinement
