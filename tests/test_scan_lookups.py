@@ -220,3 +220,26 @@ def test_a_folder_named_relative_or_absolute_has_one_root_recorded_by_its_absolu
             with fs.recording() as deps:
                 assert fs.confinement_root(folder) == os.path.realpath(tmp_path / "repo")
             assert list(deps) == [("root", str(tmp_path / "repo" / "sub"), None)]
+
+
+def test_real_paths_resolved_from_their_folders_are_those_realpath_gives(tmp_path):
+    """During a scan a path's real path is its folder's plus its name unless it is a link: the
+    same answers as os.path.realpath, for links to folders, chains of links, links with `..`,
+    dangling links, names that are not there and names below a file."""
+    (tmp_path / "repo" / "a" / "b").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "c").mkdir(parents=True)
+    (tmp_path / "repo" / "a" / "file.txt").write_text("x")
+    os.symlink(tmp_path / "elsewhere", tmp_path / "repo" / "out")
+    os.symlink("out", tmp_path / "repo" / "chain")
+    os.symlink("../a/b", tmp_path / "repo" / "a" / "up")
+    os.symlink(tmp_path / "gone", tmp_path / "repo" / "dangling")
+    paths = ["repo/a/b", "repo/out/c", "repo/chain/c/d", "repo/a/up/x", "repo/dangling/y", "repo/none/z",
+             "repo/a/file.txt/q", "repo/a/b", "repo/chain/c"]
+    with fs.scanning([str(tmp_path / "repo")]):
+        for rel in paths:
+            path = str(tmp_path / rel)
+            assert fs._realpath(path) == os.path.realpath(path), rel
+        seen = os.path.realpath(tmp_path / "elsewhere" / "c")
+        os.remove(tmp_path / "repo" / "chain")  # kept for the scan, as before: what the first check saw
+        assert fs._realpath(str(tmp_path / "repo" / "chain" / "c")) == seen
+    assert fs._realpath(str(tmp_path / "repo" / "chain" / "c")) == os.path.realpath(tmp_path / "repo" / "chain" / "c")
