@@ -313,7 +313,12 @@ class Config:
         return [e for e in entries if Glob(e["path"]).matches(rel)]
 
 
-_FOLDERS_KEPT = 512
+# Folders whose configuration is remembered (each entry a path and a reference, ~150 bytes). A
+# scan looks every folder up in each of its passes (exclude while reading, rule selection while
+# checking, severities at the end): below the number of folders scanned, each pass looked them
+# all up again, two file-system probes a folder (the corpus: 2,281 folders were probed 4,858
+# times, now 2,284).
+_FOLDERS_KEPT = 4096
 
 
 class Configs:
@@ -372,7 +377,8 @@ class Configs:
         from . import fs
 
         config = self.for_file(path)
-        fs.note("config", os.path.abspath(path), None, config.identity)
+        if fs.active():
+            fs.note("config", os.path.abspath(path), None, config.identity)
         return config
 
     def for_path(self, path: str) -> Config:

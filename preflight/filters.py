@@ -24,6 +24,9 @@ from .rules.scan import PF003, PF004
 from .suppress import Suppression, has_suppressions, parse
 
 
+_RULE_LISTS_KEPT = 64
+
+
 class FindingFilter:
     def __init__(self, options: Options, lookup: Callable[[str], Document | None] | None = None):
         self.options = options
@@ -31,10 +34,17 @@ class FindingFilter:
         self.checked: list[str] = []  # every document checked, in order
         self.baselined = 0  # findings the baseline hid
         self._late: dict[str, list[Suppression]] = {}  # suppressions of released documents
-        self._current: tuple[str, Callable[[str], bool]] | None = None
+        # The last path asked about, its rule selection and configuration: findings come
+        # grouped by file, and each file's rules are chosen right before its findings are filtered.
+        self._current: tuple[str, Callable[[str], bool], Config | None] | None = None
         self._selections: dict[tuple, Callable[[str], bool]] = {}  # configurations live as long as the scan
+        # (selection, list of rules, judged by callers) -> the rules that run: the same for every
+        # file of a kind under one configuration. Each entry holds its selection and list, so
+        # the ids in its key stay theirs.
+        self._rule_lists: dict[tuple[int, int, bool], tuple[Callable[[str], bool], list[Rule], list[Rule]]] = {}
         self.module_calls = ModuleCalls()  # what each template read deploys (read as the scan reads it)
         self._deployed: frozenset[str] = frozenset()  # files expected to be judged through their callers
+        self._judged: tuple[str | None, bool] = (None, False)  # the last path asked about, and the answer
 
     # ------------------------------------------------------------------ configuration
 
@@ -51,16 +61,20 @@ class FindingFilter:
     def selection(self, path: str) -> Callable[[str], bool]:
         """Whether a rule is enabled for `path`; decided once per configuration and set of
         per-file-ignores, not once per file."""
+        return self._settled(path)[1]
+
+    def _settled(self, path: str) -> tuple[str, Callable[[str], bool], Config | None]:
+        """(path, its rule selection, its configuration)."""
         if self._current is not None and self._current[0] == path:
-            return self._current[1]
+            return self._current
         config = self.config(path)
         key = (id(config), tuple(config.ignores_for(path)) if config is not None else ())
         enabled = self._selections.get(key)
         if enabled is None:
             decide = rule_filter(self.options.select, self.options.ignore, config, path)
             enabled = self._selections[key] = functools.lru_cache(maxsize=None)(decide)
-        self._current = (path, enabled)
-        return enabled
+        self._current = (path, enabled, config)
+        return self._current
 
     def rules_for(self, doc: Document, rules: Iterable[Rule], full: bool = False) -> list[Rule]:
         """The rules to run on a document: those its configuration enables. A file another
@@ -69,17 +83,29 @@ class FindingFilter:
         run (`full`: all the same). Unless it has inline suppressions, which the dropped
         findings would have used (PF004)."""
         enabled = self.selection(doc.path)
-        if not full and self.judged_by_callers(doc.path) and not has_suppressions(doc):
-            return [r for r in rules if r.id in JUDGED_ON_ITS_OWN_TEXT and enabled(r.id)]
-        return [r for r in rules if enabled(r.id)]
+        own_text = not full and self.judged_by_callers(doc.path) and not has_suppressions(doc)
+        if not isinstance(rules, list) or not rules:
+            return _chosen(rules, enabled, own_text)
+        key = (id(enabled), id(rules), own_text)
+        known = self._rule_lists.get(key)
+        if known is None or known[0] is not enabled or known[1] is not rules:
+            if len(self._rule_lists) >= _RULE_LISTS_KEPT:  # a caller making a list per file (fix)
+                self._rule_lists.clear()
+            known = self._rule_lists[key] = (enabled, rules, _chosen(rules, enabled, own_text))
+        return list(known[2])
 
     def expect_deployed(self, templates: list[str]) -> None:
         """Before any check: the files to judge through their callers, if `templates` (the
         files that will be checked as templates) are all checked."""
         self._deployed = frozenset(self.module_calls.called(templates))
+        self._judged = (None, False)
 
     def judged_by_callers(self, path: str) -> bool:
-        return bool(self._deployed) and file_key(path) in self._deployed
+        if not self._deployed:
+            return False
+        if self._judged[0] != path:  # asked when a file's rules are chosen, and after its check
+            self._judged = (path, file_key(path) in self._deployed)
+        return self._judged[1]
 
     def judged_alone_after_all(self, items: list[Any]) -> list[Any]:
         """Of the files whose check ran only the rules of their own text, those that no checked
@@ -155,9 +181,9 @@ class FindingFilter:
                     continue
                 doc = self.lookup(f.path) if self.lookup is not None and f.pointer else None
                 set_fingerprints([f], doc)
-            if not self.selection(f.path)(f.rule):  # findings come grouped by file: one lookup each
+            _, enabled, config = self._settled(f.path)  # findings come grouped by file: one lookup each
+            if not enabled(f.rule):
                 continue
-            config = self.config(f.path)
             override = config.severity_for(f.rule) if config is not None else None
             if override is not None:
                 f.severity = Severity.parse(override)
@@ -169,6 +195,13 @@ class FindingFilter:
             kept, self.baselined = baseline.apply([f for f in kept if f.rule != PF003.id])
             kept += internal
         return kept
+
+
+def _chosen(rules: Iterable[Rule], enabled: Callable[[str], bool], own_text: bool) -> list[Rule]:
+    """The rules `enabled` turns on; with `own_text`, only those judging a file on its own text."""
+    if own_text:
+        return [r for r in rules if r.id in JUDGED_ON_ITS_OWN_TEXT and enabled(r.id)]
+    return [r for r in rules if enabled(r.id)]
 
 
 def _hidden(suppressions: list[Suppression], finding: Finding) -> bool:

@@ -44,6 +44,12 @@ def recording() -> Iterator[dict[Dependency, Any]]:
         _recording.pop()
 
 
+def active() -> bool:
+    """Whether a check is being recorded: a look-up whose outcome costs something to describe
+    notes it only then."""
+    return bool(_recording)
+
+
 def note(kind: str, path: str, arg: Any, outcome: Any) -> None:
     """Record a look-up made by other means (a document the scan already holds)."""
     for deps in _recording:
@@ -124,7 +130,8 @@ _SYSTEM_DIRS = ("/proc", "/sys", "/dev")  # never followed, even when the root i
 _scan_roots: list[str] | None = None  # real paths: each folder the scan was given, and the working
 # folder for files named directly; None outside a scan (the working folder)
 _roots_by_folder: dict[str, str] = {}
-# The real path of each content-named path `confine` checked, during a scan. Safe to keep for
+# The real path of each content-named path `confine` checked, and of each folder above it and
+# above a scanned file whose confinement root was asked for, during a scan. Safe to keep for
 # the scan: the answer is what the first check saw and recorded as its dependency, which every
 # later check records again; a link changed mid-scan could turn the answer stale, but so could
 # it between the check and the read, which follows either way (the files are read as they are
@@ -160,10 +167,12 @@ def confinement_root(folder: str) -> str:
     """The real path of the folder that paths named by a file in `folder` must stay inside:
     the repository (the nearest folder above with a `.git`, file or folder), else the scanned
     folder that holds it (the working folder for a file named directly), else `folder`."""
-    folder = os.path.abspath(folder)
-    root = _roots_by_folder.get(folder)
+    root = _roots_by_folder.get(folder)  # (keys are absolute: a hit was given one)
     if root is None:
-        root = _roots_by_folder[folder] = _find_root(folder)
+        folder = os.path.abspath(folder)
+        root = _roots_by_folder.get(folder)
+        if root is None:
+            root = _roots_by_folder[folder] = _find_root(folder)
     if _recording:
         note("root", folder, None, root)
     return root
@@ -172,12 +181,35 @@ def confinement_root(folder: str) -> str:
 def _find_root(folder: str) -> str:
     repository = _repository_of(folder)
     if repository is not None:
-        return os.path.realpath(repository)
-    real = os.path.realpath(folder)
+        return _realpath(repository)
+    real = _realpath(folder)
     for root in _scan_roots if _scan_roots is not None else [os.path.realpath(os.getcwd())]:
         if inside(real, root):
             return root
     return real
+
+
+def _realpath(path: str) -> str:
+    """`os.path.realpath` of an absolute, normalised path. During a scan, from the real path of
+    its folder (kept in `_real_paths`) when it is not a link itself: one probe for a path whose
+    folder was resolved before, not one for each folder above it (the folders and files of a
+    repository share their parents)."""
+    if _scan_roots is None or os.name != "posix":  # outside a scan nothing would clear it
+        return os.path.realpath(path)
+    pending = []
+    here = path
+    while here not in _real_paths:
+        parent, name = os.path.split(here)
+        if not name or parent == here or name in (".", ".."):
+            _real_paths[here] = os.path.realpath(here)
+            break
+        pending.append((here, parent, name))
+        here = parent
+    for here, parent, name in reversed(pending):
+        # A path that is no link resolves to its name in its folder's real path, as realpath
+        # itself resolves it one name at a time (a name that is not there is no link either).
+        _real_paths[here] = os.path.realpath(here) if os.path.islink(here) else os.path.join(_real_paths[parent], name)
+    return _real_paths[path]
 
 
 def _repository_of(folder: str) -> str | None:
@@ -217,14 +249,10 @@ def confine(named: str, base: str, scanned_folder: str | None = None) -> str | N
     if not named or "\0" in named or os.path.isabs(named) or named.startswith("~") or _DRIVE.match(named):
         return None
     path = os.path.normpath(os.path.join(os.path.abspath(base), named))
-    real = _real_paths.get(path)
-    if real is None:
-        try:
-            real = os.path.realpath(path)
-        except (OSError, ValueError):
-            return None
-        if _scan_roots is not None:  # outside a scan nothing would clear it
-            _real_paths[path] = real
+    try:
+        real = _realpath(path)
+    except (OSError, ValueError):
+        return None
     if _recording:
         note("realpath", path, None, real)
     root = confinement_root(scanned_folder if scanned_folder is not None else base)

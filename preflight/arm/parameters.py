@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .. import fs
 from ..documents import load_document
@@ -158,7 +158,8 @@ def load_parameter_file(abspath: str, shown: str, ctx: Any, bare_ok: bool = Fals
 
     if ctx is None:
         return build()
-    return ctx.model(f"arm.parameter-file:{abspath}:{bare_ok}", build, local=True)
+    # `shown` is in the key: the values it builds name the file as `shown`.
+    return ctx.model(f"arm.parameter-file:{abspath}:{bare_ok}:{shown}", build, local=True)
 
 
 def _front_end_document(abspath: str) -> Any:
@@ -171,7 +172,7 @@ def _front_end_document(abspath: str) -> Any:
 # Front ends pair parameter files of their own with a template (preflight.bicep: the
 # `.bicepparam` files whose `using` names it): `find(template_abspath, folder, names, ctx)`
 # gets the names in the template's folder that the JSON naming convention did not pair.
-ParameterFinder = Callable[[str, str, "list[str]", Any], "list[str]"]
+ParameterFinder = Callable[[str, str, "Sequence[str]", Any], "list[str]"]
 PARAMETER_FINDERS: list[ParameterFinder] = []
 
 
@@ -183,24 +184,32 @@ def register_parameter_finder(find: ParameterFinder) -> None:
 _PAIRED = re.compile(r"^(?P<stem>.+?)\.parameters(?:\.[^/\\]+)?\.jsonc?$", re.I)
 
 
+_TEMPLATE_SUFFIXES = (".jsonc", ".json", ".bicep")
+
+
 def paired_files(template_abspath: str, ctx: Any = None) -> list[str]:
     """Parameter files beside a template, by naming convention, sorted."""
     folder, base = os.path.split(template_abspath)
-    stem = re.sub(r"\.(jsonc?|bicep)$", "", base, flags=re.I)
-    if ".parameters" in stem.lower():
+    stem = base.lower()
+    for suffix in _TEMPLATE_SUFFIXES:
+        if stem.endswith(suffix):
+            stem = stem[:-len(suffix)]
+            break
+    if ".parameters" in stem:
         return []
     try:
         by_stem, unpaired = _folder_pairs(folder) if ctx is None else \
             ctx.model(f"arm.paired:{folder}", lambda: _folder_pairs(folder), local=True)
     except OSError:
         return []
-    out = [os.path.join(folder, name) for name in by_stem.get(stem.lower(), ())]
+    names = by_stem.get(stem)
+    out = [os.path.join(folder, name) for name in names] if names else []
     for find in PARAMETER_FINDERS:
         out += [p for p in find(template_abspath, folder, unpaired, ctx) if p not in out]
-    return [p for p in out if fs.isfile(p)]
+    return [p for p in out if fs.isfile(p)] if out else out
 
 
-def _folder_pairs(folder: str) -> tuple[dict[str, list[str]], list[str]]:
+def _folder_pairs(folder: str) -> tuple[dict[str, list[str]], tuple[str, ...]]:
     """A folder's parameter files by the lower-cased template stem they pair with (each list in
     sorted file-name order), and its other file names (for PARAMETER_FINDERS): read once per
     folder, not per template.
@@ -209,14 +218,14 @@ def _folder_pairs(folder: str) -> tuple[dict[str, list[str]], list[str]]:
     by_stem: dict[str, list[str]] = {}
     unpaired: list[str] = []
     for name in sorted(fs.listdir(folder)):
-        m = _PAIRED.match(name)
+        m = _PAIRED.match(name) if ".parameters" in name.lower() else None
         if m:
             by_stem.setdefault(m.group("stem").lower(), []).append(name)
         elif name.lower() == "parameters.json":
             by_stem.setdefault("template", []).append(name)
         else:
             unpaired.append(name)
-    return by_stem, unpaired
+    return by_stem, tuple(unpaired)
 
 
 def _shown(template_path: str, abspath: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
     from ..contract import Context
@@ -42,13 +42,14 @@ def using_target(bicepparam_abspath: str, text: str | None = None) -> str | None
     return named_path(rel, bicepparam_abspath)  # None outside the repository: it pairs with nothing
 
 
-def bicepparam_for(template_abspath: str, folder: str, listing: list[str], ctx: Context | None = None) -> list[str]:
+def bicepparam_for(template_abspath: str, folder: str, listing: Sequence[str], ctx: Context | None = None) -> list[str]:
     """The .bicepparam files (beside the template, or scanned anywhere) whose `using` names it."""
+    names = _bicepparam_names(listing)
+    if not names and (ctx is None or not _scanned_using(ctx)):  # most templates: nothing to compare
+        return []
     want = os.path.normcase(os.path.normpath(template_abspath))
     out: list[str] = []
-    for name in listing:
-        if not name.lower().endswith(".bicepparam"):
-            continue
+    for name in names:
         path = os.path.join(folder, name)
         target: str | None = using_target(path) if ctx is None else \
             ctx.model(f"bicep.using:{path}", partial(using_target, path), local=True)
@@ -59,6 +60,22 @@ def bicepparam_for(template_abspath: str, folder: str, listing: list[str], ctx: 
             if abspath not in out:
                 out.append(abspath)
     return out
+
+
+# The last folder listing looked through, and its .bicepparam names: the templates of a folder
+# are checked one after another, each given the same listing. Only a tuple is remembered (it
+# cannot change), and it is kept here, so the identity compared stays its own.
+_last_listing: tuple[tuple[str, ...], list[str]] = ((), [])
+
+
+def _bicepparam_names(listing: Sequence[str]) -> list[str]:
+    global _last_listing
+    if _last_listing[0] is listing:
+        return _last_listing[1]
+    names = [name for name in listing if name.lower().endswith(".bicepparam")]
+    if isinstance(listing, tuple):
+        _last_listing = (listing, names)
+    return names
 
 
 def _scanned_using(ctx: Context) -> dict[str, list[str]]:
