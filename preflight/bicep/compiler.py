@@ -236,7 +236,7 @@ class ModuleResult:
       files are called by no other, and are not read again for nothing."""
 
     __slots__ = ("value", "symbols", "unread", "deps", "pure", "reach", "height", "installs", "size", "own",
-                 "unchecked")
+                 "unchecked", "__weakref__")
 
     def __init__(self, value: tuple[Any, dict, str | None, list], deps: dict, symbols: dict | None = None,
                  unread: set | None = None, pure: bool = True, reach: frozenset = frozenset(), height: int = -1,
