@@ -661,6 +661,9 @@ class Unit:
 
     def _type_of(self, text: str, depth: int = 0) -> tuple[str | None, list | None, bool]:
         """(ARM type, allowed values of a literal union, nullable) for a Bicep type text."""
+        simple = _TYPES.get(text)
+        if simple is not None:  # most parameters: `string`, `bool`, `object`...
+            return simple, None, False
         text = text.strip()
         nullable = text.endswith("?")
         if nullable:
