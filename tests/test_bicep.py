@@ -759,3 +759,52 @@ def test_every_reference_to_a_parameter_is_one_tree(tmp_path):
     resource = doc.data["resources"][0]
     assert repr(resource["name"]) == "Call('parameters', (Literal('name'),))"
     assert resource["properties"]["label"] is resource["name"]
+
+
+def test_existing_resources_the_outputs_read_are_read():
+    """An `existing` resource is read (a GET) when an expression, outputs included, reads its
+    properties or calls a list*() function on it; the outputs stop being converted once every
+    such resource is read, and one nothing reads stays unread."""
+    from preflight.bicep.compiler import compile_parsed
+    from preflight.bicep.syntax import parse
+
+    def unread(source: str) -> set[str]:
+        return compile_parsed(parse(textwrap.dedent(source)), None).unread
+
+    declarations = """\
+        resource a 'Microsoft.KeyVault/vaults@2023-07-01' existing = { name: 'a' }
+        resource b 'Microsoft.KeyVault/vaults@2023-07-01' existing = { name: 'b' }
+        resource c 'Microsoft.Storage/storageAccounts@2023-01-01' existing = { name: 'c' }
+        """
+    assert unread(declarations) == {"/resources/0", "/resources/1", "/resources/2"}
+    assert unread(declarations + """\
+        output id string = a.id
+        output uri string = b.properties.vaultUri
+        output names array = [for x in range(0, 2): a.name]
+        output key string = c.listKeys().keys[0].value
+        """) == {"/resources/0"}  # .id and .name make no GET
+    assert unread(declarations + """\
+        var uri = a.properties.vaultUri
+        output u string = uri
+        output b object = b
+        output l string = [for b in range(0, 1): b.properties][0]
+        output k string = c.listKeys().keys[0].value
+        """) == {"/resources/1"}  # (the loop's `b` is its own)
+
+
+def test_the_compiler_makes_calls_as_the_expression_parser_does(monkeypatch):
+    """Function names are lowered and interned once (a few names, tens of thousands of calls),
+    and not kept past a bound (a file can make up any number of names)."""
+    from preflight.arm.expressions import Call, Literal
+    from preflight.bicep import compiler
+
+    for _ in range(2):  # the name's first use, then the kept one
+        made = compiler.call("resourceGroup", Literal("x"))
+        parsed = Call("resourceGroup", (Literal("x"),), "resourceGroup")
+        assert type(made) is Call and made == parsed and hash(made) == hash(parsed)
+        assert (made.name, made.spelling, made.args) == ("resourcegroup", "resourceGroup", (Literal("x"),))
+        assert made.name is sys.intern("resourcegroup")
+    monkeypatch.setattr(compiler, "_CALL_NAMES", {str(i): ("", "") for i in range(4096)})
+    made = compiler.call("madeUp")
+    assert (made.name, made.spelling, made.args) == ("madeup", "madeUp", ())
+    assert "madeUp" not in compiler._CALL_NAMES

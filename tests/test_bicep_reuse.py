@@ -289,3 +289,42 @@ def test_a_scanned_file_is_read_again_only_for_a_caller_that_takes_its_compile(p
     monkeypatch.setattr(compiler, "_read_text", lambda abspath: read_text(abspath) + "\n")
     assert findings(*paths, cwd=project) == found
     assert module_parses == {VAULT + "\n": 1}
+
+
+@pytest.fixture
+def one_entry(monkeypatch) -> None:
+    """Scans keep a single module result in the cache's count (the last one stored)."""
+    sharing = reuse.sharing
+    monkeypatch.setattr(reuse, "sharing", lambda: sharing(max_chars=1, max_document_chars=1))
+
+
+def test_a_module_held_by_a_kept_caller_is_taken_again(project, module_parses, one_entry, monkeypatch):
+    """a -> m -> vault: vault's result left the bound's count when m's was stored, and m's when
+    a's was, but a's result holds both (its template is made of theirs): c takes m from there,
+    and b the vault m holds, and both find what compiling them again finds."""
+    write(project / "a.bicep", caller("m.bicep", "kv-a"))
+    write(project / "m.bicep", "param name string\nparam policies array\n" + caller("vault.bicep", "kv-m"))
+    write(project / "vault.bicep", VAULT)
+    write(project / "b.bicep", caller("vault.bicep", "kv-b"))
+    write(project / "c.bicep", caller("m.bicep", "kv-c"))
+    paths = [project / name for name in ("a.bicep", "c.bicep", "b.bicep")]
+    found = findings(*paths, cwd=project)
+    assert module_parses == {VAULT: 1, (project / "m.bicep").read_text(): 1}
+    assert sorted(tuple(f["data"]["callers"]) for f in found if f["rule"] == "KV001") == [
+        ("a.bicep:1 > m.bicep:3", "c.bicep:1 > m.bicep:3"), ("b.bicep:1",)]
+    monkeypatch.setattr(reuse, "current", lambda: None)
+    assert findings(*paths, cwd=project) == found
+
+
+def test_a_module_compiled_inside_a_cycle_is_not_taken_for_another_caller(project, one_entry, monkeypatch):
+    """x <-> y: x's kept result holds y's, compiled with y's call back to x not followed (the
+    cycle). z calls y: y compiled for z follows that call, and z deploys x's vault through it."""
+    write(project / "x.bicep", caller("y.bicep", "kv-x") + VAULT.replace("param name string\n", "")
+          .replace("name: name", "name: 'kv-x-own'").replace("param policies array = []\n", "var policies = []\n"))
+    write(project / "y.bicep", caller("x.bicep", "kv-y"))
+    write(project / "z.bicep", caller("y.bicep", "kv-z"))
+    paths = [project / "x.bicep", project / "z.bicep"]
+    found = findings(*paths, cwd=project)
+    assert [f["data"]["callers"] for f in found if f["rule"] == "KV001"] == [["z.bicep:1 > y.bicep:1"]]
+    monkeypatch.setattr(reuse, "current", lambda: None)
+    assert findings(*paths, cwd=project) == found

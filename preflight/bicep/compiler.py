@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any, Callable
 
 from ..arm.expressions import Call, Index, Literal, Member, Node, walk
@@ -98,8 +99,22 @@ def lit(value: Any) -> Literal:
     return Literal(value)
 
 
+_CALL_NAMES: dict[str, tuple[str, str]] = {}  # function name -> (Call.name, Call.spelling)
+_new_call = Call.__new__
+
+
 def call(name: str, *args: Node) -> Call:
-    return Call(name, tuple(args), name)
+    """Call(name, args): every compile makes tens of thousands, of a few function names, so
+    each name is lowered and interned (as Call.__init__ does) once."""
+    names = _CALL_NAMES.get(name)
+    if names is None:
+        if len(_CALL_NAMES) >= 4096:  # the names a scanned file makes up are not kept
+            return Call(name, args, name)
+        names = _CALL_NAMES[name] = (sys.intern(name.lower()), sys.intern(name))
+    node = _new_call(Call)
+    node.name, node.spelling = names
+    node.args = args
+    return node
 
 
 class SymbolRead(Call):
@@ -236,7 +251,7 @@ class ModuleResult:
       files are called by no other, and are not read again for nothing."""
 
     __slots__ = ("value", "symbols", "unread", "deps", "pure", "reach", "height", "installs", "size", "own",
-                 "unchecked")
+                 "unchecked", "__weakref__")
 
     def __init__(self, value: tuple[Any, dict, str | None, list], deps: dict, symbols: dict | None = None,
                  unread: set | None = None, pure: bool = True, reach: frozenset = frozenset(), height: int = -1,
@@ -598,12 +613,18 @@ class Unit:
         return out
 
     def _outputs_read(self, env: Env) -> None:
-        """Mark the resources the outputs read. Outputs are not evaluated: their conversion is
-        dropped, and so are its notes."""
+        """Mark the `existing` resources the outputs read (what `read` is for: an unread one
+        makes no GET). Outputs are not evaluated: their conversion is dropped, and so are its
+        notes; none is converted once no such resource is left unread."""
+        unread = [info for info in self.all_resources if info.existing and not info.read and info.index >= 0]
+        if not unread:
+            return
         notes, noted = list(self.notes), set(self._noted)
         for d in self.parsed.decls:
             if d.kind == "output" and isinstance(d.value, X):
                 self.node(d.value, env)
+                if all(info.read for info in unread):
+                    break
         self.notes, self._noted = notes, noted
 
     # ------------------------------------------------------------------------ parameters
@@ -640,6 +661,9 @@ class Unit:
 
     def _type_of(self, text: str, depth: int = 0) -> tuple[str | None, list | None, bool]:
         """(ARM type, allowed values of a literal union, nullable) for a Bicep type text."""
+        simple = _TYPES.get(text)
+        if simple is not None:  # most parameters: `string`, `bool`, `object`...
+            return simple, None, False
         text = text.strip()
         nullable = text.endswith("?")
         if nullable:
@@ -1172,16 +1196,22 @@ class Unit:
         else is an expression tree, or its literal value."""
         if not isinstance(x, X):
             return unknown_node("a nested declaration")
-        if (x.kind == "obj" or x.kind == "arr") and _has_spread(x.a):
+        k = x.kind
+        if k == "lit":  # the most frequent: what _raw_or_node makes of its Literal, without one
+            value = x.a
+            if isinstance(value, str):
+                return "[" + value if value.startswith("[") and value.endswith("]") else value
+            return self._raw_or_node(lit(value))
+        if (k == "obj" or k == "arr") and _has_spread(x.a):
             return self._raw_or_node(self.node(x, env))  # merged at deployment: an expression
-        if x.kind == "obj":
+        if k == "obj":
             out: dict[str, Any] = {}
             for p in x.a:
                 if p.key is None:
                     continue  # a nested resource inside a value: not a property
                 self._set(out, p.key, p.value, env, pointer, p.pos)
             return out
-        if x.kind == "arr":
+        if k == "arr":
             items = []
             record = self.record  # as in _set: pointers only for the positions recorded
             for i, item in enumerate(x.a):
@@ -1189,7 +1219,7 @@ class Unit:
                 self.at(item_pointer, item.pos)
                 items.append(self.raw(item, env, item_pointer))
             return items
-        if x.kind == "paren":
+        if k == "paren":
             return self.raw(x.a, env, pointer)
         return self._raw_or_node(self.node(x, env))
 
@@ -1210,9 +1240,15 @@ class Unit:
         """An expression tree for a Bicep expression."""
         if not isinstance(x, X):
             return unknown_node("a nested declaration")
-        k = x.kind
+        k = x.kind  # the kinds by how often they occur
+        if k == "ident":
+            return self.ident(x, env)
         if k == "lit":
             return lit(x.a)
+        if k == "mem" or k == "idx" or k == "res":
+            return self.access(x, env)
+        if k == "call":
+            return self.call(x, env)
         if k == "str":
             fmt = []
             args: list[Node] = []
@@ -1223,10 +1259,19 @@ class Unit:
                     fmt.append("{%d}" % len(args))
                     args.append(self.node(part, env))
             return call("format", lit("".join(fmt)), *args)
-        if k == "paren":
-            return self.node(x.a, env)
-        if k == "ident":
-            return self.ident(x, env)
+        if k == "bin":
+            op = x.a
+            left, right = self.node(x.b, env), self.node(x.c, env)
+            if op == "!=":
+                return call("not", call("equals", left, right))
+            if op == "=~":
+                return call("equals", call("toLower", left), call("toLower", right))
+            if op == "!~":
+                return call("not", call("equals", call("toLower", left), call("toLower", right)))
+            name = _BINARY.get(op)
+            if name is None:
+                return unknown_node(f"the operator {op}")
+            return call(name, left, right)
         if (k == "arr" or k == "obj") and _has_spread(x.a):
             return self.spread_node(x, env)
         if k == "arr":
@@ -1249,6 +1294,8 @@ class Unit:
                 else:
                     literal = False
             return lit(values) if literal else call("createObject", *pairs)
+        if k == "paren":
+            return self.node(x.a, env)
         if k == "un":
             arg = self.node(x.b, env)
             if x.a == "!":
@@ -1258,19 +1305,6 @@ class Unit:
                     return lit(-arg.value)
                 return call("sub", lit(0), arg)
             return unknown_node(f"the operator {x.a}")
-        if k == "bin":
-            op = x.a
-            left, right = self.node(x.b, env), self.node(x.c, env)
-            if op == "!=":
-                return call("not", call("equals", left, right))
-            if op == "=~":
-                return call("equals", call("toLower", left), call("toLower", right))
-            if op == "!~":
-                return call("not", call("equals", call("toLower", left), call("toLower", right)))
-            name = _BINARY.get(op)
-            if name is None:
-                return unknown_node(f"the operator {op}")
-            return call(name, left, right)
         if k == "tern":
             return call("if", self.node(x.a, env), self.node(x.b, env), self.node(x.c, env))
         if k == "lam":
@@ -1279,10 +1313,6 @@ class Unit:
             return call("lambda", *[lit(p) for p in params], self.node(x.b, inner))
         if k == "for":
             return self.for_node(x, env)
-        if k in ("mem", "idx", "res"):
-            return self.access(x, env)
-        if k == "call":
-            return self.call(x, env)
         if k == "if":
             self.note(x.pos, "an `if` here is not evaluated")
             return unknown_node("an `if` expression")

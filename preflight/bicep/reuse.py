@@ -16,6 +16,9 @@ depth limit is as far away as it was. Callers' parameter values are not part of 
 template (a nested deployment passes them as parameters), so one compile serves every caller.
 
 The cache is bounded by the size of the modules' source text (least recently used first out).
+A module result out of the bound is still reused while a kept result holds it (`held`): a
+caller's compiled template is made of its modules' (on AVM: 272 module compiles become 225, the
+fewest any bound gives, for no more memory).
 
 A module compiled for a caller keeps its positions (ModuleResult.own): when the scan reaches
 the module file itself, the same text compiles to the same document, which it takes without
@@ -26,6 +29,7 @@ reuse records again the look-ups the compile made.
 """
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -46,12 +50,17 @@ class ModuleCache:
         self.hits = 0
         self.stored = 0
         self.documents = _Bounded(max_document_chars)  # abspath -> (text, Compiled, look-ups it made)
+        # Every result stored, and the module results each holds (`installs`), for as long as
+        # anything holds them: a module's result out of `entries` is still in memory while a
+        # kept caller's result holds it (its template is made of theirs), and is taken from here.
+        self.held: "weakref.WeakValueDictionary[tuple[str, str], Any]" = weakref.WeakValueDictionary()
 
     def get(self, key: tuple[str, str]) -> Any:
         entry = self.entries.get(key)
         if entry is not None:
             self.entries.move_to_end(key)
-        return entry
+            return entry
+        return self.held.get(key)  # not counted again: its memory is its holder's
 
     def put(self, key: tuple[str, str], entry: Any) -> None:
         old = self.entries.pop(key, None)
@@ -60,6 +69,11 @@ class ModuleCache:
         self.entries[key] = entry
         self.chars += entry.size
         self.stored += 1
+        held = self.held
+        held[key] = entry
+        for inner, result in entry.installs:
+            if result.pure:  # (compiled for the repository of the scanned file, as its holder)
+                held[(inner, key[1])] = result
         while self.chars > self.max_chars and len(self.entries) > 1:
             _, dropped = self.entries.popitem(last=False)
             self.chars -= dropped.size
