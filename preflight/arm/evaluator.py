@@ -214,23 +214,33 @@ class Frame:
         lower = name.lower()
         hit = self._params.get(lower)
         if hit is None:
-            if ("p", lower) in self._busy:
+            busy = ("p", lower)
+            if busy in self._busy:
                 self.cycles.add(name)
                 return Unknown.because(INVALID, f"parameter '{name}' refers to itself")
-            self._settle(("p", lower))
-            hit = self._params.get(lower)
-        if hit is None:
-            self._busy.add(("p", lower))
-            try:
-                hit = self.session.traced(lambda: self._parameter_value(name, lower))
-            finally:
-                self._busy.discard(("p", lower))
-            value, uses = hit
-            value = self.session.bounded(value, keep=True)
-            use = self._use(name, lower, value)
-            hit = (value, uses | {use})
-            self._params[lower] = hit
-        self.session.note(hit[1])
+            if lower not in self.inputs:  # one given from outside names nothing to settle (`_references`)
+                self._settle(busy)
+                hit = self._params.get(lower)
+            if hit is None:
+                # `Session.traced`, written out: this runs once per parameter and frame
+                session = self.session
+                uses: set[ParamUse] = set()
+                traces = session.traces
+                traces.append(uses)
+                self._busy.add(busy)
+                try:
+                    value = self._parameter_value(name, lower)
+                finally:
+                    self._busy.discard(busy)
+                    traces.pop()
+                    if traces:
+                        traces[-1] |= uses
+                value = session.bounded(value, keep=True)
+                uses.add(self._use(name, lower, value))
+                hit = self._params[lower] = (value, frozenset(uses))
+        traces = self.session.traces
+        if traces:
+            traces[-1] |= hit[1]
         return hit[0]
 
     def parameter_source(self, name: str) -> tuple[str, str | None]:
@@ -315,15 +325,24 @@ class Frame:
                 return Unknown.because(INVALID, f"variable '{name}' is not declared in the template")
             self._settle(("v", lower))
             hit = self._vars.get(lower)
-        if hit is None:
-            self._busy.add(lower)
-            try:
-                hit = self.session.traced(lambda: self._variable_value(decl))
-            finally:
-                self._busy.discard(lower)
-            hit = (self.session.bounded(hit[0], keep=True), hit[1])
-            self._vars[lower] = hit
-        self.session.note(hit[1])
+            if hit is None:
+                # `Session.traced`, written out: this runs once per variable and frame
+                session = self.session
+                uses: set[ParamUse] = set()
+                traces = session.traces
+                traces.append(uses)
+                self._busy.add(lower)
+                try:
+                    value = self._variable_value(decl)
+                finally:
+                    self._busy.discard(lower)
+                    traces.pop()
+                    if traces:
+                        traces[-1] |= uses
+                hit = self._vars[lower] = (session.bounded(value, keep=True), frozenset(uses))
+        traces = self.session.traces
+        if traces:
+            traces[-1] |= hit[1]
         return hit[0]
 
     # ------------------------------------------------------------ chains of declarations

@@ -504,7 +504,9 @@ def value_size(value: Any, known: dict[int, tuple[Any, int]], limit: int) -> tup
     items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
     total = 1
     for c in items:
-        if isinstance(c, (dict, list)):
+        if isinstance(c, str):  # `leaf_size`, written out for the commonest leaf
+            total += 1 + len(c) // 64
+        elif isinstance(c, (dict, list)):
             measured = known.get(id(c))
             if measured is None:
                 break
@@ -542,7 +544,9 @@ def value_size(value: Any, known: dict[int, tuple[Any, int]], limit: int) -> tup
         expanded.discard(key)
         total = 1
         for c in items:
-            if isinstance(c, (dict, list)):
+            if isinstance(c, str):
+                total += 1 + len(c) // 64
+            elif isinstance(c, (dict, list)):
                 ckey = id(c)
                 total += sizes[ckey] if ckey in sizes else known[ckey][1]
             else:
