@@ -314,6 +314,27 @@ def test_context_fields_are_unknown_unless_configured():
     assert ev("[resourceGroup().id]", context=context) == "/subscriptions/sub-1/resourceGroups/rg-1"
 
 
+def test_each_context_builds_its_objects_once_and_every_call_gets_its_own_copy():
+    # A context's objects are built once and copied at each call: a nested deployment's context
+    # has its own, and what one call returns is not the object the next call returns.
+    context = DeploymentContext.from_target(DeploymentTarget(subscription="sub-1", resource_group="rg-1",
+                                                              location="westeurope", tenant="tenant-1"))
+    scope = standalone_scope(Template.from_json(TEMPLATE), None, context)
+    first, second = evaluate("[resourceGroup()]", scope), evaluate("[resourceGroup()]", scope)
+    assert first == second and first["name"] == "rg-1" and first["properties"] == {"provisioningState": "Succeeded"}
+    assert first is not second and first["properties"] is not second["properties"]
+    first["properties"]["provisioningState"] = "changed"
+    assert evaluate("[resourceGroup().properties.provisioningState]", scope) == "Succeeded"
+    nested = context.nested("sub-2", "rg-2", lambda: "inner", "root/resources/0#0")
+    inner = standalone_scope(Template.from_json(TEMPLATE), None, nested)
+    assert evaluate("[resourceGroup().id]", inner) == "/subscriptions/sub-2/resourceGroups/rg-2"
+    assert evaluate("[subscription().subscriptionId]", inner) == "sub-2"
+    assert needs(evaluate("[resourceGroup().location]", inner)) == {CONTEXT}
+    assert evaluate("[resourceGroup().id]", scope) == "/subscriptions/sub-1/resourceGroups/rg-1"
+    assert evaluate("[deployment().name]", inner) == "inner"
+    assert evaluate("[subscription().subscriptionId]", scope) == "sub-1"
+
+
 # --------------------------------------------------------------------------------------- ids
 
 def test_resource_id_keeps_type_and_names_when_the_scope_is_unknown():

@@ -61,8 +61,9 @@ class Unknown:
         self.nonempty = nonempty
 
     @classmethod
-    def because(cls, kind: str, what: str, key: str | None = None, **kw: Any) -> "Unknown":
-        return cls(frozenset([(kind, what)]), key, **kw)
+    def because(cls, kind: str, what: str, key: str | None = None, parts: tuple | None = None,
+                nonempty: bool | None = None) -> "Unknown":
+        return cls(frozenset(((kind, what),)), key, parts, nonempty)
 
     @property
     def reason(self) -> str:
@@ -134,9 +135,12 @@ class RuntimeValue(Unknown):
             target_key = key_of(target)
             call = f"{function}({describe(target)})", f"rt:{function}:{target_key}:" if target_key else None
         self._call = call
-        shown = call[0] + "".join(f".{p}" for p in path)
-        super().__init__(frozenset([(RUNTIME, shown)]),
-                         call[1] + ".".join(str(p).lower() for p in path) if call[1] is not None else None)
+        if path:
+            shown = call[0] + "".join(f".{p}" for p in path)
+            key = call[1] + ".".join(str(p).lower() for p in path) if call[1] is not None else None
+        else:  # the call itself: most are read at once for a property, or passed on whole
+            shown, key = call
+        super().__init__(frozenset(((RUNTIME, shown),)), key)
 
     def member(self, name: Any) -> "RuntimeValue":
         return RuntimeValue(self.function, self.target, self.api_version, self.full, self.path + (name,), self._call)
