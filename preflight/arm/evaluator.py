@@ -508,7 +508,9 @@ def evaluate(value: Any, scope: Scope) -> Any:
     """Evaluate a raw template value (or an expression tree) deeply."""
     if isinstance(value, str):
         compiled = compile_string(value)
-        return pipeline_substituted(compiled) if isinstance(compiled, str) else evaluate_node(compiled, scope)
+        if isinstance(compiled, str):
+            return pipeline_substituted(compiled) if "#_" in compiled else compiled
+        return evaluate_node(compiled, scope)
     if isinstance(value, (dict, list)):
         session = scope.frame.session
         if session.depth >= MAX_DEPTH:
@@ -577,12 +579,13 @@ def expand_copy(name: str, count_raw: Any, input_raw: Any, scope: Scope) -> Any:
 
 def evaluate_node(node: Node, scope: Scope) -> Any:
     session = scope.frame.session
-    session.steps += 1
-    if session.steps > session.max_steps:
+    steps = session.steps = session.steps + 1
+    if steps > session.max_steps:
         session.exhausted = True
         return Unknown.because(LIMIT, "the evaluation budget for this template was exhausted")
     if isinstance(node, Literal):
-        return pipeline_substituted(node.value) if isinstance(node.value, str) else node.value
+        value = node.value
+        return pipeline_substituted(value) if isinstance(value, str) and "#_" in value else value
     if session.depth >= MAX_DEPTH:
         return Unknown.because(LIMIT, f"expressions nested deeper than {MAX_DEPTH} levels")
     session.depth += 1
@@ -674,7 +677,14 @@ def _call(node: Call, scope: Scope) -> Any:
     # step per 16 nodes read), and arguments over the size bound (many large arrays to
     # concatenate) are not combined at all. What a function builds is bounded before it is
     # built (`functions.OverLimit`), and charged by its size once built.
-    size = session.size(args)
+    size = 1  # `Session.size(args)`, written out for arguments that are all strings (most are)
+    for a in args:
+        if not isinstance(a, str):
+            size = session.size(args)
+            break
+        size += 1 + len(a) // 64
+    else:
+        session.steps += len(args) >> 3  # the work `value_size` charges for them: 2 items each
     if size > MAX_VALUE_SIZE:
         return Unknown.because(LIMIT, f"{node.spelling}() of values over {MAX_VALUE_SIZE:,} elements")
     session.steps += size >> 4

@@ -103,7 +103,7 @@ class ResourceRef(Unknown):
         parts.append(segments[0])
         for i, seg in enumerate(segments[1:]):
             parts += ["/", seg, "/", names[i] if i < len(names) else ""]
-        key = "id:" + "|".join(key_of(p) or "?" for p in parts)
+        key = "id:" + "|".join([key_of(p) or "?" for p in parts])
         super().__init__(needs if needs is not None else merge_needs(parts) or
                          frozenset([(CONTEXT, "the subscription and resource group")]),
                          key, normalise_parts(parts))
@@ -292,19 +292,31 @@ def text_size(value: Any, limit: int) -> int:
 def normalise_parts(parts: Iterable[Any]) -> tuple:
     """Join adjacent known strings; flatten nested part lists; drop empty strings."""
     out: list[Any] = []
+    text = False  # whether out[-1] is a string
     for p in parts:
-        if isinstance(p, Unknown) and p.parts is not None and not (len(p.parts) == 1 and p.parts[0] is p):
-            sub = p.parts
-        else:
-            sub = (p,)
-        for q in sub:
+        if isinstance(p, str):
+            if p:
+                if text:
+                    out[-1] += p
+                else:
+                    out.append(p)
+                    text = True
+            continue
+        if not isinstance(p, Unknown) or p.parts is None or (len(p.parts) == 1 and p.parts[0] is p):
+            out.append(p)
+            text = False
+            continue
+        for q in p.parts:
             if isinstance(q, str):
-                if not q:
-                    continue
-                if out and isinstance(out[-1], str):
-                    out[-1] += q
-                    continue
-            out.append(q)
+                if q:
+                    if text:
+                        out[-1] += q
+                    else:
+                        out.append(q)
+                        text = True
+            else:
+                out.append(q)
+                text = False
     return tuple(out)
 
 
