@@ -210,6 +210,21 @@ def test_string_function_errors_are_invalid_unknowns():
     assert needs(ev("[concat('a', createObject())]")) == {INVALID}
 
 
+def test_a_format_string_read_once_formats_each_call_with_its_own_arguments():
+    # The items of a short format string are kept: every call still formats its own arguments,
+    # and a format string with an error still fails where it did, however often it is used.
+    for _ in range(2):
+        assert ev("[format('{0}-{1,4}:{{x}}', 'kv', 7)]") == "kv-   7:{x}"
+        assert ev("[format('{0}-{1,4}:{{x}}', 'vault', 12345)]") == "vault-12345:{x}"
+        assert ev("[format('{0}-{1}', 'a', 'b')]") == "a-b"
+        assert ev("[format('{1}+{0}', 'a', 'b')]") == "b+a"
+        assert needs(ev("[format('{0}-{2}', 'a', 'b')]")) == {INVALID}
+        assert needs(ev("[format('{0} {', 'a')]")) == {INVALID}
+    long = "x" * 250 + "{0}{1}"  # a long one is read where it is used, not kept
+    assert ev(f"[format('{long}', 'a', 'b')]") == "x" * 250 + "ab"
+    assert ev(f"[format('{long}', 'c', 'd')]") == "x" * 250 + "cd"
+
+
 # ------------------------------------------------------------------------------------- logic
 
 @pytest.mark.parametrize("expression, expected", [
