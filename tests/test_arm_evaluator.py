@@ -329,14 +329,14 @@ def test_context_fields_are_unknown_unless_configured():
     assert ev("[resourceGroup().id]", context=context) == "/subscriptions/sub-1/resourceGroups/rg-1"
 
 
-def test_each_context_builds_its_objects_once_and_every_call_gets_its_own_copy():
-    # A context's objects are built once and copied at each call: a nested deployment's context
-    # has its own, and what one call returns is not the object the next call returns.
+def test_every_call_of_a_context_function_returns_its_own_object_from_its_own_context():
+    # Values are memoised and measured by identity: what one call returns is not the object the
+    # next call returns, and a nested deployment's context answers with its own fields.
     context = DeploymentContext.from_target(DeploymentTarget(subscription="sub-1", resource_group="rg-1",
                                                               location="westeurope", tenant="tenant-1"))
     scope = standalone_scope(Template.from_json(TEMPLATE), None, context)
     first, second = evaluate("[resourceGroup()]", scope), evaluate("[resourceGroup()]", scope)
-    assert first == second and first["name"] == "rg-1" and first["properties"] == {"provisioningState": "Succeeded"}
+    assert first["name"] == second["name"] == "rg-1" and first["properties"] == {"provisioningState": "Succeeded"}
     assert first is not second and first["properties"] is not second["properties"]
     first["properties"]["provisioningState"] = "changed"
     assert evaluate("[resourceGroup().properties.provisioningState]", scope) == "Succeeded"

@@ -247,9 +247,9 @@ def test_link_cycles_stop(tmp_path):
 
 
 def test_each_deployment_of_a_linked_file_passes_its_own_parameters_in_every_instance(tmp_path):
-    # The parameters a deployment object passes are read once per object and kept with the
-    # linked template: two deployments of one file, one in a copy loop, under two parameter
-    # sets, each instance still gets the values its own object gives in its own scope.
+    # Two deployments of one file, one in a copy loop, under two parameter sets: each instance
+    # gets the values its own parameters object gives (names matched case-insensitively), in
+    # its own scope, and a Key Vault reference stays a secret.
     template(tmp_path / "vault.json", [{"type": "Microsoft.KeyVault/vaults", "name": "[parameters('n')]",
                                         "properties": {"tenantId": "[parameters('tenant')]"}}],
              parameters={"n": {"type": "string"}, "tenant": {"type": "string", "defaultValue": "none"}})

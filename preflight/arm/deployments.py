@@ -315,36 +315,18 @@ def _nested_inputs(spec: Any, template: Template, parent_scope: Scope) -> dict[s
                                      else Unknown.because(INVALID, "nested deployment parameters are not an object"))
             return inputs
     if isinstance(raw, dict):
-        for lower, value in _passed_parameters(raw, template):
-            inputs[lower] = Input("secret", None) if value is _KEY_VAULT else Input("parent", value, parent_scope)
+        for name, item in raw.items():
+            if not isinstance(name, str) or not isinstance(item, dict):
+                continue
+            value = kitem(item, "value")
+            if value is not None:
+                inputs[name.lower()] = Input("parent", value[1], parent_scope)
+            elif kitem(item, "reference") is not None:
+                inputs[name.lower()] = Input("secret", None)
     if spec.parameters_link is not ABSENT:
         for name in template.parameters:
             inputs.setdefault(name, Input("link", None))
     return inputs
-
-
-_KEY_VAULT = object()  # a parameter passed as a Key Vault `reference`
-
-
-def _passed_parameters(raw: dict, template: Template) -> list[tuple[str, Any]]:
-    """(lower-cased name, raw value) of each parameter an object of nested deployment
-    parameters passes, in order: `_KEY_VAULT` for a Key Vault reference. Read once per object
-    (kept with the nested template), not once per instance of the deployment and evaluation."""
-    table: dict[int, tuple[dict, list[tuple[str, Any]]]] = template.derived.setdefault("passed-parameters", {})
-    known = table.get(id(raw))
-    if known is not None and known[0] is raw:
-        return known[1]
-    passed: list[tuple[str, Any]] = []
-    for name, item in raw.items():
-        if not isinstance(name, str) or not isinstance(item, dict):
-            continue
-        value = kitem(item, "value")
-        if value is not None:
-            passed.append((name.lower(), value[1]))
-        elif kitem(item, "reference") is not None:
-            passed.append((name.lower(), _KEY_VAULT))
-    table[id(raw)] = (raw, passed)
-    return passed
 
 
 class DeployedResource:

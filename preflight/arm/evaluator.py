@@ -19,7 +19,7 @@ from a constant one.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..contract import DeploymentTarget
@@ -153,8 +153,6 @@ class DeploymentContext:
     deployment_name: Any  # read it with `name()`
     tag: str = ""  # distinguishes the context of a nested deployment in symbolic keys
     name_of: Callable[[], Any] | None = None  # evaluates `deployment_name` when it is first read
-    # `subscription()`, `resourceGroup()`, ... as built from these fields, by function name
-    built: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def name(self) -> Any:
         """`deployment().name`. A nested deployment's own name is evaluated only when an
@@ -773,23 +771,10 @@ def _lambda_variables(node: Call, scope: Scope) -> Any:
 
 def _context_object(node: Call, scope: Scope) -> Any:
     ctx = scope.frame.context
+    tag = ctx.tag
     name = node.name
     if node.args:
-        return Unknown.because(CONTEXT, f"{node.spelling}(…)", key=f"{ctx.tag}:{name}({len(node.args)})")
-    if name == "deployment":  # its name is read when it is first asked for (`DeploymentContext.name`)
-        return _context_value(ctx, name)
-    built = ctx.built.get(name)
-    if built is None:
-        built = ctx.built[name] = _context_value(ctx, name)
-    if isinstance(built, dict):
-        # A new object at each call, as evaluating it anew would give: values are memoised and
-        # measured by identity (`Session.sizes`). What it holds is immutable and shared.
-        return {k: dict(v) if isinstance(v, dict) else v for k, v in built.items()}
-    return built
-
-
-def _context_value(ctx: DeploymentContext, name: str) -> Any:
-    tag = ctx.tag
+        return Unknown.because(CONTEXT, f"{node.spelling}(…)", key=f"{tag}:{name}({len(node.args)})")
 
     def u(what: str, symbol: str) -> Unknown:
         return Unknown.because(CONTEXT, what, key=f"{tag}:{symbol}" if tag else symbol)
