@@ -210,6 +210,21 @@ def test_string_function_errors_are_invalid_unknowns():
     assert needs(ev("[concat('a', createObject())]")) == {INVALID}
 
 
+def test_a_format_string_read_once_formats_each_call_with_its_own_arguments():
+    # The items of a short format string are kept: every call still formats its own arguments,
+    # and a format string with an error still fails where it did, however often it is used.
+    for _ in range(2):
+        assert ev("[format('{0}-{1,4}:{{x}}', 'kv', 7)]") == "kv-   7:{x}"
+        assert ev("[format('{0}-{1,4}:{{x}}', 'vault', 12345)]") == "vault-12345:{x}"
+        assert ev("[format('{0}-{1}', 'a', 'b')]") == "a-b"
+        assert ev("[format('{1}+{0}', 'a', 'b')]") == "b+a"
+        assert needs(ev("[format('{0}-{2}', 'a', 'b')]")) == {INVALID}
+        assert needs(ev("[format('{0} {', 'a')]")) == {INVALID}
+    long = "x" * 250 + "{0}{1}"  # a long one is read where it is used, not kept
+    assert ev(f"[format('{long}', 'a', 'b')]") == "x" * 250 + "ab"
+    assert ev(f"[format('{long}', 'c', 'd')]") == "x" * 250 + "cd"
+
+
 # ------------------------------------------------------------------------------------- logic
 
 @pytest.mark.parametrize("expression, expected", [
@@ -312,6 +327,27 @@ def test_context_fields_are_unknown_unless_configured():
     assert ev("[resourceGroup().location]", context=context) == "westeurope"
     assert ev("[subscription().tenantId]", context=context) == "tenant-1"
     assert ev("[resourceGroup().id]", context=context) == "/subscriptions/sub-1/resourceGroups/rg-1"
+
+
+def test_every_call_of_a_context_function_returns_its_own_object_from_its_own_context():
+    # Values are memoised and measured by identity: what one call returns is not the object the
+    # next call returns, and a nested deployment's context answers with its own fields.
+    context = DeploymentContext.from_target(DeploymentTarget(subscription="sub-1", resource_group="rg-1",
+                                                              location="westeurope", tenant="tenant-1"))
+    scope = standalone_scope(Template.from_json(TEMPLATE), None, context)
+    first, second = evaluate("[resourceGroup()]", scope), evaluate("[resourceGroup()]", scope)
+    assert first["name"] == second["name"] == "rg-1" and first["properties"] == {"provisioningState": "Succeeded"}
+    assert first is not second and first["properties"] is not second["properties"]
+    first["properties"]["provisioningState"] = "changed"
+    assert evaluate("[resourceGroup().properties.provisioningState]", scope) == "Succeeded"
+    nested = context.nested("sub-2", "rg-2", lambda: "inner", "root/resources/0#0")
+    inner = standalone_scope(Template.from_json(TEMPLATE), None, nested)
+    assert evaluate("[resourceGroup().id]", inner) == "/subscriptions/sub-2/resourceGroups/rg-2"
+    assert evaluate("[subscription().subscriptionId]", inner) == "sub-2"
+    assert needs(evaluate("[resourceGroup().location]", inner)) == {CONTEXT}
+    assert evaluate("[resourceGroup().id]", scope) == "/subscriptions/sub-1/resourceGroups/rg-1"
+    assert evaluate("[deployment().name]", inner) == "inner"
+    assert evaluate("[subscription().subscriptionId]", scope) == "sub-1"
 
 
 # --------------------------------------------------------------------------------------- ids

@@ -333,6 +333,32 @@ def test_link_cycles_stop(tmp_path):
     assert [r.name for r in kvs] == ["kv"]
 
 
+def test_each_deployment_of_a_linked_file_passes_its_own_parameters_in_every_instance(tmp_path):
+    # Two deployments of one file, one in a copy loop, under two parameter sets: each instance
+    # gets the values its own parameters object gives (names matched case-insensitively), in
+    # its own scope, and a Key Vault reference stays a secret.
+    template(tmp_path / "vault.json", [{"type": "Microsoft.KeyVault/vaults", "name": "[parameters('n')]",
+                                        "properties": {"tenantId": "[parameters('tenant')]"}}],
+             parameters={"n": {"type": "string"}, "tenant": {"type": "string", "defaultValue": "none"}})
+    path = template(tmp_path / "main.json", [
+        {"type": "Microsoft.Resources/deployments", "name": "loop", "copy": {"name": "each", "count": 2},
+         "properties": {"templateLink": {"relativePath": "vault.json"}, "parameters": {
+             "N": {"value": "[concat(parameters('prefix'), '-', copyIndex())]"},
+             "tenant": {"reference": {"keyVault": {"id": "/subscriptions/x"}, "secretName": "s"}}}}},
+        {"type": "Microsoft.Resources/deployments", "name": "one",
+         "properties": {"templateLink": {"relativePath": "vault.json"}, "parameters": {
+             "n": {"value": "[concat(parameters('prefix'), '-one')]"}}}}],
+        parameters={"prefix": {"type": "string", "defaultValue": "kv"}})
+    write(tmp_path / "main.parameters.json", {"$schema": PSCHEMA, "contentVersion": "1.0.0.0",
+                                              "parameters": {"prefix": {"value": "prod"}}})
+    vaults = resources(path, "Microsoft.KeyVault/vaults")
+    assert [v.name for v in vaults] == ["kv-0", "kv-1", "kv-one", "prod-0", "prod-1", "prod-one"]
+    tenants = [v.get("properties/tenantId") for v in vaults]
+    assert [isinstance(t, Unknown) and {k for k, _ in t.needs} == {SECRET} for t in tenants] == \
+        [True, True, False, True, True, False]
+    assert tenants[2] == tenants[5] == "none"
+
+
 def test_property_lookup_through_property_copy_and_expressions(tmp_path):
     path = template(tmp_path / "t.json", [{
         "type": "Microsoft.KeyVault/vaults", "name": "kv",

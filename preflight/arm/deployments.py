@@ -129,7 +129,9 @@ class Evaluation:
                 for rest in decls[i:]:
                     self._skip(rest, scope, 1)
                 return
-            for instance in self._instances(decl, scope, parent, chain):
+            instances = [DeployedResource(self, decl, scope, parent, chain)] if decl.copy is None else \
+                self._instances(decl, scope, parent, chain)
+            for instance in instances:
                 self.resources.append(instance)
                 if decl.children:
                     self._expand(template, instance.scope, instance, chain, depth, files)

@@ -214,23 +214,33 @@ class Frame:
         lower = name.lower()
         hit = self._params.get(lower)
         if hit is None:
-            if ("p", lower) in self._busy:
+            busy = ("p", lower)
+            if busy in self._busy:
                 self.cycles.add(name)
                 return Unknown.because(INVALID, f"parameter '{name}' refers to itself")
-            self._settle(("p", lower))
-            hit = self._params.get(lower)
-        if hit is None:
-            self._busy.add(("p", lower))
-            try:
-                hit = self.session.traced(lambda: self._parameter_value(name, lower))
-            finally:
-                self._busy.discard(("p", lower))
-            value, uses = hit
-            value = self.session.bounded(value, keep=True)
-            use = self._use(name, lower, value)
-            hit = (value, uses | {use})
-            self._params[lower] = hit
-        self.session.note(hit[1])
+            if lower not in self.inputs:  # one given from outside names nothing to settle (`_references`)
+                self._settle(busy)
+                hit = self._params.get(lower)
+            if hit is None:
+                # `Session.traced`, written out: this runs once per parameter and frame
+                session = self.session
+                uses: set[ParamUse] = set()
+                traces = session.traces
+                traces.append(uses)
+                self._busy.add(busy)
+                try:
+                    value = self._parameter_value(name, lower)
+                finally:
+                    self._busy.discard(busy)
+                    traces.pop()
+                    if traces:
+                        traces[-1] |= uses
+                value = session.bounded(value, keep=True)
+                uses.add(self._use(name, lower, value))
+                hit = self._params[lower] = (value, frozenset(uses))
+        traces = self.session.traces
+        if traces:
+            traces[-1] |= hit[1]
         return hit[0]
 
     def parameter_source(self, name: str) -> tuple[str, str | None]:
@@ -315,15 +325,24 @@ class Frame:
                 return Unknown.because(INVALID, f"variable '{name}' is not declared in the template")
             self._settle(("v", lower))
             hit = self._vars.get(lower)
-        if hit is None:
-            self._busy.add(lower)
-            try:
-                hit = self.session.traced(lambda: self._variable_value(decl))
-            finally:
-                self._busy.discard(lower)
-            hit = (self.session.bounded(hit[0], keep=True), hit[1])
-            self._vars[lower] = hit
-        self.session.note(hit[1])
+            if hit is None:
+                # `Session.traced`, written out: this runs once per variable and frame
+                session = self.session
+                uses: set[ParamUse] = set()
+                traces = session.traces
+                traces.append(uses)
+                self._busy.add(lower)
+                try:
+                    value = self._variable_value(decl)
+                finally:
+                    self._busy.discard(lower)
+                    traces.pop()
+                    if traces:
+                        traces[-1] |= uses
+                hit = self._vars[lower] = (session.bounded(value, keep=True), frozenset(uses))
+        traces = self.session.traces
+        if traces:
+            traces[-1] |= hit[1]
         return hit[0]
 
     # ------------------------------------------------------------ chains of declarations
@@ -487,7 +506,9 @@ def evaluate(value: Any, scope: Scope) -> Any:
     """Evaluate a raw template value (or an expression tree) deeply."""
     if isinstance(value, str):
         compiled = compile_string(value)
-        return pipeline_substituted(compiled) if isinstance(compiled, str) else evaluate_node(compiled, scope)
+        if isinstance(compiled, str):
+            return pipeline_substituted(compiled) if "#_" in compiled else compiled
+        return evaluate_node(compiled, scope)
     if isinstance(value, (dict, list)):
         session = scope.frame.session
         if session.depth >= MAX_DEPTH:
@@ -556,12 +577,13 @@ def expand_copy(name: str, count_raw: Any, input_raw: Any, scope: Scope) -> Any:
 
 def evaluate_node(node: Node, scope: Scope) -> Any:
     session = scope.frame.session
-    session.steps += 1
-    if session.steps > session.max_steps:
+    steps = session.steps = session.steps + 1
+    if steps > session.max_steps:
         session.exhausted = True
         return Unknown.because(LIMIT, "the evaluation budget for this template was exhausted")
     if isinstance(node, Literal):
-        return pipeline_substituted(node.value) if isinstance(node.value, str) else node.value
+        value = node.value
+        return pipeline_substituted(value) if isinstance(value, str) and "#_" in value else value
     if session.depth >= MAX_DEPTH:
         return Unknown.because(LIMIT, f"expressions nested deeper than {MAX_DEPTH} levels")
     session.depth += 1
@@ -653,7 +675,14 @@ def _call(node: Call, scope: Scope) -> Any:
     # step per 16 nodes read), and arguments over the size bound (many large arrays to
     # concatenate) are not combined at all. What a function builds is bounded before it is
     # built (`functions.OverLimit`), and charged by its size once built.
-    size = session.size(args)
+    size = 1  # `Session.size(args)`, written out for arguments that are all strings (most are)
+    for a in args:
+        if not isinstance(a, str):
+            size = session.size(args)
+            break
+        size += 1 + len(a) // 64
+    else:
+        session.steps += len(args) >> 3  # the work `value_size` charges for them: 2 items each
     if size > MAX_VALUE_SIZE:
         return Unknown.because(LIMIT, f"{node.spelling}() of values over {MAX_VALUE_SIZE:,} elements")
     session.steps += size >> 4
@@ -772,8 +801,15 @@ def _context_object(node: Call, scope: Scope) -> Any:
     return u("the cloud environment", "environment()")
 
 
+def _all_text(parts: list[Any]) -> bool:
+    for p in parts:
+        if not isinstance(p, str):
+            return False
+    return True
+
+
 def _id_text(parts: list[Any]) -> Any:
-    if all(isinstance(p, str) for p in parts):
+    if _all_text(parts):
         return "".join(parts)
     from .values import merge_needs, normalise_parts
     keys = [key_of(p) for p in parts]
@@ -835,7 +871,7 @@ def _resource_id(node: Call, scope: Scope) -> Any:
     parts.append(type_segments[0])
     for i, seg in enumerate(type_segments[1:]):
         parts += ["/", seg, "/", names[i]]
-    if all(isinstance(p, str) for p in parts):
+    if _all_text(parts):
         return "".join(parts)
     if any(not isinstance(n, (str, Unknown)) for n in names):
         return Unknown.because(INVALID, f"{function}() name segments must be strings")

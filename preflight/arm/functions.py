@@ -18,7 +18,7 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ..loaders import parse_int
 from .values import (LIMIT, MAX_STRING, MAX_VALUE_SIZE, UNSUPPORTED, Unknown, equal3, find_unknown, key_of,
@@ -170,20 +170,18 @@ def format_(fmt: Any, *args: Any) -> Any:
     parts: list[Any] = []
     pos = 0
     length = 0  # characters built so far: every item is refused before it is built past the limit
-    for m in _FORMAT_ITEM.finditer(fmt):
-        parts.append(fmt[pos:m.start()])
-        length += m.start() - pos
-        pos = m.end()
-        tok = m.group()
+    for start, end, tok, index, width, spec in _format_items(fmt):
+        parts.append(fmt[pos:start])
+        length += start - pos
+        pos = end
         if tok in ("{{", "}}"):
             parts.append(tok[0])
             continue
-        if m.group(1) is None:
+        if index is None:
             raise FunctionError(f"invalid format string {fmt!r}")
-        i = _count(m.group(1), "format item")
+        i = _count(index, "format item")
         _need(i < len(args), f"format item {{{i}}} has no argument")
         value = args[i]
-        spec = m.group(3)
         if spec:
             if isinstance(value, Unknown):
                 parts.append(unknown_from([value]))
@@ -194,7 +192,6 @@ def format_(fmt: Any, *args: Any) -> Any:
             text: Any = json.dumps(value, separators=(",", ":"))
         else:
             text = _text_of(value)
-        width = m.group(2)
         if width and isinstance(text, str):
             size = _count(width.lstrip("-"), "format() width")
             _reserve(length + size, "format()")
@@ -204,6 +201,27 @@ def format_(fmt: Any, *args: Any) -> Any:
         parts.append(text)
     parts.append(fmt[pos:])
     return _unknown_string(parts)
+
+
+_FormatItem = tuple[int, int, str, Any, Any, Any]  # the groups are None where absent
+
+
+def _format_items(fmt: str) -> Iterable[_FormatItem]:
+    """The items of a format string (start, end, text, index, width, spec), each read by the
+    regular expression once per format string: templates format with a few literal strings, many
+    times over. A long one is read as it is used, not kept."""
+    if len(fmt) > 200:
+        return ((m.start(), m.end(), m.group(), m.group(1), m.group(2), m.group(3)) for m in _FORMAT_ITEM.finditer(fmt))
+    items = _FORMAT_CACHE.get(fmt)
+    if items is None:
+        if len(_FORMAT_CACHE) >= 4096:
+            _FORMAT_CACHE.clear()
+        items = _FORMAT_CACHE[fmt] = tuple((m.start(), m.end(), m.group(), m.group(1), m.group(2), m.group(3))
+                                           for m in _FORMAT_ITEM.finditer(fmt))
+    return items
+
+
+_FORMAT_CACHE: dict[str, tuple[_FormatItem, ...]] = {}
 
 
 def _count(digits: str, what: str) -> int:

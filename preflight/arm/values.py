@@ -61,8 +61,9 @@ class Unknown:
         self.nonempty = nonempty
 
     @classmethod
-    def because(cls, kind: str, what: str, key: str | None = None, **kw: Any) -> "Unknown":
-        return cls(frozenset([(kind, what)]), key, **kw)
+    def because(cls, kind: str, what: str, key: str | None = None, parts: tuple | None = None,
+                nonempty: bool | None = None) -> "Unknown":
+        return cls(frozenset(((kind, what),)), key, parts, nonempty)
 
     @property
     def reason(self) -> str:
@@ -102,7 +103,7 @@ class ResourceRef(Unknown):
         parts.append(segments[0])
         for i, seg in enumerate(segments[1:]):
             parts += ["/", seg, "/", names[i] if i < len(names) else ""]
-        key = "id:" + "|".join(key_of(p) or "?" for p in parts)
+        key = "id:" + "|".join([key_of(p) or "?" for p in parts])
         super().__init__(needs if needs is not None else merge_needs(parts) or
                          frozenset([(CONTEXT, "the subscription and resource group")]),
                          key, normalise_parts(parts))
@@ -134,9 +135,12 @@ class RuntimeValue(Unknown):
             target_key = key_of(target)
             call = f"{function}({describe(target)})", f"rt:{function}:{target_key}:" if target_key else None
         self._call = call
-        shown = call[0] + "".join(f".{p}" for p in path)
-        super().__init__(frozenset([(RUNTIME, shown)]),
-                         call[1] + ".".join(str(p).lower() for p in path) if call[1] is not None else None)
+        if path:
+            shown = call[0] + "".join(f".{p}" for p in path)
+            key = call[1] + ".".join(str(p).lower() for p in path) if call[1] is not None else None
+        else:  # the call itself: most are read at once for a property, or passed on whole
+            shown, key = call
+        super().__init__(frozenset(((RUNTIME, shown),)), key)
 
     def member(self, name: Any) -> "RuntimeValue":
         return RuntimeValue(self.function, self.target, self.api_version, self.full, self.path + (name,), self._call)
@@ -288,19 +292,31 @@ def text_size(value: Any, limit: int) -> int:
 def normalise_parts(parts: Iterable[Any]) -> tuple:
     """Join adjacent known strings; flatten nested part lists; drop empty strings."""
     out: list[Any] = []
+    text = False  # whether out[-1] is a string
     for p in parts:
-        if isinstance(p, Unknown) and p.parts is not None and not (len(p.parts) == 1 and p.parts[0] is p):
-            sub = p.parts
-        else:
-            sub = (p,)
-        for q in sub:
+        if isinstance(p, str):
+            if p:
+                if text:
+                    out[-1] += p
+                else:
+                    out.append(p)
+                    text = True
+            continue
+        if not isinstance(p, Unknown) or p.parts is None or (len(p.parts) == 1 and p.parts[0] is p):
+            out.append(p)
+            text = False
+            continue
+        for q in p.parts:
             if isinstance(q, str):
-                if not q:
-                    continue
-                if out and isinstance(out[-1], str):
-                    out[-1] += q
-                    continue
-            out.append(q)
+                if q:
+                    if text:
+                        out[-1] += q
+                    else:
+                        out.append(q)
+                        text = True
+            else:
+                out.append(q)
+                text = False
     return tuple(out)
 
 
@@ -504,7 +520,9 @@ def value_size(value: Any, known: dict[int, tuple[Any, int]], limit: int) -> tup
     items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
     total = 1
     for c in items:
-        if isinstance(c, (dict, list)):
+        if isinstance(c, str):  # `leaf_size`, written out for the commonest leaf
+            total += 1 + len(c) // 64
+        elif isinstance(c, (dict, list)):
             measured = known.get(id(c))
             if measured is None:
                 break
@@ -542,7 +560,9 @@ def value_size(value: Any, known: dict[int, tuple[Any, int]], limit: int) -> tup
         expanded.discard(key)
         total = 1
         for c in items:
-            if isinstance(c, (dict, list)):
+            if isinstance(c, str):
+                total += 1 + len(c) // 64
+            elif isinstance(c, (dict, list)):
                 ckey = id(c)
                 total += sizes[ckey] if ckey in sizes else known[ckey][1]
             else:
