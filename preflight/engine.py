@@ -422,22 +422,21 @@ def _load_neighbourhood(named: list[Candidate], store: DocumentStore, options: O
                 store.add_context(doc, fs.digest(raw))
 
 
-# Parallel checking: worth its start-up cost only for large scans. Workers are forked, so they
-# inherit the kept documents, the rules and the configuration without pickling any of them;
-# only file paths go out and findings come back, in order.
+# Parallel checking: worth its start-up cost only for large scans. Workers are forked
+# (preflight.workers), so they inherit the kept documents, the rules, the configuration and the
+# list of files without pickling any of them; only the places of files in that list go out and
+# findings come back, in order.
 POOL_MIN_FILES = 400
 _POOL_BATCH = 32  # files per task at least, for the load to even out at the end of a scan
 _POOL_BATCH_MAX = 128  # and at most: every task costs a round trip (measured on the corpus, 5,100
 # files: 5 % less CPU with 128 than with 32, and the same with 256)
-_pool_state: tuple[ScanContext, dict[Kind, list[Rule]], Any] | None = None
 
 
 def _workers(options: Options, count: int) -> int:
     jobs = options.jobs if options.jobs is not None else (os.cpu_count() or 1)
     if jobs <= 1 or count < POOL_MIN_FILES or options.providers:  # providers collect in-process
         return 1
-    import multiprocessing
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if not hasattr(os, "fork"):
         return 1
     return min(jobs, 8)
 
@@ -471,26 +470,16 @@ def _check_file(item: Candidate, ctx: ScanContext, rules_by_kind: dict[Kind, lis
     return doc.path, found, filt.release(doc.path)
 
 
-def _check_batch(items: list[Candidate]) -> list[tuple[str | None, list[Finding], Any, Any]]:
-    assert _pool_state is not None
-    ctx, rules_by_kind, filt = _pool_state
-    return [_check_one(item, ctx, rules_by_kind, filt) for item in items]
-
-
 # A worker can die in the middle of a batch (the out-of-memory killer, a crash in a parser's C
-# code), and the pool with it: every batch in flight is lost. Those batches run again in a fresh
-# pool. One that was in flight at a second death too then runs alone, so that a death while it
-# runs is its own; it is then split into files, each run alone; and a file that kills its worker
-# even so is reported as not checked (PF003). The rest of the scan goes on.
-@dataclass
+# code): the batch it was running runs again in a fresh worker; one that kills its worker a
+# second time is split into files, each run alone; and a file that kills its worker even so is
+# reported as not checked (PF003). The rest of the scan goes on.
+@dataclass(slots=True)
 class _Batch:
-    items: list[Candidate]
-    deaths: int = 0  # deaths of a worker while this batch was in flight
-    future: Any = None
-
-    @property
-    def alone(self) -> bool:
-        return self.deaths >= 2
+    places: range | list[int]  # of its files in the list the workers were forked with
+    deaths: int = 0  # of the workers that ran it
+    running: bool = False
+    outcome: Any = None  # preflight.workers.Outcome, once it ended
 
 
 def _check_deferred(deferred: list[Candidate], ctx: ScanContext, rules_by_kind: dict[Kind, list[Rule]],
@@ -502,85 +491,62 @@ def _check_deferred(deferred: list[Candidate], ctx: ScanContext, rules_by_kind: 
             tick()
             yield _check_one(item, ctx, rules_by_kind, filt)
         return
-    global _pool_state
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+    from .workers import ForkPool
 
-    def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    def check_batch(places: range | list[int]) -> list[tuple[str | None, list[Finding], Any, Any]]:
+        return [_check_one(deferred[i], ctx, rules_by_kind, filt) for i in places]
 
     size = max(_POOL_BATCH, min(_POOL_BATCH_MAX, len(deferred) // (8 * workers)))  # eight tasks a worker or more
-    fresh = (_Batch(deferred[i:i + size]) for i in range(0, len(deferred), size))
-    # A few batches per worker in flight, in order, each result dropped once yielded: results
-    # waiting in the parent would make its memory grow with the number of files.
+    fresh = (_Batch(range(i, min(i + size, len(deferred)))) for i in range(0, len(deferred), size))
+    # A few batches per worker in flight, in order, each result dropped once yielded (and kept
+    # pickled until then): results waiting in the parent would make its memory grow with the
+    # number of files.
     window: deque[_Batch] = deque()
     in_flight = 3 * workers
-    _pool_state = (ctx, rules_by_kind, filt)
-    pool = new_pool()
+    pool = ForkPool(workers, check_batch)
+    clean = False
     try:
         while True:
             while len(window) < in_flight and (batch := next(fresh, None)) is not None:
                 window.append(batch)
             if not window:
+                clean = True
                 return
-            _submit(pool, window, in_flight)
+            idle = pool.idle()
+            for batch in window:
+                if not idle:
+                    break
+                if not batch.running and batch.outcome is None:
+                    pool.start(batch, batch.places)
+                    batch.running, idle = True, idle - 1
             head = window[0]
-            try:
-                if head.future is None:  # the pool broke while idle: it never took this batch
-                    raise BrokenProcessPool("the pool broke before the batch was submitted")
-                results = head.future.result()
-            except BrokenProcessPool:
-                pool.shutdown(wait=True, cancel_futures=True)
-                pool = new_pool()
-                if head.alone and head.future is not None:  # it ran alone: the death was its own
-                    window.popleft()
-                    if len(head.items) == 1:
-                        tick()
-                        yield None, [_worker_died(head.items[0].path)], None, None
-                    else:
-                        window.extendleft(reversed([_Batch([item], deaths=2) for item in head.items]))
-                for batch in window:
-                    if batch.future is not None and not _succeeded(batch.future):
-                        batch.future = None
-                        batch.deaths += 1
+            if head.outcome is None:
+                for batch, outcome in pool.wait():
+                    batch.running, batch.outcome = False, outcome
                 continue
-            except Exception:  # noqa: BLE001 - e.g. a finding that cannot be pickled
-                results = [_check_one(item, ctx, rules_by_kind, filt) for item in head.items]
             window.popleft()
-            head.future = None
+            outcome, head.outcome = head.outcome, None
+            if outcome.died:
+                head.deaths += 1
+                if head.deaths < 2:
+                    window.appendleft(head)
+                elif len(head.places) > 1:
+                    window.extendleft(reversed([_Batch([i], deaths=1) for i in head.places]))
+                else:
+                    tick()
+                    yield None, [_worker_died(deferred[head.places[0]].path)], None, None
+                continue
+            if outcome.failed is not None:  # e.g. a finding that cannot be pickled
+                results = check_batch(head.places)
+            else:
+                results = outcome.result()
+            del outcome
             for result in results:
                 tick()
                 yield result
+            del results
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        _pool_state = None
-
-
-def _submit(pool: Any, window: deque[_Batch], in_flight: int) -> None:
-    """Hand batches to the pool in order, up to `in_flight` running; a batch that must run alone
-    waits for those before it and holds back those after it."""
-    from concurrent.futures.process import BrokenProcessPool
-
-    running = [b for b in window if b.future is not None and not b.future.done()]
-    if any(b.alone for b in running):
-        return
-    for batch in window:
-        if batch.future is not None:
-            continue
-        if len(running) >= in_flight or (batch.alone and running):
-            return
-        try:
-            batch.future = pool.submit(_check_batch, batch.items)
-        except BrokenProcessPool:
-            return  # the caller finds out from the first batch's result
-        running.append(batch)
-        if batch.alone:
-            return
-
-
-def _succeeded(future: Any) -> bool:
-    return future.done() and not future.cancelled() and future.exception() is None
+        pool.close(kill=not clean)
 
 
 def _worker_died(path: str) -> Finding:
