@@ -273,6 +273,7 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
                 digests[item.path] = fs.digest(raw)
             if item.explicit and kind in LINKED_KINDS:
                 linked.append(item)
+    raw = None  # the last file's bytes: not kept for the whole scan (nor in every worker)
     _load_neighbourhood(linked, store, options, filt)
     if not options.providers:  # a live check collects from every document's own check
         filt.expect_deployed(templates)
@@ -456,6 +457,7 @@ def _check_file(item: Candidate, ctx: ScanContext, rules_by_kind: dict[Kind, lis
     found: list[Finding] = []
     raw = _read_candidate(item, ctx.options, found)
     doc = _load(item, raw, found) if raw is not None else None
+    del raw  # the document has its text: a large file's bytes are not kept while its rules run
     if doc is None:
         return None, found, None
     ctx.store.current = doc

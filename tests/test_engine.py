@@ -250,3 +250,33 @@ def test_a_worker_killed_once_costs_a_rerun_of_its_batch(monkeypatch, capsys, tm
     assert sorted(os.path.basename(f["path"]) for f in report["findings"]) == [f"env{i:02}.yml" for i in range(40)]
     assert {f["rule"] for f in report["findings"]} == {"ENV005"}
     assert report["summary"]["files"] == 40
+
+
+def test_a_files_bytes_are_let_go_before_its_rules_run(monkeypatch, tmp_path):
+    """The document holds the file's text; the bytes it was read as are not kept while the
+    rules run (they were, at a worker's peak: as much again as a 640 KB template)."""
+    import sys
+    import tracemalloc
+
+    from preflight.documents import Kind
+
+    big = tmp_path / "environment.yml"
+    big.write_text(UNPINNED_NUMPY + "# " + "x" * 400_000 + "\n")
+    buffer_size = big.stat().st_size + sys.getsizeof(b"")  # a bytes object of the whole file
+    read_buffers: list[int] = []
+
+    def count_read_buffers(doc, ctx):
+        snapshot = tracemalloc.take_snapshot()
+        read_buffers.append(sum(1 for t in snapshot.traces if t.size == buffer_size))
+        return iter(())
+
+    load_rule_packs()
+    monkeypatch.setitem(REGISTRY, "ZZ996", contract.Rule("ZZ996", "counts-read-buffers", ERROR,
+                                                       frozenset([Kind.CONDA]), "test", count_read_buffers))
+    tracemalloc.start(1)
+    try:
+        result = scan([str(big)], Options(jobs=1))
+    finally:
+        tracemalloc.stop()
+    assert [f.rule for f in result.findings] == ["ENV005"]  # the file was really checked
+    assert read_buffers == [0]
