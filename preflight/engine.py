@@ -18,9 +18,9 @@ import gc
 import os
 import re
 import traceback
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generator, Iterable
+from typing import Any, Callable, Generator, Iterable, Iterator
 
 from . import bicep  # noqa: F401 - plugs the Bicep front end into the document and ARM layers
 from . import clock, fs
@@ -241,6 +241,7 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
     store = DocumentStore(options)
     deferred: list[Candidate] = []
     digests: dict[str, str] = {}  # of the deferred files, when there is a cache to look them up in
+    sizes: dict[str, int] = {}  # of the large deferred files
     linked: list[Candidate] = []  # named files judged by the configs that link to them
     from .filters import FindingFilter
 
@@ -269,6 +270,8 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
                 store.retain(doc, fs.digest(raw) if cache is not None else None)
         else:
             deferred.append(item)
+            if len(raw) >= _LARGE_FILE:
+                sizes[item.path] = len(raw)
             if cache is not None:
                 digests[item.path] = fs.digest(raw)
             if item.explicit and kind in LINKED_KINDS:
@@ -290,7 +293,8 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
         filt.record(doc.path, filt.release(doc.path))
     # Deferred files: from the cache when nothing their findings came from changed, else checked.
     hits = _cached_results(cache, deferred, digests, store, filt)
-    checked = _check_deferred([item for item in deferred if item.path not in hits], ctx, rules_by_kind, filt, tick)
+    checked = _check_deferred([item for item in deferred if item.path not in hits], ctx, rules_by_kind, filt, tick,
+                              sizes)
     path: str | None
     judged_by_callers: list[Candidate] = []
     for item in deferred:
@@ -478,15 +482,26 @@ def _check_file(item: Candidate, ctx: ScanContext, rules_by_kind: dict[Kind, lis
 # reported as not checked (PF003). The rest of the scan goes on.
 @dataclass(slots=True)
 class _Batch:
-    places: range | list[int]  # of its files in the list the workers were forked with
+    places: range | list[int]  # of its files in the list the workers were forked with, in order
     deaths: int = 0  # of the workers that ran it
     running: bool = False
     outcome: Any = None  # preflight.workers.Outcome, once it ended
+    results: list[Any] | None = None  # unpickled when its first file's turn comes
+    taken: int = 0  # of its results yielded
+
+
+# The largest files are checked first, each a batch of its own: a worker's peak is its memory
+# at the time plus what its largest file takes, and a worker's memory grows over its life
+# (bounded caches filling up). Measured on the corpus: the worst worker's peak 0.6 MiB lower
+# with its three files of 300-640 KB checked first. Their results wait for their turn.
+_LARGE_FILE = 256 * 1024
+_LARGE_FIRST = 8  # at most: results waiting in the parent cost memory
 
 
 def _check_deferred(deferred: list[Candidate], ctx: ScanContext, rules_by_kind: dict[Kind, list[Rule]],
-                    filt: Any, tick: Callable[[], None],
+                    filt: Any, tick: Callable[[], None], sizes: dict[str, int] | None = None,
                     ) -> Generator[tuple[str | None, list[Finding], Any, Any], None, None]:
+    """The results of checking `deferred`, in order. `sizes`: of its large files."""
     workers = _workers(ctx.options, len(deferred))
     if workers <= 1:
         for item in deferred:
@@ -498,55 +513,84 @@ def _check_deferred(deferred: list[Candidate], ctx: ScanContext, rules_by_kind: 
     def check_batch(places: range | list[int]) -> list[tuple[str | None, list[Finding], Any, Any]]:
         return [_check_one(deferred[i], ctx, rules_by_kind, filt) for i in places]
 
+    large = {p: sizes[item.path] for p, item in enumerate(deferred) if sizes and item.path in sizes}
+    first = set(sorted(large, key=lambda p: -large[p])[:_LARGE_FIRST])
     size = max(_POOL_BATCH, min(_POOL_BATCH_MAX, len(deferred) // (8 * workers)))  # eight tasks a worker or more
-    fresh = (_Batch(range(i, min(i + size, len(deferred)))) for i in range(0, len(deferred), size))
-    # A few batches per worker in flight, in order, each result dropped once yielded (and kept
-    # pickled until then): results waiting in the parent would make its memory grow with the
-    # number of files.
-    window: deque[_Batch] = deque()
+
+    def batches() -> Iterator[_Batch]:
+        yield from (_Batch([p]) for p in sorted(first, key=lambda p: -large[p]))
+        for start in range(0, len(deferred), size):
+            places = range(start, min(start + size, len(deferred)))
+            if first:
+                places = [p for p in places if p not in first]  # type: ignore[assignment]
+            if places:
+                yield _Batch(places)
+
+    fresh = batches()
+    # A few batches per worker in flight, each result dropped once yielded (and kept pickled
+    # until its turn): results waiting in the parent would make its memory grow with the number
+    # of files.
+    window: list[_Batch] = []  # in the order they are given to workers
+    owner: dict[int, _Batch] = {}  # place -> the batch in the window that checks it
     in_flight = 3 * workers
     pool = ForkPool(workers, check_batch)
     clean = False
+
+    def ended(batch: _Batch, outcome: Any) -> None:
+        batch.running = False
+        if not outcome.died:
+            batch.outcome = outcome
+            return
+        batch.deaths += 1
+        if batch.deaths < 2:
+            return  # it runs again
+        if len(batch.places) == 1:
+            batch.outcome = outcome  # a file that killed its worker every time
+            return
+        at = window.index(batch)
+        window[at:at + 1] = alone = [_Batch([p], deaths=1) for p in batch.places]
+        owner.update((single.places[0], single) for single in alone)
+
     try:
-        while True:
-            while len(window) < in_flight and (batch := next(fresh, None)) is not None:
-                window.append(batch)
-            if not window:
-                clean = True
-                return
-            idle = pool.idle()
-            for batch in window:
-                if not idle:
+        for turn in range(len(deferred)):
+            while True:
+                # (the large files' batches, given first, may fill the window before it reaches
+                # the batch of the file whose turn it is)
+                while (len(window) < in_flight or turn not in owner) and (batch := next(fresh, None)) is not None:
+                    window.append(batch)
+                    owner.update((p, batch) for p in batch.places)
+                idle = pool.idle()
+                for batch in window:
+                    if not idle:
+                        break
+                    if not batch.running and batch.outcome is None and batch.results is None:
+                        pool.start(batch, batch.places)
+                        batch.running, idle = True, idle - 1
+                batch = owner[turn]
+                if batch.results is not None or batch.outcome is not None:
                     break
-                if not batch.running and batch.outcome is None:
-                    pool.start(batch, batch.places)
-                    batch.running, idle = True, idle - 1
-            head = window[0]
-            if head.outcome is None:
-                for batch, outcome in pool.wait():
-                    batch.running, batch.outcome = False, outcome
-                continue
-            window.popleft()
-            outcome, head.outcome = head.outcome, None
-            if outcome.died:
-                head.deaths += 1
-                if head.deaths < 2:
-                    window.appendleft(head)
-                elif len(head.places) > 1:
-                    window.extendleft(reversed([_Batch([i], deaths=1) for i in head.places]))
+                for running, outcome in pool.wait():
+                    ended(running, outcome)
+            del owner[turn]
+            if batch.results is None:
+                outcome, batch.outcome = batch.outcome, None
+                if outcome.died:
+                    batch.results = [(None, [_worker_died(deferred[turn].path)], None, None)]
+                elif outcome.failed is not None:  # e.g. a finding that cannot be pickled
+                    batch.results = check_batch(batch.places)
                 else:
-                    tick()
-                    yield None, [_worker_died(deferred[head.places[0]].path)], None, None
-                continue
-            if outcome.failed is not None:  # e.g. a finding that cannot be pickled
-                results = check_batch(head.places)
-            else:
-                results = outcome.result()
-            del outcome
-            for result in results:
-                tick()
-                yield result
-            del results
+                    batch.results = outcome.result()
+                del outcome
+            assert batch.places[batch.taken] == turn
+            results: list[Any] = batch.results
+            result, results[batch.taken] = results[batch.taken], None  # not kept once yielded
+            batch.taken += 1
+            if batch.taken == len(batch.places):
+                window.remove(batch)
+            tick()
+            yield result
+            del result
+        clean = True
     finally:
         pool.close(kill=not clean)
 

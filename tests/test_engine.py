@@ -280,3 +280,37 @@ def test_a_files_bytes_are_let_go_before_its_rules_run(monkeypatch, tmp_path):
         tracemalloc.stop()
     assert [f.rule for f in result.findings] == ["ENV005"]  # the file was really checked
     assert read_buffers == [0]
+
+
+def test_the_largest_files_are_checked_first_and_reported_in_order(monkeypatch, tmp_path):
+    """A worker's peak is its memory at the time plus what its largest file takes: the largest
+    files go to the workers first (more of them than batches in flight, here), and their
+    findings still come in the order of the files."""
+    from preflight import engine
+    from preflight.documents import Kind
+
+    for i in range(30):
+        (tmp_path / f"env{i:02}.yml").write_text(UNPINNED_NUMPY + "#" * (1000 * (i % 10)) + "\n")
+    order = tmp_path / "order"  # the files in the order they were checked, whatever the process
+
+    def note_the_order(doc, ctx):
+        with open(order, "a") as f:
+            f.write(os.path.basename(doc.path) + "\n")
+        return iter(())
+
+    load_rule_packs()
+    monkeypatch.setitem(REGISTRY, "ZZ995", contract.Rule("ZZ995", "notes-the-order", ERROR,
+                                                       frozenset([Kind.CONDA]), "test", note_the_order))
+    sequential = scan([str(tmp_path)], Options(jobs=1))
+    order.unlink()
+    monkeypatch.setattr(engine, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(engine, "_POOL_BATCH", 2)
+    monkeypatch.setattr(engine, "_LARGE_FILE", 7_000)  # env07, 08, 09, 17, ..., 29
+    monkeypatch.setattr(engine, "_LARGE_FIRST", 7)  # more than the 6 batches in flight
+    parallel = scan([str(tmp_path)], Options(jobs=2))
+    checked = _lines(order)
+    assert sorted(checked[:2]) == ["env09.yml", "env19.yml"]  # the two workers' first files
+    assert {"env09.yml", "env19.yml", "env29.yml"} < set(checked[:7])
+    assert sorted(checked) == sorted(f"env{i:02}.yml" for i in range(30))
+    assert [f.to_json() for f in parallel.findings] == [f.to_json() for f in sequential.findings]
+    assert len(parallel.findings) == 30 and parallel.checked == sequential.checked
