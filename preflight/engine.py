@@ -338,16 +338,29 @@ def _scan(paths: Iterable[str], options: Options) -> ScanResult:
 
 def _shared(found: list[Finding], path: str, texts: dict[str, str]) -> list[Finding]:
     """Findings hold copies of their strings (those of a worker or the cache come unpickled, fix
-    hints are formatted per finding): each path, rule id, rule name and fix hint is made one
-    string, kept once for the whole scan (the findings of a large scan are kept until it ends)."""
+    hints are formatted per finding): each path, rule id, rule name, fix hint and string of its
+    evidence (`data`) is made one string, kept once for the whole scan (the findings of a large
+    scan are kept until it ends)."""
     for f in found:
-        if f.path == path:
-            f.path = path
+        f.path = path if f.path == path else texts.setdefault(f.path, f.path)
         f.rule = texts.setdefault(f.rule, f.rule)
         f.name = texts.setdefault(f.name, f.name)
         if f.fix:
             f.fix = texts.setdefault(f.fix, f.fix)
+        for key, value in f.data.items():
+            f.data[key] = _shared_value(value, texts)
     return found
+
+
+def _shared_value(value: Any, texts: dict[str, str]) -> Any:
+    """A finding's evidence, its strings (names, versions, dates, chains of callers) made one each."""
+    if isinstance(value, str):
+        return texts.setdefault(value, value)
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                value[i] = texts.setdefault(item, item)
+    return value
 
 
 def _open_cache(options: Options) -> tuple[Any, str | None]:

@@ -108,7 +108,8 @@ def test_parallel_scan_gives_the_same_report_as_sequential(monkeypatch):
 
 def test_findings_from_workers_hold_one_copy_of_their_paths_and_rule_texts(monkeypatch):
     """Each worker result arrives with its own copies of strings; the findings of a large scan
-    are kept until it ends, so their paths, rule ids, names and fix hints are made one each."""
+    are kept until it ends, so their paths, rule ids, names, fix hints and the strings of their
+    evidence are made one each."""
     import preflight.engine as engine
     from conftest import FIXTURES
 
@@ -126,6 +127,13 @@ def test_findings_from_workers_hold_one_copy_of_their_paths_and_rule_texts(monke
         assert len({id(f.fix) for f in found if f.fix}) == len({f.fix for f in found if f.fix})
     own = [f for f in result.findings if not f.data.get("callers")]  # not placed in a module file
     assert own and all(id(f.path) in checked for f in own)
+    evidence: dict[str, set[int]] = {}  # the strings of the findings' data (names, versions, dates)
+    for f in result.findings:
+        for value in f.data.values():
+            for text in value if isinstance(value, list) else [value]:
+                if isinstance(text, str):
+                    evidence.setdefault(text, set()).add(id(text))
+    assert len(evidence) > 10 and all(len(ids) == 1 for ids in evidence.values())
 
 
 def test_parallel_scan_with_few_batches_in_flight_keeps_the_order(monkeypatch):
