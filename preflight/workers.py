@@ -80,13 +80,20 @@ class ForkPool:
     def start(self, handle: Any, task: Any) -> None:
         """Give `task` to an idle worker; `handle` is what `wait` names it by."""
         worker = next(w for w in self._workers if w.task is None)
-        message = pickle.dumps(task, pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps(task, pickle.HIGHEST_PROTOCOL)
+        message = _HEADER.pack(len(payload), _DONE) + payload
         worker.task = handle
         try:
-            _write_all(worker.tasks, _HEADER.pack(len(message), _DONE) + message)
-        except OSError:  # it died while idle: the task never reached it
+            _write_all(worker.tasks, message)
+        except OSError:  # it died while idle: the task goes to a fresh worker
+            place = self._workers.index(worker)
             self._replace(worker)
-            self.start(handle, task)
+            worker = self._workers[place]
+            worker.task = handle
+            try:
+                _write_all(worker.tasks, message)
+            except OSError:
+                pass  # dead at once too: `wait` reports the task as lost with it
 
     def wait(self) -> list[tuple[Any, Outcome]]:
         """Block until a worker ends its task (or dies): (handle, outcome) of each task ended."""

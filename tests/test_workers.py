@@ -101,3 +101,15 @@ def test_a_parallel_scan_loads_neither_multiprocessing_nor_concurrent_futures(tm
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.split("\n")[0] == "2 6 ['ENV005'] []"
+
+
+def test_a_worker_dead_while_idle_is_replaced_before_its_next_task():
+    pool = ForkPool(1, _task)
+    try:
+        [idle] = pool._workers
+        os.kill(idle.pid, signal.SIGKILL)
+        os.waitpid(idle.pid, 0)  # surely dead before the task is given
+        ended = _run_all(pool, {"pid": ("pid", None)})
+    finally:
+        pool.close()
+    assert ended["pid"].result() not in (idle.pid, os.getpid())
