@@ -108,7 +108,8 @@ def test_parallel_scan_gives_the_same_report_as_sequential(monkeypatch):
 
 def test_findings_from_workers_hold_one_copy_of_their_paths_and_rule_texts(monkeypatch):
     """Each worker result arrives with its own copies of strings; the findings of a large scan
-    are kept until it ends, so their paths, rule ids, names and fix hints are made one each."""
+    are kept until it ends, so their paths, rule ids, names, fix hints and the strings of their
+    evidence are made one each."""
     import preflight.engine as engine
     from conftest import FIXTURES
 
@@ -126,6 +127,13 @@ def test_findings_from_workers_hold_one_copy_of_their_paths_and_rule_texts(monke
         assert len({id(f.fix) for f in found if f.fix}) == len({f.fix for f in found if f.fix})
     own = [f for f in result.findings if not f.data.get("callers")]  # not placed in a module file
     assert own and all(id(f.path) in checked for f in own)
+    evidence: dict[str, set[int]] = {}  # the strings of the findings' data (names, versions, dates)
+    for f in result.findings:
+        for value in f.data.values():
+            for text in value if isinstance(value, list) else [value]:
+                if isinstance(text, str):
+                    evidence.setdefault(text, set()).add(id(text))
+    assert len(evidence) > 10 and all(len(ids) == 1 for ids in evidence.values())
 
 
 def test_parallel_scan_with_few_batches_in_flight_keeps_the_order(monkeypatch):
@@ -226,11 +234,11 @@ def _lines(path) -> list[str]:
 
 def test_a_file_that_kills_its_worker_is_pf003_and_the_scan_completes(monkeypatch, capsys, tmp_path):
     """A worker killed by the system used to end the scan ("BrokenProcessPool", exit 2, no
-    report). Its batch runs again in a fresh pool, then alone, then file by file: the file that
+    report). Its batch runs again in a fresh worker, then file by file: the file that
     kills its worker every time is PF003, every other file is checked."""
     code, report, deaths = _scan_with_a_worker_killer(monkeypatch, capsys, tmp_path, "env17.yml", -1)
     assert code == 1
-    assert deaths >= 3  # in the pool, again in a fresh pool, then alone
+    assert deaths == 3  # in its batch, in its batch again, then alone
     by_rule: dict[str, list[str]] = {}
     for f in report["findings"]:
         by_rule.setdefault(f["rule"], []).append(os.path.basename(f["path"]))
@@ -244,9 +252,73 @@ def test_a_file_that_kills_its_worker_is_pf003_and_the_scan_completes(monkeypatc
 
 def test_a_worker_killed_once_costs_a_rerun_of_its_batch(monkeypatch, capsys, tmp_path):
     """A worker killed once (memory pressure that passes): its batch runs again in a fresh
-    pool and every file is checked, the victim included."""
+    worker and every file is checked, the victim included."""
     code, report, deaths = _scan_with_a_worker_killer(monkeypatch, capsys, tmp_path, "env05.yml", 1)
     assert code == 1 and deaths == 1
     assert sorted(os.path.basename(f["path"]) for f in report["findings"]) == [f"env{i:02}.yml" for i in range(40)]
     assert {f["rule"] for f in report["findings"]} == {"ENV005"}
     assert report["summary"]["files"] == 40
+
+
+def test_a_files_bytes_are_let_go_before_its_rules_run(monkeypatch, tmp_path):
+    """The document holds the file's text; the bytes it was read as are not kept while the
+    rules run (they were, at a worker's peak: as much again as a 640 KB template)."""
+    import sys
+    import tracemalloc
+
+    from preflight.documents import Kind
+
+    big = tmp_path / "environment.yml"
+    big.write_text(UNPINNED_NUMPY + "# " + "x" * 400_000 + "\n")
+    buffer_size = big.stat().st_size + sys.getsizeof(b"")  # a bytes object of the whole file
+    read_buffers: list[int] = []
+
+    def count_read_buffers(doc, ctx):
+        snapshot = tracemalloc.take_snapshot()
+        read_buffers.append(sum(1 for t in snapshot.traces if t.size == buffer_size))
+        return iter(())
+
+    load_rule_packs()
+    monkeypatch.setitem(REGISTRY, "ZZ996", contract.Rule("ZZ996", "counts-read-buffers", ERROR,
+                                                       frozenset([Kind.CONDA]), "test", count_read_buffers))
+    tracemalloc.start(1)
+    try:
+        result = scan([str(big)], Options(jobs=1))
+    finally:
+        tracemalloc.stop()
+    assert [f.rule for f in result.findings] == ["ENV005"]  # the file was really checked
+    assert read_buffers == [0]
+
+
+def test_the_largest_files_are_checked_first_and_reported_in_order(monkeypatch, tmp_path):
+    """A worker's peak is its memory at the time plus what its largest file takes: the largest
+    files go to the workers first (more of them than batches in flight, here), and their
+    findings still come in the order of the files."""
+    from preflight import engine
+    from preflight.documents import Kind
+
+    for i in range(30):
+        (tmp_path / f"env{i:02}.yml").write_text(UNPINNED_NUMPY + "#" * (1000 * (i % 10)) + "\n")
+    order = tmp_path / "order"  # the files in the order they were checked, whatever the process
+
+    def note_the_order(doc, ctx):
+        with open(order, "a") as f:
+            f.write(os.path.basename(doc.path) + "\n")
+        return iter(())
+
+    load_rule_packs()
+    monkeypatch.setitem(REGISTRY, "ZZ995", contract.Rule("ZZ995", "notes-the-order", ERROR,
+                                                       frozenset([Kind.CONDA]), "test", note_the_order))
+    sequential = scan([str(tmp_path)], Options(jobs=1))
+    order.unlink()
+    monkeypatch.setattr(engine, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(engine, "_POOL_BATCH", 2)
+    monkeypatch.setattr(engine, "_LARGE_FILE", 7_000)  # env07, 08, 09, 17, ..., 29
+    monkeypatch.setattr(engine, "_LARGE_FIRST", 7)  # more than the 6 batches in flight
+    parallel = scan([str(tmp_path)], Options(jobs=2))
+    checked = _lines(order)
+    assert sorted(checked[:2]) == ["env09.yml", "env19.yml"]  # the two workers' first files
+    assert {"env09.yml", "env19.yml", "env29.yml"} < set(checked[:7])
+    assert sorted(checked) == sorted(f"env{i:02}.yml" for i in range(30))
+    assert [f.to_json() for f in parallel.findings] == [f.to_json() for f in sequential.findings]
+    assert len(parallel.findings) == 30 and parallel.checked == sequential.checked
