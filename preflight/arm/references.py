@@ -11,7 +11,8 @@
     Expression              .pointer (of the JSON string, or where a tree stands), .owner, .tree,
                             .direct_references (outside `if()` branches), .references (all),
                             .calls (lower-cased names of every function it calls),
-                            .possible_references() (a superset of the direct ones, read cheaply)
+                            .possible_references() (a superset of the direct ones, read cheaply:
+                            a set of (kind, lower-cased name))
     Reference               (kind "parameters" | "variables", name as written, conditional: inside
                             a branch of `if()`, which ARM evaluates only when it is taken)
     nested_templates(template) -> [(template, the template whose names it uses when outer-scoped)]
@@ -33,14 +34,15 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from functools import lru_cache
-from typing import Any, Callable, Iterator, NamedTuple, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar
 
 from ..loaders import join_pointer
 from .expressions import EXPRESSION_CACHE
-from .expressions import Call, Index, Literal, Member, Node, compile_string, path_pointer, template_paths, walk
+from .expressions import Call, Index, Literal, Member, Node, compile_string, is_expression, path_pointer, walk
 from .template import ABSENT, ResourceDecl, Template, kitem
 
 METADATA = frozenset({"metadata"})  # keys whose values ARM does not evaluate in a template's scope
+_ENTERED = (dict, list, Node)  # the values `template_paths` enters
 
 
 class Reference(NamedTuple):
@@ -87,14 +89,15 @@ class Expression:
         """The syntax tree (None: a string that does not parse as an expression)."""
         return self._read().tree
 
-    def possible_references(self) -> tuple[tuple[str, str], ...]:
+    def possible_references(self) -> frozenset[tuple[str, str]]:
         """(kind, lower-cased name): a superset of `direct_references`, read cheaply. For a
         string, every place of its text that may be a `parameters('x')` or `variables('x')`
         call, without parsing it; for a tree, its direct references. An expression whose possible
-        names are all declared names none that is not."""
-        if isinstance(self.source, str):
-            return _candidates(self.source)
-        return tuple((ref.kind, ref.name.lower()) for ref in self.direct_references)
+        names are all declared (a subset of the declared pairs) names none that is not."""
+        source = self.source
+        if isinstance(source, str):
+            return _candidates(source)
+        return self._read().direct_names()
 
     def _read(self) -> TreeFacts:
         facts = self._facts
@@ -152,12 +155,39 @@ class TemplateReferences:
                         self._add(join_pointer(at, key), item, decl if key in owned else None)
 
     def _add(self, base: str, value: Any, owner: Any) -> None:
-        owned = self._owned.setdefault(id(owner), []) if owner is not None else None
-        for path, expression in template_paths(value, METADATA, expressions_only=True):
-            entry = Expression(base, path, owner, expression)
-            self.expressions.append(entry)
-            if owned is not None:
-                owned.append(entry)
+        """The expressions of `value` in the order `template_paths(value, METADATA,
+        expressions_only=True)` yields them (walked here without it: the walk of every
+        template's expressions, kept flat)."""
+        found: list[Expression] = []
+        add = found.append
+        stack: list[tuple[Any, Any]] = [(value, None)]
+        pop, push = stack.pop, stack.append
+        while stack:
+            v, path = pop()
+            if isinstance(v, dict):
+                for k, item in v.items():
+                    if isinstance(item, str):
+                        if not (item[:1] == "[" and item[-1:] == "]" and item[1:2] != "["):
+                            continue
+                        if isinstance(k, str) and len(k) == 8 and k.lower() == "metadata":
+                            continue
+                        add(Expression(base, (path, k), owner, item))
+                    elif isinstance(item, _ENTERED):
+                        if isinstance(k, str) and len(k) == 8 and k.lower() == "metadata":
+                            continue
+                        push((item, (path, k)))
+            elif isinstance(v, list):
+                for i, item in enumerate(v):
+                    if isinstance(item, _ENTERED) or (isinstance(item, str) and item[:1] == "[" and item[-1:] == "]"):
+                        push((item, (path, i)))
+            elif isinstance(v, str):
+                if is_expression(v):
+                    add(Expression(base, path, owner, v))
+            elif isinstance(v, Node):
+                add(Expression(base, path, owner, v))
+        self.expressions.extend(found)
+        if owner is not None:
+            self._owned.setdefault(id(owner), []).extend(found)
 
 
 def references_of(template: Template) -> TemplateReferences:
@@ -168,17 +198,22 @@ def references_of(template: Template) -> TemplateReferences:
     return found
 
 
-def nested_templates(template: Template) -> Iterator[tuple[Template, Template | None]]:
+def nested_templates(template: Template) -> list[tuple[Template, Template | None]]:
     """(template, the template whose names it uses when it is outer-scoped, else None) for the
-    template and every inline nested template in it, recursively."""
-    stack: list[tuple[Template, Template | None]] = [(template, None)]
-    while stack:
-        t, outer = stack.pop()
-        yield t, outer
-        for r in t.all_resources():
-            spec = r.deployment
-            if spec is not None and spec.template is not None:
-                stack.append((spec.template, None if spec.scope == "inner" else (outer or t)))
+    template and every inline nested template in it, recursively (found once, kept on the
+    template: most rules ask)."""
+    found = template.derived.get("nested-templates")
+    if found is None:
+        found = template.derived["nested-templates"] = []
+        stack: list[tuple[Template, Template | None]] = [(template, None)]
+        while stack:
+            t, outer = stack.pop()
+            found.append((t, outer))
+            for r in t.all_resources():
+                spec = r.deployment
+                if spec is not None and spec.template is not None:
+                    stack.append((spec.template, None if spec.scope == "inner" else (outer or t)))
+    return found
 
 
 def _own_body(r: ResourceDecl) -> dict[Any, Any]:
@@ -198,7 +233,7 @@ def _own_body(r: ResourceDecl) -> dict[Any, Any]:
 class TreeFacts:
     """What one tree names, each part computed when first asked for."""
 
-    __slots__ = ("tree", "direct", "_branches", "_everything", "_in_order", "_calls")
+    __slots__ = ("tree", "direct", "_branches", "_everything", "_in_order", "_calls", "_direct_names")
 
     def __init__(self, tree: Node | None):
         self.tree = tree
@@ -210,6 +245,13 @@ class TreeFacts:
         self._everything: tuple[Reference, ...] | None = None if self._branches else self.direct
         self._in_order: tuple[Reference, ...] | None = None if self._branches else self.direct
         self._calls: frozenset[str] | None = None
+        self._direct_names: frozenset[tuple[str, str]] | None = None
+
+    def direct_names(self) -> frozenset[tuple[str, str]]:
+        """(kind, lower-cased name) of the direct references."""
+        if self._direct_names is None:
+            self._direct_names = frozenset((ref.kind, ref.name.lower()) for ref in self.direct)
+        return self._direct_names
 
     def everything(self) -> tuple[Reference, ...]:
         if self._everything is None:
@@ -303,14 +345,14 @@ _CANDIDATE = re.compile(r"(?=(parameters|variables)\s*\(\s*('(?:[^']|'')*'))", r
 
 
 @lru_cache(maxsize=EXPRESSION_CACHE)
-def _candidates(text: str) -> tuple[tuple[str, str], ...]:
+def _candidates(text: str) -> frozenset[tuple[str, str]]:
     """`Expression.possible_references` of a string. A superset of what parsing finds: a call's
     name is an identifier token of the text (lower-cased, so written `parameters` in some case),
     followed by blank and `(` tokens and, for a name argument, a string token; the same patterns
     read at the same place of the same text (`text[1:-1]`, what the tokenizer reads) find that
     same literal."""
-    return tuple((m.group(1).lower(), m.group(2)[1:-1].replace("''", "'").lower())
-                 for m in _CANDIDATE.finditer(text, 1, len(text) - 1))
+    return frozenset((m.group(1).lower(), m.group(2)[1:-1].replace("''", "'").lower())
+                     for m in _CANDIDATE.finditer(text, 1, len(text) - 1))
 
 
 # Most templates reference only names they declare, and never call reference() in variables:
@@ -319,8 +361,9 @@ def _candidates(text: str) -> tuple[tuple[str, str], ...]:
 # (`\\n`, `\\u0027`) write it otherwise: text with such escapes where they could matter cannot
 # tell (None).
 # A call in a whole (lower-cased) text, one regex per function (a literal prefix: searched fast):
-# the name, or (group 1 None) an escape before the name starts, which the text cannot read.
-_TEXT_CALLS = tuple((kind, re.compile(kind + r"(?:\s*\(\s*'((?:[^']|'')*)'|\s*\(\s*\\|\s*\\)"))
+# (the name, "") or ("", an escape before the name starts), which the text cannot read. Read
+# with `findall` (no match object per call), the literal's body unrolled (`[^']*` runs).
+_TEXT_CALLS = tuple((kind, re.compile(kind + r"(?:\s*\(\s*'([^']*(?:''[^']*)*)'|(\s*\(\s*\\|\s*\\))"))
                     for kind in ("parameters", "variables"))
 
 
@@ -340,9 +383,8 @@ def text_references(doc: Any) -> frozenset[tuple[str, str]] | None:
             low = doc.lower_text
             found = set()
             for kind, pattern in _TEXT_CALLS:
-                for m in pattern.finditer(low):
-                    name = m.group(1)
-                    if name is None or '"' in name or "\\" in name or "parameters" in name or "variables" in name:
+                for name, escape in set(pattern.findall(low)):
+                    if escape or '"' in name or "\\" in name or "parameters" in name or "variables" in name:
                         found = None
                         break
                     found.add((kind, name.replace("''", "'")))

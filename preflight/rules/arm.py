@@ -356,9 +356,9 @@ def _undeclared(t: Any, params: set[str], variables: set[str]) -> list[tuple[str
     """(pointer relative to the template's, names as written) of each expression of `t` that
     reads a parameter or variable not among the declared `params` and `variables`."""
     out = []
+    declared = {("parameters", name) for name in params} | {("variables", name) for name in variables}
     for expression in references_of(t).expressions:
-        if all(name in (params if kind == "parameters" else variables)
-               for kind, name in expression.possible_references()):
+        if expression.possible_references() <= declared:
             continue  # every name it may reference is declared: it need not be parsed
         missing: dict[str, str] = {}
         for ref in expression.direct_references:
