@@ -82,6 +82,22 @@ def test_template_strings_yields_what_the_eager_walk_yielded(value, expressions_
         list(reference_template_strings(value, "/r", skip_keys, expressions_only))
 
 
+@settings(max_examples=300, deadline=None)
+@given(_json)
+def test_the_expressions_of_a_template_are_those_template_paths_yields(value):
+    """`TemplateReferences` walks a declaration's value itself: the same expressions, in the
+    same order, at the same pointers as `template_paths` with `metadata` skipped."""
+    from preflight.arm.expressions import template_paths
+    from preflight.arm.references import METADATA, TemplateReferences
+    from preflight.arm.template import Template
+
+    found = TemplateReferences(Template.from_json({}))
+    found._add("/r", value, None)
+    expected = list(template_paths(value, METADATA, expressions_only=True))
+    assert [(e.path, e.source) for e in found.expressions] == expected
+    assert [e.pointer for e in found.expressions] == [p for p, _ in template_strings(value, "/r", METADATA, True)]
+
+
 # ---------------------------------------------------------------------------- ARM004
 
 
@@ -148,9 +164,60 @@ def test_the_text_shortcuts_of_arm004_to_arm006_find_what_the_walk_finds(tmp_pat
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(arm_rules, "text_references", lambda doc: None)
         mp.setattr(arm_rules, "may_call", lambda doc, name: True)
-        mp.setattr(arm_rules, "possible_variable_reads", lambda t: None)
-        mp.setattr(arm_rules, "variable_strings", lambda t: None)
+        # the superset that tells nothing: every variable may read every one
+        mp.setattr(arm_rules, "possible_variable_reads", lambda t: {v: set(t.variables) for v in t.variables})
+        mp.setattr(arm_rules, "variables_may_call", lambda t, names: True)
         assert with_shortcuts == shown()
+
+
+# Variables as a front end builds them: trees (and strings) anywhere in their values.
+_variable_value = st.recursive(
+    _expressions | st.sampled_from(["x", "[[variables('v')]"]) | _expressions.map(compile_string),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "metadata"]), inner, max_size=2),
+    max_leaves=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["v", "w", "x", "V"]), _variable_value, max_size=4),
+       st.lists(st.fixed_dictionaries({"name": st.sampled_from(["v", "c", "C", 3])},
+                                      optional={"count": _variable_value, "input": _variable_value,
+                                                "Input": _variable_value, "metadata": _variable_value}),
+                max_size=2))
+def test_the_variable_shortcuts_of_arm005_and_arm006_read_trees_as_the_walk_does(variables, copies):
+    """`variables_may_call` and `possible_variable_reads` read a variable's trees as well as its
+    strings, and the input and count of its copy loop: whatever the walk finds in its
+    expressions, they find (a superset)."""
+    from preflight.arm.references import possible_variable_reads, references_of, variables_may_call
+    from preflight.arm.template import Template
+
+    if copies:
+        variables = {**variables, "copy": copies}
+    t = Template.from_json({"$schema": SCHEMA, "variables": variables, "resources": []})
+    found = references_of(t)
+    calls = {name for decl in t.variables.values() for e in found.of(decl) for name in e.calls}
+    for names in (("reference", "references"), ("concat",), ("if",)):
+        if not calls.isdisjoint(names):
+            assert variables_may_call(t, names)
+    may_read = possible_variable_reads(t)
+    for lower, decl in t.variables.items():
+        reads = {ref.name.lower() for e in found.of(decl) for ref in e.references
+                 if ref.kind == "variables" and ref.name.lower() in t.variables}
+        assert reads <= may_read[lower]
+
+
+def test_a_variable_tree_that_calls_reference_is_found_and_one_that_does_not_is_not_walked(monkeypatch):
+    from preflight.arm import references
+    from preflight.arm.template import Template
+
+    reads = Template.from_json({"variables": {"v": {"a": [compile_string("[reference('r').x]")]}}})
+    plain = Template.from_json({"variables": {"v": compile_string("[concat(variables('w'), 'x')]"), "w": "y"}})
+    assert references.variables_may_call(reads, ("reference", "references"))
+    assert not references.variables_may_call(plain, ("reference", "references"))
+    assert references.possible_variable_reads(plain) == {"v": {"w"}, "w": set()}
+    copied = Template.from_json({"variables": {"w": "x", "copy": [
+        {"name": "c", "count": "[length(variables('w'))]", "Input": "[reference('r').x]"}]}})
+    assert references.variables_may_call(copied, ("reference", "references"))
+    assert references.possible_variable_reads(copied) == {"c": {"w"}, "w": set()}
 
 
 def test_the_text_cannot_tell_where_an_escape_writes_a_call_otherwise(tmp_path):

@@ -19,8 +19,11 @@
     text_references(doc) -> {(kind, name)} | None: read from a JSON document's text without the
                             walk, a superset of what any of its expressions names (None: cannot tell)
     may_call(doc, name) -> bool: False when no expression of a JSON document can call `name`
-    variable_strings(template) -> {variable: [str]} | None: the strings of each variable's value
-    possible_variable_reads(template) -> {variable: {variable}} | None: a superset of what each
+    variable_values(template) -> {variable: [str | tree]}: the strings and trees of each
+                            variable's value (a copy loop's input and count)
+    variables_may_call(template, names) -> bool: False when no expression of its variables can
+                            call one of the functions `names`
+    possible_variable_reads(template) -> {variable: {variable}}: a superset of what each
                             variable's expressions read by name, from its strings without parsing
     shared_template_result(template, key, compute): `compute()` once per shared module template
     expression_facts(text or tree) -> TreeFacts   what one expression names (shared by templates)
@@ -402,46 +405,78 @@ def may_call(doc: Any, name: str) -> bool:
     return name in doc.lower_text
 
 
-def variable_strings(template: Template) -> dict[str, list[str]] | None:
-    """The strings of each variable's raw value (not its keys), by lower-cased name: a superset
-    of the texts of the variable's expressions. None when the template has variable copy loops
-    (whose strings belong to several variables) or a value holds a front end's tree."""
+def variable_values(template: Template) -> dict[str, list[str | Node]]:
+    """The strings and trees of each variable's raw value (not its keys), by lower-cased name:
+    a superset of the expressions `TemplateReferences.of` gives for the variable. A variable
+    copy loop's are its `input` and `count` (under every key spelled so), kept under each name
+    the loop may have."""
     raw = template.raw if isinstance(template.raw, dict) else {}
     found = kitem(raw, "variables")
     if not found or not isinstance(found[1], dict):
         return {}
-    out: dict[str, list[str]] = {}
+    out: dict[str, list[str | Node]] = {}
     for name, value in found[1].items():
-        if not isinstance(name, str) or name.lower() == "copy":
-            return None
-        strings: list[str] = []
-        stack = [value]
-        while stack:
-            v = stack.pop()
-            if isinstance(v, str):
-                strings.append(v)
-            elif isinstance(v, dict):
-                stack.extend(v.values())
-            elif isinstance(v, list):
-                stack.extend(v)
-            elif isinstance(v, Node):
-                return None
-        out.setdefault(name.lower(), []).extend(strings)
+        if not isinstance(name, str):
+            continue  # (JSON keys are strings)
+        if name.lower() == "copy" and isinstance(value, list):
+            for spec in value:
+                if not isinstance(spec, dict):
+                    continue  # an expression of no variable
+                names = [v.lower() for k, v in spec.items() if isinstance(k, str) and k.lower() == "name"
+                         and isinstance(v, str)]
+                owned = [v for k, v in spec.items() if isinstance(k, str) and k.lower() in ("input", "count")]
+                for copied in names:
+                    out.setdefault(copied, []).extend(_strings_and_trees(owned))
+            continue
+        out.setdefault(name.lower(), []).extend(_strings_and_trees(value))
     return out
 
 
-def possible_variable_reads(template: Template) -> dict[str, set[str]] | None:
+def _strings_and_trees(value: Any) -> list[str | Node]:
+    found: list[str | Node] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (str, Node)):
+            found.append(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return found
+
+
+def variables_may_call(template: Template, names: tuple[str, ...]) -> bool:
+    """False when no expression of the template's variables can call a function of `names`
+    (lower-case): no string of their values holds one in any case, and no tree calls one."""
+    for sources in variable_values(template).values():
+        for source in sources:
+            if isinstance(source, str):
+                if any(name in source.lower() for name in names):
+                    return True
+            elif not expression_facts(source).calls().isdisjoint(names):
+                return True
+    return False
+
+
+def possible_variable_reads(template: Template) -> dict[str, set[str]]:
     """For each variable (lower-cased name), the declared variables its expressions may read by
     name, `if()` branches included: a superset of their `references` of kind "variables", read
-    with `_candidates` from the strings of its value (see `variable_strings`). None when the
-    strings cannot tell."""
-    strings = variable_strings(template)
-    if strings is None:
-        return None
+    with `_candidates` from the strings of its value without parsing them, and from its trees
+    (see `variable_values`)."""
     declared = template.variables
-    return {name: {ref for text in texts if text[:1] == "[" and text[-1:] == "]" and text[1:2] != "["
-                   for kind, ref in _candidates(text) if kind == "variables" and ref in declared}
-            for name, texts in strings.items()}
+    out: dict[str, set[str]] = {}
+    for name, sources in variable_values(template).items():
+        reads: set[str] = set()
+        for source in sources:
+            if isinstance(source, str):
+                if source[:1] == "[" and source[-1:] == "]" and source[1:2] != "[":
+                    reads.update(ref for kind, ref in _candidates(source) if kind == "variables" and ref in declared)
+            else:
+                reads.update(lower for ref in expression_facts(source).everything()
+                             if ref.kind == "variables" and (lower := ref.name.lower()) in declared)
+        out[name] = reads
+    return out
 
 
 # A front end shares one module's compiled template among the documents that embed it (a Bicep

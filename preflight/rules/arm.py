@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from preflight.arm.deployments import evaluations, is_literal_json, literal_root_values, parameter_sets_of, template_of
 from preflight.arm.evaluator import Frame, Scope, evaluate
 from preflight.arm.references import (may_call, nested_templates, possible_variable_reads, references_of,
-                                      shared_template_result, text_references, variable_strings)
+                                      shared_template_result, text_references, variables_may_call)
 from preflight.arm.parameters import undeclared_in_file
 from preflight.arm.template import ABSENT, ParameterDecl, kitem
 from preflight.arm.values import describe, equal3, find_unknown
@@ -400,9 +400,8 @@ def reference_in_variables(doc: Document, ctx: Context) -> Iterator[Issue]:
     for t, _outer in nested_templates(template_of(doc)):
         if t.symbolic:
             continue
-        strings = variable_strings(t)
-        if strings is not None and not any("reference" in text.lower() for texts in strings.values() for text in texts):
-            continue  # no string of its variables names the function: none calls it
+        if not variables_may_call(t, ("reference", "references")):
+            continue  # no string of its variables names the function, no tree calls it
         found = references_of(t)
         for decl in t.variables.values():
             for expression in found.of(decl):
@@ -436,8 +435,7 @@ def variable_cycle(doc: Document, ctx: Context) -> Iterator[Issue]:
     for t, _outer in nested_templates(template_of(doc)):
         if not t.variables:
             continue
-        may_read = possible_variable_reads(t)
-        if may_read is not None and not _cycles(may_read):
+        if not _cycles(possible_variable_reads(t)):
             continue  # what the variables may read has no cycle: what they read has none
         found = references_of(t)
         edges: dict[str, set[str]] = {}
