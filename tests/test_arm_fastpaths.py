@@ -170,6 +170,24 @@ def test_the_text_shortcuts_of_arm004_to_arm006_find_what_the_walk_finds(tmp_pat
         assert with_shortcuts == shown()
 
 
+@settings(max_examples=300, deadline=None)
+@given(_expressions)
+def test_the_possible_references_of_a_string_hold_every_reference_parsing_finds(text):
+    from preflight.arm.references import Expression, expression_facts
+
+    possible = Expression("", None, None, text).possible_references()
+    assert {(ref.kind, ref.name.lower()) for ref in expression_facts(text).everything()} <= possible
+
+
+def test_possible_references_find_calls_inside_and_overlapping_string_literals():
+    from preflight.arm.references import Expression
+
+    text = "[concat('parameters(', PARAMETERS ( 'It''s' ), variables('v'), 'x')]"
+    assert Expression("", None, None, text).possible_references() == {
+        ("parameters", "it's"), ("variables", "v"), ("parameters", ", parameters ( ")}
+    assert Expression("", None, None, "[concat('a', 'b')]").possible_references() == frozenset()
+
+
 # Variables as a front end builds them: trees (and strings) anywhere in their values.
 _variable_value = st.recursive(
     _expressions | st.sampled_from(["x", "[[variables('v')]"]) | _expressions.map(compile_string),

@@ -340,22 +340,31 @@ def _scan(stack: list[Node], conditional: bool, references: list[Reference], bra
             push(node.target)
 
 
-# Where an expression's text may call parameters('x') or variables('x'): the function name in
-# any case, blanks, `(`, blanks, then a string literal read with the tokenizer's own pattern.
-# The lookahead matches at every position, so a match that starts inside a string literal
-# cannot hide a real call overlapping it.
-_CANDIDATE = re.compile(r"(?=(parameters|variables)\s*\(\s*('(?:[^']|'')*'))", re.I)
+# Where an expression's text may call parameters('x') or variables('x'): the function name,
+# blanks, `(`, blanks, then a string literal read with the tokenizer's own pattern (unrolled),
+# searched in the lower-cased text. Each search starts one character after the last match
+# starts, so a match that starts inside a string literal cannot hide a real call overlapping it.
+_CANDIDATE = re.compile(r"(parameters|variables)\s*\(\s*('[^']*(?:''[^']*)*')")
+_NO_CANDIDATES: frozenset[tuple[str, str]] = frozenset()
 
 
 @lru_cache(maxsize=EXPRESSION_CACHE)
 def _candidates(text: str) -> frozenset[tuple[str, str]]:
     """`Expression.possible_references` of a string. A superset of what parsing finds: a call's
-    name is an identifier token of the text (lower-cased, so written `parameters` in some case),
-    followed by blank and `(` tokens and, for a name argument, a string token; the same patterns
-    read at the same place of the same text (`text[1:-1]`, what the tokenizer reads) find that
-    same literal."""
-    return frozenset((m.group(1).lower(), m.group(2)[1:-1].replace("''", "'").lower())
-                     for m in _CANDIDATE.finditer(text, 1, len(text) - 1))
+    name is an (ASCII) identifier token of the text, written `parameters` in some case, so
+    lower-cased `parameters`, followed by blank and `(` tokens and, for a name argument, a string
+    token; the same patterns read at the same place of the same text (`text[1:-1]`, what the
+    tokenizer reads; lower-casing adds and removes no quote or blank) find that same literal."""
+    body = text[1:-1].lower()
+    if "parameters" not in body and "variables" not in body:
+        return _NO_CANDIDATES
+    found = set()
+    search = _CANDIDATE.search
+    m = search(body)
+    while m is not None:
+        found.add((m.group(1), m.group(2)[1:-1].replace("''", "'")))
+        m = search(body, m.start() + 1)
+    return frozenset(found)
 
 
 # Most templates reference only names they declare, and never call reference() in variables:
@@ -409,12 +418,15 @@ def variable_values(template: Template) -> dict[str, list[str | Node]]:
     """The strings and trees of each variable's raw value (not its keys), by lower-cased name:
     a superset of the expressions `TemplateReferences.of` gives for the variable. A variable
     copy loop's are its `input` and `count` (under every key spelled so), kept under each name
-    the loop may have."""
+    the loop may have (read once, kept on the template: ARM005 and ARM006 read them)."""
+    out: dict[str, list[str | Node]] | None = template.derived.get("variable-values")
+    if out is not None:
+        return out
+    out = template.derived["variable-values"] = {}
     raw = template.raw if isinstance(template.raw, dict) else {}
     found = kitem(raw, "variables")
     if not found or not isinstance(found[1], dict):
-        return {}
-    out: dict[str, list[str | Node]] = {}
+        return out
     for name, value in found[1].items():
         if not isinstance(name, str):
             continue  # (JSON keys are strings)
