@@ -223,6 +223,40 @@ def test_the_variable_shortcuts_of_arm005_and_arm006_read_trees_as_the_walk_does
         assert reads <= may_read[lower]
 
 
+_resource = st.fixed_dictionaries(
+    {"type": st.sampled_from(["Microsoft.Storage/storageAccounts", "Microsoft.Resources/deployments"]),
+     "name": _variable_value},
+    optional={"properties": st.fixed_dictionaries({}, optional={"template": st.fixed_dictionaries(
+        {"variables": st.dictionaries(st.sampled_from(["v", "w"]), _variable_value, max_size=2)}),
+        "x": _variable_value, "metadata": _variable_value}),
+        "resources": st.lists(st.fixed_dictionaries({"type": st.just("child"), "name": _variable_value}), max_size=2),
+        "comments": _variable_value, "metadata": _variable_value})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["a", "b"]), st.fixed_dictionaries(
+           {"type": st.just("string")}, optional={"defaultValue": _variable_value, "allowedValues": _variable_value,
+                                                  "metadata": _variable_value}), max_size=2),
+       st.dictionaries(st.sampled_from(["v", "w", "copy"]), _variable_value, max_size=3),
+       st.dictionaries(st.sampled_from(["o"]), _variable_value, max_size=1),
+       st.lists(_resource, max_size=3))
+def test_the_names_a_template_may_name_hold_those_of_every_expression_of_its_walk(parameters, variables, outputs,
+                                                                                    resources):
+    """ARM004 reads `possible_names` from the template's JSON before it walks the expressions:
+    it holds whatever the walk's expressions may name (strings and trees, copy loops, children,
+    not nested templates)."""
+    from preflight.arm.references import nested_templates, possible_names, references_of
+    from preflight.arm.template import Template
+
+    if "copy" in variables:
+        variables["copy"] = [{"name": "c", "count": 1, "input": variables["copy"]}]
+    root = Template.from_json({"$schema": SCHEMA, "parameters": parameters, "variables": variables,
+                               "outputs": outputs, "resources": resources})
+    for t, _ in nested_templates(root):
+        walked = {name for e in references_of(t).expressions for name in e.possible_references()}
+        assert walked <= possible_names(t)
+
+
 def test_a_variable_tree_that_calls_reference_is_found_and_one_that_does_not_is_not_walked(monkeypatch):
     from preflight.arm import references
     from preflight.arm.template import Template

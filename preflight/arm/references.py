@@ -15,6 +15,8 @@
                             a set of (kind, lower-cased name))
     Reference               (kind "parameters" | "variables", name as written, conditional: inside
                             a branch of `if()`, which ARM evaluates only when it is taken)
+    possible_names(template) -> {(kind, name)}: a superset of what its expressions may name, read
+                            from its JSON without building `TemplateReferences`
     nested_templates(template) -> [(template, the template whose names it uses when outer-scoped)]
     text_references(doc) -> {(kind, name)} | None: read from a JSON document's text without the
                             walk, a superset of what any of its expressions names (None: cannot tell)
@@ -199,6 +201,47 @@ def references_of(template: Template) -> TemplateReferences:
     if found is None:
         found = template.derived["references"] = TemplateReferences(template)
     return found
+
+
+def possible_names(template: Template) -> set[tuple[str, str]]:
+    """(kind, lower-cased name): a superset of the `possible_references` of every expression of
+    `TemplateReferences(template)`, read straight from the template's JSON (its parameters,
+    variables and outputs whole, each resource's own body), without the expressions' objects:
+    a string's `_candidates`, and every `parameters('x')` / `variables('x')` call of a tree
+    (`if()` branches included)."""
+    raw = template.raw if isinstance(template.raw, dict) else {}
+    values: list[Any] = [found[1] for found in (kitem(raw, key) for key in ("parameters", "variables", "outputs"))
+                         if found]
+    values.extend(_own_body(resource) for resource in template.all_resources())
+    names: set[tuple[str, str]] = set()
+    trees: list[Node] = []
+    seen: set[int] = set()
+    while values:
+        v = values.pop()
+        if isinstance(v, str):
+            if v[:1] == "[" and v[-1:] == "]" and v[1:2] != "[":
+                names |= _candidates(v)
+        elif isinstance(v, dict):
+            values.extend(v.values())
+        elif isinstance(v, list):
+            values.extend(v)
+        elif isinstance(v, Node) and id(v) not in seen:  # (a front end shares trees)
+            seen.add(id(v))
+            trees.append(v)
+    while trees:
+        node = trees.pop()
+        if isinstance(node, Call):
+            args = node.args
+            if (node.name == "parameters" or node.name == "variables") and len(args) == 1 \
+                    and isinstance(args[0], Literal) and isinstance(args[0].value, str):
+                names.add((node.name, args[0].value.lower()))
+            trees.extend(args)
+        elif isinstance(node, Member):
+            trees.append(node.target)
+        elif isinstance(node, Index):
+            trees.append(node.index)
+            trees.append(node.target)
+    return names
 
 
 def nested_templates(template: Template) -> list[tuple[Template, Template | None]]:

@@ -13,8 +13,8 @@ from typing import Any, Iterator
 
 from preflight.arm.deployments import evaluations, is_literal_json, literal_root_values, parameter_sets_of, template_of
 from preflight.arm.evaluator import Frame, Scope, evaluate
-from preflight.arm.references import (may_call, nested_templates, possible_variable_reads, references_of,
-                                      shared_template_result, text_references, variables_may_call)
+from preflight.arm.references import (may_call, nested_templates, possible_names, possible_variable_reads,
+                                      references_of, shared_template_result, text_references, variables_may_call)
 from preflight.arm.parameters import undeclared_in_file
 from preflight.arm.template import ABSENT, ParameterDecl, kitem
 from preflight.arm.values import describe, equal3, find_unknown
@@ -355,8 +355,10 @@ def undeclared_reference(doc: Document, ctx: Context) -> Iterator[Issue]:
 def _undeclared(t: Any, params: set[str], variables: set[str]) -> list[tuple[str, list[str]]]:
     """(pointer relative to the template's, names as written) of each expression of `t` that
     reads a parameter or variable not among the declared `params` and `variables`."""
-    out = []
+    out: list[tuple[str, list[str]]] = []
     declared = {("parameters", name) for name in params} | {("variables", name) for name in variables}
+    if possible_names(t) <= declared:
+        return out  # nothing it may name is undeclared: its expressions need not be walked one by one
     for expression in references_of(t).expressions:
         if expression.possible_references() <= declared:
             continue  # every name it may reference is declared: it need not be parsed
