@@ -559,3 +559,27 @@ def test_a_large_template_that_is_not_ascii_is_searched_without_a_buffer_of_12_b
     # `str.lower` on the whole text would take 12 bytes a character for its work (7 MB here).
     assert peak < 4 * len(doc.text)
     assert doc.lower_text == doc.text.lower()
+
+
+def test_the_nested_templates_kept_on_a_template_do_not_keep_it_alive():
+    """Freed with its last reference, not left to the garbage collector: a cycle through the
+    template kept every scanned template's JSON alive until a collection walked it."""
+    import gc
+    import weakref
+
+    from preflight.arm.references import nested_templates, references_of, variable_values
+    from preflight.arm.template import Template
+
+    inner = {"type": "Microsoft.Resources/deployments", "name": "n", "apiVersion": "2022-09-01",
+             "properties": {"template": {"variables": {"v": "[parameters('p')]"}, "resources": []}}}
+    root = Template.from_json({"variables": {"w": "[variables('v')]"}, "resources": [inner]})
+    first = nested_templates(root)
+    assert nested_templates(root) == first and [outer for _, outer in first] == [None, root]
+    references_of(root), variable_values(root)
+    gone = weakref.ref(root)
+    gc.disable()
+    try:
+        del root, first
+        assert gone() is None
+    finally:
+        gc.enable()

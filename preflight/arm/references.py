@@ -247,10 +247,12 @@ def possible_names(template: Template) -> set[tuple[str, str]]:
 def nested_templates(template: Template) -> list[tuple[Template, Template | None]]:
     """(template, the template whose names it uses when it is outer-scoped, else None) for the
     template and every inline nested template in it, recursively (found once, kept on the
-    template: most rules ask)."""
-    found = template.derived.get("nested-templates")
-    if found is None:
-        found = template.derived["nested-templates"] = []
+    template: most rules ask). What is kept names the template itself only by position (0), so
+    the template does not refer to itself: a template is freed when its document is, without
+    waiting for the garbage collector (see `template.Backref`)."""
+    kept: list[tuple[Template, int]] | None = template.derived.get("nested-templates")
+    if kept is None:
+        found: list[tuple[Template, Template | None]] = []
         stack: list[tuple[Template, Template | None]] = [(template, None)]
         while stack:
             t, outer = stack.pop()
@@ -259,7 +261,13 @@ def nested_templates(template: Template) -> list[tuple[Template, Template | None
                 spec = r.deployment
                 if spec is not None and spec.template is not None:
                     stack.append((spec.template, None if spec.scope == "inner" else (outer or t)))
-    return found
+        at = {id(t): i for i, (t, _) in enumerate(found)}
+        template.derived["nested-templates"] = [(t, -1 if outer is None else at[id(outer)]) for t, outer in found[1:]]
+        return found
+    out: list[tuple[Template, Template | None]] = [(template, None)]
+    for t, outer_at in kept:
+        out.append((t, None if outer_at < 0 else out[outer_at][0]))
+    return out
 
 
 def _own_body(r: ResourceDecl) -> dict[Any, Any]:
