@@ -82,6 +82,22 @@ def test_template_strings_yields_what_the_eager_walk_yielded(value, expressions_
         list(reference_template_strings(value, "/r", skip_keys, expressions_only))
 
 
+@settings(max_examples=300, deadline=None)
+@given(_json)
+def test_the_expressions_of_a_template_are_those_template_paths_yields(value):
+    """`TemplateReferences` walks a declaration's value itself: the same expressions, in the
+    same order, at the same pointers as `template_paths` with `metadata` skipped."""
+    from preflight.arm.expressions import template_paths
+    from preflight.arm.references import METADATA, TemplateReferences
+    from preflight.arm.template import Template
+
+    found = TemplateReferences(Template.from_json({}))
+    found._add("/r", value, None)
+    expected = list(template_paths(value, METADATA, expressions_only=True))
+    assert [(e.path, e.source) for e in found.expressions] == expected
+    assert [e.pointer for e in found.expressions] == [p for p, _ in template_strings(value, "/r", METADATA, True)]
+
+
 # ---------------------------------------------------------------------------- ARM004
 
 
@@ -148,9 +164,112 @@ def test_the_text_shortcuts_of_arm004_to_arm006_find_what_the_walk_finds(tmp_pat
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(arm_rules, "text_references", lambda doc: None)
         mp.setattr(arm_rules, "may_call", lambda doc, name: True)
-        mp.setattr(arm_rules, "possible_variable_reads", lambda t: None)
-        mp.setattr(arm_rules, "variable_strings", lambda t: None)
+        # the superset that tells nothing: every variable may read every one
+        mp.setattr(arm_rules, "possible_variable_reads", lambda t: {v: set(t.variables) for v in t.variables})
+        mp.setattr(arm_rules, "variables_may_call", lambda t, names: True)
         assert with_shortcuts == shown()
+
+
+@settings(max_examples=300, deadline=None)
+@given(_expressions)
+def test_the_possible_references_of_a_string_hold_every_reference_parsing_finds(text):
+    from preflight.arm.references import Expression, expression_facts
+
+    possible = Expression("", None, None, text).possible_references()
+    assert {(ref.kind, ref.name.lower()) for ref in expression_facts(text).everything()} <= possible
+
+
+def test_possible_references_find_calls_inside_and_overlapping_string_literals():
+    from preflight.arm.references import Expression
+
+    text = "[concat('parameters(', PARAMETERS ( 'It''s' ), variables('v'), 'x')]"
+    assert Expression("", None, None, text).possible_references() == {
+        ("parameters", "it's"), ("variables", "v"), ("parameters", ", parameters ( ")}
+    assert Expression("", None, None, "[concat('a', 'b')]").possible_references() == frozenset()
+
+
+# Variables as a front end builds them: trees (and strings) anywhere in their values.
+_variable_value = st.recursive(
+    _expressions | st.sampled_from(["x", "[[variables('v')]"]) | _expressions.map(compile_string),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "metadata"]), inner, max_size=2),
+    max_leaves=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["v", "w", "x", "V"]), _variable_value, max_size=4),
+       st.lists(st.fixed_dictionaries({"name": st.sampled_from(["v", "c", "C", 3])},
+                                      optional={"count": _variable_value, "input": _variable_value,
+                                                "Input": _variable_value, "metadata": _variable_value}),
+                max_size=2))
+def test_the_variable_shortcuts_of_arm005_and_arm006_read_trees_as_the_walk_does(variables, copies):
+    """`variables_may_call` and `possible_variable_reads` read a variable's trees as well as its
+    strings, and the input and count of its copy loop: whatever the walk finds in its
+    expressions, they find (a superset)."""
+    from preflight.arm.references import possible_variable_reads, references_of, variables_may_call
+    from preflight.arm.template import Template
+
+    if copies:
+        variables = {**variables, "copy": copies}
+    t = Template.from_json({"$schema": SCHEMA, "variables": variables, "resources": []})
+    found = references_of(t)
+    calls = {name for decl in t.variables.values() for e in found.of(decl) for name in e.calls}
+    for names in (("reference", "references"), ("concat",), ("if",)):
+        if not calls.isdisjoint(names):
+            assert variables_may_call(t, names)
+    may_read = possible_variable_reads(t)
+    for lower, decl in t.variables.items():
+        reads = {ref.name.lower() for e in found.of(decl) for ref in e.references
+                 if ref.kind == "variables" and ref.name.lower() in t.variables}
+        assert reads <= may_read[lower]
+
+
+_resource = st.fixed_dictionaries(
+    {"type": st.sampled_from(["Microsoft.Storage/storageAccounts", "Microsoft.Resources/deployments"]),
+     "name": _variable_value},
+    optional={"properties": st.fixed_dictionaries({}, optional={"template": st.fixed_dictionaries(
+        {"variables": st.dictionaries(st.sampled_from(["v", "w"]), _variable_value, max_size=2)}),
+        "x": _variable_value, "metadata": _variable_value}),
+        "resources": st.lists(st.fixed_dictionaries({"type": st.just("child"), "name": _variable_value}), max_size=2),
+        "comments": _variable_value, "metadata": _variable_value})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["a", "b"]), st.fixed_dictionaries(
+           {"type": st.just("string")}, optional={"defaultValue": _variable_value, "allowedValues": _variable_value,
+                                                  "metadata": _variable_value}), max_size=2),
+       st.dictionaries(st.sampled_from(["v", "w", "copy"]), _variable_value, max_size=3),
+       st.dictionaries(st.sampled_from(["o"]), _variable_value, max_size=1),
+       st.lists(_resource, max_size=3))
+def test_the_names_a_template_may_name_hold_those_of_every_expression_of_its_walk(parameters, variables, outputs,
+                                                                                    resources):
+    """ARM004 reads `possible_names` from the template's JSON before it walks the expressions:
+    it holds whatever the walk's expressions may name (strings and trees, copy loops, children,
+    not nested templates)."""
+    from preflight.arm.references import nested_templates, possible_names, references_of
+    from preflight.arm.template import Template
+
+    if "copy" in variables:
+        variables["copy"] = [{"name": "c", "count": 1, "input": variables["copy"]}]
+    root = Template.from_json({"$schema": SCHEMA, "parameters": parameters, "variables": variables,
+                               "outputs": outputs, "resources": resources})
+    for t, _ in nested_templates(root):
+        walked = {name for e in references_of(t).expressions for name in e.possible_references()}
+        assert walked <= possible_names(t)
+
+
+def test_a_variable_tree_that_calls_reference_is_found_and_one_that_does_not_is_not_walked(monkeypatch):
+    from preflight.arm import references
+    from preflight.arm.template import Template
+
+    reads = Template.from_json({"variables": {"v": {"a": [compile_string("[reference('r').x]")]}}})
+    plain = Template.from_json({"variables": {"v": compile_string("[concat(variables('w'), 'x')]"), "w": "y"}})
+    assert references.variables_may_call(reads, ("reference", "references"))
+    assert not references.variables_may_call(plain, ("reference", "references"))
+    assert references.possible_variable_reads(plain) == {"v": {"w"}, "w": set()}
+    copied = Template.from_json({"variables": {"w": "x", "copy": [
+        {"name": "c", "count": "[length(variables('w'))]", "Input": "[reference('r').x]"}]}})
+    assert references.variables_may_call(copied, ("reference", "references"))
+    assert references.possible_variable_reads(copied) == {"c": {"w"}, "w": set()}
 
 
 def test_the_text_cannot_tell_where_an_escape_writes_a_call_otherwise(tmp_path):
@@ -440,3 +559,27 @@ def test_a_large_template_that_is_not_ascii_is_searched_without_a_buffer_of_12_b
     # `str.lower` on the whole text would take 12 bytes a character for its work (7 MB here).
     assert peak < 4 * len(doc.text)
     assert doc.lower_text == doc.text.lower()
+
+
+def test_the_nested_templates_kept_on_a_template_do_not_keep_it_alive():
+    """Freed with its last reference, not left to the garbage collector: a cycle through the
+    template kept every scanned template's JSON alive until a collection walked it."""
+    import gc
+    import weakref
+
+    from preflight.arm.references import nested_templates, references_of, variable_values
+    from preflight.arm.template import Template
+
+    inner = {"type": "Microsoft.Resources/deployments", "name": "n", "apiVersion": "2022-09-01",
+             "properties": {"template": {"variables": {"v": "[parameters('p')]"}, "resources": []}}}
+    root = Template.from_json({"variables": {"w": "[variables('v')]"}, "resources": [inner]})
+    first = nested_templates(root)
+    assert nested_templates(root) == first and [outer for _, outer in first] == [None, root]
+    references_of(root), variable_values(root)
+    gone = weakref.ref(root)
+    gc.disable()
+    try:
+        del root, first
+        assert gone() is None
+    finally:
+        gc.enable()

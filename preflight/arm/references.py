@@ -11,15 +11,21 @@
     Expression              .pointer (of the JSON string, or where a tree stands), .owner, .tree,
                             .direct_references (outside `if()` branches), .references (all),
                             .calls (lower-cased names of every function it calls),
-                            .possible_references() (a superset of the direct ones, read cheaply)
+                            .possible_references() (a superset of the direct ones, read cheaply:
+                            a set of (kind, lower-cased name))
     Reference               (kind "parameters" | "variables", name as written, conditional: inside
                             a branch of `if()`, which ARM evaluates only when it is taken)
+    possible_names(template) -> {(kind, name)}: a superset of what its expressions may name, read
+                            from its JSON without building `TemplateReferences`
     nested_templates(template) -> [(template, the template whose names it uses when outer-scoped)]
     text_references(doc) -> {(kind, name)} | None: read from a JSON document's text without the
                             walk, a superset of what any of its expressions names (None: cannot tell)
     may_call(doc, name) -> bool: False when no expression of a JSON document can call `name`
-    variable_strings(template) -> {variable: [str]} | None: the strings of each variable's value
-    possible_variable_reads(template) -> {variable: {variable}} | None: a superset of what each
+    variable_values(template) -> {variable: [str | tree]}: the strings and trees of each
+                            variable's value (a copy loop's input and count)
+    variables_may_call(template, names) -> bool: False when no expression of its variables can
+                            call one of the functions `names`
+    possible_variable_reads(template) -> {variable: {variable}}: a superset of what each
                             variable's expressions read by name, from its strings without parsing
     shared_template_result(template, key, compute): `compute()` once per shared module template
     expression_facts(text or tree) -> TreeFacts   what one expression names (shared by templates)
@@ -33,14 +39,15 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from functools import lru_cache
-from typing import Any, Callable, Iterator, NamedTuple, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar
 
 from ..loaders import join_pointer
 from .expressions import EXPRESSION_CACHE
-from .expressions import Call, Index, Literal, Member, Node, compile_string, path_pointer, template_paths, walk
+from .expressions import Call, Index, Literal, Member, Node, compile_string, is_expression, path_pointer, walk
 from .template import ABSENT, ResourceDecl, Template, kitem
 
 METADATA = frozenset({"metadata"})  # keys whose values ARM does not evaluate in a template's scope
+_ENTERED = (dict, list, Node)  # the values `template_paths` enters
 
 
 class Reference(NamedTuple):
@@ -87,14 +94,15 @@ class Expression:
         """The syntax tree (None: a string that does not parse as an expression)."""
         return self._read().tree
 
-    def possible_references(self) -> tuple[tuple[str, str], ...]:
+    def possible_references(self) -> frozenset[tuple[str, str]]:
         """(kind, lower-cased name): a superset of `direct_references`, read cheaply. For a
         string, every place of its text that may be a `parameters('x')` or `variables('x')`
         call, without parsing it; for a tree, its direct references. An expression whose possible
-        names are all declared names none that is not."""
-        if isinstance(self.source, str):
-            return _candidates(self.source)
-        return tuple((ref.kind, ref.name.lower()) for ref in self.direct_references)
+        names are all declared (a subset of the declared pairs) names none that is not."""
+        source = self.source
+        if isinstance(source, str):
+            return _candidates(source)
+        return self._read().direct_names()
 
     def _read(self) -> TreeFacts:
         facts = self._facts
@@ -152,12 +160,39 @@ class TemplateReferences:
                         self._add(join_pointer(at, key), item, decl if key in owned else None)
 
     def _add(self, base: str, value: Any, owner: Any) -> None:
-        owned = self._owned.setdefault(id(owner), []) if owner is not None else None
-        for path, expression in template_paths(value, METADATA, expressions_only=True):
-            entry = Expression(base, path, owner, expression)
-            self.expressions.append(entry)
-            if owned is not None:
-                owned.append(entry)
+        """The expressions of `value` in the order `template_paths(value, METADATA,
+        expressions_only=True)` yields them (walked here without it: the walk of every
+        template's expressions, kept flat)."""
+        found: list[Expression] = []
+        add = found.append
+        stack: list[tuple[Any, Any]] = [(value, None)]
+        pop, push = stack.pop, stack.append
+        while stack:
+            v, path = pop()
+            if isinstance(v, dict):
+                for k, item in v.items():
+                    if isinstance(item, str):
+                        if not (item[:1] == "[" and item[-1:] == "]" and item[1:2] != "["):
+                            continue
+                        if isinstance(k, str) and len(k) == 8 and k.lower() == "metadata":
+                            continue
+                        add(Expression(base, (path, k), owner, item))
+                    elif isinstance(item, _ENTERED):
+                        if isinstance(k, str) and len(k) == 8 and k.lower() == "metadata":
+                            continue
+                        push((item, (path, k)))
+            elif isinstance(v, list):
+                for i, item in enumerate(v):
+                    if isinstance(item, _ENTERED) or (isinstance(item, str) and item[:1] == "[" and item[-1:] == "]"):
+                        push((item, (path, i)))
+            elif isinstance(v, str):
+                if is_expression(v):
+                    add(Expression(base, path, owner, v))
+            elif isinstance(v, Node):
+                add(Expression(base, path, owner, v))
+        self.expressions.extend(found)
+        if owner is not None:
+            self._owned.setdefault(id(owner), []).extend(found)
 
 
 def references_of(template: Template) -> TemplateReferences:
@@ -168,17 +203,71 @@ def references_of(template: Template) -> TemplateReferences:
     return found
 
 
-def nested_templates(template: Template) -> Iterator[tuple[Template, Template | None]]:
+def possible_names(template: Template) -> set[tuple[str, str]]:
+    """(kind, lower-cased name): a superset of the `possible_references` of every expression of
+    `TemplateReferences(template)`, read straight from the template's JSON (its parameters,
+    variables and outputs whole, each resource's own body), without the expressions' objects:
+    a string's `_candidates`, and every `parameters('x')` / `variables('x')` call of a tree
+    (`if()` branches included)."""
+    raw = template.raw if isinstance(template.raw, dict) else {}
+    values: list[Any] = [found[1] for found in (kitem(raw, key) for key in ("parameters", "variables", "outputs"))
+                         if found]
+    values.extend(_own_body(resource) for resource in template.all_resources())
+    names: set[tuple[str, str]] = set()
+    trees: list[Node] = []
+    seen: set[int] = set()
+    while values:
+        v = values.pop()
+        if isinstance(v, str):
+            if v[:1] == "[" and v[-1:] == "]" and v[1:2] != "[":
+                names |= _candidates(v)
+        elif isinstance(v, dict):
+            values.extend(v.values())
+        elif isinstance(v, list):
+            values.extend(v)
+        elif isinstance(v, Node) and id(v) not in seen:  # (a front end shares trees)
+            seen.add(id(v))
+            trees.append(v)
+    while trees:
+        node = trees.pop()
+        if isinstance(node, Call):
+            args = node.args
+            if (node.name == "parameters" or node.name == "variables") and len(args) == 1 \
+                    and isinstance(args[0], Literal) and isinstance(args[0].value, str):
+                names.add((node.name, args[0].value.lower()))
+            trees.extend(args)
+        elif isinstance(node, Member):
+            trees.append(node.target)
+        elif isinstance(node, Index):
+            trees.append(node.index)
+            trees.append(node.target)
+    return names
+
+
+def nested_templates(template: Template) -> list[tuple[Template, Template | None]]:
     """(template, the template whose names it uses when it is outer-scoped, else None) for the
-    template and every inline nested template in it, recursively."""
-    stack: list[tuple[Template, Template | None]] = [(template, None)]
-    while stack:
-        t, outer = stack.pop()
-        yield t, outer
-        for r in t.all_resources():
-            spec = r.deployment
-            if spec is not None and spec.template is not None:
-                stack.append((spec.template, None if spec.scope == "inner" else (outer or t)))
+    template and every inline nested template in it, recursively (found once, kept on the
+    template: most rules ask). What is kept names the template itself only by position (0), so
+    the template does not refer to itself: a template is freed when its document is, without
+    waiting for the garbage collector (see `template.Backref`)."""
+    kept: list[tuple[Template, int]] | None = template.derived.get("nested-templates")
+    if kept is None:
+        found: list[tuple[Template, Template | None]] = []
+        stack: list[tuple[Template, Template | None]] = [(template, None)]
+        while stack:
+            t, outer = stack.pop()
+            found.append((t, outer))
+            for r in t.all_resources():
+                spec = r.deployment
+                if spec is not None and spec.template is not None:
+                    stack.append((spec.template, None if spec.scope == "inner" else (outer or t)))
+        at = {id(t): i for i, (t, _) in enumerate(found)}
+        template.derived["nested-templates"] = [(t, -1 if outer is None else at[id(outer)]) for t, outer in found[1:]]
+        return found
+    out: list[tuple[Template, Template | None]] = [(template, None)]
+    for t, outer_at in kept:
+        out.append((t, None if outer_at < 0 else out[outer_at][0]))
+    return out
 
 
 def _own_body(r: ResourceDecl) -> dict[Any, Any]:
@@ -198,7 +287,7 @@ def _own_body(r: ResourceDecl) -> dict[Any, Any]:
 class TreeFacts:
     """What one tree names, each part computed when first asked for."""
 
-    __slots__ = ("tree", "direct", "_branches", "_everything", "_in_order", "_calls")
+    __slots__ = ("tree", "direct", "_branches", "_everything", "_in_order", "_calls", "_direct_names")
 
     def __init__(self, tree: Node | None):
         self.tree = tree
@@ -210,6 +299,13 @@ class TreeFacts:
         self._everything: tuple[Reference, ...] | None = None if self._branches else self.direct
         self._in_order: tuple[Reference, ...] | None = None if self._branches else self.direct
         self._calls: frozenset[str] | None = None
+        self._direct_names: frozenset[tuple[str, str]] | None = None
+
+    def direct_names(self) -> frozenset[tuple[str, str]]:
+        """(kind, lower-cased name) of the direct references."""
+        if self._direct_names is None:
+            self._direct_names = frozenset((ref.kind, ref.name.lower()) for ref in self.direct)
+        return self._direct_names
 
     def everything(self) -> tuple[Reference, ...]:
         if self._everything is None:
@@ -295,22 +391,31 @@ def _scan(stack: list[Node], conditional: bool, references: list[Reference], bra
             push(node.target)
 
 
-# Where an expression's text may call parameters('x') or variables('x'): the function name in
-# any case, blanks, `(`, blanks, then a string literal read with the tokenizer's own pattern.
-# The lookahead matches at every position, so a match that starts inside a string literal
-# cannot hide a real call overlapping it.
-_CANDIDATE = re.compile(r"(?=(parameters|variables)\s*\(\s*('(?:[^']|'')*'))", re.I)
+# Where an expression's text may call parameters('x') or variables('x'): the function name,
+# blanks, `(`, blanks, then a string literal read with the tokenizer's own pattern (unrolled),
+# searched in the lower-cased text. Each search starts one character after the last match
+# starts, so a match that starts inside a string literal cannot hide a real call overlapping it.
+_CANDIDATE = re.compile(r"(parameters|variables)\s*\(\s*('[^']*(?:''[^']*)*')")
+_NO_CANDIDATES: frozenset[tuple[str, str]] = frozenset()
 
 
 @lru_cache(maxsize=EXPRESSION_CACHE)
-def _candidates(text: str) -> tuple[tuple[str, str], ...]:
+def _candidates(text: str) -> frozenset[tuple[str, str]]:
     """`Expression.possible_references` of a string. A superset of what parsing finds: a call's
-    name is an identifier token of the text (lower-cased, so written `parameters` in some case),
-    followed by blank and `(` tokens and, for a name argument, a string token; the same patterns
-    read at the same place of the same text (`text[1:-1]`, what the tokenizer reads) find that
-    same literal."""
-    return tuple((m.group(1).lower(), m.group(2)[1:-1].replace("''", "'").lower())
-                 for m in _CANDIDATE.finditer(text, 1, len(text) - 1))
+    name is an (ASCII) identifier token of the text, written `parameters` in some case, so
+    lower-cased `parameters`, followed by blank and `(` tokens and, for a name argument, a string
+    token; the same patterns read at the same place of the same text (`text[1:-1]`, what the
+    tokenizer reads; lower-casing adds and removes no quote or blank) find that same literal."""
+    body = text[1:-1].lower()
+    if "parameters" not in body and "variables" not in body:
+        return _NO_CANDIDATES
+    found = set()
+    search = _CANDIDATE.search
+    m = search(body)
+    while m is not None:
+        found.add((m.group(1), m.group(2)[1:-1].replace("''", "'")))
+        m = search(body, m.start() + 1)
+    return frozenset(found)
 
 
 # Most templates reference only names they declare, and never call reference() in variables:
@@ -319,8 +424,9 @@ def _candidates(text: str) -> tuple[tuple[str, str], ...]:
 # (`\\n`, `\\u0027`) write it otherwise: text with such escapes where they could matter cannot
 # tell (None).
 # A call in a whole (lower-cased) text, one regex per function (a literal prefix: searched fast):
-# the name, or (group 1 None) an escape before the name starts, which the text cannot read.
-_TEXT_CALLS = tuple((kind, re.compile(kind + r"(?:\s*\(\s*'((?:[^']|'')*)'|\s*\(\s*\\|\s*\\)"))
+# (the name, "") or ("", an escape before the name starts), which the text cannot read. Read
+# with `findall` (no match object per call), the literal's body unrolled (`[^']*` runs).
+_TEXT_CALLS = tuple((kind, re.compile(kind + r"(?:\s*\(\s*'([^']*(?:''[^']*)*)'|(\s*\(\s*\\|\s*\\))"))
                     for kind in ("parameters", "variables"))
 
 
@@ -340,9 +446,8 @@ def text_references(doc: Any) -> frozenset[tuple[str, str]] | None:
             low = doc.lower_text
             found = set()
             for kind, pattern in _TEXT_CALLS:
-                for m in pattern.finditer(low):
-                    name = m.group(1)
-                    if name is None or '"' in name or "\\" in name or "parameters" in name or "variables" in name:
+                for name, escape in set(pattern.findall(low)):
+                    if escape or '"' in name or "\\" in name or "parameters" in name or "variables" in name:
                         found = None
                         break
                     found.add((kind, name.replace("''", "'")))
@@ -360,46 +465,81 @@ def may_call(doc: Any, name: str) -> bool:
     return name in doc.lower_text
 
 
-def variable_strings(template: Template) -> dict[str, list[str]] | None:
-    """The strings of each variable's raw value (not its keys), by lower-cased name: a superset
-    of the texts of the variable's expressions. None when the template has variable copy loops
-    (whose strings belong to several variables) or a value holds a front end's tree."""
+def variable_values(template: Template) -> dict[str, list[str | Node]]:
+    """The strings and trees of each variable's raw value (not its keys), by lower-cased name:
+    a superset of the expressions `TemplateReferences.of` gives for the variable. A variable
+    copy loop's are its `input` and `count` (under every key spelled so), kept under each name
+    the loop may have (read once, kept on the template: ARM005 and ARM006 read them)."""
+    out: dict[str, list[str | Node]] | None = template.derived.get("variable-values")
+    if out is not None:
+        return out
+    out = template.derived["variable-values"] = {}
     raw = template.raw if isinstance(template.raw, dict) else {}
     found = kitem(raw, "variables")
     if not found or not isinstance(found[1], dict):
-        return {}
-    out: dict[str, list[str]] = {}
+        return out
     for name, value in found[1].items():
-        if not isinstance(name, str) or name.lower() == "copy":
-            return None
-        strings: list[str] = []
-        stack = [value]
-        while stack:
-            v = stack.pop()
-            if isinstance(v, str):
-                strings.append(v)
-            elif isinstance(v, dict):
-                stack.extend(v.values())
-            elif isinstance(v, list):
-                stack.extend(v)
-            elif isinstance(v, Node):
-                return None
-        out.setdefault(name.lower(), []).extend(strings)
+        if not isinstance(name, str):
+            continue  # (JSON keys are strings)
+        if name.lower() == "copy" and isinstance(value, list):
+            for spec in value:
+                if not isinstance(spec, dict):
+                    continue  # an expression of no variable
+                names = [v.lower() for k, v in spec.items() if isinstance(k, str) and k.lower() == "name"
+                         and isinstance(v, str)]
+                owned = [v for k, v in spec.items() if isinstance(k, str) and k.lower() in ("input", "count")]
+                for copied in names:
+                    out.setdefault(copied, []).extend(_strings_and_trees(owned))
+            continue
+        out.setdefault(name.lower(), []).extend(_strings_and_trees(value))
     return out
 
 
-def possible_variable_reads(template: Template) -> dict[str, set[str]] | None:
+def _strings_and_trees(value: Any) -> list[str | Node]:
+    found: list[str | Node] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (str, Node)):
+            found.append(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return found
+
+
+def variables_may_call(template: Template, names: tuple[str, ...]) -> bool:
+    """False when no expression of the template's variables can call a function of `names`
+    (lower-case): no string of their values holds one in any case, and no tree calls one."""
+    for sources in variable_values(template).values():
+        for source in sources:
+            if isinstance(source, str):
+                if any(name in source.lower() for name in names):
+                    return True
+            elif not expression_facts(source).calls().isdisjoint(names):
+                return True
+    return False
+
+
+def possible_variable_reads(template: Template) -> dict[str, set[str]]:
     """For each variable (lower-cased name), the declared variables its expressions may read by
     name, `if()` branches included: a superset of their `references` of kind "variables", read
-    with `_candidates` from the strings of its value (see `variable_strings`). None when the
-    strings cannot tell."""
-    strings = variable_strings(template)
-    if strings is None:
-        return None
+    with `_candidates` from the strings of its value without parsing them, and from its trees
+    (see `variable_values`)."""
     declared = template.variables
-    return {name: {ref for text in texts if text[:1] == "[" and text[-1:] == "]" and text[1:2] != "["
-                   for kind, ref in _candidates(text) if kind == "variables" and ref in declared}
-            for name, texts in strings.items()}
+    out: dict[str, set[str]] = {}
+    for name, sources in variable_values(template).items():
+        reads: set[str] = set()
+        for source in sources:
+            if isinstance(source, str):
+                if source[:1] == "[" and source[-1:] == "]" and source[1:2] != "[":
+                    reads.update(ref for kind, ref in _candidates(source) if kind == "variables" and ref in declared)
+            else:
+                reads.update(lower for ref in expression_facts(source).everything()
+                             if ref.kind == "variables" and (lower := ref.name.lower()) in declared)
+        out[name] = reads
+    return out
 
 
 # A front end shares one module's compiled template among the documents that embed it (a Bicep

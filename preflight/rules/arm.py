@@ -13,8 +13,8 @@ from typing import Any, Iterator
 
 from preflight.arm.deployments import evaluations, is_literal_json, literal_root_values, parameter_sets_of, template_of
 from preflight.arm.evaluator import Frame, Scope, evaluate
-from preflight.arm.references import (may_call, nested_templates, possible_variable_reads, references_of,
-                                      shared_template_result, text_references, variable_strings)
+from preflight.arm.references import (may_call, nested_templates, possible_names, possible_variable_reads,
+                                      references_of, shared_template_result, text_references, variables_may_call)
 from preflight.arm.parameters import undeclared_in_file
 from preflight.arm.template import ABSENT, ParameterDecl, kitem
 from preflight.arm.values import describe, equal3, find_unknown
@@ -355,10 +355,12 @@ def undeclared_reference(doc: Document, ctx: Context) -> Iterator[Issue]:
 def _undeclared(t: Any, params: set[str], variables: set[str]) -> list[tuple[str, list[str]]]:
     """(pointer relative to the template's, names as written) of each expression of `t` that
     reads a parameter or variable not among the declared `params` and `variables`."""
-    out = []
+    out: list[tuple[str, list[str]]] = []
+    declared = {("parameters", name) for name in params} | {("variables", name) for name in variables}
+    if possible_names(t) <= declared:
+        return out  # nothing it may name is undeclared: its expressions need not be walked one by one
     for expression in references_of(t).expressions:
-        if all(name in (params if kind == "parameters" else variables)
-               for kind, name in expression.possible_references()):
+        if expression.possible_references() <= declared:
             continue  # every name it may reference is declared: it need not be parsed
         missing: dict[str, str] = {}
         for ref in expression.direct_references:
@@ -400,9 +402,8 @@ def reference_in_variables(doc: Document, ctx: Context) -> Iterator[Issue]:
     for t, _outer in nested_templates(template_of(doc)):
         if t.symbolic:
             continue
-        strings = variable_strings(t)
-        if strings is not None and not any("reference" in text.lower() for texts in strings.values() for text in texts):
-            continue  # no string of its variables names the function: none calls it
+        if not variables_may_call(t, ("reference", "references")):
+            continue  # no string of its variables names the function, no tree calls it
         found = references_of(t)
         for decl in t.variables.values():
             for expression in found.of(decl):
@@ -436,8 +437,7 @@ def variable_cycle(doc: Document, ctx: Context) -> Iterator[Issue]:
     for t, _outer in nested_templates(template_of(doc)):
         if not t.variables:
             continue
-        may_read = possible_variable_reads(t)
-        if may_read is not None and not _cycles(may_read):
+        if not _cycles(possible_variable_reads(t)):
             continue  # what the variables may read has no cycle: what they read has none
         found = references_of(t)
         edges: dict[str, set[str]] = {}
