@@ -808,3 +808,31 @@ def test_the_compiler_makes_calls_as_the_expression_parser_does(monkeypatch):
     made = compiler.call("madeUp")
     assert (made.name, made.spelling, made.args) == ("madeup", "madeUp", ())
     assert "madeUp" not in compiler._CALL_NAMES
+
+
+def test_an_imported_name_read_many_times_is_one_note_at_its_import(tmp_path):
+    (tmp_path / "constants.bicep").write_text("@export()\nvar abbrs = {\n  kv: 'kv-'\n  sa: 'st'\n}\n")
+    main = tmp_path / "main.bicep"
+    main.write_text(textwrap.dedent("""\
+        import * as const from 'constants.bicep'
+        param token string
+        param kvName string = '${const.abbrs.kv}${token}'
+        param saName string = '${const.abbrs.sa}${token}'
+        var names = [const.abbrs.kv, const.abbrs.sa]
+        resource kv 'Microsoft.KeyVault/vaults@2023-07-01' = {
+          name: kvName
+          location: 'westeurope'
+          properties: {
+            tenantId: subscription().tenantId
+            sku: { family: 'A', name: 'standard' }
+            accessPolicies: []
+          }
+        }
+        output names array = names
+        """))
+    found = findings(main)
+    notes = [f for f in found if f.rule == "PF010"]
+    assert [(f.line, f.column) for f in notes] == [(1, 1)]  # four reads, one note, at the import
+    assert notes[0].message == ("'const' is imported from 'constants.bicep': the values read from it are not "
+                                "evaluated")
+    assert "KV001" in {f.rule for f in found}  # the rest of the file is checked

@@ -1369,7 +1369,11 @@ class Unit:
         if name in self.resources or name in self.module_infos or name in env.scoped:
             return unknown_node(f"resource or module '{name}' used as a value")
         if name in self.imports:
-            self.note(x.pos, f"'{name}' is imported from '{self.imports[name].type}': its value is not evaluated")
+            # One note per imported name, at the import (where a suppression goes), not one per use:
+            # a file that reads `const.x` on every line would bury its findings under copies.
+            imported = self.imports[name]
+            self.note((imported.line, imported.col),
+                      f"'{name}' is imported from '{imported.type}': the values read from it are not evaluated")
             return unknown_node(f"the imported '{name}'")
         self.note(x.pos, f"'{name}' is not declared in this file; its value is not evaluated")
         return unknown_node(name)
