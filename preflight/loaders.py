@@ -294,6 +294,9 @@ def json_positions(text: str) -> dict[str, tuple[int, int]]:
     return positions
 
 
+_COUNTED_LOOKUPS = 16
+
+
 class JsonPositions(Mapping):
     """`json_positions(text)` computed one pointer at a time: what a file with a few findings
     needs, without tokenizing all of a large template in Python. A looked-up pointer is found by
@@ -313,6 +316,8 @@ class JsonPositions(Mapping):
         # reading goes on from (None: all read), whether the value there is to be passed first]
         self._children: dict[int, list[Any]] = {}
         self._found: dict[str, tuple[int, int] | None] = {}
+        self._counted = 0  # offsets turned into positions by counting line ends
+        self._lines: TextLines | None = None
 
     def _everything(self) -> dict[str, tuple[int, int]]:
         if self._full is None:
@@ -404,9 +409,16 @@ class JsonPositions(Mapping):
                     return pos, pos
 
     def position(self, offset: int) -> tuple[int, int]:
-        """(line, column) of an offset, as TextLines gives it."""
-        text = self.text
-        return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+        """(line, column) of an offset, as TextLines gives it: the line ends before it counted
+        for a file's first few lookups, then its TextLines (one pass over the text), so that a
+        file with thousands of findings is not counted through once per finding."""
+        if self._lines is None:
+            self._counted += 1
+            if self._counted <= _COUNTED_LOOKUPS:
+                text = self.text
+                return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+            self._lines = TextLines(self.text)
+        return self._lines.position(offset)
 
     def __contains__(self, pointer: object) -> bool:
         return isinstance(pointer, str) and self._lookup(pointer) is not None

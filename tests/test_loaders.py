@@ -215,3 +215,19 @@ def test_json_positions_of_a_large_template_are_found_without_the_full_parse(mon
     assert lazy["/parameters/p1500"] == full["/parameters/p1500"] == (1503, 5)
     assert lazy["/parameters/p1500/defaultValue/1"] == full["/parameters/p1500/defaultValue/1"] == (1503, 56)
     assert "/parameters/p2000" not in lazy
+
+
+def test_json_positions_of_many_lookups_are_those_of_the_full_reading():
+    # Past its first lookups, JsonPositions turns offsets into lines from the text's line starts
+    # (a file with thousands of findings was counted through once per finding): the answers
+    # must be the same on both sides of that switch, in any order of lookups.
+    from preflight.loaders import JsonPositions
+
+    members = ",\n".join(f'  "k{i}": {{\n    "v": [1,\r\n {i}]}}' for i in range(60))
+    text = "{\n" + members + "\n}\n"
+    full = json_positions(text)
+    lazy = JsonPositions(text)
+    pointers = [p for p in full if p][::-1]
+    assert len(pointers) > 100
+    assert [lazy[p] for p in pointers] == [full[p] for p in pointers]
+    assert lazy._lines is not None  # the second side of the switch was taken
