@@ -13,7 +13,6 @@ stable across edits.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -50,6 +49,7 @@ def fingerprint(finding: Finding, doc: Document | None, lines: list[str] | None 
         if lines is None:
             lines = doc.text.split("\n")
         subject = lines[finding.line - 1].strip() if 0 < finding.line <= len(lines) else ""
+    import hashlib
     digest = hashlib.sha256("\0".join((finding.rule, subject or "", finding.message)).encode("utf-8", "replace"))
     return digest.hexdigest()[:20]
 

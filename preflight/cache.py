@@ -40,7 +40,6 @@ import errno
 import json
 import os
 import re
-import secrets
 import stat
 import sys
 import time
@@ -312,6 +311,7 @@ class PrivateFolder:
     def write(self, name: str, data: bytes) -> None:
         """Replace `name` whole: a fresh temporary file renamed over it (a link in its place is
         replaced, never written through)."""
+        import secrets
         tmp = f".tmp-{secrets.token_hex(8)}.json"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=self.fd)
         try:

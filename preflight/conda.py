@@ -20,25 +20,23 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import urlsplit
-
-from packaging.markers import InvalidMarker, Marker
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, canonicalize_name,
-                             parse_sdist_filename, parse_wheel_filename)
-from packaging.version import InvalidVersion, Version
 
 from . import fs
 from .loaders import FileTooLarge
 
+# `packaging` is imported where it is used: a scan without an environment file never needs it.
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
 AZUREML_DEFAULTS = "azureml-defaults"
 INFERENCE_SERVER = "azureml-inference-server-http"
 # "you must add azureml-defaults with version >= 1.0.45 as a pip dependency" (v1 docs, *How and where to deploy*).
-V1_MINIMUM = Version("1.0.45")
+V1_MINIMUM: Version  # = Version("1.0.45"), built on first use (`__getattr__` below)
 # azureml-defaults depends on azureml-inference-server-http from 1.34.0 on (wheel metadata on PyPI).
-V2_MINIMUM = Version("1.34.0")
+V2_MINIMUM: Version  # = Version("1.34.0")
 
 # Every azureml-defaults release below 1.0.45 (`pip index versions`), and releases up to
 # 1.33: a specifier "admits a version below X" when one of these probes satisfies it, which avoids
@@ -51,8 +49,20 @@ _RELEASES_BELOW_1_0_45 = (
 )
 _LATER_RELEASES_BELOW_1_34 = ("1.0.48", "1.0.55", "1.0.65", "1.0.72", "1.0.76", "1.0.79", "1.0.83",
                               "1.0.85", "1.0.85.1", "1.1.5", "1.1.5.1") + tuple(f"1.{m}.0" for m in range(2, 34))
-V1_PROBES = tuple(Version(v) for v in _RELEASES_BELOW_1_0_45) + (Version("1.0.44.9999"),)
-V2_PROBES = V1_PROBES + tuple(Version(v) for v in _LATER_RELEASES_BELOW_1_34)
+V1_PROBES: tuple[Version, ...]  # _RELEASES_BELOW_1_0_45 and 1.0.44.9999
+V2_PROBES: tuple[Version, ...]  # V1_PROBES and _LATER_RELEASES_BELOW_1_34
+
+
+def __getattr__(name: str) -> Any:
+    """The version constants above, built (and kept) on first use."""
+    if name not in ("V1_MINIMUM", "V2_MINIMUM", "V1_PROBES", "V2_PROBES"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in globals():
+        from packaging.version import Version
+        v1_probes = tuple(Version(v) for v in _RELEASES_BELOW_1_0_45) + (Version("1.0.44.9999"),)
+        globals().update(V1_MINIMUM=Version("1.0.45"), V2_MINIMUM=Version("1.34.0"), V1_PROBES=v1_probes,
+                         V2_PROBES=v1_probes + tuple(Version(v) for v in _LATER_RELEASES_BELOW_1_34))
+    return globals()[name]
 
 _TEMPLATED = re.compile(r"\{\{.*?\}\}|\$\{.*?\}|<[A-Za-z_-]+>")
 _FULL_COMMIT = re.compile(r"@[0-9a-f]{40}(?:$|#|&)")
@@ -163,6 +173,7 @@ def _conda_compatible(version: str) -> bool:
 def conda_specifiers(version: str | None) -> list[SpecifierSet] | None:
     """Translate a conda version constraint to PEP 440: `1.2` and `1.2.*` are `==1.2.*` (conda's
     fuzzy match), `==1.2` is exact, operators carry over, `|` separates alternatives."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
     if not version:
         return []
     out = []
@@ -192,6 +203,7 @@ def conda_specifiers(version: str | None) -> list[SpecifierSet] | None:
 
 
 def parse_matchspec(text: str, pointer: str) -> CondaPackage:
+    from packaging.utils import canonicalize_name
     spec = text.strip()
     templated = bool(_TEMPLATED.search(spec))
     channel = None
@@ -336,6 +348,7 @@ def marker_applies(marker: str, python: Version | None) -> bool | None:
         return None
     if "python_full_version" in variables and len(python.release) < 3:
         return None
+    from packaging.markers import InvalidMarker, Marker
     try:
         release = python.release + (0,) * (3 - len(python.release))
         env = {"python_version": f"{release[0]}.{release[1]}",
@@ -365,6 +378,8 @@ def parse_pip_line(text: str, pointer: str, source: str | None = None, line: int
             ref.text, ref.option, ref.value = text, option, value
             return ref
         return PipRequirement(pointer, text, "option", option=option, value=value, **base)
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
     req: Requirement | None
     try:
         req = Requirement(_TEMPLATED.sub("0", body) if templated else body)
@@ -406,6 +421,7 @@ def _reference(pointer: str, text: str, body: str, base: dict) -> PipRequirement
     version: Version | None = None
     egg = re.search(r"[#&]egg=([A-Za-z0-9_.\-]+)", url)
     if egg:
+        from packaging.utils import canonicalize_name
         name = canonicalize_name(egg.group(1))
     else:
         filename = url.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
@@ -416,6 +432,9 @@ def _reference(pointer: str, text: str, body: str, base: dict) -> PipRequirement
 
 
 def _name_version_from_filename(filename: str) -> tuple[str | None, Version | None]:
+    from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename,
+                                 parse_wheel_filename)
+    from packaging.version import InvalidVersion
     try:
         if filename.endswith(".whl"):
             name, version, _, _ = parse_wheel_filename(filename)
@@ -505,10 +524,12 @@ class CondaEnvironment:
     constraints: list[PipRequirement] = field(default_factory=list)  # from `-c` files
 
     def conda_package(self, name: str) -> CondaPackage | None:
+        from packaging.utils import canonicalize_name
         name = canonicalize_name(name)
         return next((p for p in self.conda if p.name == name), None)
 
     def pip_requirements(self, name: str) -> list[PipRequirement]:
+        from packaging.utils import canonicalize_name
         name = canonicalize_name(name)
         return [r for r in self.pip if r.name == name and r.kind in ("requirement", "reference")]
 
@@ -532,6 +553,7 @@ class CondaEnvironment:
         m = re.match(r"^=?=?\s*(\d+(?:\.\d+){1,2})(?:\.\*)?$", python.version.strip())
         if not m:
             return None
+        from packaging.version import InvalidVersion, Version
         try:
             return Version(m.group(1))
         except InvalidVersion:
@@ -709,17 +731,18 @@ def v2_serving(env: CondaEnvironment) -> ServingVerdict:
     conda_side = env.conda_package(AZUREML_DEFAULTS)
     if conda_side is not None:
         defaults.append(conda_side)
+    minimum, probes = __getattr__("V2_MINIMUM"), __getattr__("V2_PROBES")
     for req in defaults:
         if isinstance(req, CondaPackage):
             if not req.version:
                 return ServingVerdict("unpinned-defaults", req)
-            old = conda_admits_below(req, V2_MINIMUM, V2_PROBES)
+            old = conda_admits_below(req, minimum, probes)
         elif req.kind == "reference" or req.url:
-            old = req.version if req.version is not None and req.version < V2_MINIMUM else None
+            old = req.version if req.version is not None and req.version < minimum else None
         elif not req.specifier:
             return ServingVerdict("unpinned-defaults", req)
         else:
-            old = admits_below(req.specifier, V2_MINIMUM, V2_PROBES)
+            old = admits_below(req.specifier, minimum, probes)
         if old is None:
             return ServingVerdict("ok", req)
         return ServingVerdict("old-defaults", req, admitted=old)

@@ -22,11 +22,6 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .loaders import FileTooLarge, read_regular_file
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 CONFIG_FILES = (".preflight.toml", "pyproject.toml")
 SEVERITIES = ("error", "warning", "info")
 FAIL_ON = ("error", "warning", "info", "never")
@@ -439,6 +434,11 @@ def _read(path: str) -> bytes:
 
 
 def _parse_toml(raw: bytes, path: str) -> dict[str, Any]:
+    # Imported here: most scans find no configuration file.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         return tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import gc
 import os
 import re
-import traceback
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generator, Iterable, Iterator
@@ -781,6 +780,7 @@ def _finding(r: Rule, path: str, pointer: str, message: str, line: int, column: 
 
 
 def _internal_error(path: str, exc: BaseException, rule_id: str | None = None) -> Finding:
+    import traceback
     where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     origin = f" at {os.path.basename(where.filename)}:{where.lineno}" if where else ""
     during = f" in rule {rule_id}" if rule_id else ""

@@ -139,18 +139,24 @@ _roots_by_folder: dict[str, str] = {}
 # (AVM's tests each call `../../../main.bicep`): 4 in 5 checks were of a path checked before.
 _real_paths: dict[str, str] = {}
 _repositories: dict[str, str | None] = {}  # folder -> the nearest folder at or above with a .git
+# (named, base) -> (path, real path) as `confine` resolved them during a scan, or None when it
+# refused the name before resolving it or could not resolve it; kept for the reason above (the
+# real path is `_real_paths`'s): half the names a scan confines were confined before.
+_resolved: dict[tuple[str, str], tuple[str, str] | None] = {}
+_system_dirs_by_root: dict[str, tuple[str, ...]] = {}  # root -> the _SYSTEM_DIRS that overlap it
 
 
 @contextmanager
 def scanning(paths: Iterable[str]) -> Iterator[None]:
     """Confine content-named paths to the repositories (or else the folders) `paths` name."""
     global _scan_roots
-    saved = _scan_roots, dict(_roots_by_folder), dict(_real_paths), dict(_repositories)
+    saved = _scan_roots, dict(_roots_by_folder), dict(_real_paths), dict(_repositories), dict(_resolved)
     roots = {os.path.realpath(p if os.path.isdir(p) else os.getcwd()) for p in paths}
     _scan_roots = sorted(roots, key=len)  # the outermost root that holds a file is its root
     _roots_by_folder.clear()
     _real_paths.clear()
     _repositories.clear()
+    _resolved.clear()
     try:
         yield
     finally:
@@ -161,6 +167,8 @@ def scanning(paths: Iterable[str]) -> Iterator[None]:
         _real_paths.update(saved[2])
         _repositories.clear()
         _repositories.update(saved[3])
+        _resolved.clear()
+        _resolved.update(saved[4])
 
 
 def confinement_root(folder: str) -> str:
@@ -246,19 +254,44 @@ def confine(named: str, base: str, scanned_folder: str | None = None) -> str | N
     (`scanned_folder`, by default `base`): an absolute, home (`~`) or drive path, a relative
     path that climbs out, or one whose symlinks lead out (the check follows them, so a link
     inside the repository to a file outside is refused too). A refused path is never opened."""
+    key = (named, base)
+    resolved: tuple[str, str] | None
+    if _scan_roots is not None and key in _resolved:
+        resolved = _resolved[key]
+    else:
+        resolved = _resolve(named, base)
+        if _scan_roots is not None and os.path.isabs(base):  # (relative: from the working folder)
+            _resolved[key] = resolved
+    if resolved is None:
+        return None
+    path, real = resolved
+    if _recording:
+        note("realpath", path, None, real)
+    root = confinement_root(scanned_folder if scanned_folder is not None else base)
+    if not inside(real, root) or any(inside(real, d) for d in _system_dirs(root)):
+        return None
+    return path
+
+
+def _resolve(named: str, base: str) -> tuple[str, str] | None:
+    """(absolute path, real path) of a name written in a file in `base`, None for a name that
+    is refused as written (absolute, home, drive) or that cannot be resolved."""
     if not named or "\0" in named or os.path.isabs(named) or named.startswith("~") or _DRIVE.match(named):
         return None
     path = os.path.normpath(os.path.join(os.path.abspath(base), named))
     try:
-        real = _realpath(path)
+        return path, _realpath(path)
     except (OSError, ValueError):
         return None
-    if _recording:
-        note("realpath", path, None, real)
-    root = confinement_root(scanned_folder if scanned_folder is not None else base)
-    if not inside(real, root) or any(inside(real, d) for d in _SYSTEM_DIRS):
-        return None
-    return path
+
+
+def _system_dirs(root: str) -> tuple[str, ...]:
+    """The system folders a real path inside `root` may be in: those inside `root` or holding it
+    (a path inside both is in one that holds the other)."""
+    found = _system_dirs_by_root.get(root)
+    if found is None:
+        found = _system_dirs_by_root[root] = tuple(d for d in _SYSTEM_DIRS if inside(d, root) or inside(root, d))
+    return found
 
 
 # ------------------------------------------------------------------------- checking again

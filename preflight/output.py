@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 from typing import Iterable, Iterator
 
@@ -72,6 +71,7 @@ def _replace(path: str, data: Iterator[bytes], mode: int | None) -> None:
     """A new file beside `path`, complete and on disk, then renamed to it. A new report gets the
     mode `open()` would give it (0o666 less the umask); a replaced one keeps its mode."""
     folder, name = os.path.split(os.path.abspath(path))
+    import secrets
     for _ in range(100):
         tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
         try:

@@ -7,7 +7,6 @@ redraws are throttled, and `close()` erases the bar so the report starts on a cl
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from typing import Callable, TextIO
 
@@ -51,6 +50,7 @@ class Progress:
         return tick
 
     def _draw(self, label: str, done: int, total: int) -> None:
+        import shutil
         width = shutil.get_terminal_size((80, 24)).columns
         counter = f" {done}/{total} files"
         head = f"{label.capitalize()} "

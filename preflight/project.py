@@ -21,8 +21,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from . import fs
 from .contract import Context
 from .conda import PINNING, CondaEnvironment, PinPolicy, build_environment
@@ -154,6 +152,7 @@ def pin_policy(doc: Document, ctx: Context) -> PinPolicy:
     minor = config.get("pin-conda-minor", base.conda_minor)
     # `--pinning` on the command line wins over the file's `pinning`.
     pinning = options.pinning or config.get("pinning") or base.pinning
+    from packaging.utils import canonicalize_name
     return PinPolicy(
         conda_minor=bool(minor),
         pinning=pinning if pinning in PINNING else base.pinning,

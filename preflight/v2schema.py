@@ -23,7 +23,6 @@ What the SDK does, in short:
 """
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -330,6 +329,7 @@ def did_you_mean(key: str, candidates: list[str]) -> str | None:
     for candidate in candidates:
         if candidate.lower() == key.lower():
             return candidate
+    import difflib  # here: most files spell every key right
     close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
     if close:
         return close[0]

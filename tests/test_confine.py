@@ -347,3 +347,41 @@ def test_each_folder_is_confined_to_its_nearest_repository_looked_up_again_each_
     with fs.scanning([str(outer)]):
         assert fs.confinement_root(str(outer / "a" / "d")) == os.path.realpath(outer / "a" / "d")
         assert fs.confinement_root(str(outer / "a")) == os.path.realpath(outer)
+
+
+def test_a_name_confined_again_in_a_scan_is_judged_for_each_scanned_folder_and_recorded(tmp_path):
+    """Within a scan a name is resolved once from a folder, but each check still gets its own
+    verdict (the root depends on the scanned file's folder) and records what it looked at."""
+    from preflight import fs
+
+    outer = tmp_path / "outer"
+    inner = outer / "inner"
+    for folder in (outer / ".git", inner / ".git", inner / "sub"):
+        folder.mkdir(parents=True)
+    (outer / "shared.yml").write_text("x\n")
+    named, base = "../../shared.yml", str(inner / "sub")
+    with fs.scanning([str(outer)]):
+        for _ in range(2):
+            with fs.recording() as deps:
+                assert fs.confine(named, base) is None  # from inner's files: outside inner
+            assert deps[("realpath", str(outer / "shared.yml"), None)] == os.path.realpath(outer / "shared.yml")
+            assert deps[("root", base, None)] == os.path.realpath(inner)
+            with fs.recording() as deps:
+                assert fs.confine(named, base, str(outer)) == str(outer / "shared.yml")
+            assert deps[("root", str(outer), None)] == os.path.realpath(outer)
+            assert ("realpath", str(outer / "shared.yml"), None) in deps
+
+
+def test_system_folders_are_never_followed_even_from_a_scan_of_the_root(tmp_path):
+    from preflight import fs
+
+    if not os.path.isdir("/proc/self") or os.path.exists("/.git"):
+        pytest.skip("needs /proc and no repository at /")
+    os.symlink("/proc/self", tmp_path / "me")
+    (tmp_path / "plain.yml").write_text("x\n")
+    with fs.scanning(["/"]):
+        for _ in range(2):
+            assert fs.confinement_root(str(tmp_path)) == "/"
+            assert fs.confine("me/status", str(tmp_path)) is None
+            assert fs.confine("plain.yml", str(tmp_path)) == str(tmp_path / "plain.yml")
+            assert fs.confine("../" * 40 + "proc/self/status", str(tmp_path)) is None

@@ -143,6 +143,20 @@ def test_read_regular_file_reads_a_file_that_grew_since_it_was_measured(tmp_path
         loaders.read_regular_file(str(path), 50_000)
 
 
+@pytest.mark.parametrize("size", [0, 1, 4096, 3 * 1024 * 1024 + 7])
+def test_read_regular_file_reads_a_file_that_kept_its_size_at_once(tmp_path, monkeypatch, size):
+    """A read shorter than asked is the end of a regular file: no second read to see it."""
+    from preflight import loaders
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * size)
+    reads = []
+    real_read = loaders.os.read
+    monkeypatch.setattr(loaders.os, "read", lambda fd, n: reads.append(n) or real_read(fd, n))
+    assert loaders.read_regular_file(str(path), size) == b"x" * size
+    assert reads == [size + 1]
+
+
 def test_pyyaml_is_imported_only_when_a_yaml_file_is_read(tmp_path):
     """A scan of ARM templates alone (a pre-commit run on one template) never imports PyYAML."""
     import subprocess
@@ -157,6 +171,31 @@ def test_pyyaml_is_imported_only_when_a_yaml_file_is_read(tmp_path):
         out = subprocess.run([sys.executable, "-c", code.format(path=str(path))], capture_output=True, text=True,
                              cwd=REPO)
         assert out.stderr.strip().splitlines()[-1] == expected, out.stderr
+
+
+def test_packaging_and_toml_are_imported_only_when_needed(tmp_path):
+    """A pre-commit run on one template loads no PEP 440 machinery and no TOML parser: an
+    environment file needs the first, a configuration file the second."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import FIXTURES
+
+    code = ("import sys; from preflight.cli import main; main(['scan', '--no-cache', '-q', '--format', 'json', "
+            "{path!r}]); print(sorted(m for m in ('packaging', 'tomllib') if m in sys.modules), file=sys.stderr)")
+    for case, (fixture, config, expected, rule) in enumerate((("kv-wiped.json", False, "[]", "KV"),
+                                                             ("kv-wiped.json", True, "['tomllib']", "KV"),
+                                                             ("conda-unpinned.yml", False, "['packaging']", "ENV"))):
+        folder = tmp_path / str(case)  # a folder of its own: a scan looks at a file's neighbours
+        folder.mkdir()
+        shutil.copy(FIXTURES / "integrations" / fixture, folder / fixture)
+        if config:
+            (folder / ".preflight.toml").write_text('ignore = ["ENV004"]\n')
+        out = subprocess.run([sys.executable, "-c", code.format(path=fixture)], capture_output=True, text=True,
+                             cwd=folder)
+        assert out.stderr.strip().splitlines()[-1] == expected, out.stderr
+        assert f'"{rule}' in out.stdout, out.stdout  # the file was checked
 
 
 @pytest.mark.parametrize("text", [

@@ -13,7 +13,6 @@ Scope-aware functions (`parameters`, `resourceId`, `reference`, `if`, ...) live 
 """
 from __future__ import annotations
 
-import base64 as _b64
 import json
 import re
 import urllib.parse
@@ -374,11 +373,13 @@ def pad_left(value: Any, total: Any, pad: Any = " ") -> Any:
 @fn("base64", min_args=1, max_args=1)
 def base64_(s: Any) -> Any:
     _reserve(len(_str(s)) * (4 if s.isascii() else 16) // 3 + 4, "base64()")  # UTF-8: up to 4 bytes a character
+    import base64 as _b64
     return _b64.b64encode(s.encode("utf-8")).decode("ascii")
 
 
 @fn("base64ToString", min_args=1, max_args=1)
 def base64_to_string(s: Any) -> Any:
+    import base64 as _b64
     try:
         return _b64.b64decode(_str(s)).decode("utf-8")
     except ValueError as exc:

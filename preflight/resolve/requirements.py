@@ -10,11 +10,13 @@ resolved: building it would run code from it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from packaging.version import Version
-
 from ..conda import CondaEnvironment, PipRequirement
+
+if TYPE_CHECKING:
+    from packaging.version import Version
 
 INDEX_OPTIONS = ("--index-url", "--extra-index-url")
 UNRESOLVED_INCLUDES = ("missing", "unreadable")  # the image build fails on these `-r`/`-c` files

@@ -7,7 +7,6 @@ the SDK rejects is an error here and what the SDK silently drops is a warning.
 """
 from __future__ import annotations
 
-import difflib
 import keyword
 import os
 import re
@@ -91,6 +90,7 @@ def _did_you_mean(key: str, candidates: list[str]) -> str | None:
     for candidate in candidates:
         if candidate.lower() == key.lower():
             return candidate
+    import difflib  # here: most configurations spell every key right
     best, best_score = None, 0.75
     lower, words = key.lower(), _words(key)
     for candidate in candidates:

@@ -12,7 +12,7 @@ import os
 from typing import Iterator
 from urllib.parse import urlsplit
 
-from preflight.conda import (AZUREML_DEFAULTS, INFERENCE_SERVER, OUTSIDE, V1_MINIMUM, V1_PROBES, CondaEnvironment,
+from preflight.conda import (AZUREML_DEFAULTS, INFERENCE_SERVER, OUTSIDE, CondaEnvironment,
                              CondaPackage, PipRequirement, admits_below, conda_admits_below, unpinned_conda_packages,
                              unpinned_pip_requirements, v1_serving, v2_serving)
 from preflight.documents import Document, Kind
@@ -148,6 +148,7 @@ def azureml_defaults_too_old(doc: Document, ctx: Context) -> Iterator[Issue]:
 
 
 def _old_defaults(env: CondaEnvironment):
+    from preflight.conda import V1_MINIMUM, V1_PROBES  # built on first use
     for req in env.pip_requirements(AZUREML_DEFAULTS):
         if req.templated:
             continue
