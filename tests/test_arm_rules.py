@@ -111,6 +111,23 @@ def test_arm003_parameter_file_sets_an_undeclared_parameter(tmp_path):
     assert "'keyVaultName'" in f.message and "azuredeploy.parameters.json" in f.message and f.pointer == "/parameters"
 
 
+
+def test_arm003_an_azd_parameter_file_is_not_rejected_its_extra_values_are_unused(tmp_path):
+    # `${NAME}` substitutions: the Azure Developer CLI deploys the file, and passes the template
+    # only the parameters it declares; ARM never sees the others.
+    path = write(tmp_path, {"environmentName": {"type": "string"}})
+    (tmp_path / "azuredeploy.parameters.json").write_text(json.dumps({"parameters": {
+        "environmentName": {"value": "${AZURE_ENV_NAME}"}, "keyVaultName": {"value": "kv"}}}))
+    (f,) = findings(path, "ARM003")
+    assert str(f.severity) == "warning" and "'keyVaultName'" in f.message
+    assert "Azure Developer CLI passes only declared parameters" in f.message
+    assert "rejects" not in f.message and f.data["deployedBy"] == "azd"
+    # The same file without a substitution is deployed as it is: Azure rejects it.
+    (tmp_path / "azuredeploy.parameters.json").write_text(json.dumps({"parameters": {
+        "environmentName": {"value": "dev"}, "keyVaultName": {"value": "kv"}}}))
+    (f,) = findings(path, "ARM003")
+    assert f.severity == ERROR and "Azure rejects the deployment" in f.message
+
 def test_arm004_undeclared_names_but_not_in_untaken_if_branches(tmp_path):
     path = write(tmp_path, {"a": {"type": "string", "defaultValue": "x"}},
                  {"v": "[concat(parameters('A'), parameters('b'), variables('nope'))]",

@@ -52,6 +52,9 @@ class ParameterFile:
     values: dict[str, Input] = field(default_factory=dict)  # by lower-cased name
     names: dict[str, str] = field(default_factory=dict)  # lower -> as written
     pointers: dict[str, str] = field(default_factory=dict)  # lower -> pointer of the value
+    # Its values hold `${NAME}` substitutions: the Azure Developer CLI deploys it, and passes the
+    # template only the parameters the template declares (ARM never sees the others).
+    azd: bool = False
 
 
 @dataclass
@@ -96,8 +99,10 @@ def read_parameter_file(data: Any, path: str, abspath: str, bare_ok: bool = Fals
             pf.values[lower] = Input("placeholder", value[1], origin=path)
             pf.pointers[lower] = join_pointer(pointer, value[0])
         elif value is not None:
-            pf.values[lower] = Input("file", substituted(value[1], name, path), origin=path)
+            budget = [MAX_SUBSTITUTED, 0]
+            pf.values[lower] = Input("file", _substituted(value[1], budget, name, path), origin=path)
             pf.pointers[lower] = join_pointer(pointer, value[0])
+            pf.azd = pf.azd or budget[1] > 0
         elif kitem(spec, "reference") is not None:
             pf.values[lower] = Input("secret", None, origin=path)
             pf.pointers[lower] = pointer
@@ -112,12 +117,12 @@ def substituted(value: Any, parameter: str, origin: str) -> Any:
     (`${NAME}`, `${NAME=default}`) or a pipeline token (`#_name_#`) replaced by an Unknown: what
     the Azure Developer CLI or the pipeline puts there is known only where it deploys. The rest
     of the value (an array's length, an object's other keys) stays known."""
-    return _substituted(value, [MAX_SUBSTITUTED], parameter, origin)
+    return _substituted(value, [MAX_SUBSTITUTED, 0], parameter, origin)
 
 
 def _substituted(v: Any, budget: list[int], parameter: str, origin: str) -> Any:
     # Not a closure calling itself: that would be a reference cycle left for the collector on
-    # every parameter value.
+    # every parameter value. budget: [strings left to inspect, substitutions found]
     budget[0] -= 1
     if budget[0] < 0:
         return v
@@ -125,6 +130,7 @@ def _substituted(v: Any, budget: list[int], parameter: str, origin: str) -> Any:
         found = _SUBSTITUTION.findall(v) if "${" in v else []
         if not found:
             return pipeline_substituted(v)
+        budget[1] += 1
         names = ", ".join(dict.fromkeys(f"${{{n}}}" for n in found))
         key = f"env:{v}" if _SUBSTITUTION.fullmatch(v) else None  # the same text, the same value
         plural = "s" if "," in names else ""

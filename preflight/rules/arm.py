@@ -285,6 +285,11 @@ def parameter_not_declared(doc: Document, ctx: Context) -> Iterator[Issue]:
     parameters file are not valid; they are not present in the original template"). It is
     usually a renamed parameter whose value is now silently not used.
 
+    A parameter file whose values use the Azure Developer CLI's `${NAME}` substitutions is
+    deployed by `azd`, which passes the template only the parameters it declares: the
+    deployment is not rejected, and the others get a warning instead (their values are not
+    used).
+
     ## Example
     `azuredeploy.parameters.json` sets `keyVaultName`, the template declares `vaultName`.
 
@@ -304,6 +309,13 @@ def parameter_not_declared(doc: Document, ctx: Context) -> Iterator[Issue]:
             found = kitem(doc.data, "parameters")
             pointer = join_pointer("", found[0]) if found else ""
             listed = listing(f"'{n}'" for n in names)
+            if pf.azd:
+                yield Issue(pointer, f"parameter file {os.path.basename(pf.path)} sets {listed}, not declared "
+                            "in the template: the Azure Developer CLI passes only declared parameters, so their "
+                            "values are not used", severity=WARNING,
+                            fix="rename or remove them in the parameter file, or declare them",
+                            data={"parameterFile": pf.path, "parameters": names, "deployedBy": "azd"})
+                continue
             yield Issue(pointer, f"parameter file {os.path.basename(pf.path)} sets {listed}, "
                         "not declared in the template: Azure rejects the deployment",
                         fix="rename or remove them in the parameter file, or declare them",
