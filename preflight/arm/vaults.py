@@ -31,8 +31,9 @@ from ..loaders import join_pointer, lowered
 from .deployments import (Anchor, DeployedResource, Evaluation, Status, evaluations, may_deploy, possible_types,
                           template_of)
 from .evaluator import Scope, SymbolicTarget, evaluate
-from .expressions import Call, Index, Literal, Member, Node, is_expression, path_pointer, template_strings, walk
-from .references import Expression, _own_body, nested_templates, shared_template_result
+from .expressions import (Call, Index, Literal, Member, Node, compile_string, is_expression, path_pointer,
+                          template_strings, walk)
+from .references import _own_body, nested_templates, shared_template_result
 from .template import ABSENT, Template, kget, kitem
 from .values import ResourceRef, RuntimeValue, Unknown, same_text, split_last
 
@@ -831,8 +832,8 @@ def _read_calls_of(base: str, value: Any, trees: dict[int, list[Call]]) -> list[
 
     def found(path: Any, source: str | Node) -> None:
         if isinstance(source, str):
-            tree = Expression(base, path, None, source).tree
-            here = _reading_calls(tree) if tree is not None else []
+            tree = compile_string(source)
+            here = _reading_calls(tree) if isinstance(tree, Node) else []
         else:
             here = trees.get(id(source))  # type: ignore[assignment]
             if here is None:
