@@ -381,6 +381,26 @@ def test_kv019_evaluates_only_templates_whose_documents_name_a_key_vault(tmp_pat
     assert [f.path for f in findings(root, "KV019")] == [str(tmp_path / "site.json")]
 
 
+def test_kv019_does_not_evaluate_a_template_that_names_a_key_vault_without_reading_one(tmp_path):
+    """A template whose text names a Key Vault (here, in a tag) but that has no `reference()` /
+    `list*()` call with a target has no read to find: it is not evaluated for KV019; one with
+    such a call is, and its read is reported."""
+    from preflight.contract import REGISTRY
+    from preflight.rulepacks import load_rule_packs
+
+    load_rule_packs()
+    site = {"type": "Microsoft.Web/sites", "apiVersion": "2022-03-01", "name": "app",
+            "tags": {"keyVaultName": "kv-named", "id": "[resourceId('Microsoft.Web/sites', 'app')]"}}
+    named = document(template(tmp_path, name="named.json", resources=[site]))
+    assert list(REGISTRY["KV019"].check(named, ScanContext(Options(), DocumentStore(Options())))) == []
+    assert "arm.evaluations" not in named.cache
+
+    read = "[reference(resourceId('Microsoft.KeyVault/vaults', 'kv-named'), '2019-09-01').vaultUri]"
+    reads = document(template(tmp_path, name="reads.json", resources=[{**site, "tags": {"uri": read}}]))
+    found = list(REGISTRY["KV019"].check(reads, ScanContext(Options(), DocumentStore(Options()))))
+    assert "arm.evaluations" in reads.cache and [i.pointer for i in found] == ["/resources/0/tags/uri"]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["type", "Type", "TYPE", "name", "NAME", "apiVersion", "apiversion",
                                            "dependsOn", "Properties", "properties", "resources", "x"]),
@@ -543,8 +563,9 @@ def _vault(api: str, name: str = "kv-one") -> dict:
 
 
 def test_kv019_reports_with_its_shortcuts_what_it_reports_without_them(tmp_path, monkeypatch):
-    """KV019's reads with the lean walk and the skip of JSON text that names no read, and with
-    the full walk of every expression: the same findings, with some in each kind of file (a
+    """KV019's reads with the lean walk, the skip of JSON text that names no read and of
+    templates without a read call, and with the full walk of every expression and every
+    template evaluated: the same findings, with some in each kind of file (a
     read in ARM JSON, one spelt with a `\\u` escape, module outputs and a read in Bicep), and
     none in a template that reads nothing."""
     from preflight.arm import vaults
@@ -584,6 +605,7 @@ def test_kv019_reports_with_its_shortcuts_what_it_reports_without_them(tmp_path,
     with monkeypatch.context() as mp:
         mp.setattr(vaults, "_template_reads", _full_template_reads)
         mp.setattr(vaults, "_may_call_reads", lambda document: True)
+        mp.setattr(vaults, "_may_read_keyvault", lambda doc, trees, per_template: True)  # every template evaluated
         assert shown() == fast
 
 

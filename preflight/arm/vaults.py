@@ -733,13 +733,13 @@ def _reads(doc: Any, ctx: Any) -> _Reads:
 
 def _find_reads(doc: Any, ctx: Any) -> _Reads:
     out = _Reads([], set())
-    if not _may_read_keyvault(doc):
-        return out  # no document it evaluates names a Key Vault type: nothing to evaluate
+    trees: dict[int, list[Call]] = {}  # the calls of each tree a front end built, by id (see _read_calls_of)
+    per_template: dict[int, tuple[list[list[tuple[str, Call]]], list[tuple[str, Call]]]] = {}  # its reads
+    if not _may_read_keyvault(doc, trees, per_template):
+        return out  # no template it evaluates has a call to find: nothing to evaluate
     seen: set[tuple[int, str, Call]] = set()
     candidates: dict[int, list[tuple[str, Call]]] = {}  # per declaration (or template: outputs)
-    trees: dict[int, list[Call]] = {}  # the calls of each tree a front end built, by id (see _read_calls_of)
     indexes: dict[int, dict[int, int]] = {}  # per template, where each declaration is in all_resources()
-    per_template: dict[int, tuple[list[list[tuple[str, Call]]], list[tuple[str, Call]]]] = {}  # its reads
     for ev in evaluations(doc, ctx):
         visited: set[int] = set()
         for resource in ev.resources:
@@ -872,20 +872,25 @@ def _read_calls_of(base: str, value: Any, trees: dict[int, list[Call]]) -> list[
     return out
 
 
-def _may_read_keyvault(doc: Any) -> bool:
-    """False when no document the template's evaluations would visit names a Key Vault type
-    (`_names_keyvault`): then no evaluation has a read to find, and the template is not
+def _may_read_keyvault(doc: Any, trees: dict[int, list[Call]],
+                       per_template: dict[int, tuple[list[list[tuple[str, Call]]], list[tuple[str, Call]]]]) -> bool:
+    """False when no template the document's evaluations would visit has a call to find: its
+    document names no Key Vault type (`_names_keyvault`), or its declarations and outputs have
+    no `reference()` / `list*()` call with a target (`_template_reads`, kept in `per_template`
+    for the evaluations). Then no evaluation has a read to find, and the template is not
     evaluated for it. Known without evaluating when nothing links to another file
-    (`templateLink.relativePath`): the documents are those of the template and of its inline
-    nested templates, whatever the parameters."""
+    (`templateLink.relativePath`): the templates are the template and its inline nested
+    templates, whatever the parameters."""
+    may_read = False
     for template, _ in nested_templates(template_of(doc)):
         if _names_keyvault(template.document):
-            return True
+            reads = per_template[id(template)] = _template_reads(template, trees)
+            may_read = may_read or bool(reads[1]) or any(reads[0])
         for decl in template.all_resources():
             spec = decl.deployment
             if spec is not None and spec.template is None and spec.relative_path is not ABSENT:
                 return True  # a linked file: its documents are known once evaluated
-    return False
+    return may_read
 
 
 def _names_keyvault(document: Any) -> bool:
