@@ -881,16 +881,16 @@ def _may_read_keyvault(doc: Any, trees: dict[int, list[Call]],
     evaluated for it. Known without evaluating when nothing links to another file
     (`templateLink.relativePath`): the templates are the template and its inline nested
     templates, whatever the parameters."""
-    may_read = False
     for template, _ in nested_templates(template_of(doc)):
         if _names_keyvault(template.document):
             reads = per_template[id(template)] = _template_reads(template, trees)
-            may_read = may_read or bool(reads[1]) or any(reads[0])
+            if reads[1] or any(reads[0]):
+                return True  # (the other templates are read as the evaluations reach them)
         for decl in template.all_resources():
             spec = decl.deployment
             if spec is not None and spec.template is None and spec.relative_path is not ABSENT:
                 return True  # a linked file: its documents are known once evaluated
-    return may_read
+    return False
 
 
 def _names_keyvault(document: Any) -> bool:
