@@ -523,7 +523,9 @@ _reads = st.sampled_from([
     "[reference(resourceId('Microsoft.KeyVault/vaults', 'kv'), '2019-09-01').vaultUri]",
     "[LISTKEYS(variables('v'), '2022-07-01')]", "[concat(listSecrets('a', '2020-01-01'), reference('b'))]",
     "[concat('list', 'reference')]", "[[reference('x', '2019-09-01')]", "[reference(", "[parameters('allowList')]",
-    "[Reference(resourceId('Microsoft.KeyVault/vaults', 'kv'), '2026-02-01')]"])
+    "[Reference(resourceId('Microsoft.KeyVault/vaults', 'kv'), '2026-02-01')]", "[listNs . fn(1, '2019-09-01')]",
+    "[LIST\t( 'a', '2020-01-01')]", "[ listKeys  (variables('v'), '2022-07-01')]", "[concat('xlist(', 'a')]",
+    "[reference('kv')]", "[references(variables('v'), '2019-09-01')]", "[parameters('list')]"])
 _read_values = st.recursive(
     _reads | st.sampled_from(["x", "[variables('v')]", "reference"]) | _reads.map(compile_string),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(

@@ -619,8 +619,8 @@ def is_keyvault_type(rtype: Any) -> bool:
     provider's."""
     if not isinstance(rtype, str):
         return False
-    segments = rtype.lower().split("/")
-    return rtype.lower().startswith(KEYVAULT_NAMESPACE) and "providers" not in segments[1:]
+    lower = rtype.lower()
+    return lower.startswith(KEYVAULT_NAMESPACE) and "providers" not in lower.split("/")[1:]
 
 
 def retiring_api_versions(doc: Any, ctx: Any) -> list[RetiringApi]:
