@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -380,6 +381,26 @@ def test_kv019_evaluates_only_templates_whose_documents_name_a_key_vault(tmp_pat
     assert [f.path for f in findings(root, "KV019")] == [str(tmp_path / "site.json")]
 
 
+def test_kv019_does_not_evaluate_a_template_that_names_a_key_vault_without_reading_one(tmp_path):
+    """A template whose text names a Key Vault (here, in a tag) but that has no `reference()` /
+    `list*()` call with a target has no read to find: it is not evaluated for KV019; one with
+    such a call is, and its read is reported."""
+    from preflight.contract import REGISTRY
+    from preflight.rulepacks import load_rule_packs
+
+    load_rule_packs()
+    site = {"type": "Microsoft.Web/sites", "apiVersion": "2022-03-01", "name": "app",
+            "tags": {"keyVaultName": "kv-named", "id": "[resourceId('Microsoft.Web/sites', 'app')]"}}
+    named = document(template(tmp_path, name="named.json", resources=[site]))
+    assert list(REGISTRY["KV019"].check(named, ScanContext(Options(), DocumentStore(Options())))) == []
+    assert "arm.evaluations" not in named.cache
+
+    read = "[reference(resourceId('Microsoft.KeyVault/vaults', 'kv-named'), '2019-09-01').vaultUri]"
+    reads = document(template(tmp_path, name="reads.json", resources=[{**site, "tags": {"uri": read}}]))
+    found = list(REGISTRY["KV019"].check(reads, ScanContext(Options(), DocumentStore(Options()))))
+    assert "arm.evaluations" in reads.cache and [i.pointer for i in found] == ["/resources/0/tags/uri"]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["type", "Type", "TYPE", "name", "NAME", "apiVersion", "apiversion",
                                            "dependsOn", "Properties", "properties", "resources", "x"]),
@@ -452,9 +473,9 @@ def test_kv019_reads_a_module_template_shared_by_its_callers_once(tmp_path, monk
             f"param keyVaultName string = 'kv-{caller}'\n"
             f"module m 'mod.json' = {{\n  name: 'm'\n  params: {{ vault: keyVaultName }}\n}}\n")
     computed: list = []
-    read_calls = vaults._read_calls
-    monkeypatch.setattr(vaults, "_read_calls",
-                        lambda found, trees: computed.append(len(found)) or read_calls(found, trees))
+    read_calls = vaults._read_calls_of
+    monkeypatch.setattr(vaults, "_read_calls_of",
+                        lambda base, value, trees: computed.append(base) or read_calls(base, value, trees))
 
     def shown():
         found = scan([str(tmp_path)], Options(jobs=1)).findings
@@ -467,6 +488,127 @@ def test_kv019_reads_a_module_template_shared_by_its_callers_once(tmp_path, monk
     monkeypatch.setattr(references, "SHARED_TEMPLATES", 0)
     assert shown() == shared
     assert len(computed) > reads_shared  # the module read again in the second caller
+
+
+def _full_template_reads(template, trees):
+    """KV019's reads of a template as the walk of every expression gives them
+    (`references_of`): what `_template_reads` must find without it."""
+    from preflight.arm import vaults
+    from preflight.arm.references import references_of
+
+    found, cut = references_of(template), len(template.pointer)
+
+    def calls(expressions):
+        out = []
+        for expression in expressions:
+            source = expression.source
+            if isinstance(source, str):
+                lower = source.lower()
+                if "reference" not in lower and "list" not in lower:
+                    continue
+                tree = expression.tree
+                here = vaults._reading_calls(tree) if tree is not None else []
+            else:
+                here = trees.get(id(source))
+                if here is None:
+                    here = trees[id(source)] = vaults._reading_calls(source)
+            if here and not vaults._under_comments(expression.path):
+                out.extend((expression.pointer[cut:], c) for c in here)
+        return out
+
+    return [calls(found.of(decl)) for decl in template.all_resources()], calls(found.outputs)
+
+
+_reads = st.sampled_from([
+    "[reference(resourceId('Microsoft.KeyVault/vaults', 'kv'), '2019-09-01').vaultUri]",
+    "[LISTKEYS(variables('v'), '2022-07-01')]", "[concat(listSecrets('a', '2020-01-01'), reference('b'))]",
+    "[concat('list', 'reference')]", "[[reference('x', '2019-09-01')]", "[reference(", "[parameters('allowList')]",
+    "[Reference(resourceId('Microsoft.KeyVault/vaults', 'kv'), '2026-02-01')]", "[listNs . fn(1, '2019-09-01')]",
+    "[LIST\t( 'a', '2020-01-01')]", "[ listKeys  (variables('v'), '2022-07-01')]", "[concat('xlist(', 'a')]",
+    "[reference('kv')]", "[references(variables('v'), '2019-09-01')]", "[parameters('list')]"])
+_read_values = st.recursive(
+    _reads | st.sampled_from(["x", "[variables('v')]", "reference"]) | _reads.map(compile_string),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["a", "metadata", "Comments", "tags"]), inner, max_size=3),
+    max_leaves=8)
+_reading_resource = st.fixed_dictionaries(
+    {"type": st.sampled_from(["Microsoft.Web/sites", "Microsoft.Resources/deployments"]), "name": _read_values},
+    optional={"properties": st.fixed_dictionaries({}, optional={
+        "template": st.fixed_dictionaries({"resources": st.lists(st.fixed_dictionaries(
+            {"type": st.just("Microsoft.Web/sites"), "name": st.just("in"), "properties": _read_values}),
+            max_size=2)}, optional={"outputs": st.dictionaries(st.just("o"), _read_values, max_size=1)}),
+        "x": _read_values, "metadata": _read_values, "comments": _read_values}),
+        "resources": st.lists(st.fixed_dictionaries({"type": st.just("child"), "name": _read_values}), max_size=2),
+        "comments": _read_values, "metadata": _read_values, "tags": _read_values})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_reading_resource, max_size=3), st.dictionaries(st.sampled_from(["o", "p"]), _read_values, max_size=2))
+def test_kv019_finds_the_reads_of_a_template_that_the_walk_of_its_expressions_finds(resources, outputs):
+    """KV019 walks a declaration's body and the outputs for `reference()` / `list*()` calls
+    itself, without the `Expression` of every string: the same calls, in the same order, at
+    the same pointers, in the template and its nested templates (trees and strings, comments
+    and metadata keys, `[[` escapes)."""
+    from preflight.arm import vaults
+    from preflight.arm.references import nested_templates
+    from preflight.arm.template import Template
+
+    root = Template.from_json({"$schema": SCHEMA, "outputs": outputs, "resources": resources})
+    for t, _ in nested_templates(root):
+        assert vaults._template_reads(t, {}) == _full_template_reads(t, {})
+
+
+def _vault(api: str, name: str = "kv-one") -> dict:
+    return {"type": "Microsoft.KeyVault/vaults", "apiVersion": api, "name": name, "location": "westeurope",
+            "properties": {"tenantId": "[subscription().tenantId]", "sku": {"family": "A", "name": "standard"},
+                           "enableRbacAuthorization": True}}
+
+
+def test_kv019_reports_with_its_shortcuts_what_it_reports_without_them(tmp_path, monkeypatch):
+    """KV019's reads with the lean walk, the skip of JSON text that names no read and of
+    templates without a read call, and with the full walk of every expression and every
+    template evaluated: the same findings, with some in each kind of file (a
+    read in ARM JSON, one spelt with a `\\u` escape, module outputs and a read in Bicep), and
+    none in a template that reads nothing."""
+    from preflight.arm import vaults
+
+    (tmp_path / ".git").mkdir()
+    kv = "resourceId('Microsoft.KeyVault/vaults', 'kv-read')"
+    template(tmp_path, "reads.json", resources=[
+        {"type": "Microsoft.Web/sites", "apiVersion": "2022-03-01", "name": "app", "location": "westeurope",
+         "copy": {"name": "c", "count": 2},
+         "properties": {"siteConfig": {"appSettings": [
+             {"name": "VAULT", "value": f"[REFERENCE({kv}, '2019-09-01').vaultUri]"},
+             {"name": "NEW", "value": f"[reference({kv}, '2026-02-01').vaultUri]"},
+             {"name": "KEYS", "value": f"[string(ListKeys({kv}, '2022-07-01'))]"}]}},
+         "tags": {"comments": f"[reference({kv}, '2019-09-01').vaultUri]"}},
+        _vault("2023-07-01")],
+        outputs={"uri": {"type": "string", "value": f"[reference({kv}, '2019-09-01').vaultUri]"}})
+    escaped = json.dumps({"$schema": SCHEMA, "contentVersion": "1.0.0.0", "resources": [], "outputs": {
+        "uri": {"type": "string", "value": f"[reference({kv}, '2019-09-01').vaultUri]"}}}, indent=2)
+    (tmp_path / "escaped.json").write_text(escaped.replace("[reference(", "[\\u0072eference("))
+    template(tmp_path, "none.json", resources=[_vault("2026-02-01"), _vault("2026-02-01", "kv-two")])
+    (tmp_path / "vault.bicep").write_text(
+        "param name string\nresource kv 'Microsoft.KeyVault/vaults@2023-07-01' existing = {\n  name: name\n}\n"
+        "output uri string = kv.properties.vaultUri\n")
+    (tmp_path / "main.bicep").write_text(
+        "module v 'vault.bicep' = {\n  name: 'v'\n  params: { name: 'kv-mod' }\n}\n"
+        "output uri string = v.outputs.uri\n"
+        "resource site 'Microsoft.Web/sites@2022-03-01' = {\n  name: 'app'\n  location: 'westeurope'\n"
+        f"  tags: {{ keys: string(listKeys({kv}, '2022-07-01')) }}\n}}\n")
+
+    def shown():
+        found = scan([str(tmp_path)], Options(jobs=1)).findings
+        return sorted((f.path, f.line, f.column, f.message, json.dumps(f.data, sort_keys=True))
+                      for f in found if f.rule == "KV019")
+
+    fast = shown()
+    assert {Path(f[0]).name for f in fast} == {"reads.json", "escaped.json", "vault.bicep", "main.bicep"}
+    with monkeypatch.context() as mp:
+        mp.setattr(vaults, "_template_reads", _full_template_reads)
+        mp.setattr(vaults, "_may_call_reads", lambda document: True)
+        mp.setattr(vaults, "_may_read_keyvault", lambda doc, trees, per_template: True)  # every template evaluated
+        assert shown() == fast
 
 
 _values = st.sampled_from(["a", "A", "b", "[[x]", "[concat('a')]", "", 1, 2, 0, 12, True, False, "1", "true",

@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..documents import Document
-from ..loaders import lowered
+from ..loaders import join_pointer, lowered
 from .deployments import (Anchor, DeployedResource, Evaluation, Status, evaluations, may_deploy, possible_types,
                           template_of)
 from .evaluator import Scope, SymbolicTarget, evaluate
-from .expressions import Call, Index, Literal, Member, Node, template_strings, walk
-from .references import Expression, nested_templates, references_of, shared_template_result
-from .template import ABSENT, Template, kget
+from .expressions import (Call, Index, Literal, Member, Node, compile_string, is_expression, path_pointer,
+                          template_strings, walk)
+from .references import _own_body, nested_templates, shared_template_result
+from .template import ABSENT, Template, kget, kitem
 from .values import ResourceRef, RuntimeValue, Unknown, same_text, split_last
 
 VAULTS = "Microsoft.KeyVault/vaults"
@@ -618,8 +619,8 @@ def is_keyvault_type(rtype: Any) -> bool:
     provider's."""
     if not isinstance(rtype, str):
         return False
-    segments = rtype.lower().split("/")
-    return rtype.lower().startswith(KEYVAULT_NAMESPACE) and "providers" not in segments[1:]
+    lower = rtype.lower()
+    return lower.startswith(KEYVAULT_NAMESPACE) and "providers" not in lower.split("/")[1:]
 
 
 def retiring_api_versions(doc: Any, ctx: Any) -> list[RetiringApi]:
@@ -732,13 +733,13 @@ def _reads(doc: Any, ctx: Any) -> _Reads:
 
 def _find_reads(doc: Any, ctx: Any) -> _Reads:
     out = _Reads([], set())
-    if not _may_read_keyvault(doc):
-        return out  # no document it evaluates names a Key Vault type: nothing to evaluate
+    trees: dict[int, list[Call]] = {}  # the calls of each tree a front end built, by id (see _read_calls_of)
+    per_template: dict[int, tuple[list[list[tuple[str, Call]]], list[tuple[str, Call]]]] = {}  # its reads
+    if not _may_read_keyvault(doc, trees, per_template):
+        return out  # no template it evaluates has a call to find: nothing to evaluate
     seen: set[tuple[int, str, Call]] = set()
     candidates: dict[int, list[tuple[str, Call]]] = {}  # per declaration (or template: outputs)
-    trees: dict[int, list[Call]] = {}  # the calls of each tree a front end built, by id (see _read_calls)
     indexes: dict[int, dict[int, int]] = {}  # per template, where each declaration is in all_resources()
-    per_template: dict[int, tuple[list[list[tuple[str, Call]]], list[tuple[str, Call]]]] = {}  # its reads
     for ev in evaluations(doc, ctx):
         visited: set[int] = set()
         for resource in ev.resources:
@@ -787,31 +788,104 @@ def _find_reads(doc: Any, ctx: Any) -> _Reads:
 
 def _template_reads(template: Template, trees: dict[int, list[Call]],
                     ) -> tuple[list[list[tuple[str, Call]]], list[tuple[str, Call]]]:
-    """`_read_calls` of each declaration of the template (in `all_resources()` order) and of
+    """`_read_calls_of` each declaration of the template (in `all_resources()` order) and of
     its outputs, with pointers relative to the template's: read once for a module's template
     that every file calling the module embeds (`shared_template_result`)."""
     def read() -> tuple[list[list[tuple[str, Call]]], list[tuple[str, Call]]]:
-        found, cut = references_of(template), len(template.pointer)
+        resources = template.all_resources()
+        if not _may_call_reads(template.document):
+            return [[] for _ in resources], []
+        base, cut = template.pointer, len(template.pointer)
 
         def inner(pairs: list[tuple[str, Call]]) -> list[tuple[str, Call]]:
-            assert all(pointer.startswith(template.pointer) for pointer, _ in pairs)
+            assert all(pointer.startswith(base) for pointer, _ in pairs)
             return [(pointer[cut:], call) for pointer, call in pairs]
 
-        return ([inner(_read_calls(found.of(decl), trees)) for decl in template.all_resources()],
-                inner(_read_calls(found.outputs, trees)))
+        raw = template.raw if isinstance(template.raw, dict) else {}
+        outputs = kitem(raw, "outputs")
+        return ([inner(_read_calls_of(decl.pointer, _own_body(decl), trees)) for decl in resources],
+                inner(_read_calls_of(join_pointer(base, outputs[0]), outputs[1], trees) if outputs else []))
 
     return shared_template_result(template, "KV019 reads", read)
 
 
-def _may_read_keyvault(doc: Any) -> bool:
-    """False when no document the template's evaluations would visit names a Key Vault type
-    (`_names_keyvault`): then no evaluation has a read to find, and the template is not
+def _may_call_reads(document: Any) -> bool:
+    """False when the text of an ARM JSON document names neither `reference` nor `list` (any
+    case): none of its strings can call them, and its templates are not walked. A JSON string
+    is a piece of the text but for its escapes, and only a `\\u` escape can spell a letter."""
+    if not (isinstance(document, Document) and document.format == "json" and isinstance(document.text, str)):
+        return True
+    low = document.lower_text
+    return "reference" in low or "list" in low or "\\u" in low
+
+
+def _read_calls_of(base: str, value: Any, trees: dict[int, list[Call]]) -> list[tuple[str, Call]]:
+    """(pointer of the string, call) for each `reference()` / `list*()` call with a target in
+    the expressions of `value` below `base` (a declaration's own body, or the outputs), but
+    those under a `comments` key; identical calls in one string once. The expressions are
+    those `TemplateReferences` finds, in its order, but none is kept: most templates are walked
+    for this alone. A string whose text names neither function is not parsed, and pointers are
+    built only for what is found. A tree a front end shares among several places (a Bicep
+    variable inlined where it is read) is walked once: `trees` keeps its calls by id (the
+    template keeps the tree alive)."""
+    out: list[tuple[str, Call]] = []
+
+    def found(path: Any, source: str | Node) -> None:
+        if isinstance(source, str):
+            tree = compile_string(source)
+            here = _reading_calls(tree) if isinstance(tree, Node) else []
+        else:
+            here = trees.get(id(source))  # type: ignore[assignment]
+            if here is None:
+                here = trees[id(source)] = _reading_calls(source)
+        if here and not _under_comments(path):
+            pointer = path_pointer(base, path)
+            out.extend((pointer, c) for c in here)
+
+    stack: list[tuple[Any, Any]] = [(value, None)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        v, path = pop()
+        if isinstance(v, dict):
+            for k, item in v.items():
+                if isinstance(item, str):
+                    if not (item[:1] == "[" and item[-1:] == "]" and item[1:2] != "["):
+                        continue
+                    lower = item.lower()  # (function names are matched case-insensitively)
+                    if ("reference" in lower or "list" in lower) \
+                            and not (isinstance(k, str) and len(k) == 8 and k.lower() == "metadata"):
+                        found((path, k), item)
+                elif isinstance(item, (dict, list, Node)):
+                    if isinstance(k, str) and len(k) == 8 and k.lower() == "metadata":
+                        continue
+                    push((item, (path, k)))
+        elif isinstance(v, list):
+            for i, item in enumerate(v):
+                if isinstance(item, (dict, list, Node)) or (isinstance(item, str) and item[:1] == "["
+                                                             and item[-1:] == "]"):
+                    push((item, (path, i)))
+        elif isinstance(v, str):
+            if is_expression(v) and ("reference" in v.lower() or "list" in v.lower()):
+                found(path, v)
+        elif isinstance(v, Node):
+            found(path, v)
+    return out
+
+
+def _may_read_keyvault(doc: Any, trees: dict[int, list[Call]],
+                       per_template: dict[int, tuple[list[list[tuple[str, Call]]], list[tuple[str, Call]]]]) -> bool:
+    """False when no template the document's evaluations would visit has a call to find: its
+    document names no Key Vault type (`_names_keyvault`), or its declarations and outputs have
+    no `reference()` / `list*()` call with a target (`_template_reads`, kept in `per_template`
+    for the evaluations). Then no evaluation has a read to find, and the template is not
     evaluated for it. Known without evaluating when nothing links to another file
-    (`templateLink.relativePath`): the documents are those of the template and of its inline
-    nested templates, whatever the parameters."""
+    (`templateLink.relativePath`): the templates are the template and its inline nested
+    templates, whatever the parameters."""
     for template, _ in nested_templates(template_of(doc)):
         if _names_keyvault(template.document):
-            return True
+            reads = per_template[id(template)] = _template_reads(template, trees)
+            if reads[1] or any(reads[0]):
+                return True  # (the other templates are read as the evaluations reach them)
         for decl in template.all_resources():
             spec = decl.deployment
             if spec is not None and spec.template is None and spec.relative_path is not ABSENT:
@@ -835,32 +909,6 @@ def _names_keyvault(document: Any) -> bool:
         low = document.lower_text if isinstance(document, Document) else lowered(text)
         cache["arm.names-keyvault"] = "keyvault" in low
     return cache["arm.names-keyvault"]
-
-
-def _read_calls(expressions: list[Expression], trees: dict[int, list[Call]]) -> list[tuple[str, Call]]:
-    """(pointer of the string, call) for each `reference()` / `list*()` call with a target in
-    the expressions of a declaration or of outputs (the template's one walk, `references_of`),
-    but those under a `comments` key; identical calls in one string once. A string whose text
-    names neither function is not parsed, and pointers are built only for what is found. A
-    tree a front end shares among several places (a Bicep variable inlined where it is read)
-    is walked once: `trees` keeps its calls by id (the template keeps the tree alive)."""
-    out: list[tuple[str, Call]] = []
-    for expression in expressions:
-        source = expression.source
-        if isinstance(source, str):
-            lower = source.lower()
-            if "reference" not in lower and "list" not in lower:
-                continue  # (function names are matched case-insensitively)
-            tree = expression.tree
-            here = _reading_calls(tree) if tree is not None else []
-        else:
-            here = trees.get(id(source))  # type: ignore[assignment]
-            if here is None:
-                here = trees[id(source)] = _reading_calls(source)
-        if here and not _under_comments(expression.path):
-            pointer = expression.pointer
-            out.extend((pointer, c) for c in here)
-    return out
 
 
 def _reading_calls(tree: Node) -> list[Call]:
