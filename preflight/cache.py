@@ -44,7 +44,7 @@ import stat
 import sys
 import time
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from . import __version__, fs
 from .findings import Finding, Severity
@@ -191,12 +191,14 @@ class ResultCache:
             return None
         for path in [p for p in self.entries if p not in scanned and not os.path.exists(p)]:
             del self.entries[path]
-        text = json.dumps({"format": FORMAT, "entries": self.entries}, separators=(",", ":"))
+        # Written piece by piece, as `json.dumps` would write it whole: the entries already hold
+        # the cache's text, and a whole copy of it (and its bytes) doubled a large scan's peak.
+        pieces = json.JSONEncoder(separators=(",", ":")).iterencode({"format": FORMAT, "entries": self.entries})
         try:
             if self._folder is None:
                 self._folder = PrivateFolder.open(self.base, create=True)
             assert self._folder is not None  # made when missing
-            self._folder.write(self.name, text.encode("utf-8"))
+            self._folder.write(self.name, (piece.encode("utf-8") for piece in pieces))
         except CacheUnusable as exc:
             return f"result cache not saved: {exc}"
         except OSError as exc:
@@ -308,15 +310,20 @@ class PrivateFolder:
         """A file of the folder: a regular file, not a link, at most `limit` bytes."""
         return read_regular_file(name, limit, dir_fd=self.fd, follow_links=False)
 
-    def write(self, name: str, data: bytes) -> None:
-        """Replace `name` whole: a fresh temporary file renamed over it (a link in its place is
-        replaced, never written through)."""
+    def write(self, name: str, data: bytes | Iterable[bytes]) -> None:
+        """Replace `name` whole with `data` (bytes, or its pieces in order): a fresh temporary
+        file renamed over it once complete (a link in its place is replaced, never written
+        through)."""
         import secrets
         tmp = f".tmp-{secrets.token_hex(8)}.json"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=self.fd)
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                if isinstance(data, bytes):
+                    f.write(data)
+                else:
+                    for piece in data:
+                        f.write(piece)
             os.replace(tmp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
         except BaseException:
             try:

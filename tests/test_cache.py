@@ -600,3 +600,26 @@ def test_a_pinned_day_from_the_command_line_is_its_own_cache(project, cache_dir)
     assert kv019("2026-12-07", cache_dir) == "warning"
     assert kv019("2027-03-01", cache_dir) == "error" == kv019("2027-03-01", None)
     assert kv019("2026-12-07", cache_dir) == "warning"
+
+
+def test_the_cache_file_is_written_piece_by_piece_as_one_json_text(tmp_path):
+    # The entries already hold the cache's text: a whole copy of it (and of its bytes) on save
+    # doubled a large scan's peak memory (the corpus: 63 MiB against 37 without a cache).
+    import tracemalloc
+
+    from preflight.cache import FORMAT, ResultCache
+
+    cache = ResultCache(str(tmp_path), "k", 1 << 20)
+    cache.entries = {f"/repo/file{i}.json": ["key", '{"findings":["' + "é\"x" * 20_000 + '"]}'] for i in range(60)}
+    cache._changed = True
+    text_size = sum(len(text) for _, text in cache.entries.values())
+    tracemalloc.start()
+    try:
+        assert cache.save(set(cache.entries)) is None
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < text_size / 4
+    written = (tmp_path / FOLDER / "k.json").read_bytes()
+    assert written == json.dumps({"format": FORMAT, "entries": cache.entries}, separators=(",", ":")).encode()
+    assert ResultCache(str(tmp_path), "k", 1 << 20).entries == cache.entries
