@@ -72,9 +72,6 @@ class DocumentStore:
         self._recent: "OrderedDict[str, tuple[Document | None, Any]]" = OrderedDict()
         self._kept_digests: dict[str, str] = {}
         self.current: Document | None = None  # the document whose rules are running
-        # JSON parameter files loaded on demand and not yet checked on their own, by file name:
-        # (path, document, read outcome), for `loaded_before`.
-        self._parameter_files: dict[str, tuple[str, Document, Any]] = {}
 
     def retain(self, doc: Document, digest: str | None = None) -> None:
         key = os.path.normpath(doc.abspath)
@@ -107,29 +104,7 @@ class DocumentStore:
         self._recent[key] = (doc, outcome)
         if len(self._recent) > _ON_DEMAND_CACHE:
             self._recent.popitem(last=False)
-        if doc is not None and doc.kind is Kind.ARM_PARAMETERS and doc.format == "json":
-            name = os.path.basename(key)
-            self._parameter_files.pop(name, None)  # (the newest last)
-            self._parameter_files[name] = (key, doc, outcome)
-            if len(self._parameter_files) > _ON_DEMAND_CACHE:
-                del self._parameter_files[next(iter(self._parameter_files))]
         return doc
-
-    def loaded_before(self, path: str, raw: bytes) -> Document | None:
-        """The JSON parameter file at `path` as a template's check loaded it on demand, when it
-        had the bytes `raw`: read again for its own check (the template's name sorts first,
-        `azuredeploy.json` before `azuredeploy.parameters.json`), it is not parsed again. Such a
-        file loads the same whatever path names it and whether or not it was named: a copy
-        under `path`, with models of its own. None otherwise."""
-        if not self._parameter_files:
-            return None
-        name = os.path.basename(path)
-        loaded = self._parameter_files.get(name)
-        if loaded is None or loaded[0] != os.path.normpath(os.path.abspath(path)) or loaded[2] != fs.digest(raw):
-            return None
-        del self._parameter_files[name]
-        doc = loaded[1]
-        return Document(path, doc.kind, doc.format, text=doc.text, data=doc.data, error=doc.error)
 
     def of_kind(self, *kinds: Kind) -> list[Document]:
         """Kept documents of these kinds: the scanned ones, then the context ones."""
@@ -497,7 +472,7 @@ def _check_file(item: Candidate, ctx: ScanContext, rules_by_kind: dict[Kind, lis
                 full: bool = False):
     found: list[Finding] = []
     raw = _read_candidate(item, ctx.options, found)
-    doc = (ctx.store.loaded_before(item.path, raw) or _load(item, raw, found)) if raw is not None else None
+    doc = _load(item, raw, found) if raw is not None else None
     del raw  # the document has its text: a large file's bytes are not kept while its rules run
     if doc is None:
         return None, found, None

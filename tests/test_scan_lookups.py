@@ -9,13 +9,13 @@ import os
 from pathlib import Path
 
 from preflight import config as config_module
-from preflight import engine, fs
+from preflight import fs
 from preflight.arm.parameters import load_parameter_file, paired_files
 from preflight.bicep.links import bicepparam_for
 from preflight.config import Configs
 from preflight.contract import REGISTRY, Options
 from preflight.documents import Document, Kind
-from preflight.engine import DocumentStore, ScanContext, scan
+from preflight.engine import DocumentStore, ScanContext
 from preflight.filters import FindingFilter
 from preflight.rulepacks import load_rule_packs
 
@@ -155,57 +155,6 @@ def test_a_parameter_file_is_named_as_each_template_shows_it(tmp_path):
     assert relative.path == "proj/azuredeploy.parameters.json" and absolute.path == str(params)
     assert "proj/azuredeploy.parameters.json" in relative.values["n"].value.reason
     assert str(params) in absolute.values["n"].value.reason
-
-
-def test_the_parameter_file_loaded_for_a_template_is_not_parsed_again_for_its_own_check(tmp_path, monkeypatch):
-    """azuredeploy.json is checked first and loads its parameter file; the parameter file's own
-    check then takes that parse (same bytes), under its own path: the same findings (here the
-    file's syntax error, at its line) as when it is parsed anew."""
-    vault_template(tmp_path / "proj" / "azuredeploy.json")
-    write(tmp_path / "proj" / "azuredeploy.parameters.json",
-          '{\n  "$schema": "' + PSCHEMA + '",\n  "parameters": {\n    "policies": {"value": []},,\n  }\n}\n')
-    monkeypatch.chdir(tmp_path)
-    loads: list[str] = []
-    real_load = engine.load_document
-    monkeypatch.setattr(engine, "load_document",
-                        lambda path, raw, explicit=False: loads.append(os.path.basename(path))
-                        or real_load(path, raw, explicit))
-
-    def findings() -> list[tuple]:
-        loads.clear()
-        result = scan(["proj"], Options(jobs=1))
-        return [(f.rule, f.path, f.line, f.column, f.message) for f in result.findings]
-
-    shared = findings()
-    assert loads.count("azuredeploy.parameters.json") == 1
-    assert ("PF001", os.path.join("proj", "azuredeploy.parameters.json")) in [f[:2] for f in shared]
-    monkeypatch.setattr(DocumentStore, "loaded_before", lambda self, path, raw: None)
-    assert findings() == shared
-    assert loads.count("azuredeploy.parameters.json") == 2
-
-
-def test_a_parameter_file_changed_since_its_template_loaded_it_is_parsed_anew(tmp_path):
-    path = write(tmp_path / "main.parameters.json",
-                 json.dumps({"$schema": PSCHEMA, "parameters": {"n": {"value": "old"}}}))
-    store = DocumentStore(Options())
-    loaded = store.get(str(path))
-    assert loaded is not None and loaded.kind is Kind.ARM_PARAMETERS
-    loaded.cache["model"] = object()
-    changed = json.dumps({"$schema": PSCHEMA, "parameters": {"n": {"value": "new"}}}).encode()
-    assert store.loaded_before(str(path), changed) is None  # other bytes
-    assert store.loaded_before(str(tmp_path / "other" / "main.parameters.json"), path.read_bytes()) is None
-    again = store.loaded_before(str(path), path.read_bytes())
-    assert again is not None and again is not loaded and again.path == str(path)
-    assert again.data == loaded.data and again.cache == {}  # models of its own
-    assert store.loaded_before(str(path), path.read_bytes()) is None  # taken once
-
-
-def test_a_template_loaded_on_demand_is_not_taken_for_its_own_check(tmp_path):
-    """Only JSON parameter files are taken: a template's load is its own check's to make."""
-    path = vault_template(tmp_path / "linked.json")
-    store = DocumentStore(Options())
-    assert store.get(str(path)) is not None
-    assert store.loaded_before(str(path), path.read_bytes()) is None
 
 
 # ------------------------------------------------------------------------- confinement
