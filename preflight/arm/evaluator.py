@@ -121,16 +121,16 @@ class Session:
         self.steps += size
         return value
 
-    def traced(self, compute: Callable[[], Any]) -> tuple[Any, frozenset[ParamUse]]:
-        """Run `compute`, returning its value and the parameters it read. A read is noted in
-        the innermost trace only; each trace passes what it holds to the one around it when it
+    def traced(self, compute: Callable[..., Any], *args: Any) -> tuple[Any, frozenset[ParamUse]]:
+        """Run `compute(*args)`, returning its value and the parameters it read. A read is noted
+        in the innermost trace only; each trace passes what it holds to the one around it when it
         ends (also when `compute` raises), so every enclosing trace gets it once, not once per
         level at every read. Traces are nested as deep as declarations read one another."""
         uses: set[ParamUse] = set()
         traces = self.traces  # `Frame._settle` sets other traces aside meanwhile, then puts these back
         traces.append(uses)
         try:
-            value = compute()
+            value = compute(*args)
         finally:
             traces.pop()
             if traces:
@@ -222,25 +222,15 @@ class Frame:
                 self._settle(busy)
                 hit = self._params.get(lower)
             if hit is None:
-                # `Session.traced`, written out: this runs once per parameter and frame
                 session = self.session
-                uses: set[ParamUse] = set()
-                traces = session.traces
-                traces.append(uses)
                 self._busy.add(busy)
                 try:
-                    value = self._parameter_value(name, lower)
+                    value, uses = session.traced(self._parameter_value, name, lower)
                 finally:
                     self._busy.discard(busy)
-                    traces.pop()
-                    if traces:
-                        traces[-1] |= uses
                 value = session.bounded(value, keep=True)
-                uses.add(self._use(name, lower, value))
-                hit = self._params[lower] = (value, frozenset(uses))
-        traces = self.session.traces
-        if traces:
-            traces[-1] |= hit[1]
+                hit = self._params[lower] = (value, uses | {self._use(name, lower, value)})
+        self.session.note(hit[1])
         return hit[0]
 
     def parameter_source(self, name: str) -> tuple[str, str | None]:
@@ -326,23 +316,14 @@ class Frame:
             self._settle(("v", lower))
             hit = self._vars.get(lower)
             if hit is None:
-                # `Session.traced`, written out: this runs once per variable and frame
                 session = self.session
-                uses: set[ParamUse] = set()
-                traces = session.traces
-                traces.append(uses)
                 self._busy.add(lower)
                 try:
-                    value = self._variable_value(decl)
+                    value, uses = session.traced(self._variable_value, decl)
                 finally:
                     self._busy.discard(lower)
-                    traces.pop()
-                    if traces:
-                        traces[-1] |= uses
-                hit = self._vars[lower] = (session.bounded(value, keep=True), frozenset(uses))
-        traces = self.session.traces
-        if traces:
-            traces[-1] |= hit[1]
+                hit = self._vars[lower] = (session.bounded(value, keep=True), uses)
+        self.session.note(hit[1])
         return hit[0]
 
     # ------------------------------------------------------------ chains of declarations

@@ -292,31 +292,19 @@ def text_size(value: Any, limit: int) -> int:
 def normalise_parts(parts: Iterable[Any]) -> tuple:
     """Join adjacent known strings; flatten nested part lists; drop empty strings."""
     out: list[Any] = []
-    text = False  # whether out[-1] is a string
     for p in parts:
-        if isinstance(p, str):
-            if p:
-                if text:
-                    out[-1] += p
-                else:
-                    out.append(p)
-                    text = True
-            continue
-        if not isinstance(p, Unknown) or p.parts is None or (len(p.parts) == 1 and p.parts[0] is p):
-            out.append(p)
-            text = False
-            continue
-        for q in p.parts:
+        if isinstance(p, Unknown) and p.parts is not None and not (len(p.parts) == 1 and p.parts[0] is p):
+            sub = p.parts
+        else:
+            sub = (p,)
+        for q in sub:
             if isinstance(q, str):
-                if q:
-                    if text:
-                        out[-1] += q
-                    else:
-                        out.append(q)
-                        text = True
-            else:
-                out.append(q)
-                text = False
+                if not q:
+                    continue
+                if out and isinstance(out[-1], str):
+                    out[-1] += q
+                    continue
+            out.append(q)
     return tuple(out)
 
 
