@@ -21,6 +21,7 @@ from functools import cached_property
 from typing import Any, Iterable
 
 from .config import relative_posix
+from .digests import sha256_hex
 from .documents import Document
 from .findings import Finding
 from .loaders import FileTooLarge, LoadError, read_json_file
@@ -49,9 +50,7 @@ def fingerprint(finding: Finding, doc: Document | None, lines: list[str] | None 
         if lines is None:
             lines = doc.text.split("\n")
         subject = lines[finding.line - 1].strip() if 0 < finding.line <= len(lines) else ""
-    import hashlib
-    digest = hashlib.sha256("\0".join((finding.rule, subject or "", finding.message)).encode("utf-8", "replace"))
-    return digest.hexdigest()[:20]
+    return sha256_hex("\0".join((finding.rule, subject or "", finding.message)).encode("utf-8", "replace"))[:20]
 
 
 def set_fingerprints(findings: Iterable[Finding], doc: Document | None) -> None:

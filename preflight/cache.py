@@ -314,8 +314,7 @@ class PrivateFolder:
         """Replace `name` whole with `data` (bytes, or its pieces in order): a fresh temporary
         file renamed over it once complete (a link in its place is replaced, never written
         through)."""
-        import secrets
-        tmp = f".tmp-{secrets.token_hex(8)}.json"
+        tmp = f".tmp-{os.urandom(8).hex()}.json"  # (secrets.token_hex would load OpenSSL, for hmac)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=self.fd)
         try:
             with os.fdopen(fd, "wb") as f:

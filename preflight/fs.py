@@ -17,12 +17,12 @@ machine (a CI runner's token cache beside the checkout, /etc/passwd).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
+from .digests import blake2b_128
 from .loaders import FileTooLarge, read_regular_file
 
 Dependency = tuple[str, str, Any]
@@ -30,7 +30,7 @@ _recording: list[dict[Dependency, Any]] = []  # innermost last: a model built du
 
 
 def digest(raw: bytes) -> str:
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return blake2b_128(raw)
 
 
 @contextmanager

@@ -71,9 +71,9 @@ def _replace(path: str, data: Iterator[bytes], mode: int | None) -> None:
     """A new file beside `path`, complete and on disk, then renamed to it. A new report gets the
     mode `open()` would give it (0o666 less the umask); a replaced one keeps its mode."""
     folder, name = os.path.split(os.path.abspath(path))
-    import secrets
     for _ in range(100):
-        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
+        # (what secrets.token_hex does, without its import of hmac, which loads OpenSSL)
+        tmp = os.path.join(folder, f".{name}.{os.urandom(4).hex()}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _NOCTTY, 0o666)
             break
