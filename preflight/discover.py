@@ -105,23 +105,38 @@ def _identity(st: os.stat_result) -> tuple[int, int]:
 
 def _walk(root: str, exclude: tuple[str, ...], named: set[tuple[int, int]],
           seen: set[tuple[int, int]]) -> Iterator[Candidate | Skipped]:
-    unlistable: list[OSError] = []  # os.walk reports each folder it cannot list here, then goes on
-    # os.walk with followlinks=False never descends into symlinked directories, so no loop.
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable.append, followlinks=False):
-        yield from _unlistable(unlistable)
-        kept = []
-        for name in dirnames:
-            full = os.path.join(dirpath, name)
-            if name in SKIP_DIRS or os.path.islink(full) or is_virtualenv(full):
-                continue
-            if exclude and excluded(_display(full), exclude):
-                continue
-            kept.append(name)
-        dirnames[:] = sorted(kept)
-        for name in sorted(filenames):
+    """os.walk's top-down order (a folder's files by name, then its folders by name, depth
+    first), from one listing per folder: the types of its entries come with the listing, so a
+    folder costs one system call and a file one lstat (its identity on disk)."""
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except FileNotFoundError:
+            continue  # removed since its parent was listed
+        except OSError as exc:
+            yield Skipped(_display(folder), f"cannot list folder: {exc.strerror or exc}")
+            continue
+        if folder != root and any(entry.name == "pyvenv.cfg" for entry in entries) \
+                and is_virtualenv(folder):
+            continue  # a virtualenv's packages are not the project's files
+        subfolders, files = [], []
+        for entry in entries:
+            try:
+                if entry.is_dir():
+                    if not entry.is_symlink():  # never into a symlinked folder: no loops
+                        subfolders.append(entry.name)
+                    continue
+            except OSError:
+                pass
+            files.append(entry.name)
+        shown = _display(folder if folder.endswith("/") else folder + "/")  # (os.path.join's)
+        for name in sorted(files):
             if not name.lower().endswith(SUFFIXES):
                 continue
-            full = _display(os.path.join(dirpath, name))
+            full = shown + name
             if exclude and excluded(full, exclude):
                 continue
             try:
@@ -136,16 +151,15 @@ def _walk(root: str, exclude: tuple[str, ...], named: set[tuple[int, int]],
             if stat.S_ISREG(st.st_mode) and _identity(st) not in seen:
                 seen.add(_identity(st))
                 yield Candidate(full, explicit=_identity(st) in named)
-    yield from _unlistable(unlistable)
-
-
-def _unlistable(errors: list[OSError]) -> Iterator[Skipped]:
-    for exc in errors:
-        if isinstance(exc, FileNotFoundError):
-            continue  # removed since its parent was listed
-        yield Skipped(_display(os.fsdecode(exc.filename)) if exc.filename else "?",
-                      f"cannot list folder: {exc.strerror or exc}")
-    errors.clear()
+        kept = []
+        for name in sorted(subfolders):
+            full = os.path.join(folder, name)
+            if name in SKIP_DIRS:
+                continue
+            if exclude and excluded(_display(full), exclude):
+                continue
+            kept.append(full)
+        folders.extend(reversed(kept))
 
 
 def _display(path: str) -> str:

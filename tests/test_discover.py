@@ -116,3 +116,15 @@ def test_candidates_are_small_and_travel_to_workers():
     item = Candidate("a/b.json", explicit=True)
     assert not hasattr(item, "__dict__")
     assert pickle.loads(pickle.dumps(item)) == item
+
+
+def test_order_is_a_folders_files_by_name_then_its_folders_depth_first(tmp_path, monkeypatch):
+    for rel in ("b.json", "A.yml", "a/z.json", "a/c/x.bicep", "a/b.py", "B/q.yaml", "venv-like/pyvenv.cfg/x.json"):
+        make(tmp_path, rel)
+    monkeypatch.chdir(tmp_path)
+    assert paths(discover(["."])) == ["A.yml", "b.json", "B/q.yaml", "a/b.py", "a/z.json", "a/c/x.bicep"]
+    # a virtualenv named on the command line is scanned: only those found inside a walk are skipped
+    make(tmp_path, "env/pyvenv.cfg")
+    make(tmp_path, "env/conda.yml")
+    assert paths(discover(["env"])) == ["env/conda.yml"]
+    assert "env/conda.yml" not in paths(discover(["."]))
