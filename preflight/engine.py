@@ -522,6 +522,9 @@ def _check_deferred(deferred: list[Candidate], ctx: ScanContext, rules_by_kind: 
         return
     from .workers import ForkPool
 
+    if any(item.path.lower().endswith(".bicep") for item in deferred):
+        bicep.preload()
+
     def check_batch(places: range | list[int]) -> list[tuple[str | None, list[Finding], Any, Any]]:
         return [_check_one(deferred[i], ctx, rules_by_kind, filt) for i in places]
 

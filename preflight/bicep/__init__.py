@@ -28,6 +28,12 @@ from . import reuse  # noqa: F401 - the engine shares compiled modules through i
 BICEP_FORMATS = ("bicep", "bicepparam")
 
 
+def preload() -> None:
+    """Import the parser and the compiler now: a scan about to fork workers that will load
+    Bicep files, so that they share these modules instead of each importing them."""
+    from . import compiler, syntax  # noqa: F401
+
+
 def load_bicep(path: str, text: str) -> Any:
     """A Document for a .bicep file's text: the compiled template, or a PF001 error."""
     from ..documents import Document, Kind
