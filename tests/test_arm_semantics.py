@@ -73,6 +73,24 @@ def test_null_in_a_parameter_file_means_the_default(tmp_path):
     assert findings(path, "ARM001", "ARM002") == []
 
 
+def test_each_instance_of_a_nested_deployment_in_a_copy_loop_gets_its_own_values(tmp_path):
+    """What a deployment passes is read from its declaration once, and evaluated in each
+    instance's own scope (its copy index), under each parameter set."""
+    inner = template({"method": METHOD, "size": {"type": "int", "minValue": 1}})
+    deployment = nested(inner, {"method": {"value": "[parameters('methods')[copyIndex()]]"},
+                                "size": {"value": "[copyIndex()]"}})
+    deployment["copy"] = {"name": "modules", "count": 3}
+    methods = {"type": "array", "defaultValue": ["Static", "Basic", "Dynamic"]}
+    path = write(tmp_path / "azuredeploy.json", template({"methods": methods}, resources=[deployment]))
+    (low,) = findings(path, "ARM002")  # only the instance at index 0 passes size 0
+    assert "parameter 'size' is 0 (passed by the enclosing deployment), below its minValue 1" in low.message
+    (bad,) = findings(path, "ARM001")
+    assert "'Basic' (passed by the enclosing deployment)" in bad.message
+    write(tmp_path / "azuredeploy.parameters.json", {"parameters": {"methods": {"value": ["Static", "Odd", "Other"]}}})
+    assert sorted(f.message.split(" (")[0] for f in findings(path, "ARM001")) == [
+        "parameter 'method' is 'Odd'", "parameter 'method' is 'Other'"]
+
+
 # ------------------------------------------------------------- Azure Developer CLI substitution
 
 def test_azd_substitutions_in_a_parameter_file_are_unknown(tmp_path):

@@ -315,18 +315,29 @@ def _nested_inputs(spec: Any, template: Template, parent_scope: Scope) -> dict[s
                                      else Unknown.because(INVALID, "nested deployment parameters are not an object"))
             return inputs
     if isinstance(raw, dict):
-        for name, item in raw.items():
-            if not isinstance(name, str) or not isinstance(item, dict):
-                continue
-            value = kitem(item, "value")
-            if value is not None:
-                inputs[name.lower()] = Input("parent", value[1], parent_scope)
-            elif kitem(item, "reference") is not None:
-                inputs[name.lower()] = Input("secret", None)
+        for lower, value, secret in _given_parameters(spec):
+            inputs[lower] = Input("secret", None) if secret else Input("parent", value, parent_scope)
     if spec.parameters_link is not ABSENT:
         for name in template.parameters:
             inputs.setdefault(name, Input("link", None))
     return inputs
+
+
+def _given_parameters(spec: Any) -> list[tuple[str, Any, bool]]:
+    """`DeploymentSpec.given`: what a literal `properties.parameters` object passes, read from
+    it once (a deployment in a copy loop is expanded once per index, under each parameter set)."""
+    given = spec.given
+    if given is None:
+        given = spec.given = []
+        for name, item in spec.parameters.items():
+            if not isinstance(name, str) or not isinstance(item, dict):
+                continue
+            value = kitem(item, "value")
+            if value is not None:
+                given.append((name.lower(), value[1], False))
+            elif kitem(item, "reference") is not None:
+                given.append((name.lower(), None, True))
+    return given
 
 
 class DeployedResource:

@@ -656,12 +656,15 @@ def _call(node: Call, scope: Scope) -> Any:
     # step per 16 nodes read), and arguments over the size bound (many large arrays to
     # concatenate) are not combined at all. What a function builds is bounded before it is
     # built (`functions.OverLimit`), and charged by its size once built.
-    size = 1  # `Session.size(args)`, written out for arguments that are all strings (most are)
+    size = 1  # `Session.size(args)`, written out for arguments that hold no container (most)
     for a in args:
-        if not isinstance(a, str):
+        if isinstance(a, str):
+            size += 1 + len(a) // 64
+        elif isinstance(a, (dict, list)):
             size = session.size(args)
             break
-        size += 1 + len(a) // 64
+        else:
+            size += leaf_size(a)
     else:
         session.steps += len(args) >> 3  # the work `value_size` charges for them: 2 items each
     if size > MAX_VALUE_SIZE:

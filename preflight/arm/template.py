@@ -151,6 +151,10 @@ class DeploymentSpec:
     subscription_id: Any = ABSENT
     resource_group: Any = ABSENT
     pointer: str = ""  # of properties.template (or of templateLink)
+    # (lower-cased name, raw value, is a Key Vault reference) of each parameter a literal
+    # `parameters` object passes: read once, for every instance that deploys it (see
+    # `deployments._nested_inputs`)
+    given: list[tuple[str, Any, bool]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(eq=False)
