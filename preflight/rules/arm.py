@@ -534,32 +534,47 @@ def _expected(expected: type | tuple[type, ...]) -> str:
     return " or ".join(_JSON_TYPE[k] for k in kinds)
 
 
+# The exact types of value each resource key takes that `_wrong` never reports (most values):
+# those are passed without the call.
+_RESOURCE_KEY_TYPES = {name: frozenset(expected if isinstance(expected, tuple) else (expected,))
+                       for name, expected in _RESOURCE_KEYS.items()}
+# Keys of a resource that are no other casing of a `_RESOURCE_KEYS` name: when a resource has
+# only keys spelled as here (nearly always), each name's key is the name itself.
+_PLAIN_RESOURCE_KEYS = frozenset(_RESOURCE_KEYS) | frozenset(
+    ("kind", "identity", "scope", "metadata", "comments", "zones", "plan", "extendedLocation", "managedBy",
+     "existing", "subscriptionId", "resourceGroup", "import"))
+
+
 def _resource_structure(resources: Any, pointer: str) -> Iterator[Issue]:
     items = resources.items() if isinstance(resources, dict) else enumerate(resources)
     for key, resource in items:
-        where = join_pointer(pointer, key)
         if not isinstance(resource, dict):
-            yield Issue(where, f"resource {key} is {_json_type(resource)}, not an object: Azure rejects the template",
+            yield Issue(join_pointer(pointer, key),
+                        f"resource {key} is {_json_type(resource)}, not an object: Azure rejects the template",
                         fix="write each resource as an object with type, apiVersion and name")
             continue
         # The key `kitem` finds for each name (its exact spelling, else the first in any case),
         # in one pass over the resource's keys rather than one per name.
         keys: dict[str, str] = {}
-        for k in resource:
-            if isinstance(k, str) and (name := _RESOURCE_KEYS_LOWER.get(k.lower())) is not None \
-                    and (k == name or name not in keys):
-                keys[name] = k
-        for name, expected in _RESOURCE_KEYS.items():
-            actual = keys.get(name)
-            value = resource[actual] if actual is not None else None
-            if actual is None or not _wrong(value, expected):
+        if resource.keys() <= _PLAIN_RESOURCE_KEYS:
+            keys = {name: name for name in _RESOURCE_KEYS if name in resource}
+        else:
+            for k in resource:
+                if isinstance(k, str) and (name := _RESOURCE_KEYS_LOWER.get(k.lower())) is not None \
+                        and (k == name or name not in keys):
+                    keys[name] = k
+            keys = {name: keys[name] for name in _RESOURCE_KEYS if name in keys}  # (reported in this order)
+        for name, actual in keys.items():
+            value = resource[actual]
+            expected = _RESOURCE_KEYS[name]
+            if type(value) in _RESOURCE_KEY_TYPES[name] or not _wrong(value, expected):
                 continue
-            yield Issue(join_pointer(where, actual),
+            yield Issue(join_pointer(join_pointer(pointer, key), actual),
                         f"`{actual}` of resource {key} is {_json_type(value)}; ARM expects {_expected(expected)}",
                         fix=f"write `{actual}` as {_expected(expected)}")
         children = (keys["resources"], resource[keys["resources"]]) if "resources" in keys else None
         if children is not None and isinstance(children[1], list):
-            yield from _resource_structure(children[1], join_pointer(where, children[0]))
+            yield from _resource_structure(children[1], join_pointer(join_pointer(pointer, key), children[0]))
 
 
 @rule("ARM007", "arm-template-structure", ERROR, reads=Kind.ARM_TEMPLATE,
