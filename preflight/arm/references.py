@@ -442,7 +442,7 @@ def text_references(doc: Any) -> frozenset[tuple[str, str]] | None:
     if "arm.text-references" not in cache:
         text = doc.text if doc.format == "json" else ""
         found: set[tuple[str, str]] | None = None
-        if text and text.isascii() and "\\u" not in text:
+        if text and text.isascii() and not _u_escape(text):
             low = doc.lower_text
             found = set()
             for kind, pattern in _TEXT_CALLS:
@@ -460,9 +460,15 @@ def text_references(doc: Any) -> frozenset[tuple[str, str]] | None:
 def may_call(doc: Any, name: str) -> bool:
     """False when no expression of a JSON document can call the function `name` (lower-case):
     its text does not hold the name in any case, and no `\\u` escape could write it."""
-    if doc.format != "json" or not doc.text or "\\u" in doc.text:
+    if doc.format != "json" or not doc.text or _u_escape(doc.text):
         return True
     return name in doc.lower_text
+
+
+def _u_escape(text: str) -> bool:
+    """Whether a text holds `\\u`. Its backslash is looked for first: most templates have none,
+    and one character is found many times faster than two (a whole-text search per template)."""
+    return "\\" in text and "\\u" in text
 
 
 def variable_values(template: Template) -> dict[str, list[str | Node]]:
