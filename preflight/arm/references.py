@@ -521,8 +521,10 @@ def variables_may_call(template: Template, names: tuple[str, ...]) -> bool:
     for sources in variable_values(template).values():
         for source in sources:
             if isinstance(source, str):
-                if any(name in source.lower() for name in names):
-                    return True
+                lower = source.lower()
+                for name in names:
+                    if name in lower:
+                        return True
             elif not expression_facts(source).calls().isdisjoint(names):
                 return True
     return False
