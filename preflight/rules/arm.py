@@ -577,6 +577,18 @@ def _resource_structure(resources: Any, pointer: str) -> Iterator[Issue]:
             yield from _resource_structure(children[1], join_pointer(join_pointer(pointer, key), children[0]))
 
 
+# A template's keys, none another casing of a `_SECTIONS` name, `resources` or `languageVersion`:
+# when a template has only these (nearly always), `kitem` of each name is an exact look-up.
+_PLAIN_TEMPLATE_KEYS = frozenset(("$schema", "contentVersion", "parameters", "variables", "functions", "resources",
+                                  "outputs", "metadata", "languageVersion", "definitions", "apiProfile", "imports",
+                                  "extensions"))
+
+
+def _exact_item(obj: dict, key: str) -> tuple[str, Any] | None:
+    """`kitem` of an object none of whose other keys is a casing of `key`."""
+    return (key, obj[key]) if key in obj else None
+
+
 @rule("ARM007", "arm-template-structure", ERROR, reads=Kind.ARM_TEMPLATE,
       summary="A template section or resource key of the wrong JSON type")
 def template_structure(doc: Document, ctx: Context) -> Iterator[Issue]:
@@ -610,17 +622,18 @@ def template_structure(doc: Document, ctx: Context) -> Iterator[Issue]:
         yield Issue("", f"the template is {_json_type(data)}, not a JSON object: Azure rejects it",
                     fix="a template is an object with $schema, contentVersion and resources")
         return
+    find = _exact_item if data.keys() <= _PLAIN_TEMPLATE_KEYS else kitem
     for name, expected in _SECTIONS.items():
-        found = kitem(data, name)
+        found = find(data, name)
         if found is not None and _wrong(found[1], expected) and found[1] is not None:
             yield Issue(join_pointer("", found[0]),
                         f"`{found[0]}` is {_json_type(found[1])}; ARM expects {_expected(expected)}",
                         fix=f"write `{found[0]}` as {_expected(expected)}")
-    found = kitem(data, "resources")
+    found = find(data, "resources")
     if found is None:
         return
     key, resources = found
-    symbolic = kitem(data, "languageVersion") is not None
+    symbolic = find(data, "languageVersion") is not None
     if isinstance(resources, list) or (symbolic and isinstance(resources, dict)):
         yield from _resource_structure(resources, join_pointer("", key))
     else:
