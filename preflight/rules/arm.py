@@ -151,7 +151,8 @@ def _shown(decl: ParameterDecl, value: Any, limit: int) -> str:
 
 
 def _has_bounds(decl: ParameterDecl) -> bool:
-    return any(b is not ABSENT for b in (decl.min_value, decl.max_value, decl.min_length, decl.max_length))
+    return decl.min_value is not ABSENT or decl.max_value is not ABSENT or decl.min_length is not ABSENT \
+        or decl.max_length is not ABSENT
 
 
 @rule("ARM001", "arm-parameter-not-allowed", ERROR, reads=Kind.ARM_TEMPLATE,
