@@ -542,7 +542,9 @@ def possible_variable_reads(template: Template) -> dict[str, set[str]]:
         for source in sources:
             if isinstance(source, str):
                 if source[:1] == "[" and source[-1:] == "]" and source[1:2] != "[":
-                    reads.update(ref for kind, ref in _candidates(source) if kind == "variables" and ref in declared)
+                    for kind, ref in _candidates(source):  # (most strings have none)
+                        if kind == "variables" and ref in declared:
+                            reads.add(ref)
             else:
                 reads.update(lower for ref in expression_facts(source).everything()
                              if ref.kind == "variables" and (lower := ref.name.lower()) in declared)
