@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from preflight.arm.deployments import possible_types, template_of
 from preflight.arm.expressions import Node, compile_string, template_strings
 from preflight.arm.vaults import vault_deployments
-from preflight.documents import load_document
+from preflight.documents import Document, Kind, load_document
 from preflight.contract import Options
 from preflight.engine import DocumentStore, ScanContext, scan
 from preflight.loaders import join_pointer
@@ -420,6 +420,36 @@ def test_arm007_reads_each_key_as_a_case_insensitive_lookup_would(pairs):
                              f"`{found[0]}` of resource 0 is {_json_type(found[1])}; ARM expects {_expected(kinds)}"))
     found_issues = [(i.pointer, i.message) for i in _resource_structure([resource], "/resources")]
     assert found_issues[:len(expected)] == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["parameters", "Parameters", "variables", "VARIABLES", "outputs", "Outputs",
+                                           "functions", "metadata", "resources", "Resources", "languageVersion",
+                                           "languageversion", "contentVersion", "x"]),
+                          st.sampled_from([1, "s", [], {}, None, "[f()]", [{"type": 1}], {"r": {"name": 2}}])),
+                max_size=6))
+def test_arm007_reads_each_section_as_a_case_insensitive_lookup_would(pairs):
+    """ARM007 reads a template's sections by exact key only when no key is another casing of
+    one: what it reports is what `kitem` of each name finds."""
+    from preflight.arm.template import kitem
+    from preflight.rules.arm import _SECTIONS, _expected, _json_type, _resource_structure, _wrong, template_structure
+
+    data = dict(pairs)
+    expected = []
+    for name, kinds in _SECTIONS.items():
+        found = kitem(data, name)
+        if found is not None and _wrong(found[1], kinds) and found[1] is not None:
+            expected.append((f"/{found[0]}", f"`{found[0]}` is {_json_type(found[1])}; ARM expects {_expected(kinds)}"))
+    found = kitem(data, "resources")
+    if found is not None:
+        key, resources = found
+        if isinstance(resources, list) or (kitem(data, "languageVersion") is not None and isinstance(resources, dict)):
+            expected += [(i.pointer, i.message) for i in _resource_structure(resources, f"/{key}")]
+        else:
+            expected.append((f"/{key}", f"`{key}` is {_json_type(resources)}; ARM expects an array (or an object keyed "
+                             "by symbolic name, with languageVersion 2.0)"))
+    doc = Document("t.json", Kind.ARM_TEMPLATE, "json", json.dumps(data), data)
+    assert [(i.pointer, i.message) for i in template_structure(doc, None)] == expected
 
 
 def test_arm004_reads_a_module_template_shared_by_its_callers_once(tmp_path, monkeypatch):

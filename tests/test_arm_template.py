@@ -488,3 +488,12 @@ def test_any_template_structure_is_checked_without_internal_error(tmp_path, reso
     # the template was read and its rules ran: the fixed undeclared name is always reported
     assert result.checked == [str(path)]
     assert "/parameters/q/defaultValue" in {f.pointer for f in result.findings if f.rule == "ARM004"}
+
+
+def test_declaration_pointers_escape_slash_and_tilde_in_names():
+    """A parameter's or variable's pointer escapes `/` and `~` in its name (RFC 6901), as every
+    other pointer does: findings on it are located at its key."""
+    t = Template.from_json({"parameters": {"a/b": {"type": "string"}, "plain": {"type": "int"}},
+                            "variables": {"c~d": 1, "e": 2}})
+    assert [d.pointer for d in t.parameters.values()] == ["/parameters/a~1b", "/parameters/plain"]
+    assert [d.pointer for d in t.variables.values()] == ["/variables/c~0d", "/variables/e"]

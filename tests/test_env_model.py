@@ -346,3 +346,15 @@ def test_environment_files_are_classified(path, text, kind):
 
     doc = load_document(path, text.encode())
     assert (str(doc.kind) if doc else None) == kind
+
+
+def test_a_repeated_pip_line_is_read_alike_but_keeps_its_own_place():
+    """Environments repeat lines: each reading of a line has the same requirement, and its own
+    pointer, source and line."""
+    first = parse_pip_line("pandas[excel]>=2.0 ; python_version >= '3.9'", "/dependencies/2/pip/0", "a.yml", 7)
+    again = parse_pip_line("pandas[excel]>=2.0 ; python_version >= '3.9'", "/dependencies/3/pip/1", "b.yml", 9)
+    assert (first.name, str(first.specifier), first.marker, first.extras) == \
+        (again.name, str(again.specifier), again.marker, again.extras) == \
+        ("pandas", ">=2.0", 'python_version >= "3.9"', frozenset({"excel"}))
+    assert (first.pointer, first.source, first.line) == ("/dependencies/2/pip/0", "a.yml", 7)
+    assert (again.pointer, again.source, again.line) == ("/dependencies/3/pip/1", "b.yml", 9)

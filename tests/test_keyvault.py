@@ -372,3 +372,16 @@ def test_a_workspace_named_differently_by_the_parameter_files_is_named_once_with
     assert f.rule == "KV001" and f.message.endswith("; Azure ML workspace 'mlw-dev' or 'mlw-prod' loses access")
     # the data is the first parameter set's: the defaults, where the name is not known offline
     assert f.data["workspaces"] == ["[parameters('ws')]"] and len(f.data["parameterFiles"]) == 2
+
+
+def test_vaults_past_the_instance_limit_are_a_kv004_notice_though_none_was_evaluated(tmp_path):
+    """A template whose vaults all lie past the instances an evaluation expands has no vault to
+    judge, yet KV004 says they were not checked (the other access rules say nothing)."""
+    many = [{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01",
+             "name": f"[concat('st{i}', copyIndex())]", "location": "westeurope",
+             "copy": {"name": f"many{i}", "count": 800}} for i in range(7)]  # 5,600 instances
+    path = write_template(tmp_path, many + [vault({"accessPolicies": []})])
+    assert vaults_of(path) == []
+    found = findings(path)
+    assert [(f.rule, f.severity, f.data.get("notChecked")) for f in found] == [("KV004", INFO, 1)]
+    assert "not checked" in found[0].message

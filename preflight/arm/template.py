@@ -257,7 +257,11 @@ class Template:
             declared = t.parameters
             for name, spec in parameters[1].items():
                 if isinstance(name, str):
-                    declared[name.lower()] = _parameter(name, resolve_type(spec, data), join_pointer(base, name))
+                    if isinstance(spec, dict) and "$ref" in spec:
+                        spec = resolve_type(spec, data)
+                    # (`join_pointer`, inlined for the names that need no escape: nearly all)
+                    at = f"{base}/{name}" if "~" not in name and "/" not in name else join_pointer(base, name)
+                    declared[name.lower()] = _parameter(name, spec, at)
         if variables and isinstance(variables[1], dict):
             base = join_pointer(pointer, variables[0])
             named = t.variables
@@ -271,7 +275,8 @@ class Template:
                         if copy is not None and copy.name:
                             named[copy.name.lower()] = VariableDecl(copy.name, ABSENT, copy, copy.pointer)
                     continue
-                named[lower] = VariableDecl(name, value, None, join_pointer(base, name))
+                at = f"{base}/{name}" if "~" not in name and "/" not in name else join_pointer(base, name)
+                named[lower] = VariableDecl(name, value, None, at)
         if functions and isinstance(functions[1], list):
             _functions(t, functions[1], join_pointer(pointer, functions[0]))
         read: list[ResourceDecl] = []  # every resource as it is read, each before its children

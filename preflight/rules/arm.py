@@ -151,7 +151,8 @@ def _shown(decl: ParameterDecl, value: Any, limit: int) -> str:
 
 
 def _has_bounds(decl: ParameterDecl) -> bool:
-    return any(b is not ABSENT for b in (decl.min_value, decl.max_value, decl.min_length, decl.max_length))
+    return decl.min_value is not ABSENT or decl.max_value is not ABSENT or decl.min_length is not ABSENT \
+        or decl.max_length is not ABSENT
 
 
 @rule("ARM001", "arm-parameter-not-allowed", ERROR, reads=Kind.ARM_TEMPLATE,
@@ -534,32 +535,59 @@ def _expected(expected: type | tuple[type, ...]) -> str:
     return " or ".join(_JSON_TYPE[k] for k in kinds)
 
 
+# The exact types of value each resource key takes that `_wrong` never reports (most values):
+# those are passed without the call.
+_RESOURCE_KEY_TYPES = {name: frozenset(expected if isinstance(expected, tuple) else (expected,))
+                       for name, expected in _RESOURCE_KEYS.items()}
+# Keys of a resource that are no other casing of a `_RESOURCE_KEYS` name: when a resource has
+# only keys spelled as here (nearly always), each name's key is the name itself.
+_PLAIN_RESOURCE_KEYS = frozenset(_RESOURCE_KEYS) | frozenset(
+    ("kind", "identity", "scope", "metadata", "comments", "zones", "plan", "extendedLocation", "managedBy",
+     "existing", "subscriptionId", "resourceGroup", "import"))
+
+
 def _resource_structure(resources: Any, pointer: str) -> Iterator[Issue]:
     items = resources.items() if isinstance(resources, dict) else enumerate(resources)
     for key, resource in items:
-        where = join_pointer(pointer, key)
         if not isinstance(resource, dict):
-            yield Issue(where, f"resource {key} is {_json_type(resource)}, not an object: Azure rejects the template",
+            yield Issue(join_pointer(pointer, key),
+                        f"resource {key} is {_json_type(resource)}, not an object: Azure rejects the template",
                         fix="write each resource as an object with type, apiVersion and name")
             continue
         # The key `kitem` finds for each name (its exact spelling, else the first in any case),
         # in one pass over the resource's keys rather than one per name.
         keys: dict[str, str] = {}
-        for k in resource:
-            if isinstance(k, str) and (name := _RESOURCE_KEYS_LOWER.get(k.lower())) is not None \
-                    and (k == name or name not in keys):
-                keys[name] = k
-        for name, expected in _RESOURCE_KEYS.items():
-            actual = keys.get(name)
-            value = resource[actual] if actual is not None else None
-            if actual is None or not _wrong(value, expected):
+        if resource.keys() <= _PLAIN_RESOURCE_KEYS:
+            keys = {name: name for name in _RESOURCE_KEYS if name in resource}
+        else:
+            for k in resource:
+                if isinstance(k, str) and (name := _RESOURCE_KEYS_LOWER.get(k.lower())) is not None \
+                        and (k == name or name not in keys):
+                    keys[name] = k
+            keys = {name: keys[name] for name in _RESOURCE_KEYS if name in keys}  # (reported in this order)
+        for name, actual in keys.items():
+            value = resource[actual]
+            expected = _RESOURCE_KEYS[name]
+            if type(value) in _RESOURCE_KEY_TYPES[name] or not _wrong(value, expected):
                 continue
-            yield Issue(join_pointer(where, actual),
+            yield Issue(join_pointer(join_pointer(pointer, key), actual),
                         f"`{actual}` of resource {key} is {_json_type(value)}; ARM expects {_expected(expected)}",
                         fix=f"write `{actual}` as {_expected(expected)}")
         children = (keys["resources"], resource[keys["resources"]]) if "resources" in keys else None
         if children is not None and isinstance(children[1], list):
-            yield from _resource_structure(children[1], join_pointer(where, children[0]))
+            yield from _resource_structure(children[1], join_pointer(join_pointer(pointer, key), children[0]))
+
+
+# A template's keys, none another casing of a `_SECTIONS` name, `resources` or `languageVersion`:
+# when a template has only these (nearly always), `kitem` of each name is an exact look-up.
+_PLAIN_TEMPLATE_KEYS = frozenset(("$schema", "contentVersion", "parameters", "variables", "functions", "resources",
+                                  "outputs", "metadata", "languageVersion", "definitions", "apiProfile", "imports",
+                                  "extensions"))
+
+
+def _exact_item(obj: dict, key: str) -> tuple[str, Any] | None:
+    """`kitem` of an object none of whose other keys is a casing of `key`."""
+    return (key, obj[key]) if key in obj else None
 
 
 @rule("ARM007", "arm-template-structure", ERROR, reads=Kind.ARM_TEMPLATE,
@@ -595,17 +623,18 @@ def template_structure(doc: Document, ctx: Context) -> Iterator[Issue]:
         yield Issue("", f"the template is {_json_type(data)}, not a JSON object: Azure rejects it",
                     fix="a template is an object with $schema, contentVersion and resources")
         return
+    find = _exact_item if data.keys() <= _PLAIN_TEMPLATE_KEYS else kitem
     for name, expected in _SECTIONS.items():
-        found = kitem(data, name)
+        found = find(data, name)
         if found is not None and _wrong(found[1], expected) and found[1] is not None:
             yield Issue(join_pointer("", found[0]),
                         f"`{found[0]}` is {_json_type(found[1])}; ARM expects {_expected(expected)}",
                         fix=f"write `{found[0]}` as {_expected(expected)}")
-    found = kitem(data, "resources")
+    found = find(data, "resources")
     if found is None:
         return
     key, resources = found
-    symbolic = kitem(data, "languageVersion") is not None
+    symbolic = find(data, "languageVersion") is not None
     if isinstance(resources, list) or (symbolic and isinstance(resources, dict)):
         yield from _resource_structure(resources, join_pointer("", key))
     else:

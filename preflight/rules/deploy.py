@@ -13,6 +13,7 @@ import re
 from typing import Iterator
 
 from preflight import fs
+from preflight.arm.deployments import may_deploy
 from preflight.deploy.arm_resources import ARM_AUTOSCALE, ARM_ONLINE_DEPLOYMENT, ArmResource, arm_resources, iso_seconds
 from preflight.deploy.capacity import (ScalePlan, max_target_for_spike, replicas_for_spike, required_replicas,
                                        spike_absorbed, v1_scale_plan, v2_scale_plan)
@@ -105,6 +106,8 @@ def _arm_issues(doc: Document, ctx: Context, resource_type: str, check) -> Itera
     """Run `check(resource) -> [(path or pointer, message, fix, severity)]` on every resource of
     a type the template may deploy, under every parameter set; a resource whose deployment is
     uncertain gets at most a warning, and a finding repeated by several parameter sets once."""
+    if not may_deploy(doc, resource_type):
+        return  # no evaluation can have one (its declared types): `arm_resources` would be empty
     seen: set[tuple[str, str]] = set()
     for res in arm_resources(doc, ctx, resource_type):
         for pointer, message, fix, severity in check(res):
@@ -662,6 +665,8 @@ def deploy_value_not_allowed(doc: Document, ctx: Context) -> Iterator[Issue]:
     Use a value in the range the message gives.
     """
     if doc.kind == ARM:
+        if not may_deploy(doc, ARM_ONLINE_DEPLOYMENT):
+            return  # no online deployment to check: its limit is not looked up
         limit = settings_of(doc, ctx.options).managed_max_request_timeout_ms
         yield from _arm_issues(doc, ctx, ARM_ONLINE_DEPLOYMENT, lambda res: _arm_not_allowed(res, limit))
     elif doc.kind == V1:

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Iterator
 
 from preflight.arm.references import references_of
-from preflight.arm.deployments import MAX_INSTANCES, DeployedResource, Guard, parameter_sets_of, template_of
+from preflight.arm.deployments import (MAX_INSTANCES, DeployedResource, Guard, may_deploy, parameter_sets_of,
+                                      template_of)
 from preflight.arm.template import ABSENT
 from preflight.arm.values import Unknown, describe, key_of, same_text
 from preflight.arm.vault_access import (MISSING, PRESERVED, REPLACED, UNDETERMINED, WIPED, AccessOutcome, Doubts,
                                         access_outcomes, switched_on_outcomes)
-from preflight.arm.vaults import (MINIMUM_API, RETIREMENT_DAY, SHORT_NAME, VaultDeployment, keyvault_reads,
+from preflight.arm.vaults import (MINIMUM_API, RETIREMENT_DAY, SHORT_NAME, VAULTS, VaultDeployment, keyvault_reads,
                                   retiring_api_versions, vault_deployments, vaults_not_checked)
 from preflight.clock import today_for
 from preflight.documents import Document, Kind
@@ -427,6 +428,8 @@ def access_policies_wiped(doc: Document, ctx: Context) -> Iterator[Issue]:
        `reference(resourceId('Microsoft.KeyVault/vaults', <name>), '2023-07-01').accessPolicies`
        behind an 'exists' parameter.
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for o in _outcomes(doc, ctx, WIPED):
             adds = f"; its {o.adds} `accessPolicies/add` re-grant only their own principals" if o.adds else ""
@@ -469,6 +472,8 @@ def access_policies_missing(doc: Document, ctx: Context) -> Iterator[Issue]:
     explicitly and grant additional principals with `vaults/accessPolicies` `add` resources
     (the options in order of robustness are under KV001).
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for o in _outcomes(doc, ctx, MISSING):
             what = "`accessPolicies` null" if o.vault.policies_value is None else "no `accessPolicies`"
@@ -506,6 +511,8 @@ def access_policies_replaced(doc: Document, ctx: Context) -> Iterator[Issue]:
     into `Microsoft.KeyVault/vaults/accessPolicies` resources named `add`, which never remove
     other principals (the options in order of robustness are under KV001).
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for o in _outcomes(doc, ctx, REPLACED):
             pointer = o.vault.pointer_of("properties/accessPolicies")
@@ -549,6 +556,8 @@ def access_policies_undetermined(doc: Document, ctx: Context) -> Iterator[Issue]
     Commit the parameter file the pipeline uses next to the template (`X.parameters.json`),
     pass it with `--parameters FILE`, or give the value with `--param accessPolicies='[...]'`.
     """
+    if not may_deploy(doc, VAULTS):
+        return  # no vault instance, none left unchecked: nothing to report (most templates)
     def candidates():
         for o in _outcomes(doc, ctx, UNDETERMINED):
             expr = describe_raw(o.vault, "properties/accessPolicies")
@@ -606,6 +615,8 @@ def access_policies_preserved(doc: Document, ctx: Context) -> Iterator[Issue]:
     Nothing is required. Azure RBAC or `accessPolicies/add` resources are simpler and have no
     first-deployment special case.
     """  # noqa: E501 (the example is one ARM expression, which cannot be wrapped)
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for o in _outcomes(doc, ctx, PRESERVED):
             how = o.vault.preserving_how
@@ -639,6 +650,8 @@ def recover_replaces_policies(doc: Document, ctx: Context) -> Iterator[Issue]:
     Omit `accessPolicies` (or set it to null) when recovering, and grant with
     `Microsoft.KeyVault/vaults/accessPolicies` `add` resources.
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for o in access_outcomes(doc, ctx):
             if o.recovered_with_list:
@@ -690,6 +703,8 @@ def soft_delete_disabled(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## How to fix
     Remove `enableSoftDelete` (or set it to `true`) and set `softDeleteRetentionInDays` (7-90).
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for v, value, caveats in settings(doc, ctx, "properties/enableSoftDelete"):
             if value is False:
@@ -720,6 +735,8 @@ def retention_out_of_range(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## How to fix
     Use a value from 7 to 90 (90 is the default).
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for v, value, caveats in settings(doc, ctx, "properties/softDeleteRetentionInDays"):
             days = value
@@ -755,6 +772,8 @@ def purge_protection_false(doc: Document, ctx: Context) -> Iterator[Issue]:
     Omit the property (or emit null) when purge protection is not wanted:
     `"enablePurgeProtection": "[if(parameters('purgeProtection'), true(), null())]"`.
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for v, value, caveats in settings(doc, ctx, "properties/enablePurgeProtection"):
             if value is False:
@@ -802,6 +821,8 @@ def tenant_hardcoded(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## How to fix
     Use `[subscription().tenantId]` (or `[tenant().tenantId]`), or a parameter.
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for v in deployed(vault_deployments(doc, ctx)):
             for pointer, value, what in literal_tenants(v):
@@ -835,6 +856,8 @@ def tenant_mismatch(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## How to fix
     Use the same expression for both, normally `[subscription().tenantId]`.
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for v in deployed(vault_deployments(doc, ctx)):
             vault_tenant = v.tenant_id
@@ -892,6 +915,8 @@ def duplicate_principal(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## How to fix
     Merge the entries' permissions into one policy; append with `union()` instead of `concat()`.
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for v in deployed(vault_deployments(doc, ctx)):
             seen: dict[tuple, int] = {}
@@ -933,6 +958,8 @@ def too_many_policies(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## How to fix
     Grant groups instead of individual principals, or switch the vault to Azure RBAC.
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for v in deployed(vault_deployments(doc, ctx)):
             policies = known_policies(v)
@@ -963,6 +990,8 @@ def permission_all(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## How to fix
     Grant the operations the principal uses, e.g. `"secrets": ["get", "list"]`.
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for v in deployed(vault_deployments(doc, ctx)):
             if v.branch == "rbac":
@@ -1002,6 +1031,8 @@ def network_open(doc: Document, ctx: Context) -> Iterator[Issue]:
     Set `"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices", "ipRules": [...],
     "virtualNetworkRules": [...]}`, or `"publicNetworkAccess": "Disabled"` with a private endpoint.
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for v in deployed(vault_deployments(doc, ctx)):
             public = v.get("properties/publicNetworkAccess")
@@ -1049,6 +1080,8 @@ def sku_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## How to fix
     `"sku": { "family": "A", "name": "standard" }` (or `premium` for HSM-backed keys).
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for v in deployed(vault_deployments(doc, ctx)):
             props = v.get("properties")
@@ -1114,6 +1147,8 @@ def name_invalid(doc: Document, ctx: Context) -> Iterator[Issue]:
     ## How to fix
     Shorten the name and use only letters, digits and single hyphens, e.g. `kv-ml-prod-weu`.
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for v in deployed(vault_deployments(doc, ctx)):
             name = v.name
@@ -1156,6 +1191,8 @@ def rbac_implicit(doc: Document, ctx: Context) -> Iterator[Issue]:
     Set `"enableRbacAuthorization": false` to keep access policies, or `true` and replace the
     policies with role assignments.
     """
+    if not vault_deployments(doc, ctx):
+        return  # no vault instance: nothing to report (most templates)
     def candidates():
         for v in deployed(vault_deployments(doc, ctx)):
             if not v.rbac_implicit:
