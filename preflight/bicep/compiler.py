@@ -197,13 +197,14 @@ class ModuleInfo:
 
 
 class Env:
-    """Names in scope while converting an expression."""
+    """Names in scope while converting an expression (besides the file's own, which its Unit
+    holds: a Unit keeps its root Env, and an Env that pointed back at it would make a cycle
+    that only the cyclic collector frees)."""
 
-    __slots__ = ("unit", "locals", "function", "scoped")
+    __slots__ = ("locals", "function", "scoped")
 
-    def __init__(self, unit: "Unit", locals: dict[str, Node] | None = None, function: bool = False,
+    def __init__(self, locals: dict[str, Node] | None = None, function: bool = False,
                  scoped: dict[str, "ResourceInfo"] | None = None):
-        self.unit = unit
         self.locals = locals or {}
         self.function = function
         self.scoped = scoped or {}  # nested resources visible by their bare name
@@ -211,12 +212,12 @@ class Env:
     def bind(self, names: dict[str, Node]) -> "Env":
         merged = dict(self.locals)
         merged.update(names)
-        return Env(self.unit, merged, self.function, self.scoped)
+        return Env(merged, self.function, self.scoped)
 
     def with_scoped(self, resources: dict[str, "ResourceInfo"]) -> "Env":
         merged = dict(self.scoped)
         merged.update(resources)
-        return Env(self.unit, self.locals, self.function, merged)
+        return Env(self.locals, self.function, merged)
 
 
 # --------------------------------------------------------------------------------- units
@@ -503,7 +504,7 @@ class Unit:
         # A note repeated from a module -> where it is written: (module file, line, column,
         # message, the module calls from this file to it as (file, line) pairs).
         self.note_origins: dict[tuple[int, int, str], tuple] = {}
-        self.env = Env(self)  # the file's own names only (Envs are never changed: one serves all)
+        self.env = Env()  # the file's own names only (Envs are never changed: one serves all)
         for d in parsed.decls:
             self._declare(d)
 
@@ -596,7 +597,7 @@ class Unit:
         if self.funcs:
             members = {}
             for name, d in self.funcs.items():
-                fenv = Env(self, {p: call("parameters", lit(p)) for p in (d.extra or [])}, function=True)
+                fenv = Env({p: call("parameters", lit(p)) for p in (d.extra or [])}, function=True)
                 members[name] = {"parameters": [{"name": p, "type": "any"} for p in (d.extra or [])],
                                  "output": {"type": "any", "value": self.node(d.value, fenv)}}
             out["functions"] = [{"namespace": FUNCTION_NAMESPACE, "members": members}]
