@@ -499,6 +499,11 @@ class Unit:
         self._var_nodes: dict[str, Node] = {}
         self._param_nodes: dict[str, Node] = {}  # parameters('x') for a reference to parameter x
         self._var_busy: set[str] = set()
+        # Made once per declaration (`_once`), for references with no index.
+        self._resource_envs: dict[ResourceInfo, Env] = {}
+        self._name_parts: dict[ResourceInfo, list[Node] | None] = {}
+        self._ids: dict[ResourceInfo, Node] = {}
+        self._module_names: dict[ModuleInfo, Node] = {}
         self._noted: set[tuple[int, int, str]] = set()
         self.own_notes: set[tuple[int, int, str]] = set()  # not repeated by the files calling this one
         # A note repeated from a module -> where it is written: (module file, line, column,
@@ -744,6 +749,23 @@ class Unit:
         return env.bind(names)
 
     def resource_env(self, info: ResourceInfo, index: Node | None, env: Env | None = None) -> Env:
+        if index is None and (env is None or env is self.env):  # the declaration's own: asked often
+            return self._once(self._resource_envs, info, self._resource_env, info, None)
+        return self._resource_env(info, index, env)
+
+    def _once(self, memo: dict, key: Any, make: Callable, *args: Any) -> Any:
+        """`make(*args)`, made once per key: a resource's name, id or scope is read at each
+        reference to it, and the trees are never changed once built. Not kept when made while
+        a variable is being converted: a reference back to it is then unknown there only."""
+        hit = memo.get(key, memo)
+        if hit is not memo:
+            return hit
+        made = make(*args)
+        if not self._var_busy:
+            memo[key] = made
+        return made
+
+    def _resource_env(self, info: ResourceInfo, index: Node | None, env: Env | None = None) -> Env:
         env = env or self.env
         if info.nested_parent is not None:
             env = self.resource_env(info.nested_parent, index, env)
@@ -755,6 +777,11 @@ class Unit:
 
     def name_parts(self, info: ResourceInfo, index: Node | None) -> list[Node] | None:
         """The name segments of a resource, for resourceId(); None when not known."""
+        if index is None:
+            return self._once(self._name_parts, info, self._make_name_parts, info, None)
+        return self._make_name_parts(info, index)
+
+    def _make_name_parts(self, info: ResourceInfo, index: Node | None) -> list[Node] | None:
         env = self.resource_env(info, index)
         prop = info.props.get("name")
         if prop is None or not isinstance(prop.value, X):
@@ -836,6 +863,11 @@ class Unit:
         return None
 
     def id_node(self, info: ResourceInfo, index: Node | None) -> Node:
+        if index is None:
+            return self._once(self._ids, info, self._make_id_node, info, None)
+        return self._make_id_node(info, index)
+
+    def _make_id_node(self, info: ResourceInfo, index: Node | None) -> Node:
         env = self.resource_env(info, index)
         scope = self.scope_of(info, env)
         parts = self.name_parts(info, index)
@@ -946,6 +978,11 @@ class Unit:
     # --------------------------------------------------------------------------- modules
 
     def module_name(self, info: ModuleInfo, index: Node | None) -> Node:
+        if index is None:
+            return self._once(self._module_names, info, self._make_module_name, info, None)
+        return self._make_module_name(info, index)
+
+    def _make_module_name(self, info: ModuleInfo, index: Node | None) -> Node:
         prop = info.props.get("name")
         if prop is None or not isinstance(prop.value, X):
             return unknown_node(f"the deployment name of module '{info.symbol}'")
