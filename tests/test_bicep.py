@@ -116,6 +116,24 @@ def test_module_is_an_inner_scoped_deployment_with_its_template_inline():
     assert deployment["properties"]["template"]["resources"][0]["type"] == "Microsoft.KeyVault/vaults"
 
 
+def test_a_name_made_while_its_variable_is_converted_is_not_reused(tmp_path):
+    """A resource's name and id are made once and reused by every reference, but not the ones
+    made while a variable that the name reads is being converted (where a read of it is a
+    reference to itself): the template's own name and variable read `variables('x')`."""
+    doc = load(tmp_path, """
+        var storageId = store.id
+        resource store 'Microsoft.Storage/storageAccounts@2023-01-01' = {
+          name: 'st${uniqueString(storageId)}'
+          location: 'westeurope'
+        }
+        """)
+    assert doc.error is None
+    named = "Call('format', (Literal('st{0}'), Call('uniquestring', (Call('variables', (Literal('storageId'),)),))))"
+    assert repr(doc.data["resources"][0]["name"]) == named
+    assert repr(doc.data["variables"]["storageId"]) == \
+        f"Call('resourceid', (Literal('Microsoft.Storage/storageAccounts'), {named}))"
+
+
 def test_module_cycles_and_missing_modules_do_not_hang(tmp_path):
     (tmp_path / "a.bicep").write_text("module b 'b.bicep' = {\n  name: 'b'\n}\n")
     (tmp_path / "b.bicep").write_text("module a 'a.bicep' = {\n  name: 'a'\n}\n")

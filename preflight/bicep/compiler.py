@@ -40,7 +40,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from ..arm.expressions import Call, Index, Literal, Member, Node, walk
+from ..arm.expressions import Call, Index, Literal, Member, Node
 from ..arm.template import Backref
 from ..arm.values import SECRET, UNSUPPORTED, Unknown
 from ..loaders import join_pointer
@@ -68,6 +68,8 @@ _BINARY = {"&&": "and", "||": "or", "==": "equals", "<": "less", "<=": "lessOrEq
            "??": "coalesce"}
 _RESOURCE_FIELDS = {"id", "name", "type", "apiversion"}
 _BODY_SKIP = {"parent", "scope", "dependson"}
+_CONSTRAINTS = (("allowed", "allowedValues"), ("minvalue", "minValue"), ("maxvalue", "maxValue"),
+                ("minlength", "minLength"), ("maxlength", "maxLength"))  # decorator -> parameter field
 _TYPES = {"string": "string", "int": "int", "bool": "bool", "object": "object", "array": "array"}
 
 
@@ -95,8 +97,7 @@ def unknown_node(what: str, kind: str = UNSUPPORTED) -> Node:
     return Literal(Unmapped(what, kind))
 
 
-def lit(value: Any) -> Literal:
-    return Literal(value)
+lit = Literal  # (a name of its own, as `call`: tens of thousands per compile, no wrapper call)
 
 
 _CALL_NAMES: dict[str, tuple[str, str]] = {}  # function name -> (Call.name, Call.spelling)
@@ -106,6 +107,11 @@ _new_call = Call.__new__
 def call(name: str, *args: Node) -> Call:
     """Call(name, args): every compile makes tens of thousands, of a few function names, so
     each name is lowered and interned (as Call.__init__ does) once."""
+    return call_of(name, args)
+
+
+def call_of(name: str, args: tuple[Node, ...]) -> Call:
+    """`call(name, *args)` for arguments already in a tuple."""
     names = _CALL_NAMES.get(name)
     if names is None:
         if len(_CALL_NAMES) >= 4096:  # the names a scanned file makes up are not kept
@@ -191,13 +197,14 @@ class ModuleInfo:
 
 
 class Env:
-    """Names in scope while converting an expression."""
+    """Names in scope while converting an expression (besides the file's own, which its Unit
+    holds: a Unit keeps its root Env, and an Env that pointed back at it would make a cycle
+    that only the cyclic collector frees)."""
 
-    __slots__ = ("unit", "locals", "function", "scoped")
+    __slots__ = ("locals", "function", "scoped")
 
-    def __init__(self, unit: "Unit", locals: dict[str, Node] | None = None, function: bool = False,
+    def __init__(self, locals: dict[str, Node] | None = None, function: bool = False,
                  scoped: dict[str, "ResourceInfo"] | None = None):
-        self.unit = unit
         self.locals = locals or {}
         self.function = function
         self.scoped = scoped or {}  # nested resources visible by their bare name
@@ -205,12 +212,12 @@ class Env:
     def bind(self, names: dict[str, Node]) -> "Env":
         merged = dict(self.locals)
         merged.update(names)
-        return Env(self.unit, merged, self.function, self.scoped)
+        return Env(merged, self.function, self.scoped)
 
     def with_scoped(self, resources: dict[str, "ResourceInfo"]) -> "Env":
         merged = dict(self.scoped)
         merged.update(resources)
-        return Env(self.unit, self.locals, self.function, merged)
+        return Env(self.locals, self.function, merged)
 
 
 # --------------------------------------------------------------------------------- units
@@ -492,11 +499,17 @@ class Unit:
         self._var_nodes: dict[str, Node] = {}
         self._param_nodes: dict[str, Node] = {}  # parameters('x') for a reference to parameter x
         self._var_busy: set[str] = set()
+        # Made once per declaration (`_once`), for references with no index.
+        self._resource_envs: dict[ResourceInfo, Env] = {}
+        self._name_parts: dict[ResourceInfo, list[Node] | None] = {}
+        self._ids: dict[ResourceInfo, Node] = {}
+        self._module_names: dict[ModuleInfo, Node] = {}
         self._noted: set[tuple[int, int, str]] = set()
         self.own_notes: set[tuple[int, int, str]] = set()  # not repeated by the files calling this one
         # A note repeated from a module -> where it is written: (module file, line, column,
         # message, the module calls from this file to it as (file, line) pairs).
         self.note_origins: dict[tuple[int, int, str], tuple] = {}
+        self.env = Env()  # the file's own names only (Envs are never changed: one serves all)
         for d in parsed.decls:
             self._declare(d)
 
@@ -560,7 +573,7 @@ class Unit:
         out: dict[str, Any] = {"$schema": SCHEMAS.get(self.target_scope, SCHEMAS["resourcegroup"]),
                                "contentVersion": "1.0.0.0",
                                "metadata": {"_generator": {"name": "preflight-bicep"}}}
-        env = Env(self)
+        env = self.env
         self.at("", (1, 1))
         params: dict[str, Any] = {}
         for name, d in self.params.items():
@@ -589,7 +602,7 @@ class Unit:
         if self.funcs:
             members = {}
             for name, d in self.funcs.items():
-                fenv = Env(self, {p: call("parameters", lit(p)) for p in (d.extra or [])}, function=True)
+                fenv = Env({p: call("parameters", lit(p)) for p in (d.extra or [])}, function=True)
                 members[name] = {"parameters": [{"name": p, "type": "any"} for p in (d.extra or [])],
                                  "output": {"type": "any", "value": self.node(d.value, fenv)}}
             out["functions"] = [{"namespace": FUNCTION_NAMESPACE, "members": members}]
@@ -642,16 +655,16 @@ class Unit:
                 ptype = "secureObject"
             spec["type"] = ptype
         if d.value is not None:
-            spec["defaultValue"] = self.raw(d.value, env, join_pointer(pointer, "defaultValue"))
-            self.at(join_pointer(pointer, "defaultValue"), d.value.pos)
+            default_pointer = pointer + "/defaultValue"
+            spec["defaultValue"] = self.raw(d.value, env, default_pointer)
+            self.at(default_pointer, d.value.pos)
         if nullable:
             spec["nullable"] = True
-        for key, target in (("allowed", "allowedValues"), ("minvalue", "minValue"), ("maxvalue", "maxValue"),
-                            ("minlength", "minLength"), ("maxlength", "maxLength")):
+        for key, target in _CONSTRAINTS if decorators else ():
             x = decorators.get(key)
             if x is not None and x.b:
-                spec[target] = self.raw(x.b[0], env, join_pointer(pointer, target))
-                self.at(join_pointer(pointer, target), x.pos)
+                spec[target] = self.raw(x.b[0], env, pointer + "/" + target)
+                self.at(pointer + "/" + target, x.pos)
         if "allowedValues" not in spec and allowed is not None:
             spec["allowedValues"] = allowed
         x = decorators.get("description")
@@ -713,7 +726,7 @@ class Unit:
             return unknown_node(f"variable '{name}' (it refers to itself)")
         self._var_busy.add(name)
         try:
-            node = self.node(d.value, Env(self)) if d.value is not None else unknown_node(name)
+            node = self.node(d.value, self.env) if d.value is not None else unknown_node(name)
         finally:
             self._var_busy.discard(name)
         result = node if _runtime(node) else call("variables", lit(name))
@@ -736,7 +749,24 @@ class Unit:
         return env.bind(names)
 
     def resource_env(self, info: ResourceInfo, index: Node | None, env: Env | None = None) -> Env:
-        env = env or Env(self)
+        if index is None and (env is None or env is self.env):  # the declaration's own: asked often
+            return self._once(self._resource_envs, info, self._resource_env, info, None)
+        return self._resource_env(info, index, env)
+
+    def _once(self, memo: dict, key: Any, make: Callable, *args: Any) -> Any:
+        """`make(*args)`, made once per key: a resource's name, id or scope is read at each
+        reference to it, and the trees are never changed once built. Not kept when made while
+        a variable is being converted: a reference back to it is then unknown there only."""
+        hit = memo.get(key, memo)
+        if hit is not memo:
+            return hit
+        made = make(*args)
+        if not self._var_busy:
+            memo[key] = made
+        return made
+
+    def _resource_env(self, info: ResourceInfo, index: Node | None, env: Env | None = None) -> Env:
+        env = env or self.env
         if info.nested_parent is not None:
             env = self.resource_env(info.nested_parent, index, env)
         if info.children:
@@ -747,6 +777,11 @@ class Unit:
 
     def name_parts(self, info: ResourceInfo, index: Node | None) -> list[Node] | None:
         """The name segments of a resource, for resourceId(); None when not known."""
+        if index is None:
+            return self._once(self._name_parts, info, self._make_name_parts, info, None)
+        return self._make_name_parts(info, index)
+
+    def _make_name_parts(self, info: ResourceInfo, index: Node | None) -> list[Node] | None:
         env = self.resource_env(info, index)
         prop = info.props.get("name")
         if prop is None or not isinstance(prop.value, X):
@@ -790,7 +825,7 @@ class Unit:
             return info.full_type
         px = info.parent_prop
         if px is not None and "/" not in info.own_type.split("/", 1)[-1] and info.own_type.count("/") == 0:
-            target, _ = self.symbol_ref(px, Env(self))
+            target, _ = self.symbol_ref(px, self.env)
             if isinstance(target, ResourceInfo):
                 return f"{self.type_of(target)}/{info.own_type}"
         return info.own_type
@@ -828,6 +863,11 @@ class Unit:
         return None
 
     def id_node(self, info: ResourceInfo, index: Node | None) -> Node:
+        if index is None:
+            return self._once(self._ids, info, self._make_id_node, info, None)
+        return self._make_id_node(info, index)
+
+    def _make_id_node(self, info: ResourceInfo, index: Node | None) -> Node:
         env = self.resource_env(info, index)
         scope = self.scope_of(info, env)
         parts = self.name_parts(info, index)
@@ -912,12 +952,12 @@ class Unit:
         loop = looped.loop
         assert loop is not None  # the walk above stopped at the resource with the loop
         self.at(pointer, loop.pos)
-        outer_env = self.resource_env(looped.nested_parent, None) if looped.nested_parent else Env(self)
+        outer_env = self.resource_env(looped.nested_parent, None) if looped.nested_parent else self.env
         copy: dict[str, Any] = {"name": info.symbol, "count": call("length", self.node(loop.c, outer_env))}
         batch = next((x for x in info.decl.decorators if _decorator_name(x) == "batchsize"), None)
         if batch is not None and batch.b:
             copy["mode"] = "serial"
-            copy["batchSize"] = self._raw_or_node(self.node(batch.b[0], Env(self)))
+            copy["batchSize"] = self._raw_or_node(self.node(batch.b[0], self.env))
         return copy
 
     def _depends_on(self, prop: Prop, env: Env) -> list:
@@ -938,16 +978,21 @@ class Unit:
     # --------------------------------------------------------------------------- modules
 
     def module_name(self, info: ModuleInfo, index: Node | None) -> Node:
+        if index is None:
+            return self._once(self._module_names, info, self._make_module_name, info, None)
+        return self._make_module_name(info, index)
+
+    def _make_module_name(self, info: ModuleInfo, index: Node | None) -> Node:
         prop = info.props.get("name")
         if prop is None or not isinstance(prop.value, X):
             return unknown_node(f"the deployment name of module '{info.symbol}'")
-        env = self.loop_env(info, index if index is not None else call("copyIndex"), Env(self))
+        env = self.loop_env(info, index if index is not None else call("copyIndex"), self.env)
         return self.node(prop.value, env)
 
     def _module(self, info: ModuleInfo, pointer: str) -> dict:
         d = info.decl
         self.at(pointer, d.pos)
-        env = self.loop_env(info, call("copyIndex"), Env(self)) if info.loop is not None else Env(self)
+        env = self.loop_env(info, call("copyIndex"), self.env) if info.loop is not None else self.env
         out: dict[str, Any] = {"type": "Microsoft.Resources/deployments", "apiVersion": DEPLOYMENTS_API,
                                "name": self._raw_or_node(self.module_name(info, None))}
         self.at(join_pointer(pointer, "name"), info.props["name"].pos if "name" in info.props else d.pos)
@@ -956,7 +1001,7 @@ class Unit:
             self.at(join_pointer(pointer, "condition"), info.condition.pos)
         if info.loop is not None:
             self.at(join_pointer(pointer, "copy"), info.loop.pos)
-            out["copy"] = {"name": info.symbol, "count": call("length", self.node(info.loop.c, Env(self)))}
+            out["copy"] = {"name": info.symbol, "count": call("length", self.node(info.loop.c, self.env))}
         scope = info.props.get("scope")
         if scope is not None and isinstance(scope.value, X):
             self._module_scope(out, scope.value, env, pointer, scope.pos)
@@ -976,17 +1021,21 @@ class Unit:
                           "its resources are not checked")
                 spread_params = True
             elif isinstance(value, X) and value.kind == "obj":
+                record, positions = self.record, self.positions
                 for p in value.a:
-                    if p.key is None:
+                    key = p.key
+                    if key is None:
                         continue
-                    item_pointer = join_pointer(ppointer, p.key) if self.record else ""  # (see _set)
-                    value_pointer = join_pointer(item_pointer, "value") if self.record else ""
-                    self.at(item_pointer, p.pos)
-                    self.at(value_pointer, p.pos)
-                    if isinstance(p.value, X) and p.value.kind == "for":
-                        parameters[p.key] = {"value": self.node(p.value, env)}
+                    value_pointer = ""  # (see _set)
+                    if record:
+                        item_pointer = join_pointer(ppointer, key)
+                        value_pointer = item_pointer + "/value"
+                        positions[item_pointer] = positions[value_pointer] = (p.line, p.col)
+                    item = p.value
+                    if item.__class__ is X and item.kind == "for":
+                        parameters[key] = {"value": self.node(item, env)}
                     else:
-                        parameters[p.key] = {"value": self.raw(p.value, env, value_pointer)}
+                        parameters[key] = {"value": self.raw(item, env, value_pointer)}
             elif isinstance(value, X):
                 parameters = self.node(value, env)  # type: ignore[assignment]
         properties["parameters"] = parameters
@@ -1150,12 +1199,13 @@ class Unit:
         its own `copy` property)."""
         # A unit that records no positions (a module's outside a scan: its template is placed
         # at its call) builds no pointers: they are only ever keys of positions.
-        record = self.record
-        item_pointer = join_pointer(pointer, key) if record else pointer
-        if record:
+        if self.record:
+            item_pointer = pointer + "/" + key if "~" not in key and "/" not in key else join_pointer(pointer, key)
             self.positions[item_pointer] = pos
-        looped = isinstance(value, X) and value.kind == "for"
-        is_copy = key.lower() == "copy"
+        else:
+            item_pointer = pointer
+        looped = value.__class__ is X and value.kind == "for"
+        is_copy = len(key) == 4 and key.lower() == "copy"
         if not looped and not is_copy:
             out[key] = self.raw(value, env, item_pointer)
             return
@@ -1202,22 +1252,30 @@ class Unit:
             if isinstance(value, str):
                 return "[" + value if value.startswith("[") and value.endswith("]") else value
             return self._raw_or_node(lit(value))
-        if (k == "obj" or k == "arr") and _has_spread(x.a):
-            return self._raw_or_node(self.node(x, env))  # merged at deployment: an expression
         if k == "obj":
+            if _obj_has_spread(x.a):
+                return self._raw_or_node(self.node(x, env))  # merged at deployment: an expression
             out: dict[str, Any] = {}
+            set_ = self._set
             for p in x.a:
                 if p.key is None:
                     continue  # a nested resource inside a value: not a property
-                self._set(out, p.key, p.value, env, pointer, p.pos)
+                set_(out, p.key, p.value, env, pointer, (p.line, p.col))
             return out
         if k == "arr":
+            if _arr_has_spread(x.a):
+                return self._raw_or_node(self.node(x, env))  # merged at deployment: an expression
             items = []
-            record = self.record  # as in _set: pointers only for the positions recorded
-            for i, item in enumerate(x.a):
-                item_pointer = join_pointer(pointer, i) if record else pointer
-                self.at(item_pointer, item.pos)
-                items.append(self.raw(item, env, item_pointer))
+            raw = self.raw
+            if self.record:  # as in _set: pointers only for the positions recorded
+                positions = self.positions
+                for i, item in enumerate(x.a):
+                    item_pointer = f"{pointer}/{i}"
+                    positions[item_pointer] = (item.line, item.col)
+                    items.append(raw(item, env, item_pointer))
+            else:
+                for item in x.a:
+                    items.append(raw(item, env, pointer))
             return items
         if k == "paren":
             return self.raw(x.a, env, pointer)
@@ -1251,14 +1309,15 @@ class Unit:
             return self.call(x, env)
         if k == "str":
             fmt = []
-            args: list[Node] = []
+            args: list[Node] = [lit("")]  # (the format, set below)
             for part in x.a:
                 if isinstance(part, str):
-                    fmt.append(part.replace("{", "{{").replace("}", "}}"))
+                    fmt.append(part.replace("{", "{{").replace("}", "}}") if "{" in part or "}" in part else part)
                 else:
-                    fmt.append("{%d}" % len(args))
+                    fmt.append("{%d}" % (len(args) - 1))
                     args.append(self.node(part, env))
-            return call("format", lit("".join(fmt)), *args)
+            args[0] = lit("".join(fmt))
+            return call_of("format", tuple(args))
         if k == "bin":
             op = x.a
             left, right = self.node(x.b, env), self.node(x.c, env)
@@ -1272,13 +1331,13 @@ class Unit:
             if name is None:
                 return unknown_node(f"the operator {op}")
             return call(name, left, right)
-        if (k == "arr" or k == "obj") and _has_spread(x.a):
+        if k == "arr" and _arr_has_spread(x.a) or k == "obj" and _obj_has_spread(x.a):
             return self.spread_node(x, env)
         if k == "arr":
             items = [self.node(i, env) for i in x.a]
             if all(isinstance(i, Literal) and not isinstance(i.value, Unknown) for i in items):
                 return lit([i.value for i in items])  # type: ignore[attr-defined]
-            return call("createArray", *items)
+            return call_of("createArray", tuple(items))
         if k == "obj":
             pairs: list[Node] = []
             values: dict[str, Any] = {}
@@ -1293,7 +1352,7 @@ class Unit:
                     values[p.key] = v.value
                 else:
                     literal = False
-            return lit(values) if literal else call("createObject", *pairs)
+            return lit(values) if literal else call_of("createObject", tuple(pairs))
         if k == "paren":
             return self.node(x.a, env)
         if k == "un":
@@ -1478,7 +1537,7 @@ class Unit:
             return unknown_node(f"the function {name}() of an expression")
         lower = name.lower()
         if name in self.funcs:
-            return call(f"{FUNCTION_NAMESPACE}.{name}", *[self.node(a, env) for a in x.b])
+            return call_of(f"{FUNCTION_NAMESPACE}.{name}", tuple([self.node(a, env) for a in x.b]))
         if lower == "any" and len(x.b) == 1:
             return self.node(x.b[0], env)
         if lower in ("loadtextcontent", "loadjsoncontent", "loadyamlcontent", "loadfileasbase64"):
@@ -1489,7 +1548,8 @@ class Unit:
             return unknown_node(f"{name}(…)")
         if name in self.imports:
             return unknown_node(f"the imported function {name}()")
-        return call(name, *[self.node(a, env) for a in x.b])
+        node = self.node
+        return call_of(name, tuple([node(a, env) for a in x.b]))
 
     def load_content(self, x: X, lower: str, env: Env) -> Node:
         what = f"{x.a}(…)"
@@ -1548,12 +1608,25 @@ def _is_spread(item: Any) -> bool:
 
 
 def _has_spread(items: list) -> bool:
-    """Whether an array's items or an object's properties hold a `...x` (a plain loop: it runs
-    for every array and object compiled)."""
+    """Whether an array's items or an object's properties hold a `...x`."""
+    return _obj_has_spread(items) or _arr_has_spread(items)
+
+
+def _obj_has_spread(props: list) -> bool:
+    """Whether an object's properties hold a `...x` (a property without a key: a plain loop,
+    it runs for every object compiled)."""
+    for p in props:
+        if p.key is None:
+            value = p.value
+            if value.__class__ is X and value.kind == "spread":
+                return True
+    return False
+
+
+def _arr_has_spread(items: list) -> bool:
+    """Whether an array's items hold a `...x`."""
     for item in items:
-        if isinstance(item, Prop):
-            item = item.value
-        if isinstance(item, X) and item.kind == "spread":
+        if item.__class__ is X and item.kind == "spread":
             return True
     return False
 
@@ -1563,15 +1636,29 @@ def _is_namespace(x: Any) -> bool:
 
 
 def _runtime(node: Any) -> bool:
-    """Whether an expression reads values only known while deploying (reference(), list*())."""
+    """Whether an expression reads values only known while deploying (reference(), list*()).
+    (A walk of its own, not `walk`: every variable and every `.?` access asks, and the answer
+    does not depend on the order the nodes are seen in.)"""
     if not isinstance(node, Node):
         return False
-    for n in walk(node):
-        if isinstance(n, Call) and (n.name in ("reference", "references") or n.name.startswith("list")):
-            return True
-        if isinstance(n, Literal) and isinstance(n.value, Unmapped) and n.value.needs and \
-                next(iter(n.value.needs))[0] == SECRET:
-            return True
+    stack = [node]
+    pop, push = stack.pop, stack.append
+    while stack:
+        n = pop()
+        if isinstance(n, Call):
+            name = n.name
+            if name == "reference" or name == "references" or name.startswith("list"):
+                return True
+            stack.extend(n.args)
+        elif isinstance(n, Literal):
+            value = n.value
+            if isinstance(value, Unmapped) and value.needs and next(iter(value.needs))[0] == SECRET:
+                return True
+        elif isinstance(n, Member):
+            push(n.target)
+        elif isinstance(n, Index):
+            push(n.target)
+            push(n.index)
     return False
 
 
