@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from functools import lru_cache
-from typing import Any, Callable, NamedTuple, TypeVar
+from typing import Any, Callable, Iterator, NamedTuple, TypeVar
 
 from ..loaders import join_pointer
 from .expressions import EXPRESSION_CACHE
@@ -160,39 +160,41 @@ class TemplateReferences:
                         self._add(join_pointer(at, key), item, decl if key in owned else None)
 
     def _add(self, base: str, value: Any, owner: Any) -> None:
-        """The expressions of `value` in the order `template_paths(value, METADATA,
-        expressions_only=True)` yields them (walked here without it: the walk of every
-        template's expressions, kept flat)."""
-        found: list[Expression] = []
-        add = found.append
-        stack: list[tuple[Any, Any]] = [(value, None)]
-        pop, push = stack.pop, stack.append
-        while stack:
-            v, path = pop()
-            if isinstance(v, dict):
-                for k, item in v.items():
-                    if isinstance(item, str):
-                        if not (item[:1] == "[" and item[-1:] == "]" and item[1:2] != "["):
-                            continue
-                        if isinstance(k, str) and len(k) == 8 and k.lower() == "metadata":
-                            continue
-                        add(Expression(base, (path, k), owner, item))
-                    elif isinstance(item, _ENTERED):
-                        if isinstance(k, str) and len(k) == 8 and k.lower() == "metadata":
-                            continue
-                        push((item, (path, k)))
-            elif isinstance(v, list):
-                for i, item in enumerate(v):
-                    if isinstance(item, _ENTERED) or (isinstance(item, str) and item[:1] == "[" and item[-1:] == "]"):
-                        push((item, (path, i)))
-            elif isinstance(v, str):
-                if is_expression(v):
-                    add(Expression(base, path, owner, v))
-            elif isinstance(v, Node):
-                add(Expression(base, path, owner, v))
+        found = [Expression(base, path, owner, source) for path, source in expression_sources(value)]
         self.expressions.extend(found)
         if owner is not None:
             self._owned.setdefault(id(owner), []).extend(found)
+
+
+def expression_sources(value: Any) -> Iterator[tuple[Any, str | Node]]:
+    """(path, expression string or tree) of each expression in `value`, in the order
+    `template_paths(value, METADATA, expressions_only=True)` yields them (walked here without
+    it, flat: every template's expressions are walked so), none under a `metadata` key."""
+    stack: list[tuple[Any, Any]] = [(value, None)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        v, path = pop()
+        if isinstance(v, dict):
+            for k, item in v.items():
+                if isinstance(item, str):
+                    if not (item[:1] == "[" and item[-1:] == "]" and item[1:2] != "["):
+                        continue
+                    if isinstance(k, str) and len(k) == 8 and k.lower() == "metadata":
+                        continue
+                    yield (path, k), item
+                elif isinstance(item, _ENTERED):
+                    if isinstance(k, str) and len(k) == 8 and k.lower() == "metadata":
+                        continue
+                    push((item, (path, k)))
+        elif isinstance(v, list):
+            for i, item in enumerate(v):
+                if isinstance(item, _ENTERED) or (isinstance(item, str) and item[:1] == "[" and item[-1:] == "]"):
+                    push((item, (path, i)))
+        elif isinstance(v, str):
+            if is_expression(v):
+                yield path, v
+        elif isinstance(v, Node):
+            yield path, v
 
 
 def references_of(template: Template) -> TemplateReferences:

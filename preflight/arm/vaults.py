@@ -31,9 +31,9 @@ from ..loaders import join_pointer, lowered
 from .deployments import (Anchor, DeployedResource, Evaluation, Status, evaluations, may_deploy, possible_types,
                           template_of)
 from .evaluator import Scope, SymbolicTarget, evaluate
-from .expressions import (Call, Index, Literal, Member, Node, compile_string, is_expression, path_pointer,
+from .expressions import (Call, Index, Literal, Member, Node, compile_string, path_pointer,
                           template_strings, walk)
-from .references import _own_body, nested_templates, shared_template_result
+from .references import _own_body, expression_sources, nested_templates, shared_template_result
 from .template import ABSENT, Template, kget, kitem
 from .values import ResourceRef, RuntimeValue, Unknown, same_text, split_last
 
@@ -842,33 +842,12 @@ def _read_calls_of(base: str, value: Any, trees: dict[int, list[Call]]) -> list[
             pointer = path_pointer(base, path)
             out.extend((pointer, c) for c in here)
 
-    stack: list[tuple[Any, Any]] = [(value, None)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        v, path = pop()
-        if isinstance(v, dict):
-            for k, item in v.items():
-                if isinstance(item, str):
-                    if not (item[:1] == "[" and item[-1:] == "]" and item[1:2] != "["):
-                        continue
-                    lower = item.lower()  # (function names are matched case-insensitively)
-                    if ("reference" in lower or "list" in lower) \
-                            and not (isinstance(k, str) and len(k) == 8 and k.lower() == "metadata"):
-                        found((path, k), item)
-                elif isinstance(item, (dict, list, Node)):
-                    if isinstance(k, str) and len(k) == 8 and k.lower() == "metadata":
-                        continue
-                    push((item, (path, k)))
-        elif isinstance(v, list):
-            for i, item in enumerate(v):
-                if isinstance(item, (dict, list, Node)) or (isinstance(item, str) and item[:1] == "["
-                                                             and item[-1:] == "]"):
-                    push((item, (path, i)))
-        elif isinstance(v, str):
-            if is_expression(v) and ("reference" in v.lower() or "list" in v.lower()):
-                found(path, v)
-        elif isinstance(v, Node):
-            found(path, v)
+    for path, source in expression_sources(value):
+        if isinstance(source, str):
+            lower = source.lower()  # (function names are matched case-insensitively)
+            if "reference" not in lower and "list" not in lower:
+                continue
+        found(path, source)
     return out
 
 
